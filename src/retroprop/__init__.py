@@ -1,0 +1,59 @@
+"""retroprop: backpropagation written out in the lecture's equations.
+
+The public names. ``import retroprop as rp`` imports NumPy and nothing heavier;
+PyTorch, scikit-learn, matplotlib and Numba load only when a feature needs them.
+"""
+
+from retroprop import datasets
+from retroprop.engine import (
+    ACTIVATIONS,
+    INITIALISERS,
+    LOSSES,
+    OPTIMIZERS,
+    SGD,
+    CrossEntropyLoss,
+    Identity,
+    LeakyReLU,
+    Linear,
+    Module,
+    MSELoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Step,
+    Tanh,
+    from_config,
+    mlp,
+)
+from retroprop.errors import (
+    ConfigError,
+    DataError,
+    DivergenceError,
+    ModelFileError,
+    NotDifferentiableError,
+    RetropropError,
+)
+from retroprop.io import load, save
+from retroprop.model import Model
+from retroprop.train import (
+    Callback,
+    History,
+    RecordParameter,
+    TrainState,
+    evaluate,
+    predict,
+    predict_proba,
+    train,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS", "INITIALISERS", "LOSSES", "OPTIMIZERS", "SGD", "Callback",
+    "ConfigError", "CrossEntropyLoss", "DataError", "DivergenceError", "History",
+    "Identity", "LeakyReLU", "Linear", "MSELoss", "Model", "ModelFileError", "Module",
+    "NotDifferentiableError", "Parameter", "RecordParameter", "ReLU", "RetropropError",
+    "Sequential", "Sigmoid", "Step", "Tanh", "TrainState", "datasets", "evaluate",
+    "from_config", "load", "mlp", "predict", "predict_proba", "save", "train",
+]

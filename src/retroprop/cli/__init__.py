@@ -1,0 +1,80 @@
+"""The ``retroprop`` command line: thin commands over the library.
+
+Each command parses its options, calls the library and renders the result; heavy
+imports happen inside the command. ``main`` turns every error retroprop raises on
+purpose into one line on stderr and an exit code: 2 for bad usage or input, 1 for a
+run that failed (training diverged, a verification failed), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+# name -> "module:attribute"; a command's module is imported only when it runs.
+COMMANDS = {
+    "train": "retroprop.cli.train:train",
+    "predict": "retroprop.cli.train:predict",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in COMMANDS:
+            module, attr = COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100})
+@click.version_option(package_name="retroprop", prog_name="retroprop")
+def cli() -> None:
+    """Train, explain and verify multilayer perceptrons with backpropagation written
+    out in the lecture's equations.
+
+    Start with `retroprop train`: the lecture's 4-4-3-3 network on Iris.
+    """
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``retroprop`` script."""
+    from retroprop.errors import DivergenceError, RetropropError
+
+    try:
+        rv = cli.main(args=argv, prog_name="retroprop", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("retroprop: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except DivergenceError as e:
+        click.echo(f"retroprop: error: {_one_line(e)}", err=True)
+        sys.exit(1)
+    except (RetropropError, OSError) as e:
+        click.echo(f"retroprop: error: {_one_line(e)}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("retroprop: interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # never a traceback, unless asked for
+        if os.environ.get("RETROPROP_DEBUG"):
+            raise
+        click.echo(f"retroprop: internal error: {type(e).__name__}: {_one_line(e)} "
+                   f"(run with RETROPROP_DEBUG=1 for the traceback, and please report it)",
+                   err=True)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

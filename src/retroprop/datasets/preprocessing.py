@@ -1,0 +1,91 @@
+"""A seeded stratified split and a standardiser fitted on training data only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retroprop.engine.init import as_generator
+from retroprop.errors import ConfigError, DataError
+
+
+def train_test_split(X: np.ndarray, y: np.ndarray, *, test_size: float = 0.2,
+                     seed: int | np.random.Generator | None = 0, stratify: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split into ``X_train, X_test, y_train, y_test``, keeping class proportions.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    test_size : float in (0, 1)
+        Fraction of each class held out (rounded, at least one sample per class that
+        has two or more).
+    seed : int or Generator
+        The split is a pure function of the seed.
+    stratify : bool
+        Split each class separately (default) or the whole set at once.
+    """
+    if not 0.0 < test_size < 1.0:
+        raise ConfigError(f"test_size must be between 0 and 1 (exclusive), got {test_size!r}")
+    X, y = np.asarray(X), np.asarray(y)
+    rng = as_generator(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
+    test = []
+    for idx in groups:
+        idx = rng.permutation(idx)
+        k = int(round(test_size * len(idx)))
+        if len(idx) >= 2:
+            k = min(max(k, 1), len(idx) - 1)
+        else:
+            k = 0
+        test.append(idx[:k])
+    test_idx = np.sort(np.concatenate(test)) if test else np.array([], dtype=int)
+    mask = np.ones(len(y), dtype=bool)
+    mask[test_idx] = False
+    if not mask.any() or mask.all():
+        raise DataError(
+            f"cannot split {len(y)} samples into a train and a test part; "
+            f"use more data or another --test-size")
+    return X[mask], X[~mask], y[mask], y[~mask]
+
+
+class Standardizer:
+    """``(X - mean) / scale`` per feature, with ``mean`` and ``scale`` from ``fit``.
+
+    A feature that is constant in the training data gets ``scale = 1``.
+
+    Attributes
+    ----------
+    mean_, scale_ : ndarray of shape (n_features,)
+    """
+
+    def __init__(self, mean: np.ndarray | None = None, scale: np.ndarray | None = None):
+        self.mean_ = None if mean is None else np.asarray(mean, dtype=np.float64)
+        self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
+
+    def fit(self, X: np.ndarray) -> "Standardizer":
+        X = np.asarray(X, dtype=np.float64)
+        self.mean_ = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.mean_ is None:
+            raise ConfigError("Standardizer is not fitted; call fit(X_train) first")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
+            raise DataError(
+                f"expected {self.mean_.shape[0]} features, got data of shape {X.shape}")
+        return (X - self.mean_) / self.scale_
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Standardizer":
+        return cls(np.asarray(d["mean"], dtype=np.float64),
+                   np.asarray(d["scale"], dtype=np.float64))

@@ -1,0 +1,109 @@
+"""Building networks: ``mlp`` for the usual stack, ``from_config`` for a saved one."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from retroprop.engine.activations import ACTIVATIONS, LeakyReLU
+from retroprop.engine.init import INITIALISERS, as_generator
+from retroprop.engine.layers import Linear, Sequential
+from retroprop.errors import ConfigError
+
+
+def mlp(sizes: Sequence[int], activation: str = "sigmoid", *,
+        output_activation: str | None = None, init: str = "torch",
+        seed: int | np.random.Generator | None = 0,
+        dtype: type | np.dtype = np.float64) -> Sequential:
+    """A multilayer perceptron ``Linear, f, Linear, f, ..., Linear``.
+
+    ``mlp([4, 4, 3, 3])`` is the lecture's Iris network: ``Linear(4, 4), Sigmoid(),
+    Linear(4, 3), Sigmoid(), Linear(3, 3)``, whose outputs are logits.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths from the inputs to the outputs; at least two.
+    activation : str
+        Hidden activation, a key of ``ACTIVATIONS``.
+    output_activation : str or None
+        Activation after the last layer (None: logits, for ``CrossEntropyLoss``).
+    init : str
+        A key of ``INITIALISERS``.
+    seed : int, numpy.random.Generator or None
+        Randomness for every layer's initial values, drawn layer by layer.
+    dtype : float64 (default) or float32
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+            for s in sizes):
+        raise ConfigError(
+            f"sizes must be at least two positive integers (inputs, ..., outputs), "
+            f"got {sizes}")
+    for what, name in (("activation", activation), ("output_activation", output_activation)):
+        if name is not None and name not in ACTIVATIONS:
+            raise ConfigError(
+                f"{what} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    if init not in INITIALISERS:
+        raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
+    rng = as_generator(seed)
+    modules = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        modules.append(Linear(fan_in, fan_out, init=init, seed=rng, dtype=dtype,
+                              activation=activation))
+        last = i == len(sizes) - 2
+        name = output_activation if last else activation
+        if name is not None:
+            modules.append(ACTIVATIONS[name]())
+    return Sequential(*modules)
+
+
+def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequential:
+    """Rebuild a Sequential from ``Sequential.config()``; parameters start at zero.
+
+    Raises ``ConfigError`` naming the entry that is not understood.
+    """
+    if not isinstance(config, list) or not config:
+        raise ConfigError("the architecture must be a non-empty list of layers")
+    modules = []
+    for i, entry in enumerate(config):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"layer {i} of the architecture is not an object")
+        kind = entry.get("type")
+        if kind == "linear":
+            try:
+                fi, fo = entry["in_features"], entry["out_features"]
+                bias = entry.get("bias", True)
+            except KeyError as e:
+                raise ConfigError(f"layer {i} (linear) has no {e.args[0]!r}") from None
+            if not isinstance(bias, bool):
+                raise ConfigError(f"layer {i} (linear): 'bias' must be true or false")
+            lin = Linear(fi, fo, bias=bias, seed=0, dtype=dtype)
+            for p in lin.parameters():
+                p.data = np.zeros_like(p.data)
+            modules.append(lin)
+        elif kind == "activation":
+            name = entry.get("name")
+            if name not in ACTIVATIONS:
+                raise ConfigError(
+                    f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
+            if name == "leaky_relu":
+                slope = entry.get("negative_slope", 0.01)
+                if not isinstance(slope, (int, float)) or not np.isfinite(slope):
+                    raise ConfigError(f"layer {i}: negative_slope must be a finite number")
+                modules.append(LeakyReLU(slope))
+            else:
+                modules.append(ACTIVATIONS[name]())
+        else:
+            raise ConfigError(f"layer {i}: unknown layer type {kind!r}; known: linear, activation")
+    lins = [m for m in modules if isinstance(m, Linear)]
+    if not lins:
+        raise ConfigError("the architecture has no linear layer")
+    for a, b in zip(lins[:-1], lins[1:]):
+        if a.out_features != b.in_features:
+            raise ConfigError(
+                f"the architecture does not chain: a layer of {a.out_features} outputs "
+                f"feeds one of {b.in_features} inputs")
+    return Sequential(*modules)

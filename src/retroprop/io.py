@@ -1,0 +1,254 @@
+"""Saving and loading models in a format that runs no code when read.
+
+A retroprop model file is a safetensors file (readable by the ``safetensors``
+library too), written and read here with nothing but the standard library and NumPy:
+
+- 8 bytes: the header's length ``N``, little-endian unsigned;
+- ``N`` bytes: a JSON header mapping each parameter name (as in ``state_dict``) to
+  ``{"dtype": "F64"|"F32", "shape": [...], "data_offsets": [begin, end]}``, plus
+  ``"__metadata__": {"format": "retroprop", "retroprop": "<JSON>"}`` where the inner
+  JSON holds the architecture, class names, feature names and standardisation;
+- the raw little-endian parameter bytes.
+
+Loading trusts nothing: the header's size is bounded by the file's, every offset is
+checked, duplicate keys, unknown dtypes, shapes that disagree with the architecture
+and non-finite values are refused with ``ModelFileError``. Nothing is allocated
+beyond the file's own size and nothing is unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+import numpy as np
+
+from retroprop.atomic import atomic_write
+from retroprop.datasets.preprocessing import Standardizer
+from retroprop.engine.layers import Sequential
+from retroprop.engine.network import from_config
+from retroprop.errors import ConfigError, ModelFileError
+from retroprop.model import Model
+
+FORMAT_VERSION = 1
+MAX_HEADER = 1 << 20  # 1 MiB of JSON is far more than any MLP's description needs
+_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
+_CODES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32"}
+
+
+def save(model: Model | Sequential, path: str | os.PathLike, *,
+         class_names: list[str] | None = None, feature_names: list[str] | None = None,
+         standardizer: Standardizer | None = None, metadata: dict | None = None) -> None:
+    """Write ``model`` to ``path`` atomically.
+
+    ``model`` is a ``Model``, or a bare ``Sequential`` with the keyword arguments
+    describing its data. Non-finite parameters are refused (``ModelFileError``):
+    a diverged network is never saved.
+    """
+    if isinstance(model, Sequential):
+        model = Model(net=model, class_names=list(class_names or []),
+                      feature_names=list(feature_names or []), standardizer=standardizer,
+                      metadata=dict(metadata or {}))
+    elif not isinstance(model, Model):
+        raise ConfigError(f"save takes a Model or a Sequential, got {type(model).__name__}")
+    net = model.net
+    state = net.state_dict()
+    for name, v in state.items():
+        if not np.isfinite(v).all():
+            raise ModelFileError(
+                f"parameter {name!r} holds non-finite values; a diverged network is "
+                f"not saved (train again with a smaller learning rate)")
+    info = {
+        "format_version": FORMAT_VERSION,
+        "architecture": net.config(),
+        "dtype": str(net.dtype),
+        "class_names": list(model.class_names),
+        "feature_names": list(model.feature_names),
+        "standardizer": None if model.standardizer is None else model.standardizer.to_dict(),
+        "metadata": model.metadata,
+    }
+    header: dict = {"__metadata__": {"format": "retroprop",
+                                     "retroprop": json.dumps(info, allow_nan=False)}}
+    blobs, offset = [], 0
+    for name, v in state.items():
+        raw = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": _CODES[v.dtype], "shape": list(v.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)  # align the data, as safetensors does
+    with atomic_write(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for raw in blobs:
+            f.write(raw)
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ModelFileError(f"the header has the key {k!r} twice")
+        d[k] = v
+    return d
+
+
+def _fail(name: str, why: str) -> ModelFileError:
+    return ModelFileError(f"{name}: not a valid retroprop model file: {why}")
+
+
+def load(path: str | os.PathLike) -> Model:
+    """Read a model written by ``save``.
+
+    Raises
+    ------
+    ModelFileError
+        For anything that is not a well-formed retroprop model file, with what is
+        wrong; the file is never executed or unpickled.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 8:
+                raise _fail(name, f"it is {size} bytes long, too short for a header")
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > min(size - 8, MAX_HEADER):
+                raise _fail(name, f"its header claims {n} bytes, the file holds "
+                                  f"{size - 8} (limit {MAX_HEADER})")
+            head = f.read(n)
+            data = f.read(size - 8 - n)
+    except FileNotFoundError:
+        raise ModelFileError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{name}: is a directory, not a model file") from None
+    except OSError as e:
+        raise ModelFileError(f"{name}: cannot be read ({e.strerror})") from None
+    if len(head) != n or len(data) != size - 8 - n:
+        raise _fail(name, "the file changed while it was read")
+    if not head.lstrip().startswith(b"{"):
+        raise _fail(name, "its header is not JSON (is it a pickle or a PyTorch .pt file? "
+                          "retroprop reads only its own .safetensors-style files)")
+    try:
+        header = json.loads(head.decode("utf-8"), object_pairs_hook=_no_duplicates,
+                            parse_constant=lambda c: _reject_constant(name, c))
+    except ModelFileError as e:
+        raise _fail(name, str(e)) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise _fail(name, f"its header is not valid JSON ({e})") from None
+    if not isinstance(header, dict):
+        raise _fail(name, "its header is not a JSON object")
+    meta = header.pop("__metadata__", None)
+    if not isinstance(meta, dict) or meta.get("format") != "retroprop" or not isinstance(
+            meta.get("retroprop"), str):
+        raise _fail(name, "it has no retroprop metadata (a safetensors file from "
+                          "elsewhere?)")
+    try:
+        info = json.loads(meta["retroprop"], object_pairs_hook=_no_duplicates,
+                          parse_constant=lambda c: _reject_constant(name, c))
+    except ModelFileError as e:
+        raise _fail(name, str(e)) from None
+    except (ValueError, RecursionError) as e:
+        raise _fail(name, f"its metadata is not valid JSON ({e})") from None
+    if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
+        raise _fail(name, f"unknown format version {info.get('format_version')!r} "
+                          f"(this retroprop reads version {FORMAT_VERSION})"
+                    if isinstance(info, dict) else "its metadata is not an object")
+    dtype = {"float64": np.float64, "float32": np.float32}.get(info.get("dtype"))
+    if dtype is None:
+        raise _fail(name, f"unknown dtype {info.get('dtype')!r}")
+    try:
+        net = from_config(info.get("architecture"), dtype=dtype)
+    except ConfigError as e:
+        raise _fail(name, f"its architecture is invalid: {e}") from None
+    state = _read_tensors(name, header, data)
+    own = dict(net.named_parameters())
+    if set(own) != set(state):
+        raise _fail(name, f"it holds parameters {sorted(state)}, the architecture needs "
+                          f"{sorted(own)}")
+    for pname, p in own.items():
+        v = state[pname]
+        if v.shape != p.data.shape:
+            raise _fail(name, f"parameter {pname!r} has shape {v.shape}, the "
+                              f"architecture needs {p.data.shape}")
+        if not np.isfinite(v).all():
+            raise _fail(name, f"parameter {pname!r} holds non-finite values")
+        p.data = v.astype(dtype)
+    class_names = _str_list(name, info.get("class_names", []), "class_names")
+    feature_names = _str_list(name, info.get("feature_names", []), "feature_names")
+    if class_names and len(class_names) != net.out_features:
+        raise _fail(name, f"it names {len(class_names)} classes for "
+                          f"{net.out_features} outputs")
+    if feature_names and len(feature_names) != net.in_features:
+        raise _fail(name, f"it names {len(feature_names)} features for "
+                          f"{net.in_features} inputs")
+    standardizer = _read_standardizer(name, info.get("standardizer"), net.in_features)
+    metadata = info.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise _fail(name, "its 'metadata' is not an object")
+    return Model(net=net, class_names=class_names, feature_names=feature_names,
+                 standardizer=standardizer, metadata=metadata)
+
+
+def _reject_constant(name: str, c: str):
+    raise ModelFileError(f"the header contains {c}, which JSON does not allow")
+
+
+def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]:
+    spans = []
+    out = {}
+    for key, spec in header.items():
+        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+            raise _fail(name, f"entry {key!r} is not a tensor description")
+        dt = _DTYPES.get(spec["dtype"])
+        if dt is None:
+            raise _fail(name, f"entry {key!r} has dtype {spec['dtype']!r}; only F64 and "
+                              f"F32 are allowed")
+        shape, offs = spec["shape"], spec["data_offsets"]
+        if not (isinstance(shape, list) and len(shape) <= 2 and all(
+                isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**31
+                for s in shape)):
+            raise _fail(name, f"entry {key!r} has an invalid shape {shape!r}")
+        if not (isinstance(offs, list) and len(offs) == 2 and all(
+                isinstance(o, int) and not isinstance(o, bool) for o in offs)):
+            raise _fail(name, f"entry {key!r} has invalid data_offsets {offs!r}")
+        begin, end = offs
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        if not 0 <= begin <= end <= len(data) or end - begin != count * dt.itemsize:
+            raise _fail(name, f"entry {key!r} claims bytes {begin}..{end}, which do not "
+                              f"fit its shape {shape} or the {len(data)} bytes of data")
+        spans.append((begin, end, key))
+        out[key] = np.frombuffer(data, dtype=dt, count=count, offset=begin).reshape(shape)
+    pos = 0
+    for begin, end, key in sorted(spans):
+        if begin != pos:
+            raise _fail(name, f"entry {key!r} overlaps another or leaves a gap")
+        pos = end
+    if pos != len(data):
+        raise _fail(name, f"{len(data) - pos} bytes after the last tensor are unaccounted for")
+    return out
+
+
+def _str_list(name: str, v: object, what: str) -> list[str]:
+    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+        raise _fail(name, f"its '{what}' is not a list of strings")
+    return list(v)
+
+
+def _read_standardizer(name: str, d: object, n_features: int) -> Standardizer | None:
+    if d is None:
+        return None
+    if not isinstance(d, dict) or set(d) != {"mean", "scale"}:
+        raise _fail(name, "its 'standardizer' must have exactly 'mean' and 'scale'")
+    vals = []
+    for k in ("mean", "scale"):
+        v = d[k]
+        if not (isinstance(v, list) and len(v) == n_features and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+            raise _fail(name, f"its standardizer {k!r} must be {n_features} numbers")
+        vals.append(np.asarray(v, dtype=np.float64))
+    if not np.isfinite(vals[0]).all() or not (np.isfinite(vals[1]).all() and (vals[1] > 0).all()):
+        raise _fail(name, "its standardizer holds non-finite or non-positive scale values")
+    return Standardizer(vals[0], vals[1])

@@ -1,0 +1,100 @@
+"""The lecture's setting as defaults, and the data preparation every command shares.
+
+``LECTURE`` holds the example of the slides: a 4-4-3-3 network with sigmoid hidden
+layers, softmax + cross-entropy, per-sample gradient descent with eta = 0.05, on Iris.
+``prepare_data`` turns Iris or a user's CSV into a standardised, stratified split, the
+same way for ``train``, ``explain``, ``verify``, the experiments and the report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from retroprop.datasets import Dataset, Standardizer, load_csv, load_iris, train_test_split
+from retroprop.engine.layers import Sequential
+from retroprop.engine.network import mlp
+from retroprop.errors import ConfigError
+
+LECTURE = {
+    "hidden": (4, 3),
+    "activation": "sigmoid",
+    "lr": 0.05,
+    "epochs": 100,
+    "batch_size": 1,
+    "seed": 1,
+    "test_size": 0.2,
+}
+"""Defaults of every command: the lecture's network and training."""
+
+
+@dataclass
+class Split:
+    """A dataset split and standardised (the standardisation fitted on train only).
+
+    Attributes
+    ----------
+    X_train, X_test : ndarray of shape (n, n_features), standardised
+    y_train, y_test : ndarray of shape (n,)
+    standardizer : Standardizer
+    dataset : Dataset
+        The raw data, for names.
+    """
+
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    standardizer: Standardizer
+    dataset: Dataset
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.dataset.class_names)
+
+
+def load_dataset(data: str | os.PathLike | None = None, target: str | None = None) -> Dataset:
+    """Iris when ``data`` is None, else the CSV file ``data`` with class column ``target``."""
+    return load_iris() if data is None else load_csv(data, target=target)
+
+
+def prepare_data(data: str | os.PathLike | None = None, target: str | None = None, *,
+                 test_size: float = LECTURE["test_size"], seed: int = LECTURE["seed"],
+                 standardize: bool = True) -> Split:
+    """Load, split (stratified, seeded) and standardise; see ``Split``."""
+    ds = load_dataset(data, target)
+    X_tr, X_te, y_tr, y_te = train_test_split(ds.X, ds.y, test_size=test_size, seed=seed)
+    scaler = Standardizer().fit(X_tr)
+    if not standardize:
+        scaler = Standardizer(np.zeros(ds.X.shape[1]), np.ones(ds.X.shape[1]))
+    return Split(scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te, scaler, ds)
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """``"4,3"`` -> ``(4, 3)``; ``""`` or ``"none"`` -> no hidden layer."""
+    text = text.strip()
+    if text.lower() in ("", "none"):
+        return ()
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"hidden layer sizes must be comma-separated integers like 4,3; got {text!r}"
+        ) from None
+    if any(s < 1 for s in sizes):
+        raise ConfigError(f"hidden layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def build_network(split: Split, hidden=LECTURE["hidden"], activation=LECTURE["activation"],
+                  *, seed: int = LECTURE["seed"], init: str = "torch",
+                  dtype=np.float64) -> Sequential:
+    """``mlp([n_features, *hidden, n_classes])`` for the data of ``split``."""
+    return mlp([split.n_features, *hidden, split.n_classes], activation, init=init,
+               seed=seed, dtype=dtype)
