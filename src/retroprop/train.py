@@ -263,27 +263,31 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
             for cb in callbacks:
                 cb.on_iteration_begin(state)
             xb = X[idx]
-            out = net(xb)
-            batch_loss = loss_fn(out, _targets(y[idx], out, loss))
+            with _divergence_is_checked():
+                out = net(xb)
+                batch_loss = loss_fn(out, _targets(y[idx], out, loss))
             if not math.isfinite(batch_loss):
                 raise _diverged(epoch, state.iteration, lr,
                                 f"the loss became {batch_loss}")
             opt.zero_grad()
-            net.backward(loss_fn.backward())
             try:
-                opt.step()
+                with _divergence_is_checked():
+                    net.backward(loss_fn.backward())
+                    opt.step()
             except DivergenceError:
                 raise _diverged(epoch, state.iteration, lr,
                                 "an update made a parameter non-finite") from None
             for cb in callbacks:
                 cb.on_iteration_end(state)
         history.iterations = state.iteration
-        tl, ta = evaluate(net, X, y, loss)
+        with _divergence_is_checked():
+            tl, ta = evaluate(net, X, y, loss)
         history.loss.append(tl)
         history.accuracy.append(ta)
         monitored = tl
         if validation is not None:
-            vl, va = evaluate(net, Xv, yv, loss)
+            with _divergence_is_checked():
+                vl, va = evaluate(net, Xv, yv, loss)
             history.val_loss.append(vl)
             history.val_accuracy.append(va)
             monitored = vl
@@ -307,9 +311,22 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
     return history
 
 
+def _divergence_is_checked() -> np.errstate:
+    """Let overflow and NaN through silently where training checks for them itself.
+
+    Too large an eta shows as an overflow (inf) and then NaN in the forward pass, the
+    loss, the gradients or the update. ``train`` tests the loss and every new
+    parameter with ``isfinite`` and raises ``DivergenceError``, so NumPy's own
+    warnings (or ``FloatingPointError`` under a caller's strict ``np.errstate``) would
+    only hide that clear message behind a less useful one.
+    """
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
 def _diverged(epoch: int, iteration: int, lr: float, what: str) -> DivergenceError:
     return DivergenceError(
         f"training diverged at epoch {epoch}, iteration {iteration} with lr={lr:g}: "
-        f"{what}; the last finite parameters were kept. Try a smaller learning rate",
+        f"{what}; the last finite parameters were kept. Try a smaller learning rate "
+        f"(eta), e.g. lr={lr / 10:g}",
         epoch=epoch, iteration=iteration, lr=lr)
 
