@@ -34,6 +34,7 @@ from retroprop.errors import (
     NotDifferentiableError,
     RetropropError,
 )
+from retroprop.explain.trace import Trace, explain_step
 from retroprop.io import load, save
 from retroprop.model import Model
 from retroprop.train import (
@@ -54,6 +55,7 @@ __all__ = [
     "ConfigError", "CrossEntropyLoss", "DataError", "DivergenceError", "History",
     "Identity", "LeakyReLU", "Linear", "MSELoss", "Model", "ModelFileError", "Module",
     "NotDifferentiableError", "Parameter", "RecordParameter", "ReLU", "RetropropError",
-    "Sequential", "Sigmoid", "Step", "Tanh", "TrainState", "datasets", "evaluate",
-    "from_config", "load", "mlp", "predict", "predict_proba", "save", "train",
+    "Sequential", "Sigmoid", "Step", "Tanh", "Trace", "TrainState", "datasets",
+    "evaluate", "explain_step", "from_config", "load", "mlp", "predict",
+    "predict_proba", "save", "train",
 ]
