@@ -1,0 +1,163 @@
+"""``render_html``: recorded traces (and a run's curves) -> one self-contained page.
+
+The renderer computes nothing: every number on the page is a number of a trace
+(``Trace.to_dict()``, the same data as ``retroprop explain --format json``) or of the
+run's ``History``. The page's own script draws the network diagram and the curves
+from that data. The data sits in a ``<script type="application/json">`` block, with
+every ``<`` written as ``\\u003c`` so no class or feature name can close the block.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from importlib import resources
+from typing import Any, Sequence
+
+from retroprop.engine.layers import Linear, Sequential
+from retroprop.errors import ConfigError
+
+TEMPLATE = "template.html"
+"""The page template, a package data file next to this module."""
+
+_DATA_SLOT = "__RETROPROP_DATA__"
+_TITLE_SLOT = "__RETROPROP_TITLE__"
+
+
+def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
+    """The diagram's layers and connections, read from the network's modules.
+
+    Returns
+    -------
+    layers : list of dict
+        Layer 0 is the inputs, then one per Linear: ``size``, ``kind`` (``"input"``,
+        ``"hidden"``, ``"output"``), ``activation`` (name or None), ``module`` (the
+        Linear's index in the Sequential) and ``bias`` (its ``state_dict`` name).
+    linears : list of dict
+        One per Linear: ``module``, ``weight`` and ``bias`` names, ``in``, ``out`` and
+        the diagram layers it connects (``from``, ``to``).
+    """
+    mods = list(net)
+    names = {id(p): n for n, p in net.named_parameters()}
+    layers = [{"size": net.in_features, "kind": "input", "activation": None,
+               "module": None, "bias": None}]
+    linears = []
+    lin_idx = [i for i, m in enumerate(mods) if isinstance(m, Linear)]
+    for n, i in enumerate(lin_idx):
+        lin: Linear = mods[i]
+        nxt = mods[i + 1] if i + 1 < len(mods) else None
+        act = getattr(nxt, "name", None) if nxt is not None and not isinstance(
+            nxt, Linear) else None
+        bias = names[id(lin.bias)] if lin.bias is not None else None
+        layers.append({"size": lin.out_features,
+                       "kind": "output" if n == len(lin_idx) - 1 else "hidden",
+                       "activation": act, "module": i, "bias": bias})
+        linears.append({"module": i, "weight": names[id(lin.weight)], "bias": bias,
+                        "in": lin.in_features, "out": lin.out_features,
+                        "from": n, "to": n + 1})
+    return layers, linears
+
+
+def render_html(traces: Sequence[Any], net: Sequential, *,
+                class_names: Sequence[str] | None = None,
+                feature_names: Sequence[str] | None = None,
+                steps: Sequence[dict] | None = None,
+                history: dict | None = None, meta: dict | None = None,
+                title: str = "retroprop report") -> str:
+    """The report page as one HTML string.
+
+    Parameters
+    ----------
+    traces : sequence of Trace or dict
+        The recorded steps, in order: ``explain_step`` traces or their ``to_dict()``.
+    net : Sequential
+        The network the traces are of (its layout draws the diagram; its numbers
+        are not used).
+    class_names : sequence of str of length n_classes, optional
+    feature_names : sequence of str of length n_features, optional
+    steps : sequence of dict, optional
+        One per trace: ``iteration`` and ``epoch`` (1-based), ``batch`` (training
+        row indices) and ``x_raw`` (the sample's features before standardising,
+        shape ``(n, n_features)``). Defaults to iterations 1, 2, ...
+    history : dict, optional
+        Curves of the run: ``loss``, ``accuracy`` (and ``val_loss``,
+        ``val_accuracy``), one per epoch starting at epoch ``first_epoch``, and
+        ``iterations_per_epoch`` to place the current step on them.
+    meta : dict, optional
+        Shown in the header: ``data``, ``activation``, ``lr``, ``batch_size``,
+        ``epochs``, ``seed``.
+    title : str
+
+    Returns
+    -------
+    str
+        The page, self-contained (no external resource of any kind).
+    """
+    traces = [t.to_dict() if hasattr(t, "to_dict") else t for t in traces]
+    if not traces:
+        raise ConfigError("the report needs at least one recorded step, got none")
+    if steps is None:
+        steps = [{"iteration": k + 1} for k in range(len(traces))]
+    if len(steps) != len(traces):
+        raise ConfigError(f"steps has {len(steps)} entries for {len(traces)} traces")
+    layers, linears = network_layout(net)
+    if class_names is not None and len(class_names) != net.out_features:
+        raise ConfigError(f"{len(class_names)} class names for a network with "
+                          f"{net.out_features} outputs")
+    if feature_names is not None and len(feature_names) != net.in_features:
+        raise ConfigError(f"{len(feature_names)} feature names for a network with "
+                          f"{net.in_features} inputs")
+    data = {
+        "title": title,
+        "meta": meta or {},
+        "class_names": list(class_names) if class_names is not None else None,
+        "feature_names": list(feature_names) if feature_names is not None else None,
+        "layers": layers,
+        "linears": linears,
+        "steps": [{**dict(s), "trace": t} for s, t in zip(steps, traces)],
+        "history": history,
+    }
+    return fill_template(data, title)
+
+
+def fill_template(data: dict, title: str) -> str:
+    """Put ``data`` (as JSON) and ``title`` into the template."""
+    template = resources.files("retroprop.report").joinpath(TEMPLATE).read_text("utf-8")
+    return (template.replace(_TITLE_SLOT, html.escape(title))
+            .replace(_DATA_SLOT, embed_json(data)))
+
+
+def embed_json(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``.
+
+    Floats keep Python's shortest round-trip form (``repr``), so the page's
+    ``String(x)`` gives back text that ``float()`` reads as the same double. Every
+    ``<`` becomes ``\\u003c`` (legal JSON string escape; ``<`` occurs only inside
+    strings), so ``</script>`` or ``<!--`` in a name cannot end the block.
+    """
+    text = json.dumps(_finite(data), allow_nan=False, ensure_ascii=False,
+                      separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029"))
+
+
+def _finite(obj: Any) -> Any:
+    """Non-finite floats as None (JSON has no NaN); numpy scalars as Python's."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return _finite(obj.tolist())
+    return obj
+
+
+def write_html(path: str | os.PathLike, page: str) -> None:
+    """Write the page to ``path`` atomically (UTF-8)."""
+    from retroprop.atomic import write_text
+
+    write_text(path, page)

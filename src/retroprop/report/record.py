@@ -1,0 +1,204 @@
+"""Recording a real training run for the report: traces of its first steps, its curves.
+
+``RecordSteps`` is a training callback: before each of the first ``steps`` iterations
+it calls ``explain_step`` on the network and the batch ``train`` is about to use, and
+after the real update it checks that the trace's ``updated`` values are the
+parameters the training loop produced (they are the same engine computation, so they
+must be equal to the last bit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retroprop.engine.layers import Sequential
+from retroprop.recipe import LECTURE, Split
+from retroprop.train import Callback, History, TrainState, evaluate
+
+
+class RecordSteps(Callback):
+    """Keeps an ``explain_step`` trace of each of the first ``steps`` iterations.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        The arrays given to ``train`` (``state.batch`` indexes them).
+    lr : float
+        The learning rate given to ``train`` (plain SGD).
+    steps : int
+        How many iterations to record, from the first.
+
+    Attributes
+    ----------
+    traces : list of Trace
+    iterations, epochs : list of int
+        1-based, one per trace.
+    batches : list of list of int
+        The training rows of each recorded iteration.
+    max_mismatch : float
+        Largest ``|trace.updated - parameter after the real update|`` seen (0.0 when
+        the trace and the training loop agree exactly).
+    """
+
+    per_iteration = True
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, lr: float, steps: int,
+                 loss: str = "cross_entropy"):
+        self.X, self.y, self.lr, self.steps, self.loss = X, y, lr, steps, loss
+        self.traces: list = []
+        self.iterations: list[int] = []
+        self.epochs: list[int] = []
+        self.batches: list[list[int]] = []
+        self.max_mismatch = 0.0
+
+    def on_iteration_begin(self, state: TrainState) -> None:
+        if state.iteration > self.steps:
+            return
+        from retroprop.explain import explain_step
+
+        idx = state.batch
+        X = self.X[idx].astype(state.net.dtype, copy=False)
+        self.traces.append(explain_step(state.net, X, self.y[idx], lr=self.lr,
+                                        loss=self.loss))
+        self.iterations.append(state.iteration)
+        self.epochs.append(state.epoch)
+        self.batches.append([int(i) for i in idx])
+
+    def on_iteration_end(self, state: TrainState) -> None:
+        if state.iteration > self.steps:
+            return
+        real = state.net.state_dict()
+        for name, after in self.traces[-1].updated().items():
+            self.max_mismatch = max(self.max_mismatch,
+                                    float(np.max(np.abs(after - real[name]))))
+
+
+@dataclass
+class Recording:
+    """A training run with its first iterations traced.
+
+    Attributes
+    ----------
+    recorder : RecordSteps
+        The traces and where they were taken.
+    history : History
+        The run's per-epoch curves (after each epoch's updates).
+    initial : dict
+        ``loss``, ``accuracy`` (and ``val_loss``, ``val_accuracy``) before training,
+        the curves' epoch 0.
+    net : Sequential
+        The trained network.
+    split : Split
+    settings : dict
+        ``lr``, ``epochs``, ``batch_size``, ``seed``, ``activation``, ``hidden``.
+    """
+
+    recorder: RecordSteps
+    history: History
+    initial: dict
+    net: Sequential
+    split: Split
+    settings: dict = field(default_factory=dict)
+    x_raw: np.ndarray | None = None
+
+    def curves(self) -> dict:
+        """The learning curves for the page: epoch 0 (before training) onwards."""
+        h = self.history
+        out = {"first_epoch": 0,
+               "loss": [self.initial["loss"], *h.loss],
+               "accuracy": [self.initial["accuracy"], *h.accuracy],
+               "iterations_per_epoch": _iterations_per_epoch(
+                   len(self.split.y_train), self.settings["batch_size"])}
+        if h.val_loss:
+            out["val_loss"] = [self.initial["val_loss"], *h.val_loss]
+            out["val_accuracy"] = [self.initial["val_accuracy"], *h.val_accuracy]
+        return out
+
+    def steps(self) -> list[dict]:
+        """Where each trace was taken: iteration, epoch, training rows, raw features."""
+        r = self.recorder
+        out = []
+        for it, ep, rows in zip(r.iterations, r.epochs, r.batches):
+            s = {"iteration": it, "epoch": ep, "batch": rows}
+            if self.x_raw is not None:
+                s["x_raw"] = self.x_raw[rows].tolist()
+            out.append(s)
+        return out
+
+    def to_html(self, title: str | None = None) -> str:
+        """The report page; see ``render_html``."""
+        from retroprop.report.html import render_html
+
+        ds = self.split.dataset
+        s = self.settings
+        meta = {"data": ds.name, "activation": s["activation"], "lr": s["lr"],
+                "batch_size": s["batch_size"] or len(self.split.y_train),
+                "epochs": self.history.epochs, "seed": s["seed"],
+                "max_mismatch": self.recorder.max_mismatch}
+        return render_html(self.recorder.traces, self.net, class_names=ds.class_names,
+                           feature_names=ds.feature_names, steps=self.steps(),
+                           history=self.curves(), meta=meta,
+                           title=title or f"retroprop: {ds.name}, step by step")
+
+
+def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
+    b = n if batch_size is None else batch_size
+    return -(-n // b)
+
+
+def record_training(data=None, target: str | None = None, *,
+                    test_size: float = LECTURE["test_size"],
+                    hidden=LECTURE["hidden"], activation: str = LECTURE["activation"],
+                    seed: int = LECTURE["seed"], lr: float = LECTURE["lr"],
+                    epochs: int = LECTURE["epochs"],
+                    batch_size: int | None = LECTURE["batch_size"],
+                    steps: int = 20, callbacks=()) -> Recording:
+    """Train as ``retroprop train`` does, tracing the first ``steps`` iterations.
+
+    Same data preparation, network, seed and sample order as ``retroprop train`` with
+    the same options (``prepare_data``, ``build_network``, ``rp.train`` with plain
+    SGD); the test split is evaluated after every epoch for the curves, which does
+    not change the training.
+
+    Parameters
+    ----------
+    data, target, test_size
+        As ``prepare_data``: None is the bundled Iris.
+    hidden : tuple of int
+    activation : str
+    seed : int
+    lr : float
+    epochs : int
+    batch_size : int or None
+    steps : int
+        Iterations to trace, from the first (at most the run's iterations).
+    callbacks : iterable of Callback
+        More callbacks for ``train`` (e.g. a progress bar).
+
+    Returns
+    -------
+    Recording
+    """
+    from retroprop.errors import ConfigError
+    from retroprop.recipe import build_network, prepare_data
+    from retroprop.train import train
+
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    raw = prepare_data(data, target, test_size=test_size, seed=seed, standardize=False)
+    net = build_network(split, tuple(hidden), activation, seed=seed)
+    initial = dict(zip(("loss", "accuracy"), evaluate(net, split.X_train, split.y_train)))
+    initial.update(zip(("val_loss", "val_accuracy"),
+                       evaluate(net, split.X_test, split.y_test)))
+    recorder = RecordSteps(split.X_train, split.y_train, lr, steps)
+    history = train(net, split.X_train, split.y_train, epochs=epochs, lr=lr,
+                    batch_size=batch_size, seed=seed,
+                    validation=(split.X_test, split.y_test),
+                    callbacks=[recorder, *callbacks])
+    settings = {"lr": lr, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+                "activation": activation, "hidden": list(hidden)}
+    return Recording(recorder, history, initial, net, split, settings, raw.X_train)
