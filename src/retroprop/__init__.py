@@ -35,6 +35,7 @@ from retroprop.errors import (
     RetropropError,
 )
 from retroprop.explain.trace import Trace, explain_step
+from retroprop.fast.many import ManyResult, train_many
 from retroprop.io import load, save
 from retroprop.model import Model
 from retroprop.train import (
@@ -59,3 +60,4 @@ __all__ = [
     "evaluate", "explain_step", "from_config", "load", "mlp", "predict",
     "predict_proba", "save", "train",
 ]
+__all__ += ["ManyResult", "train_many"]

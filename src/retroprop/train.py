@@ -177,7 +177,7 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
           seed: int | np.random.Generator | None = 0,
           validation: tuple[np.ndarray, np.ndarray] | None = None,
           early_stopping: int | None = None,
-          callbacks: Iterable[Callback] = ()) -> History:
+          callbacks: Iterable[Callback] = (), engine: str = "auto") -> History:
     """Train ``net`` in place by gradient descent; return its History.
 
     Parameters
@@ -207,6 +207,12 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         Stop when the validation loss (else the training loss) has not improved for
         this many epochs, and restore the best parameters.
     callbacks : iterable of Callback
+    engine : {"auto", "fast", "numpy"}
+        ``"numpy"`` runs the engine's modules step by step (the reference);
+        ``"fast"`` the compiled kernels of ``retroprop.fast`` (Sequential of Linear
+        and differentiable activations, cross-entropy or MSE, SGD, no per-iteration
+        callback, Numba installed), which give the same parameters to rounding;
+        ``"auto"`` (default) the fast path where it applies, else the NumPy engine.
 
     Raises
     ------
@@ -225,6 +231,8 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
     if loss not in LOSSES:
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    if engine not in ("auto", "fast", "numpy"):
+        raise ConfigError(f"engine must be one of ['auto', 'fast', 'numpy'], got {engine!r}")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
@@ -246,6 +254,12 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
     loss_fn = LOSSES[loss]()
     rng = as_generator(seed)
     callbacks = list(callbacks)
+    runner = None
+    if engine != "numpy":
+        from retroprop.fast.single import make_runner
+
+        runner = make_runner(net, X, y, engine=engine, loss=loss, optimizer=optimizer,
+                             callbacks=callbacks, batch_size=batch_size, opt=opt)
     history = History()
     state = TrainState(net=net, history=history)
     for cb in callbacks:
@@ -256,7 +270,9 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         for cb in callbacks:
             cb.on_epoch_begin(state)
         order = rng.permutation(n) if shuffle else np.arange(n)
-        for start in range(0, n, batch_size):
+        if runner is not None:  # the same epoch, compiled (retroprop.fast)
+            state.iteration = runner.run_epoch(order, epoch, state.iteration)
+        for start in range(0, n, batch_size) if runner is None else ():
             idx = order[start:start + batch_size]
             state.iteration += 1
             state.batch = idx
@@ -280,14 +296,15 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
             for cb in callbacks:
                 cb.on_iteration_end(state)
         history.iterations = state.iteration
+        measure = evaluate if runner is None else runner.evaluate
         with _divergence_is_checked():
-            tl, ta = evaluate(net, X, y, loss)
+            tl, ta = measure(net, X, y, loss)
         history.loss.append(tl)
         history.accuracy.append(ta)
         monitored = tl
         if validation is not None:
             with _divergence_is_checked():
-                vl, va = evaluate(net, Xv, yv, loss)
+                vl, va = measure(net, Xv, yv, loss)
             history.val_loss.append(vl)
             history.val_accuracy.append(va)
             monitored = vl

@@ -1,0 +1,312 @@
+"""Many networks of one shape trained at once: ``train_many`` and ``ManyResult``.
+
+Member ``i`` is ``make_net(seeds[i])`` trained by ``retroprop.train`` with
+``seed=seeds[i]`` (its own sample order); all members are stacked into arrays of shape
+``(N, ...)`` and advanced together. Two engines compute the same thing:
+
+- ``"numpy"``: every step of every member at once with batched matmuls, reusing the
+  engine's activation modules and ``log_softmax``;
+- ``"fast"``: a compiled kernel per member (``retroprop.fast.kernels``), members in
+  parallel threads.
+
+Both are tested against ``retroprop.train`` run for one seed at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retroprop.engine.init import as_generator
+from retroprop.engine.layers import Linear, Sequential
+from retroprop.engine.losses import LOSSES, log_softmax
+from retroprop.engine.optim import SGD
+from retroprop.errors import ConfigError
+from retroprop.fast.spec import Layout, fast_reason
+
+_HAVE_KERNELS = False  # set when the compiled many-network kernels landed
+
+ENGINES = ("auto", "fast", "numpy")
+"""The allowed ``engine=`` values of ``train`` and ``train_many``."""
+
+
+@dataclass
+class ManyResult:
+    """N trained networks of one shape, stacked.
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray of shape (N, *param_shape)
+        Final parameters, under the networks' ``state_dict`` names.
+    loss, accuracy : ndarray of shape (N, epochs)
+        On the whole training set after each epoch (as ``History``); NaN from the
+        epoch a member diverged on.
+    val_loss, val_accuracy : ndarray of shape (N, epochs) or None
+        The same on the validation set, when one was given.
+    diverged : bool ndarray of shape (N,)
+        Members whose loss or parameters became non-finite; they keep their last
+        finite parameters and stop, the others continue.
+    diverged_at : int ndarray of shape (N,)
+        The epoch (1-based) a member diverged in, -1 if it did not.
+    seeds : ndarray of shape (N,)
+    iterations : int
+        Updates each member that did not diverge made.
+    engine : str
+        Which engine ran (``"fast"`` or ``"numpy"``).
+    """
+
+    params: dict[str, np.ndarray]
+    loss: np.ndarray
+    accuracy: np.ndarray
+    diverged: np.ndarray
+    diverged_at: np.ndarray
+    seeds: np.ndarray
+    iterations: int
+    engine: str
+    val_loss: np.ndarray | None = None
+    val_accuracy: np.ndarray | None = None
+    _template: Sequential | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def net(self, i: int) -> Sequential:
+        """Member ``i`` as a Sequential of its own (a copy)."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"member {i} out of range for {len(self)} networks")
+        net = copy.deepcopy(self._template)
+        net.load_state_dict({name: v[i] for name, v in self.params.items()})
+        return net
+
+
+def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray, *,
+               seeds: Iterable[int], epochs: int, lr: float, batch_size: int | None = 1,
+               momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+               nesterov: bool = False, loss: str = "cross_entropy", shuffle: bool = True,
+               validation: tuple[np.ndarray, np.ndarray] | None = None,
+               engine: str = "auto") -> ManyResult:
+    """Train ``make_net(s)`` for every ``s`` in ``seeds``, all at once.
+
+    Member ``i`` equals ``retroprop.train(make_net(seeds[i]), X, y, seed=seeds[i],
+    ...)`` with the same settings, except that a diverging member is frozen and
+    flagged instead of raising.
+
+    Parameters
+    ----------
+    make_net : callable int -> Sequential
+        Builds member ``i`` from ``seeds[i]``, e.g. ``lambda s: rp.mlp([4, 4, 3, 3],
+        seed=s)``. Every member must have the same architecture and dtype.
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    seeds : iterable of int, N of them
+        Each member's initialisation (through ``make_net``) and sample order.
+    epochs, lr, batch_size, momentum, dampening, weight_decay, nesterov, loss, shuffle
+        As in ``retroprop.train`` (SGD only).
+    validation : (X_val, y_val) or None
+        Measured after each epoch into ``val_loss`` and ``val_accuracy``.
+    engine : {"auto", "fast", "numpy"}
+        ``"auto"`` uses the compiled kernels when Numba is installed.
+
+    Returns
+    -------
+    ManyResult
+    """
+    from retroprop.train import check_xy
+
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    seeds = np.array([int(s) for s in seeds], dtype=np.int64)
+    if seeds.size == 0:
+        raise ConfigError("seeds must hold at least one seed")
+    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
+    if loss not in LOSSES:
+        raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    # Validates lr, momentum, dampening, weight_decay and nesterov as train does.
+    SGD([], lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+        nesterov=nesterov)
+    nets = [make_net(int(s)) for s in seeds]
+    template = nets[0]
+    if not isinstance(template, Sequential):
+        raise ConfigError(f"make_net must return a retroprop Sequential, got "
+                          f"{type(template).__name__}")
+    if not all(getattr(m, "differentiable", True) for m in template):
+        from retroprop.engine.activations import STEP_WHY
+        from retroprop.errors import NotDifferentiableError
+
+        raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
+    reason = fast_reason(template, loss=loss, optimizer="sgd", y=y)
+    if reason is not None and "numba" not in reason:
+        raise ConfigError(f"train_many cannot train this: {reason}")
+    layout = Layout.of(template)
+    for i, net in enumerate(nets):
+        if not isinstance(net, Sequential) or net.config() != template.config() or \
+                net.dtype != template.dtype or Layout.of(net).slopes.tolist() != \
+                layout.slopes.tolist():
+            raise ConfigError(f"make_net({seeds[i]}) built a different architecture "
+                              f"from make_net({seeds[0]}); every member must match")
+    X, y = check_xy(X, y, template)
+    X = X.astype(template.dtype, copy=False)
+    n = X.shape[0]
+    if batch_size is None:
+        batch_size = n
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer or None, "
+                          f"got {batch_size!r}")
+    if validation is not None:
+        Xv, yv = check_xy(*validation, net=template, what="validation X")
+        validation = (Xv.astype(template.dtype, copy=False), yv)
+    theta = np.stack([layout.flatten(net) for net in nets])
+    if engine == "fast" and reason is not None:
+        raise ConfigError(f"engine='fast' is not available: {reason}")
+    use = "fast" if engine != "numpy" and reason is None and _HAVE_KERNELS else "numpy"
+    settings = dict(epochs=int(epochs), lr=float(lr), batch_size=int(batch_size),
+                    momentum=float(momentum), dampening=float(dampening),
+                    weight_decay=float(weight_decay), nesterov=bool(nesterov),
+                    loss=loss, shuffle=bool(shuffle), validation=validation)
+    if use == "fast":
+        from retroprop.fast.many_kernels import run_many
+
+        out = run_many(template, layout, theta, X, y, seeds, **settings)
+    else:
+        out = _run_numpy(template, layout, theta, X, y, seeds, **settings)
+    return ManyResult(params={k: v.copy() for k, v in layout.views(theta).items()},
+                      seeds=seeds, iterations=int(epochs) * -(-n // int(batch_size)),
+                      engine=use, _template=copy.deepcopy(template), **out)
+
+
+def sample_orders(rngs: list[np.random.Generator], n: int, shuffle: bool) -> np.ndarray:
+    """One epoch's sample order per member, shape ``(N, n)``, as ``train`` draws it."""
+    if not shuffle:
+        return np.broadcast_to(np.arange(n), (len(rngs), n))
+    return np.stack([rng.permutation(n) for rng in rngs])
+
+
+def _targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
+    """MSE targets as rows of shape ``(n, k)`` (one-hot for classes), as ``train``."""
+    if loss == "mse" and k > 1 and y.ndim == 1:
+        onehot = np.zeros((len(y), k), dtype=dtype)
+        onehot[np.arange(len(y)), y] = 1.0
+        return onehot
+    t = np.asarray(y, dtype=dtype)
+    return t.reshape(-1, 1) if t.ndim == 1 else t
+
+
+def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
+               momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
+    """Every member's steps at once: arrays ``(N, batch, width)``; see ``train``."""
+    N, n = theta.shape[0], X.shape[0]
+    k = template.out_features
+    mods = [copy.deepcopy(m) for m in template]  # activations reused, elementwise
+    W, b = {}, {}
+    for i, m in enumerate(mods):
+        if isinstance(m, Linear):
+            W[i] = f"{i}.weight"
+            b[i] = f"{i}.bias" if m.bias is not None else None
+    T = None if loss == "cross_entropy" else _targets(y, k, loss, X.dtype)
+    grad = np.zeros_like(theta)
+    gv = layout.views(grad)
+    buf = None
+    rngs = [as_generator(int(s)) for s in seeds]
+    active = np.ones(N, dtype=bool)
+    diverged_at = np.full(N, -1, dtype=np.int64)
+    hist = {key: np.full((N, epochs), np.nan) for key in ("loss", "accuracy")}
+    if validation is not None:
+        hist.update({key: np.full((N, epochs), np.nan)
+                     for key in ("val_loss", "val_accuracy")})
+
+    def forward(pv, a):
+        for i, m in enumerate(mods):
+            if i in W:
+                m.a_prev = a
+                a = np.matmul(a, np.swapaxes(pv[W[i]], 1, 2))
+                if b[i] is not None:
+                    a += pv[b[i]][:, None, :]
+            else:
+                a = m.forward(a)
+        return a
+
+    def evaluate(pv, Xe, ye):
+        out = forward(pv, Xe)  # (n, d) @ (N, d, out) broadcasts
+        Nm, ne, _ = out.shape
+        if loss == "cross_entropy":
+            lp = log_softmax(out.reshape(Nm * ne, k)).reshape(Nm, ne, k)
+            lval = -np.take_along_axis(lp, ye[None, :, None], axis=2)[..., 0].mean(1)
+        else:
+            d = out - _targets(ye, k, loss, Xe.dtype)[None]
+            lval = (d * d).reshape(Nm, -1).mean(1)
+        return lval, np.mean(np.argmax(out, axis=2) == ye[None], axis=1)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(1, epochs + 1):
+            orders = sample_orders(rngs, n, shuffle)
+            for start in range(0, n, batch_size):
+                idx = orders[:, start:start + batch_size]  # (N, B)
+                B = idx.shape[1]
+                pv = layout.views(theta)
+                out = forward(pv, X[idx])
+                if loss == "cross_entropy":
+                    lp = log_softmax(out.reshape(N * B, k)).reshape(N, B, k)
+                    yb = y[idx]
+                    # CrossEntropyLoss.backward: (p - onehot(r)) / batch
+                    delta = np.exp(lp)
+                    np.put_along_axis(delta, yb[..., None], np.take_along_axis(
+                        delta, yb[..., None], axis=2) - 1.0, axis=2)
+                    delta /= B
+                    batch_ok = np.isfinite(-np.take_along_axis(
+                        lp, yb[..., None], axis=2)).all(axis=(1, 2))
+                else:
+                    diff = out - T[idx]
+                    # MSELoss.backward: 2 (out - target) / (batch * k)
+                    delta = 2.0 * diff
+                    delta /= diff[0].size
+                    batch_ok = np.isfinite((diff * diff).sum(axis=(1, 2)))
+                batch_ok &= np.isfinite(out).all(axis=(1, 2))
+                for i in reversed(range(len(mods))):
+                    m = mods[i]
+                    if i in W:
+                        # grad_W = delta.T @ a_prev, grad_b = sum of delta (Linear.backward)
+                        np.matmul(np.swapaxes(delta, 1, 2), m.a_prev, out=gv[W[i]])
+                        if b[i] is not None:
+                            gv[b[i]][...] = delta.sum(axis=1)
+                        delta = np.matmul(delta, pv[W[i]])
+                    else:
+                        delta = m.backward(delta)
+                # SGD.step, stacked: same expressions, same order.
+                g = grad
+                if weight_decay:
+                    g = g + weight_decay * theta
+                new_buf = buf
+                if momentum:
+                    new_buf = g.copy() if buf is None else (
+                        momentum * buf + (1.0 - dampening) * g)
+                    g = g + momentum * new_buf if nesterov else new_buf
+                new = theta - lr * g
+                ok = active & batch_ok & np.isfinite(new).all(axis=1)
+                newly = active & ~ok
+                diverged_at[newly] = epoch
+                active &= ok
+                theta[ok] = new[ok]
+                if momentum:
+                    if buf is None:
+                        buf = new_buf
+                    else:
+                        buf[ok] = new_buf[ok]
+            pv = layout.views(theta)
+            tl, ta = evaluate(pv, X, y)
+            monitored = tl
+            if validation is not None:
+                vl, va = evaluate(pv, *validation)
+                monitored = vl
+            newly = active & ~np.isfinite(monitored)
+            diverged_at[newly] = epoch
+            active &= ~newly
+            hist["loss"][active, epoch - 1] = tl[active]
+            hist["accuracy"][active, epoch - 1] = ta[active]
+            if validation is not None:
+                hist["val_loss"][active, epoch - 1] = vl[active]
+                hist["val_accuracy"][active, epoch - 1] = va[active]
+    return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)

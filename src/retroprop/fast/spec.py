@@ -1,0 +1,159 @@
+"""Which networks and settings the fast paths handle, and the network as plain arrays.
+
+``fast_reason`` says why a training run cannot take a fast path (or returns None when
+it can). ``Layout`` describes a Sequential of Linear layers and activations as
+integer arrays (module kinds, widths, offsets into one flat parameter vector) that
+compiled kernels can read; it is built from the network, never by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retroprop.engine.activations import Activation, LeakyReLU
+from retroprop.engine.layers import Linear, Sequential
+
+LINEAR = 0
+ACTIVATION_CODES = {"identity": 1, "sigmoid": 2, "tanh": 3, "relu": 4, "leaky_relu": 5}
+"""Activation name -> the code compiled kernels switch on (``LINEAR`` is 0)."""
+
+LOSS_CODES = {"cross_entropy": 0, "mse": 1}
+"""Loss name -> the code compiled kernels switch on."""
+
+
+def numba_available() -> bool:
+    """Whether Numba can be imported (it is the ``fast`` extra)."""
+    try:
+        import numba  # noqa: F401
+    except Exception:  # ImportError, or a broken install
+        return False
+    return True
+
+
+def fast_reason(net: Sequential, *, loss: str, optimizer: str,
+                callbacks=(), y: np.ndarray | None = None) -> str | None:
+    """Why ``train`` cannot take a fast path here, or None when it can.
+
+    The fast paths handle a Sequential of Linear layers and differentiable
+    activations, cross-entropy or MSE, SGD (any momentum, dampening, weight decay,
+    Nesterov), and callbacks that only act per epoch.
+    """
+    for i, m in enumerate(net):
+        if isinstance(m, Linear):
+            continue
+        if not isinstance(m, Activation) or m.name not in ACTIVATION_CODES:
+            return f"module {i} ({type(m).__name__}) has no compiled kernel"
+        if type(m) not in _KNOWN_TYPES:
+            return f"module {i} is a subclass ({type(m).__name__}) of a known activation"
+    if not net.linears:
+        return "the network has no Linear layer"
+    if loss not in LOSS_CODES:
+        return f"loss {loss!r} has no compiled kernel"
+    if optimizer != "sgd":
+        return f"optimizer {optimizer!r} has no compiled kernel"
+    for cb in callbacks:
+        if getattr(cb, "per_iteration", False):
+            return f"callback {type(cb).__name__} acts on every iteration"
+    if y is not None and loss == "cross_entropy" and not np.issubdtype(
+            np.asarray(y).dtype, np.integer):
+        return "cross-entropy needs integer classes"
+    if not numba_available():
+        return "numba is not installed (pip install 'retroprop[fast]')"
+    return None
+
+
+def _known_types() -> set:
+    from retroprop.engine.activations import ACTIVATIONS
+
+    return {ACTIVATIONS[name] for name in ACTIVATION_CODES}
+
+
+_KNOWN_TYPES = _known_types()
+
+
+@dataclass
+class Layout:
+    """A Sequential as arrays.
+
+    Attributes
+    ----------
+    kinds : int64 array of shape (M,)
+        ``LINEAR`` or an activation code, one per module.
+    widths : int64 array of shape (M + 1,)
+        ``widths[0]`` the input width, ``widths[m + 1]`` module m's output width.
+    w_off, b_off : int64 arrays of shape (M,)
+        Offsets of module m's weight (shape ``(out, in)``, row-major) and bias in the
+        flat parameter vector; -1 where there is none.
+    slopes : float64 array of shape (M,)
+        LeakyReLU's negative slope (0 elsewhere).
+    a_off : int64 array of shape (M + 2,)
+        Offsets of each module's output in one per-sample activation buffer
+        (``a_off[0]`` is the input).
+    names, shapes : the parameters' state-dict names and shapes, in flat order.
+    size : int
+        Number of parameters.
+    """
+
+    kinds: np.ndarray
+    widths: np.ndarray
+    w_off: np.ndarray
+    b_off: np.ndarray
+    slopes: np.ndarray
+    a_off: np.ndarray
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    offsets: list[int]
+    size: int
+
+    @classmethod
+    def of(cls, net: Sequential) -> Layout:
+        kinds, widths, w_off, b_off, slopes = [], [net.in_features], [], [], []
+        names, shapes, offsets = [], [], []
+        size = 0
+        for i, m in enumerate(net):
+            if isinstance(m, Linear):
+                kinds.append(LINEAR)
+                widths.append(m.out_features)
+                w_off.append(size)
+                names.append(f"{i}.weight")
+                shapes.append(m.weight.data.shape)
+                offsets.append(size)
+                size += m.weight.data.size
+                if m.bias is not None:
+                    b_off.append(size)
+                    names.append(f"{i}.bias")
+                    shapes.append(m.bias.data.shape)
+                    offsets.append(size)
+                    size += m.bias.data.size
+                else:
+                    b_off.append(-1)
+                slopes.append(0.0)
+            else:
+                kinds.append(ACTIVATION_CODES[m.name])
+                widths.append(widths[-1])
+                w_off.append(-1)
+                b_off.append(-1)
+                slopes.append(m.negative_slope if isinstance(m, LeakyReLU) else 0.0)
+        a_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        return cls(np.array(kinds, np.int64), np.array(widths, np.int64),
+                   np.array(w_off, np.int64), np.array(b_off, np.int64),
+                   np.array(slopes, np.float64), a_off, names, shapes, offsets, size)
+
+    def flatten(self, net: Sequential, out: np.ndarray | None = None) -> np.ndarray:
+        """The network's parameters as one vector of shape ``(size,)``."""
+        if out is None:
+            out = np.empty(self.size, dtype=net.dtype)
+        params = dict(net.named_parameters())
+        for name, off in zip(self.names, self.offsets):
+            v = params[name].data
+            out[off:off + v.size] = v.ravel()
+        return out
+
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """``{name: view of flat}`` with each parameter's shape (works on stacked
+        ``(N, size)`` too, giving ``(N, *shape)``)."""
+        lead = flat.shape[:-1]
+        return {name: flat[..., off:off + int(np.prod(shape))].reshape(*lead, *shape)
+                for name, shape, off in zip(self.names, self.shapes, self.offsets)}
