@@ -18,6 +18,7 @@ import click
 COMMANDS = {
     "train": "retroprop.cli.train:train",
     "predict": "retroprop.cli.train:predict",
+    "report": "retroprop.cli.report:report",
 }
 
 

@@ -13,8 +13,9 @@ import html
 import json
 import math
 import os
+from collections.abc import Sequence
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any
 
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
