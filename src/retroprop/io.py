@@ -156,9 +156,18 @@ def load(path: str | os.PathLike) -> Model:
         raise _fail(name, f"unknown format version {info.get('format_version')!r} "
                           f"(this retroprop reads version {FORMAT_VERSION})"
                     if isinstance(info, dict) else "its metadata is not an object")
-    dtype = {"float64": np.float64, "float32": np.float32}.get(info.get("dtype"))
+    dtype_name = info.get("dtype")
+    dtype = {"float64": np.float64, "float32": np.float32}.get(
+        dtype_name if isinstance(dtype_name, str) else "")
     if dtype is None:
         raise _fail(name, f"unknown dtype {info.get('dtype')!r}")
+    # Building the network allocates its parameters: check first that the file
+    # holds at least that many values, so a header claiming Linear(10**9, 10**9)
+    # is refused before anything of that size is allocated.
+    needed = _parameter_count(info.get("architecture"))
+    if needed is not None and needed * 4 > len(data):
+        raise _fail(name, f"its architecture needs {needed} parameters, more than its "
+                          f"{len(data)} bytes of data can hold")
     try:
         net = from_config(info.get("architecture"), dtype=dtype)
     except ConfigError as e:
@@ -192,6 +201,24 @@ def load(path: str | os.PathLike) -> Model:
                  standardizer=standardizer, metadata=metadata)
 
 
+def _parameter_count(architecture: object) -> int | None:
+    """The number of parameters the architecture claims, or None if it is malformed.
+
+    (A malformed architecture is then refused by ``from_config`` with its reason.)
+    """
+    if not isinstance(architecture, list):
+        return None
+    total = 0
+    for entry in architecture:
+        if isinstance(entry, dict) and entry.get("type") == "linear":
+            fi, fo = entry.get("in_features"), entry.get("out_features")
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                       for v in (fi, fo)):
+                return None
+            total += fi * fo + (0 if entry.get("bias", True) is False else fo)
+    return total
+
+
 def _reject_constant(name: str, c: str):
     raise ModelFileError(f"the header contains {c}, which JSON does not allow")
 
@@ -202,7 +229,7 @@ def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]
     for key, spec in header.items():
         if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
             raise _fail(name, f"entry {key!r} is not a tensor description")
-        dt = _DTYPES.get(spec["dtype"])
+        dt = _DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
         if dt is None:
             raise _fail(name, f"entry {key!r} has dtype {spec['dtype']!r}; only F64 and "
                               f"F32 are allowed")
@@ -248,7 +275,11 @@ def _read_standardizer(name: str, d: object, n_features: int) -> Standardizer | 
         if not (isinstance(v, list) and len(v) == n_features and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
             raise _fail(name, f"its standardizer {k!r} must be {n_features} numbers")
-        vals.append(np.asarray(v, dtype=np.float64))
+        try:
+            vals.append(np.asarray(v, dtype=np.float64))
+        except OverflowError:  # an integer beyond any float
+            raise _fail(name, f"its standardizer {k!r} holds a number too large for "
+                              f"a float") from None
     if not np.isfinite(vals[0]).all() or not (np.isfinite(vals[1]).all() and (vals[1] > 0).all()):
         raise _fail(name, "its standardizer holds non-finite or non-positive scale values")
     return Standardizer(vals[0], vals[1])

@@ -60,6 +60,16 @@ def mlp(sizes: Sequence[int], activation: str = "sigmoid", *,
     return Sequential(*modules)
 
 
+def _finite_number(v: object) -> bool:
+    """A real int or float (not a bool) that is finite as a float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return bool(np.isfinite(float(v)))
+    except OverflowError:  # an int beyond any float
+        return False
+
+
 def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequential:
     """Rebuild a Sequential from ``Sequential.config()``; parameters start at zero.
 
@@ -86,12 +96,12 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
             modules.append(lin)
         elif kind == "activation":
             name = entry.get("name")
-            if name not in ACTIVATIONS:
+            if not isinstance(name, str) or name not in ACTIVATIONS:
                 raise ConfigError(
                     f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
             if name == "leaky_relu":
                 slope = entry.get("negative_slope", 0.01)
-                if not isinstance(slope, (int, float)) or not np.isfinite(slope):
+                if not _finite_number(slope):
                     raise ConfigError(f"layer {i}: negative_slope must be a finite number")
                 modules.append(LeakyReLU(slope))
             else:

@@ -1,0 +1,378 @@
+"""Model files from strangers: every malformed or hostile file is one ModelFileError.
+
+The corpus is generated here from a valid file (nothing binary is committed): empty,
+truncated, lying headers, bad JSON, mismatched shapes, unknown activations, NaN
+weights, duplicate keys, bad offsets, pickles (one that would create a file when
+unpickled), a real PyTorch .pt, NumPy .npy/.npz, deep nesting and gigantic claimed
+shapes. Each must raise ``rp.ModelFileError`` with a one-line message naming the file;
+any other exception, a crash or an allocation far beyond the file's size fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+import struct
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.cli import main
+
+
+def _valid_model() -> rp.Model:
+    net = rp.mlp([4, 4, 3, 3], "sigmoid", seed=0)
+    scaler = rp.datasets.Standardizer(np.zeros(4), np.ones(4))
+    return rp.Model(net, class_names=["a", "b", "c"], feature_names=list("wxyz"),
+                    standardizer=scaler, metadata={"lr": 0.05})
+
+
+def _split(raw: bytes) -> tuple[dict, dict, bytes]:
+    """A valid file's (header without metadata, inner info, data)."""
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    info = json.loads(header["__metadata__"]["retroprop"])
+    return header, info, raw[8 + n:]
+
+
+def _assemble(header: dict | bytes, data: bytes, info: dict | str | None = None,
+              n: int | None = None) -> bytes:
+    if info is not None and isinstance(header, dict):
+        header = copy.deepcopy(header)
+        header["__metadata__"]["retroprop"] = (
+            info if isinstance(info, str) else json.dumps(info))
+    head = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(head) if n is None else n) + head + data
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("valid") / "m.safetensors"
+    rp.save(_valid_model(), path)
+    raw = path.read_bytes()
+    rp.load(path)  # the base of every mutation is itself valid
+    return raw
+
+
+def _with(mutate: Callable[[dict, dict, bytearray], object]) -> Callable[[bytes], bytes]:
+    """A corpus entry: mutate (header, info, data) of the valid file in place."""
+    def build(raw: bytes) -> bytes:
+        header, info, data = _split(raw)
+        data = bytearray(data)
+        original = header["__metadata__"]["retroprop"]
+        out = mutate(header, info, data)
+        if isinstance(out, bytes):
+            return out
+        if header["__metadata__"].get("retroprop") != original:
+            return _assemble(header, bytes(data))  # the mutation wrote it itself
+        return _assemble(header, bytes(data), info)
+    return build
+
+
+def _set_arch(i: int, **fields):
+    return _with(lambda h, info, d: info["architecture"][i].update(fields))
+
+
+def _nan_weight(value: float):
+    def mutate(h, info, d):
+        d[0:8] = struct.pack("<d", value)
+    return _with(mutate)
+
+
+def _duplicate_tensor_key(h, info, d):
+    text = json.dumps(h)
+    entry = json.dumps({"0.bias": h["0.bias"]})[1:-1]
+    return _assemble(text[:-1].encode() + b"," + entry.encode() + b"}", bytes(d))
+
+
+def _duplicate_info_key(h, info, d):
+    inner = json.dumps(info)
+    h["__metadata__"]["retroprop"] = inner[:-1] + ', "dtype": "float32"}'
+    return _assemble(h, bytes(d))
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+class _MakesAFile:
+    """Unpickling this would create ``path`` (harmless, and detectable)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _pickle_payload(path: Path) -> bytes:
+    return pickle.dumps({"0.weight": _MakesAFile(str(path))}, protocol=4)
+
+
+# name -> function of the valid file's bytes giving the hostile file's bytes
+CORPUS: dict[str, Callable[[bytes], bytes]] = {
+    "empty": lambda raw: b"",
+    "seven bytes": lambda raw: raw[:7],
+    "only the size": lambda raw: raw[:8],
+    "size 2**63": lambda raw: struct.pack("<Q", 2**63) + raw[8:],
+    "size 2**64-1": lambda raw: b"\xff" * 8 + raw[8:],
+    "size one past the file": lambda raw: struct.pack("<Q", len(raw) - 7) + raw[8:],
+    "size 2 MiB in a 2 MiB file": lambda raw: (struct.pack("<Q", 2 << 20) + b"{"
+                                               + b" " * (2 << 20)),
+    "header is not JSON": lambda raw: _assemble(b"{not json", b""),
+    "header is a JSON list": lambda raw: _assemble(b"[1, 2, 3]", b""),
+    "header is a JSON string": lambda raw: _assemble(b'"x"', b""),
+    "header not UTF-8": lambda raw: _assemble(b'{"\xff\xfe": 1}', b""),
+    "header with NaN": lambda raw: _assemble(b'{"x": NaN}', b""),
+    "header with Infinity": lambda raw: _assemble(b'{"x": -Infinity}', b""),
+    "header deeply nested": lambda raw: _assemble(b"{\"x\": " + _deep(100_000).encode()
+                                                  + b"}", b""),
+    "metadata deeply nested": _with(lambda h, info, d: h["__metadata__"].update(
+        retroprop=_deep(50_000))),
+    "metadata not JSON": _with(lambda h, info, d: h["__metadata__"].update(
+        retroprop="{oops")),
+    "metadata a list": _with(lambda h, info, d: h["__metadata__"].update(
+        retroprop="[]")),
+    "metadata not a string": _with(lambda h, info, d: h["__metadata__"].update(
+        retroprop={"format_version": 1})),
+    "no retroprop metadata (foreign safetensors)": _with(
+        lambda h, info, d: _assemble({k: v for k, v in h.items()
+                                      if k != "__metadata__"}, bytes(d))),
+    "metadata says another format": _with(lambda h, info, d: h["__metadata__"].update(
+        format="pt")),
+    "future format version": _with(lambda h, info, d: info.update(format_version=2)),
+    "format version a list": _with(lambda h, info, d: info.update(format_version=[1])),
+    "unknown dtype": _with(lambda h, info, d: info.update(dtype="float16")),
+    "dtype a list": _with(lambda h, info, d: info.update(dtype=["float64"])),
+    "tensor dtype F16": _with(lambda h, info, d: h["0.bias"].update(dtype="F16")),
+    "tensor dtype a list": _with(lambda h, info, d: h["0.bias"].update(dtype=["F64"])),
+    "tensor dtype an object": _with(lambda h, info, d: h["0.bias"].update(dtype={})),
+    "tensor entry a number": _with(lambda h, info, d: h.update({"0.bias": 3})),
+    "tensor entry with extra field": _with(lambda h, info, d: h["0.bias"].update(x=1)),
+    "architecture missing": _with(lambda h, info, d: info.pop("architecture")),
+    "architecture empty": _with(lambda h, info, d: info.update(architecture=[])),
+    "architecture a string": _with(lambda h, info, d: info.update(architecture="mlp")),
+    "architecture entry a number": _with(lambda h, info, d: info["architecture"].append(7)),
+    "unknown activation": _set_arch(1, name="swish"),
+    "activation name a list": _set_arch(1, name=["sigmoid"]),
+    "activation name null": _set_arch(1, name=None),
+    "unknown layer type": _set_arch(0, type="conv2d"),
+    "layer type a list": _set_arch(0, type=["linear"]),
+    "in_features a string": _set_arch(0, in_features="4"),
+    "in_features a float": _set_arch(0, in_features=4.0),
+    "in_features negative": _set_arch(0, in_features=-4),
+    "in_features zero": _set_arch(0, in_features=0),
+    "in_features true": _set_arch(0, in_features=True),
+    "bias a string": _set_arch(0, bias="yes"),
+    "layers that do not chain": _set_arch(2, in_features=5),
+    "leaky slope huge int": _with(lambda h, info, d: info["architecture"].__setitem__(
+        1, {"type": "activation", "name": "leaky_relu", "negative_slope": 10**400})),
+    "leaky slope a string": _with(lambda h, info, d: info["architecture"].__setitem__(
+        1, {"type": "activation", "name": "leaky_relu", "negative_slope": "0.1"})),
+    "gigantic architecture, small data": _set_arch(0, in_features=10**9,
+                                                   out_features=10**9),
+    "huge architecture, small data": _set_arch(0, in_features=10**6),
+    "astronomic architecture": _set_arch(0, in_features=10**100),
+    "shape disagrees with architecture": _with(lambda h, info, d: (
+        h["0.weight"].update(shape=[2, 8]))),
+    "shape transposed": _with(lambda h, info, d: h["2.weight"].update(shape=[4, 3])),
+    "shape 3-D": _with(lambda h, info, d: h["0.weight"].update(shape=[2, 2, 4])),
+    "shape negative": _with(lambda h, info, d: h["0.weight"].update(shape=[-4, -4])),
+    "shape floats": _with(lambda h, info, d: h["0.weight"].update(shape=[4.0, 4.0])),
+    "shape a string": _with(lambda h, info, d: h["0.weight"].update(shape="4,4")),
+    "gigantic shape, small data": _with(lambda h, info, d: h["0.weight"].update(
+        shape=[2**31 - 1, 2**31 - 1])),
+    "gigantic shape and offsets": _with(lambda h, info, d: h["0.weight"].update(
+        shape=[2**31 - 1, 2**31 - 1], data_offsets=[0, 8 * (2**31 - 1) ** 2])),
+    "offsets out of range": _with(lambda h, info, d: h["4.bias"].update(
+        data_offsets=[352, 10**6])),
+    "offsets past 2**64": _with(lambda h, info, d: h["4.bias"].update(
+        data_offsets=[2**64, 2**64 + 24])),
+    "offsets negative": _with(lambda h, info, d: h["0.bias"].update(
+        data_offsets=[-32, 0])),
+    "offsets reversed": _with(lambda h, info, d: h["0.bias"].update(
+        data_offsets=[160, 128])),
+    "offsets overlapping": _with(lambda h, info, d: h["0.bias"].update(
+        data_offsets=[96, 128])),
+    "offsets one number": _with(lambda h, info, d: h["0.bias"].update(
+        data_offsets=[128])),
+    "offsets strings": _with(lambda h, info, d: h["0.bias"].update(
+        data_offsets=["128", "160"])),
+    "two tensors share bytes": _with(lambda h, info, d: h["4.bias"].update(
+        data_offsets=[256, 280])),
+    "extra bytes after the data": _with(lambda h, info, d: d.extend(b"\0" * 8)),
+    "missing tensor": _with(lambda h, info, d: h.pop("4.bias")),
+    "unexpected tensor": _with(lambda h, info, d: (
+        h.update({"9.weight": {"dtype": "F64", "shape": [1],
+                               "data_offsets": [376, 384]}}), d.extend(b"\0" * 8))),
+    "NaN weight": _nan_weight(float("nan")),
+    "inf weight": _nan_weight(float("inf")),
+    "-inf weight": _nan_weight(float("-inf")),
+    "duplicate tensor key": _with(_duplicate_tensor_key),
+    "duplicate metadata key": _with(_duplicate_info_key),
+    "class names not strings": _with(lambda h, info, d: info.update(class_names=[1, 2, 3])),
+    "class names a string": _with(lambda h, info, d: info.update(class_names="abc")),
+    "class names wrong count": _with(lambda h, info, d: info.update(class_names=["a"])),
+    "feature names wrong count": _with(lambda h, info, d: info.update(
+        feature_names=["w"])),
+    "standardizer a list": _with(lambda h, info, d: info.update(standardizer=[0, 1])),
+    "standardizer wrong length": _with(lambda h, info, d: info["standardizer"].update(
+        mean=[0.0])),
+    "standardizer zero scale": _with(lambda h, info, d: info["standardizer"].update(
+        scale=[1.0, 0.0, 1.0, 1.0])),
+    "standardizer 1e400": _with(lambda h, info, d: h["__metadata__"].update(
+        retroprop=json.dumps(info).replace('"mean": [0.0', '"mean": [1e400'))),
+    "standardizer huge int": _with(lambda h, info, d: info["standardizer"].update(
+        mean=[10**400, 0, 0, 0])),
+    "standardizer strings": _with(lambda h, info, d: info["standardizer"].update(
+        mean=["0"] * 4)),
+    "metadata not an object": _with(lambda h, info, d: info.update(metadata=[1])),
+    "int with 5000 digits": _with(lambda h, info, d: h["__metadata__"].update(
+        retroprop=json.dumps(info).replace('"format_version": 1',
+                                           '"format_version": ' + "1" * 5000))),
+    "a zip file": lambda raw: b"PK\x03\x04" + b"\0" * 200,
+    "random bytes": lambda raw: np.random.default_rng(0).bytes(4096),
+    "a NumPy .npy": lambda raw: _npy(np.arange(6.0).reshape(2, 3)),
+    "an object .npy": lambda raw: _npy(np.array([{"a": 1}, None], dtype=object),
+                                       allow_pickle=True),
+    "a NumPy .npz": lambda raw: _npz(weight=np.ones((4, 4)), bias=np.zeros(4)),
+    "a pickle of the state dict": lambda raw: pickle.dumps(
+        _valid_model().net.state_dict()),
+    "a pickle of the whole model": lambda raw: pickle.dumps(_valid_model()),
+}
+
+
+def _npy(a: np.ndarray, allow_pickle: bool = False) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _refused(path: Path) -> rp.ModelFileError:
+    with pytest.raises(rp.ModelFileError) as info:
+        rp.load(path)
+    msg = str(info.value)
+    assert msg and "\n" not in msg
+    assert str(path) in msg
+    return info.value
+
+
+@pytest.mark.parametrize("case", list(CORPUS))
+def test_hostile_file_is_refused_with_one_error_type(valid, tmp_path, case):
+    path = tmp_path / "hostile.safetensors"
+    content = CORPUS[case](valid)
+    assert content != valid
+    path.write_bytes(content)
+    _refused(path)
+
+
+def test_every_truncation_is_refused(valid, tmp_path):
+    path = tmp_path / "cut.safetensors"
+    for end in range(len(valid)):  # every offset, from 0 bytes to one short
+        path.write_bytes(valid[:end])
+        _refused(path)
+
+
+def test_a_malicious_pickle_is_never_unpickled(tmp_path):
+    sentinel = tmp_path / "pwned"
+    payload = _pickle_payload(sentinel)
+    # The payload is real: unpickling it does create the sentinel.
+    probe = tmp_path / "probe"
+    pickle.loads(_pickle_payload(probe))
+    assert probe.exists()
+    for name in ("m.safetensors", "m.pkl", "m.pt"):
+        path = tmp_path / name
+        path.write_bytes(payload)
+        err = _refused(path)
+        assert "pickle" in str(err)
+    assert not sentinel.exists()
+
+
+def test_a_pytorch_file_is_refused_and_not_executed(tmp_path):
+    torch = pytest.importorskip("torch")
+    sentinel = tmp_path / "pwned"
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sigmoid(),
+                              torch.nn.Linear(4, 3))
+    for name, obj in (("state.pt", net.state_dict()), ("whole.pt", net),
+                      ("hostile.pt", {"x": _MakesAFile(str(sentinel))})):
+        path = tmp_path / name
+        torch.save(obj, path)
+        _refused(path)
+        legacy = tmp_path / ("legacy_" + name)
+        torch.save(obj, legacy, _use_new_zipfile_serialization=False)
+        _refused(legacy)
+    assert not sentinel.exists()
+
+
+def test_not_a_file(tmp_path):
+    _refused(tmp_path / "missing.safetensors")
+    folder = tmp_path / "folder.safetensors"
+    folder.mkdir()
+    _refused(folder)
+
+
+@pytest.mark.parametrize("case", [
+    "gigantic architecture, small data", "huge architecture, small data",
+    "gigantic shape, small data", "gigantic shape and offsets", "size 2**63",
+    "astronomic architecture"])
+def test_a_file_claiming_a_huge_tensor_allocates_little(valid, tmp_path, case):
+    """Peak allocation while refusing stays below 10 x the file's size + 1 MiB."""
+    path = tmp_path / "huge.safetensors"
+    path.write_bytes(CORPUS[case](valid))
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with pytest.raises(rp.ModelFileError):
+            rp.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * size + (1 << 20), (peak, size)
+
+
+def test_loading_a_valid_file_allocates_about_its_size(valid, tmp_path):
+    """The same bound holds for a real, larger model (so the bound is meaningful)."""
+    path = tmp_path / "big.safetensors"
+    rp.save(rp.mlp([64, 256, 256, 10], seed=0), path)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        rp.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert size > 500_000
+    assert peak < 10 * size + (1 << 20), (peak, size)
+
+
+@pytest.mark.parametrize("case", ["empty", "size 2**63", "unknown activation",
+                                  "NaN weight", "a pickle of the state dict",
+                                  "an object .npy"])
+def test_cli_predict_with_a_bad_model_exits_2_with_one_line(valid, tmp_path, capsys,
+                                                          case):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(CORPUS[case](valid))
+    data = tmp_path / "new.csv"
+    data.write_text("w,x,y,z\n1,2,3,4\n")
+    with pytest.raises(SystemExit) as info:
+        main(["predict", "--model", str(bad), "--data", str(data)])
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("retroprop: error: ")
+    assert str(bad) in err and "Traceback" not in err
