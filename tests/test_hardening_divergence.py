@@ -51,25 +51,17 @@ DIVERGING = [
 
 
 def _engines() -> list[str]:
-    """The engines ``rp.train`` offers (the NumPy reference, plus "fast" once it exists)."""
+    """The engines ``rp.train`` offers: the NumPy reference, and "fast" once it exists."""
     import inspect
 
     if "engine" not in inspect.signature(rp.train).parameters:
         return ["numpy"]
-    engines = ["numpy"]
-    try:
-        import retroprop.fast  # noqa: F401
-        engines.append("fast")
-    except ImportError:  # pragma: no cover - numba missing
-        pass
-    return engines
+    from retroprop.fast import numba_available
+
+    return ["numpy", "fast"] if numba_available() else ["numpy"]
 
 
 ENGINES = _engines()
-
-
-def _engine_kwargs(engine: str) -> dict:
-    return {} if engine == "numpy" and len(ENGINES) == 1 else {"engine": engine}
 
 
 @pytest.fixture(scope="module")
@@ -77,15 +69,14 @@ def iris():
     return prepare_data()
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("sizes,activation,lr,batch_size,dtype", DIVERGING)
 def test_divergence_is_a_clear_error_and_keeps_the_last_finite_parameters(
-        iris, sizes, activation, lr, batch_size, dtype, engine):
+        iris, sizes, activation, lr, batch_size, dtype):
     net = rp.mlp(sizes, activation, seed=3, dtype=dtype)
-    snaps = Snapshots()
+    snaps = Snapshots()  # a per-iteration callback: the NumPy engine runs this
     with pytest.raises(rp.DivergenceError) as info:
         rp.train(net, iris.X_train, iris.y_train, epochs=50, lr=lr, batch_size=batch_size,
-                 seed=3, callbacks=[snaps], **_engine_kwargs(engine))
+                 seed=3, callbacks=[snaps])
     err = info.value
     per_epoch = -(-len(iris.y_train) // (batch_size or len(iris.y_train)))
     # Where it happened, in the attributes and in the message.
@@ -110,6 +101,30 @@ def test_divergence_is_a_clear_error_and_keeps_the_last_finite_parameters(
     # Every earlier snapshot was finite too: nothing non-finite was ever committed.
     for _, state in snaps.after:
         assert all(np.isfinite(v).all() for v in state.values())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("sizes,activation,lr,batch_size,dtype", DIVERGING)
+def test_every_engine_diverges_where_the_reference_does(
+        iris, sizes, activation, lr, batch_size, dtype, engine):
+    """Without callbacks (so "fast" can run): the same error, finite parameters that
+    agree with those the NumPy reference keeps."""
+    def run(engine_kwargs):
+        net = rp.mlp(sizes, activation, seed=3, dtype=dtype)
+        with pytest.raises(rp.DivergenceError) as info:
+            rp.train(net, iris.X_train, iris.y_train, epochs=50, lr=lr,
+                     batch_size=batch_size, seed=3, **engine_kwargs)
+        return info.value, net.state_dict()
+
+    ref_err, ref = run({"engine": "numpy"} if len(ENGINES) > 1 else {})
+    err, got = run({"engine": engine} if len(ENGINES) > 1 else {})
+    assert (err.epoch, err.iteration, err.lr) == (ref_err.epoch, ref_err.iteration, lr)
+    for k in ref:
+        assert got[k].dtype == dtype and np.isfinite(got[k]).all()
+        if engine == "numpy":
+            np.testing.assert_array_equal(got[k], ref[k])
+        else:  # the fast path promises the reference's values to rounding
+            np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=0)
 
 
 def test_divergence_error_is_reported_the_same_without_strict_errstate(iris):
