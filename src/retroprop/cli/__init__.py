@@ -59,8 +59,17 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("retroprop: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        e.show()  # bare `retroprop`: the help text, as click prints it
+        sys.exit(e.exit_code)
+    except click.UsageError as e:
+        # One line, like every other error: what is wrong and where to read more.
+        where = e.ctx.command_path if e.ctx is not None else "retroprop"
+        click.echo(f"retroprop: error: {_one_line(e.format_message())} "
+                   f"(see '{where} --help')", err=True)
+        sys.exit(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"retroprop: error: {_one_line(e.format_message())}", err=True)
         sys.exit(e.exit_code)
     except DivergenceError as e:
         click.echo(f"retroprop: error: {_one_line(e)}", err=True)
