@@ -13,10 +13,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retroprop.datasets import Dataset, Standardizer, load_csv, load_iris, train_test_split
+from retroprop.datasets import (
+    Dataset,
+    Standardizer,
+    load_csv,
+    load_iris,
+    train_test_split,
+)
 from retroprop.engine.layers import Sequential
 from retroprop.engine.network import mlp
-from retroprop.errors import ConfigError
+from retroprop.errors import ConfigError, DataError
 
 LECTURE = {
     "hidden": (4, 3),
@@ -60,8 +66,20 @@ class Split:
 
 
 def load_dataset(data: str | os.PathLike | None = None, target: str | None = None) -> Dataset:
-    """Iris when ``data`` is None, else the CSV file ``data`` with class column ``target``."""
-    return load_iris() if data is None else load_csv(data, target=target)
+    """Iris when ``data`` is None, else the CSV file ``data`` with class column ``target``.
+
+    With Iris, a ``target`` other than its class column ``"species"`` is an error
+    rather than silently ignored.
+    """
+    if data is not None:
+        return load_csv(data, target=target)
+    ds = load_iris()
+    if target is not None and target != ds.target_name:
+        raise DataError(
+            f"the bundled Iris has no column named {target!r}; its columns are "
+            f"{', '.join([*ds.feature_names, ds.target_name])} (--target needs --data "
+            f"FILE.csv)")
+    return ds
 
 
 def prepare_data(data: str | os.PathLike | None = None, target: str | None = None, *,
