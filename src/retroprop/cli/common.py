@@ -32,7 +32,7 @@ def data_options(f: Callable) -> Callable:
     f = click.option("--target", metavar="COLUMN", default=None,
                      help="Class column of --data (default: the last column).")(f)
     f = click.option("--data", metavar="FILE.csv", default=None,
-                     type=click.Path(dir_okay=False),
+                     type=click.Path(),  # load_csv names a missing file or a folder
                      help="A CSV of numeric features and a class column "
                           "(default: the bundled Iris).")(f)
     return f

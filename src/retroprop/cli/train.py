@@ -122,8 +122,8 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
 
 @click.command()
 @click.option("--model", "model_path", required=True, metavar="PATH",
-              type=click.Path(dir_okay=False), help="A model saved by `retroprop train --save`.")
-@click.option("--data", required=True, metavar="FILE.csv", type=click.Path(dir_okay=False),
+              type=click.Path(), help="A model saved by `retroprop train --save`.")
+@click.option("--data", required=True, metavar="FILE.csv", type=click.Path(),
               help="CSV with the model's feature columns (a class column is optional).")
 @click.option("--target", metavar="COLUMN", default=None,
               help="Class column, if present, to report accuracy (default: the model's).")

@@ -41,7 +41,9 @@ def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise DataError(f"{name}, line {line}: contains a NUL byte; this is not a CSV file")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote left open or text after a closing quote is an error with its
+    # line, not silently read as data.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[tuple[int, list[str]]] = []
     header: list[str] | None = None
     try:
@@ -53,7 +55,8 @@ def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list
             else:
                 rows.append((reader.line_num, cells))
     except csv.Error as e:
-        raise DataError(f"{name}, line {reader.line_num + 1}: {e}; is this a CSV file?") from None
+        # line_num counts the physical lines read so far, the failing one included
+        raise DataError(f"{name}, line {reader.line_num}: {e}; is this a CSV file?") from None
     if header is None:
         raise DataError(f"{name}: the file is empty; it needs a header line and data rows")
     if not rows:
