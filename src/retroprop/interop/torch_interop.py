@@ -1,0 +1,343 @@
+"""PyTorch import and export: the same network, the same numbers, in either library.
+
+``to_torch(net)`` builds a ``torch.nn.Sequential`` whose modules sit at the same
+indices as retroprop's, so the two state dicts have the same names and values.
+``from_torch(module)`` reads an ``nn.Sequential`` or any ``nn.Module`` whose forward is
+a chain of ``nn.Linear`` layers and supported activations (modules such as
+``nn.Sigmoid`` or functions such as ``torch.sigmoid``), traced with ``torch.fx``.
+
+PyTorch is imported inside the functions; ``TorchNotInstalledError`` says how to
+install it when it is missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from retroprop.engine.activations import (
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from retroprop.engine.layers import Linear, Module, Sequential
+from retroprop.errors import ConfigError, ModelFileError, RetropropError
+
+INSTALL_TORCH = 'pip install "torch==2.13.0"  (or: pip install \'retroprop[torch]\')'
+
+
+class TorchNotInstalledError(RetropropError, ImportError):
+    """PyTorch is needed for this and is not installed; the message says how."""
+
+
+def import_torch():
+    """``import torch``, or ``TorchNotInstalledError`` with the install command."""
+    try:
+        import torch
+    except ImportError:
+        raise TorchNotInstalledError(
+            f"PyTorch is not installed; install it with: {INSTALL_TORCH}") from None
+    return torch
+
+
+# Activation class -> the name of its torch.nn module.
+TORCH_MODULES: dict[type[Activation], str] = {
+    Sigmoid: "Sigmoid",
+    Tanh: "Tanh",
+    ReLU: "ReLU",
+    LeakyReLU: "LeakyReLU",
+    Identity: "Identity",
+}
+
+_TORCH_DTYPES = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
+
+
+def to_torch(net: Sequential):
+    """The same network as a ``torch.nn.Sequential``, with copies of the parameters.
+
+    Parameters
+    ----------
+    net : retroprop Sequential
+        Linear layers and Sigmoid/Tanh/ReLU/LeakyReLU/Identity activations.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Module ``i`` is retroprop's module ``i``; weights of shape ``(out, in)`` in the
+        network's dtype (float64 or float32), so ``state_dict()`` names and values
+        agree with ``net.state_dict()``.
+    """
+    torch = import_torch()
+    if not isinstance(net, Sequential):
+        raise ConfigError(f"to_torch takes a retroprop Sequential, got {type(net).__name__}")
+    dtype = getattr(torch, _TORCH_DTYPES[net.dtype])
+    modules = []
+    for i, m in enumerate(net):
+        if isinstance(m, Linear):
+            lin = torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None,
+                                  dtype=dtype)
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(m.weight.data.copy()))
+                if m.bias is not None:
+                    lin.bias.copy_(torch.from_numpy(m.bias.data.copy()))
+            modules.append(lin)
+        elif type(m) in TORCH_MODULES:
+            cls = getattr(torch.nn, TORCH_MODULES[type(m)])
+            modules.append(cls(m.negative_slope) if isinstance(m, LeakyReLU) else cls())
+        else:
+            raise ConfigError(
+                f"module {i} ({m!r}) has no PyTorch counterpart; supported: Linear, "
+                f"{', '.join(c.__name__ for c in TORCH_MODULES)}")
+    return torch.nn.Sequential(*modules)
+
+
+def _function_table(torch) -> dict[Any, str]:
+    """Functions and tensor methods a traced forward may call -> activation name."""
+    F = torch.nn.functional
+    table = {torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh",
+             F.tanh: "tanh", torch.relu: "relu", F.relu: "relu",
+             F.leaky_relu: "leaky_relu"}
+    if hasattr(torch, "special"):
+        table[torch.special.expit] = "sigmoid"
+    return table
+
+
+_METHODS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
+_ACTIVATION_CLASSES = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU,
+                       "identity": Identity}
+
+
+def _describe_supported() -> str:
+    return ("nn.Linear, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.Identity, "
+            "torch.sigmoid, torch.tanh, torch.relu, F.sigmoid, F.tanh, F.relu, "
+            "F.leaky_relu and the tensor methods .sigmoid(), .tanh(), .relu()")
+
+
+def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
+    """A retroprop Sequential equal to a PyTorch model made of Linear layers.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        An ``nn.Sequential``, or a module whose ``forward`` applies Linear layers and
+        activations one after the other (like the lecture's ``NeuralNetwork`` with
+        ``torch.sigmoid(self.fc1(x))``); it is traced with ``torch.fx``.
+    dtype : float64 or float32, optional
+        Defaults to the dtype of the Linear layers' parameters.
+
+    Returns
+    -------
+    Sequential
+        ``Linear`` for each ``nn.Linear`` (weights copied, shape ``(out, in)``) and
+        the matching activation for each activation, in the order of the forward.
+
+    Raises
+    ------
+    ConfigError
+        Naming the layer or operation that retroprop cannot represent.
+    """
+    torch = import_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise ConfigError(f"from_torch takes a torch.nn.Module, got {type(module).__name__}")
+    steps = _trace(torch, module)
+    modules: list[Module] = []
+    linears = [m for kind, m, _ in steps if kind == "linear"]
+    if not linears:
+        raise ConfigError(f"{type(module).__name__} has no nn.Linear layer")
+    dtypes = {lin.weight.dtype for lin in linears}
+    if dtype is None:
+        if len(dtypes) != 1 or str(next(iter(dtypes))).replace("torch.", "") not in (
+                "float32", "float64"):
+            raise ConfigError(
+                f"the Linear layers must all be float32 or all float64, got "
+                f"{sorted(str(d) for d in dtypes)}; convert with model.double()")
+        dtype = np.dtype(str(next(iter(dtypes))).replace("torch.", ""))
+    for kind, m, where in steps:
+        if kind == "linear":
+            lin = Linear(m.in_features, m.out_features, bias=m.bias is not None, seed=0,
+                         dtype=dtype)
+            lin.weight.data = m.weight.detach().cpu().numpy().astype(dtype, copy=True)
+            if m.bias is not None:
+                lin.bias.data = m.bias.detach().cpu().numpy().astype(dtype, copy=True)
+            modules.append(lin)
+        elif kind == "leaky_relu":
+            modules.append(LeakyReLU(m))
+        else:
+            modules.append(_ACTIVATION_CLASSES[kind]())
+    net = Sequential(*modules)
+    for a, b in zip(net.linears[:-1], net.linears[1:]):
+        if a.out_features != b.in_features:
+            raise ConfigError(
+                f"the layers do not chain: Linear({a.in_features}, {a.out_features}) "
+                f"feeds Linear({b.in_features}, {b.out_features})")
+    return net
+
+
+def _trace(torch, module) -> list[tuple[str, Any, str]]:
+    """The forward as a list of ``(kind, payload, where)``: kind is ``"linear"``
+    (payload: the nn.Linear), an activation name, or ``"leaky_relu"`` (payload: the
+    negative slope)."""
+    from torch import fx
+
+    try:
+        graph = fx.symbolic_trace(module).graph
+    except Exception as e:  # tracing runs the user's forward with proxies
+        raise ConfigError(
+            f"cannot trace {type(module).__name__}.forward with torch.fx "
+            f"({type(e).__name__}: {' '.join(str(e).split())}); retroprop supports a "
+            f"forward that applies {_describe_supported()} one after the other") from None
+    functions = _function_table(torch)
+    steps: list[tuple[str, Any, str]] = []
+    current = None  # the node whose value flows along the chain
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if current is not None:
+                raise ConfigError(
+                    f"{type(module).__name__}.forward takes more than one input "
+                    f"({node.name!r}); retroprop networks take one")
+            current = node
+            continue
+        if node.op == "output":
+            if node.args[0] is not current:
+                raise ConfigError(
+                    f"{type(module).__name__}.forward returns {node.args[0]!r}, not the "
+                    f"end of a single chain of layers")
+            break
+        where = _where(node)
+        inputs = [a for a in node.all_input_nodes]
+        if inputs != [current]:
+            raise ConfigError(
+                f"{where} does not take the previous layer's output as its only "
+                f"input; retroprop supports a plain chain of layers")
+        if node.op == "call_module":
+            sub = module.get_submodule(node.target)
+            if isinstance(sub, torch.nn.Linear) and any(s[1] is sub for s in steps):
+                raise ConfigError(
+                    f"{where} is applied twice (shared weights); retroprop layers "
+                    f"each own their parameters")
+            steps.append(_module_step(torch, sub, where))
+        elif node.op == "call_function" and node.target in functions:
+            name = functions[node.target]
+            if name == "leaky_relu":
+                slope = node.kwargs.get("negative_slope",
+                                        node.args[1] if len(node.args) > 1 else 0.01)
+                steps.append(("leaky_relu", float(slope), where))
+            else:
+                _no_extra_arguments(node, where)
+                steps.append((name, None, where))
+        elif node.op == "call_method" and node.target in _METHODS:
+            _no_extra_arguments(node, where)
+            steps.append((_METHODS[node.target], None, where))
+        else:
+            raise ConfigError(
+                f"{where} is not supported; retroprop supports {_describe_supported()}")
+        current = node
+    return steps
+
+
+def _where(node) -> str:
+    if node.op == "call_module":
+        return f"layer {node.target!r}"
+    target = getattr(node.target, "__name__", node.target)
+    kind = "method" if node.op == "call_method" else "operation"
+    return f"{kind} {target!r} (node {node.name!r})"
+
+
+def _no_extra_arguments(node, where: str) -> None:
+    if len(node.args) > 1 or any(k != "inplace" for k in node.kwargs):
+        raise ConfigError(f"{where} has arguments retroprop does not support")
+
+
+def _module_step(torch, sub, where: str) -> tuple[str, Any, str]:
+    nn = torch.nn
+    if isinstance(sub, nn.Linear):
+        return ("linear", sub, where)
+    if isinstance(sub, nn.Sigmoid):
+        return ("sigmoid", None, where)
+    if isinstance(sub, nn.Tanh):
+        return ("tanh", None, where)
+    if isinstance(sub, nn.ReLU):
+        return ("relu", None, where)
+    if isinstance(sub, nn.LeakyReLU):
+        return ("leaky_relu", float(sub.negative_slope), where)
+    if isinstance(sub, nn.Identity):
+        return ("identity", None, where)
+    raise ConfigError(
+        f"{where} is a {type(sub).__name__}, which retroprop does not support; "
+        f"supported: {_describe_supported()}")
+
+
+def import_class(spec: str) -> type:
+    """``"module:Class"`` -> the class, importing ``module`` from sys.path or the cwd."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"expected MODULE:CLASS like mynet:NeuralNetwork, got {spec!r}")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        mod = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ConfigError(f"cannot import module {module_name!r} (from {spec!r}): {e}") \
+            from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not isinstance(obj, type):
+        raise ConfigError(f"{spec!r} is not a class")
+    return obj
+
+
+def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
+    """A PyTorch user's model, as a retroprop network.
+
+    Parameters
+    ----------
+    path : path
+        A state dict saved with ``torch.save(model.state_dict(), path)``; loaded with
+        ``weights_only=True`` (no code in the file runs).
+    class_spec : str
+        ``"module:Class"``: the model's class, constructed without arguments.
+
+    Returns
+    -------
+    Sequential
+        ``from_torch`` of the model with the file's weights.
+    """
+    torch = import_torch()
+    cls = import_class(class_spec)
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise ConfigError(f"{class_spec!r} is not a torch.nn.Module subclass")
+    try:
+        model = cls()
+    except Exception as e:
+        raise ConfigError(f"cannot construct {class_spec} without arguments: {e}") from None
+    name = os.fspath(path)
+    try:
+        state = torch.load(name, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise ModelFileError(
+            f"{name}: not a PyTorch file that loads with weights_only=True "
+            f"({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+    if not isinstance(state, dict):
+        raise ModelFileError(
+            f"{name}: holds a {type(state).__name__}, not a state dict; save it with "
+            f"torch.save(model.state_dict(), {name!r})")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ModelFileError(
+            f"{name}: the state dict does not fit {class_spec}: "
+            f"{' '.join(str(e).split())}") from None
+    return from_torch(model)
