@@ -188,7 +188,7 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
 
     try:
         graph = fx.symbolic_trace(module).graph
-    except Exception as e:  # tracing runs the user's forward with proxies
+    except Exception as e:  # noqa: BLE001 - tracing runs the user's own forward
         raise ConfigError(
             f"cannot trace {type(module).__name__}.forward with torch.fx "
             f"({type(e).__name__}: {' '.join(str(e).split())}); retroprop supports a "
@@ -319,14 +319,14 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
         raise ConfigError(f"{class_spec!r} is not a torch.nn.Module subclass")
     try:
         model = cls()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - the user's constructor may raise anything
         raise ConfigError(f"cannot construct {class_spec} without arguments: {e}") from None
     name = os.fspath(path)
     try:
         state = torch.load(name, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - torch.load's errors have no common base
         raise ModelFileError(
             f"{name}: not a PyTorch file that loads with weights_only=True "
             f"({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
