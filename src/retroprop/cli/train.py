@@ -69,14 +69,15 @@ def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_s
                        ("test", split.X_test, split.y_test)):
         loss, acc = rp.evaluate(net, X, y)
         cm = confusion_matrix(y, rp.predict(net, X), len(names))
-        result[part] = {"accuracy": acc, "loss": loss, "samples": int(len(y)),
+        result[part] = {"accuracy": acc, "loss": loss, "samples": len(y),
                         "confusion_matrix": cm.tolist()}
     if recorder is not None:
         _write_bias_csv(record_bias, recorder)
     if save_path:
         model = rp.Model(net, class_names=names, feature_names=split.dataset.feature_names,
                          standardizer=split.standardizer,
-                         metadata={k: result[k] for k in ("lr", "epochs", "seed", "data")})
+                         metadata={**{k: result[k] for k in ("lr", "epochs", "seed", "data")},
+                                   "target": split.dataset.target_name})
         rp.save(model, save_path)
     if as_json:
         emit_json(result)
@@ -96,9 +97,8 @@ def _write_bias_csv(path: str, recorder) -> None:
 
 
 def _render(result: dict, save_path: str | None, record_bias: str | None) -> None:
-    from rich.table import Table
-
     import numpy as np
+    from rich.table import Table
 
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
@@ -137,6 +137,8 @@ def predict(model_path, data, target, as_json):
 
     model = rp.load(model_path)
     features = model.feature_names or None
+    if target is None and isinstance(model.metadata.get("target"), str):
+        target = model.metadata["target"]  # the class column the model was trained on
     ds = load_csv(data, target=target, features=features,
                   class_names=model.class_names or None, require_target=False)
     if features is None and ds.X.shape[1] != model.net.in_features:
