@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import retroprop as rp
+from retroprop.fast.spec import numba_available
 
-ENGINES = ["numpy"]
+ENGINES = ["numpy"] + (["fast"] if numba_available() else [])
 
 
 def _single(make_net, X, y, seed, **kw):
@@ -34,9 +35,10 @@ def _data(rng, n=23, d=3, k=3):
     return X, y
 
 
-def _assert_member(r, i, state, h, tol=1e-12):
+def _assert_member(r, i, state, h, rtol=0.0):
     for name, v in state.items():
-        np.testing.assert_allclose(r.params[name][i], v, rtol=0, atol=tol, err_msg=name)
+        np.testing.assert_allclose(r.params[name][i], v, rtol=rtol, atol=1e-12,
+                                   err_msg=name)
     if isinstance(h, rp.DivergenceError):
         assert r.diverged[i] and r.diverged_at[i] == h.epoch
         assert np.isnan(r.loss[i, h.epoch - 1:]).all()
@@ -113,7 +115,10 @@ def test_diverging_members_are_frozen_and_the_others_continue(engine, iris_split
     assert r.diverged.any() and not r.diverged.all()
     for i, s in enumerate(seeds):
         state, h = _single(make, X, y, s, **kw)
-        _assert_member(r, i, state, h, tol=1e-9)
+        # A diverging run's last finite parameters are ~1e100 or more after steps
+        # that multiply them: rounding differences of 1e-16 grow to ~1e-12 there,
+        # so those are compared to 1e-9 relative; converging members to 1e-12.
+        _assert_member(r, i, state, h, rtol=1e-9 if r.diverged[i] else 0.0)
         assert all(np.isfinite(v[i]).all() for v in r.params.values())
 
 

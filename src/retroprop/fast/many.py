@@ -27,8 +27,6 @@ from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError
 from retroprop.fast.spec import Layout, fast_reason
 
-_HAVE_KERNELS = False  # set when the compiled many-network kernels landed
-
 ENGINES = ("auto", "fast", "numpy")
 """The allowed ``engine=`` values of ``train`` and ``train_many``."""
 
@@ -162,15 +160,13 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     theta = np.stack([layout.flatten(net) for net in nets])
     if engine == "fast" and reason is not None:
         raise ConfigError(f"engine='fast' is not available: {reason}")
-    use = "fast" if engine != "numpy" and reason is None and _HAVE_KERNELS else "numpy"
+    use = "fast" if engine != "numpy" and reason is None else "numpy"
     settings = dict(epochs=int(epochs), lr=float(lr), batch_size=int(batch_size),
                     momentum=float(momentum), dampening=float(dampening),
                     weight_decay=float(weight_decay), nesterov=bool(nesterov),
                     loss=loss, shuffle=bool(shuffle), validation=validation)
     if use == "fast":
-        from retroprop.fast.many_kernels import run_many
-
-        out = run_many(template, layout, theta, X, y, seeds, **settings)
+        out = _run_fast(template, layout, theta, X, y, seeds, **settings)
     else:
         out = _run_numpy(template, layout, theta, X, y, seeds, **settings)
     return ManyResult(params={k: v.copy() for k, v in layout.views(theta).items()},
@@ -309,4 +305,57 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
             if validation is not None:
                 hist["val_loss"][active, epoch - 1] = vl[active]
                 hist["val_accuracy"][active, epoch - 1] = va[active]
+    return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)
+
+
+def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
+              momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
+    """Every member's epoch in a compiled kernel, members in parallel threads."""
+    from retroprop.fast import kernels
+    from retroprop.fast.spec import LOSS_CODES
+
+    N, n = theta.shape[0], X.shape[0]
+    k = template.out_features
+    dt = theta.dtype.type
+
+    def labels(ye):
+        yf = np.asarray(ye, dtype=np.float64)
+        if loss == "cross_entropy":
+            return yf, np.zeros((1, k), dtype=theta.dtype)
+        return yf, np.ascontiguousarray(_targets(np.asarray(ye), k, loss, theta.dtype))
+
+    yf, T = labels(y)
+    if validation is not None:
+        Xv = np.ascontiguousarray(validation[0])
+        yv, Tv = labels(validation[1])
+    else:
+        Xv, yv, Tv = np.empty((0, X.shape[1]), theta.dtype), yf[:0], T
+    X = np.ascontiguousarray(X)
+    bufs = np.zeros_like(theta)
+    first = np.ones(N, dtype=np.int64)
+    active = np.ones(N, dtype=np.bool_)
+    status = np.zeros(N, dtype=np.int64)
+    iters = np.zeros(N, dtype=np.int64)
+    diverged_at = np.full(N, -1, dtype=np.int64)
+    hist = {key: np.full((N, epochs), np.nan) for key in (
+        "loss", "accuracy", "val_loss", "val_accuracy")}
+    arch = (layout.kinds, layout.widths, layout.w_off, layout.b_off, layout.slopes,
+            layout.a_off)
+    rngs = [as_generator(int(s)) for s in seeds]
+    for epoch in range(1, epochs + 1):
+        orders = np.ascontiguousarray(sample_orders(rngs, n, shuffle), dtype=np.int64)
+        status[:] = 0
+        kernels.train_many_epoch(
+            theta, bufs, first, active, status, iters, X, yf, T, orders, batch_size,
+            dt(lr), dt(momentum), dt(1.0 - dampening), dt(weight_decay), nesterov,
+            LOSS_CODES[loss], *arch, Xv, yv, Tv, hist["loss"], hist["accuracy"],
+            hist["val_loss"], hist["val_accuracy"], epoch - 1)
+        monitored = hist["val_loss" if validation is not None else "loss"][:, epoch - 1]
+        newly = active & ((status != kernels.OK) | ~np.isfinite(monitored))
+        diverged_at[newly] = epoch
+        active &= ~newly
+        for key in hist:
+            hist[key][newly, epoch - 1] = np.nan
+    if validation is None:
+        hist["val_loss"] = hist["val_accuracy"] = None
     return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)

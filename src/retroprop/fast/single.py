@@ -16,7 +16,8 @@ from retroprop.fast.spec import fast_reason
 
 
 def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
-                loss: str, optimizer: str, callbacks, batch_size: int, opt):
+                loss: str, optimizer: str, callbacks, batch_size: int,
+                opt) -> FastRunner | None:
     """A fast runner for this training run, or None to use the NumPy engine.
 
     Raises ``ConfigError`` when ``engine="fast"`` and the fast path does not apply.
@@ -26,5 +27,101 @@ def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
         if engine == "fast":
             raise ConfigError(f"engine='fast' cannot train this: {reason}; "
                               f"use engine='auto' or 'numpy'")
-        return
-    return
+        return None
+    return FastRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt)
+
+
+class FastRunner:
+    """Runs ``train``'s epochs with ``kernels.train_epoch`` on a flat copy of the
+    parameters; the network's arrays are views into it, so every change is seen.
+
+    Parameters
+    ----------
+    net : Sequential
+    X : ndarray of shape (n, n_features), in the network's dtype
+    y : ndarray of shape (n,)
+    loss : str
+    batch_size : int
+    opt : SGD
+        Its settings (lr, momentum, dampening, weight_decay, nesterov) are used.
+    """
+
+    def __init__(self, net: Sequential, X: np.ndarray, y: np.ndarray, *, loss: str,
+                 batch_size: int, opt):
+        from retroprop.fast import kernels
+        from retroprop.fast.spec import LOSS_CODES, Layout
+
+        self.k = kernels
+        self.net, self.loss, self.batch_size = net, loss, int(batch_size)
+        self.layout = Layout.of(net)
+        self.dtype = net.dtype
+        self.theta = self.layout.flatten(net)
+        self.views = self.layout.views(self.theta)
+        self.params = dict(net.named_parameters())
+        self._attach()
+        dt = self.dtype.type
+        self.lr, self.momentum = dt(opt.lr), dt(opt.momentum)
+        self.one_minus_damp = dt(1.0 - opt.dampening)
+        self.weight_decay, self.nesterov = dt(opt.weight_decay), bool(opt.nesterov)
+        self.buf = np.zeros_like(self.theta)
+        self.first = np.ones(1, dtype=np.int64)
+        self.loss_code = LOSS_CODES[loss]
+        self.X = np.ascontiguousarray(X)
+        self.y, self.T = self._labels(y)
+        self._cache = None
+        L = self.layout
+        self.arch = (L.kinds, L.widths, L.w_off, L.b_off, L.slopes, L.a_off)
+
+    def _labels(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``y`` as float64 (compared with the argmax, as ``evaluate``) and the MSE
+        targets ``T`` of shape ``(n, k)`` (a placeholder for cross-entropy)."""
+        from retroprop.fast.many import _targets
+
+        k = self.net.out_features
+        yf = np.asarray(y, dtype=np.float64)
+        if self.loss == "cross_entropy":
+            return yf, np.zeros((1, k), dtype=self.dtype)
+        return yf, np.ascontiguousarray(_targets(np.asarray(y), k, self.loss, self.dtype))
+
+    def _attach(self) -> None:
+        """Make the network's parameters views of ``theta`` (copying in any that a
+        callback or ``load_state_dict`` replaced)."""
+        for name, view in self.views.items():
+            p = self.params[name]
+            if p.data is not view:
+                view[...] = p.data
+                p.data = view
+
+    def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
+        """Train one epoch in ``order``; returns the iteration count after it.
+
+        Raises ``DivergenceError`` as ``train`` does, the parameters left at the last
+        finite ones.
+        """
+        from retroprop.train import _diverged
+
+        self._attach()
+        status, its = self.k.train_epoch(
+            self.theta, self.buf, self.first, self.X, self.y, self.T,
+            np.ascontiguousarray(order, dtype=np.int64), self.batch_size, self.lr,
+            self.momentum, self.one_minus_damp, self.weight_decay, self.nesterov,
+            self.loss_code, *self.arch)
+        if status == self.k.LOSS_NOT_FINITE:
+            raise _diverged(epoch, iteration + its, float(self.lr),
+                            "the loss became non-finite")
+        if status == self.k.STEP_NOT_FINITE:
+            raise _diverged(epoch, iteration + its, float(self.lr),
+                            "an update made a parameter non-finite")
+        return iteration + its
+
+    def evaluate(self, net: Sequential, X: np.ndarray, y: np.ndarray,
+                 loss: str) -> tuple[float, float]:
+        """``(mean loss, accuracy)`` as ``train.evaluate``, compiled."""
+        self._attach()
+        if X is self.X or X.base is self.X:
+            yf, T = self.y, self.T
+        else:
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+            yf, T = self._labels(y)
+        lo, ac = self.k.evaluate(self.theta, X, yf, T, self.loss_code, *self.arch)
+        return float(lo), float(ac)

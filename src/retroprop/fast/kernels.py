@@ -1,0 +1,275 @@
+"""Numba-compiled training of one network, sample by sample (imports Numba).
+
+The same equations as the engine, written as loops over one sample at a time so that
+the lecture's per-sample descent costs what its arithmetic costs. A network is a
+flat parameter vector ``theta`` plus the integer arrays of ``spec.Layout``; for each
+sample the kernel runs forward through every module keeping each module's output in
+one buffer ``A`` (``A[a_off[m]:a_off[m + 1]]`` is module m's input), then backward,
+adding each sample's ``grad_W = delta a_prev^T`` and ``grad_b = delta`` into ``G``.
+At the end of each batch it takes ``SGD.step``: the same expressions in the same
+order, refused as a whole when a new value is not finite.
+
+Compiled code is cached on disk (``cache=True``), so only the first process compiles.
+Status codes returned by ``train_epoch``: ``OK``, ``LOSS_NOT_FINITE`` (the batch
+loss; nothing changed), ``STEP_NOT_FINITE`` (the update; nothing changed).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from retroprop.fast.spec import LINEAR
+
+OK, LOSS_NOT_FINITE, STEP_NOT_FINITE = 0, 1, 2
+SIGMOID, TANH, RELU, LEAKY, IDENTITY = 2, 3, 4, 5, 1  # spec.ACTIVATION_CODES
+
+
+@njit(cache=True, inline="always")
+def _f(kind, z, slope):
+    """``a = f(z)`` for activation code ``kind`` (engine.activations)."""
+    if kind == SIGMOID:
+        # Stable: e^-|z| never overflows (engine.activations.sigmoid).
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+    if kind == TANH:
+        return math.tanh(z)
+    if kind == RELU:
+        return z if z > 0 else 0.0
+    if kind == LEAKY:
+        return z if z > 0 else slope * z
+    return z
+
+
+@njit(cache=True, inline="always")
+def _f_prime(kind, z, a, slope):
+    """``f'(z)`` from the input ``z`` and output ``a`` (engine.activations)."""
+    if kind == SIGMOID:
+        return a * (1.0 - a)
+    if kind == TANH:
+        return 1.0 - a * a
+    if kind == RELU:
+        return 1.0 if z > 0 else 0.0
+    if kind == LEAKY:
+        return 1.0 if z > 0 else slope
+    return 1.0
+
+
+@njit(cache=True)
+def forward(theta, x, A, kinds, widths, w_off, b_off, slopes, a_off):
+    """One sample through every module; module m's output in A[a_off[m+1]:...]."""
+    for i in range(widths[0]):
+        A[i] = x[i]
+    for m in range(kinds.shape[0]):
+        ai, ao = a_off[m], a_off[m + 1]
+        win, wout = widths[m], widths[m + 1]
+        if kinds[m] == LINEAR:
+            # z_o = sum_i W_oi a_prev_i + b_o
+            for o in range(wout):
+                s = A[ai] * theta[w_off[m] + o * win]
+                for i in range(1, win):
+                    s += A[ai + i] * theta[w_off[m] + o * win + i]
+                if b_off[m] >= 0:
+                    s += theta[b_off[m] + o]
+                A[ao + o] = s
+        else:
+            for o in range(wout):
+                A[ao + o] = _f(kinds[m], A[ai + o], slopes[m])
+
+
+@njit(cache=True)
+def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta):
+    """This sample's loss and ``delta = dL/d(output)`` (already divided by ``scale``).
+
+    Cross-entropy (engine.losses): ``L = -ln p_r`` by log-sum-exp, ``delta = p -
+    onehot(r)``; MSE: ``L = sum (out - t)^2``, ``delta = 2 (out - t)``.
+    """
+    if loss_code == 0:
+        yi = int(yr)
+        mx = A[out0]
+        for j in range(1, k):
+            mx = max(mx, A[out0 + j])
+        s = 0.0
+        for j in range(k):
+            s += math.exp(A[out0 + j] - mx)
+        lse = math.log(s)
+        for j in range(k):
+            delta[j] = math.exp((A[out0 + j] - mx) - lse)
+        delta[yi] -= 1.0
+        loss = -((A[out0 + yi] - mx) - lse)
+    else:
+        loss = 0.0
+        for j in range(k):
+            d = A[out0 + j] - T[row, j]
+            loss += d * d
+            delta[j] = 2.0 * d
+    for j in range(k):
+        delta[j] /= scale
+    return loss
+
+
+@njit(cache=True)
+def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off):
+    """Walk back from ``delta = dL/d(output)``, adding this sample's gradients to G."""
+    for m in range(kinds.shape[0] - 1, -1, -1):
+        ai, ao = a_off[m], a_off[m + 1]
+        win, wout = widths[m], widths[m + 1]
+        if kinds[m] == LINEAR:
+            # grad_W_oi += delta_o a_prev_i ; grad_b_o += delta_o (Linear.backward)
+            for o in range(wout):
+                d = delta[o]
+                base = w_off[m] + o * win
+                for i in range(win):
+                    G[base + i] += d * A[ai + i]
+                if b_off[m] >= 0:
+                    G[b_off[m] + o] += d
+            if m > 0:
+                # dL/da_prev_i = sum_o delta_o W_oi
+                for i in range(win):
+                    delta2[i] = 0.0
+                for o in range(wout):
+                    d = delta[o]
+                    base = w_off[m] + o * win
+                    for i in range(win):
+                        delta2[i] += d * theta[base + i]
+                for i in range(win):
+                    delta[i] = delta2[i]
+        else:
+            for i in range(wout):
+                delta[i] = delta[i] * _f_prime(kinds[m], A[ai + i], A[ao + i], slopes[m])
+
+
+@njit(cache=True)
+def sgd_step(theta, G, buf, new_theta, new_buf, first, lr, momentum, one_minus_damp,
+             weight_decay, nesterov):
+    """``SGD.step`` (torch.optim.SGD); commits only when every new value is finite."""
+    finite = True
+    for j in range(theta.shape[0]):
+        g = G[j]
+        if weight_decay != 0:
+            g = g + weight_decay * theta[j]
+        if momentum != 0:
+            if first:
+                b = g
+            else:
+                b = momentum * buf[j] + one_minus_damp * g
+            new_buf[j] = b
+            g = g + momentum * b if nesterov else b
+        v = theta[j] - lr * g
+        new_theta[j] = v
+        if not math.isfinite(v):
+            finite = False
+    if not finite:
+        return False
+    for j in range(theta.shape[0]):
+        theta[j] = new_theta[j]
+    if momentum != 0:
+        for j in range(theta.shape[0]):
+            buf[j] = new_buf[j]
+    return True
+
+
+@njit(cache=True)
+def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
+                one_minus_damp, weight_decay, nesterov, loss_code,
+                kinds, widths, w_off, b_off, slopes, a_off):
+    """One epoch of mini-batch SGD in ``order``; returns ``(status, iterations)``.
+
+    ``first[0]`` is 1 until the first step has filled the momentum buffer ``buf``.
+    On a non-OK status ``theta`` holds the last finite parameters and ``iterations``
+    counts the failed one.
+    """
+    n = order.shape[0]
+    k = widths[widths.shape[0] - 1]
+    out0 = a_off[a_off.shape[0] - 2]
+    P = theta.shape[0]
+    A = np.empty(a_off[a_off.shape[0] - 1], dtype=theta.dtype)
+    wmax = widths.max()
+    delta = np.empty(wmax, dtype=theta.dtype)
+    delta2 = np.empty(wmax, dtype=theta.dtype)
+    G = np.empty(P, dtype=theta.dtype)
+    new_theta = np.empty(P, dtype=theta.dtype)
+    new_buf = np.empty(P, dtype=theta.dtype)
+    iterations = 0
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        B = stop - start
+        scale = B if loss_code == 0 else B * k
+        iterations += 1
+        G[:] = 0.0
+        batch_loss = 0.0
+        for t in range(start, stop):
+            row = order[t]
+            forward(theta, X[row], A, kinds, widths, w_off, b_off, slopes, a_off)
+            batch_loss += output_delta(A, out0, k, loss_code, y[row], T, row, scale,
+                                       delta)
+            backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes,
+                     a_off)
+        if not math.isfinite(batch_loss):
+            return LOSS_NOT_FINITE, iterations
+        if not sgd_step(theta, G, buf, new_theta, new_buf, first[0] == 1, lr, momentum,
+                        one_minus_damp, weight_decay, nesterov):
+            return STEP_NOT_FINITE, iterations
+        first[0] = 0
+    return OK, iterations
+
+
+@njit(cache=True)
+def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_off):
+    """``(mean loss, accuracy)`` on ``X`` (train.evaluate)."""
+    n = X.shape[0]
+    k = widths[widths.shape[0] - 1]
+    out0 = a_off[a_off.shape[0] - 2]
+    A = np.empty(a_off[a_off.shape[0] - 1], dtype=theta.dtype)
+    delta = np.empty(k, dtype=theta.dtype)
+    total = 0.0
+    correct = 0
+    for row in range(n):
+        forward(theta, X[row], A, kinds, widths, w_off, b_off, slopes, a_off)
+        total += output_delta(A, out0, k, loss_code, y[row], T, row, 1.0, delta)
+        best = 0
+        for j in range(1, k):
+            if A[out0 + j] > A[out0 + best]:
+                best = j
+        if best == y[row]:
+            correct += 1
+    denominator = n if loss_code == 0 else n * k
+    return total / denominator, correct / n
+
+
+@njit(cache=True, parallel=True)
+def train_many_epoch(thetas, bufs, first, active, status, iters, X, y, T, orders,
+                     batch_size, lr, momentum, one_minus_damp, weight_decay, nesterov,
+                     loss_code, kinds, widths, w_off, b_off, slopes, a_off,
+                     Xv, yv, Tv, losses, accs, val_losses, val_accs, epoch):
+    """One epoch of every active member in parallel, then each one's evaluation.
+
+    Member i trains on ``orders[i]``; its status goes to ``status[i]``, its
+    iterations to ``iters[i]``; the train (and, when ``Xv`` has rows, validation)
+    loss and accuracy to column ``epoch`` of ``losses``, ``accs``...
+    """
+    N = thetas.shape[0]
+    for i in prange(N):
+        if not active[i]:
+            continue
+        st, it = train_epoch(thetas[i], bufs[i], first[i:i + 1], X, y, T, orders[i],
+                             batch_size, lr, momentum, one_minus_damp, weight_decay,
+                             nesterov, loss_code, kinds, widths, w_off, b_off, slopes,
+                             a_off)
+        status[i] = st
+        iters[i] = it
+        if st != OK:
+            continue
+        lo, ac = evaluate(thetas[i], X, y, T, loss_code, kinds, widths, w_off, b_off,
+                          slopes, a_off)
+        losses[i, epoch] = lo
+        accs[i, epoch] = ac
+        if Xv.shape[0] > 0:
+            lo, ac = evaluate(thetas[i], Xv, yv, Tv, loss_code, kinds, widths, w_off,
+                              b_off, slopes, a_off)
+            val_losses[i, epoch] = lo
+            val_accs[i, epoch] = ac

@@ -1,0 +1,214 @@
+"""``train(engine="fast")`` against the NumPy engine (the reference).
+
+Same start, same sample order: the compiled path must give the same parameters to
+1e-12 (float64), the same History, the same DivergenceError; ``"auto"`` must fall
+back to the NumPy engine wherever the fast path does not apply.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.fast.spec import fast_reason, numba_available
+
+pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
+
+ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
+
+
+def _run(engine, make, X, y, **kw):
+    """``(state_dict, History or DivergenceError)``."""
+    net = make()
+    try:
+        with np.errstate(all="ignore"):
+            h = rp.train(net, X, y, engine=engine, **kw)
+    except rp.DivergenceError as e:
+        return net.state_dict(), e
+    return net.state_dict(), h
+
+
+def _assert_same(a, b, atol=1e-12):
+    (sa, ha), (sb, hb) = a, b
+    for name in sa:
+        np.testing.assert_allclose(sa[name], sb[name], rtol=0, atol=atol, err_msg=name)
+    assert type(ha) is type(hb)
+    if isinstance(ha, rp.DivergenceError):
+        assert (ha.epoch, ha.iteration, ha.lr) == (hb.epoch, hb.iteration, hb.lr)
+        return
+    assert ha.iterations == hb.iterations and ha.epochs == hb.epochs
+    assert ha.stopped_early == hb.stopped_early
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(getattr(ha, key), getattr(hb, key), rtol=1e-12,
+                                   atol=1e-12)
+    for key in ("accuracy", "val_accuracy"):
+        assert getattr(ha, key) == getattr(hb, key)
+
+
+def test_lecture_network_100_epochs(iris_split):
+    X, y = iris_split.X_train, iris_split.y_train
+
+    def make():
+        return rp.mlp([4, 4, 3, 3], seed=1)
+
+    kw = {"epochs": 100, "lr": 0.05, "seed": 1}
+    _assert_same(_run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw))
+    # "auto" takes the fast path here: the kernel is called once per epoch.
+    assert fast_reason(make(), loss="cross_entropy", optimizer="sgd") is None
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_random_architectures_losses_and_optimiser_settings(case):
+    rng = np.random.default_rng(100 + case)
+    n, d, k = int(rng.integers(5, 40)), int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    loss = "mse" if k == 1 or case % 3 == 0 else "cross_entropy"
+    X = rng.normal(size=(n, d))
+    # Classes for cross-entropy and for MSE on k > 1 outputs (one-hot targets),
+    # real numbers for MSE on one output.
+    y = rng.normal(size=n) if k == 1 else rng.integers(0, k, size=n)
+    sizes = [d, *rng.integers(1, 7, size=rng.integers(0, 4)).tolist(), k]
+    act = ACTS[case % len(ACTS)]
+    out_act = [None, "sigmoid", "tanh"][case % 3]
+    momentum = [0.0, 0.9, 0.5][case % 3]
+    kw = {"epochs": int(rng.integers(1, 6)), "lr": float(rng.uniform(0.001, 0.2)),
+          "batch_size": [1, 2, 7, None][case % 4], "momentum": momentum,
+          "nesterov": momentum > 0 and case % 2 == 1,
+          "dampening": 0.2 if momentum > 0 and case % 2 == 0 else 0.0,
+          "weight_decay": [0.0, 1e-2][case % 2], "loss": loss, "seed": case,
+          "shuffle": case % 5 != 0}
+
+    def make():
+        net = rp.mlp(sizes, act, output_activation=out_act, seed=case,
+                     init=["torch", "glorot"][case % 2])
+        if act == "leaky_relu":
+            for m in net:
+                if isinstance(m, rp.LeakyReLU):
+                    m.negative_slope = 0.3
+        return net
+
+    _assert_same(_run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw))
+
+
+def test_hand_built_sequential_without_bias_and_consecutive_activations():
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(30, 3)), rng.integers(0, 2, size=30)
+
+    def make():
+        return rp.Sequential(rp.Tanh(), rp.Linear(3, 5, bias=False, seed=1), rp.ReLU(),
+                             rp.Sigmoid(), rp.Linear(5, 2, seed=2), rp.Identity())
+
+    kw = {"epochs": 3, "lr": 0.3, "batch_size": 4, "momentum": 0.9, "seed": 3}
+    _assert_same(_run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw))
+
+
+def test_validation_early_stopping_and_epoch_callbacks(iris_split):
+    s = iris_split
+    seen = {}
+
+    class Epochs(rp.Callback):
+        def __init__(self, tag):
+            self.tag = tag
+
+        def on_epoch_end(self, state):
+            seen.setdefault(self.tag, []).append(state.net.state_dict()["4.bias"])
+
+    def make():
+        return rp.mlp([4, 4, 3, 3], seed=2)
+
+    for engine in ("fast", "numpy"):
+        kw = {"epochs": 40, "lr": 0.5, "seed": 2, "validation": (s.X_test, s.y_test),
+              "early_stopping": 3, "callbacks": [Epochs(engine)]}
+        out = _run(engine, make, s.X_train, s.y_train, **kw)
+        seen[engine + "_out"] = out
+    _assert_same(seen["fast_out"], seen["numpy_out"])
+    assert seen["fast_out"][1].stopped_early
+    np.testing.assert_allclose(seen["fast"], seen["numpy"], rtol=0, atol=1e-12)
+
+
+def test_float32_close_to_numpy(iris_split):
+    X, y = iris_split.X_train, iris_split.y_train
+
+    def make():
+        return rp.mlp([4, 4, 3, 3], seed=1, dtype=np.float32)
+
+    kw = {"epochs": 5, "lr": 0.05, "seed": 1, "momentum": 0.9}
+    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    assert fast[0]["0.weight"].dtype == np.float32
+    for name in ref[0]:
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(fast[1].loss, ref[1].loss, rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_divergence_same_epoch_iteration_and_last_finite_parameters(iris_split, loss):
+    X, y = iris_split.X_train * 20.0, iris_split.y_train
+
+    def make():
+        return rp.mlp([4, 16, 3], "relu", seed=0)
+
+    kw = {"epochs": 5, "lr": 5.0, "seed": 0, "loss": loss, "batch_size": 2}
+    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    assert isinstance(ref[1], rp.DivergenceError)
+    assert "epoch" in str(fast[1]) and "lr=5" in str(fast[1])
+    for name in ref[0]:
+        assert np.isfinite(fast[0][name]).all()
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=1e-9, atol=1e-12)
+    _assert_same((ref[0], fast[1]), ref)  # same epoch, iteration and lr
+
+
+class _Counting:
+    """Wraps ``kernels.train_epoch`` to count how often the fast path ran."""
+
+    def __init__(self, monkeypatch):
+        from retroprop.fast import kernels
+
+        self.calls = 0
+        real = kernels.train_epoch
+
+        def counted(*args):
+            self.calls += 1
+            return real(*args)
+
+        monkeypatch.setattr(kernels, "train_epoch", counted)
+
+
+def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
+    X, y = iris_split.X_train, iris_split.y_train
+    counter = _Counting(monkeypatch)
+    rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=3, lr=0.05)
+    assert counter.calls == 3
+    # A per-iteration callback needs the NumPy loop.
+    rec = rp.RecordParameter("4.bias")
+    rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, callbacks=[rec])
+    assert counter.calls == 3 and len(rec.values) == 2 * len(y)
+    with pytest.raises(rp.ConfigError, match="every iteration"):
+        rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, callbacks=[rec],
+                 engine="fast")
+    # engine="numpy" never uses it.
+    rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, engine="numpy")
+    assert counter.calls == 3
+    # Step: both engines refuse, naming why.
+    net = rp.Sequential(rp.Linear(4, 3), rp.Step(), rp.Linear(3, 3))
+    for engine in ("auto", "fast", "numpy"):
+        with pytest.raises(rp.NotDifferentiableError, match="step"):
+            rp.train(net, X, y, epochs=1, lr=0.05, engine=engine)
+    with pytest.raises(rp.ConfigError, match="engine must be one of"):
+        rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, engine="gpu")
+
+
+def test_auto_falls_back_when_numba_is_missing(iris_split, monkeypatch):
+    X, y = iris_split.X_train, iris_split.y_train
+    counter = _Counting(monkeypatch)
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` now fails
+    net = rp.mlp([4, 4, 3, 3])
+    assert "numba" in fast_reason(net, loss="cross_entropy", optimizer="sgd")
+    h = rp.train(net, X, y, epochs=2, lr=0.05)
+    assert counter.calls == 0 and h.iterations == 2 * len(y)
+    with pytest.raises(rp.ConfigError, match="numba"):
+        rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, engine="fast")
+    r = rp.train_many(lambda s: rp.mlp([4, 4, 3, 3], seed=s), X, y, seeds=[1, 2],
+                      epochs=1, lr=0.05)
+    assert r.engine == "numpy"
