@@ -76,6 +76,8 @@ class LayerTrace:
         The Linear's index in the Sequential (``"0"``, ``"2"``, ``"4"``...).
     activation : str or None
         Name of the activation after the Linear (None: the layer outputs ``z``).
+    activation_params : dict
+        The activation's settings (``{"negative_slope": 0.01}`` for leaky_relu).
     is_output : bool
         Whether this is the network's last layer.
     weight : ndarray of shape (out, in)
@@ -109,6 +111,7 @@ class LayerTrace:
     delta: np.ndarray
     grad_a_prev: np.ndarray
     factors: dict[str, np.ndarray]
+    activation_params: dict = field(default_factory=dict)
 
     @property
     def weight_name(self) -> str:
@@ -129,6 +132,7 @@ class LayerTrace:
             "weight_name": self.weight_name,
             "bias_name": self.bias_name,
             "activation": self.activation,
+            "activation_params": dict(self.activation_params),
             "is_output": self.is_output,
             "weight": self.weight.tolist(),
             "bias": None if self.bias is None else self.bias.tolist(),
@@ -477,7 +481,9 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
             a_prev=lin.a_prev.copy(), z=z.copy(),
             a=(act.a if act is not None else z).copy(), grad_a=grad_a,
             f_prime=f_prime, delta=delta, grad_a_prev=returned[lin_i] * scale,
-            factors=factors))
+            factors=factors,
+            activation_params={k: v for k, v in (act.config() if act else {}).items()
+                               if k not in ("type", "name")}))
 
     parameters = []
     for layer in layers:

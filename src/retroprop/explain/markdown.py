@@ -1,0 +1,39 @@
+"""Markdown with LaTeX math (``$...$``), ready to paste into course notes.
+
+The same tables as the terminal renderer; headers and the loss line are LaTeX.
+"""
+
+from __future__ import annotations
+
+from retroprop.explain.trace import Trace
+from retroprop.explain.views import views
+
+
+def to_markdown(trace: Trace, path=None, digits: int = 6) -> str:
+    """The trace as Markdown; also written atomically to ``path`` if given."""
+    lines = [f"# One SGD step ({trace.loss_function}, $\\eta = {trace.lr:g}$)", ""]
+    ctx = [f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta]
+    if ctx:
+        lines += [", ".join(ctx).capitalize() + ".", ""]
+    lines += [("Update rule: $\\theta \\leftarrow \\theta - \\eta "
+              "\\frac{\\partial L}{\\partial \\theta}$."), ""]
+    for view in views(trace, digits):
+        lines += [f"## {view.title}", ""]
+        lines.append("| " + " | ".join(f"${c.latex}$" for c in view.columns) + " |")
+        lines.append("|" + "|".join("---:" if c.numeric else ":---"
+                                    for c in view.columns) + "|")
+        for row in view.rows:
+            lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        lines.append("")
+        for _, latex in view.notes:
+            lines += [f"$${latex}$$", ""]
+    text = "\n".join(lines)
+    if path is not None:
+        from retroprop.atomic import write_text
+
+        write_text(path, text)
+    return text
+
+
+def _cell(v: str) -> str:
+    return v.replace("|", "\\|")
