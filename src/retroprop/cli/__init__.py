@@ -19,6 +19,10 @@ COMMANDS = {
     "train": "retroprop.cli.train:train",
     "predict": "retroprop.cli.train:predict",
     "report": "retroprop.cli.report:report",
+    "plot": "retroprop.cli.experiments:plot",
+    "sweep": "retroprop.cli.experiments:sweep",
+    "seeds": "retroprop.cli.experiments:seeds",
+    "surface": "retroprop.cli.experiments:surface",
 }
 
 

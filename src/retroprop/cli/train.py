@@ -29,10 +29,12 @@ from retroprop.cli.common import (
                    "(the lecture's exercise 4).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the final metrics as one JSON object instead of tables.")
+@click.option("--plot", "plot_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Draw the loss and accuracy per epoch as a PNG at PATH.")
 @with_quiet
 def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_size,
           optimizer, momentum, nesterov, weight_decay, save_path, record_bias, as_json,
-          quiet):
+          quiet, plot_path=None):
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
@@ -79,10 +81,19 @@ def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_s
                          metadata={**{k: result[k] for k in ("lr", "epochs", "seed", "data")},
                                    "target": split.dataset.target_name})
         rp.save(model, save_path)
+    if plot_path:
+        from retroprop.plots import plot_history
+
+        arch = "-".join(map(str, result["architecture"]))
+        plot_history(history, plot_path, title=f"Training the {arch} {activation} "
+                     f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
+                     f"{result['batch_size']}, seed {seed}")
     if as_json:
         emit_json(result)
         return
     _render(result, save_path, record_bias)
+    if plot_path:
+        stdout_console().print(f"Drew the loss and accuracy per epoch to {plot_path}")
 
 
 def _write_bias_csv(path: str, recorder) -> None:

@@ -1,0 +1,146 @@
+"""Hidden neurons can swap places: aligning two networks before comparing them.
+
+Permuting the neurons of a hidden layer (the rows of its ``W`` and ``b``, and the
+matching columns of the next layer's ``W``) leaves the network the same function.
+Two trainings can therefore reach the same minimum with their neurons in a different
+order, and their parameter vectors then look far apart. ``align`` undoes that: layer
+by layer, from the input side, it matches each neuron of one network to a neuron of
+the reference with an optimal assignment (``scipy.optimize.linear_sum_assignment``)
+on the distance between their incoming weights and bias, and reorders.
+
+Parameters here are plain ``{name: array}`` dicts in the engine's names
+(``net.state_dict()``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retroprop.engine.layers import Linear, Sequential
+
+
+def linear_names(net: Sequential) -> list[tuple[str, str | None]]:
+    """``[(weight name, bias name or None), ...]`` of the Linear layers, in order."""
+    out = []
+    for i, m in enumerate(net):
+        if isinstance(m, Linear):
+            out.append((f"{i}.weight", f"{i}.bias" if m.bias is not None else None))
+    return out
+
+
+def permute_hidden(params: dict[str, np.ndarray], layers: list[tuple[str, str | None]],
+                   layer: int, perm: np.ndarray) -> dict[str, np.ndarray]:
+    """Reorder the neurons of hidden layer ``layer``: new neuron i is old ``perm[i]``.
+
+    Returns a new dict; the network it describes computes the same function.
+    """
+    out = {k: v.copy() for k, v in params.items()}
+    w, b = layers[layer]
+    w_next, _ = layers[layer + 1]
+    out[w] = out[w][perm]
+    if b is not None:
+        out[b] = out[b][perm]
+    out[w_next] = out[w_next][:, perm]  # the next layer reads the neurons in new order
+    return out
+
+
+def flip_hidden(params: dict[str, np.ndarray], layers: list[tuple[str, str | None]],
+                layer: int, flip: np.ndarray, activation: str) -> dict[str, np.ndarray]:
+    """Negate the hidden neurons ``flip`` (bool, one per neuron) without changing f.
+
+    For tanh, ``tanh(-z) = -tanh(z)``: negate the neuron's incoming weights and bias
+    and its outgoing weights. For the sigmoid, ``sigmoid(-z) = 1 - sigmoid(z)``: the
+    same, and the next layer's bias gains the old outgoing weights,
+    ``b' <- b' + W'[:, j]``, so that ``W'[:, j] a_j + b'`` is unchanged.
+    """
+    if activation not in SIGN_SYMMETRIC:
+        raise ValueError(f"{activation!r} has no sign symmetry")
+    out = {k: v.copy() for k, v in params.items()}
+    w, b = layers[layer]
+    w_next, b_next = layers[layer + 1]
+    out[w][flip] *= -1
+    if b is not None:
+        out[b][flip] *= -1
+    if activation == "sigmoid" and b_next is not None:
+        out[b_next] += params[w_next][:, flip].sum(axis=1)
+    out[w_next][:, flip] *= -1
+    return out
+
+
+SIGN_SYMMETRIC = ("sigmoid", "tanh")
+"""Activations with f(-z) an affine function of f(z): a neuron can change sign."""
+
+
+def align(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
+          layers: list[tuple[str, str | None]],
+          activation: str | None = None) -> dict[str, np.ndarray]:
+    """``params`` with its hidden neurons reordered to match ``reference``'s.
+
+    Parameters
+    ----------
+    reference, params : dict of str -> ndarray
+        Two parameter sets of the same architecture.
+    layers : list of (str, str or None)
+        ``linear_names(net)``.
+
+    activation : str or None
+        The hidden activation. For "sigmoid" and "tanh" each neuron may also be
+        matched with its sign flipped (``flip_hidden``), the other symmetry of those
+        networks; None or another activation: permutations only.
+
+    Returns
+    -------
+    dict of str -> ndarray
+        The same function as ``params``; a permuted (and, where allowed, sign-flipped)
+        copy of ``reference`` comes back equal to ``reference``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    out = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    for layer in range(len(layers) - 1):  # every Linear but the output one is hidden
+        w, b = layers[layer]
+
+        ref, cand = _neurons(reference, w, b), _neurons(out, w, b)
+        cost = ((ref[:, None, :] - cand[None, :, :]) ** 2).sum(axis=2)
+        flipped = np.zeros_like(cost, dtype=bool)
+        if activation in SIGN_SYMMETRIC:
+            cost_neg = ((ref[:, None, :] + cand[None, :, :]) ** 2).sum(axis=2)
+            flipped = cost_neg < cost
+            cost = np.minimum(cost, cost_neg)
+        rows, perm = linear_sum_assignment(cost)  # cand neuron perm[i] matches ref i
+        flip = np.zeros(len(perm), dtype=bool)
+        flip[perm] = flipped[rows, perm]
+        if flip.any():
+            out = flip_hidden(out, layers, layer, flip, activation)
+        out = permute_hidden(out, layers, layer, perm)
+    return out
+
+
+def _neurons(p: dict[str, np.ndarray], w: str, b: str | None) -> np.ndarray:
+    """Each neuron as its incoming weights and bias, shape ``(out, in [+ 1])``."""
+    return p[w] if b is None else np.column_stack([p[w], p[b]])
+
+
+def distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    """Euclidean distance between two parameter sets as flat vectors."""
+    return float(np.sqrt(sum(np.sum((a[k] - b[k]) ** 2) for k in a)))
+
+
+def pairwise_distances(params: list[dict[str, np.ndarray]],
+                       layers: list[tuple[str, str | None]] | None = None,
+                       activation: str | None = None, progress=None) -> np.ndarray:
+    """Distances between every pair, shape ``(n, n)``; aligned first when ``layers``.
+
+    The aligned distance of i and j aligns j to i (for i < j) and is mirrored.
+    ``progress(done, total)`` is called after each row when given.
+    """
+    n = len(params)
+    d = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            other = (params[j] if layers is None
+                     else align(params[i], params[j], layers, activation))
+            d[i, j] = d[j, i] = distance(params[i], other)
+        if progress is not None:
+            progress(i + 1, n)
+    return d

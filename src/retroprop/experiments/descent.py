@@ -1,0 +1,403 @@
+"""Gradient descent on a curve of one variable: how eta decides where it ends.
+
+The lecture's update ``w <- w - eta * dL/dw`` on a one-variable error curve shows the
+answers to its questions at a glance: a too-small eta crawls, a good one converges to
+the nearest minimum, a too-large one oscillates or diverges, and a start on the wrong
+side of a hill ends in a local, not the global, minimum.
+
+A user's curve is a text like ``"x**4 - 3*x**2 + x"``. ``parse_function`` reads it with
+Python's ``ast`` module and accepts only numbers, the variable ``x``, ``pi`` and ``e``,
+``+ - * / **`` (``^`` is read as ``**``), unary minus and the functions of
+``FUNCTIONS``; nothing is ever passed to ``eval``. The derivative is exact: every node
+returns its value and its derivative together (forward-mode differentiation, the
+chain rule node by node), checked against central differences in the tests.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retroprop.errors import ConfigError
+from retroprop.experiments.result import Result
+
+DEFAULT_FUNCTION = "x**4 - 3*x**2 + x"
+"""A curve with a global minimum near x = -1.30 and a local one near x = 1.13."""
+
+MAX_LENGTH = 300
+MAX_NODES = 200
+
+
+def _sigmoid(u):
+    return 0.5 * (1.0 + np.tanh(0.5 * u))
+
+
+# name -> (f, f'): the chain rule multiplies f'(u) by du/dx.
+FUNCTIONS: dict[str, tuple[Callable, Callable]] = {
+    "sin": (np.sin, np.cos),
+    "cos": (np.cos, lambda u: -np.sin(u)),
+    "tan": (np.tan, lambda u: 1.0 / np.cos(u) ** 2),
+    "exp": (np.exp, np.exp),
+    "log": (np.log, lambda u: 1.0 / u),
+    "sqrt": (np.sqrt, lambda u: 0.5 / np.sqrt(u)),
+    "tanh": (np.tanh, lambda u: 1.0 - np.tanh(u) ** 2),
+    "sigmoid": (_sigmoid, lambda u: _sigmoid(u) * (1.0 - _sigmoid(u))),
+    "abs": (np.abs, np.sign),
+}
+"""The functions a curve may call, each with its derivative."""
+
+CONSTANTS = {"pi": np.pi, "e": np.e}
+
+
+class Expression:
+    """A parsed curve ``f(x)``: call it for values, ``derivative`` for ``f'(x)``.
+
+    Built by ``parse_function``; holds a tree of small closures, never code.
+    """
+
+    def __init__(self, text: str, node: Callable):
+        self.text = text
+        self._node = node  # x -> (f(x), f'(x))
+
+    def __call__(self, x):
+        return self.value_and_derivative(x)[0]
+
+    def derivative(self, x):
+        """``f'(x)``, exact (forward-mode), same shape as ``x``."""
+        return self.value_and_derivative(x)[1]
+
+    def value_and_derivative(self, x):
+        """``(f(x), f'(x))`` for a float or an array; non-finite where undefined."""
+        x = np.asarray(x, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            v, d = self._node(x)
+            return np.broadcast_to(v, x.shape) * 1.0, np.broadcast_to(d, x.shape) * 1.0
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+
+def parse_function(text: str) -> Expression:
+    """Parse a curve ``f(x)`` safely; see the module docstring for what is allowed.
+
+    Raises
+    ------
+    ConfigError
+        Naming what is not allowed (a name, an attribute, a call, a keyword...).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError("the function must be a non-empty expression in x, "
+                          "like 'x**4 - 3*x**2 + x'")
+    if len(text) > MAX_LENGTH:
+        raise ConfigError(f"the function is {len(text)} characters long; at most "
+                          f"{MAX_LENGTH} are allowed")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        msg = getattr(e, "msg", str(e))
+        raise ConfigError(f"cannot read the function {text!r}: {msg}") from None
+    n = sum(1 for _ in ast.walk(tree))
+    if n > MAX_NODES:
+        raise ConfigError(f"the function has {n} parts; at most {MAX_NODES} are allowed")
+    node, _ = _compile(tree.body, text)
+    return Expression(text.strip(), node)
+
+
+def _refuse(text: str, what: str) -> ConfigError:
+    return ConfigError(
+        f"the function {text!r} uses {what}, which is not allowed; use numbers, x, "
+        f"pi, e, + - * / ** and the functions {', '.join(sorted(FUNCTIONS))}")
+
+
+def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
+    """An AST node -> (closure x -> (value, derivative), whether it depends on x)."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise _refuse(text, f"the constant {node.value!r}")
+        c = float(node.value)  # floats only: 10**10**10 overflows, it never hangs
+        return (lambda x: (c, 0.0)), False
+    if isinstance(node, ast.Name):
+        if node.id == "x":
+            return (lambda x: (x, 1.0)), True
+        if node.id in CONSTANTS:
+            c = CONSTANTS[node.id]
+            return (lambda x: (c, 0.0)), False
+        raise _refuse(text, f"the name {node.id!r}")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        f, dep = _compile(node.operand, text)
+        if isinstance(node.op, ast.UAdd):
+            return f, dep
+
+        def neg(x):
+            v, d = f(x)
+            return -v, -d
+        return neg, dep
+    if isinstance(node, ast.BinOp):
+        u, du_dep = _compile(node.left, text)
+        w, dw_dep = _compile(node.right, text)
+        return _binop(node.op, u, w, dw_dep, text), du_dep or dw_dep
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise _refuse(text, "a call of something that is not a plain function name")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise _refuse(text, f"the function {name!r}")
+        if node.keywords or len(node.args) != 1:
+            raise ConfigError(f"{name}() in {text!r} takes exactly one argument")
+        g, dep = _compile(node.args[0], text)
+        f, f_prime = FUNCTIONS[name]
+
+        def call(x):
+            v, d = g(x)
+            return f(v), f_prime(v) * d  # chain rule: (f o g)' = f'(g) g'
+        return call, dep
+    if isinstance(node, ast.Attribute):
+        raise _refuse(text, f"attribute access (.{node.attr})")
+    raise _refuse(text, f"{type(node).__name__!r} syntax")
+
+
+def _binop(op: ast.operator, u: Callable, w: Callable, w_depends: bool,
+           text: str) -> Callable:
+    if isinstance(op, ast.Add):
+        def add(x):
+            (a, da), (b, db) = u(x), w(x)
+            return a + b, da + db
+        return add
+    if isinstance(op, ast.Sub):
+        def sub(x):
+            (a, da), (b, db) = u(x), w(x)
+            return a - b, da - db
+        return sub
+    if isinstance(op, ast.Mult):
+        def mul(x):
+            (a, da), (b, db) = u(x), w(x)
+            return a * b, da * b + a * db
+        return mul
+    if isinstance(op, ast.Div):
+        def div(x):
+            (a, da), (b, db) = u(x), w(x)
+            return a / b, (da * b - a * db) / (b * b)
+        return div
+    if isinstance(op, (ast.Pow, ast.BitXor)):
+        if not w_depends:
+            # (u^c)' = c u^(c-1) u': defined for negative u with an integer c.
+            def power(x):
+                (a, da), (c, _) = u(x), w(x)
+                return a ** c, c * a ** (c - 1.0) * da
+            return power
+
+        def general_power(x):
+            # u^w = e^(w ln u): (u^w)' = u^w (w' ln u + w u'/u)
+            (a, da), (b, db) = u(x), w(x)
+            v = a ** b
+            return v, v * (db * np.log(a) + b * da / a)
+        return general_power
+    raise _refuse(text, f"the operator {type(op).__name__!r}")
+
+
+# -- gradient descent ----------------------------------------------------------------
+
+STATUSES = ("converged", "not converged", "oscillating", "diverged")
+
+
+@dataclass
+class DescentRun:
+    """One descent ``x_{k+1} = x_k - eta f'(x_k)``.
+
+    Attributes
+    ----------
+    lr, x0 : float
+        eta and the start.
+    x, f, grad : ndarray of shape (n_steps + 1,)
+        ``x_k``, ``f(x_k)`` and ``f'(x_k)``; shorter when the run diverged.
+    status : str
+        One of ``STATUSES``.
+    minimum : int or None
+        Index into ``DescentDemo.minima`` of the minimum it converged to.
+    reached_global : bool
+        Whether that minimum is the lowest on the range.
+    """
+
+    lr: float
+    x0: float
+    x: np.ndarray
+    f: np.ndarray
+    grad: np.ndarray
+    status: str
+    minimum: int | None = None
+    reached_global: bool = False
+
+    @property
+    def steps(self) -> int:
+        return len(self.x) - 1
+
+    @property
+    def final_x(self) -> float:
+        return float(self.x[-1])
+
+
+def gradient_descent(f: Expression, x0: float, lr: float, steps: int, *,
+                     xtol: float = 1e-4, gtol: float = 1e-3,
+                     bound: float = 1e6) -> DescentRun:
+    """Run ``steps`` updates ``x <- x - lr * f'(x)`` from ``x0`` and classify the run.
+
+    Parameters
+    ----------
+    f : Expression
+    x0, lr : float
+    steps : int
+    xtol, gtol : float
+        Converged: the last step moved less than ``xtol`` and ``|f'|`` < ``gtol``.
+    bound : float
+        Diverged: ``|x|`` exceeded it, or ``f`` or ``f'`` became non-finite.
+
+    Returns
+    -------
+    DescentRun
+        ``status`` is "converged", "diverged", "oscillating" (at least half of the
+        last ten steps turn back without settling) or "not converged" (still moving).
+    """
+    xs, fs, gs = [], [], []
+    x = float(x0)
+    status = None
+    for _ in range(steps + 1):
+        v, g = (float(a) for a in f.value_and_derivative(x))
+        if not (np.isfinite(x) and np.isfinite(v) and np.isfinite(g)) or abs(x) > bound:
+            status = "diverged"
+            break
+        xs.append(x)
+        fs.append(v)
+        gs.append(g)
+        x = x - lr * g  # the lecture's update, w <- w - eta dE/dw
+    xs, fs, gs = np.array(xs), np.array(fs), np.array(gs)
+    if status is None:
+        moves = np.diff(xs)
+        if len(xs) > 1 and abs(moves[-1]) < xtol and abs(gs[-1]) < gtol:
+            status = "converged"
+        elif len(moves) >= 4 and _turns(moves[-10:]) >= len(moves[-10:]) // 2:
+            status = "oscillating"
+        else:
+            status = "not converged"
+    return DescentRun(lr=float(lr), x0=float(x0), x=xs, f=fs, grad=gs, status=status)
+
+
+def _turns(moves: np.ndarray) -> int:
+    """How many times consecutive steps change direction."""
+    return int(np.sum(np.sign(moves[1:]) == -np.sign(moves[:-1])))
+
+
+def local_minima(f: Expression, x_range: tuple[float, float],
+                 n_points: int = 4001) -> np.ndarray:
+    """The local minima of ``f`` strictly inside ``x_range``, sorted by x.
+
+    Found where ``f'`` changes sign from - to + on a grid, then refined by bisection.
+    """
+    x = np.linspace(*x_range, n_points)
+    g = f.derivative(x)
+    found = []
+    for i in np.flatnonzero((g[:-1] < 0) & (g[1:] >= 0)):
+        a, b = x[i], x[i + 1]
+        for _ in range(60):
+            m = 0.5 * (a + b)
+            if f.derivative(m) < 0:
+                a = m
+            else:
+                b = m
+        found.append(0.5 * (a + b))
+    return np.array(found)
+
+
+@dataclass
+class DescentDemo(Result):
+    """Several descents on one curve, for ``retroprop plot descent``.
+
+    Attributes
+    ----------
+    function : str
+    x_range : (float, float)
+    x, f : ndarray of shape (n_points,)
+        The curve.
+    minima : ndarray of shape (n_minima,)
+        The local minima on the range; ``global_minimum`` indexes the lowest.
+    runs : list of DescentRun
+        In the order of ``starts`` (rows) times ``lrs`` (columns).
+    lrs, starts : list of float
+    """
+
+    function: str
+    x_range: tuple[float, float]
+    x: np.ndarray
+    f: np.ndarray
+    minima: np.ndarray
+    global_minimum: int | None
+    lrs: list[float]
+    starts: list[float]
+    steps: int
+    runs: list[DescentRun] = field(default_factory=list)
+
+    def csv_rows(self) -> list[list]:
+        rows = [["lr", "x0", "step", "x", "f", "grad", "status"]]
+        for r in self.runs:
+            for k in range(len(r.x)):
+                rows.append([r.lr, r.x0, k, float(r.x[k]), float(r.f[k]),
+                             float(r.grad[k]), r.status])
+        return rows
+
+
+def descent_demo(function: str = DEFAULT_FUNCTION, *, lrs=(0.001, 0.05, 0.2),
+                 starts=(-2.0, 2.0), steps: int = 40,
+                 x_range: tuple[float, float] = (-2.2, 2.2)) -> DescentDemo:
+    """Descend ``function`` from every start with every eta.
+
+    Parameters
+    ----------
+    function : str
+        A curve in ``x`` (see ``parse_function``).
+    lrs : sequence of float
+        The etas to compare; the defaults are too small, good and too large for the
+        default curve.
+    starts : sequence of float
+        Starting points; from -2 the default curve leads to its global minimum, from
+        +2 to its local one.
+    steps : int
+        Updates per run.
+    x_range : (low, high)
+        Where the curve is drawn and its minima looked for.
+
+    Returns
+    -------
+    DescentDemo
+    """
+    f = parse_function(function)
+    lo, hi = (float(v) for v in x_range)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")
+    lrs = [float(v) for v in lrs]
+    starts = [float(v) for v in starts]
+    if not lrs or any(not np.isfinite(v) or v <= 0 for v in lrs):
+        raise ConfigError(f"learning rates must be positive numbers, got {lrs}")
+    if not starts or any(not np.isfinite(v) for v in starts):
+        raise ConfigError(f"starting points must be finite numbers, got {starts}")
+    if not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    x = np.linspace(lo, hi, 801)
+    fx = f(x)
+    if not np.any(np.isfinite(fx)):
+        raise ConfigError(f"the function {function!r} is not finite anywhere on "
+                          f"[{lo:g}, {hi:g}]; choose another --range")
+    minima = local_minima(f, (lo, hi))
+    global_minimum = int(np.argmin(f(minima))) if len(minima) else None
+    runs = []
+    for x0 in starts:
+        for lr in lrs:
+            run = gradient_descent(f, x0, lr, steps)
+            if run.status == "converged" and len(minima):
+                run.minimum = int(np.argmin(np.abs(minima - run.final_x)))
+                run.reached_global = run.minimum == global_minimum
+            runs.append(run)
+    return DescentDemo(function=f.text, x_range=(lo, hi), x=x, f=fx, minima=minima,
+                       global_minimum=global_minimum, lrs=lrs, starts=starts,
+                       steps=int(steps), runs=runs)

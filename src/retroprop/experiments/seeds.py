@@ -1,0 +1,234 @@
+"""Same network, same data, many random initialisations: the same minimum?
+
+``seed_study`` trains ``make_net(seed)`` for every seed with ``retroprop.train_many``
+(member i equals ``retroprop.train`` with that seed), then compares the trained
+parameter vectors pairwise, as they are and after aligning each pair's hidden
+neurons (``retroprop.experiments.align``: a network is the same function when two
+hidden neurons swap places, or, for sigmoid and tanh, when a neuron changes sign).
+Runs whose aligned parameters lie within a tolerance of each other are counted as
+one minimum (groups linked by such pairs); runs whose final loss is clearly above
+the best one are counted as worse. These are the direct answers to the lecture's
+questions: is a global minimum guaranteed, and do two trainings reach the same one?
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retroprop.engine.activations import Activation
+from retroprop.engine.layers import Sequential
+from retroprop.errors import ConfigError
+from retroprop.experiments.align import distance, linear_names, pairwise_distances
+from retroprop.experiments.result import Result
+
+
+@dataclass
+class SeedsResult(Result):
+    """What ``seed_study`` measured.
+
+    Attributes
+    ----------
+    seeds : ndarray of shape (N,)
+    loss, accuracy : ndarray of shape (N, epochs)
+        Training loss and accuracy after each epoch (NaN after a divergence).
+    final_loss, final_accuracy : ndarray of shape (N,)
+    test_accuracy : ndarray of shape (N,) or None
+        On held-out data, when given.
+    diverged : bool ndarray of shape (N,)
+    norms : ndarray of shape (N,)
+        ``||w||`` of each run's parameter vector.
+    raw_distance, aligned_distance : ndarray of shape (N, N)
+        ``||w_i - w_j||`` as trained and after aligning j's hidden neurons to i's
+        (NaN for diverged runs).
+    tolerance : float
+        Two runs are at the same minimum when their aligned distance is below
+        ``tolerance`` times the mean of their norms.
+    minimum : int ndarray of shape (N,)
+        Which minimum each run is in (0..n_minima-1, numbered by loss), -1 if it
+        diverged.
+    minima : list of dict
+        Per minimum: ``runs``, ``best_loss``, ``mean_loss``, ``mean_accuracy``.
+    worse_by : float
+        A run is clearly worse when its final loss exceeds ``best_loss + worse_by``.
+    best_loss : float
+    n_minima, n_worse : int
+    closest_aligned : float
+        The smallest relative aligned distance of any two runs.
+    train_seconds : float
+        Wall time of the training (``retroprop.train_many``).
+    settings : dict
+        Epochs, eta, batch size, activation.
+    """
+
+    seeds: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray
+    final_loss: np.ndarray
+    final_accuracy: np.ndarray
+    test_accuracy: np.ndarray | None
+    diverged: np.ndarray
+    norms: np.ndarray
+    raw_distance: np.ndarray
+    aligned_distance: np.ndarray
+    tolerance: float
+    minimum: np.ndarray
+    minima: list[dict]
+    worse_by: float
+    best_loss: float
+    n_minima: int
+    n_worse: int
+    closest_aligned: float
+    train_seconds: float
+    settings: dict = field(default_factory=dict)
+
+    def csv_rows(self) -> list[list]:
+        rows = [["seed", "final_loss", "final_accuracy", "test_accuracy", "diverged",
+                 "norm", "minimum", "clearly_worse"]]
+        for i, s in enumerate(self.seeds):
+            test = None if self.test_accuracy is None else float(self.test_accuracy[i])
+            worse = bool(self.final_loss[i] > self.best_loss + self.worse_by)
+            rows.append([int(s), float(self.final_loss[i]), float(self.final_accuracy[i]),
+                         test, bool(self.diverged[i]), float(self.norms[i]),
+                         int(self.minimum[i]), worse])
+        return rows
+
+
+def group_minima(aligned: np.ndarray, norms: np.ndarray, tolerance: float,
+                 ok: np.ndarray) -> np.ndarray:
+    """Label runs linked by a relative aligned distance below ``tolerance``.
+
+    Single linkage: i and j share a label when a chain of runs, each within the
+    tolerance of the next, joins them. Returns labels of shape (N,), -1 where not ok.
+    """
+    n = len(norms)
+    labels = np.full(n, -1)
+    scale = 0.5 * (norms[:, None] + norms[None, :])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        close = (aligned / scale) < tolerance
+    current = 0
+    for start in np.flatnonzero(ok):
+        if labels[start] >= 0:
+            continue
+        stack = [start]
+        labels[start] = current
+        while stack:
+            i = stack.pop()
+            for j in np.flatnonzero(close[i] & ok & (labels < 0)):
+                labels[j] = current
+                stack.append(j)
+        current += 1
+    return labels
+
+
+def _hidden_activation(net: Sequential) -> str | None:
+    names = {m.name for m in net if isinstance(m, Activation)}
+    return names.pop() if len(names) == 1 else None
+
+
+def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray, *,
+               seeds=range(100), epochs: int = 100, lr: float = 0.05,
+               batch_size: int | None = 1, loss: str = "cross_entropy",
+               tolerance: float = 0.1, worse_by: float = 0.05,
+               test: tuple[np.ndarray, np.ndarray] | None = None,
+               progress: Callable[[str, int, int], None] | None = None) -> SeedsResult:
+    """Train one network from many initialisations and compare where they end.
+
+    Parameters
+    ----------
+    make_net : callable
+        ``make_net(seed)`` -> a fresh Sequential; the same architecture every time.
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    seeds : iterable of int
+        At least two.
+    epochs, lr, batch_size, loss
+        As ``retroprop.train``.
+    tolerance : float
+        Relative aligned distance under which two runs count as one minimum.
+    worse_by : float
+        Loss margin above the best run that counts as clearly worse.
+    test : (X_test, y_test) or None
+        Also measure each run's accuracy there.
+    progress : callable or None
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    SeedsResult
+    """
+    import retroprop as rp
+
+    seeds = np.array([int(s) for s in seeds], dtype=np.int64)
+    if len(seeds) < 2:
+        raise ConfigError(f"a seed study needs at least two seeds, got {len(seeds)}")
+    if len(np.unique(seeds)) != len(seeds):
+        raise ConfigError("the seeds must be different from each other")
+    if not tolerance > 0 or not worse_by > 0:
+        raise ConfigError(f"tolerance and worse_by must be positive, got {tolerance} "
+                          f"and {worse_by}")
+
+    def report(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
+    report("training", 0, 1)
+    t0 = time.perf_counter()
+    many = rp.train_many(make_net, X, y, seeds=seeds, epochs=epochs, lr=lr,
+                         batch_size=batch_size, loss=loss)
+    train_seconds = time.perf_counter() - t0
+    report("training", 1, 1)
+    n = len(seeds)
+    ok = ~many.diverged
+    params = [{k: v[i] for k, v in many.params.items()} for i in range(n)]
+    template = many.net(0)
+    layers = linear_names(template)
+    activation = _hidden_activation(template)
+    norms = np.array([distance(p, {k: np.zeros_like(v) for k, v in p.items()})
+                      for p in params])
+    raw = pairwise_distances(params)
+    aligned = pairwise_distances(params, layers, activation,
+                                 progress=lambda d, t: report("aligning", d, t))
+    raw[~ok, :] = raw[:, ~ok] = np.nan
+    aligned[~ok, :] = aligned[:, ~ok] = np.nan
+    final_loss = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any()
+                           else np.nan for row in many.loss]) if epochs else \
+        np.full(n, np.nan)
+    final_loss = np.where(ok, final_loss, np.nan)
+    final_acc = np.where(ok, many.accuracy[:, -1] if epochs else np.nan, np.nan)
+    test_acc = None
+    if test is not None:
+        test_acc = np.array([rp.evaluate(many.net(i), *test, loss)[1] if ok[i]
+                             else np.nan for i in range(n)])
+    labels = group_minima(aligned, norms, tolerance, ok)
+    # number the minima by their best loss, lowest first
+    best_of = {lab: np.min(final_loss[labels == lab]) for lab in np.unique(labels)
+               if lab >= 0}
+    order = sorted(best_of, key=best_of.get)
+    relabel = {old: new for new, old in enumerate(order)}
+    labels = np.array([relabel.get(lab, -1) for lab in labels])
+    minima = []
+    for lab in range(len(order)):
+        m = labels == lab
+        minima.append({"runs": int(m.sum()), "best_loss": float(final_loss[m].min()),
+                       "mean_loss": float(final_loss[m].mean()),
+                       "mean_accuracy": float(final_acc[m].mean())})
+    best = float(np.nanmin(final_loss)) if ok.any() else float("nan")
+    n_worse = int(np.sum(final_loss[ok] > best + worse_by))
+    iu = np.triu_indices(n, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = (aligned / (0.5 * (norms[:, None] + norms[None, :])))[iu]
+    closest = float(np.nanmin(rel)) if np.isfinite(rel).any() else float("nan")
+    act = activation or "mixed"
+    return SeedsResult(
+        seeds=seeds, loss=many.loss, accuracy=many.accuracy, final_loss=final_loss,
+        final_accuracy=final_acc, test_accuracy=test_acc, diverged=many.diverged.copy(),
+        norms=norms, raw_distance=raw, aligned_distance=aligned, tolerance=tolerance,
+        minimum=labels, minima=minima, worse_by=worse_by, best_loss=best,
+        n_minima=len(minima), n_worse=n_worse, closest_aligned=closest,
+        train_seconds=train_seconds,
+        settings={"epochs": int(epochs), "lr": float(lr), "batch_size": batch_size,
+                  "loss": loss, "activation": act, "engine": many.engine})

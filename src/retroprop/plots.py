@@ -1,0 +1,379 @@
+"""Matplotlib figures from experiment results: each function draws one PNG.
+
+The functions take a result object (``retroprop.experiments``) or a ``History`` and a
+path, draw with matplotlib's object API on a headless canvas (no pyplot, no global
+state, no screen needed), and write the PNG atomically. They never recompute the
+numbers they draw. matplotlib is imported inside each function, so ``import
+retroprop`` stays light. Sizes are in inches at ``DPI`` dots per inch; ``SIZES`` holds
+each figure's default, so a figure of kind ``k`` is ``SIZES[k] * DPI`` pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+
+from retroprop.atomic import write_bytes
+
+DPI = 100
+SIZES: dict[str, tuple[float, float]] = {
+    "activations": (11.0, 7.0),
+    "descent": (13.0, 7.5),
+    "boundary": (8.0, 6.5),
+    "surface": (13.0, 5.5),
+    "sweep": (13.0, 5.5),
+    "seeds": (12.0, 8.5),
+    "history": (11.0, 4.5),
+}
+"""Figure kind -> (width, height) in inches."""
+
+CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _figure(kind: str, size: tuple[float, float] | None = None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size or SIZES[kind], dpi=DPI, layout="constrained")
+    return fig
+
+
+def _save(fig, path: str | os.PathLike) -> str:
+    """Render ``fig`` as PNG into memory, then write it atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    write_bytes(path, buf.getvalue())
+    return os.fspath(path)
+
+
+def plot_activations(result, path: str | os.PathLike, *, size=None) -> str:
+    """Each activation and its derivative, one panel each; the step's jump marked.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.ActivationCurves
+    path : str or PathLike
+        Where to write the PNG.
+    size : (width, height) in inches, or None for ``SIZES["activations"]``.
+    """
+    fig = _figure("activations", size)
+    names = result.names
+    cols = 2 if len(names) > 1 else 1
+    rows = int(np.ceil(len(names) / cols))
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    x = result.x
+    for ax, name in zip(axes, names):
+        f, d = result.values[name], result.derivatives[name]
+        jumps = result.jumps.get(name, [])
+        if jumps:
+            # draw each flat piece separately so no vertical line fakes continuity
+            for lo, hi in zip([x[0], *jumps], [*jumps, x[-1]]):
+                m = (x >= lo) & (x < hi) if hi != x[-1] else (x >= lo) & (x <= hi)
+                ax.plot(x[m], f[m], color="C0", lw=2.2,
+                        label=f"{name}(z)" if lo == x[0] else None)
+            ax.plot(x, d, color="C3", lw=2, ls="--", label=f"{name}'(z) = 0 (z != 0)")
+            for j in jumps:
+                ax.axvline(j, color="0.4", ls=":", lw=1)
+                ax.plot([j], [1.0], "o", color="C0", ms=7)
+                ax.plot([j], [0.0], "o", mfc="white", color="C0", ms=7)
+                ax.annotate("jump: no derivative at 0,\n"
+                            "zero gradient everywhere else", xy=(j, 0.5),
+                            xytext=(0.04, 0.6), textcoords="axes fraction", fontsize=9,
+                            arrowprops={"arrowstyle": "->", "color": "0.3"})
+        else:
+            ax.plot(x, f, color="C0", lw=2.2, label=f"{name}(z)")
+            ax.plot(x, d, color="C3", lw=2, ls="--", label=f"{name}'(z)")
+        ax.axhline(0, color="0.75", lw=0.8, zorder=0)
+        ax.set_title(name)
+        ax.set_xlabel("z")
+        ax.set_ylabel("f(z), f'(z)")
+        ax.legend(loc="upper left", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Activation functions and their derivatives on "
+                 f"[{x[0]:g}, {x[-1]:g}]: backpropagation multiplies by f'(z)")
+    return _save(fig, path)
+
+
+_STATUS_TEXT = {"converged": "converged", "not converged": "not converged (crawling)",
+                "oscillating": "oscillating", "diverged": "diverged"}
+
+
+def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
+    """One panel per (start, eta): the curve, the tangent at each step, the path.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.DescentDemo
+    path : str or PathLike
+    size : (width, height) in inches, or None
+    """
+    fig = _figure("descent", size)
+    rows, cols = len(result.starts), len(result.lrs)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    x, fx = result.x, result.f
+    finite = fx[np.isfinite(fx)]
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = 0.08 * (hi - lo or 1.0)
+    sx, sy = x[-1] - x[0], (hi - lo) + 2 * pad
+    for k, run in enumerate(result.runs):
+        ax = axes[k // cols][k % cols]
+        ax.plot(x, fx, color="0.25", lw=1.8, label="L(w)")
+        for m_i, m in enumerate(result.minima):
+            is_global = m_i == result.global_minimum
+            ax.plot([m], [np.interp(m, x, fx)], marker="*" if is_global else "v",
+                    ms=11 if is_global else 8, color="gold" if is_global else "C2",
+                    mec="k", ls="none", zorder=5,
+                    label="global minimum" if is_global else "local minimum")
+        for xk, fk, gk in zip(run.x, run.f, run.grad):
+            # the same drawn length (5 % of the panel) whatever the slope
+            half = 0.05 / np.hypot(1 / sx, gk / sy)
+            t = np.array([xk - half, xk + half])
+            ax.plot(t, fk + gk * (t - xk), color="C1", lw=1, alpha=0.7)
+        ax.plot([], [], color="C1", lw=1, label="tangent, slope dL/dw")
+        ax.plot(run.x, run.f, "-o", color="C0", ms=3.5, lw=1, label="path w_k")
+        ax.plot(run.x[:1], run.f[:1], "s", color="C3", ms=7, label="start")
+        ax.set_xlim(x[0], x[-1])
+        ax.set_ylim(lo - pad, hi + pad)
+        status = _STATUS_TEXT[run.status]
+        if run.minimum is not None:
+            status += ", global min." if run.reached_global else ", LOCAL min."
+        ax.set_title(f"$\\eta$ = {run.lr:g}, $w_0$ = {run.x0:g}: {status}", fontsize=10)
+        ax.grid(alpha=0.3)
+        if k // cols == rows - 1:
+            ax.set_xlabel("w")
+        if k % cols == 0:
+            ax.set_ylabel("L(w)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels),
+               fontsize=9)
+    fig.suptitle(f"Gradient descent $w \\leftarrow w - \\eta\\, dL/dw$ on "
+                 f"L(w) = {result.function}, {result.steps} steps")
+    return _save(fig, path)
+
+
+def plot_boundary(result, path: str | os.PathLike, *, size=None,
+                  title: str | None = None) -> str:
+    """Decision regions on two features with the data points.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.DecisionBoundary
+    path : str or PathLike
+    size : (width, height) in inches, or None
+    title : str or None
+    """
+    from matplotlib.colors import ListedColormap
+
+    fig = _figure("boundary", size)
+    ax = fig.subplots()
+    k = len(result.class_names)
+    colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(k)]
+    cmap = ListedColormap(colors)
+    ax.pcolormesh(result.grid_x, result.grid_y, result.predictions, cmap=cmap,
+                  vmin=-0.5, vmax=k - 0.5, alpha=0.25, shading="auto")
+    ax.contour(result.grid_x, result.grid_y, result.predictions,
+               levels=np.arange(k) + 0.5, colors="0.3", linewidths=1)
+    for c in range(k):
+        m = result.labels == c
+        ax.scatter(result.points[m, 0], result.points[m, 1], s=28, color=colors[c],
+                   edgecolor="k", linewidth=0.6, label=result.class_names[c])
+    ax.set_xlabel(result.feature_names[0])
+    ax.set_ylabel(result.feature_names[1])
+    ax.legend(title="class (points: data)", fontsize=9, loc="best")
+    ax.set_title(title or "Decision regions of the trained network "
+                 "(other features at their mean)")
+    return _save(fig, path)
+
+
+def plot_surface(result, path: str | os.PathLike, *, size=None) -> str:
+    """Left: the loss on the line between two trained networks; right: the plane.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.SurfaceResult
+    path : str or PathLike
+    size : (width, height) in inches, or None
+    """
+    from matplotlib.colors import LogNorm
+
+    fig = _figure("surface", size)
+    ax1, ax2 = fig.subplots(1, 2)
+    s1, s2 = result.seeds
+    for line, label, style in ((result.line, "as trained", "-o"),
+                               (result.aligned_line, "hidden neurons aligned", "-s")):
+        ax1.plot(line.alpha, line.loss, style, ms=3.5,
+                 label=f"{label} (barrier {line.barrier:.3g})")
+    ax1.set_xlabel(f"$\\alpha$  (0: network of seed {s1}, 1: network of seed {s2})")
+    ax1.set_ylabel("L  (training loss)")
+    ax1.set_title("Loss on $(1-\\alpha)\\,w_a + \\alpha\\, w_b$")
+    ax1.legend(fontsize=9)
+    ax1.grid(alpha=0.3)
+    p = result.plane
+    L = np.where(np.isfinite(p.loss), p.loss, np.nan)
+    lo, hi = np.nanmin(L), np.nanmax(L)
+    levels = np.geomspace(max(lo, 1e-12), hi, 25) if hi > lo else 10
+    cs = ax2.contourf(p.a, p.b, L, levels=levels, norm=LogNorm(), cmap="viridis")
+    ax2.contour(p.a, p.b, L, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
+    ax2.plot([0], [0], "*", color="red", mec="white", ms=16,
+             label=f"trained $w_a$ (L = {p.center_loss:.3g})")
+    fig.colorbar(cs, ax=ax2, label="L  (training loss, log scale)", format="%.2g")
+    ax2.set_xlabel("a  (along filter-normalised direction $d_1$)")
+    ax2.set_ylabel("b  (along $d_2$)")
+    ax2.set_title("Loss on $w_a + a\\,d_1 + b\\,d_2$")
+    ax2.legend(loc="upper right", fontsize=9)
+    fig.suptitle("The loss surface around trained networks")
+    return _save(fig, path)
+
+
+def plot_sweep(result, path: str | os.PathLike, *, size=None) -> str:
+    """Left: loss per epoch for each eta (seeds as thin lines); right: accuracy vs eta.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.SweepResult
+    path : str or PathLike
+    size : (width, height) in inches, or None
+    """
+    fig = _figure("sweep", size)
+    ax1, ax2 = fig.subplots(1, 2)
+    epochs = np.arange(1, result.loss.shape[2] + 1)
+    for i, lr in enumerate(result.lrs):
+        color = f"C{i % 10}"
+        for j in range(len(result.seeds)):
+            curve = result.loss[i, j]
+            bad = result.diverged[i, j]
+            ax1.plot(epochs, curve, color=color, lw=1.4, alpha=0.8,
+                     ls="--" if bad else "-",
+                     label=(f"$\\eta$ = {lr:g}" + (" (diverged)" if result.diverged[i].any()
+                                                  else "")) if j == 0 else None)
+            finite = np.flatnonzero(np.isfinite(curve))
+            if bad and len(finite):
+                ax1.plot(epochs[finite[-1]], curve[finite[-1]], "x", color=color, ms=9,
+                         mew=2)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("L  (training loss, log scale)")
+    ax1.set_title("Training loss per epoch (dashed, x: diverged)")
+    ax1.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax1.grid(alpha=0.3, which="both")
+    lrs = np.asarray(result.lrs)
+    acc = result.final_accuracy
+    ok = ~result.diverged
+    for j in range(len(result.seeds)):
+        ax2.scatter(lrs[ok[:, j]], acc[ok[:, j], j], color="C0", s=30, alpha=0.7,
+                    label="run" if j == 0 else None)
+        bad = result.diverged[:, j]
+        ax2.scatter(lrs[bad], np.nan_to_num(acc[bad, j], nan=0.0), color="C3",
+                    marker="x", s=60, label="diverged run" if j == 0 else None)
+    with np.errstate(invalid="ignore"):
+        mean = np.array([np.nanmean(np.where(ok[i], acc[i], np.nan))
+                         if ok[i].any() else np.nan for i in range(len(lrs))])
+    ax2.plot(lrs, mean, "-", color="C0", lw=1.5, label="mean of converging runs")
+    ax2.set_xscale("log")
+    ax2.set_ylim(-0.03, 1.03)
+    ax2.set_xlabel("$\\eta$  (learning rate, log scale)")
+    ax2.set_ylabel("final training accuracy")
+    ax2.set_title(f"Accuracy after {result.loss.shape[2]} epochs")
+    ax2.legend(fontsize=9, loc="lower left")
+    ax2.grid(alpha=0.3, which="both")
+    fig.suptitle(f"How $\\eta$ influences the minimisation "
+                 f"({len(result.seeds)} seeds per $\\eta$)")
+    return _save(fig, path)
+
+
+def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
+    """Spread of final loss and accuracy, and parameter distances before/after alignment.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.SeedsResult
+    path : str or PathLike
+    size : (width, height) in inches, or None
+    """
+    fig = _figure("seeds", size)
+    (a1, a2), (a3, a4) = fig.subplots(2, 2)
+    ok = ~result.diverged
+    loss = result.final_loss[ok]
+    a1.hist(loss, bins=30, color="C0", edgecolor="k", lw=0.5)
+    a1.axvline(result.best_loss + result.worse_by, color="C3", ls="--",
+               label=f"best + {result.worse_by:g}: beyond is clearly worse")
+    a1.set_xlabel("final L  (training loss)")
+    a1.set_ylabel("runs")
+    a1.set_title(f"Final loss of {ok.sum()} runs: {result.n_worse} clearly worse")
+    if len(loss):
+        a1.set_xlim(min(loss.min(), result.best_loss) - 0.1 * result.worse_by,
+                    max(loss.max(), result.best_loss + result.worse_by)
+                    + 0.1 * result.worse_by)
+    a1.legend(fontsize=9)
+    acc = result.final_accuracy[ok]
+    bins = np.linspace(acc.min() - 0.005, acc.max() + 0.005, 21) if len(acc) else 10
+    a2.hist(acc, bins=bins, color="C2", edgecolor="k", lw=0.5)
+    a2.set_xlabel("final training accuracy")
+    a2.set_ylabel("runs")
+    a2.set_title("Final accuracy")
+    iu = np.triu_indices(len(result.seeds), 1)
+    raw = result.raw_distance[iu]
+    ali = result.aligned_distance[iu]
+    bins = np.linspace(0, max(raw.max(), ali.max(), 1e-12), 40) if len(raw) else 10
+    a3.hist(raw, bins=bins, alpha=0.6, color="C1", label="as trained")
+    a3.hist(ali, bins=bins, alpha=0.6, color="C4", label="hidden neurons aligned")
+    a3.set_xlabel("distance $\\|w_i - w_j\\|$ between two runs' parameters")
+    a3.set_ylabel("pairs of runs")
+    a3.set_title("Pairwise parameter distances")
+    a3.legend(fontsize=9)
+    # each run's closest other run, relative to the size of the two weight vectors
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = result.aligned_distance / (0.5 * (result.norms[:, None]
+                                                + result.norms[None, :]))
+    np.fill_diagonal(rel, np.nan)
+    nearest = np.array([np.nanmin(r) for r in rel[ok]]) if ok.sum() > 1 else []
+    a4.hist(nearest, bins=25, color="C4", edgecolor="k", lw=0.5)
+    a4.axvline(result.tolerance, color="C3", ls="--",
+               label=f"tolerance {result.tolerance:g}: closer is the same minimum")
+    a4.set_xlim(left=0)
+    a4.set_xlabel(r"aligned distance to the nearest other run / $\|w\|$")
+    a4.set_ylabel("runs")
+    a4.set_title(f"{result.n_minima} distinct minima among {ok.sum()} runs")
+    a4.legend(fontsize=9)
+    fig.suptitle(f"Same network, same data, {len(result.seeds)} random "
+                 f"initialisations: do they reach the same minimum?")
+    return _save(fig, path)
+
+
+def plot_history(history, path: str | os.PathLike, *, size=None,
+                 title: str | None = None) -> str:
+    """Loss and accuracy per epoch of one training run.
+
+    Parameters
+    ----------
+    history : retroprop.History
+    path : str or PathLike
+    size : (width, height) in inches, or None
+    title : str or None
+    """
+    fig = _figure("history", size)
+    ax1, ax2 = fig.subplots(1, 2)
+    epochs = np.arange(1, history.epochs + 1)
+    ax1.plot(epochs, history.loss, "-", color="C0", lw=2, label="training")
+    ax2.plot(epochs, history.accuracy, "-", color="C0", lw=2, label="training")
+    if history.val_loss:
+        ax1.plot(epochs[:len(history.val_loss)], history.val_loss, "-", color="C1",
+                 lw=2, label="validation")
+        ax2.plot(epochs[:len(history.val_accuracy)], history.val_accuracy, "-",
+                 color="C1", lw=2, label="validation")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("L  (mean loss per sample)")
+    ax1.set_title("Loss")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_title("Accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=9)
+    fig.suptitle(title or "Training")
+    return _save(fig, path)
