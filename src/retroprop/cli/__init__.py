@@ -18,6 +18,7 @@ import click
 COMMANDS = {
     "train": "retroprop.cli.train:train",
     "predict": "retroprop.cli.train:predict",
+    "explain": "retroprop.cli.explain:explain",
     "report": "retroprop.cli.report:report",
     "plot": "retroprop.cli.experiments:plot",
     "sweep": "retroprop.cli.experiments:sweep",

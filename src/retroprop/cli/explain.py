@@ -1,0 +1,154 @@
+"""``retroprop explain``: one training step of the lecture's network, every number shown.
+
+The step explained is the one ``retroprop train`` makes, with the same data split,
+initial weights, learning rate and sample order: ``--step K`` runs ``rp.train``'s own
+loop for ``K - 1`` updates and explains the K-th on the batch training would use.
+"""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from retroprop.cli.common import (
+    _batch_size,
+    data_options,
+    network_options,
+    stdout_console,
+)
+from retroprop.engine.losses import LOSSES
+from retroprop.recipe import LECTURE
+
+FORMATS = {
+    "table": "rich tables in the terminal, one per layer, forward then backward",
+    "markdown": "Markdown with LaTeX math",
+    "csv": "one row per parameter: name,index,value,grad,lr,updated and the factors",
+    "json": "the trace as JSON (schema in the README)",
+    "xlsx": "a workbook of live formulas that recompute the step (needs --output)",
+}
+"""Output format -> what it is. The keys are the allowed ``--format`` values."""
+
+
+class _Reached(Exception):
+    """Raised by ``_StopAt`` to leave ``rp.train`` at the start of an iteration."""
+
+
+def _stop_at(step: int):
+    from retroprop.train import Callback
+
+    class StopAt(Callback):
+        """Keeps where training is at the start of iteration ``step``, then stops it."""
+
+        per_iteration = True
+
+        def on_iteration_begin(self, state) -> None:
+            if state.iteration == step:
+                self.batch = state.batch.copy()
+                self.epoch = state.epoch
+                raise _Reached
+
+    return StopAt()
+
+
+@click.command()
+@data_options
+@network_options
+@click.option("--model", "model_path", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Start from a model saved by `retroprop train --save` instead of "
+                   "new weights (--hidden/--activation are then ignored).")
+@click.option("--step", type=click.IntRange(1), default=1, show_default=True,
+              help="Explain the K-th iteration of training, after K-1 real updates.")
+@click.option("--sample", type=click.IntRange(0), default=None,
+              help="Explain on training row N (0-based) instead of the batch training "
+                   "visits at --step.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=LECTURE["lr"],
+              show_default=True, help="Learning rate (the lecture's eta).")
+@click.option("--batch-size", metavar="N|full", default=str(LECTURE["batch_size"]),
+              show_default=True, callback=_batch_size,
+              help="Samples per update, as in `retroprop train`.")
+@click.option("--loss", type=click.Choice(sorted(LOSSES)), default="cross_entropy",
+              show_default=True, help="Loss function.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
+              show_default=True,
+              help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".")
+@click.option("--output", metavar="PATH", type=click.Path(dir_okay=False),
+              help="Write to PATH (atomically) instead of printing.")
+def explain(data, target, test_size, hidden, activation, seed, model_path, step, sample,
+            lr, batch_size, loss, fmt, output):
+    """Explain one SGD step: forward values, softmax and loss, every gradient as the
+    lecture's chain-rule factors, and the update w <- w - eta * dL/dw.
+
+    By default the first iteration of `retroprop train` (same split, weights, seed and
+    sample order).
+    """
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
+    import retroprop as rp
+    from retroprop.errors import ConfigError, DataError
+    from retroprop.recipe import build_network, parse_hidden, prepare_data
+
+    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    X, y = split.X_train, split.y_train
+    class_names = list(split.dataset.class_names)
+    if model_path:
+        from retroprop.datasets import train_test_split
+
+        model = rp.load(model_path)
+        net = model.net
+        if model.class_names and list(model.class_names) != class_names:
+            raise DataError(f"{model_path}: the model's classes {model.class_names} are "
+                            f"not the data's {class_names}")
+        X_raw = train_test_split(split.dataset.X, split.dataset.y, test_size=test_size,
+                                 seed=seed)[0]
+        if X_raw.shape[1] != net.in_features:
+            raise DataError(f"the data has {X_raw.shape[1]} features, the model in "
+                            f"{model_path} expects {net.in_features}")
+        X = model.prepare(X_raw)
+    else:
+        net = build_network(split, parse_hidden(hidden), activation, seed=seed)
+    n = len(y)
+    if sample is not None and sample >= n:
+        raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
+
+    # Run rp.train's own loop up to the start of iteration `step`: step - 1 updates,
+    # on the NumPy engine (the reference; also what `train --record-bias` runs).
+    per_epoch = math.ceil(n / (batch_size or n))
+    stop = _stop_at(step)
+    try:
+        rp.train(net, X, y, epochs=math.ceil(step / per_epoch), lr=lr,
+                 batch_size=batch_size, loss=loss, seed=seed, callbacks=[stop],
+                 engine="numpy")
+    except _Reached:
+        pass
+    rows = [sample] if sample is not None else [int(i) for i in stop.batch]
+    meta = {"step": step, "epoch": stop.epoch,
+            "sample": rows[0] if len(rows) == 1 else rows,
+            "seed": seed, "data": split.dataset.name, "class_names": class_names,
+            "feature_names": list(split.dataset.feature_names)}
+    trace = rp.explain_step(net, X[rows], y[rows], lr=lr, loss=loss, meta=meta)
+    _emit(trace, fmt, output)
+
+
+def _emit(trace, fmt: str, output: str | None) -> None:
+    if fmt == "xlsx":
+        trace.to_xlsx(output)
+    elif fmt == "table" and output is None:
+        from retroprop.explain.text import tables
+
+        con = stdout_console()
+        for item in tables(trace):
+            con.print(item)
+        return
+    else:
+        render = {"table": lambda: trace.to_text(), "markdown": trace.to_markdown,
+                  "csv": trace.to_csv, "json": trace.to_json}[fmt]
+        text = render()
+        if output is None:
+            click.echo(text, nl=not text.endswith("\n"))
+            return
+        from retroprop.atomic import write_text
+
+        write_text(output, text)
+    click.echo(f"Wrote the {fmt} explanation of step {trace.meta['step']} to {output}",
+               err=True)
