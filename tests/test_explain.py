@@ -246,3 +246,37 @@ def test_step_activation_is_not_explained():
     net = rp.mlp([2, 2, 2], "step", seed=0)
     with pytest.raises(rp.NotDifferentiableError, match="step"):
         rp.explain_step(net, [0.1, 0.2], 0)
+
+
+def test_linear_without_bias_and_linear_after_linear_match_torch():
+    torch = pytest.importorskip("torch")
+    net = rp.Sequential(rp.Linear(3, 4, bias=False, seed=1), rp.Linear(4, 2, seed=2),
+                        rp.Sigmoid(), rp.Linear(2, 3, seed=3))
+    x, y = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.5]]), np.array([2, 0])
+    t = rp.explain_step(net, x, y, lr=0.1)
+    assert [p.name for p in t.parameters].count("0.bias") == 0
+    assert t.layers[0].activation is None
+    w = {k: torch.tensor(v, requires_grad=True) for k, v in net.state_dict().items()}
+    z0 = torch.tensor(x) @ w["0.weight"].T
+    z1 = z0 @ w["1.weight"].T + w["1.bias"]
+    out = torch.sigmoid(z1) @ w["3.weight"].T + w["3.bias"]
+    torch.nn.functional.cross_entropy(out, torch.tensor(y)).backward()
+    np.testing.assert_allclose(t.layers[0].z, z0.detach().numpy(), rtol=0, atol=1e-12)
+    for k, v in t.grads().items():
+        np.testing.assert_allclose(v, w[k].grad.numpy(), rtol=0, atol=1e-12, err_msg=k)
+    # a hidden layer without activation: dL/da_i = sum_k w_ki delta_k, no f'
+    assert list(t.parameter("0.weight", (0, 0)).factors) == [
+        "dL/da_i", "dz_i/dw_ij", "product"]
+
+
+def test_a_probability_that_underflows_gives_null_in_json():
+    # out = [1200, -1200, 0]: p_1 = e^-2400 / ... underflows to 0, so -1/p_r = -inf
+    net = rp.Sequential(rp.Linear(1, 3))
+    net.load_state_dict({"0.weight": [[1200.0], [-1200.0], [0.0]], "0.bias": np.zeros(3)})
+    t = rp.explain_step(net, [1.0], 1)
+    f = t.parameter("0.bias", 0).factors
+    assert f["dL/dp_r"] == -np.inf
+    assert t.parameter("0.bias", 0).grad == pytest.approx(1.0)  # p_0 - 0
+    d = json.loads(t.to_json())
+    assert d["parameters"][-3]["factors"]["dL/dp_r"] is None
+    assert d["parameters"][-3]["grad"] == pytest.approx(1.0)

@@ -263,8 +263,12 @@ class Trace:
     # -- renderers ---------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """The whole trace as JSON-ready data (the schema is in the README)."""
-        return {
+        """The whole trace as JSON-ready data (the schema is in the README).
+
+        Non-finite numbers (``dL/dp_r = -1/p_r`` when ``p_r`` underflows to 0)
+        become None.
+        """
+        return _finite({
             "schema": SCHEMA,
             "lr": self.lr,
             "loss_function": self.loss_function,
@@ -282,7 +286,7 @@ class Trace:
             "parameters": [p.to_dict() for p in self.parameters],
             "factor_formulas": dict(FACTOR_TEXT),
             "meta": _plain(self.meta),
-        }
+        })
 
     def to_json(self, path=None, *, indent: int | None = 2) -> str:
         """``to_dict()`` as JSON text; also written atomically to ``path`` if given."""
@@ -316,6 +320,16 @@ class Trace:
         from retroprop.explain.xlsx import to_xlsx
 
         to_xlsx(self, path)
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _plain(obj):
@@ -466,7 +480,8 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
             p_r = p[np.arange(n), Y][:, None]
             onehot = np.zeros_like(p)
             onehot[np.arange(n), Y] = 1.0
-            factors["dL/dp_r"] = np.broadcast_to(-1.0 / p_r, p.shape).copy()
+            with np.errstate(divide="ignore", over="ignore"):  # -inf when p_r == 0
+                factors["dL/dp_r"] = np.broadcast_to(-1.0 / p_r, p.shape).copy()
             factors["dp_r/dout_i"] = p_r * (onehot - p)
         elif is_output:
             factors["dL/dout_i"] = grad_a.copy()
