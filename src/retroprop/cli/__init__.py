@@ -24,6 +24,7 @@ COMMANDS = {
     "sweep": "retroprop.cli.experiments:sweep",
     "seeds": "retroprop.cli.experiments:seeds",
     "surface": "retroprop.cli.experiments:surface",
+    "verify": "retroprop.cli.verify:verify",
 }
 
 

@@ -1,0 +1,126 @@
+"""`retroprop verify` and interop.verify: agreement with PyTorch, and that it can fail."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+import retroprop as rp
+from retroprop.cli import main
+from retroprop.interop.verify import sample_order, verify
+
+
+def run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_default_verify_passes(capsys):
+    code, out, err = run(["verify"], capsys)
+    assert code == 0, err
+    assert "100 SGD steps" in out and "float64, tolerance 1e-10" in out
+    assert "PASS: all 13 quantities agree within 1e-10" in out
+    assert "FAIL" not in out
+
+
+def test_json_reports_every_quantity(capsys):
+    code, out, _ = run(["verify", "--steps", "30", "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result["passed"] is True and result["steps"] == 30
+    names = [(c["kind"], c["name"]) for c in result["comparisons"]]
+    params = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
+    assert names == [("loss", "loss")] + [("gradient", p) for p in params] + [
+        ("parameter", p) for p in params]
+    # the loss compared at each of the 30 steps; 4x4 weights at each step
+    by_name = {(c["kind"], c["name"]): c for c in result["comparisons"]}
+    assert by_name[("loss", "loss")]["values"] == 30
+    assert by_name[("gradient", "0.weight")]["values"] == 30 * 16
+    assert max(c["max_abs"] for c in result["comparisons"]) < 1e-13
+    assert len(result["losses"]) == 30
+
+
+def test_a_wrong_derivative_fails_with_exit_1(capsys, monkeypatch):
+    """sigmoid' off by one part in a million: only what is below a sigmoid fails."""
+    from retroprop.engine.activations import Sigmoid
+
+    monkeypatch.setattr(Sigmoid, "f_prime", staticmethod(
+        lambda z, a: a * (1.0 - a) * (1.0 + 1e-6)))
+    code, out, _ = run(["verify", "--steps", "1", "--json"], capsys)
+    assert code == 1
+    result = json.loads(out)
+    failed = {(c["kind"], c["name"]) for c in result["comparisons"] if not c["passed"]}
+    # The loss and the last layer's gradients do not involve sigmoid'; the layers
+    # below it do, and so do their parameters after the step.
+    assert failed == {("gradient", "0.weight"), ("gradient", "0.bias"),
+                      ("gradient", "2.weight"), ("gradient", "2.bias"),
+                      ("parameter", "0.weight"), ("parameter", "0.bias"),
+                      ("parameter", "2.weight"), ("parameter", "2.bias")}
+    code, out, _ = run(["verify", "--steps", "3"], capsys)
+    assert code == 1
+    assert "FAIL: " in out and "gradient 0.weight" in out
+
+
+def test_too_tight_a_tolerance_fails(capsys):
+    # float32 disagrees with torch in the last bits; 1e-12 cannot hold
+    code, out, _ = run(["verify", "--dtype", "float32", "--steps", "20",
+                        "--tolerance", "1e-12"], capsys)
+    assert code == 1
+    code, out, _ = run(["verify", "--dtype", "float32", "--steps", "20"], capsys)
+    assert code == 0 and "tolerance 1e-05" in out
+
+
+def test_without_torch_exit_2_with_install_command(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    code, out, err = run(["verify", "--steps", "2"], capsys)
+    assert code == 2 and out == ""
+    assert 'pip install "torch==2.13.0"' in err and "retroprop[torch]" in err
+    assert "Traceback" not in err
+
+
+def test_options_reach_both_sides(capsys):
+    code, out, _ = run(["verify", "--hidden", "5", "--activation", "tanh", "--steps", "25",
+                        "--batch-size", "7", "--momentum", "0.9", "--nesterov",
+                        "--weight-decay", "0.01", "--lr", "0.2", "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert [layer.get("name") for layer in result["architecture"]] == [
+        None, "tanh", None]
+    assert (result["batch_size"], result["momentum"], result["nesterov"]) == (7, 0.9, True)
+    assert result["weight_decay"] == 0.01 and result["lr"] == 0.2
+
+
+def test_verify_a_saved_model(tmp_path, capsys):
+    net = rp.mlp([4, 6, 3], "relu", seed=4)
+    rp.save(rp.Model(net, class_names=["a", "b", "c"]), tmp_path / "m.rpm")
+    code, out, _ = run(["verify", "--model", str(tmp_path / "m.rpm"), "--steps", "10",
+                        "--json"], capsys)
+    assert code == 0
+    assert [layer.get("name") for layer in json.loads(out)["architecture"]] == [
+        None, "relu", None]
+    small = rp.mlp([4, 2], seed=0)
+    rp.save(rp.Model(small, class_names=["a", "b"]), tmp_path / "small.rpm")
+    code, _, err = run(["verify", "--model", str(tmp_path / "small.rpm")], capsys)
+    assert code == 2 and "has 2 outputs" in err
+
+
+def test_library_result_and_sample_order(iris_split):
+    s = iris_split
+    net = rp.mlp([4, 4, 3, 3], seed=1)
+    before = net.state_dict()
+    result = verify(net, s.X_train, s.y_train, steps=5, batch_size=50)
+    assert result.passed and result.steps == 5
+    for name, value in net.state_dict().items():  # the caller's network is untouched
+        np.testing.assert_array_equal(value, before[name])
+    # 120 samples in batches of 50: 50, 50, 20 per epoch, a new permutation each
+    sizes = [len(b) for b in sample_order(120, 5, 50, seed=0)]
+    assert sizes == [50, 50, 20, 50, 50]
+    with pytest.raises(rp.ConfigError, match="dtype must be one of"):
+        verify(net, s.X_train, s.y_train, dtype="float16")
