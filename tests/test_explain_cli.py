@@ -148,3 +148,23 @@ def test_bad_options_exit_2_with_one_line(capsys, args, piece):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert piece in lines[0] and "Traceback" not in err
+
+
+def test_as_a_user_types_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"}
+    r = subprocess.run([sys.executable, "-m", "retroprop", "explain", "--format", "csv",
+                        "--step", "3"], capture_output=True, text=True, timeout=120,
+                       env=env, check=False)
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0].split(",")
+    assert header[:6] == ["name", "index", "value", "grad", "lr", "updated"]
+    assert len(r.stdout.splitlines()) == 1 + 47
+    # the renderers' heavy imports stay out of `import retroprop`
+    r = subprocess.run([sys.executable, "-c", ("import sys, retroprop; print(sorted("
+                        "m for m in ('rich', 'openpyxl', 'torch') if m in sys.modules))")],
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr
