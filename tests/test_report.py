@@ -21,7 +21,7 @@ from retroprop.cli import cli
 from retroprop.explain import explain_step
 from retroprop.recipe import build_network, prepare_data
 from retroprop.report import record_training, render_html
-from retroprop.report.html import embed_json
+from retroprop.report.html import embed_json, network_layout, trace_html
 
 DATA_BLOCK = re.compile(
     r'(?s)<script type="application/json" id="retroprop-data">(.*?)</script>')
@@ -177,3 +177,21 @@ def test_cli_report_rejects_bad_input(tmp_path):
     assert res.exit_code == 2 and "does not exist" in res.output
     res = runner.invoke(cli, ["report", "--steps", "0"])
     assert res.exit_code == 2 and "--steps" in res.output
+
+
+def test_trace_html_is_one_explained_step():
+    split = prepare_data()
+    net = build_network(split)
+    meta = {"step": 1, "epoch": 1, "sample": 7, "class_names": ["a", "b", "</script>"],
+            "feature_names": list(split.dataset.feature_names), "data": "iris"}
+    t = explain_step(net, split.X_train[7], split.y_train[7], lr=0.1, meta=meta)
+    page = trace_html(t)
+    data = page_data(page)
+    assert page.count("</script>") == 2
+    assert data["steps"] == [{"iteration": 1, "epoch": 1, "batch": [7],
+                              "trace": json.loads(t.to_json())}]
+    assert data["class_names"] == ["a", "b", "</script>"]
+    assert data["history"] is None and data["meta"]["lr"] == 0.1
+    # the layout read from the trace is the one read from the network
+    assert (data["layers"], data["linears"]) == tuple(
+        json.loads(json.dumps(x)) for x in network_layout(net))

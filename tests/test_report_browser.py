@@ -177,7 +177,7 @@ def test_neuron_shows_forward_values(page, report):
     page.locator('[data-neuron="3:1"]').click()
     assert shown(page, "z") == out["z"][0][1]
     assert shown(page, "p") == traces[1]["probabilities"][0][1]
-    assert shown(page, "loss") == traces[1]["loss"]
+    assert shown(page, "loss") == traces[1]["loss_per_sample"][0]
     hidden = traces[1]["layers"][0]
     page.locator('[data-neuron="1:3"]').click()
     assert shown(page, "z") == hidden["z"][0][3]
@@ -201,3 +201,42 @@ def test_screenshot_of_the_default_report(page):
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 20_000
 
+
+
+def test_explained_step_page(browser, tmp_path):
+    # `explain --format html`: one trace, no curves; same contract
+    import retroprop as rp
+    from retroprop.recipe import build_network, prepare_data
+    from retroprop.report import trace_html, write_html
+
+    split = prepare_data()
+    net = build_network(split, (5,), "tanh")
+    t = rp.explain_step(net, split.X_train[:2], split.y_train[:2], lr=0.5,
+                        meta={"class_names": list(split.dataset.class_names)})
+    trace = json.loads(t.to_json())
+    path = tmp_path / "step.html"
+    write_html(path, trace_html(t))
+    pg = browser.new_page()
+    problems, requests = [], []
+    pg.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    pg.on("pageerror", lambda e: problems.append(str(e)))
+    pg.on("request", lambda r: requests.append(r.url))
+    pg.goto(path.as_uri())
+    pg.wait_for_selector("body[data-ready]")
+    assert pg.locator("[data-neuron]").count() == 4 + 5 + 3
+    assert pg.locator('[data-param*="weight["]').count() == 4 * 5 + 5 * 3
+    assert pg.locator('[data-param*="bias["]').count() == 5 + 3
+    assert pg.locator("#step-label").inner_text() == "step 1 / 1"
+    assert not pg.locator("#curves-card").is_visible()
+    pg.locator('[data-param="0.bias[4]"]').click()
+    assert_shows(pg, trace, "0.bias", [4])  # a batch of two: the mean gradient
+    # the diagram shows one sample of the batch at a time
+    pg.locator('[data-sample="1"]').click()
+    pg.locator('[data-neuron="0:3"]').click()
+    assert shown(pg, "a") == trace["input"][1][3]
+    pg.locator('[data-neuron="2:0"]').click()
+    assert shown(pg, "p") == trace["probabilities"][1][0]
+    assert shown(pg, "loss") == trace["loss_per_sample"][1]
+    assert shown(pg, "batch-loss") == trace["loss"]
+    assert problems == [] and requests == [path.as_uri()]
+    pg.close()

@@ -7,7 +7,8 @@ page (SVG network, step control, details with the lecture's formulas in MathML,
 curves), with all script, style and data inline and nothing fetched from a network.
 """
 
-from retroprop.report.html import render_html, write_html
+from retroprop.report.html import render_html, trace_html, write_html
 from retroprop.report.record import Recording, RecordSteps, record_training
 
-__all__ = ["RecordSteps", "Recording", "record_training", "render_html", "write_html"]
+__all__ = ["RecordSteps", "Recording", "record_training", "render_html", "trace_html",
+           "write_html"]

@@ -61,7 +61,29 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     return layers, linears
 
 
-def render_html(traces: Sequence[Any], net: Sequential, *,
+def layout_from_trace(trace: dict) -> tuple[list[dict], list[dict]]:
+    """``network_layout`` read from a trace's ``layers`` (``Trace.to_dict()``).
+
+    For pages made from a trace alone (``retroprop explain --format html``).
+    """
+    rows = trace["layers"]
+    first = rows[0]["weight"]
+    layers = [{"size": len(first[0]), "kind": "input", "activation": None,
+               "module": None, "bias": None}]
+    linears = []
+    for n, row in enumerate(rows):
+        out, inp = len(row["weight"]), len(row["weight"][0])
+        module = int(row["name"])
+        layers.append({"size": out, "kind": "output" if row["is_output"] else "hidden",
+                       "activation": row["activation"], "module": module,
+                       "bias": row["bias_name"]})
+        linears.append({"module": module, "weight": row["weight_name"],
+                        "bias": row["bias_name"], "in": inp, "out": out,
+                        "from": n, "to": n + 1})
+    return layers, linears
+
+
+def render_html(traces: Sequence[Any], net: Sequential | None = None, *,
                 class_names: Sequence[str] | None = None,
                 feature_names: Sequence[str] | None = None,
                 steps: Sequence[dict] | None = None,
@@ -73,9 +95,9 @@ def render_html(traces: Sequence[Any], net: Sequential, *,
     ----------
     traces : sequence of Trace or dict
         The recorded steps, in order: ``explain_step`` traces or their ``to_dict()``.
-    net : Sequential
+    net : Sequential, optional
         The network the traces are of (its layout draws the diagram; its numbers
-        are not used).
+        are not used). Default: the layout recorded in the first trace.
     class_names : sequence of str of length n_classes, optional
     feature_names : sequence of str of length n_features, optional
     steps : sequence of dict, optional
@@ -103,13 +125,15 @@ def render_html(traces: Sequence[Any], net: Sequential, *,
         steps = [{"iteration": k + 1} for k in range(len(traces))]
     if len(steps) != len(traces):
         raise ConfigError(f"steps has {len(steps)} entries for {len(traces)} traces")
-    layers, linears = network_layout(net)
-    if class_names is not None and len(class_names) != net.out_features:
+    layers, linears = (network_layout(net) if net is not None
+                       else layout_from_trace(traces[0]))
+    n_in, n_out = layers[0]["size"], layers[-1]["size"]
+    if class_names is not None and len(class_names) != n_out:
         raise ConfigError(f"{len(class_names)} class names for a network with "
-                          f"{net.out_features} outputs")
-    if feature_names is not None and len(feature_names) != net.in_features:
+                          f"{n_out} outputs")
+    if feature_names is not None and len(feature_names) != n_in:
         raise ConfigError(f"{len(feature_names)} feature names for a network with "
-                          f"{net.in_features} inputs")
+                          f"{n_in} inputs")
     data = {
         "title": title,
         "meta": meta or {},
@@ -121,6 +145,38 @@ def render_html(traces: Sequence[Any], net: Sequential, *,
         "history": history,
     }
     return fill_template(data, title)
+
+
+def trace_html(trace: Any, title: str | None = None) -> str:
+    """The page for one explained step (``retroprop explain --format html``).
+
+    Class and feature names, the step and the sample are read from ``trace.meta``
+    when the command line put them there.
+
+    Parameters
+    ----------
+    trace : Trace or dict
+    title : str, optional
+
+    Returns
+    -------
+    str
+    """
+    d = trace.to_dict() if hasattr(trace, "to_dict") else trace
+    meta = d.get("meta") or {}
+    sample = meta.get("sample")
+    rows = sample if isinstance(sample, list) else None if sample is None else [sample]
+    step = {"iteration": meta.get("step", 1), "epoch": meta.get("epoch")}
+    if rows is not None:
+        step["batch"] = rows
+    header = {"lr": d["lr"]}
+    for k in ("data", "seed"):
+        if k in meta:
+            header[k] = meta[k]
+    return render_html([d], class_names=meta.get("class_names"),
+                       feature_names=meta.get("feature_names"), steps=[step],
+                       meta=header,
+                       title=title or f"retroprop: step {step['iteration']} explained")
 
 
 def fill_template(data: dict, title: str) -> str:
