@@ -66,6 +66,7 @@ class FastRunner:
         self.buf = np.zeros_like(self.theta)
         self.first = np.ones(1, dtype=np.int64)
         self.loss_code = LOSS_CODES[loss]
+        self.X_given = X  # to recognise the training set by identity in evaluate
         self.X = np.ascontiguousarray(X)
         self.y, self.T = self._labels(y)
         self._cache = None
@@ -118,7 +119,9 @@ class FastRunner:
                  loss: str) -> tuple[float, float]:
         """``(mean loss, accuracy)`` as ``train.evaluate``, compiled."""
         self._attach()
-        if X is self.X or X.base is self.X:
+        # Only the training array itself has the training labels: a slice or other
+        # view of it (validation data cut from the same array) has its own y.
+        if X is self.X or X is self.X_given:
             yf, T = self.y, self.T
         else:
             X = np.ascontiguousarray(X, dtype=self.dtype)
