@@ -57,6 +57,12 @@ def _stop_at(step: int):
 @click.option("--model", "model_path", metavar="PATH", type=click.Path(dir_okay=False),
               help="Start from a model saved by `retroprop train --save` instead of "
                    "new weights (--hidden/--activation are then ignored).")
+@click.option("--torch-model", metavar="FILE.pt", type=click.Path(dir_okay=False),
+              help="Explain a PyTorch model: a state dict saved with torch.save "
+                   "(loaded with weights_only=True); needs --torch-class.")
+@click.option("--torch-class", metavar="MODULE:CLASS",
+              help="The nn.Module class of --torch-model, importable from the current "
+                   "directory or sys.path (e.g. mynet:NeuralNetwork).")
 @click.option("--step", type=click.IntRange(1), default=1, show_default=True,
               help="Explain the K-th iteration of training, after K-1 real updates.")
 @click.option("--sample", type=click.IntRange(0), default=None,
@@ -74,8 +80,8 @@ def _stop_at(step: int):
               help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".")
 @click.option("--output", metavar="PATH", type=click.Path(dir_okay=False),
               help="Write to PATH (atomically) instead of printing.")
-def explain(data, target, test_size, hidden, activation, seed, model_path, step, sample,
-            lr, batch_size, loss, fmt, output):
+def explain(data, target, test_size, hidden, activation, seed, model_path, torch_model,
+            torch_class, step, sample, lr, batch_size, loss, fmt, output):
     """Explain one SGD step: forward values, softmax and loss, every gradient as the
     lecture's chain-rule factors, and the update w <- w - eta * dL/dw.
 
@@ -88,6 +94,8 @@ def explain(data, target, test_size, hidden, activation, seed, model_path, step,
     from retroprop.errors import ConfigError, DataError
     from retroprop.recipe import build_network, parse_hidden, prepare_data
 
+    if model_path and (torch_model or torch_class):
+        raise click.UsageError("give either --model or --torch-model, not both")
     split = prepare_data(data, target, test_size=test_size, seed=seed)
     X, y = split.X_train, split.y_train
     class_names = list(split.dataset.class_names)
@@ -105,6 +113,8 @@ def explain(data, target, test_size, hidden, activation, seed, model_path, step,
             raise DataError(f"the data has {X_raw.shape[1]} features, the model in "
                             f"{model_path} expects {net.in_features}")
         X = model.prepare(X_raw)
+    elif torch_model or torch_class:
+        net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
     else:
         net = build_network(split, parse_hidden(hidden), activation, seed=seed)
     n = len(y)
@@ -128,6 +138,28 @@ def explain(data, target, test_size, hidden, activation, seed, model_path, step,
             "feature_names": list(split.dataset.feature_names)}
     trace = rp.explain_step(net, X[rows], y[rows], lr=lr, loss=loss, meta=meta)
     _emit(trace, fmt, output)
+
+
+def _torch_network(path: str | None, class_spec: str | None, split):
+    """The network of a PyTorch user's model (``--torch-model``/``--torch-class``)."""
+    from retroprop.errors import DataError
+    from retroprop.torch import load_torch_model
+
+    if not (path and class_spec):
+        raise click.UsageError("--torch-model and --torch-class go together: give both")
+    net = load_torch_model(path, class_spec)
+    if net.in_features != split.n_features or net.out_features != split.n_classes:
+        raise DataError(
+            f"{class_spec} takes {net.in_features} features and has {net.out_features} "
+            f"outputs; the data has {split.n_features} features and {split.n_classes} "
+            f"classes")
+    if net.dtype != "float64":  # widening float32 is exact; the trace is float64
+        from retroprop.engine.network import from_config
+
+        wide = from_config(net.config())
+        wide.load_state_dict(net.state_dict())
+        net = wide
+    return net
 
 
 def _emit(trace, fmt: str, output: str | None) -> None:
