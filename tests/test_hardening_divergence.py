@@ -123,8 +123,13 @@ def test_every_engine_diverges_where_the_reference_does(
         assert got[k].dtype == dtype and np.isfinite(got[k]).all()
         if engine == "numpy":
             np.testing.assert_array_equal(got[k], ref[k])
-        else:  # the fast path promises the reference's values to rounding
-            np.testing.assert_allclose(got[k], ref[k], rtol=1e-9, atol=0)
+        else:
+            # The fast path promises the reference's values to rounding. A diverging
+            # run multiplies rounding differences at every step (the values here
+            # reach 1e15..1e21): measured, float64 agrees to 1e-9 and float32 to
+            # 1e-4 relative.
+            rtol = 1e-9 if dtype == np.float64 else 1e-3
+            np.testing.assert_allclose(got[k], ref[k], rtol=rtol, atol=0)
 
 
 def test_divergence_error_is_reported_the_same_without_strict_errstate(iris):
