@@ -195,3 +195,18 @@ def test_trace_html_is_one_explained_step():
     # the layout read from the trace is the one read from the network
     assert (data["layers"], data["linears"]) == tuple(
         json.loads(json.dumps(x)) for x in network_layout(net))
+
+
+def test_cli_explain_html_embeds_the_json_format(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "step.html"
+    res = runner.invoke(cli, ["explain", "--step", "2", "--format", "html",
+                              "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    as_json = runner.invoke(cli, ["explain", "--step", "2", "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = page_data(out.read_text("utf-8"))
+    (step,) = data["steps"]
+    assert step["trace"] == json.loads(as_json.stdout)
+    assert step["iteration"] == 2 and data["class_names"] == [
+        "setosa", "versicolor", "virginica"]

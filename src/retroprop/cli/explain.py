@@ -25,6 +25,7 @@ FORMATS = {
     "markdown": "Markdown with LaTeX math",
     "csv": "one row per parameter: name,index,value,grad,lr,updated and the factors",
     "json": "the trace as JSON (schema in the README)",
+    "html": "an interactive offline page: the network drawn, every number a click away",
     "xlsx": "a workbook of live formulas that recompute the step (needs --output)",
 }
 """Output format -> what it is. The keys are the allowed ``--format`` values."""
@@ -174,7 +175,8 @@ def _emit(trace, fmt: str, output: str | None) -> None:
         return
     else:
         render = {"table": lambda: trace.to_text(), "markdown": trace.to_markdown,
-                  "csv": trace.to_csv, "json": trace.to_json}[fmt]
+                  "csv": trace.to_csv, "json": trace.to_json,
+                  "html": lambda: _html(trace)}[fmt]
         text = render()
         if output is None:
             click.echo(text, nl=not text.endswith("\n"))
@@ -184,3 +186,9 @@ def _emit(trace, fmt: str, output: str | None) -> None:
         write_text(output, text)
     click.echo(f"Wrote the {fmt} explanation of step {trace.meta['step']} to {output}",
                err=True)
+
+
+def _html(trace) -> str:
+    from retroprop.report import trace_html
+
+    return trace_html(trace)
