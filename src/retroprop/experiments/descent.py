@@ -7,7 +7,7 @@ side of a hill ends in a local, not the global, minimum.
 
 A user's curve is a text like ``"x**4 - 3*x**2 + x"``. ``parse_function`` reads it with
 Python's ``ast`` module and accepts only numbers, the variable ``x``, ``pi`` and ``e``,
-``+ - * / **`` (``^`` is read as ``**``), unary minus and the functions of
+``+ - * / **``, unary minus and the functions of
 ``FUNCTIONS``; nothing is ever passed to ``eval``. The derivative is exact: every node
 returns its value and its derivative together (forward-mode differentiation, the
 chain rule node by node), checked against central differences in the tests.
@@ -135,6 +135,10 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
             v, d = f(x)
             return -v, -d
         return neg, dep
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+        # Python reads -x^2 + 2 as (-x) ^ (2 + 2): refuse rather than guess
+        raise ConfigError(f"the function {text!r} uses ^; write powers with **, "
+                          f"like x**2")
     if isinstance(node, ast.BinOp):
         u, du_dep = _compile(node.left, text)
         w, dw_dep = _compile(node.right, text)
@@ -181,7 +185,7 @@ def _binop(op: ast.operator, u: Callable, w: Callable, w_depends: bool,
             (a, da), (b, db) = u(x), w(x)
             return a / b, (da * b - a * db) / (b * b)
         return div
-    if isinstance(op, (ast.Pow, ast.BitXor)):
+    if isinstance(op, ast.Pow):
         if not w_depends:
             # (u^c)' = c u^(c-1) u': defined for negative u with an integer c.
             def power(x):

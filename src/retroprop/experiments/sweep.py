@@ -2,8 +2,9 @@
 
 For each eta, ``lr_sweep`` trains the same networks (one per seed) with
 ``retroprop.train_many`` and keeps the loss per epoch. A run is flagged as diverged,
-never a crash, when its loss became non-finite (``train_many`` freezes it) or when it
-ended above the loss it started from (eta so large that every step overshoots).
+never a crash, when its loss became non-finite (``train_many`` freezes it) or when its
+mean loss over the last tenth of the epochs is above the loss it started from (eta so
+large that the steps overshoot instead of descending).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from retroprop.experiments.result import Result
 from retroprop.train import evaluate
 
 STATUSES = ("ok", "growing", "non-finite")
-"""Per run: trained; loss ended above where it started; loss or weights overflowed."""
+"""Per run: trained; loss ended (last tenth of the epochs) above where it started;
+loss or weights overflowed."""
 
 
 @dataclass
@@ -110,6 +112,7 @@ def lr_sweep(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)
     status = np.full((len(lrs), len(seeds)), "ok", dtype=object)
+    tail = max(1, epochs // 10)  # judge growth on the last tenth, not one noisy epoch
     for i, lr in enumerate(lrs):
         many = rp.train_many(make_net, X, y, seeds=seeds, epochs=epochs, lr=lr,
                              batch_size=batch_size, loss=loss)
@@ -117,7 +120,7 @@ def lr_sweep(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray
         for j in range(len(seeds)):
             if many.diverged[j]:
                 status[i, j] = "non-finite"
-            elif many.loss[j, -1] > initial[j]:
+            elif np.mean(many.loss[j, -tail:]) > initial[j]:
                 status[i, j] = "growing"
         if progress is not None:
             progress(i + 1, len(lrs))
