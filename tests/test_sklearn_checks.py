@@ -15,6 +15,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from retroprop.sklearn import BackpropClassifier, BackpropRegressor
 
+# Short max_iter: most checks are about the API, not about convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 CHECKED = [
     BackpropClassifier(batch_size=8, learning_rate_init=0.5, max_iter=40),
     BackpropRegressor(batch_size=8, learning_rate_init=0.1, max_iter=40),

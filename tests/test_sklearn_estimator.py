@@ -102,7 +102,8 @@ def test_partial_fit_keeps_momentum(iris):
     est.partial_fit(X, y, classes=[0, 1, 2])
     est.partial_fit(X, y)
     net = rp.mlp([4, 4, 3, 3], "sigmoid", init="glorot", seed=np.random.default_rng(3))
-    rp.train(net, X, y, epochs=2, lr=0.05, batch_size=10, momentum=0.9, shuffle=False)
+    rp.train(net, X, y, epochs=2, lr=0.05, batch_size=10, momentum=0.9, shuffle=False,
+             engine="numpy")  # the reference engine, step by step
     for lin, W in zip(net.linears, est.coefs_):
         np.testing.assert_allclose(W, lin.weight.data.T, rtol=0, atol=1e-15)
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
