@@ -148,10 +148,11 @@ def predict(model_path, data, target, as_json):
 
     model = rp.load(model_path)
     features = model.feature_names or None
+    asked = target is not None  # a --target the user names must exist in the file
     if target is None and isinstance(model.metadata.get("target"), str):
         target = model.metadata["target"]  # the class column the model was trained on
     ds = load_csv(data, target=target, features=features,
-                  class_names=model.class_names or None, require_target=False)
+                  class_names=model.class_names or None, require_target=asked)
     if features is None and ds.X.shape[1] != model.net.in_features:
         raise rp.DataError(f"{data}: has {ds.X.shape[1]} feature columns, the model "
                            f"expects {model.net.in_features}")
