@@ -219,13 +219,36 @@ def test_bad_input_exits_2_with_one_line(tmp_path, bad_csv, args, pieces):
     assert_bad_input(run(*args, cwd=tmp_path), *pieces)
 
 
-def test_predict_with_a_csv_lacking_the_model_features(tmp_path):
-    model_path = tmp_path / "m.safetensors"
-    assert_ok(run("train", "--epochs", "1", "--save", model_path, "-q"))
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    assert_ok(run("train", "--epochs", "1", "--save", path, "--json"))
+    return path
+
+
+def test_predict_with_a_csv_lacking_the_model_features(tmp_path, small_model):
     other = tmp_path / "other.csv"
     other.write_text("x,y\n1,2\n")
-    assert_bad_input(run("predict", "--model", model_path, "--data", other),
+    assert_bad_input(run("predict", "--model", small_model, "--data", other),
                      "sepal_length")
+
+
+def test_predict_with_a_target_column_that_is_not_there(tmp_path, small_model):
+    data = tmp_path / "rows.csv"
+    data.write_text("sepal_length,sepal_width,petal_length,petal_width\n"
+                    "5.1,3.5,1.4,0.2\n")
+    assert_bad_input(run("predict", "--model", small_model, "--data", data,
+                         "--target", "nope"), "rows.csv", "no column named 'nope'")
+    # Without --target, a file without the class column is fine (predictions only).
+    assert_ok(run("predict", "--model", small_model, "--data", data, "--json"))
+
+
+def test_predict_with_a_label_the_model_does_not_know(tmp_path, small_model):
+    data = tmp_path / "rows.csv"
+    data.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n"
+                    "5.1,3.5,1.4,0.2,setosa\n5.0,3.4,1.5,0.2,rose\n")
+    assert_bad_input(run("predict", "--model", small_model, "--data", data),
+                     "line 3", "'species'", "'rose'")
 
 
 def test_predict_with_something_that_is_not_a_model(tmp_path):
