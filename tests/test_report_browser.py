@@ -163,6 +163,12 @@ def test_step_slider_and_keys_follow_the_trace(page, report):
     assert_shows(page, traces[19], "0.bias", [2])
     page.keyboard.press("ArrowRight")  # stays on the last step
     assert page.locator("#step-label").inner_text() == "step 20 / 20"
+    # a mouse click on the slider's left end: back to step 1
+    box = page.locator("#step").bounding_box()
+    page.mouse.click(box["x"] + 2, box["y"] + box["height"] / 2)
+    assert page.locator("#step-label").inner_text() == "step 1 / 20"
+    assert_shows(page, traces[0], "0.bias", [2])
+    page.keyboard.press("End")
     # the buttons
     page.locator("#prev").click()
     assert_shows(page, traces[18], "0.bias", [2])
