@@ -116,6 +116,33 @@ def test_sequential_round_trip_from_retroprop():
         np.testing.assert_array_equal(a, b)
 
 
+class Nested(nn.Module):
+    """Layers kept in an inner nn.Sequential, one without bias."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Tanh())
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def test_nested_sequential_and_no_bias():
+    torch.manual_seed(4)
+    model = Nested().double()
+    net = from_torch(model)
+    assert net.config() == [
+        {"type": "linear", "in_features": 4, "out_features": 5, "bias": False},
+        {"type": "activation", "name": "tanh"},
+        {"type": "linear", "in_features": 5, "out_features": 3, "bias": True}]
+    _assert_same_parameters(net, model)
+    _assert_same_parameters(net, to_torch(net))
+    x = _x()
+    np.testing.assert_allclose(net(x), model(torch.from_numpy(x)).detach().numpy(),
+                               rtol=0, atol=1e-15)
+
+
 def test_functional_activations_are_recognised():
     torch.manual_seed(1)
     model = Functional().double()
@@ -215,8 +242,10 @@ def test_load_torch_model_from_a_state_dict(tmp_path, monkeypatch):
     torch.manual_seed(3)
     model = NeuralNetwork()
     torch.save(model.state_dict(), tmp_path / "model.pt")
+    path_before = list(sys.path)
     net = load_torch_model(tmp_path / "model.pt", "lecture_net:NeuralNetwork")
     _assert_same_parameters(net, model)
+    assert sys.path == path_before  # the cwd was on it only for the import
     with pytest.raises(rp.ConfigError, match="no attribute 'Nope'"):
         load_torch_model(tmp_path / "model.pt", "lecture_net:Nope")
     torch.save({"fc1.weight": torch.zeros(4, 4)}, tmp_path / "partial.pt")

@@ -280,13 +280,17 @@ def import_class(spec: str) -> type:
     if not sep or not module_name or not attr:
         raise ConfigError(f"expected MODULE:CLASS like mynet:NeuralNetwork, got {spec!r}")
     cwd = os.getcwd()
-    if cwd not in sys.path:
+    added = cwd not in sys.path
+    if added:  # as `python -m` would; only for this import
         sys.path.insert(0, cwd)
     try:
         mod = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(f"cannot import module {module_name!r} (from {spec!r}): {e}") \
             from None
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
