@@ -9,6 +9,8 @@ must be equal to the last bit).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,13 +151,14 @@ def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
     return -(-n // b)
 
 
-def record_training(data=None, target: str | None = None, *,
-                    test_size: float = LECTURE["test_size"],
-                    hidden=LECTURE["hidden"], activation: str = LECTURE["activation"],
+def record_training(data: str | os.PathLike | None = None, target: str | None = None,
+                    *, test_size: float = LECTURE["test_size"],
+                    hidden: Sequence[int] = LECTURE["hidden"],
+                    activation: str = LECTURE["activation"],
                     seed: int = LECTURE["seed"], lr: float = LECTURE["lr"],
                     epochs: int = LECTURE["epochs"],
                     batch_size: int | None = LECTURE["batch_size"],
-                    steps: int = 20, callbacks=()) -> Recording:
+                    steps: int = 20, callbacks: Iterable[Callback] = ()) -> Recording:
     """Train as ``retroprop train`` does, tracing the first ``steps`` iterations.
 
     Same data preparation, network, seed and sample order as ``retroprop train`` with
