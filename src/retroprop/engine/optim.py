@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import numbers
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -33,10 +34,14 @@ class SGD:
                  dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         for what, v in (("lr", lr), ("momentum", momentum), ("dampening", dampening),
                         ("weight_decay", weight_decay)):
-            if not isinstance(v, (int, float, np.floating)) or not np.isfinite(v) or v < 0:
+            # Any real number (NumPy's included) but not a bool: momentum=True is a slip.
+            if (not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))
+                    or not np.isfinite(v) or v < 0):
                 raise ConfigError(f"SGD {what} must be a finite number >= 0, got {v!r}")
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ConfigError("Nesterov momentum requires momentum > 0 and dampening = 0")
+            raise ConfigError(
+                f"Nesterov momentum requires momentum > 0 and dampening = 0, got "
+                f"momentum={momentum!r}, dampening={dampening!r}")
         self.params = list(params)
         self.lr, self.momentum, self.dampening = float(lr), float(momentum), float(dampening)
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
