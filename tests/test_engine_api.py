@@ -18,6 +18,8 @@ import retroprop as rp
     ({"momentum": float("nan")}, "momentum"),
     ({"dampening": -1.0}, "dampening"),
     ({"weight_decay": -1e-3}, "weight_decay"),
+    ({"momentum": True}, "momentum"),
+    ({"lr": np.bool_(True)}, "lr"),
     ({"nesterov": True}, "Nesterov"),
     ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "Nesterov"),
 ])
@@ -31,6 +33,11 @@ def test_sgd_rejects_bad_arguments(kwargs, names):
 def test_sgd_rejection_message_names_the_value_received():
     with pytest.raises(rp.ConfigError, match=r"lr must be a finite number >= 0, got -0.1"):
         rp.SGD(rp.mlp([2, 2]).parameters(), lr=-0.1)
+
+
+def test_sgd_accepts_numpy_numbers():
+    opt = rp.SGD(rp.mlp([2, 2]).parameters(), lr=np.int64(1), momentum=np.float32(0.5))
+    assert opt.lr == 1.0 and opt.momentum == 0.5
 
 
 def test_sgd_plain_step_is_w_minus_lr_grad():
