@@ -244,5 +244,11 @@ def test_explained_step_page(browser, tmp_path):
     assert shown(pg, "p") == trace["probabilities"][1][0]
     assert shown(pg, "loss") == trace["loss_per_sample"][1]
     assert shown(pg, "batch-loss") == trace["loss"]
+    # a parameter's factors are the shown sample's; the gradient is their mean
+    pg.locator('[data-param="0.bias[4]"]').click()
+    per_sample = entry(trace, "0.bias", [4])["per_sample"]
+    assert shown(pg, "factor:product") == per_sample[1]["product"]
+    assert shown(pg, "factor:da_i/dz_i") == per_sample[1]["da_i/dz_i"]
+    assert_shows(pg, trace, "0.bias", [4])
     assert problems == [] and requests == [path.as_uri()]
     pg.close()
