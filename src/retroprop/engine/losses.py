@@ -19,7 +19,11 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     Shape ``(n, k) -> (n, k)``. Subtracting each row's maximum first means the largest
     exponent is ``e^0 = 1``, so nothing overflows and the sum is at least 1.
     """
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    # When a row spans more than the float range (1e308 and -1e308) the subtraction
+    # rounds to -inf: that class's p is 0 and its ln p is -inf, the correctly rounded
+    # value; every other entry stays exact, so this is not an error.
+    with np.errstate(over="ignore"):
+        shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
