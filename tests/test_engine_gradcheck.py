@@ -108,3 +108,18 @@ def test_cross_entropy_gradient_is_finite_for_extreme_logits():
     assert np.isfinite(g).all()
     np.testing.assert_allclose(g[0], [1.0, -1.0, 0.0], atol=1e-12)
     np.testing.assert_allclose(g[1], [1 / 3, 1 / 3, -2 / 3], atol=1e-12)
+
+
+def test_cross_entropy_when_logits_span_more_than_the_float_range():
+    """1e308 - (-1e308) overflows; the answer is still the correctly rounded one."""
+    logits = np.array([[1e308, -1e308, 0.0]])
+    ce = rp.CrossEntropyLoss()
+    # p = (1, e^{-2e308}, e^{-1e308}) = (1, 0, 0) in floats.
+    assert ce(logits, np.array([0])) == 0.0
+    np.testing.assert_array_equal(ce.backward(), [[0.0, 0.0, 0.0]])
+    # L = -ln p_2 = 1e308 exactly (representable), gradient p - e_2.
+    assert ce(logits, np.array([2])) == 1e308
+    np.testing.assert_array_equal(ce.backward(), [[1.0, 0.0, -1.0]])
+    # L = -ln p_1 = 2e308 exceeds the largest float: inf, never NaN.
+    assert ce(logits, np.array([1])) == np.inf
+    np.testing.assert_array_equal(ce.backward(), [[1.0, -1.0, 0.0]])
