@@ -158,6 +158,10 @@ def test_train_plot_option(tmp_path, capsys):
     img = assert_png(png, "history")
     assert img.shape[2] in (3, 4)
     assert str(png) in out
+    # drawing the held-out curves measures only: the trained network is the same
+    _, plain, _ = run(capsys, "train", "--epochs", "4", "--json")
+    _, drawn, _ = run(capsys, "train", "--epochs", "4", "--json", "--plot", png)
+    assert json.loads(plain) == json.loads(drawn)
 
 
 def test_sweep_lr_command_flags_divergence(tmp_path, capsys):

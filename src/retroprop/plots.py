@@ -345,7 +345,7 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
 
 
 def plot_history(history, path: str | os.PathLike, *, size=None,
-                 title: str | None = None) -> str:
+                 title: str | None = None, val_label: str = "validation") -> str:
     """Loss and accuracy per epoch of one training run.
 
     Parameters
@@ -354,6 +354,8 @@ def plot_history(history, path: str | os.PathLike, *, size=None,
     path : str or PathLike
     size : (width, height) in inches, or None
     title : str or None
+    val_label : str
+        Legend of the ``val_*`` curves, when the History has them.
     """
     fig = _figure("history", size)
     ax1, ax2 = fig.subplots(1, 2)
@@ -362,9 +364,9 @@ def plot_history(history, path: str | os.PathLike, *, size=None,
     ax2.plot(epochs, history.accuracy, "-", color="C0", lw=2, label="training")
     if history.val_loss:
         ax1.plot(epochs[:len(history.val_loss)], history.val_loss, "-", color="C1",
-                 lw=2, label="validation")
+                 lw=2, label=val_label)
         ax2.plot(epochs[:len(history.val_accuracy)], history.val_accuracy, "-",
-                 color="C1", lw=2, label="validation")
+                 color="C1", lw=2, label=val_label)
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("L  (mean loss per sample)")
     ax1.set_title("Loss")

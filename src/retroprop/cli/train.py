@@ -58,7 +58,9 @@ def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_s
         history = rp.train(net, split.X_train, split.y_train, epochs=epochs, lr=lr,
                            batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                            nesterov=nesterov, weight_decay=weight_decay, seed=seed,
-                           callbacks=callbacks)
+                           callbacks=callbacks,
+                           # measured only, for the picture: the held-out curves
+                           validation=(split.X_test, split.y_test) if plot_path else None)
     finally:
         close()
     names = split.dataset.class_names
@@ -85,7 +87,8 @@ def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_s
         from retroprop.plots import plot_history
 
         arch = "-".join(map(str, result["architecture"]))
-        plot_history(history, plot_path, title=f"Training the {arch} {activation} "
+        plot_history(history, plot_path, val_label="test (held out)",
+                     title=f"Training the {arch} {activation} "
                      f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
                      f"{result['batch_size']}, seed {seed}")
     if as_json:

@@ -135,11 +135,14 @@ def pairwise_distances(params: list[dict[str, np.ndarray]],
     ``progress(done, total)`` is called after each row when given.
     """
     n = len(params)
+    if layers is None:  # plain distances: one row at a time on the flat vectors
+        flat = np.stack([np.concatenate([p[k].ravel() for k in sorted(p)])
+                         for p in params])
+        return np.stack([np.sqrt(((flat - row) ** 2).sum(axis=1)) for row in flat])
     d = np.zeros((n, n))
     for i in range(n):
         for j in range(i + 1, n):
-            other = (params[j] if layers is None
-                     else align(params[i], params[j], layers, activation))
+            other = align(params[i], params[j], layers, activation)
             d[i, j] = d[j, i] = distance(params[i], other)
         if progress is not None:
             progress(i + 1, n)
