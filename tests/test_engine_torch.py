@@ -6,9 +6,12 @@ the backward pass (every ``p.grad`` and ``dL/dX``) are compared separately.
 
 Tolerances, all absolute, for inputs and parameters of order 1:
 
-- float64 forward and backward: ``1e-12`` (the issue's contract);
+- float64 forward and backward: ``1e-12`` (the issue's contract; the loss, which
+  sums up to 16 samples, to ``1e-12 * max(1, |L|)``);
 - float64, 200 SGD steps from the same weights on the same batches: ``1e-9``;
-- float32 forward and backward: ``1e-5``; float32 200 SGD steps: ``1e-4``
+- float32 forward and backward: ``1e-5`` absolute plus ``1e-5`` relative (gradients
+  of a summed loss reach tens; the largest gap seen over 200 random float32 cases was
+  7.6e-6); float32 200 SGD steps: ``1e-4``
   (float32's epsilon is 1.2e-7; summation order differs between the two libraries).
 """
 
@@ -28,7 +31,7 @@ torch = pytest.importorskip("torch")
 
 ATOL64 = 1e-12
 ATOL64_SGD = 1e-9
-ATOL32 = 1e-5
+ATOL32 = RTOL32 = 1e-5
 ATOL32_SGD = 1e-4
 
 LOSS_CASES = [("cross_entropy", "mean"), ("cross_entropy", "sum"), ("mse", "mean"),
@@ -67,7 +70,7 @@ def make_targets(rng: np.random.Generator, loss: str, n: int, k: int, dtype):
 
 
 def compare_once(net: rp.Sequential, X: np.ndarray, y: np.ndarray, loss: str,
-                 reduction: str, atol: float) -> None:
+                 reduction: str, atol: float, rtol: float = 0.0) -> None:
     """Forward, then backward, of ``net`` and its torch copy on one batch."""
     tnet = torch_copy(net)
     rp_loss, t_loss = make_losses(loss, reduction)
@@ -76,7 +79,7 @@ def compare_once(net: rp.Sequential, X: np.ndarray, y: np.ndarray, loss: str,
     logits = net(X)
     Xt = torch.from_numpy(X.copy()).requires_grad_(True)
     t_logits = tnet(Xt)
-    np.testing.assert_allclose(logits, t_logits.detach().numpy(), rtol=0, atol=atol)
+    np.testing.assert_allclose(logits, t_logits.detach().numpy(), rtol=rtol, atol=atol)
     value = rp_loss(logits, y)
     t_value = t_loss(t_logits, torch.from_numpy(y))
     assert abs(value - t_value.item()) <= atol * max(1.0, abs(t_value.item()))
@@ -91,9 +94,10 @@ def compare_once(net: rp.Sequential, X: np.ndarray, y: np.ndarray, loss: str,
     for name, p in net.named_parameters():
         assert p.grad is not None and p.grad.shape == p.data.shape
         assert p.grad.dtype == p.data.dtype
-        np.testing.assert_allclose(p.grad, t_params[name].grad.numpy(), rtol=0,
+        np.testing.assert_allclose(p.grad, t_params[name].grad.numpy(), rtol=rtol,
                                    atol=atol, err_msg=name)
-    np.testing.assert_allclose(dX, Xt.grad.numpy(), rtol=0, atol=atol, err_msg="dL/dX")
+    np.testing.assert_allclose(dX, Xt.grad.numpy(), rtol=rtol, atol=atol,
+                               err_msg="dL/dX")
 
 
 def random_case(seed: int, activation: str | None = None, loss: str | None = None,
@@ -168,7 +172,7 @@ def test_forward_backward_match_torch_float32(activation):
             net, X, y, loss, reduction = random_case(50 + seed, activation, loss,
                                                      reduction, dtype=np.float32)
             assert net(X).dtype == np.float32
-            compare_once(net, X, y, loss, reduction, ATOL32)
+            compare_once(net, X, y, loss, reduction, ATOL32, rtol=RTOL32)
 
 
 SGD_SETTINGS = [
