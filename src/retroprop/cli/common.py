@@ -13,9 +13,20 @@ from retroprop.recipe import LECTURE
 
 
 def stdout_console():
+    """Rich console for results; 120 columns when stdout is a file or a pipe.
+
+    (Rich's default of 80 columns off a terminal wraps the explain tables' headers;
+    ``COLUMNS`` still wins when set.)
+    """
+    import os
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    width = None
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        width = 120
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def stderr_console():
