@@ -159,3 +159,45 @@ def test_validation_at_the_edge(iris_split):
         rp.train_many(make, X, y, seeds=[1], epochs=1, lr=-1.0)
     with pytest.raises(rp.DataError, match="features"):
         rp.train_many(make, X[:, :3], y, seeds=[1], epochs=1, lr=0.1)
+
+
+@pytest.mark.parametrize("n", [1, 2, 120, 1001])
+def test_epoch_orders_are_trains_orders(n):
+    from retroprop.engine.init import as_generator
+    from retroprop.fast.many import epoch_orders
+
+    seeds = [0, 1, 99]
+    got = epoch_orders([as_generator(s) for s in seeds], n, 4, shuffle=True)
+    assert got.shape == (3, 4, n) and got.dtype == np.int64
+    for i, s in enumerate(seeds):
+        rng = as_generator(s)  # what train draws: one permutation per epoch
+        np.testing.assert_array_equal(got[i], [rng.permutation(n) for _ in range(4)])
+    fixed = epoch_orders([as_generator(0)], n, 2, shuffle=False)
+    np.testing.assert_array_equal(fixed[0], [np.arange(n)] * 2)
+
+
+@pytest.mark.skipif(not numba_available(), reason="needs numba")
+def test_branch_free_exp_matches_numpy_to_two_ulp():
+    from numba import njit
+
+    from retroprop.fast.many_kernels import exp
+
+    @njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = exp(x[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-745, 709, 20000), rng.uniform(-1, 1, 20000),
+                        [0.0, -0.0, 1.0, -1.0, 709.78, -708.0, -740.0]])
+    with np.errstate(under="ignore"):
+        ref = np.exp(x)
+    got = apply(x)
+    normal = ref > 1e-300
+    assert np.all(np.abs(got[normal] - ref[normal]) <= 2 * np.spacing(ref[normal]))
+    assert np.all(np.abs(got[~normal] - ref[~normal]) <= 1e-300)
+    special = apply(np.array([np.inf, -np.inf, np.nan, 710.0, 1e6, -1e6]))
+    assert special[0] == np.inf and special[1] == 0.0 and np.isnan(special[2])
+    assert special[3] == np.inf and special[4] == np.inf and special[5] == 0.0

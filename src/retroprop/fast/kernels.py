@@ -23,7 +23,7 @@ from numba import njit, prange
 
 from retroprop.fast.spec import LINEAR
 
-OK, LOSS_NOT_FINITE, STEP_NOT_FINITE = 0, 1, 2
+OK, LOSS_NOT_FINITE, STEP_NOT_FINITE, EVAL_NOT_FINITE = 0, 1, 2, 3
 SIGMOID, TANH, RELU, LEAKY, IDENTITY = 2, 3, 4, 5, 1  # spec.ACTIVATION_CODES
 
 
@@ -59,11 +59,11 @@ def _f_prime(kind, z, a, slope):
     return 1.0
 
 
-@njit(cache=True)
-def forward(theta, x, A, kinds, widths, w_off, b_off, slopes, a_off):
-    """One sample through every module; module m's output in A[a_off[m+1]:...]."""
+@njit(cache=True, inline="always")
+def forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off):
+    """Sample ``X[row]`` through every module; module m's output in A[a_off[m+1]:...]."""
     for i in range(widths[0]):
-        A[i] = x[i]
+        A[i] = X[row, i]
     for m in range(kinds.shape[0]):
         ai, ao = a_off[m], a_off[m + 1]
         win, wout = widths[m], widths[m + 1]
@@ -81,7 +81,7 @@ def forward(theta, x, A, kinds, widths, w_off, b_off, slopes, a_off):
                 A[ao + o] = _f(kinds[m], A[ai + o], slopes[m])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta):
     """This sample's loss and ``delta = dL/d(output)`` (already divided by ``scale``).
 
@@ -112,7 +112,7 @@ def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta):
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off):
     """Walk back from ``delta = dL/d(output)``, adding this sample's gradients to G."""
     for m in range(kinds.shape[0] - 1, -1, -1):
@@ -143,7 +143,7 @@ def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_
                 delta[i] = delta[i] * _f_prime(kinds[m], A[ai + i], A[ao + i], slopes[m])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def sgd_step(theta, G, buf, new_theta, new_buf, first, lr, momentum, one_minus_damp,
              weight_decay, nesterov):
     """``SGD.step`` (torch.optim.SGD); commits only when every new value is finite."""
@@ -204,7 +204,7 @@ def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
         batch_loss = 0.0
         for t in range(start, stop):
             row = order[t]
-            forward(theta, X[row], A, kinds, widths, w_off, b_off, slopes, a_off)
+            forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
             batch_loss += output_delta(A, out0, k, loss_code, y[row], T, row, scale,
                                        delta)
             backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes,
@@ -229,7 +229,7 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
     total = 0.0
     correct = 0
     for row in range(n):
-        forward(theta, X[row], A, kinds, widths, w_off, b_off, slopes, a_off)
+        forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
         total += output_delta(A, out0, k, loss_code, y[row], T, row, 1.0, delta)
         best = 0
         for j in range(1, k):
@@ -241,35 +241,48 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
     return total / denominator, correct / n
 
 
-@njit(cache=True, parallel=True)
-def train_many_epoch(thetas, bufs, first, active, status, iters, X, y, T, orders,
-                     batch_size, lr, momentum, one_minus_damp, weight_decay, nesterov,
-                     loss_code, kinds, widths, w_off, b_off, slopes, a_off,
-                     Xv, yv, Tv, losses, accs, val_losses, val_accs, epoch):
-    """One epoch of every active member in parallel, then each one's evaluation.
+@njit(cache=True, parallel=True, nogil=True)
+def train_many_epochs(thetas, bufs, first, active, status, X, y, T, orders, epoch0,
+                      batch_size, lr, momentum, one_minus_damp, weight_decay, nesterov,
+                      loss_code, kinds, widths, w_off, b_off, slopes, a_off,
+                      Xv, yv, Tv, losses, accs, val_losses, val_accs):
+    """Epochs ``epoch0 .. epoch0 + E - 1`` (0-based) of every active member.
 
-    Member i trains on ``orders[i]``; its status goes to ``status[i]``, its
-    iterations to ``iters[i]``; the train (and, when ``Xv`` has rows, validation)
-    loss and accuracy to column ``epoch`` of ``losses``, ``accs``...
+    Member i (in parallel threads) trains epoch e on ``orders[i, e]`` of shape
+    ``(N, E, n)`` and is then evaluated into column ``epoch0 + e`` of ``losses``,
+    ``accs`` (and, when ``Xv`` has rows, ``val_losses``, ``val_accs``). A member
+    whose step or monitored loss is not finite is made inactive with its status
+    (``LOSS_NOT_FINITE``, ``STEP_NOT_FINITE`` or ``EVAL_NOT_FINITE``), its
+    parameters left at the last finite ones and that epoch's entries NaN.
     """
-    N = thetas.shape[0]
+    N, E = orders.shape[0], orders.shape[1]
     for i in prange(N):
-        if not active[i]:
-            continue
-        st, it = train_epoch(thetas[i], bufs[i], first[i:i + 1], X, y, T, orders[i],
-                             batch_size, lr, momentum, one_minus_damp, weight_decay,
-                             nesterov, loss_code, kinds, widths, w_off, b_off, slopes,
-                             a_off)
-        status[i] = st
-        iters[i] = it
-        if st != OK:
-            continue
-        lo, ac = evaluate(thetas[i], X, y, T, loss_code, kinds, widths, w_off, b_off,
-                          slopes, a_off)
-        losses[i, epoch] = lo
-        accs[i, epoch] = ac
-        if Xv.shape[0] > 0:
-            lo, ac = evaluate(thetas[i], Xv, yv, Tv, loss_code, kinds, widths, w_off,
-                              b_off, slopes, a_off)
-            val_losses[i, epoch] = lo
-            val_accs[i, epoch] = ac
+        for e in range(E):
+            if not active[i]:
+                break
+            col = epoch0 + e
+            st, _ = train_epoch(thetas[i], bufs[i], first[i:i + 1], X, y, T,
+                                orders[i, e], batch_size, lr, momentum, one_minus_damp,
+                                weight_decay, nesterov, loss_code, kinds, widths, w_off,
+                                b_off, slopes, a_off)
+            if st == OK:
+                lo, ac = evaluate(thetas[i], X, y, T, loss_code, kinds, widths, w_off,
+                                  b_off, slopes, a_off)
+                losses[i, col] = lo
+                accs[i, col] = ac
+                monitored = lo
+                if Xv.shape[0] > 0:
+                    lo, ac = evaluate(thetas[i], Xv, yv, Tv, loss_code, kinds, widths,
+                                      w_off, b_off, slopes, a_off)
+                    val_losses[i, col] = lo
+                    val_accs[i, col] = ac
+                    monitored = lo
+                if not math.isfinite(monitored):
+                    st = EVAL_NOT_FINITE
+            if st != OK:
+                status[i] = st
+                active[i] = False
+                losses[i, col] = np.nan
+                accs[i, col] = np.nan
+                val_losses[i, col] = np.nan
+                val_accs[i, col] = np.nan

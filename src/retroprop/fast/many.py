@@ -181,6 +181,23 @@ def sample_orders(rngs: list[np.random.Generator], n: int, shuffle: bool) -> np.
     return np.stack([rng.permutation(n) for rng in rngs])
 
 
+def epoch_orders(rngs: list[np.random.Generator], n: int, epochs: int,
+                 shuffle: bool) -> np.ndarray:
+    """``epochs`` epochs' sample orders per member, int64 of shape ``(N, epochs, n)``.
+
+    ``rng.permuted`` of ``epochs`` rows of ``0..n-1`` draws exactly what ``epochs``
+    calls of ``rng.permutation(n)`` (``train``'s order) draw, at half the cost;
+    ``test_epoch_orders_are_trains_orders`` checks it.
+    """
+    rows = np.broadcast_to(np.arange(n, dtype=np.int64), (epochs, n))
+    if not shuffle:
+        return np.ascontiguousarray(np.broadcast_to(rows, (len(rngs), epochs, n)))
+    out = np.empty((len(rngs), epochs, n), dtype=np.int64)
+    for i, rng in enumerate(rngs):
+        out[i] = rng.permuted(rows, axis=1)
+    return out
+
+
 def _targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
     """MSE targets as rows of shape ``(n, k)`` (one-hot for classes), as ``train``."""
     if loss == "mse" and k > 1 and y.ndim == 1:
@@ -310,8 +327,12 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
 
 def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
               momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
-    """Every member's epoch in a compiled kernel, members in parallel threads."""
-    from retroprop.fast import kernels
+    """Blocks of members in lock-step in compiled kernels, blocks in parallel.
+
+    The kernels compute in float64; float32 members are trained in float64 and
+    rounded back (within float32 rounding of what ``train`` gives in float32).
+    """
+    from retroprop.fast import kernels, many_kernels
     from retroprop.fast.spec import LOSS_CODES
 
     N, n = theta.shape[0], X.shape[0]
@@ -331,31 +352,38 @@ def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
     else:
         Xv, yv, Tv = np.empty((0, X.shape[1]), theta.dtype), yf[:0], T
     X = np.ascontiguousarray(X)
-    bufs = np.zeros_like(theta)
-    first = np.ones(N, dtype=np.int64)
-    active = np.ones(N, dtype=np.bool_)
-    status = np.zeros(N, dtype=np.int64)
-    iters = np.zeros(N, dtype=np.int64)
-    diverged_at = np.full(N, -1, dtype=np.int64)
+    if theta.dtype != np.float64:
+        X, Xv, T, Tv = (a.astype(np.float64) for a in (X, Xv, T, Tv))
+    # Blocks of LANES members side by side: (n_blocks, P, LANES).
+    L = many_kernels.LANES
+    nb = -(-N // L)
+    padded = np.concatenate([theta, np.repeat(theta[:1], nb * L - N, axis=0)])
+    blocks = np.ascontiguousarray(
+        padded.astype(np.float64).reshape(nb, L, -1).transpose(0, 2, 1))
+    bufs = np.zeros_like(blocks)
+    active = np.ones((nb, L), dtype=np.bool_)
+    active.reshape(-1)[N:] = False
+    status = np.zeros((nb, L), dtype=np.int64)
+    first = np.ones(nb, dtype=np.int64)
     hist = {key: np.full((N, epochs), np.nan) for key in (
         "loss", "accuracy", "val_loss", "val_accuracy")}
     arch = (layout.kinds, layout.widths, layout.w_off, layout.b_off, layout.slopes,
             layout.a_off)
     rngs = [as_generator(int(s)) for s in seeds]
-    for epoch in range(1, epochs + 1):
-        orders = np.ascontiguousarray(sample_orders(rngs, n, shuffle), dtype=np.int64)
-        status[:] = 0
-        kernels.train_many_epoch(
-            theta, bufs, first, active, status, iters, X, yf, T, orders, batch_size,
-            dt(lr), dt(momentum), dt(1.0 - dampening), dt(weight_decay), nesterov,
-            LOSS_CODES[loss], *arch, Xv, yv, Tv, hist["loss"], hist["accuracy"],
-            hist["val_loss"], hist["val_accuracy"], epoch - 1)
-        monitored = hist["val_loss" if validation is not None else "loss"][:, epoch - 1]
-        newly = active & ((status != kernels.OK) | ~np.isfinite(monitored))
-        diverged_at[newly] = epoch
-        active &= ~newly
-        for key in hist:
-            hist[key][newly, epoch - 1] = np.nan
+    # Sample orders for a chunk of epochs at a time (about 8 MB of indices).
+    chunk = max(1, min(epochs, (1 << 20) // max(1, N * n)))
+    for epoch0 in range(0, epochs, chunk):
+        E = min(chunk, epochs - epoch0)
+        orders = epoch_orders(rngs, n, E, shuffle)
+        many_kernels.train_many_blocks(
+            blocks, bufs, active, status, first, X, yf, T, orders, epoch0, batch_size,
+            float(dt(lr)), float(dt(momentum)), float(dt(1.0 - dampening)),
+            float(dt(weight_decay)), nesterov, LOSS_CODES[loss], *arch, Xv, yv, Tv,
+            hist["loss"], hist["accuracy"], hist["val_loss"], hist["val_accuracy"])
+    theta[...] = blocks.transpose(0, 2, 1).reshape(nb * L, -1)[:N]
+    # The epoch each diverged member stopped in: its first NaN entry.
+    diverged = status.reshape(-1)[:N] != kernels.OK
+    diverged_at = np.where(diverged, np.argmax(np.isnan(hist["loss"]), axis=1) + 1, -1)
     if validation is None:
         hist["val_loss"] = hist["val_accuracy"] = None
     return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)
