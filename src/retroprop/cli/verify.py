@@ -96,9 +96,11 @@ def render(result, console) -> None:
 
     console.print(
         f"retroprop vs PyTorch {result.torch_version}: {result.steps} SGD steps, "
-        f"lr={result.lr:g}, batch size {result.batch_size}, momentum {result.momentum:g}"
-        f"{' (Nesterov)' if result.nesterov else ''}, weight decay "
-        f"{result.weight_decay:g}, {result.dtype}, tolerance {result.tolerance:g}")
+        f"lr={result.lr:g}, batch size {result.batch_size}")
+    console.print(
+        f"momentum {result.momentum:g}{' (Nesterov)' if result.nesterov else ''}, "
+        f"weight decay {result.weight_decay:g}, {result.dtype}, "
+        f"tolerance {result.tolerance:g}")
     for kind, title in SECTIONS.items():
         table = Table(title=title, title_justify="left")
         for col, justify in (("quantity", "left"), ("values", "right"),
