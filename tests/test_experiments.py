@@ -262,8 +262,11 @@ def test_sweep_flags_a_growing_loss(iris):
         return build_network(iris, seed=s)
 
     r = lr_sweep(make_net, iris.X_train, iris.y_train, lrs=[0.05, 10.0], seeds=[1],
-                 epochs=10)
+                 epochs=20)
     assert r.status[1, 0] == "growing"  # eta = 10: L ends far above where it began
+    # jitter: std / mean over the last tenth (2 epochs): |a - b| / 2 / ((a + b) / 2)
+    a, b = r.loss[0, 0, -2:]
+    assert r.jitter[0, 0] == pytest.approx(abs(a - b) / (a + b))
     assert r.final_loss[1, 0] > r.initial_loss[0]
     assert r.status[0, 0] == "ok"
     assert r.initial_loss[0] == pytest.approx(

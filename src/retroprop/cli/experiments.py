@@ -405,7 +405,10 @@ def sweep_lr(data, target, test_size, hidden, activation, seed, epochs, batch_si
     con.print(f"Learning-rate sweep of the {what}: {epochs} epochs, batch size "
               f"{batch_size or len(split.y_train)}, seeds {seeds[0]}..{seeds[-1]}")
     t = _table("Final training loss and accuracy per eta (mean over seeds)",
-               ["eta", "loss", "accuracy", "diverged", "verdict"])
+               ["eta", "loss", "L / L(start)", "jitter", "accuracy", "diverged",
+                "verdict"])
+    jitter = result.jitter
+    start = float(np.mean(result.initial_loss))
     for i, lr in enumerate(result.lrs):
         bad = int(result.diverged[i].sum())
         with np.errstate(invalid="ignore"):
@@ -413,13 +416,18 @@ def sweep_lr(data, target, test_size, hidden, activation, seed, epochs, batch_si
                 result.final_loss[i]).all() else float("nan")
             acc = np.nanmean(result.final_accuracy[i]) if not np.isnan(
                 result.final_accuracy[i]).all() else float("nan")
+            jit = np.nanmean(jitter[i]) if not np.isnan(jitter[i]).all() \
+                else float("nan")
         kinds = sorted(set(result.status[i][result.diverged[i]]))
         verdict = ("diverged (" + ", ".join(kinds) + ")" if bad else
-                   "too slow" if loss > 0.5 * float(np.mean(result.initial_loss))
-                   else "converging")
-        t.add_row(f"{lr:g}", f"{loss:.4f}", f"{acc:.4f}", f"{bad}/{len(seeds)}",
-                  verdict)
+                   "too slow" if loss > 0.5 * start else
+                   "bouncing" if jit > 0.5 else "converging")
+        t.add_row(f"{lr:g}", f"{loss:.4f}", f"{loss / start:.3f}", f"{jit:.3f}",
+                  f"{acc:.4f}", f"{bad}/{len(seeds)}", verdict)
     con.print(t)
+    con.print("L / L(start): final over initial loss. jitter: std / mean of the loss "
+              "over the last tenth of the epochs (large: the steps overshoot back and "
+              "forth).")
     best = result.best_lr()
     if best is not None:
         con.print(f"Lowest mean final loss without divergence: eta = {best:g}")

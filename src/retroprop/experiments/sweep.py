@@ -65,6 +65,22 @@ class SweepResult(Result):
                                  float(self.accuracy[i, j, e]), str(self.status[i, j])])
         return rows
 
+    @property
+    def jitter(self) -> np.ndarray:
+        """Std / mean of each run's loss over the last tenth of the epochs.
+
+        Shape (n_lr, n_seeds); near 0 for a run that settled, large for one whose
+        steps overshoot back and forth. NaN for a non-finite run.
+        """
+        tail = self.loss[:, :, -max(1, self.loss.shape[2] // 10):]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return tail.std(axis=2) / tail.mean(axis=2)
+
+    def to_dict(self) -> dict:
+        from retroprop.experiments.result import plain
+
+        return {**super().to_dict(), "jitter": plain(self.jitter)}
+
     def best_lr(self) -> float | None:
         """The eta with the lowest mean final loss among those with no diverged run."""
         good = [i for i in range(len(self.lrs)) if not self.diverged[i].any()]
