@@ -34,6 +34,17 @@ ATOL64_SGD = 1e-9
 ATOL32 = RTOL32 = 1e-5
 ATOL32_SGD = 1e-4
 
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_single_thread():
+    """Tiny tensors: one thread is faster than two busy cores (and is restored)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 LOSS_CASES = [("cross_entropy", "mean"), ("cross_entropy", "sum"), ("mse", "mean"),
               ("mse", "sum")]
 
