@@ -35,7 +35,6 @@ ATOL32 = RTOL32 = 1e-5
 ATOL32_SGD = 1e-4
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _torch_single_thread():
     """Tiny tensors: one thread is faster than two busy cores (and is restored)."""
