@@ -84,6 +84,19 @@ def test_torch_init_is_uniform_in_plus_minus_one_over_sqrt_fan_in():
     assert w.var() == pytest.approx(bound**2 / 3, rel=0.05)
 
 
+def test_torch_init_bound_is_torchs_own():
+    """torch.nn.Linear's default init draws from the same interval."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    t = torch.nn.Linear(64, 200, dtype=torch.float64)
+    ours = rp.Linear(64, 200, init="torch", seed=0)
+    for theirs, mine in ((t.weight, ours.weight.data), (t.bias, ours.bias.data)):
+        theirs = np.abs(theirs.detach().numpy())
+        assert theirs.max() <= 1 / 8 and np.abs(mine).max() <= 1 / 8
+        # Same spread: both maxima are within 5% of the bound 1/sqrt(64) = 0.125.
+        assert theirs.max() > 0.95 / 8 and np.abs(mine).max() > 0.95 / 8
+
+
 @pytest.mark.parametrize("activation,factor", [("sigmoid", 2.0), ("tanh", 6.0),
                                                ("relu", 6.0)])
 def test_glorot_init_bounds_follow_scikit_learn(activation, factor):
