@@ -296,6 +296,21 @@ def test_seed_study_numbers_agree_with_each_run(iris):
     assert rows[0][0] == "seed" and len(rows) == 5
 
 
+def test_seed_study_leaves_diverged_runs_out(iris, tmp_path):
+    from retroprop import plots
+
+    def make_net(s):
+        return build_network(iris, (8,), "relu", seed=s)
+
+    r = seed_study(make_net, iris.X_train, iris.y_train, seeds=[1, 2, 3], epochs=3,
+                   lr=1e8)
+    assert r.diverged.all()
+    assert r.n_minima == 0 and r.n_worse == 0 and (r.minimum == -1).all()
+    assert np.isnan(r.aligned_distance).all() and np.isnan(r.final_loss).all()
+    json.loads(r.to_json())
+    plots.plot_seeds(r, tmp_path / "s.png")  # draws, does not crash
+
+
 def _trained(make_net, iris, s):
     net = make_net(s)
     rp.train(net, iris.X_train, iris.y_train, epochs=5, lr=0.05, seed=s)

@@ -318,6 +318,7 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
     iu = np.triu_indices(len(result.seeds), 1)
     raw = result.raw_distance[iu]
     ali = result.aligned_distance[iu]
+    raw, ali = raw[np.isfinite(raw)], ali[np.isfinite(ali)]  # diverged runs left out
     bins = np.linspace(0, max(raw.max(), ali.max(), 1e-12), 40) if len(raw) else 10
     a3.hist(raw, bins=bins, alpha=0.6, color="C1", label="as trained")
     a3.hist(ali, bins=bins, alpha=0.6, color="C4", label="hidden neurons aligned")
@@ -330,7 +331,7 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
         rel = result.aligned_distance / (0.5 * (result.norms[:, None]
                                                 + result.norms[None, :]))
     np.fill_diagonal(rel, np.nan)
-    nearest = np.array([np.nanmin(r) for r in rel[ok]]) if ok.sum() > 1 else []
+    nearest = np.array([np.nanmin(r[ok]) for r in rel[ok]]) if ok.sum() > 1 else []
     a4.hist(nearest, bins=25, color="C4", edgecolor="k", lw=0.5)
     a4.axvline(result.tolerance, color="C3", ls="--",
                label=f"tolerance {result.tolerance:g}: closer is the same minimum")
@@ -339,6 +340,10 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
     a4.set_ylabel("runs")
     a4.set_title(f"{result.n_minima} distinct minima among {ok.sum()} runs")
     a4.legend(fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (a1, a2, a3, a4):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of runs
     fig.suptitle(f"Same network, same data, {len(result.seeds)} random "
                  f"initialisations: do they reach the same minimum?")
     return _save(fig, path)

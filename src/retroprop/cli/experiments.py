@@ -481,6 +481,11 @@ def seeds(data, target, test_size, hidden, activation, seed, lr, epochs, batch_s
     seconds = time.perf_counter() - t0
     con = stdout_console()
     ok = ~result.diverged
+    if ok.sum() < 2:
+        con.print(f"{int((~ok).sum())} of {n} runs diverged: too few left to compare; "
+                  f"try a smaller --lr.")
+        _footer(con, written)
+        return
     fl, fa = result.final_loss[ok], result.final_accuracy[ok]
     con.print(f"{n} trainings of the {what}: {epochs} epochs, eta = {lr:g}, batch size "
               f"{batch_size or len(split.y_train)}, seeds {seed}..{seed + n - 1}; "

@@ -106,9 +106,8 @@ def group_minima(aligned: np.ndarray, norms: np.ndarray, tolerance: float,
     """
     n = len(norms)
     labels = np.full(n, -1)
-    scale = 0.5 * (norms[:, None] + norms[None, :])
     with np.errstate(invalid="ignore", divide="ignore"):
-        close = (aligned / scale) < tolerance
+        close = (aligned / (0.5 * (norms[:, None] + norms[None, :]))) < tolerance
     current = 0
     for start in np.flatnonzero(ok):
         if labels[start] >= 0:
@@ -187,13 +186,16 @@ def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     template = many.net(0)
     layers = linear_names(template)
     activation = _hidden_activation(template)
-    norms = np.array([distance(p, {k: np.zeros_like(v) for k, v in p.items()})
-                      for p in params])
-    raw = pairwise_distances(params)
-    aligned = pairwise_distances(params, layers, activation,
-                                 progress=lambda d, t: report("aligning", d, t))
-    raw[~ok, :] = raw[:, ~ok] = np.nan
-    aligned[~ok, :] = aligned[:, ~ok] = np.nan
+    # a diverged run keeps its last finite, possibly huge, parameters: leave it out
+    idx = np.flatnonzero(ok)
+    kept = [params[i] for i in idx]
+    norms = np.full(n, np.nan)
+    norms[idx] = [distance(p, {k: np.zeros_like(v) for k, v in p.items()}) for p in kept]
+    raw, aligned = np.full((n, n), np.nan), np.full((n, n), np.nan)
+    if len(kept):
+        raw[np.ix_(idx, idx)] = pairwise_distances(kept)
+        aligned[np.ix_(idx, idx)] = pairwise_distances(
+            kept, layers, activation, progress=lambda d, t: report("aligning", d, t))
     final_loss = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any()
                            else np.nan for row in many.loss]) if epochs else \
         np.full(n, np.nan)
