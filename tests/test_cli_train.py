@@ -203,6 +203,9 @@ def bad_csv(tmp_path):
     (["train", "--batch-size", "0"], ["--batch-size", "'0'"]),
     (["train", "--batch-size", "many"], ["--batch-size", "'many'"]),
     (["train", "--data", "{bad}"], ["bad.csv", "line 3", "'b'", "'four' is not a number"]),
+    (["train", "--data", "{empty}"], ["empty.csv", "empty"]),
+    (["train", "--data", "{oneclass}"], ["oneclass.csv", "only one class"]),
+    (["train", "--data", "{hole}"], ["hole.csv", "line 3", "'b'", "missing value"]),
     (["train", "--activation", "softsign"], ["--activation", "softsign", "sigmoid"]),
     (["train", "--activation", "step", "--epochs", "1"], ["step", "derivative"]),
     (["train", "--lr", "-1"], ["--lr"]),
@@ -214,8 +217,12 @@ def bad_csv(tmp_path):
     (["no-such-command"], ["no-such-command"]),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, bad_csv, args, pieces):
-    missing = tmp_path / "missing.csv"
-    args = [a.format(missing=missing, bad=bad_csv) for a in args]
+    files = {"missing": tmp_path / "missing.csv", "bad": bad_csv}
+    for name, text in (("empty", ""), ("oneclass", "a,label\n1,x\n2,x\n"),
+                       ("hole", "a,b,label\n1,2,x\n3,,y\n")):
+        files[name] = tmp_path / f"{name}.csv"
+        files[name].write_text(text)
+    args = [a.format(**files) for a in args]
     assert_bad_input(run(*args, cwd=tmp_path), *pieces)
 
 
