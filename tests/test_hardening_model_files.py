@@ -376,3 +376,27 @@ def test_cli_predict_with_a_bad_model_exits_2_with_one_line(valid, tmp_path, cap
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("retroprop: error: ")
     assert str(bad) in err and "Traceback" not in err
+
+
+def test_cli_predict_with_weights_that_overflow_exits_2_without_warnings(tmp_path):
+    """A loadable model (finite weights of 1e300) whose outputs overflow on the data:
+    one line naming the model and the row, no RuntimeWarning, no NaN table."""
+    import os
+    import subprocess
+    import sys
+
+    net = rp.mlp([4, 4, 3], "identity", seed=0)
+    net[0].weight.data[:] = 1e300
+    net[2].weight.data[:] = 1e300
+    path = tmp_path / "huge.safetensors"
+    rp.save(net, path, feature_names=list("abcd"), class_names=list("xyz"))
+    rp.load(path)  # finite, so loadable
+    data = tmp_path / "new.csv"
+    data.write_text("a,b,c,d\n0,0,0,0\n1,2,3,4\n")
+    r = subprocess.run([sys.executable, "-m", "retroprop", "predict", "--model",
+                        str(path), "--data", str(data)], capture_output=True, text=True,
+                       check=False,
+                       env={k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert str(path) in r.stderr and "data row 2" in r.stderr

@@ -159,7 +159,14 @@ def predict(model_path, data, target, as_json):
     if features is None and ds.X.shape[1] != model.net.in_features:
         raise rp.DataError(f"{data}: has {ds.X.shape[1]} feature columns, the model "
                            f"expects {model.net.in_features}")
-    proba = model.predict_proba(ds.X)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        proba = model.predict_proba(ds.X)
+    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+    if len(bad):  # finite but huge weights can overflow on some inputs
+        raise rp.ModelFileError(
+            f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
+            f"(the first is data row {bad[0] + 1}); its weights are too large for "
+            f"this data")
     pred = np.argmax(proba, axis=1)
     names = model.class_names or [str(i) for i in range(proba.shape[1])]
     accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
