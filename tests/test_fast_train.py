@@ -212,3 +212,65 @@ def test_auto_falls_back_when_numba_is_missing(iris_split, monkeypatch):
     r = rp.train_many(lambda s: rp.mlp([4, 4, 3, 3], seed=s), X, y, seeds=[1, 2],
                       epochs=1, lr=0.05)
     assert r.engine == "numpy"
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_large_batches_take_the_blas_runner_and_match(case):
+    from retroprop.fast.blas import BlasRunner
+    from retroprop.fast.single import make_runner
+
+    rng = np.random.default_rng(200 + case)
+    n, d, k = 300, 40, [10, 3, 1][case % 3]
+    act = ACTS[case % len(ACTS)]
+    loss = "mse" if k == 1 or case == 4 else "cross_entropy"
+    X = rng.normal(size=(n, d))
+    y = rng.normal(size=n) if k == 1 else rng.integers(0, k, size=n)
+    dtype = np.float32 if case == 5 else np.float64
+
+    def make():
+        return rp.mlp([d, 120, 60, k], act, seed=case, dtype=dtype)
+
+    kw = {"epochs": 2, "lr": 0.05, "batch_size": [64, 100, None][case % 3],
+          "momentum": [0.0, 0.9][case % 2], "nesterov": case % 2 == 1,
+          "weight_decay": 1e-3 * (case % 2), "loss": loss, "seed": case}
+    net = make()
+    runner = make_runner(net, X.astype(dtype), y, engine="fast", loss=loss,
+                         optimizer="sgd", callbacks=[], batch_size=kw["batch_size"] or n,
+                         opt=rp.SGD(net.parameters()))
+    assert isinstance(runner, BlasRunner)
+    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    if dtype == np.float32:
+        for name in ref[0]:
+            np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(fast[1].loss, ref[1].loss, rtol=1e-5)
+    else:
+        _assert_same(fast, ref)
+
+
+def test_blas_runner_divergence_keeps_last_finite_parameters():
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(400, 40)) * 50, rng.integers(0, 10, size=400)
+
+    def make():
+        return rp.mlp([40, 120, 60, 10], "identity", seed=1)
+
+    # A linear network on large inputs: each step multiplies the error.
+    kw = {"epochs": 3, "lr": 1.0, "batch_size": 100, "seed": 1, "loss": "mse"}
+    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    assert isinstance(ref[1], rp.DivergenceError)
+    _assert_same((ref[0], fast[1]), ref)
+    for name in ref[0]:
+        assert np.isfinite(fast[0][name]).all()
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_sigmoid_is_exact_at_the_extremes(dtype):
+    from retroprop.engine.activations import sigmoid
+    from retroprop.fast.blas import SIGMOID, activation_forward
+
+    z = np.array([[-1e4, -745.0, -40.0, -1.0, 0.0, 1.0, 40.0, 1e4]], dtype=dtype)
+    a = np.empty_like(z)
+    activation_forward(SIGMOID, 0.0, z, a)
+    assert a[0, 0] == 0.0 and a[0, -1] == 1.0 and a[0, 4] == 0.5
+    np.testing.assert_allclose(a, sigmoid(z), rtol=2 * np.finfo(dtype).eps, atol=0)

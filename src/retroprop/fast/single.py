@@ -12,7 +12,7 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
-from retroprop.fast.spec import fast_reason
+from retroprop.fast.spec import Layout, fast_reason
 
 
 def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
@@ -28,10 +28,51 @@ def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
             raise ConfigError(f"engine='fast' cannot train this: {reason}; "
                               f"use engine='auto' or 'numpy'")
         return None
+    if batch_size * Layout.of(net).size >= BLAS_WORK:
+        from retroprop.fast.blas import BlasRunner
+
+        return BlasRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt)
     return FastRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt)
 
 
-class FastRunner:
+BLAS_WORK = 200_000
+"""Batch size times parameter count from which the BLAS runner beats the per-sample
+loops (below it the loops' lack of call overhead wins; measured on Iris-sized and
+MNIST-sized networks)."""
+
+
+class FlatParameters:
+    """What both runners share: the network's parameters as views of one flat
+    vector ``theta`` (so in-place updates are the network's), and the targets."""
+
+    net: Sequential
+    loss: str
+    dtype: np.dtype
+    views: dict
+    params: dict
+
+    def _labels(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``y`` as float64 (compared with the argmax, as ``evaluate``) and the MSE
+        targets ``T`` of shape ``(n, k)`` (a placeholder for cross-entropy)."""
+        from retroprop.fast.many import _targets
+
+        k = self.net.out_features
+        yf = np.asarray(y, dtype=np.float64)
+        if self.loss == "cross_entropy":
+            return yf, np.zeros((1, k), dtype=self.dtype)
+        return yf, np.ascontiguousarray(_targets(np.asarray(y), k, self.loss, self.dtype))
+
+    def _attach(self) -> None:
+        """Make the network's parameters views of ``theta`` (copying in any that a
+        callback or ``load_state_dict`` replaced)."""
+        for name, view in self.views.items():
+            p = self.params[name]
+            if p.data is not view:
+                view[...] = p.data
+                p.data = view
+
+
+class FastRunner(FlatParameters):
     """Runs ``train``'s epochs with ``kernels.train_epoch`` on a flat copy of the
     parameters; the network's arrays are views into it, so every change is seen.
 
@@ -72,26 +113,6 @@ class FastRunner:
         self._cache = None
         L = self.layout
         self.arch = (L.kinds, L.widths, L.w_off, L.b_off, L.slopes, L.a_off)
-
-    def _labels(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``y`` as float64 (compared with the argmax, as ``evaluate``) and the MSE
-        targets ``T`` of shape ``(n, k)`` (a placeholder for cross-entropy)."""
-        from retroprop.fast.many import _targets
-
-        k = self.net.out_features
-        yf = np.asarray(y, dtype=np.float64)
-        if self.loss == "cross_entropy":
-            return yf, np.zeros((1, k), dtype=self.dtype)
-        return yf, np.ascontiguousarray(_targets(np.asarray(y), k, self.loss, self.dtype))
-
-    def _attach(self) -> None:
-        """Make the network's parameters views of ``theta`` (copying in any that a
-        callback or ``load_state_dict`` replaced)."""
-        for name, view in self.views.items():
-            p = self.params[name]
-            if p.data is not view:
-                view[...] = p.data
-                p.data = view
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """Train one epoch in ``order``; returns the iteration count after it.
