@@ -226,6 +226,9 @@ def test_alignment_keeps_the_function(iris, trained):
     moved.load_state_dict(aligned)
     np.testing.assert_allclose(moved(iris.X_train), other(iris.X_train), atol=1e-12)
     assert distance(a, aligned) <= distance(a, b)
+    # the refinement on incoming + outgoing weights never moves away
+    first_pass = align(a, b, linear_names(trained), "sigmoid", refine=0)
+    assert distance(a, aligned) <= distance(a, first_pass)
 
 
 def test_group_minima_links_runs_within_the_tolerance():

@@ -6,7 +6,9 @@ Two trainings can therefore reach the same minimum with their neurons in a diffe
 order, and their parameter vectors then look far apart. ``align`` undoes that: layer
 by layer, from the input side, it matches each neuron of one network to a neuron of
 the reference with an optimal assignment (``scipy.optimize.linear_sum_assignment``)
-on the distance between their incoming weights and bias, and reorders.
+on the distance between their incoming weights and bias, and reorders; then it
+refines, matching on incoming and outgoing weights together ("weight matching").
+For sigmoid and tanh a neuron may also change sign (``flip_hidden``).
 
 Parameters here are plain ``{name: array}`` dicts in the engine's names
 (``net.state_dict()``).
@@ -72,9 +74,15 @@ SIGN_SYMMETRIC = ("sigmoid", "tanh")
 
 
 def align(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
-          layers: list[tuple[str, str | None]],
-          activation: str | None = None) -> dict[str, np.ndarray]:
+          layers: list[tuple[str, str | None]], activation: str | None = None, *,
+          refine: int = 5) -> dict[str, np.ndarray]:
     """``params`` with its hidden neurons reordered to match ``reference``'s.
+
+    First pass, from the input side: each hidden layer's neurons are matched on their
+    incoming weights and bias. Then up to ``refine`` sweeps re-match every hidden
+    layer on incoming weights, bias and outgoing weights together (the neighbours are
+    aligned by then), keeping a change only when it lowers the distance to
+    ``reference``.
 
     Parameters
     ----------
@@ -82,11 +90,12 @@ def align(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
         Two parameter sets of the same architecture.
     layers : list of (str, str or None)
         ``linear_names(net)``.
-
     activation : str or None
         The hidden activation. For "sigmoid" and "tanh" each neuron may also be
         matched with its sign flipped (``flip_hidden``), the other symmetry of those
         networks; None or another activation: permutations only.
+    refine : int
+        Refinement sweeps (0: the first pass only).
 
     Returns
     -------
@@ -94,31 +103,53 @@ def align(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
         The same function as ``params``; a permuted (and, where allowed, sign-flipped)
         copy of ``reference`` comes back equal to ``reference``.
     """
-    from scipy.optimize import linear_sum_assignment
-
     out = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     for layer in range(len(layers) - 1):  # every Linear but the output one is hidden
-        w, b = layers[layer]
-
-        ref, cand = _neurons(reference, w, b), _neurons(out, w, b)
-        cost = ((ref[:, None, :] - cand[None, :, :]) ** 2).sum(axis=2)
-        flipped = np.zeros_like(cost, dtype=bool)
-        if activation in SIGN_SYMMETRIC:
-            cost_neg = ((ref[:, None, :] + cand[None, :, :]) ** 2).sum(axis=2)
-            flipped = cost_neg < cost
-            cost = np.minimum(cost, cost_neg)
-        rows, perm = linear_sum_assignment(cost)  # cand neuron perm[i] matches ref i
-        flip = np.zeros(len(perm), dtype=bool)
-        flip[perm] = flipped[rows, perm]
-        if flip.any():
-            out = flip_hidden(out, layers, layer, flip, activation)
-        out = permute_hidden(out, layers, layer, perm)
+        out = _match(reference, out, layers, layer, activation, outgoing=False)
+    best = distance(reference, out)
+    for _ in range(refine):
+        improved = False
+        for layer in range(len(layers) - 1):
+            cand = _match(reference, out, layers, layer, activation, outgoing=True)
+            d = distance(reference, cand)
+            if d < best - 1e-12:
+                out, best, improved = cand, d, True
+        if not improved:
+            break
     return out
 
 
-def _neurons(p: dict[str, np.ndarray], w: str, b: str | None) -> np.ndarray:
-    """Each neuron as its incoming weights and bias, shape ``(out, in [+ 1])``."""
-    return p[w] if b is None else np.column_stack([p[w], p[b]])
+def _match(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
+           layers: list[tuple[str, str | None]], layer: int, activation: str | None,
+           outgoing: bool) -> dict[str, np.ndarray]:
+    """Reorder (and flip) hidden layer ``layer`` of ``params`` by optimal assignment."""
+    from scipy.optimize import linear_sum_assignment
+
+    w, b = layers[layer]
+    w_next = layers[layer + 1][0] if outgoing else None
+    ref, cand = _neurons(reference, w, b, w_next), _neurons(params, w, b, w_next)
+    cost = ((ref[:, None, :] - cand[None, :, :]) ** 2).sum(axis=2)
+    flipped = np.zeros_like(cost, dtype=bool)
+    if activation in SIGN_SYMMETRIC:
+        # a flipped neuron negates its incoming and outgoing weights (the sigmoid's
+        # shift of the next bias is left out of the cost, the distance checks it)
+        cost_neg = ((ref[:, None, :] + cand[None, :, :]) ** 2).sum(axis=2)
+        flipped = cost_neg < cost
+        cost = np.minimum(cost, cost_neg)
+    rows, perm = linear_sum_assignment(cost)  # cand neuron perm[i] matches ref i
+    flip = np.zeros(len(perm), dtype=bool)
+    flip[perm] = flipped[rows, perm]
+    if flip.any():
+        params = flip_hidden(params, layers, layer, flip, activation)
+    return permute_hidden(params, layers, layer, perm)
+
+
+def _neurons(p: dict[str, np.ndarray], w: str, b: str | None,
+             w_next: str | None = None) -> np.ndarray:
+    """Each neuron as a row: incoming weights, bias, and outgoing weights if asked."""
+    parts = [p[w]] + ([p[b]] if b is not None else []) + (
+        [p[w_next].T] if w_next is not None else [])
+    return np.column_stack(parts)
 
 
 def distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
