@@ -136,7 +136,8 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
         from retroprop.errors import NotDifferentiableError
 
         raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
-    reason = fast_reason(template, loss=loss, optimizer="sgd", y=y)
+    reason = fast_reason(template, loss=loss, optimizer="sgd", y=y,
+                         check_numba=engine != "numpy")
     if reason is not None and "numba" not in reason:
         raise ConfigError(f"train_many cannot train this: {reason}")
     layout = Layout.of(template)

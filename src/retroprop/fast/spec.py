@@ -33,12 +33,14 @@ def numba_available() -> bool:
 
 
 def fast_reason(net: Sequential, *, loss: str, optimizer: str,
-                callbacks=(), y: np.ndarray | None = None) -> str | None:
+                callbacks=(), y: np.ndarray | None = None,
+                check_numba: bool = True) -> str | None:
     """Why ``train`` cannot take a fast path here, or None when it can.
 
     The fast paths handle a Sequential of Linear layers and differentiable
     activations, cross-entropy or MSE, SGD (any momentum, dampening, weight decay,
-    Nesterov), and callbacks that only act per epoch.
+    Nesterov), and callbacks that only act per epoch. ``check_numba=False`` leaves
+    out the one check that imports Numba.
     """
     for i, m in enumerate(net):
         if isinstance(m, Linear):
@@ -59,7 +61,7 @@ def fast_reason(net: Sequential, *, loss: str, optimizer: str,
     if y is not None and loss == "cross_entropy" and not np.issubdtype(
             np.asarray(y).dtype, np.integer):
         return "cross-entropy needs integer classes"
-    if not numba_available():
+    if check_numba and not numba_available():
         return "numba is not installed (pip install 'retroprop[fast]')"
     return None
 
