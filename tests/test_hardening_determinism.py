@@ -40,6 +40,9 @@ SETUPS = [  # sizes, activation, batch size, dtype
     ([4, 8, 3], "tanh", 16, np.float64),
     ([4, 8, 8, 3], "relu", None, np.float64),
     ([4, 4, 3, 3], "sigmoid", 1, np.float32),
+    # large batches x many parameters: the fast engine's BLAS runner
+    ([4, 64, 64, 3], "relu", None, np.float64),
+    ([4, 64, 64, 3], "tanh", 64, np.float32),
 ]
 
 
@@ -243,6 +246,9 @@ def _calls(X: np.ndarray, y: np.ndarray, engine: str):
         net(), X, y, epochs=3, lr=0.1, batch_size=None, early_stopping=1, engine=engine)
     yield "train with callbacks", lambda: rp.train(
         net(), X, y, epochs=1, lr=0.1, callbacks=[rp.RecordParameter("0.bias")])
+    yield "train large batches", lambda: rp.train(
+        rp.mlp([n_features, 64, 64, k], seed=0), X, y, epochs=2, lr=0.1, batch_size=None,
+        engine=engine)
     yield "train mse", lambda: rp.train(net(), X, y, epochs=1, lr=0.1, loss="mse",
                                         engine=engine)
     yield "train_many", lambda: rp.train_many(lambda s: rp.mlp([n_features, 3, k], seed=s),
