@@ -143,3 +143,35 @@ def test_cli_trains_on_a_bom_csv(tmp_path, capsys):
     assert info.value.code == 0
     out, _ = capsys.readouterr()
     assert '"class_names": [\n    "a",\n    "b"\n  ]' in out
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_a_device_is_refused_without_reading(device):
+    """/dev/zero would never end: it is refused before reading."""
+    import os
+
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    with pytest.raises(DataError, match="is a device or socket"):
+        load_csv(device)
+
+
+def test_a_pipe_is_read(tmp_path):
+    """A FIFO (like /dev/stdin in a shell pipeline) is a stream of CSV, and is read."""
+    import os
+    import threading
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs POSIX FIFOs")
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write(_csv(*GOOD_ROWS))
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    ds = load_csv(fifo)
+    t.join()
+    assert ds.X.shape == (6, 2)

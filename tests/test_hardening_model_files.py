@@ -400,3 +400,44 @@ def test_cli_predict_with_weights_that_overflow_exits_2_without_warnings(tmp_pat
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1, r.stderr
     assert str(path) in r.stderr and "data row 2" in r.stderr
+
+
+def _unblock_after(fifo: Path, seconds: float):
+    """If a reader is (wrongly) still blocked on ``fifo`` after ``seconds``, open it
+    for writing so that the test fails instead of hanging. Returns ``done``, an
+    Event to set when the reader has returned."""
+    import threading
+
+    done = threading.Event()
+
+    def unblock():
+        import errno
+        import os
+
+        if done.wait(seconds):
+            return
+        try:  # non-blocking: fails (ENXIO) when no reader is waiting
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            assert e.errno == errno.ENXIO
+            return
+        os.write(fd, b"garbage")
+        os.close(fd)
+
+    threading.Thread(target=unblock, daemon=True).start()
+    return done
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs POSIX FIFOs")
+def test_a_pipe_or_device_is_refused_without_reading(tmp_path):
+    import os
+
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    done = _unblock_after(fifo, 10.0)
+    err = _refused(fifo)
+    done.set()
+    assert "not a regular file" in str(err)  # refused before open(), which would block
+    for device in ("/dev/zero", "/dev/null", "/dev/urandom"):
+        if os.path.exists(device):
+            assert "not a regular file" in str(_refused(Path(device)))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import struct
 
 import numpy as np
@@ -110,6 +111,11 @@ def load(path: str | os.PathLike) -> Model:
     """
     name = os.fspath(path)
     try:
+        # A FIFO would block open() until someone writes, a device never ends:
+        # only regular files (and folders, refused below by open) get that far.
+        mode = os.stat(name).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise _fail(name, "it is not a regular file (a device, pipe or socket)")
         with open(name, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size < 8:

@@ -11,6 +11,7 @@ import csv
 import io
 import math
 import os
+import stat
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +24,10 @@ def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list
     """The header and ``(line number, cells)`` for each non-blank data line."""
     name = os.fspath(path)
     try:
+        # A device such as /dev/zero never ends; a pipe (e.g. /dev/stdin) is read.
+        mode = os.stat(name).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            raise DataError(f"{name}: is a device or socket, not a CSV file")
         with open(name, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
