@@ -216,3 +216,55 @@ def test_model_json_value_replaced(folder, valid_model, where, inner, value):
     new_head = json.dumps(header).encode()
     _model_only_model_file_error(folder / "json.safetensors",
                                  struct.pack("<Q", len(new_head)) + new_head + data)
+
+
+# --- save -> load round trip ------------------------------------------------------
+
+NUMBER = st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1e-300, 1e300]))
+
+
+@FUZZ
+@given(n_classes=st.integers(0, 4), n_features=st.integers(0, 4),
+       names=st.one_of(st.lists(st.text(max_size=5), max_size=6),
+                       st.lists(st.one_of(st.text(max_size=5), st.integers(0, 3)),
+                                max_size=6)),
+       scaler=st.one_of(
+           st.none(),
+           st.tuples(st.lists(st.floats(-1e300, 1e300), min_size=3, max_size=3),
+                     st.lists(st.floats(1e-300, 1e300), min_size=3, max_size=3)),
+           st.tuples(st.lists(NUMBER, min_size=2, max_size=3),
+                     st.lists(NUMBER, min_size=2, max_size=3))),
+       metadata=st.dictionaries(st.text(max_size=4), st.one_of(JSON, st.floats()),
+                                max_size=3),
+       dtype=st.sampled_from([np.float64, np.float32]))
+def test_whatever_save_accepts_load_returns(folder, n_classes, n_features, names, scaler,
+                                            metadata, dtype):
+    """save either refuses (ConfigError, writing nothing) or writes a file that
+    load reads back exactly: no file is ever written that load would refuse."""
+    path = folder / "roundtrip.safetensors"
+    if path.exists():
+        path.unlink()
+    net = rp.mlp([3, 4, 3], "tanh", seed=0, dtype=dtype)
+    model = rp.Model(net, class_names=names[:n_classes] if n_classes != 4 else names,
+                     feature_names=names[:n_features] if n_features != 4 else names,
+                     metadata=metadata,
+                     standardizer=None if scaler is None else rp.datasets.Standardizer(
+                         np.array(scaler[0]), np.array(scaler[1])))
+    try:
+        rp.save(model, path)
+    except rp.ConfigError as e:
+        assert "\n" not in str(e)
+        assert not path.exists()
+        return
+    back = rp.load(path)
+    assert back.class_names == model.class_names
+    assert back.feature_names == model.feature_names
+    assert back.metadata == model.metadata
+    for k, v in net.state_dict().items():
+        got = back.net.state_dict()[k]
+        assert got.dtype == v.dtype and got.tobytes() == v.tobytes()
+    if scaler is None:
+        assert back.standardizer is None
+    else:
+        assert back.standardizer.mean_.tobytes() == model.standardizer.mean_.tobytes()
+        assert back.standardizer.scale_.tobytes() == model.standardizer.scale_.tobytes()

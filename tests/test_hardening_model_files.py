@@ -441,3 +441,42 @@ def test_a_pipe_or_device_is_refused_without_reading(tmp_path):
     for device in ("/dev/zero", "/dev/null", "/dev/urandom"):
         if os.path.exists(device):
             assert "not a regular file" in str(_refused(Path(device)))
+
+
+def _fitted(mean, scale):
+    return rp.datasets.Standardizer(np.asarray(mean, float), np.asarray(scale, float))
+
+
+@pytest.mark.parametrize("what,kwargs", [
+    ("int class names", {"class_names": [0, 1, 2]}),
+    ("too few class names", {"class_names": ["a", "b"]}),
+    ("int feature names", {"feature_names": [1, 2, 3, 4]}),
+    ("too many feature names", {"feature_names": list("abcde")}),
+    ("NaN in metadata", {"metadata": {"loss": float("nan")}}),
+    ("inf in metadata", {"metadata": {"loss": [float("inf")]}}),
+    ("NumPy int in metadata", {"metadata": {"epochs": np.int64(3)}}),
+    ("object in metadata", {"metadata": {"x": object()}}),
+    ("standardizer of 3 features", {"standardizer": _fitted([0] * 3, [1] * 3)}),
+    ("standardizer with NaN", {"standardizer": _fitted([np.nan, 0, 0, 0], [1] * 4)}),
+    ("standardizer with zero scale", {"standardizer": _fitted([0] * 4, [1, 0, 1, 1])}),
+    ("unfitted standardizer", {"standardizer": rp.datasets.Standardizer()}),
+])
+def test_save_refuses_what_load_would_refuse(tmp_path, what, kwargs):
+    """Before: each of these was written, and then rp.load refused the file (or save
+    raised a bare TypeError/ValueError). Now save refuses up front, writing nothing."""
+    path = tmp_path / "m.safetensors"
+    rp.save(rp.mlp([4, 3], seed=1), path)
+    before = path.read_bytes()
+    with pytest.raises(rp.ConfigError) as info:
+        rp.save(rp.mlp([4, 3], seed=0), path, **kwargs)
+    assert "\n" not in str(info.value)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+
+
+@pytest.mark.parametrize("net", [rp.Sequential(), rp.Sequential(rp.Linear(2, 2),
+                                                                 rp.Module())])
+def test_save_refuses_a_network_it_could_not_rebuild(tmp_path, net):
+    with pytest.raises(rp.ConfigError, match="cannot be saved"):
+        rp.save(net, tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []

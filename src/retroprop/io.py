@@ -54,6 +54,7 @@ def save(model: Model | Sequential, path: str | os.PathLike, *,
     elif not isinstance(model, Model):
         raise ConfigError(f"save takes a Model or a Sequential, got {type(model).__name__}")
     net = model.net
+    _check_savable(model)
     state = net.state_dict()
     for name, v in state.items():
         if not np.isfinite(v).all():
@@ -85,6 +86,44 @@ def save(model: Model | Sequential, path: str | os.PathLike, *,
         f.write(head)
         for raw in blobs:
             f.write(raw)
+
+
+def _check_savable(model: Model) -> None:
+    """Refuse (``ConfigError``) what ``load`` would refuse, so every saved file loads."""
+    net = model.net
+    if not isinstance(net, Sequential):
+        raise ConfigError(f"Model.net must be a Sequential, got {type(net).__name__}")
+    try:
+        from_config(net.config(), dtype=net.dtype)
+    except (ConfigError, NotImplementedError) as e:
+        why = str(e) or f"a module has no config ({e!r})"
+        raise ConfigError(f"this network cannot be saved: {why}") from None
+    for what, names, n, side in (
+            ("class_names", model.class_names, net.out_features, "outputs"),
+            ("feature_names", model.feature_names, net.in_features, "inputs")):
+        if not isinstance(names, (list, tuple)) or not all(
+                isinstance(s, str) for s in names):
+            raise ConfigError(f"{what} must be a list of strings, got {names!r} "
+                              f"(e.g. [str(c) for c in ...])")
+        if names and len(names) != n:
+            raise ConfigError(f"{what} has {len(names)} names for the network's {n} "
+                              f"{side}")
+    sc = model.standardizer
+    if sc is not None:
+        shape = (net.in_features,)
+        if sc.mean_ is None or np.shape(sc.mean_) != shape or np.shape(sc.scale_) != shape:
+            raise ConfigError(f"the standardizer must be fitted on {shape[0]} features")
+        if not (np.isfinite(sc.mean_).all() and np.isfinite(sc.scale_).all()
+                and (sc.scale_ > 0).all()):
+            raise ConfigError("the standardizer holds non-finite means or scales, or "
+                              "scales <= 0")
+    if not isinstance(model.metadata, dict):
+        raise ConfigError(f"metadata must be a dict, got {type(model.metadata).__name__}")
+    try:
+        json.dumps(model.metadata, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ConfigError(f"metadata must be JSON data (dicts, lists, str, int, finite "
+                          f"float, bool, None): {e}") from None
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
