@@ -211,6 +211,12 @@ CORPUS: dict[str, Callable[[bytes], bytes]] = {
         h.update({"9.weight": {"dtype": "F64", "shape": [1],
                                "data_offsets": [376, 384]}}), d.extend(b"\0" * 8))),
     "NaN weight": _nan_weight(float("nan")),
+    # finite as float64, inf once cast to the float32 the metadata declares
+    "1e300 weight in a float32 model": _with(lambda h, info, d: (
+        info.update(dtype="float32"), d.__setitem__(slice(0, 8),
+                                                    struct.pack("<d", 1e300)))),
+    "tensor dtype disagrees with the model's": _with(lambda h, info, d: info.update(
+        dtype="float32")),
     "inf weight": _nan_weight(float("inf")),
     "-inf weight": _nan_weight(float("-inf")),
     "duplicate tensor key": _with(_duplicate_tensor_key),

@@ -227,6 +227,10 @@ def load(path: str | os.PathLike) -> Model:
         if v.shape != p.data.shape:
             raise _fail(name, f"parameter {pname!r} has shape {v.shape}, the "
                               f"architecture needs {p.data.shape}")
+        if v.dtype != np.dtype(dtype).newbyteorder("<"):
+            # save writes the network's own dtype; a cast here could overflow
+            raise _fail(name, f"parameter {pname!r} is stored as {v.dtype.name}, the "
+                              f"model is {np.dtype(dtype).name}")
         if not np.isfinite(v).all():
             raise _fail(name, f"parameter {pname!r} holds non-finite values")
         p.data = v.astype(dtype)
