@@ -69,11 +69,11 @@ def test_lecture_network_members_equal_single_runs(engine, iris_split):
 
 
 SETTINGS = [
-    dict(loss="cross_entropy", batch_size=1, momentum=0.0),
-    dict(loss="mse", batch_size=4, momentum=0.9, nesterov=True, weight_decay=0.01),
-    dict(loss="cross_entropy", batch_size=None, momentum=0.5, dampening=0.3),
-    dict(loss="mse", batch_size=5, weight_decay=0.1, shuffle=False),
-    dict(loss="cross_entropy", batch_size=3, momentum=0.8, weight_decay=1e-3),
+    {"loss": "cross_entropy", "batch_size": 1, "momentum": 0.0},
+    {"loss": "mse", "batch_size": 4, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    {"loss": "cross_entropy", "batch_size": None, "momentum": 0.5, "dampening": 0.3},
+    {"loss": "mse", "batch_size": 5, "weight_decay": 0.1, "shuffle": False},
+    {"loss": "cross_entropy", "batch_size": 3, "momentum": 0.8, "weight_decay": 1e-3},
 ]
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 
@@ -110,7 +110,7 @@ def test_diverging_members_are_frozen_and_the_others_continue(engine, iris_split
         return net
 
     seeds = list(range(8))
-    kw = dict(epochs=3, lr=0.1, loss="mse", batch_size=1)
+    kw = {"epochs": 3, "lr": 0.1, "loss": "mse", "batch_size": 1}
     r = rp.train_many(make, X, y, seeds=seeds, engine=engine, **kw)
     assert r.diverged.any() and not r.diverged.all()
     for i, s in enumerate(seeds):
@@ -180,7 +180,7 @@ def test_epoch_orders_are_trains_orders(n):
 def test_branch_free_exp_matches_numpy_to_two_ulp():
     from numba import njit
 
-    from retroprop.fast.many_kernels import exp
+    from retroprop.fast.kernels import exp
 
     @njit
     def apply(x):

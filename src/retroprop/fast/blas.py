@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from retroprop.engine.layers import Linear, Sequential
-from retroprop.fast.many_kernels import exp
+from retroprop.fast.kernels import exp
 from retroprop.fast.single import FlatParameters
 from retroprop.fast.spec import ACTIVATION_CODES
 
@@ -30,45 +30,53 @@ CHUNK = 4096
 """Rows per forward pass when evaluating on a whole data set."""
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def activation_forward(kind, slope, z, a):
     """``a = f(z)`` in one pass; the sigmoid in its stable form.
 
-    Single-threaded on purpose: it is a small part of the work, and threads of its
-    own would fight BLAS's threads for the cores.
+    One loop per activation, so that each compiles to SIMD code. Single-threaded on
+    purpose: it is a small part of the work, and threads of its own would fight
+    BLAS's threads for the cores.
     """
-    for r in range(z.shape[0]):
-        for c in range(z.shape[1]):
-            v = z[r, c]
-            if kind == SIGMOID:
-                e = exp(-abs(np.float64(v)))
-                a[r, c] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-            elif kind == TANH:
-                a[r, c] = math.tanh(v)
-            elif kind == RELU:
-                a[r, c] = v if v > 0 else 0.0
-            elif kind == LEAKY:
-                a[r, c] = v if v > 0 else slope * v
-            else:
-                a[r, c] = v
+    zf, af = z.reshape(-1), a.reshape(-1)
+    if kind == SIGMOID:
+        for i in range(zf.shape[0]):
+            v = np.float64(zf[i])
+            e = exp(-abs(v))  # e^-|z| never overflows
+            af[i] = (1.0 if v >= 0 else e) / (1.0 + e)
+    elif kind == TANH:
+        for i in range(zf.shape[0]):
+            af[i] = math.tanh(zf[i])
+    elif kind == RELU:
+        for i in range(zf.shape[0]):
+            af[i] = zf[i] if zf[i] > 0 else 0.0
+    elif kind == LEAKY:
+        for i in range(zf.shape[0]):
+            af[i] = zf[i] if zf[i] > 0 else slope * zf[i]
+    else:
+        for i in range(zf.shape[0]):
+            af[i] = zf[i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def activation_backward(kind, slope, z, a, delta):
     """``delta *= f'(z)`` in place (``a (1 - a)``, ``1 - a^2``, ...)."""
-    for r in range(delta.shape[0]):
-        for c in range(delta.shape[1]):
-            if kind == SIGMOID:
-                delta[r, c] = delta[r, c] * (a[r, c] * (1.0 - a[r, c]))
-            elif kind == TANH:
-                delta[r, c] = delta[r, c] * (1.0 - a[r, c] * a[r, c])
-            elif kind == RELU:
-                delta[r, c] = delta[r, c] * (1.0 if z[r, c] > 0 else 0.0)
-            elif kind == LEAKY:
-                delta[r, c] = delta[r, c] * (1.0 if z[r, c] > 0 else slope)
+    zf, af, df = z.reshape(-1), a.reshape(-1), delta.reshape(-1)
+    if kind == SIGMOID:
+        for i in range(df.shape[0]):
+            df[i] = df[i] * (af[i] * (1.0 - af[i]))
+    elif kind == TANH:
+        for i in range(df.shape[0]):
+            df[i] = df[i] * (1.0 - af[i] * af[i])
+    elif kind == RELU:
+        for i in range(df.shape[0]):
+            df[i] = df[i] * (1.0 if zf[i] > 0 else 0.0)
+    elif kind == LEAKY:
+        for i in range(df.shape[0]):
+            df[i] = df[i] * (1.0 if zf[i] > 0 else slope)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta):
     """Sum of the batch's losses and (if wanted) ``delta = dL/d(out)`` over ``scale``.
 
@@ -112,7 +120,7 @@ def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta):
     return total, correct
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def sgd_check(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
               nesterov):
     """Whether every new value ``SGD.step`` would give is finite (nothing written)."""
@@ -129,7 +137,7 @@ def sgd_check(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
     return bad == 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, error_model="numpy", nogil=True)
 def sgd_apply(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
               nesterov):
     """``SGD.step`` in place: the same expressions as the engine, element by element."""

@@ -162,10 +162,10 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     if engine == "fast" and reason is not None:
         raise ConfigError(f"engine='fast' is not available: {reason}")
     use = "fast" if engine != "numpy" and reason is None else "numpy"
-    settings = dict(epochs=int(epochs), lr=float(lr), batch_size=int(batch_size),
-                    momentum=float(momentum), dampening=float(dampening),
-                    weight_decay=float(weight_decay), nesterov=bool(nesterov),
-                    loss=loss, shuffle=bool(shuffle), validation=validation)
+    settings = {"epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size),
+                    "momentum": float(momentum), "dampening": float(dampening),
+                    "weight_decay": float(weight_decay), "nesterov": bool(nesterov),
+                    "loss": loss, "shuffle": bool(shuffle), "validation": validation}
     if use == "fast":
         out = _run_fast(template, layout, theta, X, y, seeds, **settings)
     else:

@@ -8,9 +8,7 @@ arithmetic for every member, so the compiler turns it into SIMD instructions: ei
 networks advance for the price of about one. Each member still reads its own sample
 (``orders[member, epoch, t]``) and stops on its own when it diverges.
 
-``exp`` is a branch-free exponential (Cody-Waite reduction and a degree-13 Taylor
-polynomial, within 2 ulp of ``math.exp``) so that the sigmoid and softmax loops
-vectorise too; ``test_fast_many`` checks it against NumPy.
+``kernels.exp`` is branch-free, so the sigmoid and softmax loops vectorise too.
 """
 
 from __future__ import annotations
@@ -18,19 +16,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba import njit, prange
 
 from retroprop.fast.kernels import (
     EVAL_NOT_FINITE,
     IDENTITY,
     LEAKY,
     LOSS_NOT_FINITE,
-    OK,
     RELU,
     SIGMOID,
     STEP_NOT_FINITE,
     TANH,
+    exp,
 )
 from retroprop.fast.spec import LINEAR
 
@@ -38,55 +35,7 @@ LANES = 16
 """Members per block (16 float64: two AVX-512 or four AVX2 registers)."""
 
 
-@intrinsic
-def _bits_as_float(typingctx, bits):
-    """Reinterpret an int64's bits as a float64 (to build ``2**k`` exactly)."""
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-    return sig, codegen
-
-
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 with trailing zero bits: k * _LN2_HI exact
-_LN2_LO = 1.90821492927058770002e-10
-_LOG2E = 1.44269504088896338700e00
-
-
-@njit(cache=True, inline="always")
-def exp(x):
-    """``e**x`` without branches: ``2**k * e**r``, ``k = round(x / ln 2)``, ``|r| <=
-    ln(2) / 2``, ``e**r`` by its Taylor series to degree 13 (truncation below 1e-17).
-
-    ``2**k`` is applied as two exact powers of two so that results that overflow
-    give inf and ones that underflow give 0 (through subnormals); NaN stays NaN.
-    """
-    xc = min(max(x, -1000.0), 1000.0)
-    k = math.floor(xc * _LOG2E + 0.5)
-    r = (xc - k * _LN2_HI) - k * _LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    ki = np.int64(k)
-    k1 = ki >> 1
-    k2 = ki - k1
-    y = p * _bits_as_float((k1 + 1023) << 52) * _bits_as_float((k2 + 1023) << 52)
-    return y if x == x else x
-
-
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _forward(theta, A, kinds, widths, w_off, b_off, slopes, a_off):
     """Every lane's sample (already in ``A[0:widths[0], :]``) through every module."""
     L = A.shape[1]
@@ -132,7 +81,7 @@ def _forward(theta, A, kinds, widths, w_off, b_off, slopes, a_off):
                     A[ao + o, l] = A[ai + o, l]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _output(A, out0, k, loss_code, y, T, rows, scale, delta, mx, s, loss, want_delta):
     """Each lane's loss (added to ``loss``) and, if ``want_delta``, ``delta``.
 
@@ -172,7 +121,7 @@ def _output(A, out0, k, loss_code, y, T, rows, scale, delta, mx, s, loss, want_d
                 delta[j, l] = 2.0 * d / scale if want_delta else 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off):
     """Walk back from ``delta``, adding each lane's gradients into ``G``."""
     L = A.shape[1]
@@ -228,7 +177,7 @@ def _backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a
                     delta[i, l] = delta[i, l] * 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders,
                  epoch0, batch_size, lr, momentum, one_minus_damp, weight_decay,
                  nesterov, loss_code, kinds, widths, w_off, b_off, slopes, a_off,
@@ -359,7 +308,7 @@ def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders
     return first
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
 def train_many_blocks(thetas, bufs, active, status, first, X, y, T, orders, epoch0,
                       batch_size, lr, momentum, one_minus_damp, weight_decay, nesterov,
                       loss_code, kinds, widths, w_off, b_off, slopes, a_off,

@@ -27,7 +27,7 @@ def numba_available() -> bool:
     """Whether Numba can be imported (it is the ``fast`` extra)."""
     try:
         import numba  # noqa: F401
-    except Exception:  # ImportError, or a broken install
+    except Exception:  # noqa: BLE001 - ImportError, or a broken install
         return False
     return True
 

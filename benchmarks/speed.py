@@ -1,0 +1,355 @@
+"""Issue 5's three cases, retroprop and its peers timed side by side in one process.
+
+(a) ``iris``: the lecture's 4-4-3-3 sigmoid network, 100 epochs of per-sample SGD
+    (eta 0.05) on the Iris training split: retroprop (``engine="auto"`` and the
+    NumPy engine), the lecture's PyTorch loop, scikit-learn's MLPClassifier.
+(b) ``many``: 1,000 such networks from seeds 0..999 with ``train_many``, against
+    the PyTorch loop's time for one network times 1,000.
+(c) ``large``: one epoch on synthetic 60,000 x 784 data, 784-256-128-10 sigmoid,
+    batch 128, float32 and float64: retroprop, a PyTorch loop, scikit-learn.
+
+Every implementation also measures the loss on the whole training set after each
+epoch, as retroprop's History does (scikit-learn reports its running loss instead,
+which costs nothing). Times are medians of ``repeats`` runs after a warm-up run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from typing import TextIO
+
+import numpy as np
+
+import retroprop as rp
+from retroprop.recipe import prepare_data
+
+CASES = {"a": "iris", "b": "many", "c": "large"}
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def blas_threads() -> tuple[int, str]:
+    """``(threads, description)`` of the BLAS NumPy uses (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return os.cpu_count() or 1, "unknown BLAS"
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            return int(info["num_threads"]), (
+                f"{info.get('internal_api')} {info.get('version')}, kernel "
+                f"{info.get('architecture')}, {info['num_threads']} threads")
+    return os.cpu_count() or 1, "unknown BLAS"
+
+
+def machine() -> str:
+    """One paragraph describing the machine and the library versions."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        cpu = f"{names[0]} x {len(names)}" if names else cpu
+    except OSError:
+        pass
+    versions = [f"numpy {np.__version__}"]
+    for mod in ("numba", "torch", "sklearn"):
+        try:
+            versions.append(f"{mod} {__import__(mod).__version__}")
+        except ImportError:
+            versions.append(f"{mod} (not installed)")
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+           if k in os.environ}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}\n"
+            f"libraries: {', '.join(versions)}; BLAS: {blas_threads()[1]}\n"
+            f"load average at start: {load:.2f}"
+            + (f"\nWARNING: {env} is set and may slow NumPy's BLAS" if env else ""))
+
+
+def _have(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+# --- (a) and (b): the lecture's Iris network --------------------------------------
+
+
+def torch_iris(X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> float:
+    """The lecture's PyTorch code: fc1..fc3, sigmoid, per-sample SGD; last loss."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1 = nn.Linear(4, 4)
+            self.fc2 = nn.Linear(4, 3)
+            self.fc3 = nn.Linear(3, 3)
+
+        def forward(self, x):
+            x = torch.sigmoid(self.fc1(x))
+            x = torch.sigmoid(self.fc2(x))
+            return self.fc3(x)
+
+    net = Net()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
+    Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    g = torch.Generator().manual_seed(seed)
+    loss = None
+    for _ in range(epochs):
+        for i in torch.randperm(len(Xt), generator=g).tolist():
+            optimizer.zero_grad()
+            out = net(Xt[i:i + 1])
+            step_loss = criterion(out, yt[i:i + 1])
+            step_loss.backward()
+            optimizer.step()
+        with torch.no_grad():  # the epoch's loss on the training set, as History
+            loss = float(criterion(net(Xt), yt))
+    return loss
+
+
+def sklearn_iris(X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> float:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=(4, 3), activation="logistic", solver="sgd",
+                        batch_size=1, momentum=0.0, alpha=0.0, learning_rate_init=0.05,
+                        max_iter=epochs, tol=0.0, n_iter_no_change=10**9,
+                        random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    return clf.loss_
+
+
+def _row(out: TextIO, case: str, impl: str, seconds: float, reference: float | None,
+         note: str = "") -> None:
+    ratio = "" if reference is None else f"{seconds / reference:10.1f}x"
+    out.write(f"| {case:<22} | {impl:<40} | {seconds:10.4f} | {ratio:>11} | {note} |\n")
+    out.flush()
+
+
+def _header(out: TextIO, title: str) -> None:
+    out.write(f"\n{title}\n| case | implementation | median s | its time / retroprop's | note |\n"
+              "|---|---|---:|---:|---|\n")
+
+
+def iris(quick: bool, repeats: int, out: TextIO) -> dict:
+    import numba
+
+    split = prepare_data()
+    X, y = split.X_train, split.y_train
+    epochs = 3 if quick else 100
+    steps = epochs * len(y)
+    _header(out, f"(a) Iris 4-4-3-3, {epochs} epochs of per-sample SGD "
+                 f"({steps} steps)")
+
+    def ours(engine: str) -> Callable[[], object]:
+        return lambda: rp.train(rp.mlp([4, 4, 3, 3], seed=1), X, y, epochs=epochs,
+                                lr=0.05, seed=1, engine=engine)
+
+    t_rp = median_time(ours("auto"), repeats)
+    case = "a: Iris per-sample"
+    _row(out, case, "retroprop train (auto: compiled)", t_rp, None,
+         f"{t_rp / steps * 1e6:.2f} us/step, 1 thread")
+    t_np = median_time(ours("numpy"), repeats)
+    _row(out, case, "retroprop train (engine='numpy')", t_np, t_rp,
+         f"{t_np / steps * 1e6:.1f} us/step")
+    result = {"retroprop": t_rp, "steps": steps, "epochs": epochs}
+    if _have("torch"):
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the compiled per-sample path uses one thread
+        try:
+            t_pt = median_time(lambda: torch_iris(X, y, epochs, 1), repeats)
+        finally:
+            torch.set_num_threads(threads)
+        result["torch"] = t_pt
+        _row(out, case, "PyTorch loop (lecture code)", t_pt, t_rp,
+             f"{t_pt / steps * 1e6:.1f} us/step, torch.set_num_threads(1)")
+    if _have("sklearn"):
+        t_sk = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats)
+        result["sklearn"] = t_sk
+        _row(out, case, "scikit-learn MLPClassifier sgd", t_sk, t_rp,
+             f"{t_sk / steps * 1e6:.1f} us/step")
+    result["numba_threads"] = numba.get_num_threads()
+    return result
+
+
+def many(quick: bool, repeats: int, out: TextIO, iris_result: dict | None = None) -> dict:
+    import numba
+
+    split = prepare_data()
+    X, y = split.X_train, split.y_train
+    N, epochs = (40, 3) if quick else (1000, 100)
+    _header(out, f"(b) {N} Iris networks x {epochs} epochs, per-sample SGD")
+    case = f"b: {N} networks"
+
+    def ours() -> rp.ManyResult:
+        return rp.train_many(lambda s: rp.mlp([4, 4, 3, 3], seed=s), X, y,
+                             seeds=range(N), epochs=epochs, lr=0.05)
+
+    t_rp = median_time(ours, max(1, repeats if quick else min(repeats, 3)))
+    _row(out, case, "retroprop train_many (compiled)", t_rp, None,
+         f"{numba.get_num_threads()} threads, incl. building the {N} networks")
+    result = {"retroprop": t_rp}
+    if _have("torch"):
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            per_net = median_time(lambda: torch_iris(X, y, epochs, 1), repeats)
+        finally:
+            torch.set_num_threads(threads)
+        result["torch"] = per_net * N
+        _row(out, case, f"PyTorch loop, one by one ({N} x 1 net)", per_net * N, t_rp,
+             f"extrapolated from {per_net:.3f} s per network, 1 thread")
+    if _have("sklearn"):
+        per_net = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats)
+        result["sklearn"] = per_net * N
+        _row(out, case, f"scikit-learn, one by one ({N} x 1 net)", per_net * N, t_rp,
+             f"extrapolated from {per_net:.3f} s per network")
+    return result
+
+
+# --- (c): large mini-batches -------------------------------------------------------
+
+
+def synthetic(n: int, d: int, k: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian inputs labelled by a random linear teacher (learnable, balanced)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d), dtype=np.float32).astype(dtype, copy=False)
+    W = rng.standard_normal((d, k), dtype=np.float32).astype(dtype, copy=False)
+    return X, np.argmax(X @ W, axis=1)
+
+
+def torch_large(X: np.ndarray, y: np.ndarray, sizes, batch: int, lr: float,
+                evaluate: bool) -> float:
+    """One epoch of mini-batch SGD, sigmoid hidden layers; then (optionally) the
+    loss on the whole training set, as History measures it."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    layers: list = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b, dtype=dtype))
+        if i < len(sizes) - 2:
+            layers.append(nn.Sigmoid())
+    net = nn.Sequential(*layers)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    perm = torch.randperm(len(Xt))
+    for start in range(0, len(Xt), batch):
+        idx = perm[start:start + batch]
+        optimizer.zero_grad()
+        loss = criterion(net(Xt[idx]), yt[idx])
+        loss.backward()
+        optimizer.step()
+    if evaluate:
+        with torch.no_grad():
+            return float(criterion(net(Xt), yt))
+    return float(loss.detach())
+
+
+def sklearn_large(X: np.ndarray, y: np.ndarray, hidden, batch: int, lr: float) -> float:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=hidden, activation="logistic", solver="sgd",
+                        batch_size=batch, momentum=0.0, alpha=0.0, learning_rate_init=lr,
+                        max_iter=1, tol=0.0, n_iter_no_change=10**9, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    return clf.loss_
+
+
+def large(quick: bool, repeats: int, out: TextIO) -> dict:
+    n = 1024 if quick else 60_000
+    sizes = [784, 256, 128, 10]
+    batch, lr = 128, 0.1
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    # Training: forward (2 flops per weight and sample), grad_W (2) and the delta
+    # passed down (2, not below the first layer); evaluation: one forward.
+    train_flops = n * (6 * weights - 2 * sizes[0] * sizes[1])
+    eval_flops = n * 2 * weights
+    threads, _ = blas_threads()
+    result = {}
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        X, y = synthetic(n, sizes[0], sizes[-1], dtype)
+        _header(out, f"(c) one epoch, {n} x {sizes[0]}, {'-'.join(map(str, sizes))} "
+                     f"sigmoid, batch {batch}, {name} ({train_flops / 1e9:.1f} GFLOP "
+                     f"training + {eval_flops / 1e9:.1f} GFLOP evaluation)")
+        case = f"c: large {name}"
+
+        def ours() -> rp.History:
+            net = rp.mlp(sizes, seed=0, dtype=dtype)  # noqa: B023
+            return rp.train(net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0)  # noqa: B023
+
+        t_rp = median_time(ours, repeats)
+        _row(out, case, "retroprop train (auto: BLAS runner)", t_rp, None,
+             f"{(train_flops + eval_flops) / t_rp / 1e9:.0f} GFLOP/s incl. evaluation")
+        t_np = median_time(lambda: rp.train(rp.mlp(sizes, seed=0, dtype=dtype), X, y,  # noqa: B023
+                                            epochs=1, lr=lr, batch_size=batch, seed=0,
+                                            engine="numpy"), repeats)
+        _row(out, case, "retroprop train (engine='numpy')", t_np, t_rp)
+        result[name] = {"retroprop": t_rp, "numpy": t_np}
+        if _have("torch"):
+            import torch
+
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                t_pt = median_time(lambda: torch_large(X, y, sizes, batch, lr, True),  # noqa: B023
+                                   repeats)
+                t_pt_train = median_time(
+                    lambda: torch_large(X, y, sizes, batch, lr, False), repeats)  # noqa: B023
+            finally:
+                torch.set_num_threads(before)
+            result[name]["torch"] = t_pt
+            result[name]["torch_train_only"] = t_pt_train
+            _row(out, case, "PyTorch loop + full-set loss", t_pt, t_rp,
+                 f"torch.set_num_threads({threads})")
+            _row(out, case, "PyTorch loop, training only", t_pt_train, t_rp,
+                 f"{train_flops / t_pt_train / 1e9:.0f} GFLOP/s")
+        if _have("sklearn"):
+            t_sk = median_time(lambda: sklearn_large(X, y, tuple(sizes[1:-1]), batch, lr),  # noqa: B023
+                               repeats)
+            result[name]["sklearn"] = t_sk
+            _row(out, case, "scikit-learn MLPClassifier sgd", t_sk, t_rp,
+                 "max_iter=1 (running loss, no extra pass)")
+    return result
+
+
+def run(case: str, *, quick: bool, repeats: int, out: TextIO) -> dict:
+    """Run case ``"a"``, ``"b"`` or ``"c"`` and write its table to ``out``."""
+    fn = {"a": iris, "b": many, "c": large}[case]
+    return fn(quick, repeats, out)
