@@ -122,6 +122,9 @@ def test_every_engine_diverges_where_the_reference_does(
     ref_err, ref = run({"engine": "numpy"} if len(ENGINES) > 1 else {})
     err, got = run({"engine": engine} if len(ENGINES) > 1 else {})
     assert (err.epoch, err.iteration, err.lr) == (ref_err.epoch, ref_err.iteration, lr)
+    msg = str(err)
+    assert f"epoch {err.epoch}, iteration {err.iteration} with lr={lr:g}" in msg
+    assert "smaller learning rate (eta)" in msg and "\n" not in msg
     for k in ref:
         assert got[k].dtype == dtype and np.isfinite(got[k]).all()
         if engine == "numpy":
