@@ -486,3 +486,31 @@ def test_save_refuses_a_network_it_could_not_rebuild(tmp_path, net):
     with pytest.raises(rp.ConfigError, match="cannot be saved"):
         rp.save(net, tmp_path / "m.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("element", [b"{}", b"[]", b"0", b"1.5", b'""', b'"k":0'])
+def test_a_json_bomb_header_costs_a_bounded_amount(tmp_path, element):
+    """A 1 MiB header (the limit) of tiny JSON values: parsing makes a Python object
+    per few bytes, measured up to 26x the text (27 MB); the header limit keeps that
+    below 32 MiB whatever the file claims."""
+    import retroprop.io
+
+    limit = retroprop.io.MAX_HEADER
+    opener, closer = (b"{", b"}") if element.startswith(b'"k"') else (b'{"a":[', b"]}")
+    count = (limit - 16) // (len(element) + 1)
+    if element.startswith(b'"k"'):  # distinct keys, or the duplicate check stops it
+        body = b",".join(b'"%d":0' % i for i in range(count // 2))
+    else:
+        body = b",".join([element] * count)
+    head = opener + body + closer
+    assert len(head) <= limit
+    path = tmp_path / "bomb.safetensors"
+    path.write_bytes(struct.pack("<Q", len(head)) + head)
+    tracemalloc.start()
+    try:
+        with pytest.raises(rp.ModelFileError):
+            rp.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20, peak
