@@ -152,7 +152,9 @@ def check_xy(X: np.ndarray, y: np.ndarray, net: Sequential | None = None,
                         f"got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{what} must be numeric, got dtype {X.dtype}")
-    bad = np.argwhere(~np.isfinite(X))
+    # min and max are NaN or +-inf exactly when some value is: two passes, no copy.
+    bad = [] if np.isfinite(X.min()) and np.isfinite(X.max()) else \
+        np.argwhere(~np.isfinite(X))
     if len(bad):
         r, c = bad[0]
         raise DataError(f"{what} has a non-finite value ({X[r, c]}) at row {r}, column {c}; "
