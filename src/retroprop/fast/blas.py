@@ -246,7 +246,7 @@ class BlasRunner(FlatParameters):
                                       B * scale_k, True, delta)
             if not math.isfinite(total):
                 raise _diverged(epoch, iteration, float(self.hyper[0]),
-                                "the loss became non-finite")
+                                f"the loss became {total}")
             self._backward(xb, delta)
             if not sgd_check(self.theta, self.grad, self.buf, self.first, *self.hyper):
                 raise _diverged(epoch, iteration, float(self.hyper[0]),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import intrinsic
 
 from retroprop.fast.spec import LINEAR
@@ -232,11 +232,11 @@ def sgd_step(theta, G, buf, new_theta, new_buf, first, lr, momentum, one_minus_d
 def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
                 one_minus_damp, weight_decay, nesterov, loss_code,
                 kinds, widths, w_off, b_off, slopes, a_off):
-    """One epoch of mini-batch SGD in ``order``; returns ``(status, iterations)``.
+    """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss)``.
 
     ``first[0]`` is 1 until the first step has filled the momentum buffer ``buf``.
-    On a non-OK status ``theta`` holds the last finite parameters and ``iterations``
-    counts the failed one.
+    On a non-OK status ``theta`` holds the last finite parameters, ``iterations``
+    counts the failed one and ``loss`` is that batch's (summed) loss.
     """
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
@@ -265,12 +265,12 @@ def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
             backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes,
                      a_off)
         if not math.isfinite(batch_loss):
-            return LOSS_NOT_FINITE, iterations
+            return LOSS_NOT_FINITE, iterations, batch_loss
         if not sgd_step(theta, G, buf, new_theta, new_buf, first[0] == 1, lr, momentum,
                         one_minus_damp, weight_decay, nesterov):
-            return STEP_NOT_FINITE, iterations
+            return STEP_NOT_FINITE, iterations, batch_loss
         first[0] = 0
-    return OK, iterations
+    return OK, iterations, 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -295,50 +295,3 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
             correct += 1
     denominator = n if loss_code == 0 else n * k
     return total / denominator, correct / n
-
-
-@njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def train_many_epochs(thetas, bufs, first, active, status, X, y, T, orders, epoch0,
-                      batch_size, lr, momentum, one_minus_damp, weight_decay, nesterov,
-                      loss_code, kinds, widths, w_off, b_off, slopes, a_off,
-                      Xv, yv, Tv, losses, accs, val_losses, val_accs):
-    """Epochs ``epoch0 .. epoch0 + E - 1`` (0-based) of every active member.
-
-    Member i (in parallel threads) trains epoch e on ``orders[i, e]`` of shape
-    ``(N, E, n)`` and is then evaluated into column ``epoch0 + e`` of ``losses``,
-    ``accs`` (and, when ``Xv`` has rows, ``val_losses``, ``val_accs``). A member
-    whose step or monitored loss is not finite is made inactive with its status
-    (``LOSS_NOT_FINITE``, ``STEP_NOT_FINITE`` or ``EVAL_NOT_FINITE``), its
-    parameters left at the last finite ones and that epoch's entries NaN.
-    """
-    N, E = orders.shape[0], orders.shape[1]
-    for i in prange(N):
-        for e in range(E):
-            if not active[i]:
-                break
-            col = epoch0 + e
-            st, _ = train_epoch(thetas[i], bufs[i], first[i:i + 1], X, y, T,
-                                orders[i, e], batch_size, lr, momentum, one_minus_damp,
-                                weight_decay, nesterov, loss_code, kinds, widths, w_off,
-                                b_off, slopes, a_off)
-            if st == OK:
-                lo, ac = evaluate(thetas[i], X, y, T, loss_code, kinds, widths, w_off,
-                                  b_off, slopes, a_off)
-                losses[i, col] = lo
-                accs[i, col] = ac
-                monitored = lo
-                if Xv.shape[0] > 0:
-                    lo, ac = evaluate(thetas[i], Xv, yv, Tv, loss_code, kinds, widths,
-                                      w_off, b_off, slopes, a_off)
-                    val_losses[i, col] = lo
-                    val_accs[i, col] = ac
-                    monitored = lo
-                if not math.isfinite(monitored):
-                    st = EVAL_NOT_FINITE
-            if st != OK:
-                status[i] = st
-                active[i] = False
-                losses[i, col] = np.nan
-                accs[i, col] = np.nan
-                val_losses[i, col] = np.nan
-                val_accs[i, col] = np.nan

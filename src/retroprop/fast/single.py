@@ -123,14 +123,14 @@ class FastRunner(FlatParameters):
         from retroprop.train import _diverged
 
         self._attach()
-        status, its = self.k.train_epoch(
+        status, its, batch_loss = self.k.train_epoch(
             self.theta, self.buf, self.first, self.X, self.y, self.T,
             np.ascontiguousarray(order, dtype=np.int64), self.batch_size, self.lr,
             self.momentum, self.one_minus_damp, self.weight_decay, self.nesterov,
             self.loss_code, *self.arch)
         if status == self.k.LOSS_NOT_FINITE:
             raise _diverged(epoch, iteration + its, float(self.lr),
-                            "the loss became non-finite")
+                            f"the loss became {float(batch_loss)}")
         if status == self.k.STEP_NOT_FINITE:
             raise _diverged(epoch, iteration + its, float(self.lr),
                             "an update made a parameter non-finite")
