@@ -1,12 +1,15 @@
 """Fast training paths, tested against the NumPy engine (the reference).
 
-- ``spec``: which networks and settings the fast paths handle, and the network as
-  arrays;
-- ``kernels``: Numba-compiled per-sample / small-batch training of one network
-  (imported only when used; compiled code is cached on disk);
-- ``many``: ``train_many``, many networks of one shape at once.
+- ``spec``: which networks and settings the fast paths handle (``fast_reason``), and
+  a network as flat arrays (``Layout``);
+- ``single``: ``train``'s runners, chosen by ``make_runner``;
+- ``kernels``: Numba-compiled per-sample / small-batch training of one network;
+- ``blas``: large mini-batches, BLAS products into preallocated buffers;
+- ``many`` and ``many_kernels``: ``train_many``, blocks of networks in SIMD lanes.
 
-Nothing here imports Numba at import time.
+Nothing here imports Numba at import time; ``kernels``, ``blas`` and
+``many_kernels`` are imported when a fast path runs, and their compiled code is
+cached on disk.
 """
 
 from retroprop.fast.many import ENGINES, ManyResult, train_many
