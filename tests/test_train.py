@@ -150,6 +150,21 @@ def test_early_stopping_restores_the_best_parameters():
     assert rp.evaluate(net, Xv, yv)[0] == pytest.approx(h.val_loss[best], abs=1e-12)
 
 
+def test_early_stopping_keeps_the_best_parameters_when_the_epochs_run_out():
+    """Patience never runs out here, yet training ends on the best epoch's weights."""
+    X, y = toy_data(40)
+    Xv, yv = X[:20].copy(), (y[:20] + 1) % 3  # wrong labels: validation loss worsens
+    net = rp.mlp([3, 6, 3], seed=0)
+    snaps = Snapshots()
+    h = rp.train(net, X, y, epochs=6, lr=0.2, batch_size=4, validation=(Xv, yv),
+                 early_stopping=100, callbacks=[snaps])
+    assert not h.stopped_early and h.epochs == 6
+    best = int(np.argmin(h.val_loss))
+    assert best < 5  # the last epoch is not the best one, so restoring is visible
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, snaps.states[best][k])
+
+
 def test_validation_that_is_a_slice_of_the_training_array_uses_its_own_labels():
     """A view of X with different labels is still a different data set."""
     X, y = toy_data(40)

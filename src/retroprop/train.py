@@ -207,7 +207,8 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         Measured after each epoch into ``History.val_*``.
     early_stopping : int or None
         Stop when the validation loss (else the training loss) has not improved for
-        this many epochs, and restore the best parameters.
+        this many epochs. Either way, training ends with the parameters of the epoch
+        whose monitored loss was lowest (History still lists every epoch).
     callbacks : iterable of Callback
     engine : {"auto", "fast", "numpy"}
         ``"numpy"`` runs the engine's modules step by step (the reference);
@@ -325,6 +326,10 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
                     break
         if state.stop:
             break
+    if early_stopping is not None and best_params is not None and monitored > best:
+        # The epochs ran out (or a callback stopped) after the best epoch: keep the
+        # best parameters, as when patience runs out.
+        net.load_state_dict(best_params)
     for cb in callbacks:
         cb.on_train_end(state)
     return history
