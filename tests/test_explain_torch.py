@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,23 +14,8 @@ torch = pytest.importorskip("torch")
 import retroprop as rp
 from retroprop.cli import main
 
-LECTURE_NET = '''
-import torch
-from torch import nn
-
-
-class NeuralNetwork(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 4)
-        self.fc2 = nn.Linear(4, 3)
-        self.fc3 = nn.Linear(3, 3)
-
-    def forward(self, x):
-        x = torch.sigmoid(self.fc1(x))
-        x = torch.sigmoid(self.fc2(x))
-        return self.fc3(x)
-'''
+# The lecture's own PyTorch class, as a user would have it in their folder.
+LECTURE_NET = (Path(__file__).parents[1] / "examples" / "lecture_pytorch.py").read_text()
 
 
 @pytest.fixture

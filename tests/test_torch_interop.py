@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +16,18 @@ F = torch.nn.functional
 import retroprop as rp
 from retroprop.torch import from_torch, load_torch_model, to_torch
 
+EXAMPLE = Path(__file__).parents[1] / "examples" / "lecture_pytorch.py"
 
-class NeuralNetwork(nn.Module):
-    """The lecture's Iris network, exactly as the slides write it."""
 
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(4, 4)
-        self.fc2 = nn.Linear(4, 3)
-        self.fc3 = nn.Linear(3, 3)
+def _lecture_module():
+    """The lecture's PyTorch code, as shipped in examples/ (one copy for all)."""
+    spec = importlib.util.spec_from_file_location("lecture_pytorch", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def forward(self, x):
-        x = torch.sigmoid(self.fc1(x))
-        x = torch.sigmoid(self.fc2(x))
-        return self.fc3(x)
+
+NeuralNetwork = _lecture_module().NeuralNetwork  # the lecture's Iris network
 
 
 class Functional(nn.Module):
@@ -227,16 +227,7 @@ def test_to_torch_refuses_the_step():
 
 
 def test_load_torch_model_from_a_state_dict(tmp_path, monkeypatch):
-    (tmp_path / "lecture_net.py").write_text(
-        "import torch\nfrom torch import nn\n\n"
-        "class NeuralNetwork(nn.Module):\n"
-        "    def __init__(self):\n"
-        "        super().__init__()\n"
-        "        self.fc1 = nn.Linear(4, 4); self.fc2 = nn.Linear(4, 3)\n"
-        "        self.fc3 = nn.Linear(3, 3)\n"
-        "    def forward(self, x):\n"
-        "        x = torch.sigmoid(self.fc1(x)); x = torch.sigmoid(self.fc2(x))\n"
-        "        return self.fc3(x)\n")
+    (tmp_path / "lecture_net.py").write_text(EXAMPLE.read_text())
     monkeypatch.chdir(tmp_path)
     monkeypatch.delitem(sys.modules, "lecture_net", raising=False)
     torch.manual_seed(3)
