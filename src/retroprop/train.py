@@ -8,8 +8,8 @@ is how ``--record-bias`` saves the last layer's bias before each update.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -17,7 +17,12 @@ from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Sequential
 from retroprop.engine.losses import LOSSES, softmax
 from retroprop.engine.optim import OPTIMIZERS
-from retroprop.errors import ConfigError, DataError, DivergenceError, NotDifferentiableError
+from retroprop.errors import (
+    ConfigError,
+    DataError,
+    DivergenceError,
+    NotDifferentiableError,
+)
 
 
 @dataclass

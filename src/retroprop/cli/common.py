@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Callable
+import math
+from collections.abc import Callable
 
 import click
 
@@ -105,7 +106,7 @@ def emit_json(obj: object) -> None:
 
 def _finite(obj: object) -> object:
     if isinstance(obj, float):
-        return obj if obj == obj and abs(obj) != float("inf") else None
+        return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -138,8 +139,13 @@ def epoch_progress(epochs: int, quiet: bool) -> tuple[Callable, Callable]:
     """A rich progress bar on stderr: ``(update(epoch, epochs, history), close())``."""
     if quiet:
         return (lambda *a: None), (lambda: None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("epochs  loss {task.fields[loss]}"), TimeElapsedColumn(),

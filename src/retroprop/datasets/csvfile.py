@@ -12,7 +12,7 @@ import io
 import math
 import os
 import stat
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -33,7 +33,7 @@ def train_test_split(X: np.ndarray, y: np.ndarray, *, test_size: float = 0.2,
     test = []
     for idx in groups:
         idx = rng.permutation(idx)
-        k = int(round(test_size * len(idx)))
+        k = round(test_size * len(idx))
         if len(idx) >= 2:
             k = min(max(k, 1), len(idx) - 1)
         else:
@@ -63,7 +63,7 @@ class Standardizer:
         self.mean_ = None if mean is None else np.asarray(mean, dtype=np.float64)
         self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
 
-    def fit(self, X: np.ndarray) -> "Standardizer":
+    def fit(self, X: np.ndarray) -> Standardizer:
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         scale = X.std(axis=0)
@@ -86,6 +86,6 @@ class Standardizer:
         return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Standardizer":
+    def from_dict(cls, d: dict) -> Standardizer:
         return cls(np.asarray(d["mean"], dtype=np.float64),
                    np.asarray(d["scale"], dtype=np.float64))

@@ -7,7 +7,7 @@ and returns ``(W, b)`` with ``W`` of shape ``(fan_out, fan_in)`` and ``b`` of sh
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

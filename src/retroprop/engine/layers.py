@@ -7,7 +7,7 @@ backward in reverse, handing each the ``delta`` of the one above.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def mlp(sizes: Sequence[int], activation: str = "sigmoid", *,
         raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
     rng = as_generator(seed)
     modules = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         modules.append(Linear(fan_in, fan_out, init=init, seed=rng, dtype=dtype,
                               activation=activation))
         last = i == len(sizes) - 2
@@ -111,7 +112,7 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
     lins = [m for m in modules if isinstance(m, Linear)]
     if not lins:
         raise ConfigError("the architecture has no linear layer")
-    for a, b in zip(lins[:-1], lins[1:]):
+    for a, b in itertools.pairwise(lins):
         if a.out_features != b.in_features:
             raise ConfigError(
                 f"the architecture does not chain: a layer of {a.out_features} outputs "
