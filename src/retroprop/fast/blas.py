@@ -1,15 +1,18 @@
-"""``train``'s fast path for large mini-batches: BLAS matmuls into preallocated buffers.
+"""``train``'s fast path for large mini-batches: BLAS products into preallocated buffers.
 
-For big layers and batches the arithmetic is the matrix products, which NumPy hands
-to BLAS; what the engine adds around them is allocation (a new array for every
-``z``, ``a``, ``delta``, gradient and parameter at every step) and several passes for
-the sigmoid. ``BlasRunner`` runs the same equations with every array allocated
-once: the batch is gathered into one buffer (``np.take(..., out=)``, never a copy of
-the data set), ``z = a_prev @ W.T`` and ``grad_W = delta.T @ a_prev`` go straight
-into their buffers, activations and their derivatives are single fused passes
-(Numba, parallel), and ``SGD.step`` updates the parameters in place after a first
-pass has checked that every new value is finite (else nothing changes, as the
-engine).
+For big layers and batches the arithmetic is the matrix products; what the engine
+adds around them is allocation (a new array for every ``z``, ``a``, ``delta``,
+gradient and parameter at every step) and several passes for the sigmoid.
+``BlasRunner`` runs the same equations with every array allocated once: the batch
+is gathered into one buffer (``np.take(..., out=)``, never a copy of the data set),
+``z = a_prev @ W.T`` and ``delta @ W`` go straight into their buffers (SciPy's
+``?gemm``, see ``gemm_of``), activations and their derivatives are single fused
+passes (Numba), and dL/dX of the first layer, which nothing uses, is not computed.
+Plain SGD is fused into the product that makes the gradient, ``W = W - lr delta.T
+@ a_prev`` in one BLAS call, once a bound has shown every new value will be
+finite; otherwise (momentum, weight decay, or a step that might not stay finite)
+``SGD.step`` runs in place after a pass that checks every new value is finite (else
+nothing changes, as in the engine).
 """
 
 from __future__ import annotations
@@ -152,6 +155,49 @@ def sgd_apply(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
         theta[j] = theta[j] - lr * g
 
 
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def sum_of_squares(a):
+    """``sum(a**2)`` in one vectorised pass (in float64): NaN or inf when any value
+    is, or when the sum overflows, so a bound built on it fails safe."""
+    af = a.reshape(-1)
+    s = 0.0
+    for i in range(af.shape[0]):
+        v = np.float64(af[i])
+        s += v * v
+    return s
+
+
+def gemm_of(dtype: np.dtype):
+    """SciPy's ``sgemm`` or ``dgemm``: unlike ``np.matmul`` it can add a product
+    into an existing array (``beta``), which the fused SGD update needs. Every
+    product of the runner goes through it, so that one BLAS library (and one pool
+    of BLAS threads) does all the work: NumPy and SciPy each bring their own
+    OpenBLAS, whose idle threads spin, and alternating the two is many times
+    slower."""
+    from scipy.linalg import blas
+
+    return blas.sgemm if dtype == np.float32 else blas.dgemm
+
+
+# The three products, for C-ordered arrays. BLAS is column-major: a C-ordered
+# (r, c) array is the column-major (c, r) array of its transpose, so each product
+# is asked for transposed; ``overwrite_c`` writes into ``out`` itself.
+def linear_forward(gemm, a_prev, W, z):
+    """``z = a_prev @ W.T`` (z is C-ordered, overwritten)."""
+    gemm(1.0, W.T, a_prev.T, beta=0.0, c=z.T, trans_a=1, overwrite_c=1)
+
+
+def linear_delta_down(gemm, delta, W, out):
+    """``out = delta @ W``: dL/da_prev."""
+    gemm(1.0, W.T, delta.T, beta=0.0, c=out.T, overwrite_c=1)
+
+
+def add_outer(gemm, alpha, delta, a_prev, beta, G):
+    """``G = beta G + alpha delta.T @ a_prev`` in place (``delta.T @ a_prev`` is
+    grad_W)."""
+    gemm(alpha, a_prev.T, delta.T, beta=beta, c=G.T, trans_b=1, overwrite_c=1)
+
+
 class BlasRunner(FlatParameters):
     """Runs ``train``'s epochs with preallocated buffers (see the module docstring).
 
@@ -165,6 +211,7 @@ class BlasRunner(FlatParameters):
         self.net, self.loss, self.batch_size = net, loss, int(batch_size)
         self.layout = Layout.of(net)
         self.dtype = net.dtype
+        self.gemm = gemm_of(self.dtype)
         self.theta = self.layout.flatten(net)
         self.views = self.layout.views(self.theta)
         self.params = dict(net.named_parameters())
@@ -176,6 +223,11 @@ class BlasRunner(FlatParameters):
         dt = self.dtype.type
         self.hyper = (dt(opt.lr), dt(opt.momentum), dt(1.0 - opt.dampening),
                       dt(opt.weight_decay), bool(opt.nesterov))
+        # Plain SGD (the default) adds -lr grad_W into W in the product that makes
+        # grad_W (see _fused_step); momentum or weight decay take SGD.step's path.
+        self.fused = opt.momentum == 0 and opt.weight_decay == 0
+        self.limit = float(np.finfo(self.dtype).max) / 4
+        self.bounds: dict[str, float] = {}
         self.loss_code = LOSS_CODES[loss]
         self.X = X
         self.y, self.T = self._labels(y)
@@ -191,9 +243,10 @@ class BlasRunner(FlatParameters):
         widths = self.layout.widths
         # outs[m] holds module m's output; outs[-1] the gathered batch.
         self.outs = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths[1:]]
-        self.xbuf = np.empty((rows, int(widths[0])), dtype=self.dtype)
-        # deltas[m] holds dL/d(input of module m) (contiguous, so BLAS takes it).
-        self.deltas = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths]
+        self.xbuf = np.empty((self.batch_size, int(widths[0])), dtype=self.dtype)
+        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX (deltas[0]).
+        self.deltas = [None] + [np.empty((self.batch_size, int(w)), dtype=self.dtype)
+                                for w in widths[1:]]
 
     def _forward(self, a: np.ndarray) -> np.ndarray:
         """``a`` (B rows) through every module into the buffers; returns the output."""
@@ -201,7 +254,7 @@ class BlasRunner(FlatParameters):
         for m, (kind, slope, wname, bname) in enumerate(self.mods):
             out = self.outs[m][:B]
             if kind == "linear":
-                np.matmul(a, self.views[wname].T, out=out)  # z = a_prev @ W.T
+                linear_forward(self.gemm, a, self.views[wname], out)  # z = a_prev @ W.T
                 if bname is not None:
                     out += self.views[bname]  # + b
             else:
@@ -209,29 +262,95 @@ class BlasRunner(FlatParameters):
             a = out
         return a
 
-    def _backward(self, xb: np.ndarray, delta: np.ndarray) -> None:
-        """Walk back from ``delta`` (B rows), writing every gradient into ``grad``."""
+    def _deltas(self, xb: np.ndarray, delta: np.ndarray) -> list:
+        """Walk back from ``delta`` (B rows); ``[(m, dL/dz of Linear m)]``, last
+        layer first. No parameter is read after it changes: nothing changes here."""
         B = xb.shape[0]
+        found = []
         for m in range(len(self.mods) - 1, -1, -1):
-            kind, slope, wname, bname = self.mods[m]
-            a_prev = xb if m == 0 else self.outs[m - 1][:B]
+            kind, slope, wname, _ = self.mods[m]
             if kind == "linear":
-                # grad_W = delta.T @ a_prev, grad_b = sum of delta (Linear.backward)
-                np.matmul(delta.T, a_prev, out=self.gviews[wname])
-                if bname is not None:
-                    np.sum(delta, axis=0, out=self.gviews[bname])
-                if m > 0:
+                found.append((m, delta))
+                if m > 0:  # dL/dX is never used (nor computed by torch's autograd)
                     nxt = self.deltas[m][:B]
-                    np.matmul(delta, self.views[wname], out=nxt)  # dL/da_prev = delta @ W
-                    delta = nxt
+                    linear_delta_down(self.gemm, delta, self.views[wname], nxt)
+                    delta = nxt  # dL/da_prev = delta @ W (Linear.backward)
             else:
+                a_prev = xb if m == 0 else self.outs[m - 1][:B]
                 activation_backward(kind, slope, a_prev, self.outs[m][:B], delta)
+        return found
+
+    def _gradients(self, xb: np.ndarray, found: list) -> None:
+        """grad_W = delta.T @ a_prev, grad_b = sum of delta (Linear.backward)."""
+        B = xb.shape[0]
+        for m, delta in found:
+            _, _, wname, bname = self.mods[m]
+            a_prev = xb if m == 0 else self.outs[m - 1][:B]
+            add_outer(self.gemm, 1.0, delta, a_prev, 0.0, self.gviews[wname])
+            if bname is not None:
+                np.sum(delta, axis=0, out=self.gviews[bname])
+
+    def _exact_bounds(self) -> None:
+        self.bounds = {name: float(np.max(np.abs(v))) for name, v in self.views.items()}
+
+    def _steps_are_finite(self, xb: np.ndarray, found: list) -> dict | None:
+        """Each parameter's new bound if every value ``W - lr grad_W`` is sure to be
+        finite (so the fused update cannot overwrite a finite parameter with a
+        non-finite one), else None.
+
+        ``|grad_W_ij| = |sum_n delta_ni a_nj| <= ||delta||_F ||a_prev||_F`` and
+        ``|grad_b_i| <= sqrt(B) ||delta||_F`` (Cauchy-Schwarz); twice that covers
+        the rounding of the computed sums. A NaN or inf anywhere makes a norm NaN or
+        inf and the answer None, as does any bound above a quarter of the largest
+        float.
+        """
+        lr = abs(float(self.hyper[0]))
+        B = xb.shape[0]
+        new = {}
+        for m, delta in found:
+            _, _, wname, bname = self.mods[m]
+            a_prev = xb if m == 0 else self.outs[m - 1][:B]
+            d2 = sum_of_squares(delta)
+            step = 2.0 * lr * math.sqrt(d2 * sum_of_squares(a_prev))
+            new[wname] = self.bounds[wname] + step
+            if bname is not None:
+                new[bname] = self.bounds[bname] + 2.0 * lr * math.sqrt(B * d2)
+        if all(v < self.limit for v in new.values()):  # False for NaN
+            return new
+        return None
+
+    def _fused_step(self, xb: np.ndarray, found: list) -> bool:
+        """Plain ``SGD.step``: ``W = W - lr delta.T @ a_prev`` as one BLAS call that
+        writes into W (no grad_W array, no pass over the parameters), ``b = b - lr
+        sum(delta)``. Only when every new value is sure to be finite; returns
+        whether it stepped."""
+        new = self._steps_are_finite(xb, found)
+        if new is None:
+            self._exact_bounds()  # the running bounds may just have grown loose
+            new = self._steps_are_finite(xb, found)
+            if new is None:
+                return False
+        B = xb.shape[0]
+        lr = self.hyper[0]
+        for m, delta in found:
+            _, _, wname, bname = self.mods[m]
+            a_prev = xb if m == 0 else self.outs[m - 1][:B]
+            add_outer(self.gemm, -lr, delta, a_prev, 1.0, self.views[wname])
+            if bname is not None:
+                g = self.gviews[bname]
+                np.sum(delta, axis=0, out=g)
+                g *= lr
+                self.views[bname] -= g
+        self.bounds = new
+        return True
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """One epoch in ``order``; raises ``DivergenceError`` as ``train`` does."""
         from retroprop.train import _diverged
 
         self._attach()
+        if self.fused:
+            self._exact_bounds()
         n, bs = order.shape[0], self.batch_size
         k = self.net.out_features
         scale_k = 1 if self.loss_code == 0 else k
@@ -247,12 +366,18 @@ class BlasRunner(FlatParameters):
             if not math.isfinite(total):
                 raise _diverged(epoch, iteration, float(self.hyper[0]),
                                 f"the loss became {total}")
-            self._backward(xb, delta)
+            found = self._deltas(xb, delta)
+            if self.fused and self._fused_step(xb, found):
+                continue
+            # SGD.step's path: gradients, a pass checking every new value, the update.
+            self._gradients(xb, found)
             if not sgd_check(self.theta, self.grad, self.buf, self.first, *self.hyper):
                 raise _diverged(epoch, iteration, float(self.hyper[0]),
                                 "an update made a parameter non-finite")
             sgd_apply(self.theta, self.grad, self.buf, self.first, *self.hyper)
             self.first = False
+            if self.fused:
+                self._exact_bounds()
         return iteration
 
     def evaluate(self, net: Sequential, X: np.ndarray, y: np.ndarray,
@@ -262,7 +387,7 @@ class BlasRunner(FlatParameters):
         if X is self.X:
             yf, T = self.y, self.T
         else:
-            X = np.asarray(X, dtype=self.dtype)
+            X = np.ascontiguousarray(X, dtype=self.dtype)
             yf, T = self._labels(y)
         n = X.shape[0]
         rows = self.outs[0].shape[0]

@@ -28,11 +28,20 @@ def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
             raise ConfigError(f"engine='fast' cannot train this: {reason}; "
                               f"use engine='auto' or 'numpy'")
         return None
-    if batch_size * Layout.of(net).size >= BLAS_WORK:
+    if batch_size * Layout.of(net).size >= BLAS_WORK and _have_scipy():
         from retroprop.fast.blas import BlasRunner
 
         return BlasRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt)
     return FastRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt)
+
+
+def _have_scipy() -> bool:
+    """The BLAS runner calls SciPy's BLAS (part of the ``fast`` extra)."""
+    try:
+        import scipy.linalg.blas  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 BLAS_WORK = 200_000

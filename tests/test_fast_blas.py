@@ -1,0 +1,211 @@
+"""The large-batch runner (``fast/blas.py``): its BLAS products, the fused SGD
+update and its finiteness bound, the skipped dL/dX, all against NumPy and the
+engine (the reference)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.fast.spec import numba_available
+
+pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
+pytest.importorskip("scipy")
+
+
+def _state(engine, make, X, y, **kw):
+    net = make()
+    try:
+        with np.errstate(all="ignore"):
+            h = rp.train(net, X, y, engine=engine, **kw)
+    except rp.DivergenceError as e:
+        return net.state_dict(), e
+    return net.state_dict(), h
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 7, 64])
+def test_products_write_into_their_buffers_and_equal_numpy(dtype, rows):
+    from retroprop.fast.blas import (
+        add_outer,
+        gemm_of,
+        linear_delta_down,
+        linear_forward,
+    )
+
+    rng = np.random.default_rng(rows)
+    gemm = gemm_of(np.dtype(dtype))
+    a = rng.normal(size=(rows, 30)).astype(dtype)
+    W = rng.normal(size=(20, 30)).astype(dtype)
+    d = rng.normal(size=(rows, 20)).astype(dtype)
+    tol = {"rtol": 1e-5 if dtype == np.float32 else 1e-13, "atol": 1e-5}
+    z = np.full((rows, 20), np.nan, dtype=dtype)  # beta=0 must not read the NaNs
+    linear_forward(gemm, a, W, z)
+    np.testing.assert_allclose(z, a @ W.T, **tol)
+    down = np.full((rows, 30), np.nan, dtype=dtype)
+    linear_delta_down(gemm, d, W, down)
+    np.testing.assert_allclose(down, d @ W, **tol)
+    G = W.copy()
+    add_outer(gemm, -0.1, d, a, 1.0, G)  # the fused SGD step
+    np.testing.assert_allclose(G, W - dtype(0.1) * (d.T @ a), **tol)
+    G = np.full_like(W, np.nan)
+    add_outer(gemm, 1.0, d, a, 0.0, G)  # grad_W alone
+    np.testing.assert_allclose(G, d.T @ a, **tol)
+
+
+def _spy(monkeypatch):
+    """Count fused steps, checked steps and dL/da_prev products by layer width."""
+    from retroprop.fast import blas
+
+    calls = {"fused": 0, "checked": 0, "down_widths": set()}
+    fused, check, down = blas.BlasRunner._fused_step, blas.sgd_check, \
+        blas.linear_delta_down
+
+    def fused_step(self, xb, found):
+        stepped = fused(self, xb, found)
+        calls["fused"] += stepped
+        if stepped:  # the running bounds stay above every |parameter|
+            for name, v in self.views.items():
+                assert np.max(np.abs(v)) <= self.bounds[name], name
+        return stepped
+
+    def sgd_check(*args):
+        calls["checked"] += 1
+        return check(*args)
+
+    def delta_down(gemm, delta, W, out):
+        calls["down_widths"].add(W.shape[1])
+        return down(gemm, delta, W, out)
+
+    monkeypatch.setattr(blas.BlasRunner, "_fused_step", fused_step)
+    monkeypatch.setattr(blas, "sgd_check", sgd_check)
+    monkeypatch.setattr(blas, "linear_delta_down", delta_down)
+    return calls
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu", "leaky_relu", "identity"])
+def test_fused_plain_sgd_matches_the_engine(act, monkeypatch):
+    # 250 samples in batches of 64: three full batches and a short one (58).
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(250, 50)), rng.integers(0, 4, size=250)
+
+    def make():
+        return rp.mlp([50, 90, 40, 4], act, seed=2)
+
+    kw = {"epochs": 3, "lr": 0.2, "batch_size": 64, "seed": 5}
+    calls = _spy(monkeypatch)
+    fast = _state("fast", make, X, y, **kw)
+    assert calls["fused"] == 3 * 4 and calls["checked"] == 0
+    # dL/da_prev is computed for the inputs of the 2nd and 3rd layers only: the
+    # first layer's dL/dX (width 50) is not needed, and the parameters still equal
+    # the engine's, which computes it.
+    assert calls["down_widths"] == {90, 40}
+    ref = _state("numpy", make, X, y, **kw)
+    for name in ref[0]:
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12,
+                                   err_msg=name)
+    np.testing.assert_allclose(fast[1].loss, ref[1].loss, rtol=1e-12)
+    assert fast[1].accuracy == ref[1].accuracy
+
+
+def test_momentum_takes_the_checked_step(monkeypatch):
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(200, 50)), rng.integers(0, 3, size=200)
+
+    def make():
+        return rp.mlp([50, 80, 3], seed=1)
+
+    kw = {"epochs": 2, "lr": 0.1, "batch_size": 100, "momentum": 0.9, "seed": 1}
+    calls = _spy(monkeypatch)
+    fast = _state("fast", make, X, y, **kw)
+    assert calls["fused"] == 0 and calls["checked"] == 4
+    ref = _state("numpy", make, X, y, **kw)
+    for name in ref[0]:
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12)
+
+
+def test_the_bound_refuses_non_finite_and_huge_steps():
+    from retroprop.fast.blas import BlasRunner
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 30)), rng.integers(0, 3, size=64)
+    net = rp.mlp([30, 40, 3], seed=0)
+    runner = BlasRunner(net, X, y, loss="cross_entropy", batch_size=64,
+                        opt=rp.SGD(net.parameters(), lr=0.5))
+    runner._exact_bounds()
+    xb = X.copy()
+    out = runner._forward(xb)
+    delta = np.ascontiguousarray(out - 0.5)
+    found = runner._deltas(xb, delta)
+    new = runner._steps_are_finite(xb, found)
+    assert new is not None
+    # The bound holds for the step actually taken.
+    runner._gradients(xb, found)
+    for name, v in runner.views.items():
+        assert np.max(np.abs(v - 0.5 * runner.gviews[name])) <= new[name]
+    for bad in (np.nan, np.inf):
+        d = delta.copy()
+        d[3, 1] = bad
+        assert runner._steps_are_finite(xb, [(2, d)] + found[1:]) is None
+    runner.bounds["0.weight"] = np.finfo(np.float64).max / 3  # near overflow
+    assert runner._steps_are_finite(xb, found) is None
+
+
+@pytest.mark.parametrize("lr", [1.0, 1e305, 1e308])
+def test_fused_divergence_falls_back_to_the_checked_step(lr, monkeypatch):
+    # lr 1: a linear network on large inputs; the error grows each step until the
+    # loss overflows. lr 1e305: the bound refuses the first fused step (it could
+    # overflow), the checked step finds it finite and takes it; the next loss
+    # overflows. lr 1e308: the first update itself overflows, and the checked step
+    # refuses it. Each time the same DivergenceError as the engine's, the same last
+    # finite parameters.
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(400, 40)) * 50, rng.integers(0, 10, size=400)
+
+    def make():
+        return rp.mlp([40, 120, 60, 10], "identity", seed=1)
+
+    kw = {"epochs": 3, "lr": lr, "batch_size": 100, "seed": 1, "loss": "mse"}
+    calls = _spy(monkeypatch)
+    fast = _state("fast", make, X, y, **kw)
+    ref = _state("numpy", make, X, y, **kw)
+    assert isinstance(ref[1], rp.DivergenceError)
+    assert isinstance(fast[1], rp.DivergenceError)
+    assert (fast[1].epoch, fast[1].iteration) == (ref[1].epoch, ref[1].iteration)
+    assert str(fast[1]) == str(ref[1])
+    expected = {1.0: (fast[1].iteration - 1, 0), 1e305: (0, 1), 1e308: (0, 1)}[lr]
+    assert (calls["fused"], calls["checked"]) == expected
+    for name in ref[0]:
+        assert np.isfinite(fast[0][name]).all()
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=1e-9, atol=1e-12)
+
+
+def test_evaluate_takes_non_contiguous_validation_data():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(300, 60)), rng.integers(0, 3, size=300)
+    Xv = np.asfortranarray(rng.normal(size=(90, 120)))[:, ::2]  # strided columns
+    yv = rng.integers(0, 3, size=90)
+
+    def make():
+        return rp.mlp([60, 70, 3], seed=3)
+
+    kw = {"epochs": 2, "lr": 0.1, "batch_size": 100, "validation": (Xv, yv)}
+    fast, ref = _state("fast", make, X, y, **kw), _state("numpy", make, X, y, **kw)
+    np.testing.assert_allclose(fast[1].val_loss, ref[1].val_loss, rtol=1e-12)
+    assert fast[1].val_accuracy == ref[1].val_accuracy
+
+
+def test_without_scipy_large_batches_take_the_compiled_loops(monkeypatch):
+    from retroprop.fast.single import FastRunner, make_runner
+
+    monkeypatch.setitem(sys.modules, "scipy.linalg.blas", None)  # import now fails
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(200, 60)), rng.integers(0, 3, size=200)
+    net = rp.mlp([60, 70, 3], seed=3)
+    runner = make_runner(net, X, y, engine="fast", loss="cross_entropy",
+                         optimizer="sgd", callbacks=[], batch_size=200,
+                         opt=rp.SGD(net.parameters(), lr=0.1))
+    assert type(runner) is FastRunner
