@@ -33,16 +33,15 @@ CHUNK = 4096
 """Rows per forward pass when evaluating on a whole data set."""
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
-def activation_forward(kind, slope, z, a):
-    """``a = f(z)`` in one pass; the sigmoid in its stable form.
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"},
+      inline="always")
+def _activate(kind, slope, zf, af):
+    """``af = f(zf)`` on 1-D arrays; the sigmoid in its stable form.
 
     One loop per activation, so that each compiles to SIMD code; ``contract`` lets
     the inlined ``exp``'s polynomial use fused multiply-adds (1.7x faster, no other
-    reordering: NaN and inf still propagate). Single-threaded on purpose: threads
-    of its own would fight BLAS's threads for the cores.
+    reordering: NaN and inf still propagate).
     """
-    zf, af = z.reshape(-1), a.reshape(-1)
     if kind == SIGMOID:
         for i in range(zf.shape[0]):
             v = np.float64(zf[i])
@@ -60,6 +59,38 @@ def activation_forward(kind, slope, z, a):
     else:
         for i in range(zf.shape[0]):
             af[i] = zf[i]
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def activation_forward(kind, slope, z, a):
+    """``a = f(z)`` in one pass. Single-threaded on purpose: threads of its own
+    would fight BLAS's threads for the cores."""
+    _activate(kind, slope, z.reshape(-1), a.reshape(-1))
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def bias_activation_forward(kind, slope, z, b, a):
+    """``z += b`` (when ``b`` has entries), then ``a = f(z)``, row by row: the
+    preceding Linear's bias and the activation in one pass over memory (each row
+    of ``z`` is still in L1 when ``f`` reads it). ``a`` must not overlap ``z``."""
+    for r in range(z.shape[0]):
+        zr = z[r]
+        if b.shape[0] > 0:
+            for j in range(zr.shape[0]):
+                zr[j] = zr[j] + b[j]
+        _activate(kind, slope, zr, a[r])
+
+
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
+def bias_activation_in_place(kind, slope, z, b):
+    """``z = f(z + b)`` (evaluation, which keeps no ``z``). A kernel of its own:
+    given two arrays that might overlap, the compiled loop would not be SIMD."""
+    for r in range(z.shape[0]):
+        zr = z[r]
+        if b.shape[0] > 0:
+            for j in range(zr.shape[0]):
+                zr[j] = zr[j] + b[j]
+        _activate(kind, slope, zr, zr)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -240,6 +271,10 @@ class BlasRunner(FlatParameters):
             else:
                 self.mods.append((ACTIVATION_CODES[m.name],
                                   float(getattr(m, "negative_slope", 0.0)), None, None))
+        self.no_bias = np.zeros(0, dtype=self.dtype)
+        self.activation_next = [m + 1 < len(self.mods)
+                                and self.mods[m + 1][0] != "linear"
+                                for m in range(len(self.mods))]
         rows = max(self.batch_size, min(CHUNK, X.shape[0]))
         widths = self.layout.widths
         # outs[m] holds module m's output; outs[-1] the gathered batch.
@@ -249,17 +284,30 @@ class BlasRunner(FlatParameters):
         self.deltas = [None] + [np.empty((self.batch_size, int(w)), dtype=self.dtype)
                                 for w in widths[1:]]
 
-    def _forward(self, a: np.ndarray) -> np.ndarray:
-        """``a`` (B rows) through every module into the buffers; returns the output."""
+    def _forward(self, a: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """``a`` (B rows) through every module into the buffers; returns the output.
+
+        ``in_place``: activations overwrite their input buffer (evaluation, where
+        no ``z`` is needed afterwards; never the caller's ``a``).
+        """
         B = a.shape[0]
+        bias = self.no_bias  # a Linear's b, added by the activation that follows
         for m, (kind, slope, wname, bname) in enumerate(self.mods):
-            out = self.outs[m][:B]
             if kind == "linear":
+                out = self.outs[m][:B]
                 linear_forward(self.gemm, a, self.views[wname], out)  # z = a_prev @ W.T
                 if bname is not None:
-                    out += self.views[bname]  # + b
+                    bias = self.views[bname]  # + b
+                    if not self.activation_next[m]:
+                        out += bias
+                        bias = self.no_bias
+            elif in_place and m > 0:
+                bias_activation_in_place(kind, slope, a, bias)
+                out, bias = a, self.no_bias
             else:
-                activation_forward(kind, slope, a, out)
+                out = self.outs[m][:B]
+                bias_activation_forward(kind, slope, a, bias, out)
+                bias = self.no_bias
             a = out
         return a
 
@@ -395,7 +443,7 @@ class BlasRunner(FlatParameters):
         total, correct = 0.0, 0
         for start in range(0, n, rows):
             xb = X[start:start + rows]
-            out = self._forward(xb)
+            out = self._forward(xb, in_place=True)
             t, c = loss_and_delta(out, self.loss_code, yf, T,
                                   np.arange(start, start + xb.shape[0]), 1.0, False,
                                   out)
