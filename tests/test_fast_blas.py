@@ -209,3 +209,39 @@ def test_without_scipy_large_batches_take_the_compiled_loops(monkeypatch):
                          optimizer="sgd", callbacks=[], batch_size=200,
                          opt=rp.SGD(net.parameters(), lr=0.1))
     assert type(runner) is FastRunner
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unusual_stacks_match_the_engine_and_leave_the_data_alone(dtype):
+    # An activation on the inputs (evaluation must not run it in place on X), two
+    # Linears in a row (the first one's bias added on its own), a Linear without
+    # bias before an activation, two activations in a row, leaky ReLU's slope.
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(260, 50)), rng.integers(0, 3, size=260)
+    Xv, yv = rng.normal(size=(70, 50)), rng.integers(0, 3, size=70)
+
+    def make():
+        return rp.Sequential(
+            rp.Tanh(), rp.Linear(50, 60, seed=1, dtype=dtype),
+            rp.Linear(60, 40, bias=False, seed=2, dtype=dtype), rp.Sigmoid(),
+            rp.LeakyReLU(0.2), rp.Linear(40, 3, seed=3, dtype=dtype))
+
+    from retroprop.fast.single import BLAS_WORK
+
+    n_params = sum(p.data.size for p in make().parameters())
+    assert 64 * n_params >= BLAS_WORK  # the BLAS runner's case
+    Xd, Xvd = X.astype(dtype), Xv.astype(dtype)
+    before, before_v = Xd.copy(), Xvd.copy()
+    kw = {"epochs": 2, "lr": 0.3, "batch_size": 64, "seed": 2,
+          "validation": (Xvd, yv)}
+    fast = _state("fast", make, Xd, y, **kw)
+    ref = _state("numpy", make, Xd, y, **kw)
+    np.testing.assert_array_equal(Xd, before)
+    np.testing.assert_array_equal(Xvd, before_v)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for name in ref[0]:
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=tol,
+                                   err_msg=name)
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(getattr(fast[1], key), getattr(ref[1], key),
+                                   rtol=tol)
