@@ -245,3 +245,23 @@ def test_unusual_stacks_match_the_engine_and_leave_the_data_alone(dtype):
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(getattr(fast[1], key), getattr(ref[1], key),
                                    rtol=tol)
+
+
+def test_a_batch_size_beyond_the_data_allocates_for_the_data():
+    from retroprop.fast.blas import BlasRunner
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(300, 60)), rng.integers(0, 3, size=300)
+
+    def make():
+        return rp.mlp([60, 70, 3], seed=3)
+
+    net = make()
+    runner = BlasRunner(net, X, y, loss="cross_entropy", batch_size=10**9,
+                        opt=rp.SGD(net.parameters(), lr=0.1))
+    assert runner.xbuf.shape == (300, 60)
+    assert max(d.shape[0] for d in runner.deltas[1:]) == 300
+    kw = {"epochs": 2, "lr": 0.1, "batch_size": 10**9}
+    fast, ref = _state("fast", make, X, y, **kw), _state("numpy", make, X, y, **kw)
+    for name in ref[0]:
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12)

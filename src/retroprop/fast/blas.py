@@ -275,13 +275,14 @@ class BlasRunner(FlatParameters):
         self.activation_next = [m + 1 < len(self.mods)
                                 and self.mods[m + 1][0] != "linear"
                                 for m in range(len(self.mods))]
-        rows = max(self.batch_size, min(CHUNK, X.shape[0]))
+        batch_rows = min(self.batch_size, X.shape[0])  # a batch is never larger
+        rows = max(batch_rows, min(CHUNK, X.shape[0]))
         widths = self.layout.widths
-        # outs[m] holds module m's output; outs[-1] the gathered batch.
+        # outs[m] holds module m's output (a batch, or a chunk when evaluating).
         self.outs = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths[1:]]
-        self.xbuf = np.empty((self.batch_size, int(widths[0])), dtype=self.dtype)
+        self.xbuf = np.empty((batch_rows, int(widths[0])), dtype=self.dtype)
         # deltas[m] holds dL/d(input of module m); nothing needs dL/dX (deltas[0]).
-        self.deltas = [None] + [np.empty((self.batch_size, int(w)), dtype=self.dtype)
+        self.deltas = [None] + [np.empty((batch_rows, int(w)), dtype=self.dtype)
                                 for w in widths[1:]]
 
     def _forward(self, a: np.ndarray, in_place: bool = False) -> np.ndarray:
