@@ -135,17 +135,25 @@ def evaluate(net: Sequential, X: np.ndarray, y: np.ndarray,
              loss: str = "cross_entropy") -> tuple[float, float]:
     """``(mean loss, accuracy)`` of ``net`` on ``X, y``."""
     out = net(X)
-    return float(LOSSES[loss]()(out, _targets(y, out, loss))), float(
+    return float(LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))), float(
         np.mean(np.argmax(out, axis=1) == y))
 
 
-def _targets(y: np.ndarray, out: np.ndarray, loss: str) -> np.ndarray:
-    """Class indices for cross-entropy; one-hot rows for MSE on a classifier."""
-    if loss == "mse" and out.shape[1] > 1 and y.ndim == 1:
-        onehot = np.zeros(out.shape, dtype=out.dtype)
+def loss_targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
+    """What the loss compares the network's ``k`` outputs with.
+
+    Cross-entropy: the class indices ``y`` of shape ``(n,)`` as they are. MSE: rows of
+    shape ``(n, k)`` in ``dtype``: one-hot rows when ``y`` holds classes of a
+    classifier (``k > 1``), else the target values themselves.
+    """
+    if loss != "mse":
+        return y
+    if k > 1 and y.ndim == 1:
+        onehot = np.zeros((len(y), k), dtype=dtype)
         onehot[np.arange(len(y)), y] = 1.0
         return onehot
-    return y
+    t = np.asarray(y, dtype=dtype)
+    return t.reshape(-1, 1) if t.ndim == 1 else t
 
 
 def check_xy(X: np.ndarray, y: np.ndarray, net: Sequential | None = None,
@@ -289,7 +297,7 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
             xb = X[idx]
             with _divergence_is_checked():
                 out = net(xb)
-                batch_loss = loss_fn(out, _targets(y[idx], out, loss))
+                batch_loss = loss_fn(out, loss_targets(y[idx], out.shape[1], loss, out.dtype))
             if not math.isfinite(batch_loss):
                 raise _diverged(epoch, state.iteration, lr,
                                 f"the loss became {batch_loss}")

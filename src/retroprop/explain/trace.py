@@ -396,7 +396,7 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
     NotDifferentiableError
         When the network has a Step activation.
     """
-    from retroprop.train import _targets
+    from retroprop.train import loss_targets
 
     if not isinstance(net, Sequential):
         raise ConfigError(f"net must be a retroprop Sequential, got {type(net).__name__}")
@@ -436,7 +436,7 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
     before = work.state_dict()
     out = work(X)
     loss_fn = LOSSES[loss]()
-    targets = _targets(Y, out, loss)
+    targets = loss_targets(Y, k, loss, out.dtype)
     loss_value = loss_fn(out, targets)
     grad = loss_fn.backward()
     received, returned = {}, {}

@@ -26,6 +26,7 @@ from retroprop.engine.losses import LOSSES, log_softmax
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError
 from retroprop.fast.spec import Layout, fast_reason
+from retroprop.train import loss_targets
 
 ENGINES = ("auto", "fast", "numpy")
 """The allowed ``engine=`` values of ``train`` and ``train_many``."""
@@ -199,16 +200,6 @@ def epoch_orders(rngs: list[np.random.Generator], n: int, epochs: int,
     return out
 
 
-def _targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
-    """MSE targets as rows of shape ``(n, k)`` (one-hot for classes), as ``train``."""
-    if loss == "mse" and k > 1 and y.ndim == 1:
-        onehot = np.zeros((len(y), k), dtype=dtype)
-        onehot[np.arange(len(y)), y] = 1.0
-        return onehot
-    t = np.asarray(y, dtype=dtype)
-    return t.reshape(-1, 1) if t.ndim == 1 else t
-
-
 def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
                momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
     """Every member's steps at once: arrays ``(N, batch, width)``; see ``train``."""
@@ -220,7 +211,7 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
         if isinstance(m, Linear):
             W[i] = f"{i}.weight"
             b[i] = f"{i}.bias" if m.bias is not None else None
-    T = None if loss == "cross_entropy" else _targets(y, k, loss, X.dtype)
+    T = None if loss == "cross_entropy" else loss_targets(y, k, loss, X.dtype)
     grad = np.zeros_like(theta)
     gv = layout.views(grad)
     buf = None
@@ -250,7 +241,7 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
             lp = log_softmax(out.reshape(Nm * ne, k)).reshape(Nm, ne, k)
             lval = -np.take_along_axis(lp, ye[None, :, None], axis=2)[..., 0].mean(1)
         else:
-            d = out - _targets(ye, k, loss, Xe.dtype)[None]
+            d = out - loss_targets(ye, k, loss, Xe.dtype)[None]
             lval = (d * d).reshape(Nm, -1).mean(1)
         return lval, np.mean(np.argmax(out, axis=2) == ye[None], axis=1)
 
@@ -344,7 +335,7 @@ def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
         yf = np.asarray(ye, dtype=np.float64)
         if loss == "cross_entropy":
             return yf, np.zeros((1, k), dtype=theta.dtype)
-        return yf, np.ascontiguousarray(_targets(np.asarray(ye), k, loss, theta.dtype))
+        return yf, np.ascontiguousarray(loss_targets(np.asarray(ye), k, loss, theta.dtype))
 
     yf, T = labels(y)
     if validation is not None:

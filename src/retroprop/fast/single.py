@@ -63,13 +63,13 @@ class FlatParameters:
     def _labels(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``y`` as float64 (compared with the argmax, as ``evaluate``) and the MSE
         targets ``T`` of shape ``(n, k)`` (a placeholder for cross-entropy)."""
-        from retroprop.fast.many import _targets
+        from retroprop.train import loss_targets
 
         k = self.net.out_features
         yf = np.asarray(y, dtype=np.float64)
         if self.loss == "cross_entropy":
             return yf, np.zeros((1, k), dtype=self.dtype)
-        return yf, np.ascontiguousarray(_targets(np.asarray(y), k, self.loss, self.dtype))
+        return yf, np.ascontiguousarray(loss_targets(np.asarray(y), k, self.loss, self.dtype))
 
     def _attach(self) -> None:
         """Make the network's parameters views of ``theta`` (copying in any that a
