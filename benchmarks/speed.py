@@ -93,26 +93,25 @@ def _have(module: str) -> bool:
 # --- (a) and (b): the lecture's Iris network --------------------------------------
 
 
+def lecture_network_class() -> type:
+    """The lecture's PyTorch ``NeuralNetwork``, from ``examples/lecture_pytorch.py``."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "lecture_pytorch.py"
+    spec = importlib.util.spec_from_file_location("lecture_pytorch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.NeuralNetwork
+
+
 def torch_iris(X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> float:
     """The lecture's PyTorch code: fc1..fc3, sigmoid, per-sample SGD; last loss."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc1 = nn.Linear(4, 4)
-            self.fc2 = nn.Linear(4, 3)
-            self.fc3 = nn.Linear(3, 3)
-
-        def forward(self, x):
-            x = torch.sigmoid(self.fc1(x))
-            x = torch.sigmoid(self.fc2(x))
-            return self.fc3(x)
-
-    net = Net()
+    net = lecture_network_class()()
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05)
     Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
