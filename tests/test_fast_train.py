@@ -14,6 +14,7 @@ import pytest
 
 import retroprop as rp
 from retroprop.fast.spec import fast_reason, numba_available
+from retroprop.train import ProgressCallback
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
 
@@ -277,3 +278,45 @@ def test_compiled_sigmoid_is_exact_at_the_extremes(dtype):
     activation_forward(SIGMOID, 0.0, z, a)
     assert a[0, 0] == 0.0 and a[0, -1] == 1.0 and a[0, 4] == 0.5
     np.testing.assert_allclose(a, sigmoid(z), rtol=2 * np.finfo(dtype).eps, atol=0)
+
+
+def test_a_callback_overriding_iteration_hooks_without_the_flag_runs_them(iris_split):
+    # A user's Callback subclass that overrides the per-iteration hooks but does not
+    # set per_iteration = True: "auto" must still run its hooks (the NumPy loop).
+    X, y = iris_split.X_train, iris_split.y_train
+
+    class Count(rp.Callback):
+        def __init__(self):
+            self.begin = self.end = 0
+
+        def on_iteration_begin(self, state):
+            self.begin += 1
+
+        def on_iteration_end(self, state):
+            self.end += 1
+
+    class CountEnd(rp.Callback):
+        def __init__(self):
+            self.end = 0
+
+        def on_iteration_end(self, state):
+            self.end += 1
+
+    counts = {}
+    for engine in ("auto", "numpy"):
+        cb, cb_end = Count(), CountEnd()
+        rp.train(rp.mlp([4, 4, 3, 3], seed=1), X, y, epochs=2, lr=0.05,
+                 batch_size=8, callbacks=[cb, cb_end], engine=engine)
+        counts[engine] = (cb.begin, cb.end, cb_end.end)
+    n_iter = 2 * -(-len(y) // 8)
+    assert counts["auto"] == counts["numpy"] == (n_iter, n_iter, n_iter)
+    for cb in (Count(), CountEnd()):
+        assert "every iteration" in fast_reason(rp.mlp([4, 4, 3, 3]),
+                                                loss="cross_entropy",
+                                                optimizer="sgd", callbacks=[cb])
+        with pytest.raises(rp.ConfigError, match="every iteration"):
+            rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, callbacks=[cb],
+                     engine="fast")
+    # Epoch-only callbacks keep the fast path.
+    assert fast_reason(rp.mlp([4, 4, 3, 3]), loss="cross_entropy", optimizer="sgd",
+                       callbacks=[ProgressCallback(lambda *a: None, 1)]) is None

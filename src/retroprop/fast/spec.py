@@ -56,7 +56,7 @@ def fast_reason(net: Sequential, *, loss: str, optimizer: str,
     if optimizer != "sgd":
         return f"optimizer {optimizer!r} has no compiled kernel"
     for cb in callbacks:
-        if getattr(cb, "per_iteration", False):
+        if acts_per_iteration(cb):
             return f"callback {type(cb).__name__} acts on every iteration"
     if y is not None and loss == "cross_entropy" and not np.issubdtype(
             np.asarray(y).dtype, np.integer):
@@ -64,6 +64,31 @@ def fast_reason(net: Sequential, *, loss: str, optimizer: str,
     if check_numba and not numba_available():
         return "numba is not installed (pip install 'retroprop[fast]')"
     return None
+
+
+ITERATION_HOOKS = ("on_iteration_begin", "on_iteration_end")
+
+
+def acts_per_iteration(cb) -> bool:
+    """Whether the callback ``cb`` does something on every iteration.
+
+    True when it says so (``per_iteration = True``) or when it defines its own
+    ``on_iteration_begin``/``on_iteration_end`` (a subclass of ``Callback`` that
+    overrides one, a callback of another class that has one, or one set on the
+    instance): the compiled paths never call those hooks, so such a callback needs
+    the NumPy loop even when it forgot the flag.
+    """
+    if getattr(cb, "per_iteration", False):
+        return True
+    from retroprop.train import Callback  # here: retroprop.train imports this module
+
+    for hook in ITERATION_HOOKS:
+        if hook in getattr(cb, "__dict__", {}):
+            return True
+        mine = getattr(type(cb), hook, None)
+        if mine is not None and mine is not getattr(Callback, hook):
+            return True
+    return False
 
 
 def _known_types() -> set:
