@@ -8,6 +8,8 @@ raises.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -129,8 +131,14 @@ def test_validation_and_float32(engine, iris_split):
     def make(seed):
         return rp.mlp([4, 4, 3, 3], seed=seed, dtype=np.float32)
 
+    if engine == "fast":
+        with pytest.raises(rp.ConfigError, match="float32 is not supported"):
+            rp.train_many(make, s.X_train, s.y_train, seeds=[5, 6], epochs=3,
+                          lr=0.05, engine=engine)
+        return
     r = rp.train_many(make, s.X_train, s.y_train, seeds=[5, 6], epochs=3, lr=0.05,
                       validation=(s.X_test, s.y_test), engine=engine)
+    assert r.engine == "numpy"  # "auto" too: the compiled kernels are float64 only
     assert r.params["0.weight"].dtype == np.float32
     for i, seed in enumerate([5, 6]):
         net = make(seed)
@@ -201,3 +209,28 @@ def test_branch_free_exp_matches_numpy_to_two_ulp():
     special = apply(np.array([np.inf, -np.inf, np.nan, 710.0, 1e6, -1e6]))
     assert special[0] == np.inf and special[1] == 0.0 and np.isnan(special[2])
     assert special[3] == np.inf and special[4] == np.inf and special[5] == 0.0
+
+
+@pytest.mark.parametrize("lr", [2.0, 5.0])
+def test_float32_members_that_overflow_are_frozen_and_flagged(lr):
+    # Full-batch MSE on an identity network overflows float32 within a few epochs:
+    # every member must be flagged at train's epoch and keep finite parameters.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+
+    def make(seed):
+        return rp.mlp([3, 4, 2], "identity", seed=seed, dtype=np.float32)
+
+    kw = {"epochs": 20, "lr": lr, "loss": "mse", "batch_size": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "overflow encountered in cast"
+        r = rp.train_many(make, X, y, seeds=[0, 1, 2], **kw)
+    assert r.engine == "numpy"
+    for i, seed in enumerate([0, 1, 2]):
+        net = make(seed)
+        with pytest.raises(rp.DivergenceError) as e, np.errstate(all="ignore"):
+            rp.train(net, X, y, seed=seed, engine="numpy", **kw)
+        assert r.diverged[i] and r.diverged_at[i] == e.value.epoch
+        for name, v in net.state_dict().items():
+            assert np.isfinite(r.params[name][i]).all()
+            np.testing.assert_array_equal(r.params[name][i], v)

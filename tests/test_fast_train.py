@@ -320,3 +320,26 @@ def test_a_callback_overriding_iteration_hooks_without_the_flag_runs_them(iris_s
     # Epoch-only callbacks keep the fast path.
     assert fast_reason(rp.mlp([4, 4, 3, 3]), loss="cross_entropy", optimizer="sgd",
                        callbacks=[ProgressCallback(lambda *a: None, 1)]) is None
+
+
+@pytest.mark.parametrize("lr", [2.0, 5.0])
+def test_float32_divergence_is_raised_with_finite_float32_parameters(lr):
+    # Full-batch MSE on an identity network overflows float32 within a few epochs.
+    # Both engines raise DivergenceError and keep finite float32 parameters; on this
+    # case at the same epoch and iteration (in general, for float32, the compiled
+    # path sums the loss in float64 and may stop later: see README "Fast training").
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+
+    def make():
+        return rp.mlp([3, 4, 2], "identity", seed=0, dtype=np.float32)
+
+    kw = {"epochs": 20, "lr": lr, "loss": "mse", "batch_size": None, "seed": 0}
+    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    for state, err in (fast, ref):
+        assert isinstance(err, rp.DivergenceError)
+        for v in state.values():
+            assert v.dtype == np.float32 and np.isfinite(v).all()
+    assert (fast[1].epoch, fast[1].iteration) == (ref[1].epoch, ref[1].iteration)
+    for name in ref[0]:  # the last finite parameters, to float32 rounding
+        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=1e-4, err_msg=name)

@@ -7,7 +7,7 @@ Member ``i`` is ``make_net(seeds[i])`` trained by ``retroprop.train`` with
 - ``"numpy"``: every step of every member at once with batched matmuls, reusing the
   engine's activation modules and ``log_softmax``;
 - ``"fast"``: a compiled kernel per member (``retroprop.fast.kernels``), members in
-  parallel threads.
+  parallel threads (float64 only: float32 members take ``"numpy"``).
 
 Both are tested against ``retroprop.train`` run for one seed at a time.
 """
@@ -107,7 +107,9 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     validation : (X_val, y_val) or None
         Measured after each epoch into ``val_loss`` and ``val_accuracy``.
     engine : {"auto", "fast", "numpy"}
-        ``"auto"`` uses the compiled kernels when Numba is installed.
+        ``"auto"`` uses the compiled kernels when Numba is installed and the
+        members are float64; float32 members take the NumPy engine (``"fast"``
+        refuses them with a ``ConfigError``).
 
     Returns
     -------
@@ -141,6 +143,11 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
                          check_numba=engine != "numpy")
     if reason is not None and "numba" not in reason:
         raise ConfigError(f"train_many cannot train this: {reason}")
+    if reason is None and template.dtype != np.float64:
+        # The compiled kernels compute in float64: a member whose values leave
+        # float32's range would be neither frozen nor flagged there.
+        reason = (f"{template.dtype} is not supported by the compiled many-network "
+                  f"kernels (only float64)")
     layout = Layout.of(template)
     for i, net in enumerate(nets):
         if not isinstance(net, Sequential) or net.config() != template.config() or \
@@ -321,8 +328,8 @@ def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
               momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
     """Blocks of members in lock-step in compiled kernels, blocks in parallel.
 
-    The kernels compute in float64; float32 members are trained in float64 and
-    rounded back (within float32 rounding of what ``train`` gives in float32).
+    The kernels compute in float64; ``train_many`` sends only float64 members here
+    (float32 ones take ``_run_numpy``, which detects float32 overflow as ``train``).
     """
     from retroprop.fast import kernels, many_kernels
     from retroprop.fast.spec import LOSS_CODES
