@@ -37,8 +37,8 @@ def assert_bad_input(r: subprocess.CompletedProcess, *pieces: str) -> None:
     """Exit 2 and exactly one line on stderr that names the problem."""
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and r.stderr.endswith("\n"), repr(r.stderr)  # nothing else
     assert lines[0].startswith("retroprop: error: "), lines[0]
     for piece in pieces:
         assert piece in lines[0], (piece, lines[0])
@@ -215,6 +215,11 @@ def bad_csv(tmp_path):
     (["predict", "--model", "{missing}", "--data", "{bad}"], ["no such file"]),
     (["predict", "--data", "{bad}"], ["--model"]),
     (["no-such-command"], ["no-such-command"]),
+    (["train", "--seed", "-1"], ["--seed", "-1"]),
+    # Output folders are checked before training, not after it.
+    (["train", "--save", "nodir/m.safetensors"], ["--save", "does not exist"]),
+    (["train", "--record-bias", "nodir/b.csv"], ["--record-bias", "does not exist"]),
+    (["explain", "--format", "csv", "--output", "nodir/s.csv"], ["--output", "nodir"]),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, bad_csv, args, pieces):
     files = {"missing": tmp_path / "missing.csv", "bad": bad_csv}

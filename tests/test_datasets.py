@@ -179,3 +179,14 @@ def test_standardizer_constant_feature_and_errors():
         st.transform(np.ones((2, 3)))
     back = Standardizer.from_dict(st.to_dict())
     np.testing.assert_array_equal(back.transform(X), st.transform(X))
+
+
+def test_a_constant_column_that_is_not_exact_in_binary_gets_scale_one():
+    """0.1 ten times has a std of ~1e-17 from rounding, not 0: it must not be divided by."""
+    X = np.column_stack([np.full(10, 0.1), np.arange(10.0)])
+    sc = Standardizer().fit(X)
+    assert sc.scale_[0] == 1.0
+    assert sc.scale_[1] == pytest.approx(np.arange(10.0).std())
+    np.testing.assert_allclose(sc.transform(X)[:, 0], 0.0, atol=1e-15)
+    # a change of 1e-7 in that feature stays a change of about 1e-7
+    assert abs(sc.transform([[0.1000001, 0.0]])[0, 0]) < 1e-6

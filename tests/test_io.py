@@ -142,3 +142,35 @@ def test_non_finite_parameters_are_not_saved(tmp_path):
     with pytest.raises(rp.ModelFileError, match="0.bias"):
         rp.save(net, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("spoil, match", [
+    (lambda net: {"metadata": {"x": "a" * (2 << 20)}}, "header"),
+    (lambda net: {"metadata": {1: 2}}, "string keys"),
+    (lambda net: {"metadata": {"t": (1, 2)}}, "tuples"),
+])
+def test_save_refuses_what_load_would_refuse_or_change(tmp_path, spoil, match):
+    net = rp.mlp([2, 3, 2], seed=0)
+    path = tmp_path / "m.safetensors"
+    with pytest.raises(rp.ConfigError, match=match):
+        rp.save(net, path, **spoil(net))
+    assert not path.exists()
+
+
+def test_save_refuses_a_parameter_of_another_dtype(tmp_path):
+    net = rp.mlp([2, 3, 2], seed=0)
+    net[0].weight.data = net[0].weight.data.astype(np.float32)
+    with pytest.raises(rp.ConfigError, match="'0.weight' is float32"):
+        rp.save(net, tmp_path / "m.safetensors")
+
+
+def test_saved_file_permissions_follow_the_umask(tmp_path):
+    """Atomic writes go through mkstemp (0600); the file must end up as open() makes it."""
+    import os
+    import stat
+
+    path = tmp_path / "m.safetensors"
+    rp.save(rp.mlp([2, 2], seed=0), path)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

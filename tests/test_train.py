@@ -329,3 +329,35 @@ def test_the_lecture_setting_reaches_093_test_accuracy(iris_split):
     assert acc >= 0.93
     assert math.isfinite(loss) and loss < h.loss[0] + 1.0
     assert h.loss[-1] < h.loss[0]
+
+
+def test_integer_targets_train_a_single_output_mse_regression():
+    X, _ = toy_data(20)
+    y = np.arange(20) % 3  # integers, but values to regress on, not classes
+    h = rp.train(rp.mlp([3, 1], seed=0), X, y, epochs=2, lr=0.01, loss="mse")
+    assert np.isfinite(h.loss).all()
+
+
+@pytest.mark.parametrize("change, error, match", [
+    ({"y": "float"}, rp.DataError, "integer class labels 0..2 for cross_entropy"),
+    ({"y": "str"}, rp.DataError, "integer class labels"),
+    ({"early_stopping": "2"}, rp.ConfigError, "early_stopping"),
+    ({"early_stopping": True}, rp.ConfigError, "early_stopping"),
+    ({"validation": "X only"}, rp.ConfigError, "validation must be a pair"),
+])
+def test_train_names_bad_targets_and_options_at_the_edge(change, error, match):
+    X, y = toy_data(12)
+    kwargs = dict(change)
+    kind = kwargs.pop("y", None)
+    if kind is not None:
+        y = y.astype(float) if kind == "float" else y.astype(str)
+    if kwargs.get("validation") == "X only":
+        kwargs["validation"] = (X,)
+    with pytest.raises(error, match=match):
+        rp.train(rp.mlp([3, 4, 3], seed=0), X, y, epochs=1, lr=0.1, **kwargs)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True])
+def test_a_bad_seed_is_a_config_error(seed):
+    with pytest.raises(rp.ConfigError, match="seed must be a non-negative integer"):
+        rp.mlp([2, 2], seed=seed)

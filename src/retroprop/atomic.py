@@ -26,12 +26,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb",
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
-    target = os.fspath(path)
+    target = check_writable(path)
     folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder):
-        raise ConfigError(f"{target}: folder {folder} does not exist; create it first")
-    if os.path.isdir(target):
-        raise ConfigError(f"{target}: is a directory; give a file name")
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
                                dir=folder)
     try:
@@ -48,10 +44,33 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb",
         raise
 
 
-def _umask() -> int:
+def check_writable(path: str | os.PathLike) -> str:
+    """Refuse (``ConfigError``) a path ``atomic_write`` could not write, before any work.
+
+    The folder must exist and the path must not be a directory. Returns the path.
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{target}: folder {folder} does not exist; create it first")
+    if os.path.isdir(target):
+        raise ConfigError(f"{target}: is a directory; give a file name")
+    return target
+
+
+def _read_umask() -> int:
+    # Read once, at import: os.umask can only be read by setting it, which would race
+    # with other threads creating files if done on every write.
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
+
+
+def _umask() -> int:
+    return _UMASK
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

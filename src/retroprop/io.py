@@ -12,8 +12,9 @@ library too), written and read here with nothing but the standard library and Nu
 
 Loading trusts nothing: the header's size is bounded by the file's, every offset is
 checked, duplicate keys, unknown dtypes, shapes that disagree with the architecture
-and non-finite values are refused with ``ModelFileError``. Nothing is allocated
-beyond the file's own size and nothing is unpickled or executed.
+and non-finite values are refused with ``ModelFileError``. What is allocated is
+bounded by the file's actual size (a few times it; nothing a header merely claims),
+and nothing is unpickled or executed.
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ def save(model: Model | Sequential, path: str | os.PathLike, *,
         offset += len(raw)
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)  # align the data, as safetensors does
+    if len(head) > MAX_HEADER:
+        raise ConfigError(
+            f"the model's header would take {len(head)} bytes, more than the "
+            f"{MAX_HEADER} that load accepts; keep metadata small")
     with atomic_write(path, "wb") as f:
         f.write(struct.pack("<Q", len(head)))
         f.write(head)
@@ -117,13 +122,21 @@ def _check_savable(model: Model) -> None:
                 and (sc.scale_ > 0).all()):
             raise ConfigError("the standardizer holds non-finite means or scales, or "
                               "scales <= 0")
+    for name, p in net.named_parameters():
+        if p.data.dtype != net.dtype:
+            raise ConfigError(
+                f"parameter {name!r} is {p.data.dtype}, the network is {net.dtype}; "
+                f"every parameter must have the network's dtype to be saved")
     if not isinstance(model.metadata, dict):
         raise ConfigError(f"metadata must be a dict, got {type(model.metadata).__name__}")
     try:
-        json.dumps(model.metadata, allow_nan=False)
+        same = json.loads(json.dumps(model.metadata, allow_nan=False)) == model.metadata
     except (TypeError, ValueError, RecursionError) as e:
         raise ConfigError(f"metadata must be JSON data (dicts, lists, str, int, finite "
                           f"float, bool, None): {e}") from None
+    if not same:
+        raise ConfigError("metadata must come back from JSON unchanged: string keys, "
+                          "lists rather than tuples")
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:

@@ -157,8 +157,28 @@ def loss_targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
 
 
 def check_xy(X: np.ndarray, y: np.ndarray, net: Sequential | None = None,
-             what: str = "X") -> tuple[np.ndarray, np.ndarray]:
-    """Validate training data at the edge; returns float and int64 arrays."""
+             what: str = "X", loss: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate training data at the edge.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Finite numbers.
+    y : array-like of shape (n_samples,)
+        With ``net`` and ``loss``: integer classes ``0..k-1`` for cross-entropy (and for
+        MSE against one-hot rows, ``k > 1``), finite numbers for MSE on ``k = 1``
+        output. Without ``loss``, integer ``y`` is range-checked as classes.
+    net : Sequential or None
+        The network the data must fit (``in_features`` columns, ``out_features`` k).
+    what : str
+        How to call ``X`` in messages.
+    loss : str or None
+        A key of ``LOSSES``.
+
+    Returns
+    -------
+    X, y : ndarray
+    """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
         raise DataError(f"{what} must be a non-empty 2-D array (n_samples, n_features), "
@@ -175,13 +195,25 @@ def check_xy(X: np.ndarray, y: np.ndarray, net: Sequential | None = None,
     y = np.asarray(y)
     if y.shape != (X.shape[0],):
         raise DataError(f"y must have shape ({X.shape[0]},) to match {what}, got {y.shape}")
-    if net is not None:
-        if X.shape[1] != net.in_features:
-            raise DataError(f"{what} has {X.shape[1]} features, the network expects "
-                            f"{net.in_features}")
-        if np.issubdtype(y.dtype, np.integer) and (y.min() < 0 or y.max() >= net.out_features):
-            raise DataError(f"y must hold classes 0..{net.out_features - 1}, "
-                            f"got {y.min()}..{y.max()}")
+    if net is None:
+        return X, y
+    if X.shape[1] != net.in_features:
+        raise DataError(f"{what} has {X.shape[1]} features, the network expects "
+                        f"{net.in_features}")
+    k = net.out_features
+    classes = np.issubdtype(y.dtype, np.integer) if loss is None else (
+        loss == "cross_entropy" or k > 1)
+    if classes:
+        if not np.issubdtype(y.dtype, np.integer):
+            raise DataError(
+                f"y must hold integer class labels 0..{k - 1} for {loss} with {k} "
+                f"outputs, got dtype {y.dtype}; encode the classes as integers "
+                f"(rp.datasets.load_csv does)")
+        if y.min() < 0 or y.max() >= k:
+            raise DataError(f"y must hold classes 0..{k - 1}, got {y.min()}..{y.max()}")
+    elif not np.issubdtype(y.dtype, np.number) or not np.isfinite(y.astype(float)).all():
+        raise DataError(f"y must hold finite numbers for {loss} regression, got "
+                        f"dtype {y.dtype}")
     return X, y
 
 
@@ -253,17 +285,21 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         raise ConfigError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
-    X, y = check_xy(X, y, net)
+    X, y = check_xy(X, y, net, loss=loss)
     X = X.astype(net.dtype, copy=False)
     n = X.shape[0]
     if batch_size is None:
         batch_size = n
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer or None, got {batch_size!r}")
-    if early_stopping is not None and early_stopping < 1:
+    if early_stopping is not None and (
+            isinstance(early_stopping, bool)
+            or not isinstance(early_stopping, (int, np.integer)) or early_stopping < 1):
         raise ConfigError(f"early_stopping must be a positive integer, got {early_stopping!r}")
     if validation is not None:
-        Xv, yv = check_xy(*validation, net=net, what="validation X")
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ConfigError("validation must be a pair (X_val, y_val)")
+        Xv, yv = check_xy(*validation, net=net, what="validation X", loss=loss)
     opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr, momentum=momentum,
                                 dampening=dampening, weight_decay=weight_decay,
                                 nesterov=nesterov)

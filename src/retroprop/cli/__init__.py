@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> None:
     except (RetropropError, OSError) as e:
         click.echo(f"retroprop: error: {_one_line(e)}", err=True)
         sys.exit(2)
+    except MemoryError:
+        click.echo("retroprop: error: out of memory: the network or the data is too large "
+                   "for this machine; try smaller --hidden sizes or --batch-size", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("retroprop: interrupted", err=True)
         sys.exit(130)

@@ -52,7 +52,8 @@ def data_options(f: Callable) -> Callable:
 
 def network_options(f: Callable) -> Callable:
     """``--hidden``, ``--activation``, ``--seed``: the network to build."""
-    f = click.option("--seed", type=int, default=LECTURE["seed"], show_default=True,
+    f = click.option("--seed", type=click.IntRange(0), default=LECTURE["seed"],
+                     show_default=True,
                      help="Seed of the initial weights, the split and the sample order.")(f)
     f = click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)),
                      default=LECTURE["activation"], show_default=True,
@@ -99,6 +100,19 @@ def _batch_size(ctx: click.Context, param: click.Parameter, value: str) -> int |
     return n
 
 
+def output_path(ctx: click.Context, param: click.Parameter, value: str | None):
+    """Click callback: an output file's folder must exist, checked before any work."""
+    if value is None:
+        return None
+    from retroprop.atomic import check_writable
+    from retroprop.errors import ConfigError
+
+    try:
+        return check_writable(value)
+    except ConfigError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 def emit_json(obj: object) -> None:
     """One JSON object on stdout (non-finite numbers as null)."""
     click.echo(json.dumps(_finite(obj), indent=2))
@@ -137,7 +151,9 @@ def confusion_table(m, class_names: list[str], title: str):
 
 def epoch_progress(epochs: int, quiet: bool) -> tuple[Callable, Callable]:
     """A rich progress bar on stderr: ``(update(epoch, epochs, history), close())``."""
-    if quiet:
+    import sys
+
+    if quiet or not sys.stderr.isatty():  # a bar in a log or a pipe is only noise
         return (lambda *a: None), (lambda: None)
     from rich.progress import (
         BarColumn,

@@ -15,6 +15,7 @@ from retroprop.cli.common import (
     _batch_size,
     data_options,
     network_options,
+    output_path,
     stdout_console,
 )
 from retroprop.engine.losses import LOSSES
@@ -80,6 +81,7 @@ def _stop_at(step: int):
               show_default=True,
               help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".")
 @click.option("--output", metavar="PATH", type=click.Path(dir_okay=False),
+              callback=output_path,
               help="Write to PATH (atomically) instead of printing.")
 def explain(data, target, test_size, hidden, activation, seed, model_path, torch_model,
             torch_class, step, sample, lr, batch_size, loss, fmt, output):

@@ -11,6 +11,7 @@ from retroprop.cli.common import (
     emit_json,
     epoch_progress,
     network_options,
+    output_path,
     stdout_console,
     training_options,
     with_quiet,
@@ -22,14 +23,17 @@ from retroprop.cli.common import (
 @network_options
 @training_options
 @click.option("--save", "save_path", metavar="PATH", type=click.Path(dir_okay=False),
+              callback=output_path,
               help="Save the trained model (architecture, weights, class names and "
                    "standardisation) to PATH.")
 @click.option("--record-bias", metavar="PATH", type=click.Path(dir_okay=False),
+              callback=output_path,
               help="Write a CSV of the last layer's bias before each iteration "
                    "(the lecture's exercise 4).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the final metrics as one JSON object instead of tables.")
 @click.option("--plot", "plot_path", metavar="PATH", type=click.Path(dir_okay=False),
+              callback=output_path,
               help="Draw the loss and accuracy per epoch as a PNG at PATH.")
 @with_quiet
 def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_size,

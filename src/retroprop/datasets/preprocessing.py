@@ -67,7 +67,11 @@ class Standardizer:
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         scale = X.std(axis=0)
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        # A constant column's std is rounding noise (0.1 ten times gives 1.4e-17), not
+        # 0; dividing by it would blow 1e-7 changes up to O(1e10). Below a few ulps of
+        # the mean, as scikit-learn's _handle_zeros_in_scale, the scale is 1.
+        noise = 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(self.mean_))
+        self.scale_ = np.where(scale > noise, scale, 1.0)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from retroprop.errors import ConfigError
+
 
 def torch_uniform(rng: np.random.Generator, fan_in: int, fan_out: int,
                   activation: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -50,4 +52,9 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     """An int seed, an existing Generator, or None (fresh entropy) -> a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(
+            seed, (int, np.integer)) or seed < 0):
+        raise ConfigError(
+            f"seed must be a non-negative integer, a numpy.random.Generator or None, "
+            f"got {seed!r}")
     return np.random.default_rng(seed)
