@@ -263,6 +263,17 @@ def test_predict_with_a_label_the_model_does_not_know(tmp_path, small_model):
                      "line 3", "'species'", "'rose'")
 
 
+def test_predict_with_a_blank_class_column_predicts_without_accuracy(tmp_path,
+                                                                      small_model):
+    data = tmp_path / "rows.csv"  # the class column kept, its labels still unknown
+    data.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n"
+                    "5.1,3.5,1.4,0.2,\n6.7,3.0,5.2,2.3,\n")
+    r = run("predict", "--model", small_model, "--data", data, "--json")
+    assert_ok(r)
+    out = json.loads(r.stdout)
+    assert out["accuracy"] is None and len(out["predictions"]) == 2
+
+
 def test_predict_with_something_that_is_not_a_model(tmp_path):
     fake = tmp_path / "model.pt"
     fake.write_bytes(b"\x80\x04\x95\x00\x00\x00\x00not a model")

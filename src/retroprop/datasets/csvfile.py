@@ -126,7 +126,8 @@ def load_csv(path: str | os.PathLike, target: str | None = None, *,
         label is an error. None: the classes are the labels found, and there must be
         at least two.
     require_target : bool
-        When False and the target column is absent, ``y`` is None (for prediction).
+        When False and the target column is absent, or present with every label
+        left blank, ``y`` is None (for prediction).
 
     Returns
     -------
@@ -169,6 +170,9 @@ def load_csv(path: str | os.PathLike, target: str | None = None, *,
     if target is not None:
         t = header.index(target)
         labels = [cells[t].strip() for _, cells in rows]
+        if not require_target and not any(labels):
+            target = None  # a class column left blank, as in rows still to predict
+    if target is not None:
         for (line, _), lab in zip(rows, labels):
             if not lab:
                 raise DataError(
