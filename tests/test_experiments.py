@@ -160,6 +160,34 @@ def test_descent_demo_shows_each_case_on_the_default_curve():
     assert runs[(0.2, 2.0)].status in ("oscillating", "diverged")
 
 
+def test_a_run_undefined_at_its_start_is_empty_and_diverged():
+    run = gradient_descent(parse_function("log(x)"), -2.0, 0.1, 10)
+    assert run.status == "diverged" and run.diverged_at_start
+    assert len(run.x) == 0 and np.isnan(run.final_x) and np.isnan(run.final_f)
+    ok = gradient_descent(parse_function("log(x)"), 2.0, 0.1, 3)
+    assert not ok.diverged_at_start and ok.final_x == ok.x[-1]
+
+
+def test_an_overflowing_power_of_numbers_is_a_config_error():
+    with pytest.raises(rp.ConfigError, match="overflows"):
+        parse_function("9**9**9**9")(1.0)
+    with pytest.raises(rp.ConfigError, match="overflows"):
+        descent_demo("x + 9**9**9**9")
+
+
+@pytest.mark.parametrize("text, minima", [
+    ("log(x)", []),  # f' turns from - to + across the pole at 0: not a minimum
+    ("-1/x**2", []),  # the same, with f finite on the grid on both sides
+    # f' = 2(x - 1) + 1/(x + 2) = 0: x = (sqrt(7) - 1) / 2; the pole at -2 is left out
+    ("(x - 1)**2 + log(x + 2)", [(7 ** 0.5 - 1) / 2]),
+])
+def test_local_minima_skip_poles(text, minima):
+    from retroprop.experiments.descent import local_minima
+
+    found = local_minima(parse_function(text), (-2.2, 2.2))
+    np.testing.assert_allclose(found, minima, atol=1e-9)
+
+
 def test_gradient_descent_is_the_lecture_update():
     f = parse_function("(x - 3)**2")
     run = gradient_descent(f, 0.0, 0.1, 3)

@@ -114,6 +114,24 @@ def test_plot_descent_command(tmp_path, capsys):
     assert "(x - 1)**2 + sin(3*x)" in out
 
 
+@pytest.mark.parametrize("expr", ["log(x)", "sqrt(x)", "x**x"])
+def test_plot_descent_of_a_function_undefined_at_a_start(tmp_path, capsys, expr):
+    # f is NaN at w0 = -2: those runs diverge before their first step.
+    code, out, err = run(capsys, "plot", "descent", "--function", expr,
+                         "-o", tmp_path / "d.png", "-q")
+    assert code == 0, err
+    assert_png(tmp_path / "d.png", "descent")
+    assert out.count("diverged at the start (f undefined at w0)") == 3
+    assert "(global)" not in out or expr == "x**x"  # log's pole is no minimum
+
+
+def test_plot_descent_of_an_overflowing_constant_is_one_line(tmp_path, capsys):
+    code, _out, err = run(capsys, "plot", "descent", "--function", "9**9**9**9",
+                         "-o", tmp_path / "d.png", "-q")
+    assert_one_line_error(code, err, "9**9**9**9", "overflows")
+    assert not (tmp_path / "d.png").exists()
+
+
 @pytest.mark.parametrize("expr, piece", [
     ("__import__('os')", "__import__"),
     ("x.real", "attribute"),

@@ -240,8 +240,10 @@ def descent(function, lrs, starts, steps, x_range, output, json_path, csv_path, 
     for r in result.runs:
         ended = "-" if r.minimum is None else (
             "global minimum" if r.reached_global else "LOCAL minimum")
-        t.add_row(f"{r.lr:g}", f"{r.x0:g}", r.status, f"{r.final_x:.5g}",
-                  f"{r.f[-1]:.5g}", ended)
+        status = "diverged at the start (f undefined at w0)" \
+            if r.diverged_at_start else r.status
+        t.add_row(f"{r.lr:g}", f"{r.x0:g}", status, f"{r.final_x:.5g}",
+                  f"{r.final_f:.5g}", ended)
     con.print(t)
     _footer(con, written)
 

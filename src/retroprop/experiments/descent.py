@@ -73,7 +73,12 @@ class Expression:
         """``(f(x), f'(x))`` for a float or an array; non-finite where undefined."""
         x = np.asarray(x, dtype=np.float64)
         with np.errstate(all="ignore"):
-            v, d = self._node(x)
+            try:
+                v, d = self._node(x)
+            except OverflowError:  # a power of plain numbers, like 9**9**9**9
+                raise ConfigError(
+                    f"the function {self.text!r} overflows: a power of numbers in it "
+                    f"is beyond a float's range (about 1.8e308)") from None
             return np.broadcast_to(v, x.shape) * 1.0, np.broadcast_to(d, x.shape) * 1.0
 
     def __repr__(self) -> str:
@@ -216,7 +221,8 @@ class DescentRun:
     lr, x0 : float
         eta and the start.
     x, f, grad : ndarray of shape (n_steps + 1,)
-        ``x_k``, ``f(x_k)`` and ``f'(x_k)``; shorter when the run diverged.
+        ``x_k``, ``f(x_k)`` and ``f'(x_k)``; shorter when the run diverged, empty
+        when ``f`` or ``f'`` is undefined at the start ``x0`` itself.
     status : str
         One of ``STATUSES``.
     minimum : int or None
@@ -240,7 +246,18 @@ class DescentRun:
 
     @property
     def final_x(self) -> float:
-        return float(self.x[-1])
+        """The last finite ``x_k``; NaN when the run diverged at the start."""
+        return float(self.x[-1]) if len(self.x) else float("nan")
+
+    @property
+    def final_f(self) -> float:
+        """``f`` at ``final_x``; NaN when the run diverged at the start."""
+        return float(self.f[-1]) if len(self.f) else float("nan")
+
+    @property
+    def diverged_at_start(self) -> bool:
+        """Whether ``f`` or ``f'`` was undefined (non-finite) at ``x0`` itself."""
+        return self.status == "diverged" and len(self.x) == 0
 
 
 def gradient_descent(f: Expression, x0: float, lr: float, steps: int, *,
@@ -298,11 +315,14 @@ def local_minima(f: Expression, x_range: tuple[float, float],
     """The local minima of ``f`` strictly inside ``x_range``, sorted by x.
 
     Found where ``f'`` changes sign from - to + on a grid, then refined by bisection.
+    A bracket needs ``f`` finite on both sides (and at the refined point): a pole
+    such as log(x)'s at 0 also turns ``f'`` from - to +, but is no minimum.
     """
     x = np.linspace(*x_range, n_points)
-    g = f.derivative(x)
+    fx, g = f.value_and_derivative(x)
     found = []
-    for i in np.flatnonzero((g[:-1] < 0) & (g[1:] >= 0)):
+    brackets = (g[:-1] < 0) & (g[1:] >= 0) & np.isfinite(fx[:-1]) & np.isfinite(fx[1:])
+    for i in np.flatnonzero(brackets):
         a, b = x[i], x[i + 1]
         for _ in range(60):
             m = 0.5 * (a + b)
@@ -310,7 +330,8 @@ def local_minima(f: Expression, x_range: tuple[float, float],
                 a = m
             else:
                 b = m
-        found.append(0.5 * (a + b))
+        if np.isfinite(f(0.5 * (a + b))):
+            found.append(0.5 * (a + b))
     return np.array(found)
 
 
