@@ -451,6 +451,12 @@ def test_boundary_grid_predictions_are_the_network_s(iris, trained):
     np.testing.assert_allclose(point[[0, 1]], X_raw[:, [0, 1]].mean(axis=0))
     assert b.accuracy == pytest.approx(rp.evaluate(trained, iris.X_train,
                                                    iris.y_train)[1])
+    # on the slice: each point's petal measurements, sepals at their mean, by hand
+    on_slice = np.tile(X_raw.mean(axis=0), (len(X_raw), 1))
+    on_slice[:, 2:] = X_raw[:, 2:]
+    expected = np.mean(rp.predict(trained, iris.standardizer.transform(on_slice))
+                       == iris.y_train)
+    assert b.slice_accuracy == expected
     assert "inputs" not in b.to_dict()
 
 

@@ -146,11 +146,15 @@ def test_plot_descent_refuses_unsafe_functions(tmp_path, capsys, expr, piece):
 
 def test_plot_boundary_command(tmp_path, capsys):
     png, js = tmp_path / "b.png", tmp_path / "b.json"
-    code, _out, err = run(capsys, "plot", "boundary", "--epochs", "5", "--resolution", "50",
+    code, out, err = run(capsys, "plot", "boundary", "--epochs", "5", "--resolution", "50",
                          "-o", png, "--json", js, "-q")
     assert code == 0, err
     assert_png(png, "boundary")
     data = json.loads(js.read_text())
+    assert "accuracy on the points drawn" not in out
+    assert f"network accuracy (all features): {data['accuracy']:.4f}" in out
+    assert (f"points in their own region on this slice: "
+            f"{data['slice_accuracy']:.4f}") in out
     assert data["feature_names"] == ["petal_length", "petal_width"]
     assert np.array(data["predictions"]).shape == (50, 50)
 

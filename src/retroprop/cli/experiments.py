@@ -305,8 +305,10 @@ def boundary(data, target, test_size, hidden, activation, seed, lr, epochs, batc
         written = _write(result, output, draw, json_path, csv_path)
     con = stdout_console()
     con.print(f"Decision regions of the {what} on {result.feature_names[0]} (x) and "
-              f"{result.feature_names[1]} (y); accuracy on the points drawn: "
-              f"{result.accuracy:.4f}")
+              f"{result.feature_names[1]} (y), other features at their mean")
+    con.print(f"network accuracy (all features): {result.accuracy:.4f}; "
+              f"points in their own region on this slice: "
+              f"{result.slice_accuracy:.4f}")
     t = _table("Share of the drawn plane per class", ["class", "share", "points"])
     for c, name in enumerate(result.class_names):
         t.add_row(name, f"{np.mean(result.predictions == c):.1%}",

@@ -41,6 +41,12 @@ class DecisionBoundary(Result):
         The largest softmax probability there.
     points : ndarray of shape (n_samples, 2)
         The data on the two features; ``labels`` their classes.
+    accuracy : float
+        The network's accuracy on the data with all its features (not what the
+        picture shows).
+    slice_accuracy : float
+        The share of the data's points that lie in their own class's region on this
+        slice: each point's two features with the others at their mean, as drawn.
     """
 
     features: tuple[int, int]
@@ -54,6 +60,7 @@ class DecisionBoundary(Result):
     points: np.ndarray
     labels: np.ndarray
     accuracy: float = float("nan")
+    slice_accuracy: float = float("nan")
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -152,7 +159,20 @@ def decision_boundary(net: Sequential, X: np.ndarray, y: np.ndarray,
     conf = predict_proba(net, net_in).max(axis=1).reshape(resolution, resolution)
     data_in = standardizer.transform(X) if standardizer is not None else X
     accuracy = float(np.mean(predict(net, data_in) == y))
+    on_slice = slice_inputs(X, (fx, fy))
+    if standardizer is not None:
+        on_slice = standardizer.transform(on_slice)
+    slice_accuracy = float(np.mean(predict(net, on_slice) == y))
     return DecisionBoundary(
         features=(fx, fy), feature_names=[feature_names[fx], feature_names[fy]],
         class_names=class_names, grid_x=gx, grid_y=gy, inputs=inputs, predictions=pred,
-        confidence=conf, points=X[:, [fx, fy]], labels=y, accuracy=accuracy)
+        confidence=conf, points=X[:, [fx, fy]], labels=y, accuracy=accuracy,
+        slice_accuracy=slice_accuracy)
+
+
+def slice_inputs(X: np.ndarray, features: tuple[int, int]) -> np.ndarray:
+    """The data's points as the picture places them, shape ``(n_samples, n_features)``:
+    their own values of the two ``features``, every other feature at its mean."""
+    out = np.tile(X.mean(axis=0), (X.shape[0], 1))
+    out[:, list(features)] = X[:, list(features)]
+    return out
