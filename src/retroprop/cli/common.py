@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 
 import click
@@ -115,17 +114,9 @@ def output_path(ctx: click.Context, param: click.Parameter, value: str | None):
 
 def emit_json(obj: object) -> None:
     """One JSON object on stdout (non-finite numbers as null)."""
-    click.echo(json.dumps(_finite(obj), indent=2))
+    from retroprop.jsondata import plain
 
-
-def _finite(obj: object) -> object:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
+    click.echo(json.dumps(plain(obj), indent=2))
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int):

@@ -12,37 +12,12 @@ import csv
 import dataclasses
 import io
 import json
-import math
 import os
 
 import numpy as np
 
 from retroprop.atomic import write_text
-
-
-def plain(obj: object) -> object:
-    """NumPy arrays and scalars, dataclasses, tuples -> JSON-ready Python values.
-
-    Non-finite floats become ``None`` (JSON has no NaN or infinity).
-    """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        if hasattr(obj, "to_dict"):
-            return obj.to_dict()
-        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, np.ndarray):
-        return plain(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, dict):
-        return {str(k): plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    return obj
+from retroprop.jsondata import plain
 
 
 class Result:

@@ -34,6 +34,7 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES, log_softmax
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DataError, NotDifferentiableError
+from retroprop.jsondata import plain
 
 SCHEMA = "retroprop.explain/1"
 """The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning."""
@@ -268,7 +269,7 @@ class Trace:
         Non-finite numbers (``dL/dp_r = -1/p_r`` when ``p_r`` underflows to 0)
         become None.
         """
-        return _finite({
+        return plain({
             "schema": SCHEMA,
             "lr": self.lr,
             "loss_function": self.loss_function,
@@ -285,7 +286,7 @@ class Trace:
             "layers": [layer.to_dict() for layer in self.layers],
             "parameters": [p.to_dict() for p in self.parameters],
             "factor_formulas": dict(FACTOR_TEXT),
-            "meta": _plain(self.meta),
+            "meta": self.meta,
         })
 
     def to_json(self, path=None, *, indent: int | None = 2) -> str:
@@ -320,28 +321,6 @@ class Trace:
         from retroprop.explain.xlsx import to_xlsx
 
         to_xlsx(self, path)
-
-
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 def _layers_of(net: Sequential) -> list[tuple[int, int | None]]:

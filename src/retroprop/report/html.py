@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 from collections.abc import Sequence
 from importlib import resources
@@ -19,6 +18,7 @@ from typing import Any
 
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
+from retroprop.jsondata import plain
 
 TEMPLATE = "template.html"
 """The page template, a package data file next to this module."""
@@ -194,23 +194,10 @@ def embed_json(data: Any) -> str:
     ``<`` becomes ``\\u003c`` (legal JSON string escape; ``<`` occurs only inside
     strings), so ``</script>`` or ``<!--`` in a name cannot end the block.
     """
-    text = json.dumps(_finite(data), allow_nan=False, ensure_ascii=False,
+    text = json.dumps(plain(data), allow_nan=False, ensure_ascii=False,
                       separators=(",", ":"))
     return (text.replace("<", "\\u003c").replace("\u2028", "\\u2028")
             .replace("\u2029", "\\u2029"))
-
-
-def _finite(obj: Any) -> Any:
-    """Non-finite floats as None (JSON has no NaN); numpy scalars as Python's."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if hasattr(obj, "tolist"):  # numpy arrays and scalars
-        return _finite(obj.tolist())
-    return obj
 
 
 def write_html(path: str | os.PathLike, page: str) -> None:
