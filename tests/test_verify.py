@@ -124,3 +124,54 @@ def test_library_result_and_sample_order(iris_split):
     assert sizes == [50, 50, 20, 50, 50]
     with pytest.raises(rp.ConfigError, match="dtype must be one of"):
         verify(net, s.X_train, s.y_train, dtype="float16")
+
+
+def test_too_large_an_lr_is_both_diverging_exit_2_in_one_line(capsys):
+    # relu lets the outputs grow without bound: with lr=1e6 both sides' updates
+    # overflow at the same step. Nothing differs: exit 2 and one line, no warnings.
+    code, out, err = run(["verify", "--activation", "relu", "--hidden", "8",
+                          "--lr", "1e6"], capsys)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Warning" not in err, err
+    assert "both diverge at step" in lines[0] and "smaller --lr" in lines[0]
+    step = int(lines[0].split("at step ")[1].split(";")[0])
+    from retroprop.recipe import LECTURE, build_network, prepare_data
+
+    seed = LECTURE["seed"]  # what the command used
+    s = prepare_data(seed=seed)
+    net = build_network(s, [8], "relu", seed=seed)
+    result = verify(net, s.X_train, s.y_train, lr=1e6, seed=seed,
+                    batch_size=LECTURE["batch_size"])
+    assert result.retroprop_diverged_at == result.torch_diverged_at == step
+    assert result.passed and result.both_diverged  # every step before agreed
+    assert all(c.values == step - 1 for c in result.comparisons if c.kind == "loss")
+
+
+def test_only_one_side_diverging_is_a_difference_exit_1(capsys, monkeypatch):
+    from retroprop.engine.optim import SGD
+
+    real, calls = SGD.step, []
+
+    def refuses_the_third(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise rp.DivergenceError("refused", epoch=1, iteration=3, lr=0.05)
+        return real(self)
+
+    monkeypatch.setattr(SGD, "step", refuses_the_third)
+    code, out, err = run(["verify", "--steps", "10"], capsys)
+    assert code == 1, err
+    assert "retroprop diverged at step 3, PyTorch did not diverge" in out
+
+
+def test_step_is_not_an_activation_choice_and_a_step_model_says_why(tmp_path, capsys):
+    from retroprop.engine.activations import STEP_WHY
+
+    code, _, err = run(["verify", "--activation", "step"], capsys)
+    assert code == 2 and "'step' is not one of" in err
+    net = rp.Sequential(rp.Linear(4, 3), rp.Step(), rp.Linear(3, 3))
+    rp.save(rp.Model(net, class_names=["a", "b", "c"]), tmp_path / "s.rpm")
+    code, _, err = run(["verify", "--model", str(tmp_path / "s.rpm")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert STEP_WHY in err

@@ -2,7 +2,9 @@
 
 The comparison is ``retroprop.interop.verify.verify``; this command builds the
 network and the data, calls it, and renders the result. Exit 0 when everything
-agrees, 1 when something does not, 2 when PyTorch is missing or the input is bad.
+agrees, 1 when something does not (including only one side diverging), 2 when
+PyTorch is missing, the input is bad, or both sides diverge at the same step (too
+large an lr: one line says so).
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ def verify(data, target, test_size, hidden, activation, seed, model_path, steps,
                         batch_size=batch_size or len(split.y_train), momentum=momentum,
                         nesterov=nesterov, weight_decay=weight_decay, dtype=dtype,
                         tolerance=tolerance, seed=seed)
+    if result.both_diverged:
+        raise ConfigError(f"both diverge at step {result.retroprop_diverged_at}; try a "
+                          f"smaller --lr (got {lr:g})")
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -123,3 +128,22 @@ def render(result, console) -> None:
                       f"quantities differ by more than {result.tolerance:g}:")
         for c in result.failures:
             console.print(f"  {c.kind} {c.name}: max abs diff {c.max_abs:.3e}")
+    if result.retroprop_diverged_at != result.torch_diverged_at:
+        def when(step):
+            return "did not diverge" if step is None else f"diverged at step {step}"
+
+        console.print(f"[bold red]FAIL[/bold red]: retroprop "
+                      f"{when(result.retroprop_diverged_at)}, PyTorch "
+                      f"{when(result.torch_diverged_at)}")
+
+
+def _differentiable_choices(command: click.Command) -> None:
+    """``--activation``: only what can be trained (Step cannot; see STEP_WHY)."""
+    from retroprop.engine.activations import DIFFERENTIABLE_ACTIVATIONS
+
+    for param in command.params:
+        if param.name == "activation":
+            param.type = click.Choice(sorted(DIFFERENTIABLE_ACTIVATIONS))
+
+
+_differentiable_choices(verify)

@@ -13,6 +13,7 @@ for values below 1, a relative one above.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -22,9 +23,9 @@ from retroprop.engine.layers import Sequential
 from retroprop.engine.losses import CrossEntropyLoss
 from retroprop.engine.network import from_config
 from retroprop.engine.optim import SGD
-from retroprop.errors import ConfigError
+from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError
 from retroprop.interop.torch_interop import import_torch, to_torch
-from retroprop.train import check_xy
+from retroprop.train import _divergence_is_checked, check_xy
 
 DEFAULT_TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 """dtype name -> default tolerance. The keys are the allowed ``dtype`` values."""
@@ -65,7 +66,14 @@ class Comparison:
 
 @dataclass
 class VerifyResult:
-    """What ``verify`` measured; ``passed`` is True when every comparison passed."""
+    """What ``verify`` measured.
+
+    ``passed`` is True when every comparison passed and both sides diverged at the
+    same step or not at all. ``retroprop_diverged_at`` / ``torch_diverged_at``: the
+    1-based step at which that side's loss or an updated parameter became non-finite
+    (retroprop refuses such a step), None if it did not; the steps compared end
+    before the first divergence of either side.
+    """
 
     comparisons: list[Comparison]
     steps: int
@@ -79,10 +87,19 @@ class VerifyResult:
     architecture: list[dict]
     torch_version: str
     losses: list[tuple[float, float]] = field(default_factory=list)  # (ours, torch)
+    retroprop_diverged_at: int | None = None
+    torch_diverged_at: int | None = None
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.comparisons)
+        return all(c.passed for c in self.comparisons) and \
+            self.retroprop_diverged_at == self.torch_diverged_at
+
+    @property
+    def both_diverged(self) -> bool:
+        """Both sides diverged, at the same step."""
+        return self.retroprop_diverged_at is not None and \
+            self.retroprop_diverged_at == self.torch_diverged_at
 
     @property
     def failures(self) -> list[Comparison]:
@@ -183,6 +200,10 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
         tolerance = DEFAULT_TOLERANCE[dtype]
     if not (isinstance(tolerance, (int, float)) and tolerance > 0):
         raise ConfigError(f"tolerance must be a positive number, got {tolerance!r}")
+    if not all(getattr(m, "differentiable", True) for m in net):
+        from retroprop.engine.activations import STEP_WHY
+
+        raise NotDifferentiableError(f"cannot verify this network: {STEP_WHY}")
     X, y = check_xy(X, y, net)
     if not np.issubdtype(y.dtype, np.integer):
         raise ConfigError(f"y must hold integer classes, got dtype {y.dtype}")
@@ -202,13 +223,21 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
     grad_track = {name: _Tracker("gradient", name) for name in names}
     losses = []
     batches = sample_order(len(X), steps, batch_size, seed)
-    for idx in batches:
-        # retroprop: forward, loss, backward, step
-        loss = loss_fn(ours(X[idx]), y[idx])
-        opt.zero_grad()
-        ours.backward(loss_fn.backward())
-        grads = {name: p.grad.copy() for name, p in ours.named_parameters()}
-        opt.step()
+    diverged: tuple[int | None, int | None] = (None, None)
+    for k, idx in enumerate(batches, start=1):
+        # retroprop: forward, loss, backward, step; too large an lr overflows, and
+        # retroprop then refuses the step (as train does): no NumPy warnings.
+        with _divergence_is_checked():
+            loss = loss_fn(ours(X[idx]), y[idx])
+            opt.zero_grad()
+            ours.backward(loss_fn.backward())
+            grads = {name: p.grad.copy() for name, p in ours.named_parameters()}
+            ours_ok = math.isfinite(loss)
+            if ours_ok:
+                try:
+                    opt.step()
+                except DivergenceError:
+                    ours_ok = False
         # PyTorch: the same step by autograd
         opt_t.zero_grad()
         loss_t = loss_fn_t(theirs(X_t[idx]), y_t[idx])
@@ -216,22 +245,31 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
         grads_t = {name: p.grad.detach().numpy().copy()
                    for name, p in theirs.named_parameters()}
         opt_t.step()
+        theirs_ok = math.isfinite(loss_t.item()) and all(
+            bool(torch.isfinite(p).all()) for p in theirs.parameters())
+        if not (ours_ok and theirs_ok):
+            diverged = (None if ours_ok else k, None if theirs_ok else k)
+            break
 
         loss_track.add(np.array(loss), np.array(loss_t.item()))
         losses.append((loss, float(loss_t.item())))
         for name in names:
             grad_track[name].add(grads[name], grads_t[name])
 
-    params_t = {name: p.detach().numpy() for name, p in theirs.named_parameters()}
-    comparisons = [loss_track.result(tolerance)]
-    comparisons += [grad_track[name].result(tolerance) for name in names]
-    for name, p in ours.named_parameters():
-        track = _Tracker("parameter", name)
-        track.add(p.data, params_t[name])
-        comparisons.append(track.result(tolerance))
+    comparisons = []
+    if losses:  # at least one step before a divergence
+        comparisons.append(loss_track.result(tolerance))
+        comparisons += [grad_track[name].result(tolerance) for name in names]
+    if diverged == (None, None):
+        params_t = {name: p.detach().numpy() for name, p in theirs.named_parameters()}
+        for name, p in ours.named_parameters():
+            track = _Tracker("parameter", name)
+            track.add(p.data, params_t[name])
+            comparisons.append(track.result(tolerance))
     return VerifyResult(comparisons=comparisons, steps=len(batches), dtype=dtype,
                         tolerance=float(tolerance), lr=float(lr),
                         batch_size=int(batch_size), momentum=float(momentum),
                         nesterov=bool(nesterov), weight_decay=float(weight_decay),
                         architecture=copy.deepcopy(ours.config()),
-                        torch_version=str(torch.__version__), losses=losses)
+                        torch_version=str(torch.__version__), losses=losses,
+                        retroprop_diverged_at=diverged[0], torch_diverged_at=diverged[1])
