@@ -14,7 +14,7 @@ import numpy as np
 
 from retroprop.datasets.preprocessing import Standardizer
 from retroprop.engine.layers import Sequential
-from retroprop.engine.losses import softmax
+from retroprop.train import predict, predict_proba
 
 
 @dataclass
@@ -47,8 +47,8 @@ class Model:
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities for raw features, shape ``(n, n_classes)``."""
-        return softmax(self.net(self.prepare(X)))
+        return predict_proba(self.net, self.prepare(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class indices for raw features, shape ``(n,)``."""
-        return np.argmax(self.net(self.prepare(X)), axis=1)
+        return predict(self.net, self.prepare(X))

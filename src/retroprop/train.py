@@ -133,7 +133,8 @@ def predict(net: Sequential, X: np.ndarray) -> np.ndarray:
 
 def evaluate(net: Sequential, X: np.ndarray, y: np.ndarray,
              loss: str = "cross_entropy") -> tuple[float, float]:
-    """``(mean loss, accuracy)`` of ``net`` on ``X, y``."""
+    """``(mean loss, accuracy)`` of ``net`` on ``X`` of shape ``(n, n_features)`` and
+    ``y`` of shape ``(n,)``."""
     out = net(X)
     return float(LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))), float(
         np.mean(np.argmax(out, axis=1) == y))

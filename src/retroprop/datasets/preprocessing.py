@@ -64,6 +64,7 @@ class Standardizer:
         self.scale_ = None if scale is None else np.asarray(scale, dtype=np.float64)
 
     def fit(self, X: np.ndarray) -> Standardizer:
+        """Learn ``mean_`` and ``scale_`` from ``X`` of shape ``(n, n_features)``."""
         X = np.asarray(X, dtype=np.float64)
         self.mean_ = X.mean(axis=0)
         scale = X.std(axis=0)
@@ -75,6 +76,7 @@ class Standardizer:
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """``(X - mean_) / scale_``: ``(n, n_features) -> (n, n_features)``, float64."""
         if self.mean_ is None:
             raise ConfigError("Standardizer is not fitted; call fit(X_train) first")
         X = np.asarray(X, dtype=np.float64)
