@@ -210,3 +210,33 @@ def test_cli_explain_html_embeds_the_json_format(tmp_path):
     assert step["trace"] == json.loads(as_json.stdout)
     assert step["iteration"] == 2 and data["class_names"] == [
         "setosa", "versicolor", "virginica"]
+
+
+@pytest.mark.parametrize("error", [1e-12, float("nan")])
+def test_cli_report_refuses_a_trace_that_is_not_the_training_step(tmp_path, capsys,
+                                                                  monkeypatch, error):
+    # The explained step's "updated" values off by 1e-12 (or NaN) in one parameter:
+    # the page would show numbers training did not produce. Exit 1, one line.
+    from retroprop.cli import main
+    from retroprop.explain.trace import Trace
+
+    real = Trace.updated
+
+    def off(self):
+        out = real(self)
+        name = next(iter(out))
+        out[name] = out[name] + error
+        return out
+
+    monkeypatch.setattr(Trace, "updated", off)
+    out = tmp_path / "r.html"
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--steps", "3", "--epochs", "1", "-o", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert e.value.code == 1, err
+    assert len(err.strip().splitlines()) == 1 and "differ" in err
+    assert not out.exists()
+    rec = record_training(steps=2, epochs=1)
+    assert rec.recorder.max_mismatch != 0.0
+    if np.isnan(error):
+        assert np.isnan(rec.recorder.max_mismatch)

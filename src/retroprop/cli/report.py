@@ -64,6 +64,13 @@ def report(data, target, test_size, hidden, activation, seed, lr, epochs, batch_
     if not rec.recorder.traces:
         raise click.BadParameter("training made no update (is --epochs 0?); nothing to "
                                  "record", param_hint="--epochs")
+    mismatch = rec.recorder.max_mismatch
+    if not mismatch == 0.0:  # NaN too
+        # The page would show steps that are not the ones training took.
+        raise click.ClickException(
+            f"the recorded steps differ from the training loop's updates (max "
+            f"|difference| {mismatch:.3g}, expected exactly 0); {output} was not "
+            f"written")  # exit 1
     write_html(output, rec.to_html(title))
     con = stdout_console()
     n = len(rec.recorder.traces)

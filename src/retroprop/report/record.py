@@ -42,7 +42,8 @@ class RecordSteps(Callback):
         The training rows of each recorded iteration.
     max_mismatch : float
         Largest ``|trace.updated - parameter after the real update|`` seen (0.0 when
-        the trace and the training loop agree exactly).
+        the trace and the training loop agree exactly; NaN once any difference was
+        NaN).
     """
 
     per_iteration = True
@@ -74,8 +75,12 @@ class RecordSteps(Callback):
             return
         real = state.net.state_dict()
         for name, after in self.traces[-1].updated().items():
-            self.max_mismatch = max(self.max_mismatch,
-                                    float(np.max(np.abs(after - real[name]))))
+            diff = float(np.max(np.abs(after - real[name])))
+            # max() would drop a NaN (nan > x is False): a NaN stays a mismatch.
+            if np.isnan(diff) or np.isnan(self.max_mismatch):
+                self.max_mismatch = float("nan")
+            else:
+                self.max_mismatch = max(self.max_mismatch, diff)
 
 
 @dataclass
