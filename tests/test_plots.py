@@ -159,6 +159,24 @@ def test_plot_boundary_command(tmp_path, capsys):
     assert np.array(data["predictions"]).shape == (50, 50)
 
 
+def test_plot_boundary_moves_its_progress_with_trains_progress_callback(
+        tmp_path, capsys, monkeypatch):
+    from retroprop.train import ProgressCallback
+
+    seen = []
+    real = ProgressCallback.on_epoch_end
+
+    def spy(self, state):
+        seen.append(state.epoch)
+        real(self, state)
+
+    monkeypatch.setattr(ProgressCallback, "on_epoch_end", spy)
+    code, _out, err = run(capsys, "plot", "boundary", "--epochs", "3",
+                         "--resolution", "10", "-o", tmp_path / "b.png")
+    assert code == 0, err
+    assert seen == [1, 2, 3]
+
+
 def test_plot_boundary_of_a_saved_model(tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     code, _, err = run(capsys, "train", "--epochs", "5", "--save", model, "-q")

@@ -270,6 +270,7 @@ def boundary(data, target, test_size, hidden, activation, seed, lr, epochs, batc
     import retroprop as rp
     from retroprop import plots
     from retroprop.experiments import decision_boundary
+    from retroprop.train import ProgressCallback
 
     with progress_bar(quiet) as update:
         if model_path:
@@ -286,7 +287,9 @@ def boundary(data, target, test_size, hidden, activation, seed, lr, epochs, batc
             update("training", 0, epochs)
             rp.train(net, split.X_train, split.y_train, epochs=epochs, lr=lr,
                      batch_size=batch_size, seed=seed,
-                     callbacks=[_EpochProgress(update, epochs)])
+                     callbacks=[ProgressCallback(
+                         lambda epoch, n, _history: update("training", epoch, n),
+                         epochs)])
             standardizer = split.standardizer
             # the training points, back in the data's own units
             X_pts = split.X_train * standardizer.scale_ + standardizer.mean_
@@ -315,23 +318,6 @@ def boundary(data, target, test_size, hidden, activation, seed, lr, epochs, batc
                   str(int(np.sum(result.labels == c))))
     con.print(t)
     _footer(con, written)
-
-
-class _EpochProgress:
-    """A ``retroprop.train`` callback that moves the progress bar each epoch."""
-
-    per_iteration = False
-
-    def __init__(self, update, epochs: int):
-        self.update, self.epochs = update, epochs
-
-    def __getattr__(self, name):  # the Callback hooks it does not use
-        if name.startswith("on_"):
-            return lambda state: None
-        raise AttributeError(name)
-
-    def on_epoch_end(self, state) -> None:
-        self.update("training", state.epoch, self.epochs)
 
 
 def _dataset_for_model(model, data, target):
