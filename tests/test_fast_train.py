@@ -343,3 +343,30 @@ def test_float32_divergence_is_raised_with_finite_float32_parameters(lr):
     assert (fast[1].epoch, fast[1].iteration) == (ref[1].epoch, ref[1].iteration)
     for name in ref[0]:  # the last finite parameters, to float32 rounding
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("runner", ["FastRunner", "BlasRunner"])
+def test_the_training_x_with_other_labels_is_scored_with_those_labels(runner,
+                                                                     monkeypatch):
+    # validation=(the very X object given to train, other labels): the runner must
+    # not take the training labels it prepared for that X.
+    pytest.importorskip("scipy")
+    from retroprop.fast import blas, single
+
+    if runner == "BlasRunner":
+        monkeypatch.setattr(single, "BLAS_WORK", 1)
+    home = blas if runner == "BlasRunner" else single
+    built, real = [], getattr(home, runner)
+    monkeypatch.setattr(home, runner,
+                        lambda *a, **k: built.append(runner) or real(*a, **k))
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, size=60)
+    other = (y + 1) % 3
+    kw = {"epochs": 3, "lr": 0.1, "batch_size": 8, "seed": 1,
+          "validation": (X, other)}
+    for loss in ("cross_entropy", "mse"):
+        fast = _run("fast", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
+        ref = _run("numpy", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
+        _assert_same(fast, ref)
+        assert fast[1].val_accuracy != fast[1].accuracy
+    assert built and set(built) == {runner}

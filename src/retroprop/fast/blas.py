@@ -262,6 +262,7 @@ class BlasRunner(FlatParameters):
         self.bounds: dict[str, float] = {}
         self.loss_code = LOSS_CODES[loss]
         self.X = X
+        self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.y, self.T = self._labels(y)
         self.mods = []  # (kind, slope, weight name, bias name)
         for i, m in enumerate(net):
@@ -434,7 +435,7 @@ class BlasRunner(FlatParameters):
                  loss: str) -> tuple[float, float]:
         """``(mean loss, accuracy)`` as ``train.evaluate``, in chunks of rows."""
         self._attach()
-        if X is self.X:
+        if self._is_training_set(X, y):
             yf, T = self.y, self.T
         else:
             X = np.ascontiguousarray(X, dtype=self.dtype)

@@ -71,6 +71,16 @@ class FlatParameters:
             return yf, np.zeros((1, k), dtype=self.dtype)
         return yf, np.ascontiguousarray(loss_targets(np.asarray(y), k, self.loss, self.dtype))
 
+    def _is_training_set(self, X: np.ndarray, y: np.ndarray) -> bool:
+        """Whether ``(X, y)`` are the training arrays (so their prepared labels apply).
+
+        Only the training array itself has the training labels: a slice or other
+        view of it (validation data cut from the same array) has its own y, and the
+        same X may come with other labels.
+        """
+        return (X is self.X or X is self.X_given) and (
+            y is self.y_given or np.array_equal(y, self.y_given))
+
     def _attach(self) -> None:
         """Make the network's parameters views of ``theta`` (copying in any that a
         callback or ``load_state_dict`` replaced)."""
@@ -116,7 +126,7 @@ class FastRunner(FlatParameters):
         self.buf = np.zeros_like(self.theta)
         self.first = np.ones(1, dtype=np.int64)
         self.loss_code = LOSS_CODES[loss]
-        self.X_given = X  # to recognise the training set by identity in evaluate
+        self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.X = np.ascontiguousarray(X)
         self.y, self.T = self._labels(y)
         self._cache = None
@@ -149,9 +159,7 @@ class FastRunner(FlatParameters):
                  loss: str) -> tuple[float, float]:
         """``(mean loss, accuracy)`` as ``train.evaluate``, compiled."""
         self._attach()
-        # Only the training array itself has the training labels: a slice or other
-        # view of it (validation data cut from the same array) has its own y.
-        if X is self.X or X is self.X_given:
+        if self._is_training_set(X, y):
             yf, T = self.y, self.T
         else:
             X = np.ascontiguousarray(X, dtype=self.dtype)
