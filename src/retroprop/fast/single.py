@@ -129,7 +129,6 @@ class FastRunner(FlatParameters):
         self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.X = np.ascontiguousarray(X)
         self.y, self.T = self._labels(y)
-        self._cache = None
         L = self.layout
         self.arch = (L.kinds, L.widths, L.w_off, L.b_off, L.slopes, L.a_off)
 
