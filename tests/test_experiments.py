@@ -470,7 +470,7 @@ def test_boundary_validates_features(trained):
 
 # -- files -----------------------------------------------------------------------------------
 
-def test_results_write_json_and_csv_atomically(tmp_path):
+def test_results_write_json_and_csv(tmp_path):
     d = descent_demo()
     d.write_json(tmp_path / "d.json")
     d.write_csv(tmp_path / "d.csv")
@@ -481,3 +481,52 @@ def test_results_write_json_and_csv_atomically(tmp_path):
     assert lines[0] == "lr,x0,step,x,f,grad,status"
     assert len(lines) == 1 + sum(len(r.x) for r in d.runs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "d.json"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_failure_mid_write_leaves_the_previous_file_whole(tmp_path, monkeypatch, fmt):
+    # The real atomic_write, with its file failing after 100 characters as a full
+    # disk would (as tests/test_hardening_atomic.py simulates it).
+    import errno
+    import os
+
+    import retroprop.atomic
+
+    path = tmp_path / f"d.{fmt}"
+    getattr(descent_demo(), f"write_{fmt}")(path)
+    before = path.read_bytes()
+
+    class Failing:
+        def __init__(self, f):
+            self._f, self._budget = f, 100
+
+        def write(self, data):
+            if len(data) > self._budget:
+                self._f.write(data[:self._budget])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self._budget -= len(data)
+            return self._f.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+    class Os:
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def fdopen(fd, *args, **kwargs):
+            return Failing(os.fdopen(fd, *args, **kwargs))
+
+    monkeypatch.setattr(retroprop.atomic, "os", Os())
+    other = descent_demo("(x - 1)**2", lrs=(0.1,), starts=(0.0,))
+    with pytest.raises(OSError, match="No space"):
+        getattr(other, f"write_{fmt}")(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left
