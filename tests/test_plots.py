@@ -111,7 +111,25 @@ def test_plot_descent_command(tmp_path, capsys):
     code, out, err = run(capsys, "plot", "descent", "--function", "(x - 1)**2 + sin(3*x)",
                          "--lr", "0.1", "--start", "0", "-o", tmp_path / "u.png", "-q")
     assert code == 0, err
-    assert "(x - 1)**2 + sin(3*x)" in out
+    assert "L(w) = (w - 1)**2 + sin(3*w)" in out  # the axes' variable, w
+
+
+def test_descent_title_writes_the_curve_in_w(tmp_path, monkeypatch):
+    from retroprop.experiments.descent import in_w
+
+    assert in_w("x**4 - 3*x**2 + x") == "w**4 - 3*w**2 + w"
+    assert in_w("exp(-x) + 0x1f*x") == "exp(-w) + 0x1f*w"
+    titles = []
+    real = plots._save
+
+    def spy(fig, path):
+        titles.append(fig._suptitle.get_text())
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", spy)
+    plots.plot_descent(descent_demo("exp(x) - 2*x", lrs=(0.1,), starts=(0.0,)),
+                       tmp_path / "d.png")
+    assert titles[0].endswith(" on L(w) = exp(w) - 2*w, 40 steps"), titles[0]
 
 
 @pytest.mark.parametrize("expr", ["log(x)", "sqrt(x)", "x**x"])

@@ -151,7 +151,7 @@ def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels),
                fontsize=9)
     fig.suptitle(f"Gradient descent $w \\leftarrow w - \\eta\\, dL/dw$ on "
-                 f"L(w) = {result.function}, {result.steps} steps")
+                 f"L(w) = {result.function_in_w}, {result.steps} steps")
     return _save(fig, path)
 
 

@@ -233,7 +233,7 @@ def descent(function, lrs, starts, steps, x_range, output, json_path, csv_path, 
     con = stdout_console()
     mins = ", ".join(f"w = {m:.4g}" + (" (global)" if i == result.global_minimum else "")
                      for i, m in enumerate(result.minima)) or "none on the range"
-    con.print(f"L(w) = {result.function}; minima on [{x_range[0]:g}, {x_range[1]:g}]: "
+    con.print(f"L(w) = {result.function_in_w}; minima on [{x_range[0]:g}, {x_range[1]:g}]: "
               f"{mins}")
     t = _table(f"Gradient descent, {steps} steps", ["eta", "w0", "status", "final w",
                                                     "L(final w)", "ended in"])

@@ -16,6 +16,7 @@ chain rule node by node), checked against central differences in the tests.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -335,6 +336,15 @@ def local_minima(f: Expression, x_range: tuple[float, float],
     return np.array(found)
 
 
+def in_w(text: str) -> str:
+    """A curve's text with the variable ``x`` written ``w`` (the lecture's weight).
+
+    Only the name ``x`` on its own changes: ``exp(x)`` -> ``exp(w)``; ``exp`` and a
+    number such as ``0x1f`` keep their x.
+    """
+    return re.sub(r"\bx\b", "w", text)
+
+
 @dataclass
 class DescentDemo(Result):
     """Several descents on one curve, for ``retroprop plot descent``.
@@ -362,6 +372,12 @@ class DescentDemo(Result):
     starts: list[float]
     steps: int
     runs: list[DescentRun] = field(default_factory=list)
+
+    @property
+    def function_in_w(self) -> str:
+        """``function`` with its variable written ``w``, as the axes name it:
+        ``"x**4 - 3*x**2 + x"`` -> ``"w**4 - 3*w**2 + w"``."""
+        return in_w(self.function)
 
     def csv_rows(self) -> list[list]:
         rows = [["lr", "x0", "step", "x", "f", "grad", "status"]]
