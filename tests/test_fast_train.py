@@ -322,19 +322,29 @@ def test_a_callback_overriding_iteration_hooks_without_the_flag_runs_them(iris_s
                        callbacks=[ProgressCallback(lambda *a: None, 1)]) is None
 
 
-@pytest.mark.parametrize("lr", [2.0, 5.0])
-def test_float32_divergence_is_raised_with_finite_float32_parameters(lr):
-    # Full-batch MSE on an identity network overflows float32 within a few epochs.
-    # Both engines raise DivergenceError and keep finite float32 parameters; on this
-    # case at the same epoch and iteration (in general, for float32, the compiled
-    # path sums the loss in float64 and may stop later: see README "Fast training").
+@pytest.mark.parametrize("n, lr, batch_size, runner", [
+    (20, 2.0, None, "FastRunner"), (20, 5.0, None, "FastRunner"),
+    # the compiled path sums the loss in float64: without treating a sum above
+    # float32's largest value as overflow it stopped one iteration later here
+    (200, 3.0, 10, "FastRunner"), (200, 3.0, 10, "BlasRunner"),
+    (200, 1.5, None, "BlasRunner"),
+])
+def test_float32_divergence_is_raised_where_the_engine_raises_it(
+        n, lr, batch_size, runner, monkeypatch):
+    # MSE on an identity network overflows float32 within a few epochs. Both
+    # engines raise DivergenceError at the same epoch and iteration and keep the
+    # same finite float32 parameters.
+    from retroprop.fast import single
+
+    if runner == "BlasRunner":
+        monkeypatch.setattr(single, "BLAS_WORK", 1)
     rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+    X, y = rng.normal(size=(n, 3)), rng.integers(0, 2, n)
 
     def make():
         return rp.mlp([3, 4, 2], "identity", seed=0, dtype=np.float32)
 
-    kw = {"epochs": 20, "lr": lr, "loss": "mse", "batch_size": None, "seed": 0}
+    kw = {"epochs": 30, "lr": lr, "loss": "mse", "batch_size": batch_size, "seed": 0}
     fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
     for state, err in (fast, ref):
         assert isinstance(err, rp.DivergenceError)

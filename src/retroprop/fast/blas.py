@@ -414,9 +414,9 @@ class BlasRunner(FlatParameters):
             delta = self.deltas[-1][:B]
             total, _ = loss_and_delta(out, self.loss_code, self.y, self.T, idx,
                                       B * scale_k, True, delta)
-            if not math.isfinite(total):
+            if not math.isfinite(total) or total > self._loss_max():
                 raise _diverged(epoch, iteration, float(self.hyper[0]),
-                                f"the loss became {total}")
+                                f"the loss became {self._loss_text(total)}")
             found = self._deltas(xb, delta)
             if self.fused and self._fused_step(xb, found):
                 continue
@@ -452,4 +452,6 @@ class BlasRunner(FlatParameters):
             total += t
             correct += c
         k = 1 if self.loss_code == 0 else self.net.out_features
+        if total > self._loss_max():  # the engine's sum overflows
+            total = np.inf
         return total / (n * k), correct / n

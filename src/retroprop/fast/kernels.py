@@ -231,12 +231,15 @@ def sgd_step(theta, G, buf, new_theta, new_buf, first, lr, momentum, one_minus_d
 @njit(cache=True, error_model="numpy")
 def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
                 one_minus_damp, weight_decay, nesterov, loss_code,
-                kinds, widths, w_off, b_off, slopes, a_off):
+                kinds, widths, w_off, b_off, slopes, a_off, loss_max=np.inf):
     """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss)``.
 
     ``first[0]`` is 1 until the first step has filled the momentum buffer ``buf``.
     On a non-OK status ``theta`` holds the last finite parameters, ``iterations``
-    counts the failed one and ``loss`` is that batch's (summed) loss.
+    counts the failed one and ``loss`` is that batch's (summed) loss. The summed
+    loss is a float64; ``loss_max`` (float32's largest value for a float32 network)
+    is where the engine's own sum in the network's dtype would overflow, so a loss
+    above it counts as non-finite too.
     """
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
@@ -264,7 +267,7 @@ def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
                                        delta)
             backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes,
                      a_off)
-        if not math.isfinite(batch_loss):
+        if not math.isfinite(batch_loss) or batch_loss > loss_max:
             return LOSS_NOT_FINITE, iterations, batch_loss
         if not sgd_step(theta, G, buf, new_theta, new_buf, first[0] == 1, lr, momentum,
                         one_minus_damp, weight_decay, nesterov):

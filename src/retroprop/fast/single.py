@@ -8,6 +8,8 @@ stopping, so only the inner loop over batches is swapped.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from retroprop.engine.layers import Sequential
@@ -70,6 +72,16 @@ class FlatParameters:
         if self.loss == "cross_entropy":
             return yf, np.zeros((1, k), dtype=self.dtype)
         return yf, np.ascontiguousarray(loss_targets(np.asarray(y), k, self.loss, self.dtype))
+
+    def _loss_max(self) -> float:
+        """Above this a summed loss (computed in float64) is non-finite in the
+        network's dtype, as the engine computes it: float32's largest value for a
+        float32 network, infinity for float64."""
+        return float(np.finfo(self.dtype).max) if self.dtype != np.float64 else np.inf
+
+    def _loss_text(self, total: float) -> str:
+        """The non-finite loss as the engine reports it (inf where float64 was not)."""
+        return str(float(total)) if not math.isfinite(total) else "inf"
 
     def _is_training_set(self, X: np.ndarray, y: np.ndarray) -> bool:
         """Whether ``(X, y)`` are the training arrays (so their prepared labels apply).
@@ -145,10 +157,10 @@ class FastRunner(FlatParameters):
             self.theta, self.buf, self.first, self.X, self.y, self.T,
             np.ascontiguousarray(order, dtype=np.int64), self.batch_size, self.lr,
             self.momentum, self.one_minus_damp, self.weight_decay, self.nesterov,
-            self.loss_code, *self.arch)
+            self.loss_code, *self.arch, self._loss_max())
         if status == self.k.LOSS_NOT_FINITE:
             raise _diverged(epoch, iteration + its, float(self.lr),
-                            f"the loss became {float(batch_loss)}")
+                            f"the loss became {self._loss_text(batch_loss)}")
         if status == self.k.STEP_NOT_FINITE:
             raise _diverged(epoch, iteration + its, float(self.lr),
                             "an update made a parameter non-finite")
@@ -164,4 +176,7 @@ class FastRunner(FlatParameters):
             X = np.ascontiguousarray(X, dtype=self.dtype)
             yf, T = self._labels(y)
         lo, ac = self.k.evaluate(self.theta, X, yf, T, self.loss_code, *self.arch)
+        k = 1 if self.loss_code == 0 else self.net.out_features
+        if lo * (X.shape[0] * k) > self._loss_max():  # the engine's sum overflows
+            lo = np.inf
         return float(lo), float(ac)
