@@ -155,7 +155,7 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
                 layout.slopes.tolist():
             raise ConfigError(f"make_net({seeds[i]}) built a different architecture "
                               f"from make_net({seeds[0]}); every member must match")
-    X, y = check_xy(X, y, template)
+    X, y = check_xy(X, y, template, loss=loss)
     X = X.astype(template.dtype, copy=False)
     n = X.shape[0]
     if batch_size is None:
@@ -164,7 +164,7 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
         raise ConfigError(f"batch_size must be a positive integer or None, "
                           f"got {batch_size!r}")
     if validation is not None:
-        Xv, yv = check_xy(*validation, net=template, what="validation X")
+        Xv, yv = check_xy(*validation, net=template, what="validation X", loss=loss)
         validation = (Xv.astype(template.dtype, copy=False), yv)
     theta = np.stack([layout.flatten(net) for net in nets])
     if engine == "fast" and reason is not None:
