@@ -486,45 +486,13 @@ def test_results_write_json_and_csv(tmp_path):
 @pytest.mark.parametrize("fmt", ["json", "csv"])
 def test_a_failure_mid_write_leaves_the_previous_file_whole(tmp_path, monkeypatch, fmt):
     # The real atomic_write, with its file failing after 100 characters as a full
-    # disk would (as tests/test_hardening_atomic.py simulates it).
-    import errno
-    import os
-
-    import retroprop.atomic
+    # disk would.
+    from helpers import fail_writes_after
 
     path = tmp_path / f"d.{fmt}"
     getattr(descent_demo(), f"write_{fmt}")(path)
     before = path.read_bytes()
-
-    class Failing:
-        def __init__(self, f):
-            self._f, self._budget = f, 100
-
-        def write(self, data):
-            if len(data) > self._budget:
-                self._f.write(data[:self._budget])
-                raise OSError(errno.ENOSPC, "No space left on device")
-            self._budget -= len(data)
-            return self._f.write(data)
-
-        def __getattr__(self, name):
-            return getattr(self._f, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._f.close()
-
-    class Os:
-        def __getattr__(self, name):
-            return getattr(os, name)
-
-        @staticmethod
-        def fdopen(fd, *args, **kwargs):
-            return Failing(os.fdopen(fd, *args, **kwargs))
-
-    monkeypatch.setattr(retroprop.atomic, "os", Os())
+    fail_writes_after(monkeypatch, 100)
     other = descent_demo("(x - 1)**2", lrs=(0.1,), starts=(0.0,))
     with pytest.raises(OSError, match="No space"):
         getattr(other, f"write_{fmt}")(path)

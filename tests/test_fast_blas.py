@@ -10,20 +10,11 @@ import numpy as np
 import pytest
 
 import retroprop as rp
+from helpers import train_outcome
 from retroprop.fast.spec import numba_available
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
 pytest.importorskip("scipy")
-
-
-def _state(engine, make, X, y, **kw):
-    net = make()
-    try:
-        with np.errstate(all="ignore"):
-            h = rp.train(net, X, y, engine=engine, **kw)
-    except rp.DivergenceError as e:
-        return net.state_dict(), e
-    return net.state_dict(), h
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -97,13 +88,13 @@ def test_fused_plain_sgd_matches_the_engine(act, monkeypatch):
 
     kw = {"epochs": 3, "lr": 0.2, "batch_size": 64, "seed": 5}
     calls = _spy(monkeypatch)
-    fast = _state("fast", make, X, y, **kw)
+    fast = train_outcome("fast", make, X, y, **kw)
     assert calls["fused"] == 3 * 4 and calls["checked"] == 0
     # dL/da_prev is computed for the inputs of the 2nd and 3rd layers only: the
     # first layer's dL/dX (width 50) is not needed, and the parameters still equal
     # the engine's, which computes it.
     assert calls["down_widths"] == {90, 40}
-    ref = _state("numpy", make, X, y, **kw)
+    ref = train_outcome("numpy", make, X, y, **kw)
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12,
                                    err_msg=name)
@@ -120,9 +111,9 @@ def test_momentum_takes_the_checked_step(monkeypatch):
 
     kw = {"epochs": 2, "lr": 0.1, "batch_size": 100, "momentum": 0.9, "seed": 1}
     calls = _spy(monkeypatch)
-    fast = _state("fast", make, X, y, **kw)
+    fast = train_outcome("fast", make, X, y, **kw)
     assert calls["fused"] == 0 and calls["checked"] == 4
-    ref = _state("numpy", make, X, y, **kw)
+    ref = train_outcome("numpy", make, X, y, **kw)
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12)
 
@@ -170,8 +161,8 @@ def test_fused_divergence_falls_back_to_the_checked_step(lr, monkeypatch):
 
     kw = {"epochs": 3, "lr": lr, "batch_size": 100, "seed": 1, "loss": "mse"}
     calls = _spy(monkeypatch)
-    fast = _state("fast", make, X, y, **kw)
-    ref = _state("numpy", make, X, y, **kw)
+    fast = train_outcome("fast", make, X, y, **kw)
+    ref = train_outcome("numpy", make, X, y, **kw)
     assert isinstance(ref[1], rp.DivergenceError)
     assert isinstance(fast[1], rp.DivergenceError)
     assert (fast[1].epoch, fast[1].iteration) == (ref[1].epoch, ref[1].iteration)
@@ -193,7 +184,7 @@ def test_evaluate_takes_non_contiguous_validation_data():
         return rp.mlp([60, 70, 3], seed=3)
 
     kw = {"epochs": 2, "lr": 0.1, "batch_size": 100, "validation": (Xv, yv)}
-    fast, ref = _state("fast", make, X, y, **kw), _state("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     np.testing.assert_allclose(fast[1].val_loss, ref[1].val_loss, rtol=1e-12)
     assert fast[1].val_accuracy == ref[1].val_accuracy
 
@@ -234,8 +225,8 @@ def test_unusual_stacks_match_the_engine_and_leave_the_data_alone(dtype):
     before, before_v = Xd.copy(), Xvd.copy()
     kw = {"epochs": 2, "lr": 0.3, "batch_size": 64, "seed": 2,
           "validation": (Xvd, yv)}
-    fast = _state("fast", make, Xd, y, **kw)
-    ref = _state("numpy", make, Xd, y, **kw)
+    fast = train_outcome("fast", make, Xd, y, **kw)
+    ref = train_outcome("numpy", make, Xd, y, **kw)
     np.testing.assert_array_equal(Xd, before)
     np.testing.assert_array_equal(Xvd, before_v)
     tol = 1e-5 if dtype == np.float32 else 1e-12
@@ -262,6 +253,6 @@ def test_a_batch_size_beyond_the_data_allocates_for_the_data():
     assert runner.xbuf.shape == (300, 60)
     assert max(d.shape[0] for d in runner.deltas[1:]) == 300
     kw = {"epochs": 2, "lr": 0.1, "batch_size": 10**9}
-    fast, ref = _state("fast", make, X, y, **kw), _state("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12)

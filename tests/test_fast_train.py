@@ -13,23 +13,13 @@ import numpy as np
 import pytest
 
 import retroprop as rp
+from helpers import train_outcome
 from retroprop.fast.spec import fast_reason, numba_available
 from retroprop.train import ProgressCallback
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
 
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
-
-
-def _run(engine, make, X, y, **kw):
-    """``(state_dict, History or DivergenceError)``."""
-    net = make()
-    try:
-        with np.errstate(all="ignore"):
-            h = rp.train(net, X, y, engine=engine, **kw)
-    except rp.DivergenceError as e:
-        return net.state_dict(), e
-    return net.state_dict(), h
 
 
 def _assert_same(a, b, atol=1e-12):
@@ -59,7 +49,7 @@ def test_lecture_network_100_epochs(iris_split):
         return rp.mlp([4, 4, 3, 3], seed=1)
 
     kw = {"epochs": 100, "lr": 0.05, "seed": 1}
-    _assert_same(_run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw))
+    _assert_same(train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw))
     # "auto" takes the fast path here: the kernel is called once per epoch.
     assert fast_reason(make(), loss="cross_entropy", optimizer="sgd") is None
 
@@ -93,7 +83,7 @@ def test_random_architectures_losses_and_optimiser_settings(case):
                     m.negative_slope = 0.3
         return net
 
-    _assert_same(_run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw))
+    _assert_same(train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw))
 
 
 def test_hand_built_sequential_without_bias_and_consecutive_activations():
@@ -105,7 +95,7 @@ def test_hand_built_sequential_without_bias_and_consecutive_activations():
                              rp.Sigmoid(), rp.Linear(5, 2, seed=2), rp.Identity())
 
     kw = {"epochs": 3, "lr": 0.3, "batch_size": 4, "momentum": 0.9, "seed": 3}
-    _assert_same(_run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw))
+    _assert_same(train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw))
 
 
 def test_validation_early_stopping_and_epoch_callbacks(iris_split):
@@ -125,7 +115,7 @@ def test_validation_early_stopping_and_epoch_callbacks(iris_split):
     for engine in ("fast", "numpy"):
         kw = {"epochs": 40, "lr": 0.5, "seed": 2, "validation": (s.X_test, s.y_test),
               "early_stopping": 3, "callbacks": [Epochs(engine)]}
-        out = _run(engine, make, s.X_train, s.y_train, **kw)
+        out = train_outcome(engine, make, s.X_train, s.y_train, **kw)
         seen[engine + "_out"] = out
     _assert_same(seen["fast_out"], seen["numpy_out"])
     assert seen["fast_out"][1].stopped_early
@@ -139,7 +129,7 @@ def test_float32_close_to_numpy(iris_split):
         return rp.mlp([4, 4, 3, 3], seed=1, dtype=np.float32)
 
     kw = {"epochs": 5, "lr": 0.05, "seed": 1, "momentum": 0.9}
-    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     assert fast[0]["0.weight"].dtype == np.float32
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-5)
@@ -154,7 +144,7 @@ def test_divergence_same_epoch_iteration_and_last_finite_parameters(iris_split, 
         return rp.mlp([4, 16, 3], "relu", seed=0)
 
     kw = {"epochs": 5, "lr": 5.0, "seed": 0, "loss": loss, "batch_size": 2}
-    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     assert isinstance(ref[1], rp.DivergenceError)
     assert "epoch" in str(fast[1]) and "lr=5" in str(fast[1])
     for name in ref[0]:
@@ -242,7 +232,7 @@ def test_large_batches_take_the_blas_runner_and_match(case):
                          optimizer="sgd", callbacks=[], batch_size=kw["batch_size"] or n,
                          opt=rp.SGD(net.parameters()))
     assert isinstance(runner, BlasRunner)
-    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     if dtype == np.float32:
         for name in ref[0]:
             np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-5)
@@ -260,7 +250,7 @@ def test_blas_runner_divergence_keeps_last_finite_parameters():
 
     # A linear network on large inputs: each step multiplies the error.
     kw = {"epochs": 3, "lr": 1.0, "batch_size": 100, "seed": 1, "loss": "mse"}
-    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     assert isinstance(ref[1], rp.DivergenceError)
     _assert_same((ref[0], fast[1]), ref)
     for name in ref[0]:
@@ -345,7 +335,7 @@ def test_float32_divergence_is_raised_where_the_engine_raises_it(
         return rp.mlp([3, 4, 2], "identity", seed=0, dtype=np.float32)
 
     kw = {"epochs": 30, "lr": lr, "loss": "mse", "batch_size": batch_size, "seed": 0}
-    fast, ref = _run("fast", make, X, y, **kw), _run("numpy", make, X, y, **kw)
+    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
     for state, err in (fast, ref):
         assert isinstance(err, rp.DivergenceError)
         for v in state.values():
@@ -375,8 +365,8 @@ def test_the_training_x_with_other_labels_is_scored_with_those_labels(runner,
     kw = {"epochs": 3, "lr": 0.1, "batch_size": 8, "seed": 1,
           "validation": (X, other)}
     for loss in ("cross_entropy", "mse"):
-        fast = _run("fast", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
-        ref = _run("numpy", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
+        fast = train_outcome("fast", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
+        ref = train_outcome("numpy", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
         _assert_same(fast, ref)
         assert fast[1].val_accuracy != fast[1].accuracy
     assert built and set(built) == {runner}

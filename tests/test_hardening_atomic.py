@@ -9,67 +9,14 @@ simulated the same way.
 
 from __future__ import annotations
 
-import errno
-import os
-
 import numpy as np
 import pytest
 
 import retroprop as rp
 import retroprop.atomic
+from helpers import fail_os_call, fail_writes_after
 from retroprop.atomic import write_bytes, write_text
 from retroprop.cli import main
-
-
-class _Os:
-    """The ``os`` module with some functions replaced."""
-
-    def __init__(self, **replaced):
-        self.__dict__.update(replaced)
-
-    def __getattr__(self, name):
-        return getattr(os, name)
-
-
-class _FailingFile:
-    """A real file that accepts ``budget`` more bytes/characters, then fails."""
-
-    def __init__(self, f, budget: int, exc: BaseException):
-        self._f, self._budget, self._exc = f, budget, exc
-
-    def write(self, data):
-        if len(data) > self._budget:
-            self._f.write(data[:self._budget])
-            self._budget = 0
-            raise self._exc
-        self._budget -= len(data)
-        return self._f.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._f.close()
-
-
-def _fail_after(monkeypatch, budget: int, exc: BaseException | None = None) -> None:
-    exc = exc or OSError(errno.ENOSPC, "No space left on device")
-    real = os.fdopen
-
-    def fdopen(fd, *args, **kwargs):
-        return _FailingFile(real(fd, *args, **kwargs), budget, exc)
-
-    monkeypatch.setattr(retroprop.atomic, "os", _Os(fdopen=fdopen))
-
-
-def _fail_in(monkeypatch, name: str) -> None:
-    def broken(*args, **kwargs):
-        raise OSError(errno.EIO, f"{name} failed")
-
-    monkeypatch.setattr(retroprop.atomic, "os", _Os(**{name: broken}))
 
 
 def _model(seed: int) -> rp.Model:
@@ -105,7 +52,7 @@ def test_a_save_failing_after_any_number_of_bytes_keeps_the_old_file(
     size = _size_of_a_save(tmp_path)
     for budget in (0, 1, 7, 8, 9, 100, size // 2, size - 8, size - 1):
         with monkeypatch.context() as m:
-            _fail_after(m, budget)
+            fail_writes_after(m, budget)
             with pytest.raises(OSError, match="No space left"):
                 rp.save(_model(1), path)
         _intact(path, before)
@@ -116,7 +63,7 @@ def test_a_save_failing_after_any_number_of_bytes_keeps_the_old_file(
 
 def test_an_interrupt_part_way_keeps_the_old_file(saved, monkeypatch):
     path, before = saved
-    _fail_after(monkeypatch, 200, KeyboardInterrupt())
+    fail_writes_after(monkeypatch, 200, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
         rp.save(_model(1), path)
     _intact(path, before)
@@ -125,14 +72,14 @@ def test_an_interrupt_part_way_keeps_the_old_file(saved, monkeypatch):
 @pytest.mark.parametrize("step", ["fsync", "replace"])
 def test_fsync_or_rename_failing_keeps_the_old_file(saved, monkeypatch, step):
     path, before = saved
-    _fail_in(monkeypatch, step)
+    fail_os_call(monkeypatch, step)
     with pytest.raises(OSError, match=f"{step} failed"):
         rp.save(_model(1), path)
     _intact(path, before)
 
 
 def test_a_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
-    _fail_after(monkeypatch, 100)
+    fail_writes_after(monkeypatch, 100)
     with pytest.raises(OSError):
         rp.save(_model(1), tmp_path / "new.safetensors")
     assert list(tmp_path.iterdir()) == []
@@ -147,7 +94,7 @@ def test_text_and_byte_writers_keep_the_old_file(tmp_path, monkeypatch, write, c
     before = path.read_bytes()
     for budget in (0, 5, len(content) // 2, len(content) - 1):
         with monkeypatch.context() as m:
-            _fail_after(m, budget)
+            fail_writes_after(m, budget)
             with pytest.raises(OSError):
                 write(path, content)
         assert path.read_bytes() == before
@@ -161,7 +108,7 @@ def test_cli_record_bias_and_save_failing_keep_old_files(tmp_path, monkeypatch, 
     bias.write_text("old bias\n")
     rp.save(_model(0), model)
     old_model = model.read_bytes()
-    _fail_after(monkeypatch, 50)
+    fail_writes_after(monkeypatch, 50)
     with pytest.raises(SystemExit) as info:
         main(["train", "-q", "--epochs", "1", "--record-bias", str(bias),
               "--save", str(model)])

@@ -1,0 +1,82 @@
+"""Test helpers shared by several test files (imported as ``helpers``).
+
+- ``train_outcome``: train a fresh network on one engine and keep what came of it,
+  for comparing the fast paths with the NumPy engine.
+- ``fail_writes_after`` / ``fail_os_call``: make the real ``retroprop.atomic``
+  fail part way, as a full disk, a failing fsync or rename would.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+
+import retroprop as rp
+import retroprop.atomic
+
+
+def train_outcome(engine, make, X, y, **kw):
+    """``(state_dict, History or DivergenceError)`` of ``rp.train`` on ``make()``."""
+    net = make()
+    try:
+        with np.errstate(all="ignore"):
+            h = rp.train(net, X, y, engine=engine, **kw)
+    except rp.DivergenceError as e:
+        return net.state_dict(), e
+    return net.state_dict(), h
+
+
+class _Os:
+    """The ``os`` module with some functions replaced."""
+
+    def __init__(self, **replaced):
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+
+class _FailingFile:
+    """A real file that accepts ``budget`` more bytes/characters, then fails."""
+
+    def __init__(self, f, budget: int, exc: BaseException):
+        self._f, self._budget, self._exc = f, budget, exc
+
+    def write(self, data):
+        if len(data) > self._budget:
+            self._f.write(data[:self._budget])
+            self._budget = 0
+            raise self._exc
+        self._budget -= len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+def fail_writes_after(monkeypatch, budget: int, exc: BaseException | None = None) -> None:
+    """Files opened by ``atomic_write`` take ``budget`` bytes, then raise ``exc``
+    (default ``OSError(ENOSPC)``, a full disk)."""
+    exc = exc or OSError(errno.ENOSPC, "No space left on device")
+    real = os.fdopen
+
+    def fdopen(fd, *args, **kwargs):
+        return _FailingFile(real(fd, *args, **kwargs), budget, exc)
+
+    monkeypatch.setattr(retroprop.atomic, "os", _Os(fdopen=fdopen))
+
+
+def fail_os_call(monkeypatch, name: str) -> None:
+    """``os.<name>`` (e.g. ``fsync``, ``replace``) fails inside ``atomic_write``."""
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, f"{name} failed")
+
+    monkeypatch.setattr(retroprop.atomic, "os", _Os(**{name: broken}))
