@@ -15,13 +15,24 @@ from benchmarks.speed import CASES, machine, run
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes: checks that everything runs (CI smoke test)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed repeats per measurement; the median is reported "
-                             "(default 3, 1 with --quick)")
-    parser.add_argument("--only", default=",".join(CASES), metavar="a,b,c",
-                        help="which cases to run (default all: %(default)s)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: checks that everything runs (CI smoke test)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed repeats per measurement; the median is reported "
+        "(default 3, 1 with --quick)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(CASES),
+        metavar="a,b,c",
+        help="which cases to run (default all: %(default)s)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (1 if args.quick else 3)
     cases = [c.strip() for c in args.only.split(",") if c.strip()]

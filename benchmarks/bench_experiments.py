@@ -23,11 +23,13 @@ def main() -> None:
 
     X, y = split.X_train, split.y_train
     cases = {
-        "seed_study n=100, 100 epochs": lambda: seed_study(make_net, X, y,
-                                                           seeds=range(1, 101)),
+        "seed_study n=100, 100 epochs": lambda: seed_study(
+            make_net, X, y, seeds=range(1, 101)
+        ),
         "lr_sweep 6 etas x 3 seeds": lambda: lr_sweep(make_net, X, y),
         "loss_surface (2 trainings, 41 + 25x25 points)": lambda: loss_surface(
-            make_net, X, y),
+            make_net, X, y
+        ),
     }
     for name, fn in cases.items():
         fn()
@@ -36,8 +38,10 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         extra = ""
         if hasattr(result, "train_seconds"):
-            extra = (f" (training {result.train_seconds:.2f} s, engine "
-                     f"{result.settings['engine']})")
+            extra = (
+                f" (training {result.train_seconds:.2f} s, engine "
+                f"{result.settings['engine']})"
+            )
         print(f"{name:<48} {seconds:7.2f} s{extra}")
 
 

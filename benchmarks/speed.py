@@ -53,7 +53,8 @@ def blas_threads() -> tuple[int, str]:
         if info.get("user_api") == "blas":
             return int(info["num_threads"]), (
                 f"{info.get('internal_api')} {info.get('version')}, kernel "
-                f"{info.get('architecture')}, {info['num_threads']} threads")
+                f"{info.get('architecture')}, {info['num_threads']} threads"
+            )
     return os.cpu_count() or 1, "unknown BLAS"
 
 
@@ -62,7 +63,9 @@ def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+            names = [
+                ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")
+            ]
         cpu = f"{names[0]} x {len(names)}" if names else cpu
     except OSError:
         pass
@@ -72,14 +75,19 @@ def machine() -> str:
             versions.append(f"{mod} {__import__(mod).__version__}")
         except ImportError:
             versions.append(f"{mod} (not installed)")
-    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-           if k in os.environ}
+    env = {
+        k: os.environ[k]
+        for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+        if k in os.environ
+    }
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}\n"
-            f"libraries: {', '.join(versions)}; BLAS: {blas_threads()[1]}\n"
-            f"load average at start: {load:.2f}"
-            + (f"\nWARNING: {env} is set and may slow NumPy's BLAS" if env else ""))
+    return (
+        f"machine: {cpu}, {os.cpu_count()} logical CPUs, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}\n"
+        f"libraries: {', '.join(versions)}; BLAS: {blas_threads()[1]}\n"
+        f"load average at start: {load:.2f}"
+        + (f"\nWARNING: {env} is set and may slow NumPy's BLAS" if env else "")
+    )
 
 
 def _have(module: str) -> bool:
@@ -120,8 +128,8 @@ def torch_iris(X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> float:
     for _ in range(epochs):
         for i in torch.randperm(len(Xt), generator=g).tolist():
             optimizer.zero_grad()
-            out = net(Xt[i:i + 1])
-            step_loss = criterion(out, yt[i:i + 1])
+            out = net(Xt[i : i + 1])
+            step_loss = criterion(out, yt[i : i + 1])
             step_loss.backward()
             optimizer.step()
         with torch.no_grad():  # the epoch's loss on the training set, as History
@@ -133,26 +141,43 @@ def sklearn_iris(X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> float:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    clf = MLPClassifier(hidden_layer_sizes=(4, 3), activation="logistic", solver="sgd",
-                        batch_size=1, momentum=0.0, alpha=0.0, learning_rate_init=0.05,
-                        max_iter=epochs, tol=0.0, n_iter_no_change=10**9,
-                        random_state=seed)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(4, 3),
+        activation="logistic",
+        solver="sgd",
+        batch_size=1,
+        momentum=0.0,
+        alpha=0.0,
+        learning_rate_init=0.05,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=seed,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
     return clf.loss_
 
 
-def _row(out: TextIO, case: str, impl: str, seconds: float, reference: float | None,
-         note: str = "") -> None:
+def _row(
+    out: TextIO,
+    case: str,
+    impl: str,
+    seconds: float,
+    reference: float | None,
+    note: str = "",
+) -> None:
     ratio = "" if reference is None else f"{seconds / reference:10.1f}x"
     out.write(f"| {case:<22} | {impl:<40} | {seconds:10.4f} | {ratio:>11} | {note} |\n")
     out.flush()
 
 
 def _header(out: TextIO, title: str) -> None:
-    out.write(f"\n{title}\n| case | implementation | median s | its time / retroprop's | note |\n"
-              "|---|---|---:|---:|---|\n")
+    out.write(
+        f"\n{title}\n| case | implementation | median s | its time / retroprop's | note |\n"
+        "|---|---|---:|---:|---|\n"
+    )
 
 
 def iris(quick: bool, repeats: int, out: TextIO) -> dict:
@@ -162,20 +187,38 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
     X, y = split.X_train, split.y_train
     epochs = 3 if quick else 100
     steps = epochs * len(y)
-    _header(out, f"(a) Iris 4-4-3-3, {epochs} epochs of per-sample SGD "
-                 f"({steps} steps)")
+    _header(out, f"(a) Iris 4-4-3-3, {epochs} epochs of per-sample SGD ({steps} steps)")
 
     def ours(engine: str) -> Callable[[], object]:
-        return lambda: rp.train(rp.mlp([4, 4, 3, 3], seed=1), X, y, epochs=epochs,
-                                lr=0.05, seed=1, engine=engine)
+        return lambda: rp.train(
+            rp.mlp([4, 4, 3, 3], seed=1),
+            X,
+            y,
+            epochs=epochs,
+            lr=0.05,
+            seed=1,
+            engine=engine,
+        )
 
     t_rp = median_time(ours("auto"), repeats)
     case = "a: Iris per-sample"
-    _row(out, case, "retroprop train (auto: compiled)", t_rp, None,
-         f"{t_rp / steps * 1e6:.2f} us/step, 1 thread")
+    _row(
+        out,
+        case,
+        "retroprop train (auto: compiled)",
+        t_rp,
+        None,
+        f"{t_rp / steps * 1e6:.2f} us/step, 1 thread",
+    )
     t_np = median_time(ours("numpy"), repeats)
-    _row(out, case, "retroprop train (engine='numpy')", t_np, t_rp,
-         f"{t_np / steps * 1e6:.1f} us/step")
+    _row(
+        out,
+        case,
+        "retroprop train (engine='numpy')",
+        t_np,
+        t_rp,
+        f"{t_np / steps * 1e6:.1f} us/step",
+    )
     result = {"retroprop": t_rp, "steps": steps, "epochs": epochs}
     if _have("torch"):
         import torch
@@ -187,18 +230,32 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
         finally:
             torch.set_num_threads(threads)
         result["torch"] = t_pt
-        _row(out, case, "PyTorch loop (lecture code)", t_pt, t_rp,
-             f"{t_pt / steps * 1e6:.1f} us/step, torch.set_num_threads(1)")
+        _row(
+            out,
+            case,
+            "PyTorch loop (lecture code)",
+            t_pt,
+            t_rp,
+            f"{t_pt / steps * 1e6:.1f} us/step, torch.set_num_threads(1)",
+        )
     if _have("sklearn"):
         t_sk = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats)
         result["sklearn"] = t_sk
-        _row(out, case, "scikit-learn MLPClassifier sgd", t_sk, t_rp,
-             f"{t_sk / steps * 1e6:.1f} us/step")
+        _row(
+            out,
+            case,
+            "scikit-learn MLPClassifier sgd",
+            t_sk,
+            t_rp,
+            f"{t_sk / steps * 1e6:.1f} us/step",
+        )
     result["numba_threads"] = numba.get_num_threads()
     return result
 
 
-def many(quick: bool, repeats: int, out: TextIO, iris_result: dict | None = None) -> dict:
+def many(
+    quick: bool, repeats: int, out: TextIO, iris_result: dict | None = None
+) -> dict:
     import numba
 
     split = prepare_data()
@@ -208,12 +265,24 @@ def many(quick: bool, repeats: int, out: TextIO, iris_result: dict | None = None
     case = f"b: {N} networks"
 
     def ours() -> rp.ManyResult:
-        return rp.train_many(lambda s: rp.mlp([4, 4, 3, 3], seed=s), X, y,
-                             seeds=range(N), epochs=epochs, lr=0.05)
+        return rp.train_many(
+            lambda s: rp.mlp([4, 4, 3, 3], seed=s),
+            X,
+            y,
+            seeds=range(N),
+            epochs=epochs,
+            lr=0.05,
+        )
 
     t_rp = median_time(ours, max(1, repeats if quick else min(repeats, 3)))
-    _row(out, case, "retroprop train_many (compiled)", t_rp, None,
-         f"{numba.get_num_threads()} threads, incl. building the {N} networks")
+    _row(
+        out,
+        case,
+        "retroprop train_many (compiled)",
+        t_rp,
+        None,
+        f"{numba.get_num_threads()} threads, incl. building the {N} networks",
+    )
     result = {"retroprop": t_rp}
     if _have("torch"):
         import torch
@@ -225,13 +294,25 @@ def many(quick: bool, repeats: int, out: TextIO, iris_result: dict | None = None
         finally:
             torch.set_num_threads(threads)
         result["torch"] = per_net * N
-        _row(out, case, f"PyTorch loop, one by one ({N} x 1 net)", per_net * N, t_rp,
-             f"extrapolated from {per_net:.3f} s per network, 1 thread")
+        _row(
+            out,
+            case,
+            f"PyTorch loop, one by one ({N} x 1 net)",
+            per_net * N,
+            t_rp,
+            f"extrapolated from {per_net:.3f} s per network, 1 thread",
+        )
     if _have("sklearn"):
         per_net = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats)
         result["sklearn"] = per_net * N
-        _row(out, case, f"scikit-learn, one by one ({N} x 1 net)", per_net * N, t_rp,
-             f"extrapolated from {per_net:.3f} s per network")
+        _row(
+            out,
+            case,
+            f"scikit-learn, one by one ({N} x 1 net)",
+            per_net * N,
+            t_rp,
+            f"extrapolated from {per_net:.3f} s per network",
+        )
     return result
 
 
@@ -246,8 +327,9 @@ def synthetic(n: int, d: int, k: int, dtype) -> tuple[np.ndarray, np.ndarray]:
     return X, np.argmax(X @ W, axis=1)
 
 
-def torch_large(X: np.ndarray, y: np.ndarray, sizes, batch: int, lr: float,
-                evaluate: bool) -> float:
+def torch_large(
+    X: np.ndarray, y: np.ndarray, sizes, batch: int, lr: float, evaluate: bool
+) -> float:
     """One epoch of mini-batch SGD, sigmoid hidden layers; then (optionally) the
     loss on the whole training set, as History measures it."""
     import torch
@@ -266,7 +348,7 @@ def torch_large(X: np.ndarray, y: np.ndarray, sizes, batch: int, lr: float,
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
     perm = torch.randperm(len(Xt))
     for start in range(0, len(Xt), batch):
-        idx = perm[start:start + batch]
+        idx = perm[start : start + batch]
         optimizer.zero_grad()
         loss = criterion(net(Xt[idx]), yt[idx])
         loss.backward()
@@ -281,9 +363,19 @@ def sklearn_large(X: np.ndarray, y: np.ndarray, hidden, batch: int, lr: float) -
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    clf = MLPClassifier(hidden_layer_sizes=hidden, activation="logistic", solver="sgd",
-                        batch_size=batch, momentum=0.0, alpha=0.0, learning_rate_init=lr,
-                        max_iter=1, tol=0.0, n_iter_no_change=10**9, random_state=0)
+    clf = MLPClassifier(
+        hidden_layer_sizes=hidden,
+        activation="logistic",
+        solver="sgd",
+        batch_size=batch,
+        momentum=0.0,
+        alpha=0.0,
+        learning_rate_init=lr,
+        max_iter=1,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
@@ -304,21 +396,40 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
         X, y = synthetic(n, sizes[0], sizes[-1], dtype)
-        _header(out, f"(c) one epoch, {n} x {sizes[0]}, {'-'.join(map(str, sizes))} "
-                     f"sigmoid, batch {batch}, {name} ({train_flops / 1e9:.1f} GFLOP "
-                     f"training + {eval_flops / 1e9:.1f} GFLOP evaluation)")
+        _header(
+            out,
+            f"(c) one epoch, {n} x {sizes[0]}, {'-'.join(map(str, sizes))} "
+            f"sigmoid, batch {batch}, {name} ({train_flops / 1e9:.1f} GFLOP "
+            f"training + {eval_flops / 1e9:.1f} GFLOP evaluation)",
+        )
         case = f"c: large {name}"
 
         def ours() -> rp.History:
-            net = rp.mlp(sizes, seed=0, dtype=dtype)  # noqa: B023
-            return rp.train(net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0)  # noqa: B023
+            net = rp.mlp(sizes, seed=0, dtype=dtype)
+            return rp.train(net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0)
 
         t_rp = median_time(ours, repeats)
-        _row(out, case, "retroprop train (auto: BLAS runner)", t_rp, None,
-             f"{(train_flops + eval_flops) / t_rp / 1e9:.0f} GFLOP/s incl. evaluation")
-        t_np = median_time(lambda: rp.train(rp.mlp(sizes, seed=0, dtype=dtype), X, y,  # noqa: B023
-                                            epochs=1, lr=lr, batch_size=batch, seed=0,
-                                            engine="numpy"), repeats)
+        _row(
+            out,
+            case,
+            "retroprop train (auto: BLAS runner)",
+            t_rp,
+            None,
+            f"{(train_flops + eval_flops) / t_rp / 1e9:.0f} GFLOP/s incl. evaluation",
+        )
+        t_np = median_time(
+            lambda: rp.train(
+                rp.mlp(sizes, seed=0, dtype=dtype),
+                X,
+                y,
+                epochs=1,
+                lr=lr,
+                batch_size=batch,
+                seed=0,
+                engine="numpy",
+            ),
+            repeats,
+        )
         _row(out, case, "retroprop train (engine='numpy')", t_np, t_rp)
         result[name] = {"retroprop": t_rp, "numpy": t_np}
         if _have("torch"):
@@ -327,24 +438,47 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
             before = torch.get_num_threads()
             torch.set_num_threads(threads)
             try:
-                t_pt = median_time(lambda: torch_large(X, y, sizes, batch, lr, True),  # noqa: B023
-                                   repeats)
+                t_pt = median_time(
+                    lambda: torch_large(X, y, sizes, batch, lr, True),
+                    repeats,
+                )
                 t_pt_train = median_time(
-                    lambda: torch_large(X, y, sizes, batch, lr, False), repeats)  # noqa: B023
+                    lambda: torch_large(X, y, sizes, batch, lr, False), repeats
+                )
             finally:
                 torch.set_num_threads(before)
             result[name]["torch"] = t_pt
             result[name]["torch_train_only"] = t_pt_train
-            _row(out, case, "PyTorch loop + full-set loss", t_pt, t_rp,
-                 f"torch.set_num_threads({threads})")
-            _row(out, case, "PyTorch loop, training only", t_pt_train, t_rp,
-                 f"{train_flops / t_pt_train / 1e9:.0f} GFLOP/s")
+            _row(
+                out,
+                case,
+                "PyTorch loop + full-set loss",
+                t_pt,
+                t_rp,
+                f"torch.set_num_threads({threads})",
+            )
+            _row(
+                out,
+                case,
+                "PyTorch loop, training only",
+                t_pt_train,
+                t_rp,
+                f"{train_flops / t_pt_train / 1e9:.0f} GFLOP/s",
+            )
         if _have("sklearn"):
-            t_sk = median_time(lambda: sklearn_large(X, y, tuple(sizes[1:-1]), batch, lr),  # noqa: B023
-                               repeats)
+            t_sk = median_time(
+                lambda: sklearn_large(X, y, tuple(sizes[1:-1]), batch, lr),
+                repeats,
+            )
             result[name]["sklearn"] = t_sk
-            _row(out, case, "scikit-learn MLPClassifier sgd", t_sk, t_rp,
-                 "max_iter=1 (running loss, no extra pass)")
+            _row(
+                out,
+                case,
+                "scikit-learn MLPClassifier sgd",
+                t_sk,
+                t_rp,
+                "max_iter=1 (running loss, no extra pass)",
+            )
     return result
 
 

@@ -46,7 +46,7 @@ def main(path: str = "iris.pt", epochs: int = 100, seed: int = 1) -> None:
             if epoch == 0 and k < 3:
                 print("fc3.bias before this iteration:", model.fc3.bias.tolist())
             optimizer.zero_grad()
-            loss = criterion(model(X[i:i + 1]), y[i:i + 1])
+            loss = criterion(model(X[i : i + 1]), y[i : i + 1])
             loss.backward()
             optimizer.step()
     torch.save(model.state_dict(), path)

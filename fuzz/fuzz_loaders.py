@@ -18,6 +18,7 @@ Arguments after the target are libFuzzer's (``-runs=N``, ``-max_len=N``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import sys
@@ -42,11 +43,11 @@ def _write(name: str, data: bytes) -> str:
 
 def fuzz_csv(data: bytes) -> None:
     path = _write("input.csv", data)
-    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-        try:
-            load_csv(path)
-        except rp.DataError:
-            pass
+    with (
+        np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"),
+        contextlib.suppress(rp.DataError),
+    ):
+        load_csv(path)
 
 
 def fuzz_model(data: bytes) -> None:
@@ -67,7 +68,7 @@ def model_mutator(data: bytes, max_size: int, seed: int) -> bytes:
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         return atheris.Mutate(data, max_size)
-    head, rest = data[8:8 + n], data[8 + n:]
+    head, rest = data[8 : 8 + n], data[8 + n :]
     head = atheris.Mutate(head, max(len(head) * 2, 64))
     return (struct.pack("<Q", len(head)) + head + rest)[:max_size]
 
@@ -78,13 +79,18 @@ def write_seeds(folder: str) -> None:
     os.makedirs(os.path.join(folder, "model"), exist_ok=True)
     ds = rp.datasets.load_iris()
     rows = [",".join([*ds.feature_names, "species"])]
-    rows += [",".join([*map(repr, x), ds.class_names[c]])
-             for x, c in zip(ds.X[::10].tolist(), ds.y[::10])]
+    rows += [
+        ",".join([*map(repr, x), ds.class_names[c]])
+        for x, c in zip(ds.X[::10].tolist(), ds.y[::10])
+    ]
     with open(os.path.join(folder, "csv", "iris.csv"), "w") as f:
         f.write("\n".join(rows) + "\n")
-    model = rp.Model(rp.mlp([4, 4, 3, 3], seed=0), class_names=ds.class_names,
-                     feature_names=ds.feature_names,
-                     standardizer=rp.datasets.Standardizer().fit(ds.X))
+    model = rp.Model(
+        rp.mlp([4, 4, 3, 3], seed=0),
+        class_names=ds.class_names,
+        feature_names=ds.feature_names,
+        standardizer=rp.datasets.Standardizer().fit(ds.X),
+    )
     rp.save(model, os.path.join(folder, "model", "iris.safetensors"))
 
 
@@ -94,8 +100,10 @@ def main() -> None:
         write_seeds(sys.argv[2] if len(sys.argv) > 2 else "fuzz/corpus")
         return
     if len(sys.argv) < 2 or sys.argv[1] not in targets:
-        sys.exit(f"usage: {sys.argv[0]} seed [FOLDER] | {{csv,model}} "
-                 f"[libFuzzer options] [corpus folder]")
+        sys.exit(
+            f"usage: {sys.argv[0]} seed [FOLDER] | {{csv,model}} "
+            f"[libFuzzer options] [corpus folder]"
+        )
     target = sys.argv.pop(1)
     extra = {"custom_mutator": model_mutator} if target == "model" else {}
     atheris.Setup(sys.argv, targets[target], **extra)

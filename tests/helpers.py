@@ -46,7 +46,7 @@ class _FailingFile:
 
     def write(self, data):
         if len(data) > self._budget:
-            self._f.write(data[:self._budget])
+            self._f.write(data[: self._budget])
             self._budget = 0
             raise self._exc
         self._budget -= len(data)
@@ -62,7 +62,9 @@ class _FailingFile:
         self._f.close()
 
 
-def fail_writes_after(monkeypatch, budget: int, exc: BaseException | None = None) -> None:
+def fail_writes_after(
+    monkeypatch, budget: int, exc: BaseException | None = None
+) -> None:
     """Files opened by ``atomic_write`` take ``budget`` bytes, then raise ``exc``
     (default ``OSError(ENOSPC)``, a full disk)."""
     exc = exc or OSError(errno.ENOSPC, "No space left on device")
@@ -76,6 +78,7 @@ def fail_writes_after(monkeypatch, budget: int, exc: BaseException | None = None
 
 def fail_os_call(monkeypatch, name: str) -> None:
     """``os.<name>`` (e.g. ``fsync``, ``replace``) fails inside ``atomic_write``."""
+
     def broken(*args, **kwargs):
         raise OSError(errno.EIO, f"{name} failed")
 

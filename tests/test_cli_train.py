@@ -23,9 +23,15 @@ from retroprop.recipe import build_network, prepare_data
 def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
     env.pop("RETROPROP_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "retroprop", *map(str, args)],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=cwd,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "retroprop", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def assert_ok(r: subprocess.CompletedProcess) -> None:
@@ -59,8 +65,19 @@ def test_default_train_json_reaches_the_accuracy(default_json):
 
 def test_train_json_schema(default_json):
     res = default_json
-    assert {"train", "test", "architecture", "activation", "lr", "epochs", "iterations",
-            "batch_size", "seed", "class_names", "data"} <= set(res)
+    assert {
+        "train",
+        "test",
+        "architecture",
+        "activation",
+        "lr",
+        "epochs",
+        "iterations",
+        "batch_size",
+        "seed",
+        "class_names",
+        "data",
+    } <= set(res)
     assert res["architecture"] == [4, 4, 3, 3] and res["activation"] == "sigmoid"
     assert res["lr"] == 0.05 and res["batch_size"] == 1 and res["epochs"] == 100
     assert res["iterations"] == 100 * 120
@@ -79,8 +96,9 @@ def test_train_json_equals_the_library(default_json):
     """The CLI's numbers are the library's: same split, same seed, same training."""
     split = prepare_data()
     net = build_network(split, seed=1)
-    rp.train(net, split.X_train, split.y_train, epochs=100, lr=0.05, batch_size=1,
-             seed=1)
+    rp.train(
+        net, split.X_train, split.y_train, epochs=100, lr=0.05, batch_size=1, seed=1
+    )
     loss, acc = rp.evaluate(net, split.X_test, split.y_test)
     assert default_json["test"]["loss"] == pytest.approx(loss, rel=1e-12)
     assert default_json["test"]["accuracy"] == acc
@@ -119,8 +137,9 @@ def test_save_then_predict(tmp_path):
     model = rp.load(model_path)
     expected = [ds.class_names[k] for k in model.predict(ds.X)]
     assert pred["predictions"] == expected
-    np.testing.assert_allclose(pred["probabilities"], model.predict_proba(ds.X),
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        pred["probabilities"], model.predict_proba(ds.X), rtol=0, atol=1e-15
+    )
     assert pred["accuracy"] == pytest.approx(np.mean(model.predict(ds.X) == ds.y))
     assert pred["accuracy"] >= 0.9
     assert trained["test"]["accuracy"] >= 0.9
@@ -129,7 +148,9 @@ def test_save_then_predict(tmp_path):
     assert_ok(r)
     assert "accuracy" in r.stdout and "p(setosa)" in r.stdout
     nolabel = tmp_path / "nolabel.csv"
-    nolabel.write_text(",".join(ds.feature_names) + "\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+    nolabel.write_text(
+        ",".join(ds.feature_names) + "\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
+    )
     r = run("predict", "--model", model_path, "--data", nolabel, "--json")
     assert_ok(r)
     assert json.loads(r.stdout)["predictions"] == ["setosa", "virginica"]
@@ -152,17 +173,36 @@ def test_record_bias_csv_is_the_last_bias_before_each_iteration(tmp_path):
     net = build_network(split, seed=1)
     before = net[4].bias.data.copy()
     rec = rp.RecordParameter("4.bias")
-    rp.train(net, split.X_train, split.y_train, epochs=2, lr=0.05, seed=1,
-             callbacks=[rec])
+    rp.train(
+        net, split.X_train, split.y_train, epochs=2, lr=0.05, seed=1, callbacks=[rec]
+    )
     np.testing.assert_array_equal(values, np.array(rec.values))
     np.testing.assert_array_equal(values[0], before)  # before the first update
     assert np.all(np.abs(np.diff(values, axis=0)).max(axis=1) > 0)  # every step moves
 
 
 def test_other_training_options_are_used(tmp_path):
-    r = run("train", "--hidden", "8", "--activation", "tanh", "--batch-size", "full",
-            "--epochs", "5", "--lr", "0.5", "--momentum", "0.9", "--nesterov",
-            "--weight-decay", "0.001", "--seed", "3", "--json")
+    r = run(
+        "train",
+        "--hidden",
+        "8",
+        "--activation",
+        "tanh",
+        "--batch-size",
+        "full",
+        "--epochs",
+        "5",
+        "--lr",
+        "0.5",
+        "--momentum",
+        "0.9",
+        "--nesterov",
+        "--weight-decay",
+        "0.001",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert_ok(r)
     res = json.loads(r.stdout)
     assert res["architecture"] == [4, 8, 3] and res["activation"] == "tanh"
@@ -179,8 +219,18 @@ def test_train_on_a_users_csv(tmp_path):
         w.writerow(["label", "u", "v"])  # the target is not the last column
         for lab, x in zip(labels, X):
             w.writerow([lab, *x])
-    r = run("train", "--data", path, "--target", "label", "--hidden", "4",
-            "--epochs", "30", "--json")
+    r = run(
+        "train",
+        "--data",
+        path,
+        "--target",
+        "label",
+        "--hidden",
+        "4",
+        "--epochs",
+        "30",
+        "--json",
+    )
     assert_ok(r)
     res = json.loads(r.stdout)
     assert res["class_names"] == ["no", "yes"] and res["architecture"] == [2, 4, 2]
@@ -194,37 +244,55 @@ def bad_csv(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("args,pieces", [
-    (["train", "--data", "{missing}"], ["no such file"]),
-    (["train", "--data", "{bad}", "--target", "nope"], ["no column named 'nope'"]),
-    (["train", "--target", "nope"], ["'nope'", "species"]),
-    (["train", "--hidden", "0"], ["hidden", "'0'"]),
-    (["train", "--hidden", "4,x"], ["hidden", "'4,x'"]),
-    (["train", "--batch-size", "0"], ["--batch-size", "'0'"]),
-    (["train", "--batch-size", "many"], ["--batch-size", "'many'"]),
-    (["train", "--data", "{bad}"], ["bad.csv", "line 3", "'b'", "'four' is not a number"]),
-    (["train", "--data", "{empty}"], ["empty.csv", "empty"]),
-    (["train", "--data", "{oneclass}"], ["oneclass.csv", "only one class"]),
-    (["train", "--data", "{hole}"], ["hole.csv", "line 3", "'b'", "missing value"]),
-    (["train", "--activation", "softsign"], ["--activation", "softsign", "sigmoid"]),
-    (["train", "--activation", "step", "--epochs", "1"], ["step", "derivative"]),
-    (["train", "--lr", "-1"], ["--lr"]),
-    (["train", "--epochs", "x"], ["--epochs"]),
-    (["train", "--nesterov"], ["Nesterov"]),
-    (["train", "--no-such-option"], ["--no-such-option"]),
-    (["predict", "--model", "{missing}", "--data", "{bad}"], ["no such file"]),
-    (["predict", "--data", "{bad}"], ["--model"]),
-    (["no-such-command"], ["no-such-command"]),
-    (["train", "--seed", "-1"], ["--seed", "-1"]),
-    # Output folders are checked before training, not after it.
-    (["train", "--save", "nodir/m.safetensors"], ["--save", "does not exist"]),
-    (["train", "--record-bias", "nodir/b.csv"], ["--record-bias", "does not exist"]),
-    (["explain", "--format", "csv", "--output", "nodir/s.csv"], ["--output", "nodir"]),
-])
+@pytest.mark.parametrize(
+    ("args", "pieces"),
+    [
+        (["train", "--data", "{missing}"], ["no such file"]),
+        (["train", "--data", "{bad}", "--target", "nope"], ["no column named 'nope'"]),
+        (["train", "--target", "nope"], ["'nope'", "species"]),
+        (["train", "--hidden", "0"], ["hidden", "'0'"]),
+        (["train", "--hidden", "4,x"], ["hidden", "'4,x'"]),
+        (["train", "--batch-size", "0"], ["--batch-size", "'0'"]),
+        (["train", "--batch-size", "many"], ["--batch-size", "'many'"]),
+        (
+            ["train", "--data", "{bad}"],
+            ["bad.csv", "line 3", "'b'", "'four' is not a number"],
+        ),
+        (["train", "--data", "{empty}"], ["empty.csv", "empty"]),
+        (["train", "--data", "{oneclass}"], ["oneclass.csv", "only one class"]),
+        (["train", "--data", "{hole}"], ["hole.csv", "line 3", "'b'", "missing value"]),
+        (
+            ["train", "--activation", "softsign"],
+            ["--activation", "softsign", "sigmoid"],
+        ),
+        (["train", "--activation", "step", "--epochs", "1"], ["step", "derivative"]),
+        (["train", "--lr", "-1"], ["--lr"]),
+        (["train", "--epochs", "x"], ["--epochs"]),
+        (["train", "--nesterov"], ["Nesterov"]),
+        (["train", "--no-such-option"], ["--no-such-option"]),
+        (["predict", "--model", "{missing}", "--data", "{bad}"], ["no such file"]),
+        (["predict", "--data", "{bad}"], ["--model"]),
+        (["no-such-command"], ["no-such-command"]),
+        (["train", "--seed", "-1"], ["--seed", "-1"]),
+        # Output folders are checked before training, not after it.
+        (["train", "--save", "nodir/m.safetensors"], ["--save", "does not exist"]),
+        (
+            ["train", "--record-bias", "nodir/b.csv"],
+            ["--record-bias", "does not exist"],
+        ),
+        (
+            ["explain", "--format", "csv", "--output", "nodir/s.csv"],
+            ["--output", "nodir"],
+        ),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, bad_csv, args, pieces):
     files = {"missing": tmp_path / "missing.csv", "bad": bad_csv}
-    for name, text in (("empty", ""), ("oneclass", "a,label\n1,x\n2,x\n"),
-                       ("hole", "a,b,label\n1,2,x\n3,,y\n")):
+    for name, text in (
+        ("empty", ""),
+        ("oneclass", "a,label\n1,x\n2,x\n"),
+        ("hole", "a,b,label\n1,2,x\n3,,y\n"),
+    ):
         files[name] = tmp_path / f"{name}.csv"
         files[name].write_text(text)
     args = [a.format(**files) for a in args]
@@ -241,33 +309,47 @@ def small_model(tmp_path_factory):
 def test_predict_with_a_csv_lacking_the_model_features(tmp_path, small_model):
     other = tmp_path / "other.csv"
     other.write_text("x,y\n1,2\n")
-    assert_bad_input(run("predict", "--model", small_model, "--data", other),
-                     "sepal_length")
+    assert_bad_input(
+        run("predict", "--model", small_model, "--data", other), "sepal_length"
+    )
 
 
 def test_predict_with_a_target_column_that_is_not_there(tmp_path, small_model):
     data = tmp_path / "rows.csv"
-    data.write_text("sepal_length,sepal_width,petal_length,petal_width\n"
-                    "5.1,3.5,1.4,0.2\n")
-    assert_bad_input(run("predict", "--model", small_model, "--data", data,
-                         "--target", "nope"), "rows.csv", "no column named 'nope'")
+    data.write_text(
+        "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n"
+    )
+    assert_bad_input(
+        run("predict", "--model", small_model, "--data", data, "--target", "nope"),
+        "rows.csv",
+        "no column named 'nope'",
+    )
     # Without --target, a file without the class column is fine (predictions only).
     assert_ok(run("predict", "--model", small_model, "--data", data, "--json"))
 
 
 def test_predict_with_a_label_the_model_does_not_know(tmp_path, small_model):
     data = tmp_path / "rows.csv"
-    data.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n"
-                    "5.1,3.5,1.4,0.2,setosa\n5.0,3.4,1.5,0.2,rose\n")
-    assert_bad_input(run("predict", "--model", small_model, "--data", data),
-                     "line 3", "'species'", "'rose'")
+    data.write_text(
+        "sepal_length,sepal_width,petal_length,petal_width,species\n"
+        "5.1,3.5,1.4,0.2,setosa\n5.0,3.4,1.5,0.2,rose\n"
+    )
+    assert_bad_input(
+        run("predict", "--model", small_model, "--data", data),
+        "line 3",
+        "'species'",
+        "'rose'",
+    )
 
 
-def test_predict_with_a_blank_class_column_predicts_without_accuracy(tmp_path,
-                                                                      small_model):
+def test_predict_with_a_blank_class_column_predicts_without_accuracy(
+    tmp_path, small_model
+):
     data = tmp_path / "rows.csv"  # the class column kept, its labels still unknown
-    data.write_text("sepal_length,sepal_width,petal_length,petal_width,species\n"
-                    "5.1,3.5,1.4,0.2,\n6.7,3.0,5.2,2.3,\n")
+    data.write_text(
+        "sepal_length,sepal_width,petal_length,petal_width,species\n"
+        "5.1,3.5,1.4,0.2,\n6.7,3.0,5.2,2.3,\n"
+    )
     r = run("predict", "--model", small_model, "--data", data, "--json")
     assert_ok(r)
     out = json.loads(r.stdout)
@@ -298,7 +380,19 @@ def test_help_of_every_command(command):
 
 def test_train_help_lists_every_option():
     r = run("train", "--help")
-    for opt in ("--data", "--target", "--hidden", "--activation", "--lr", "--epochs",
-                "--batch-size", "--optimizer", "--momentum", "--seed", "--save",
-                "--record-bias", "--json"):
+    for opt in (
+        "--data",
+        "--target",
+        "--hidden",
+        "--activation",
+        "--lr",
+        "--epochs",
+        "--batch-size",
+        "--optimizer",
+        "--momentum",
+        "--seed",
+        "--save",
+        "--record-bias",
+        "--json",
+    ):
         assert opt in r.stdout, opt

@@ -21,6 +21,7 @@ def write(tmp_path, text: str | bytes, name: str = "data.csv"):
 
 # Iris --------------------------------------------------------------------------------
 
+
 def test_load_iris():
     ds = load_iris()
     assert ds.X.shape == (150, 4) and ds.X.dtype == np.float64
@@ -35,12 +36,14 @@ def test_load_iris():
     np.testing.assert_array_equal(ds.X[-1], [5.9, 3.0, 5.1, 1.8])
     assert ds.y[-1] == 2
     # Well-known column means of Iris (cm).
-    np.testing.assert_allclose(ds.X.mean(axis=0), [5.8433, 3.0573, 3.758, 1.1993],
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        ds.X.mean(axis=0), [5.8433, 3.0573, 3.758, 1.1993], atol=1e-3
+    )
     assert ds.n_classes == 3 and rp.datasets.load_iris().name == "iris"
 
 
 # Good CSV files ----------------------------------------------------------------------
+
 
 def test_csv_with_string_labels(tmp_path):
     p = write(tmp_path, "a,b,label\n1,2,cat\n3,4.5,dog\n-1e-3,0,cat\n")
@@ -80,20 +83,28 @@ def test_csv_blank_lines_are_skipped(tmp_path):
 
 # Bad CSV files: each error names the file, the line and the column ------------------
 
-@pytest.mark.parametrize("text,target,pieces", [
-    ("a,b,c\n1,2,x\n3,,y\n", "c", ["line 3", "'b'", "missing value"]),
-    ("a,b,c\n1,2,x\n3,4,\n", "c", ["line 3", "'c'", "missing class label"]),
-    ("a,b,c\n1,2,x\n3,4,y\n5,abc,x\n", "c", ["line 4", "'b'", "'abc' is not a number"]),
-    ("a,b,c\n1,nan,x\n3,4,y\n", "c", ["line 2", "'b'", "not a finite number"]),
-    ("a,b,c\n1,1e999,x\n3,4,y\n", "c", ["line 2", "'b'", "too large"]),
-    ("a,b,c\n1,2,x\n3,4,y\n", "label", ["no column named 'label'", "a, b, c"]),
-    ("a,b,c\n1,2,x\n3,4,x\n", "c", ["only one class", "'x'", "'c'"]),
-    ("a,b,c\n1,2\n", "c", ["line 2", "2 fields", "3"]),
-    ("", "c", ["empty"]),
-    ("\n\n", "c", ["empty"]),
-    ("a,b,c\n", "c", ["no data rows"]),
-    ("a,a,c\n1,2,x\n3,4,y\n", "c", ["line 1", "'a'", "twice"]),
-])
+
+@pytest.mark.parametrize(
+    ("text", "target", "pieces"),
+    [
+        ("a,b,c\n1,2,x\n3,,y\n", "c", ["line 3", "'b'", "missing value"]),
+        ("a,b,c\n1,2,x\n3,4,\n", "c", ["line 3", "'c'", "missing class label"]),
+        (
+            "a,b,c\n1,2,x\n3,4,y\n5,abc,x\n",
+            "c",
+            ["line 4", "'b'", "'abc' is not a number"],
+        ),
+        ("a,b,c\n1,nan,x\n3,4,y\n", "c", ["line 2", "'b'", "not a finite number"]),
+        ("a,b,c\n1,1e999,x\n3,4,y\n", "c", ["line 2", "'b'", "too large"]),
+        ("a,b,c\n1,2,x\n3,4,y\n", "label", ["no column named 'label'", "a, b, c"]),
+        ("a,b,c\n1,2,x\n3,4,x\n", "c", ["only one class", "'x'", "'c'"]),
+        ("a,b,c\n1,2\n", "c", ["line 2", "2 fields", "3"]),
+        ("", "c", ["empty"]),
+        ("\n\n", "c", ["empty"]),
+        ("a,b,c\n", "c", ["no data rows"]),
+        ("a,a,c\n1,2,x\n3,4,y\n", "c", ["line 1", "'a'", "twice"]),
+    ],
+)
 def test_bad_csv_errors_name_file_line_and_column(tmp_path, text, target, pieces):
     p = write(tmp_path, text)
     with pytest.raises(rp.DataError) as e:
@@ -120,6 +131,7 @@ def test_data_error_is_a_value_error():
 
 
 # Split and standardisation -----------------------------------------------------------
+
 
 def test_stratified_split_keeps_proportions_and_is_seeded():
     ds = load_iris()
@@ -163,8 +175,9 @@ def test_standardizer_fits_on_train_only():
     assert not np.allclose(s.standardizer.mean_, ds.X.mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(s.X_train.mean(axis=0), 0, atol=1e-14)
     np.testing.assert_allclose(s.X_train.std(axis=0), 1, atol=1e-14)
-    np.testing.assert_allclose(s.X_test, (raw_te - raw_tr.mean(0)) / raw_tr.std(0),
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        s.X_test, (raw_te - raw_tr.mean(0)) / raw_tr.std(0), atol=1e-14
+    )
     assert abs(s.X_test.mean(axis=0)).max() > 1e-3  # the test part is not re-centred
 
 

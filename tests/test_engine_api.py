@@ -9,20 +9,24 @@ import retroprop as rp
 
 # SGD ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,names", [
-    ({"lr": -0.1}, "lr"),
-    ({"lr": float("nan")}, "lr"),
-    ({"lr": float("inf")}, "lr"),
-    ({"lr": "0.1"}, "lr"),
-    ({"momentum": -0.5}, "momentum"),
-    ({"momentum": float("nan")}, "momentum"),
-    ({"dampening": -1.0}, "dampening"),
-    ({"weight_decay": -1e-3}, "weight_decay"),
-    ({"momentum": True}, "momentum"),
-    ({"lr": np.bool_(True)}, "lr"),
-    ({"nesterov": True}, "Nesterov"),
-    ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "Nesterov"),
-])
+
+@pytest.mark.parametrize(
+    ("kwargs", "names"),
+    [
+        ({"lr": -0.1}, "lr"),
+        ({"lr": float("nan")}, "lr"),
+        ({"lr": float("inf")}, "lr"),
+        ({"lr": "0.1"}, "lr"),
+        ({"momentum": -0.5}, "momentum"),
+        ({"momentum": float("nan")}, "momentum"),
+        ({"dampening": -1.0}, "dampening"),
+        ({"weight_decay": -1e-3}, "weight_decay"),
+        ({"momentum": True}, "momentum"),
+        ({"lr": np.bool_(True)}, "lr"),
+        ({"nesterov": True}, "Nesterov"),
+        ({"nesterov": True, "momentum": 0.9, "dampening": 0.1}, "Nesterov"),
+    ],
+)
 def test_sgd_rejects_bad_arguments(kwargs, names):
     net = rp.mlp([2, 2], seed=0)
     with pytest.raises(rp.ConfigError) as e:
@@ -31,7 +35,9 @@ def test_sgd_rejects_bad_arguments(kwargs, names):
 
 
 def test_sgd_rejection_message_names_the_value_received():
-    with pytest.raises(rp.ConfigError, match=r"lr must be a finite number >= 0, got -0.1"):
+    with pytest.raises(
+        rp.ConfigError, match=r"lr must be a finite number >= 0, got -0.1"
+    ):
         rp.SGD(rp.mlp([2, 2]).parameters(), lr=-0.1)
 
 
@@ -72,6 +78,7 @@ def test_sgd_momentum_by_hand():
 
 # Initialisation ----------------------------------------------------------------------
 
+
 def test_torch_init_is_uniform_in_plus_minus_one_over_sqrt_fan_in():
     lin = rp.Linear(64, 200, init="torch", seed=0)
     bound = 1 / np.sqrt(64)  # 0.125
@@ -97,8 +104,9 @@ def test_torch_init_bound_is_torchs_own():
         assert theirs.max() > 0.95 / 8 and np.abs(mine).max() > 0.95 / 8
 
 
-@pytest.mark.parametrize("activation,factor", [("sigmoid", 2.0), ("tanh", 6.0),
-                                               ("relu", 6.0)])
+@pytest.mark.parametrize(
+    ("activation", "factor"), [("sigmoid", 2.0), ("tanh", 6.0), ("relu", 6.0)]
+)
 def test_glorot_init_bounds_follow_scikit_learn(activation, factor):
     net = rp.mlp([30, 50, 20], activation, init="glorot", seed=1)
     for lin in net.linears:
@@ -126,12 +134,18 @@ def test_init_and_sizes_are_validated():
 
 # Seeds -------------------------------------------------------------------------------
 
+
 def test_int_seed_is_reproducible_and_seeds_differ():
-    a, b, c = rp.mlp([4, 4, 3, 3], seed=7), rp.mlp([4, 4, 3, 3], seed=7), rp.mlp(
-        [4, 4, 3, 3], seed=8)
+    a, b, c = (
+        rp.mlp([4, 4, 3, 3], seed=7),
+        rp.mlp([4, 4, 3, 3], seed=7),
+        rp.mlp([4, 4, 3, 3], seed=8),
+    )
     for k, v in a.state_dict().items():
         np.testing.assert_array_equal(v, b.state_dict()[k])
-    assert any(not np.array_equal(v, c.state_dict()[k]) for k, v in a.state_dict().items())
+    assert any(
+        not np.array_equal(v, c.state_dict()[k]) for k, v in a.state_dict().items()
+    )
 
 
 def test_generator_seed_is_reproducible_and_consumed():
@@ -151,6 +165,7 @@ def test_layers_get_different_draws():
 
 
 # dtype -------------------------------------------------------------------------------
+
 
 def test_float32_network_stays_float32():
     net = rp.mlp([4, 5, 3], "tanh", seed=0, dtype=np.float32)
@@ -175,13 +190,20 @@ def test_float64_is_the_default():
 
 # State dicts -------------------------------------------------------------------------
 
+
 def torch_sequential(net: rp.Sequential):
     torch = pytest.importorskip("torch")
     mods = []
     for m in net:
         if isinstance(m, rp.Linear):
-            mods.append(torch.nn.Linear(m.in_features, m.out_features,
-                                        bias=m.bias is not None, dtype=torch.float64))
+            mods.append(
+                torch.nn.Linear(
+                    m.in_features,
+                    m.out_features,
+                    bias=m.bias is not None,
+                    dtype=torch.float64,
+                )
+            )
         else:
             mods.append(torch.nn.Sigmoid())
     return torch.nn.Sequential(*mods)
@@ -196,8 +218,14 @@ def test_state_dict_names_and_shapes_match_torch(sizes):
     for k in ours:
         assert ours[k].shape == tuple(theirs[k].shape)
     if sizes == [4, 4, 3, 3]:
-        assert list(ours) == ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight",
-                              "4.bias"]
+        assert list(ours) == [
+            "0.weight",
+            "0.bias",
+            "2.weight",
+            "2.bias",
+            "4.weight",
+            "4.bias",
+        ]
         assert ours["0.weight"].shape == (4, 4) and ours["2.weight"].shape == (3, 4)
     names = [n for n, _ in net.named_parameters()]
     assert names == list(ours)
@@ -220,7 +248,9 @@ def test_load_state_dict_from_torch_tensors_and_back():
         np.testing.assert_array_equal(net.state_dict()[k], v.numpy())
     # retroprop -> torch.
     other = rp.mlp([4, 4, 3, 3], seed=5)
-    tnet.load_state_dict({k: torch.from_numpy(v) for k, v in other.state_dict().items()})
+    tnet.load_state_dict(
+        {k: torch.from_numpy(v) for k, v in other.state_dict().items()}
+    )
     for k, v in tnet.state_dict().items():
         np.testing.assert_array_equal(v.numpy(), other.state_dict()[k])
     # Loaded arrays are copies: changing the source does not change the network.
@@ -232,8 +262,12 @@ def test_load_state_dict_from_torch_tensors_and_back():
 
 def test_load_state_dict_converts_to_the_network_dtype():
     net = rp.mlp([2, 3], seed=0, dtype=np.float32)
-    net.load_state_dict({k: v.astype(np.float64) for k, v in
-                         rp.mlp([2, 3], seed=1).state_dict().items()})
+    net.load_state_dict(
+        {
+            k: v.astype(np.float64)
+            for k, v in rp.mlp([2, 3], seed=1).state_dict().items()
+        }
+    )
     assert all(p.data.dtype == np.float32 for p in net.parameters())
 
 
@@ -252,8 +286,12 @@ def test_mismatched_state_dict_raises_and_changes_nothing(change):
         sd["1.weight"] = sd.pop("0.weight")
     with pytest.raises(rp.ConfigError) as e:
         net.load_state_dict(sd)
-    assert {"missing": "4.bias", "unexpected": "6.weight", "shape": "2.weight",
-            "renamed": "0.weight"}[change] in str(e.value)
+    assert {
+        "missing": "4.bias",
+        "unexpected": "6.weight",
+        "shape": "2.weight",
+        "renamed": "0.weight",
+    }[change] in str(e.value)
     for k, v in net.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
 

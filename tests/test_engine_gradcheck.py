@@ -18,8 +18,12 @@ from retroprop.engine.activations import DIFFERENTIABLE_ACTIVATIONS
 
 H = 1e-6
 ATOL, RTOL = 1e-7, 1e-6
-LOSS_CASES = [("cross_entropy", "mean"), ("cross_entropy", "sum"), ("mse", "mean"),
-              ("mse", "sum")]
+LOSS_CASES = [
+    ("cross_entropy", "mean"),
+    ("cross_entropy", "sum"),
+    ("mse", "mean"),
+    ("mse", "sum"),
+]
 
 
 def loss_value(net, loss_fn, X, y) -> float:
@@ -42,8 +46,11 @@ def numerical_gradient(f, x: np.ndarray) -> np.ndarray:
 
 def far_from_kinks(net: rp.Sequential, X: np.ndarray) -> bool:
     net(X)
-    return all(np.min(np.abs(m.z)) > 1e-3 for m in net
-               if isinstance(m, (rp.ReLU, rp.LeakyReLU)))
+    return all(
+        np.min(np.abs(m.z)) > 1e-3
+        for m in net
+        if isinstance(m, (rp.ReLU, rp.LeakyReLU))
+    )
 
 
 def make_case(activation: str, loss: str, reduction: str, seed: int):
@@ -63,7 +70,7 @@ def make_case(activation: str, loss: str, reduction: str, seed: int):
     return net, X, y, loss_fn
 
 
-@pytest.mark.parametrize("loss,reduction", LOSS_CASES)
+@pytest.mark.parametrize(("loss", "reduction"), LOSS_CASES)
 @pytest.mark.parametrize("activation", DIFFERENTIABLE_ACTIVATIONS)
 def test_gradients_match_central_differences(activation, loss, reduction):
     net, X, y, loss_fn = make_case(activation, loss, reduction, seed=2024)
@@ -74,8 +81,9 @@ def test_gradients_match_central_differences(activation, loss, reduction):
 
     for name, p in net.named_parameters():
         numeric = numerical_gradient(lambda: loss_value(net, loss_fn, X, y), p.data)
-        np.testing.assert_allclose(analytic[name], numeric, rtol=RTOL, atol=ATOL,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            analytic[name], numeric, rtol=RTOL, atol=ATOL, err_msg=name
+        )
     numeric_dX = numerical_gradient(lambda: loss_value(net, loss_fn, X, y), X)
     np.testing.assert_allclose(dX, numeric_dX, rtol=RTOL, atol=ATOL, err_msg="dL/dX")
     # Not a vacuous comparison: the gradients are far from zero.

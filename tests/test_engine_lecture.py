@@ -54,8 +54,9 @@ def test_last_layer_bias_and_weight_gradients_are_the_lecture_formulas():
         np.testing.assert_allclose(net[4].bias.grad, expected_b, rtol=0, atol=1e-15)
         a_prev = net[3].a[0]  # the second sigmoid's output: out^(L-1)
         # dL/dW_ij = (p_i - delta_ri) * out_j^(L-1)
-        np.testing.assert_allclose(net[4].weight.grad, np.outer(expected_b, a_prev),
-                                   rtol=0, atol=1e-15)
+        np.testing.assert_allclose(
+            net[4].weight.grad, np.outer(expected_b, a_prev), rtol=0, atol=1e-15
+        )
         assert np.all(a_prev > 0) and np.all(a_prev < 1)
 
 
@@ -77,11 +78,14 @@ def test_sigmoid_derivative_is_a_times_one_minus_a():
     # sigmoid(0) = 1/2; sigmoid(ln 3) = 1 / (1 + 1/3) = 3/4; sigmoid(-ln 3) = 1/4.
     np.testing.assert_allclose(a[0, :3], [0.5, 0.75, 0.25], atol=1e-15)
     # sigmoid'(0) = 1/2 * 1/2 = 1/4; sigmoid'(+-ln 3) = 3/4 * 1/4 = 3/16.
-    np.testing.assert_allclose(s.derivative()[0, :3], [0.25, 3 / 16, 3 / 16], atol=1e-15)
+    np.testing.assert_allclose(
+        s.derivative()[0, :3], [0.25, 3 / 16, 3 / 16], atol=1e-15
+    )
     np.testing.assert_allclose(s.derivative(), a * (1 - a), atol=0)
     # And it is the derivative: compare with e^-z / (1 + e^-z)^2 at z = 2.
     assert s.derivative()[0, 3] == pytest.approx(
-        math.exp(-2) / (1 + math.exp(-2)) ** 2, rel=1e-14)
+        math.exp(-2) / (1 + math.exp(-2)) ** 2, rel=1e-14
+    )
 
 
 def test_sigmoid_saturates_without_overflow():
@@ -92,12 +96,14 @@ def test_sigmoid_saturates_without_overflow():
 def hand_network() -> rp.Sequential:
     """The 2-2-2 network of the worked example below."""
     net = rp.Sequential(rp.Linear(2, 2), rp.Sigmoid(), rp.Linear(2, 2))
-    net.load_state_dict({
-        "0.weight": np.array([[2.0, -1.0], [1.0, 0.0]]),
-        "0.bias": np.array([0.0, LN3 - 1.0]),
-        "2.weight": np.array([[2.0, 0.0], [0.0, 4.0 / 3.0]]),
-        "2.bias": np.array([-1.0, LN3 - 1.0]),
-    })
+    net.load_state_dict(
+        {
+            "0.weight": np.array([[2.0, -1.0], [1.0, 0.0]]),
+            "0.bias": np.array([0.0, LN3 - 1.0]),
+            "2.weight": np.array([[2.0, 0.0], [0.0, 4.0 / 3.0]]),
+            "2.bias": np.array([-1.0, LN3 - 1.0]),
+        }
+    )
     return net
 
 
@@ -136,11 +142,13 @@ def test_two_two_two_network_worked_by_hand():
     dX = net.backward(ce.backward())
     grads = {name: p.grad for name, p in net.named_parameters()}
     np.testing.assert_allclose(grads["2.bias"], [-0.75, 0.75], atol=1e-15)
-    np.testing.assert_allclose(grads["2.weight"], [[-0.375, -0.5625], [0.375, 0.5625]],
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        grads["2.weight"], [[-0.375, -0.5625], [0.375, 0.5625]], atol=1e-15
+    )
     np.testing.assert_allclose(grads["0.bias"], [-0.375, 0.1875], atol=1e-15)
-    np.testing.assert_allclose(grads["0.weight"], [[-0.375, -0.75], [0.1875, 0.375]],
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        grads["0.weight"], [[-0.375, -0.75], [0.1875, 0.375]], atol=1e-15
+    )
     np.testing.assert_allclose(dX, [[-0.5625, 0.375]], atol=1e-15)
 
     # One update with the lecture's eta = 0.05: w <- w - eta * dL/dw.
@@ -163,8 +171,10 @@ def test_two_two_two_network_update_every_parameter():
     expected = {
         "0.weight": [[2.0 + 0.01875, -1.0 + 0.0375], [1.0 - 0.009375, 0.0 - 0.01875]],
         "0.bias": [0.0 + 0.01875, LN3 - 1.0 - 0.009375],
-        "2.weight": [[2.0 + 0.01875, 0.0 + 0.028125],
-                     [0.0 - 0.01875, 4.0 / 3.0 - 0.028125]],
+        "2.weight": [
+            [2.0 + 0.01875, 0.0 + 0.028125],
+            [0.0 - 0.01875, 4.0 / 3.0 - 0.028125],
+        ],
         "2.bias": [-1.0 + 0.0375, LN3 - 1.0 - 0.0375],
     }
     for name, value in net.state_dict().items():
@@ -182,6 +192,7 @@ def test_mse_hand_example():
 
 
 # The step function -------------------------------------------------------------------
+
 
 def test_step_forward_works():
     a = rp.Step()(np.array([[-2.0, -1e-12, 0.0, 1e-12, 3.0]]))

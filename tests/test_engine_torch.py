@@ -44,8 +44,12 @@ def _torch_single_thread():
     torch.set_num_threads(before)
 
 
-LOSS_CASES = [("cross_entropy", "mean"), ("cross_entropy", "sum"), ("mse", "mean"),
-              ("mse", "sum")]
+LOSS_CASES = [
+    ("cross_entropy", "mean"),
+    ("cross_entropy", "sum"),
+    ("mse", "mean"),
+    ("mse", "sum"),
+]
 
 
 def torch_copy(net: rp.Sequential) -> torch.nn.Sequential:
@@ -54,13 +58,22 @@ def torch_copy(net: rp.Sequential) -> torch.nn.Sequential:
     mods = []
     for m in net:
         if isinstance(m, rp.Linear):
-            mods.append(torch.nn.Linear(m.in_features, m.out_features,
-                                        bias=m.bias is not None, dtype=dtype))
+            mods.append(
+                torch.nn.Linear(
+                    m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype
+                )
+            )
         elif isinstance(m, rp.LeakyReLU):
             mods.append(torch.nn.LeakyReLU(m.negative_slope))
         else:
-            mods.append({"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
-                         "relu": torch.nn.ReLU, "identity": torch.nn.Identity}[m.name]())
+            mods.append(
+                {
+                    "sigmoid": torch.nn.Sigmoid,
+                    "tanh": torch.nn.Tanh,
+                    "relu": torch.nn.ReLU,
+                    "identity": torch.nn.Identity,
+                }[m.name]()
+            )
     tnet = torch.nn.Sequential(*mods)
     tnet.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
     return tnet
@@ -68,8 +81,10 @@ def torch_copy(net: rp.Sequential) -> torch.nn.Sequential:
 
 def make_losses(loss: str, reduction: str):
     if loss == "cross_entropy":
-        return (rp.CrossEntropyLoss(reduction=reduction),
-                torch.nn.CrossEntropyLoss(reduction=reduction))
+        return (
+            rp.CrossEntropyLoss(reduction=reduction),
+            torch.nn.CrossEntropyLoss(reduction=reduction),
+        )
     return rp.MSELoss(reduction=reduction), torch.nn.MSELoss(reduction=reduction)
 
 
@@ -79,8 +94,15 @@ def make_targets(rng: np.random.Generator, loss: str, n: int, k: int, dtype):
     return rng.normal(size=(n, k)).astype(dtype)
 
 
-def compare_once(net: rp.Sequential, X: np.ndarray, y: np.ndarray, loss: str,
-                 reduction: str, atol: float, rtol: float = 0.0) -> None:
+def compare_once(
+    net: rp.Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: str,
+    reduction: str,
+    atol: float,
+    rtol: float = 0.0,
+) -> None:
     """Forward, then backward, of ``net`` and its torch copy on one batch."""
     tnet = torch_copy(net)
     rp_loss, t_loss = make_losses(loss, reduction)
@@ -104,14 +126,21 @@ def compare_once(net: rp.Sequential, X: np.ndarray, y: np.ndarray, loss: str,
     for name, p in net.named_parameters():
         assert p.grad is not None and p.grad.shape == p.data.shape
         assert p.grad.dtype == p.data.dtype
-        np.testing.assert_allclose(p.grad, t_params[name].grad.numpy(), rtol=rtol,
-                                   atol=atol, err_msg=name)
-    np.testing.assert_allclose(dX, Xt.grad.numpy(), rtol=rtol, atol=atol,
-                               err_msg="dL/dX")
+        np.testing.assert_allclose(
+            p.grad, t_params[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name
+        )
+    np.testing.assert_allclose(
+        dX, Xt.grad.numpy(), rtol=rtol, atol=atol, err_msg="dL/dX"
+    )
 
 
-def random_case(seed: int, activation: str | None = None, loss: str | None = None,
-                reduction: str | None = None, dtype=np.float64):
+def random_case(
+    seed: int,
+    activation: str | None = None,
+    loss: str | None = None,
+    reduction: str | None = None,
+    dtype=np.float64,
+):
     """A random architecture (depth 1-4, widths 1-8) and a batch of 1..16 samples."""
     rng = np.random.default_rng(seed)
     depth = int(rng.integers(1, 5))
@@ -129,21 +158,31 @@ def random_case(seed: int, activation: str | None = None, loss: str | None = Non
     return net, X, y, loss, reduction
 
 
-@pytest.mark.parametrize("loss,reduction", LOSS_CASES)
+@pytest.mark.parametrize(("loss", "reduction"), LOSS_CASES)
 @pytest.mark.parametrize("activation", DIFFERENTIABLE_ACTIVATIONS)
 @pytest.mark.parametrize("seed", range(4))
 def test_forward_backward_match_torch_float64(activation, loss, reduction, seed):
-    net, X, y, loss, reduction = random_case(1000 * seed + 7, activation, loss, reduction)
+    net, X, y, loss, reduction = random_case(
+        1000 * seed + 7, activation, loss, reduction
+    )
     compare_once(net, X, y, loss, reduction, ATOL64)
 
 
 def test_every_differentiable_activation_is_covered():
-    assert set(DIFFERENTIABLE_ACTIVATIONS) == {"sigmoid", "tanh", "relu", "leaky_relu",
-                                              "identity"}
+    assert set(DIFFERENTIABLE_ACTIVATIONS) == {
+        "sigmoid",
+        "tanh",
+        "relu",
+        "leaky_relu",
+        "identity",
+    }
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_forward_backward_match_torch_hypothesis(seed):
     net, X, y, loss, reduction = random_case(seed)
@@ -152,9 +191,13 @@ def test_forward_backward_match_torch_hypothesis(seed):
 
 def test_leaky_relu_other_slope_and_no_bias_match_torch():
     rng = np.random.default_rng(3)
-    net = rp.Sequential(rp.Linear(3, 5, seed=rng), rp.LeakyReLU(0.2),
-                        rp.Linear(5, 4, bias=False, seed=rng), rp.Tanh(),
-                        rp.Linear(4, 3, seed=rng))
+    net = rp.Sequential(
+        rp.Linear(3, 5, seed=rng),
+        rp.LeakyReLU(0.2),
+        rp.Linear(5, 4, bias=False, seed=rng),
+        rp.Tanh(),
+        rp.Linear(4, 3, seed=rng),
+    )
     X = rng.normal(size=(7, 3))
     compare_once(net, X, rng.integers(0, 3, size=7), "cross_entropy", "mean", ATOL64)
 
@@ -171,16 +214,18 @@ def test_gradients_accumulate_like_torch():
         t_loss(tnet(torch.from_numpy(X[half])), torch.from_numpy(y[half])).backward()
     t_params = dict(tnet.named_parameters())
     for name, p in net.named_parameters():
-        np.testing.assert_allclose(p.grad, t_params[name].grad.numpy(), rtol=0,
-                                   atol=ATOL64)
+        np.testing.assert_allclose(
+            p.grad, t_params[name].grad.numpy(), rtol=0, atol=ATOL64
+        )
 
 
 @pytest.mark.parametrize("activation", DIFFERENTIABLE_ACTIVATIONS)
 def test_forward_backward_match_torch_float32(activation):
     for seed in range(3):
         for loss, reduction in LOSS_CASES:
-            net, X, y, loss, reduction = random_case(50 + seed, activation, loss,
-                                                     reduction, dtype=np.float32)
+            net, X, y, loss, reduction = random_case(
+                50 + seed, activation, loss, reduction, dtype=np.float32
+            )
             assert net(X).dtype == np.float32
             compare_once(net, X, y, loss, reduction, ATOL32, rtol=RTOL32)
 
@@ -228,13 +273,19 @@ def sgd_batches(rng, n_in, k, loss, steps=200, dtype=np.float64):
     return out
 
 
-@pytest.mark.parametrize("opts", SGD_SETTINGS,
-                         ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
-@pytest.mark.parametrize("activation,loss", [("sigmoid", "cross_entropy"),
-                                             ("tanh", "mse"),
-                                             ("relu", "cross_entropy"),
-                                             ("leaky_relu", "mse"),
-                                             ("identity", "cross_entropy")])
+@pytest.mark.parametrize(
+    "opts", SGD_SETTINGS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items())
+)
+@pytest.mark.parametrize(
+    ("activation", "loss"),
+    [
+        ("sigmoid", "cross_entropy"),
+        ("tanh", "mse"),
+        ("relu", "cross_entropy"),
+        ("leaky_relu", "mse"),
+        ("identity", "cross_entropy"),
+    ],
+)
 def test_sgd_200_steps_match_torch_float64(opts, activation, loss):
     rng = np.random.default_rng(zlib.crc32(f"{activation}/{loss}".encode()))
     net = rp.mlp([4, 6, 5, 3], activation, seed=rng)
@@ -262,6 +313,6 @@ def test_lecture_network_per_sample_sgd_matches_torch(iris_split):
     """The lecture's exercise: 4-4-3-3, sigmoid, batch size 1, eta = 0.05, on Iris."""
     s = iris_split
     net = rp.mlp([4, 4, 3, 3], "sigmoid", seed=1)
-    batches = [(s.X_train[i:i + 1], s.y_train[i:i + 1]) for i in range(120)] * 2
+    batches = [(s.X_train[i : i + 1], s.y_train[i : i + 1]) for i in range(120)] * 2
     worst = run_sgd_both(net, batches, "cross_entropy", 0.05, SGD_SETTINGS[0])
     assert worst <= ATOL64_SGD

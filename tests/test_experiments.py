@@ -53,6 +53,7 @@ def trained(iris):
 
 # -- activations -------------------------------------------------------------------------
 
+
 def test_step_derivative_is_zero_and_its_jump_is_marked():
     r = activation_curves(("sigmoid", "step"), (-10, 10), 201)
     assert np.all(r.derivatives["step"] == 0.0)
@@ -79,30 +80,34 @@ def test_activation_curves_validate_at_the_edge():
 
 # -- the safe expression parser ------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "__import__('os')",
-    "__import__('os').system('true')",
-    "x.real",
-    "(1).__class__",
-    "open('f')",
-    "eval('1')",
-    "exec('x')",
-    "globals()",
-    "lambda: 1",
-    "[x for x in ()]",
-    "y + 1",
-    "'a' * 3",
-    "x if x else 1",
-    "sin(x=1)",
-    "np.sin(x)",
-    "x; 1",
-    "x == 1",
-    "f'{x}'",
-    "sin(*x)",
-    "True + x",
-    "1j * x",
-    "-x^2 + 2",  # Python's ^ is xor, and binds looser than +: refused, not guessed
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os')",
+        "__import__('os').system('true')",
+        "x.real",
+        "(1).__class__",
+        "open('f')",
+        "eval('1')",
+        "exec('x')",
+        "globals()",
+        "lambda: 1",
+        "[x for x in ()]",
+        "y + 1",
+        "'a' * 3",
+        "x if x else 1",
+        "sin(x=1)",
+        "np.sin(x)",
+        "x; 1",
+        "x == 1",
+        "f'{x}'",
+        "sin(*x)",
+        "True + x",
+        "1j * x",
+        "-x^2 + 2",  # Python's ^ is xor, and binds looser than +: refused, not guessed
+    ],
+)
 def test_parser_rejects_everything_but_arithmetic(text):
     with pytest.raises(rp.ConfigError):
         parse_function(text)
@@ -113,17 +118,22 @@ def test_parser_rejects_too_long_input():
         parse_function("x+" * 400 + "x")
 
 
-@pytest.mark.parametrize("text, f", [
-    ("x**4 - 3*x**2 + x", lambda x: x**4 - 3 * x**2 + x),
-    ("-x**2 + 2", lambda x: -x**2 + 2),
-    ("sin(x) * exp(-x/3)", lambda x: np.sin(x) * np.exp(-x / 3)),
-    ("log(1 + x**2) / (2 + cos(x))", lambda x: np.log(1 + x**2) / (2 + np.cos(x))),
-    ("tanh(2*x) + sqrt(x**2 + 1) - abs(x - 0.3)",
-     lambda x: np.tanh(2 * x) + np.sqrt(x**2 + 1) - np.abs(x - 0.3)),
-    ("sigmoid(x) * pi + e", lambda x: np.pi / (1 + np.exp(-x)) + np.e),
-    ("(x**2 + 1) ** (x / 4)", lambda x: (x**2 + 1) ** (x / 4)),
-    ("tan(x / 2)", lambda x: np.tan(x / 2)),
-])
+@pytest.mark.parametrize(
+    ("text", "f"),
+    [
+        ("x**4 - 3*x**2 + x", lambda x: x**4 - 3 * x**2 + x),
+        ("-x**2 + 2", lambda x: -(x**2) + 2),
+        ("sin(x) * exp(-x/3)", lambda x: np.sin(x) * np.exp(-x / 3)),
+        ("log(1 + x**2) / (2 + cos(x))", lambda x: np.log(1 + x**2) / (2 + np.cos(x))),
+        (
+            "tanh(2*x) + sqrt(x**2 + 1) - abs(x - 0.3)",
+            lambda x: np.tanh(2 * x) + np.sqrt(x**2 + 1) - np.abs(x - 0.3),
+        ),
+        ("sigmoid(x) * pi + e", lambda x: np.pi / (1 + np.exp(-x)) + np.e),
+        ("(x**2 + 1) ** (x / 4)", lambda x: (x**2 + 1) ** (x / 4)),
+        ("tan(x / 2)", lambda x: np.tan(x / 2)),
+    ],
+)
 def test_parser_values_and_exact_derivatives(text, f):
     expr = parse_function(text)
     x = np.linspace(-2.0, 2.0, 41) + 0.0123  # avoid the kink of abs at 0.3
@@ -139,6 +149,7 @@ def test_parser_derivative_by_hand():
 
 
 # -- gradient descent on a curve ----------------------------------------------------------
+
 
 def test_descent_demo_shows_each_case_on_the_default_curve():
     d = descent_demo()
@@ -175,12 +186,15 @@ def test_an_overflowing_power_of_numbers_is_a_config_error():
         descent_demo("x + 9**9**9**9")
 
 
-@pytest.mark.parametrize("text, minima", [
-    ("log(x)", []),  # f' turns from - to + across the pole at 0: not a minimum
-    ("-1/x**2", []),  # the same, with f finite on the grid on both sides
-    # f' = 2(x - 1) + 1/(x + 2) = 0: x = (sqrt(7) - 1) / 2; the pole at -2 is left out
-    ("(x - 1)**2 + log(x + 2)", [(7 ** 0.5 - 1) / 2]),
-])
+@pytest.mark.parametrize(
+    ("text", "minima"),
+    [
+        ("log(x)", []),  # f' turns from - to + across the pole at 0: not a minimum
+        ("-1/x**2", []),  # the same, with f finite on the grid on both sides
+        # f' = 2(x - 1) + 1/(x + 2) = 0: x = (sqrt(7) - 1) / 2; the pole at -2 is left out
+        ("(x - 1)**2 + log(x + 2)", [(7**0.5 - 1) / 2]),
+    ],
+)
 def test_local_minima_skip_poles(text, minima):
     from retroprop.experiments.descent import local_minima
 
@@ -200,6 +214,7 @@ def test_gradient_descent_is_the_lecture_update():
 
 
 # -- alignment of hidden neurons -----------------------------------------------------------
+
 
 def _permuted_copy(net, rng):
     """The same function with every hidden layer's neurons shuffled."""
@@ -241,8 +256,9 @@ def test_sign_flipped_neuron_is_the_same_function(iris, activation):
     other.load_state_dict(flipped)
     np.testing.assert_allclose(other(iris.X_train), net(iris.X_train), atol=1e-12)
     assert distance(params, flipped) > 0.5
-    assert distance(params, align(params, flipped, layers, activation)) == \
-        pytest.approx(0.0, abs=1e-12)
+    assert distance(
+        params, align(params, flipped, layers, activation)
+    ) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_alignment_keeps_the_function(iris, trained):
@@ -271,12 +287,14 @@ def test_group_minima_links_runs_within_the_tolerance():
 
 # -- learning-rate sweep -------------------------------------------------------------------
 
+
 def test_sweep_flags_a_diverging_eta_without_crashing(iris):
     def make_net(s):
         return build_network(iris, (8,), "relu", seed=s)
 
-    r = lr_sweep(make_net, iris.X_train, iris.y_train, lrs=[0.05, 1e8], seeds=[1, 2],
-                 epochs=3)
+    r = lr_sweep(
+        make_net, iris.X_train, iris.y_train, lrs=[0.05, 1e8], seeds=[1, 2], epochs=3
+    )
     assert r.status.tolist() == [["ok", "ok"], ["non-finite", "non-finite"]]
     assert r.diverged.tolist() == [[False, False], [True, True]]
     assert np.isnan(r.final_loss[1]).all()
@@ -292,8 +310,9 @@ def test_sweep_flags_a_growing_loss(iris):
     def make_net(s):
         return build_network(iris, seed=s)
 
-    r = lr_sweep(make_net, iris.X_train, iris.y_train, lrs=[0.05, 10.0], seeds=[1],
-                 epochs=20)
+    r = lr_sweep(
+        make_net, iris.X_train, iris.y_train, lrs=[0.05, 10.0], seeds=[1], epochs=20
+    )
     assert r.status[1, 0] == "growing"  # eta = 10: L ends far above where it began
     # jitter: std / mean over the last tenth (2 epochs): |a - b| / 2 / ((a + b) / 2)
     a, b = r.loss[0, 0, -2:]
@@ -301,24 +320,34 @@ def test_sweep_flags_a_growing_loss(iris):
     assert r.final_loss[1, 0] > r.initial_loss[0]
     assert r.status[0, 0] == "ok"
     assert r.initial_loss[0] == pytest.approx(
-        rp.evaluate(make_net(1), iris.X_train, iris.y_train)[0])
+        rp.evaluate(make_net(1), iris.X_train, iris.y_train)[0]
+    )
 
 
 # -- seeds ---------------------------------------------------------------------------------
+
 
 def test_seed_study_numbers_agree_with_each_run(iris):
     def make_net(s):
         return build_network(iris, seed=s)
 
-    r = seed_study(make_net, iris.X_train, iris.y_train, seeds=[1, 2, 3, 4], epochs=5,
-                   test=(iris.X_test, iris.y_test))
+    r = seed_study(
+        make_net,
+        iris.X_train,
+        iris.y_train,
+        seeds=[1, 2, 3, 4],
+        epochs=5,
+        test=(iris.X_test, iris.y_test),
+    )
     net = make_net(3)
     h = rp.train(net, iris.X_train, iris.y_train, epochs=5, lr=0.05, seed=3)
     assert r.final_loss[2] == pytest.approx(h.loss[-1], rel=1e-9)
     assert r.test_accuracy[2] == pytest.approx(
-        rp.evaluate(net, iris.X_test, iris.y_test)[1])
-    assert r.raw_distance[0, 2] == pytest.approx(distance(
-        _trained(make_net, iris, 1), net.state_dict()), rel=1e-9)
+        rp.evaluate(net, iris.X_test, iris.y_test)[1]
+    )
+    assert r.raw_distance[0, 2] == pytest.approx(
+        distance(_trained(make_net, iris, 1), net.state_dict()), rel=1e-9
+    )
     assert np.all(r.aligned_distance <= r.raw_distance + 1e-12)
     assert r.n_minima == len(r.minima) == len(set(r.minimum.tolist()))
     assert sum(m["runs"] for m in r.minima) == 4
@@ -333,8 +362,9 @@ def test_seed_study_leaves_diverged_runs_out(iris, tmp_path):
     def make_net(s):
         return build_network(iris, (8,), "relu", seed=s)
 
-    r = seed_study(make_net, iris.X_train, iris.y_train, seeds=[1, 2, 3], epochs=3,
-                   lr=1e8)
+    r = seed_study(
+        make_net, iris.X_train, iris.y_train, seeds=[1, 2, 3], epochs=3, lr=1e8
+    )
     assert r.diverged.all()
     assert r.n_minima == 0 and r.n_worse == 0 and (r.minimum == -1).all()
     assert np.isnan(r.aligned_distance).all() and np.isnan(r.final_loss).all()
@@ -357,15 +387,26 @@ def test_seed_study_counts_a_permuted_twin_as_one_minimum(iris, trained, monkeyp
 
         params = {k: np.stack([trained.state_dict()[k], twin[k]]) for k in twin}
         loss, acc = rp.evaluate(trained, X, y)
-        return ManyResult(params=params, loss=np.full((2, 1), loss),
-                          accuracy=np.full((2, 1), acc), diverged=np.zeros(2, bool),
-                          diverged_at=np.full(2, -1), seeds=np.array(seeds),
-                          iterations=0, engine="numpy",
-                          _template=copy.deepcopy(trained))
+        return ManyResult(
+            params=params,
+            loss=np.full((2, 1), loss),
+            accuracy=np.full((2, 1), acc),
+            diverged=np.zeros(2, bool),
+            diverged_at=np.full(2, -1),
+            seeds=np.array(seeds),
+            iterations=0,
+            engine="numpy",
+            _template=copy.deepcopy(trained),
+        )
 
     monkeypatch.setattr(rp, "train_many", fake_train_many)
-    r = seed_study(lambda s: build_network(iris, seed=s), iris.X_train, iris.y_train,
-                   seeds=[1, 2], epochs=1)
+    r = seed_study(
+        lambda s: build_network(iris, seed=s),
+        iris.X_train,
+        iris.y_train,
+        seeds=[1, 2],
+        epochs=1,
+    )
     assert r.raw_distance[0, 1] > 1.0
     assert r.aligned_distance[0, 1] == pytest.approx(0.0, abs=1e-12)
     assert r.n_minima == 1 and r.n_worse == 0
@@ -373,21 +414,32 @@ def test_seed_study_counts_a_permuted_twin_as_one_minimum(iris, trained, monkeyp
 
 # -- loss surface --------------------------------------------------------------------------
 
+
 def test_line_ends_are_the_two_solutions_losses(iris, trained):
     other = build_network(iris, seed=2)
     rp.train(other, iris.X_train, iris.y_train, epochs=30, lr=0.05, seed=2)
-    line = interpolate(trained, trained.state_dict(), other.state_dict(), iris.X_train,
-                       iris.y_train, n_points=11)
-    assert line.loss[0] == pytest.approx(rp.evaluate(trained, iris.X_train,
-                                                     iris.y_train)[0], rel=1e-12)
-    assert line.loss[-1] == pytest.approx(rp.evaluate(other, iris.X_train,
-                                                      iris.y_train)[0], rel=1e-12)
+    line = interpolate(
+        trained,
+        trained.state_dict(),
+        other.state_dict(),
+        iris.X_train,
+        iris.y_train,
+        n_points=11,
+    )
+    assert line.loss[0] == pytest.approx(
+        rp.evaluate(trained, iris.X_train, iris.y_train)[0], rel=1e-12
+    )
+    assert line.loss[-1] == pytest.approx(
+        rp.evaluate(other, iris.X_train, iris.y_train)[0], rel=1e-12
+    )
     # alpha = 0.5 is the average of the two parameter sets
     mid = copy.deepcopy(trained)
-    mid.load_state_dict({k: 0.5 * (v + other.state_dict()[k])
-                         for k, v in trained.state_dict().items()})
-    assert line.loss[5] == pytest.approx(rp.evaluate(mid, iris.X_train,
-                                                     iris.y_train)[0], rel=1e-12)
+    mid.load_state_dict(
+        {k: 0.5 * (v + other.state_dict()[k]) for k, v in trained.state_dict().items()}
+    )
+    assert line.loss[5] == pytest.approx(
+        rp.evaluate(mid, iris.X_train, iris.y_train)[0], rel=1e-12
+    )
     chord = (1 - line.alpha) * line.loss[0] + line.alpha * line.loss[-1]
     assert line.barrier == pytest.approx(max(0.0, np.max(line.loss - chord)))
 
@@ -397,11 +449,13 @@ def test_filter_normalised_rows_have_the_weights_norms(trained):
     state = trained.state_dict()
     assert set(d) == set(state)
     for w, b in linear_names(trained):
-        np.testing.assert_allclose(np.linalg.norm(d[w], axis=1),
-                                   np.linalg.norm(state[w], axis=1), rtol=1e-12)
-        assert not np.allclose(d[w] / np.linalg.norm(d[w], axis=1, keepdims=True),
-                               state[w] / np.linalg.norm(state[w], axis=1,
-                                                         keepdims=True))
+        np.testing.assert_allclose(
+            np.linalg.norm(d[w], axis=1), np.linalg.norm(state[w], axis=1), rtol=1e-12
+        )
+        assert not np.allclose(
+            d[w] / np.linalg.norm(d[w], axis=1, keepdims=True),
+            state[w] / np.linalg.norm(state[w], axis=1, keepdims=True),
+        )
         assert np.all(d[b] == 0.0)
 
 
@@ -415,18 +469,30 @@ def test_plane_center_is_the_trained_loss(iris, trained):
     assert p.center_loss == pytest.approx(L0, rel=1e-12)
     # loss[i, j] is at (a[j], b[i]): check one corner by hand
     moved = copy.deepcopy(trained)
-    moved.load_state_dict({k: v + p.a[4] * d1[k] + p.b[0] * d2[k]
-                           for k, v in trained.state_dict().items()})
-    assert p.loss[0, 4] == pytest.approx(rp.evaluate(moved, iris.X_train,
-                                                     iris.y_train)[0], rel=1e-12)
+    moved.load_state_dict(
+        {
+            k: v + p.a[4] * d1[k] + p.b[0] * d2[k]
+            for k, v in trained.state_dict().items()
+        }
+    )
+    assert p.loss[0, 4] == pytest.approx(
+        rp.evaluate(moved, iris.X_train, iris.y_train)[0], rel=1e-12
+    )
 
 
 def test_loss_surface_trains_with_rp_train(iris):
     def make_net(s):
         return build_network(iris, seed=s)
 
-    r = loss_surface(make_net, iris.X_train, iris.y_train, seeds=(1, 2), epochs=3,
-                     n_points=5, resolution=3)
+    r = loss_surface(
+        make_net,
+        iris.X_train,
+        iris.y_train,
+        seeds=(1, 2),
+        epochs=3,
+        n_points=5,
+        resolution=3,
+    )
     for k, s in enumerate((1, 2)):
         net = make_net(s)
         h = rp.train(net, iris.X_train, iris.y_train, epochs=3, lr=0.05, seed=s)
@@ -437,10 +503,12 @@ def test_loss_surface_trains_with_rp_train(iris):
 
 # -- decision regions ----------------------------------------------------------------------
 
+
 def test_boundary_grid_predictions_are_the_network_s(iris, trained):
     X_raw = iris.X_train * iris.standardizer.scale_ + iris.standardizer.mean_
-    b = decision_boundary(trained, X_raw, iris.y_train, standardizer=iris.standardizer,
-                          resolution=30)
+    b = decision_boundary(
+        trained, X_raw, iris.y_train, standardizer=iris.standardizer, resolution=30
+    )
     assert b.features == (2, 3)  # the petal measurements separate Iris best
     expected = rp.predict(trained, iris.standardizer.transform(b.inputs))
     assert np.array_equal(b.predictions.ravel(), expected)
@@ -449,13 +517,15 @@ def test_boundary_grid_predictions_are_the_network_s(iris, trained):
     point = b.inputs[i * 30 + j]
     assert point[2] == b.grid_x[j] and point[3] == b.grid_y[i]
     np.testing.assert_allclose(point[[0, 1]], X_raw[:, [0, 1]].mean(axis=0))
-    assert b.accuracy == pytest.approx(rp.evaluate(trained, iris.X_train,
-                                                   iris.y_train)[1])
+    assert b.accuracy == pytest.approx(
+        rp.evaluate(trained, iris.X_train, iris.y_train)[1]
+    )
     # on the slice: each point's petal measurements, sepals at their mean, by hand
     on_slice = np.tile(X_raw.mean(axis=0), (len(X_raw), 1))
     on_slice[:, 2:] = X_raw[:, 2:]
-    expected = np.mean(rp.predict(trained, iris.standardizer.transform(on_slice))
-                       == iris.y_train)
+    expected = np.mean(
+        rp.predict(trained, iris.standardizer.transform(on_slice)) == iris.y_train
+    )
     assert b.slice_accuracy == expected
     assert "inputs" not in b.to_dict()
 
@@ -469,6 +539,7 @@ def test_boundary_validates_features(trained):
 
 
 # -- files -----------------------------------------------------------------------------------
+
 
 def test_results_write_json_and_csv(tmp_path):
     d = descent_demo()

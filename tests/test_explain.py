@@ -30,8 +30,12 @@ def _random_case(seed: int):
     activation = str(rng.choice(sorted(TORCH_ACT)))
     loss = "cross_entropy" if seed % 3 else "mse"
     n = int(rng.choice([1, 1, 3]))
-    net = rp.mlp(sizes, activation, seed=seed,
-                 output_activation="tanh" if seed % 5 == 0 else None)
+    net = rp.mlp(
+        sizes,
+        activation,
+        seed=seed,
+        output_activation="tanh" if seed % 5 == 0 else None,
+    )
     x = rng.normal(size=(n, sizes[0]))
     y = rng.integers(0, sizes[-1], size=n)
     return net, x, y, loss
@@ -40,8 +44,10 @@ def _random_case(seed: int):
 def _torch_step(net, x, y, loss):
     """The same step in PyTorch autograd (float64): grads and dL/dz of each Linear."""
     torch = pytest.importorskip("torch")
-    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
-              for k, v in net.state_dict().items()}
+    params = {
+        k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for k, v in net.state_dict().items()
+    }
     a = torch.tensor(x, dtype=torch.float64)
     zs, outs = [], []
     for i, m in enumerate(net):
@@ -59,8 +65,12 @@ def _torch_step(net, x, y, loss):
         onehot = torch.nn.functional.one_hot(target, a.shape[1]).to(torch.float64)
         L = torch.nn.functional.mse_loss(a, onehot)
     L.backward()
-    return (L.item(), {k: v.grad.numpy() for k, v in params.items()},
-            [z.detach().numpy() for z in zs], [z.grad.numpy() for z in zs])
+    return (
+        L.item(),
+        {k: v.grad.numpy() for k, v in params.items()},
+        [z.detach().numpy() for z in zs],
+        [z.grad.numpy() for z in zs],
+    )
 
 
 @pytest.mark.parametrize("seed", range(24))
@@ -82,8 +92,9 @@ def test_trace_matches_torch_autograd(seed):
     got = trace.grads()
     assert list(got) == list(grads)
     for name in grads:
-        np.testing.assert_allclose(got[name], grads[name], rtol=0, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            got[name], grads[name], rtol=0, atol=1e-12, err_msg=name
+        )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 7])
@@ -128,25 +139,34 @@ def test_lecture_identities_on_the_iris_network(iris_split):
         assert f["dp_r/dout_i"] == p[r] * ((i == r) - p[i])
         assert f["dout_i/db_i"] == 1.0
         # the chain's product is p_i - delta_ri: p_r - 1 for the true class, else p_i
-        assert f["dL/dp_r"] * f["dp_r/dout_i"] == pytest.approx(p[i] - (i == r), abs=1e-15)
+        assert f["dL/dp_r"] * f["dp_r/dout_i"] == pytest.approx(
+            p[i] - (i == r), abs=1e-15
+        )
         assert f["product"] == t.parameter("4.bias", i).grad
-        assert t.parameter("4.bias", i).grad == pytest.approx(p[i] - (i == r), abs=1e-15)
+        assert t.parameter("4.bias", i).grad == pytest.approx(
+            p[i] - (i == r), abs=1e-15
+        )
         for j in range(3):
             fw = t.parameter("4.weight", (i, j)).factors
             assert fw["dout_i/dw_ij"] == out_layer.a_prev[0, j]
-            assert fw["product"] == pytest.approx(f["product"] * out_layer.a_prev[0, j],
-                                                  abs=1e-15)
+            assert fw["product"] == pytest.approx(
+                f["product"] * out_layer.a_prev[0, j], abs=1e-15
+            )
     # hidden layers: backpropagated error sum_k w_ki delta_k, sigmoid' = a (1 - a)
     for layer, above in zip(hidden, t.layers[1:]):
         a = layer.a[0]
         err = above.weight.T @ above.delta[0]
         np.testing.assert_allclose(layer.factors["dL/da_i"][0], err, rtol=0, atol=1e-15)
         np.testing.assert_array_equal(layer.factors["da_i/dz_i"][0], a * (1 - a))
-        np.testing.assert_allclose(layer.delta[0], err * a * (1 - a), rtol=0, atol=1e-15)
+        np.testing.assert_allclose(
+            layer.delta[0], err * a * (1 - a), rtol=0, atol=1e-15
+        )
         for i in range(len(a)):
             f = t.parameter(layer.bias_name, i).factors
             assert list(f) == ["dL/da_i", "da_i/dz_i", "dz_i/db_i", "product"]
-            assert f["product"] == pytest.approx(f["dL/da_i"] * f["da_i/dz_i"], abs=1e-15)
+            assert f["product"] == pytest.approx(
+                f["dL/da_i"] * f["da_i/dz_i"], abs=1e-15
+            )
 
 
 def test_hand_worked_example():
@@ -166,8 +186,9 @@ def test_hand_worked_example():
     assert t.parameter("0.bias", 1).factors["dp_r/dout_i"] == pytest.approx(-0.1875)
     np.testing.assert_allclose(t.grads()["0.bias"], [-0.75, 0.75], rtol=1e-15)
     np.testing.assert_allclose(t.grads()["0.weight"], [[-1.5], [1.5]], rtol=1e-15)
-    np.testing.assert_allclose(t.updated()["0.bias"], [0.075, math.log(3) - 0.075],
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        t.updated()["0.bias"], [0.075, math.log(3) - 0.075], rtol=1e-15
+    )
     np.testing.assert_allclose(t.updated()["0.weight"], [[0.15], [-0.15]], rtol=1e-15)
 
 
@@ -182,10 +203,13 @@ def test_a_batch_shows_the_mean_of_the_samples():
         # each sample's factors are that sample's own trace's
         for s in range(4):
             for key, v in p.per_sample[s].items():
-                assert v == pytest.approx(singles[s].parameters[k].factors[key], abs=1e-14)
+                assert v == pytest.approx(
+                    singles[s].parameters[k].factors[key], abs=1e-14
+                )
         assert p.factors["product"] == pytest.approx(p.grad, abs=1e-15)
-        assert p.grad == pytest.approx(np.mean([q.parameters[k].grad for q in singles]),
-                                       abs=1e-15)
+        assert p.grad == pytest.approx(
+            np.mean([q.parameters[k].grad for q in singles]), abs=1e-15
+        )
 
 
 def test_mse_factors():
@@ -204,11 +228,23 @@ def test_mse_factors():
 
 def test_to_dict_schema_and_json(tmp_path, iris_split):
     net = rp.mlp([4, 4, 3, 3], "sigmoid", seed=1)
-    t = rp.explain_step(net, iris_split.X_train[:1], iris_split.y_train[:1], lr=0.05,
-                        meta={"step": 1})
+    t = rp.explain_step(
+        net, iris_split.X_train[:1], iris_split.y_train[:1], lr=0.05, meta={"step": 1}
+    )
     d = t.to_dict()
-    for key in ("schema", "lr", "loss", "loss_function", "target", "probabilities",
-                "layers", "parameters", "input", "output", "meta"):
+    for key in (
+        "schema",
+        "lr",
+        "loss",
+        "loss_function",
+        "target",
+        "probabilities",
+        "layers",
+        "parameters",
+        "input",
+        "output",
+        "meta",
+    ):
         assert key in d
     assert d["schema"] == SCHEMA and d["lr"] == 0.05 and d["meta"] == {"step": 1}
     assert d["target"] == [int(iris_split.y_train[0])]
@@ -228,14 +264,17 @@ def test_to_dict_schema_and_json(tmp_path, iris_split):
         assert (p["value"], p["grad"], p["updated"]) == (q.value, q.grad, q.updated)
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    ({"loss": "hinge"}, rp.ConfigError, "loss must be one of"),
-    ({"lr": -1.0}, rp.ConfigError, "lr must be"),
-    ({"lr": float("nan")}, rp.ConfigError, "lr must be"),
-    ({"x": np.zeros(3)}, rp.DataError, "x must have shape"),
-    ({"y": 5}, rp.DataError, "classes 0..2"),
-    ({"y": 0.5}, rp.DataError, "integer class"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"loss": "hinge"}, rp.ConfigError, "loss must be one of"),
+        ({"lr": -1.0}, rp.ConfigError, "lr must be"),
+        ({"lr": float("nan")}, rp.ConfigError, "lr must be"),
+        ({"x": np.zeros(3)}, rp.DataError, "x must have shape"),
+        ({"y": 5}, rp.DataError, "classes 0..2"),
+        ({"y": 0.5}, rp.DataError, "integer class"),
+    ],
+)
 def test_bad_arguments_are_refused(kwargs, error, words):
     args = {"net": rp.mlp([4, 3, 3], seed=0), "x": np.zeros(4), "y": 1} | kwargs
     with pytest.raises(error, match=words):
@@ -250,8 +289,12 @@ def test_step_activation_is_not_explained():
 
 def test_linear_without_bias_and_linear_after_linear_match_torch():
     torch = pytest.importorskip("torch")
-    net = rp.Sequential(rp.Linear(3, 4, bias=False, seed=1), rp.Linear(4, 2, seed=2),
-                        rp.Sigmoid(), rp.Linear(2, 3, seed=3))
+    net = rp.Sequential(
+        rp.Linear(3, 4, bias=False, seed=1),
+        rp.Linear(4, 2, seed=2),
+        rp.Sigmoid(),
+        rp.Linear(2, 3, seed=3),
+    )
     x, y = np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.5]]), np.array([2, 0])
     t = rp.explain_step(net, x, y, lr=0.1)
     assert [p.name for p in t.parameters].count("0.bias") == 0
@@ -266,13 +309,18 @@ def test_linear_without_bias_and_linear_after_linear_match_torch():
         np.testing.assert_allclose(v, w[k].grad.numpy(), rtol=0, atol=1e-12, err_msg=k)
     # a hidden layer without activation: dL/da_i = sum_k w_ki delta_k, no f'
     assert list(t.parameter("0.weight", (0, 0)).factors) == [
-        "dL/da_i", "dz_i/dw_ij", "product"]
+        "dL/da_i",
+        "dz_i/dw_ij",
+        "product",
+    ]
 
 
 def test_a_probability_that_underflows_gives_null_in_json():
     # out = [1200, -1200, 0]: p_1 = e^-2400 / ... underflows to 0, so -1/p_r = -inf
     net = rp.Sequential(rp.Linear(1, 3))
-    net.load_state_dict({"0.weight": [[1200.0], [-1200.0], [0.0]], "0.bias": np.zeros(3)})
+    net.load_state_dict(
+        {"0.weight": [[1200.0], [-1200.0], [0.0]], "0.bias": np.zeros(3)}
+    )
     t = rp.explain_step(net, [1.0], 1)
     f = t.parameter("0.bias", 0).factors
     assert f["dL/dp_r"] == -np.inf

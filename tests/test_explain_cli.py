@@ -34,8 +34,9 @@ def test_default_is_the_first_iteration_of_train(capsys):
     net = build_network(split)
     # rp.train's sample order: one permutation per epoch from default_rng(seed)
     row = int(np.random.default_rng(LECTURE["seed"]).permutation(len(split.y_train))[0])
-    expected = rp.explain_step(net, split.X_train[row], split.y_train[row],
-                               lr=LECTURE["lr"]).to_dict()
+    expected = rp.explain_step(
+        net, split.X_train[row], split.y_train[row], lr=LECTURE["lr"]
+    ).to_dict()
     assert d["meta"]["step"] == 1 and d["meta"]["sample"] == row
     assert d["meta"]["class_names"] == ["setosa", "versicolor", "virginica"]
     assert d["input"] == expected["input"] and d["target"] == expected["target"]
@@ -45,8 +46,9 @@ def test_default_is_the_first_iteration_of_train(capsys):
 
 def test_step_and_record_bias_tell_the_same_story(capsys, tmp_path):
     bias_csv = tmp_path / "bias.csv"
-    code, _, err = run(capsys, "train", "--epochs", "2", "--quiet", "--json",
-                       "--record-bias", bias_csv)
+    code, _, err = run(
+        capsys, "train", "--epochs", "2", "--quiet", "--json", "--record-bias", bias_csv
+    )
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(bias_csv.read_text())))[1:]
     recorded = {int(r[0]): np.array([float(v) for v in r[2:]]) for r in rows}
@@ -76,10 +78,17 @@ def test_every_format_writes_its_file(capsys, tmp_path, fmt):
     if fmt == "xlsx":
         openpyxl = pytest.importorskip("openpyxl")
         ws = openpyxl.load_workbook(path)["parameters"]
-        assert [c.value for c in ws[1]][:6] == ["name", "index", "value", "grad", "lr",
-                                                 "updated"]
-        assert all(str(ws.cell(r, 4).value).startswith("=")
-                   for r in range(2, ws.max_row + 1))
+        assert [c.value for c in ws[1]][:6] == [
+            "name",
+            "index",
+            "value",
+            "grad",
+            "lr",
+            "updated",
+        ]
+        assert all(
+            str(ws.cell(r, 4).value).startswith("=") for r in range(2, ws.max_row + 1)
+        )
         assert ws.max_row - 1 == len(grads)
         return
     text = path.read_text()
@@ -96,8 +105,12 @@ def test_every_format_writes_its_file(capsys, tmp_path, fmt):
         assert "## Layer 4 backward: biases 4.bias" in text
         assert r"\frac{\partial L}{\partial p_r}" in text
     else:
-        for title in ("Layer 0 forward", "Softmax and cross-entropy loss",
-                      "Layer 4 backward: biases 4.bias", "Layer 0 backward: weights"):
+        for title in (
+            "Layer 0 forward",
+            "Softmax and cross-entropy loss",
+            "Layer 4 backward: biases 4.bias",
+            "Layer 0 backward: weights",
+        ):
             assert title in text and title in printed
 
 
@@ -119,8 +132,9 @@ def test_batch_size_option_explains_the_batch_training_uses(capsys):
 
 def test_model_option(capsys, tmp_path):
     path = tmp_path / "m.safetensors"
-    code, _, err = run(capsys, "train", "--epochs", "3", "--quiet", "--json",
-                       "--save", path)
+    code, _, err = run(
+        capsys, "train", "--epochs", "3", "--quiet", "--json", "--save", path
+    )
     assert code == 0, err
     d = run_json(capsys, "--model", path, "--sample", 0)
     model = rp.load(path)
@@ -131,17 +145,20 @@ def test_model_option(capsys, tmp_path):
     np.testing.assert_allclose(d["input"], split.X_train[:1], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("args, piece", [
-    (["--format", "pdf"], "--format"),
-    (["--format", "xlsx"], "--output"),
-    (["--sample", "999"], "--sample"),
-    (["--step", "0"], "--step"),
-    (["--lr", "-1"], "--lr"),
-    (["--loss", "hinge"], "--loss"),
-    (["--model", "no-such-file.safetensors"], "no-such-file.safetensors"),
-    (["--format", "json", "--output", "/no/such/folder/x.json"], "does not exist"),
-    (["--activation", "step"], "step"),
-])
+@pytest.mark.parametrize(
+    ("args", "piece"),
+    [
+        (["--format", "pdf"], "--format"),
+        (["--format", "xlsx"], "--output"),
+        (["--sample", "999"], "--sample"),
+        (["--step", "0"], "--step"),
+        (["--lr", "-1"], "--lr"),
+        (["--loss", "hinge"], "--loss"),
+        (["--model", "no-such-file.safetensors"], "no-such-file.safetensors"),
+        (["--format", "json", "--output", "/no/such/folder/x.json"], "does not exist"),
+        (["--activation", "step"], "step"),
+    ],
+)
 def test_bad_options_exit_2_with_one_line(capsys, args, piece):
     code, out, err = run(capsys, "explain", *args)
     assert code == 2, (out, err)
@@ -156,15 +173,40 @@ def test_as_a_user_types_it(tmp_path):
     import sys
 
     env = {k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"}
-    r = subprocess.run([sys.executable, "-m", "retroprop", "explain", "--format", "csv",
-                        "--step", "3"], capture_output=True, text=True, timeout=120,
-                       env=env, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retroprop",
+            "explain",
+            "--format",
+            "csv",
+            "--step",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[0].split(",")
     assert header[:6] == ["name", "index", "value", "grad", "lr", "updated"]
     assert len(r.stdout.splitlines()) == 1 + 47
     # the renderers' heavy imports stay out of `import retroprop`
-    r = subprocess.run([sys.executable, "-c", ("import sys, retroprop; print(sorted("
-                        "m for m in ('rich', 'openpyxl', 'torch') if m in sys.modules))")],
-                       capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, retroprop; print(sorted("
+                "m for m in ('rich', 'openpyxl', 'torch') if m in sys.modules))"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.stdout.strip() == "[]", r.stdout + r.stderr

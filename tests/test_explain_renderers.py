@@ -22,21 +22,40 @@ from retroprop.explain.xlsx import PARAMETER_COLUMNS
 @pytest.fixture
 def lecture_trace(iris_split):
     net = rp.mlp([4, 4, 3, 3], "sigmoid", seed=1)
-    return rp.explain_step(net, iris_split.X_train[3], iris_split.y_train[3], lr=0.05,
-                           meta={"class_names": iris_split.dataset.class_names})
+    return rp.explain_step(
+        net,
+        iris_split.X_train[3],
+        iris_split.y_train[3],
+        lr=0.05,
+        meta={"class_names": iris_split.dataset.class_names},
+    )
 
 
 def _other_traces():
     rng = np.random.default_rng(5)
     x = rng.normal(size=(3, 4))
     return [
-        rp.explain_step(rp.mlp([4, 3, 3], "leaky_relu", seed=2, output_activation="tanh"),
-                        x, np.array([0, 2, 1]), lr=0.1, loss="mse"),
-        rp.explain_step(rp.mlp([4, 5, 2, 3], "relu", seed=3), x[:2], np.array([2, 0]),
-                        lr=0.2),
-        rp.explain_step(rp.Sequential(rp.Linear(4, 3, seed=4), rp.Linear(3, 2, seed=5),
-                                      rp.Tanh(), rp.Linear(2, 3, seed=6)),
-                        x[0], 1, lr=0.3),
+        rp.explain_step(
+            rp.mlp([4, 3, 3], "leaky_relu", seed=2, output_activation="tanh"),
+            x,
+            np.array([0, 2, 1]),
+            lr=0.1,
+            loss="mse",
+        ),
+        rp.explain_step(
+            rp.mlp([4, 5, 2, 3], "relu", seed=3), x[:2], np.array([2, 0]), lr=0.2
+        ),
+        rp.explain_step(
+            rp.Sequential(
+                rp.Linear(4, 3, seed=4),
+                rp.Linear(3, 2, seed=5),
+                rp.Tanh(),
+                rp.Linear(2, 3, seed=6),
+            ),
+            x[0],
+            1,
+            lr=0.3,
+        ),
     ]
 
 
@@ -57,7 +76,8 @@ def test_csv_and_json_carry_the_same_numbers(lecture_trace, tmp_path):
             assert float(row[key]) == v
         # factor columns a parameter does not have are empty
         assert {k for k in row if row[k] == ""} == (
-            set(row) - set(BASE_COLUMNS) - set(p["factors"]))
+            set(row) - set(BASE_COLUMNS) - set(p["factors"])
+        )
 
 
 def _table_rows(text: str, title: str) -> list[list[str]]:
@@ -65,7 +85,7 @@ def _table_rows(text: str, title: str) -> list[list[str]]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(title))
     rows = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("└"):
             break
         if line.startswith("│"):
@@ -77,7 +97,7 @@ def _md_rows(text: str, title: str) -> list[list[str]]:
     lines = text.splitlines()
     start = lines.index(f"## {title}")
     rows = []
-    for line in lines[start + 4:]:
+    for line in lines[start + 4 :]:
         if not line.startswith("|"):
             break
         rows.append([c.strip() for c in line.strip("|").split("|")])
@@ -97,7 +117,7 @@ def test_text_and_markdown_show_the_trace_numbers(lecture_trace):
                 for row, p in zip(rows, params):
                     # ..., grad, value, updated are the last three columns
                     assert row[-3:] == [fmt(p.grad), fmt(p.value), fmt(p.updated)]
-                    assert row[:len(p.index)] == [str(i) for i in p.index]
+                    assert row[: len(p.index)] == [str(i) for i in p.index]
     r = int(t.target[0])
     p_r, L = t.probabilities[0, r], t.loss
     assert f"L = -ln(p_r) = -ln({fmt(p_r, 4)}) = {fmt(L, 5)}" in text
@@ -108,9 +128,17 @@ def test_text_and_markdown_show_the_trace_numbers(lecture_trace):
     assert r"$\frac{\partial L}{\partial p_r} = -\frac{1}{p_r}$" in md
     assert r"a_i(1 - a_i)" in md
     # forward before backward, output layer's backward first
-    order = [text.index(s) for s in ("Layer 0 forward", "Layer 4 forward", "Softmax",
-                                     "Layer 4 backward", "Layer 2 backward",
-                                     "Layer 0 backward")]
+    order = [
+        text.index(s)
+        for s in (
+            "Layer 0 forward",
+            "Layer 4 forward",
+            "Softmax",
+            "Layer 4 backward",
+            "Layer 2 backward",
+            "Layer 0 backward",
+        )
+    ]
     assert order == sorted(order)
 
 
@@ -147,9 +175,13 @@ def test_xlsx_holds_formulas(lecture_trace, tmp_path):
         for cell in (grad, lr, updated):
             assert isinstance(cell, str) and cell.startswith("="), cell
     step = wb["step"]
-    formulas = [c.value for row in step.iter_rows() for c in row
-                if isinstance(c.value, str) and c.value.startswith("=")]
-    assert any("SUMPRODUCT" in f for f in formulas)        # z = w . a_prev + b
+    formulas = [
+        c.value
+        for row in step.iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("=")
+    ]
+    assert any("SUMPRODUCT" in f for f in formulas)  # z = w . a_prev + b
     assert any(f.startswith("=1/(1+EXP(-") for f in formulas)  # sigmoid
     assert any(f.startswith("=-LN(INDEX(") for f in formulas)  # L = -ln(p_r)
 
@@ -166,11 +198,24 @@ def _soffice_recompute(paths, outdir, profile):
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
         '<item oor:path="/org.openoffice.Office.Calc/Formula/Load">'
         '<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>\n'
-        '</oor:items>\n')
-    subprocess.run([shutil.which("soffice"), f"-env:UserInstallation=file://{profile}",
-                    "--headless", "--convert-to", "xlsx", "--outdir", str(outdir),
-                    *map(str, paths)], check=True, capture_output=True, timeout=120,
-                   env={**os.environ, "HOME": str(profile)})
+        "</oor:items>\n"
+    )
+    subprocess.run(
+        [
+            shutil.which("soffice"),
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(outdir),
+            *map(str, paths),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(profile)},
+    )
     return [outdir / os.path.basename(p) for p in paths]
 
 
@@ -190,8 +235,10 @@ def test_xlsx_recomputed_by_libreoffice_equals_the_trace(lecture_trace, tmp_path
     paths.append(tmp_path / "eta.xlsx")
     wb.save(paths[-1])
     out = _soffice_recompute(paths, tmp_path / "out", tmp_path / "profile")
-    for t, path, eta in [*zip(traces, out, [t.lr for t in traces]),
-                         (traces[0], out[-1], 0.125)]:
+    for t, path, eta in [
+        *zip(traces, out, [t.lr for t in traces]),
+        (traces[0], out[-1], 0.125),
+    ]:
         wb = openpyxl.load_workbook(path, data_only=True)
         rows = list(wb["parameters"].iter_rows(min_row=2, values_only=True))
         assert len(rows) == len(t.parameters)
@@ -215,4 +262,11 @@ def test_every_differentiable_activation_has_a_spreadsheet_formula():
 
     assert set(DIFFERENTIABLE_ACTIVATIONS) == set(_ACT)
     assert [_col(k) for k in (1, 26, 27, 52, 53, 702, 703)] == [
-        "A", "Z", "AA", "AZ", "BA", "ZZ", "AAA"]
+        "A",
+        "Z",
+        "AA",
+        "AZ",
+        "BA",
+        "ZZ",
+        "AAA",
+    ]

@@ -15,7 +15,9 @@ import retroprop as rp
 from retroprop.cli import main
 
 # The lecture's own PyTorch class, as a user would have it in their folder.
-LECTURE_NET = (Path(__file__).parents[1] / "examples" / "lecture_pytorch.py").read_text()
+LECTURE_NET = (
+    Path(__file__).parents[1] / "examples" / "lecture_pytorch.py"
+).read_text()
 
 
 @pytest.fixture
@@ -44,9 +46,20 @@ def test_torch_model_is_explained_like_the_same_retroprop_model(user_dir, capsys
     model = NeuralNetwork()  # float32, as PyTorch users have it
     torch.save(model.state_dict(), user_dir / "model.pt")
 
-    code, out, err = run(["explain", "--torch-model", "model.pt", "--torch-class",
-                          "lecture_net:NeuralNetwork", "--format", "json", "--step", "2"],
-                         capsys)
+    code, out, err = run(
+        [
+            "explain",
+            "--torch-model",
+            "model.pt",
+            "--torch-class",
+            "lecture_net:NeuralNetwork",
+            "--format",
+            "json",
+            "--step",
+            "2",
+        ],
+        capsys,
+    )
     assert code == 0, err
     from_torch = json.loads(out)
 
@@ -56,13 +69,21 @@ def test_torch_model_is_explained_like_the_same_retroprop_model(user_dir, capsys
     from retroprop.torch import from_torch as convert
 
     net = rp.mlp([4, 4, 3, 3], seed=0)
-    net.load_state_dict({k: v.astype(np.float64)
-                         for k, v in convert(model).state_dict().items()})
+    net.load_state_dict(
+        {k: v.astype(np.float64) for k, v in convert(model).state_dict().items()}
+    )
     split = prepare_data()
-    rp.save(rp.Model(net, class_names=list(split.dataset.class_names),
-                     standardizer=split.standardizer), user_dir / "same.rpm")
-    code, out, err = run(["explain", "--model", "same.rpm", "--format", "json",
-                          "--step", "2"], capsys)
+    rp.save(
+        rp.Model(
+            net,
+            class_names=list(split.dataset.class_names),
+            standardizer=split.standardizer,
+        ),
+        user_dir / "same.rpm",
+    )
+    code, out, err = run(
+        ["explain", "--model", "same.rpm", "--format", "json", "--step", "2"], capsys
+    )
     assert code == 0, err
     assert json.loads(out) == from_torch
 
@@ -71,9 +92,25 @@ def test_torch_options_errors(user_dir, capsys):
     code, _, err = run(["explain", "--torch-model", "model.pt"], capsys)
     assert code == 2 and "--torch-model and --torch-class go together" in err
     torch.save({"fc1.weight": torch.zeros(4, 4)}, user_dir / "partial.pt")
-    code, _, err = run(["explain", "--torch-model", "partial.pt", "--torch-class",
-                        "lecture_net:NeuralNetwork"], capsys)
+    code, _, err = run(
+        [
+            "explain",
+            "--torch-model",
+            "partial.pt",
+            "--torch-class",
+            "lecture_net:NeuralNetwork",
+        ],
+        capsys,
+    )
     assert code == 2 and "does not fit lecture_net:NeuralNetwork" in err
-    code, _, err = run(["explain", "--torch-model", "partial.pt", "--torch-class",
-                        "no_such_module:Net"], capsys)
+    code, _, err = run(
+        [
+            "explain",
+            "--torch-model",
+            "partial.pt",
+            "--torch-class",
+            "no_such_module:Net",
+        ],
+        capsys,
+    )
     assert code == 2 and "cannot import module 'no_such_module'" in err

@@ -22,8 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 @pytest.mark.skipif(not numba_available(), reason="needs numba")
 def test_quick_benchmark_runs_and_prints_every_case():
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "--quick"], cwd=ROOT,
-                         check=False, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     assert "machine:" in text and "BLAS:" in text
@@ -33,12 +39,21 @@ def test_quick_benchmark_runs_and_prints_every_case():
     # retroprop's own rows, then one row per peer with a ratio like "12.3x".
     assert any("retroprop train (auto: compiled)" in r for r in rows)
     assert any("retroprop train_many" in r for r in rows)
-    assert sum("float32" in r for r in rows) >= 2 and sum("float64" in r for r in rows) >= 2
+    assert (
+        sum("float32" in r for r in rows) >= 2
+        and sum("float64" in r for r in rows) >= 2
+    )
     ratios = [r for r in rows if re.search(r"\|\s+\d+\.\dx \|", r)]
     assert len(ratios) >= 4
 
 
 def test_benchmark_rejects_an_unknown_case():
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "z"], cwd=ROOT,
-                         check=False, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "z"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "--only" in out.stderr

@@ -52,8 +52,11 @@ def _spy(monkeypatch):
     from retroprop.fast import blas
 
     calls = {"fused": 0, "checked": 0, "down_widths": set()}
-    fused, check, down = blas.BlasRunner._fused_step, blas.sgd_check, \
-        blas.linear_delta_down
+    fused, check, down = (
+        blas.BlasRunner._fused_step,
+        blas.sgd_check,
+        blas.linear_delta_down,
+    )
 
     def fused_step(self, xb, found):
         stepped = fused(self, xb, found)
@@ -96,8 +99,9 @@ def test_fused_plain_sgd_matches_the_engine(act, monkeypatch):
     assert calls["down_widths"] == {90, 40}
     ref = train_outcome("numpy", make, X, y, **kw)
     for name in ref[0]:
-        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            fast[0][name], ref[0][name], rtol=0, atol=1e-12, err_msg=name
+        )
     np.testing.assert_allclose(fast[1].loss, ref[1].loss, rtol=1e-12)
     assert fast[1].accuracy == ref[1].accuracy
 
@@ -124,8 +128,14 @@ def test_the_bound_refuses_non_finite_and_huge_steps():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 30)), rng.integers(0, 3, size=64)
     net = rp.mlp([30, 40, 3], seed=0)
-    runner = BlasRunner(net, X, y, loss="cross_entropy", batch_size=64,
-                        opt=rp.SGD(net.parameters(), lr=0.5))
+    runner = BlasRunner(
+        net,
+        X,
+        y,
+        loss="cross_entropy",
+        batch_size=64,
+        opt=rp.SGD(net.parameters(), lr=0.5),
+    )
     runner._exact_bounds()
     xb = X.copy()
     out = runner._forward(xb)
@@ -140,7 +150,7 @@ def test_the_bound_refuses_non_finite_and_huge_steps():
     for bad in (np.nan, np.inf):
         d = delta.copy()
         d[3, 1] = bad
-        assert runner._steps_are_finite(xb, [(2, d)] + found[1:]) is None
+        assert runner._steps_are_finite(xb, [(2, d), *found[1:]]) is None
     runner.bounds["0.weight"] = np.finfo(np.float64).max / 3  # near overflow
     assert runner._steps_are_finite(xb, found) is None
 
@@ -184,7 +194,10 @@ def test_evaluate_takes_non_contiguous_validation_data():
         return rp.mlp([60, 70, 3], seed=3)
 
     kw = {"epochs": 2, "lr": 0.1, "batch_size": 100, "validation": (Xv, yv)}
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     np.testing.assert_allclose(fast[1].val_loss, ref[1].val_loss, rtol=1e-12)
     assert fast[1].val_accuracy == ref[1].val_accuracy
 
@@ -196,9 +209,17 @@ def test_without_scipy_large_batches_take_the_compiled_loops(monkeypatch):
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(200, 60)), rng.integers(0, 3, size=200)
     net = rp.mlp([60, 70, 3], seed=3)
-    runner = make_runner(net, X, y, engine="fast", loss="cross_entropy",
-                         optimizer="sgd", callbacks=[], batch_size=200,
-                         opt=rp.SGD(net.parameters(), lr=0.1))
+    runner = make_runner(
+        net,
+        X,
+        y,
+        engine="fast",
+        loss="cross_entropy",
+        optimizer="sgd",
+        callbacks=[],
+        batch_size=200,
+        opt=rp.SGD(net.parameters(), lr=0.1),
+    )
     assert type(runner) is FastRunner
 
 
@@ -213,9 +234,13 @@ def test_unusual_stacks_match_the_engine_and_leave_the_data_alone(dtype):
 
     def make():
         return rp.Sequential(
-            rp.Tanh(), rp.Linear(50, 60, seed=1, dtype=dtype),
-            rp.Linear(60, 40, bias=False, seed=2, dtype=dtype), rp.Sigmoid(),
-            rp.LeakyReLU(0.2), rp.Linear(40, 3, seed=3, dtype=dtype))
+            rp.Tanh(),
+            rp.Linear(50, 60, seed=1, dtype=dtype),
+            rp.Linear(60, 40, bias=False, seed=2, dtype=dtype),
+            rp.Sigmoid(),
+            rp.LeakyReLU(0.2),
+            rp.Linear(40, 3, seed=3, dtype=dtype),
+        )
 
     from retroprop.fast.single import BLAS_WORK
 
@@ -223,19 +248,20 @@ def test_unusual_stacks_match_the_engine_and_leave_the_data_alone(dtype):
     assert 64 * n_params >= BLAS_WORK  # the BLAS runner's case
     Xd, Xvd = X.astype(dtype), Xv.astype(dtype)
     before, before_v = Xd.copy(), Xvd.copy()
-    kw = {"epochs": 2, "lr": 0.3, "batch_size": 64, "seed": 2,
-          "validation": (Xvd, yv)}
+    kw = {"epochs": 2, "lr": 0.3, "batch_size": 64, "seed": 2, "validation": (Xvd, yv)}
     fast = train_outcome("fast", make, Xd, y, **kw)
     ref = train_outcome("numpy", make, Xd, y, **kw)
     np.testing.assert_array_equal(Xd, before)
     np.testing.assert_array_equal(Xvd, before_v)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for name in ref[0]:
-        np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=tol,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            fast[0][name], ref[0][name], rtol=0, atol=tol, err_msg=name
+        )
     for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(getattr(fast[1], key), getattr(ref[1], key),
-                                   rtol=tol)
+        np.testing.assert_allclose(
+            getattr(fast[1], key), getattr(ref[1], key), rtol=tol
+        )
 
 
 def test_a_batch_size_beyond_the_data_allocates_for_the_data():
@@ -248,11 +274,20 @@ def test_a_batch_size_beyond_the_data_allocates_for_the_data():
         return rp.mlp([60, 70, 3], seed=3)
 
     net = make()
-    runner = BlasRunner(net, X, y, loss="cross_entropy", batch_size=10**9,
-                        opt=rp.SGD(net.parameters(), lr=0.1))
+    runner = BlasRunner(
+        net,
+        X,
+        y,
+        loss="cross_entropy",
+        batch_size=10**9,
+        opt=rp.SGD(net.parameters(), lr=0.1),
+    )
     assert runner.xbuf.shape == (300, 60)
     assert max(d.shape[0] for d in runner.deltas[1:]) == 300
     kw = {"epochs": 2, "lr": 0.1, "batch_size": 10**9}
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12)

@@ -39,11 +39,12 @@ def _data(rng, n=23, d=3, k=3):
 
 def _assert_member(r, i, state, h, rtol=0.0):
     for name, v in state.items():
-        np.testing.assert_allclose(r.params[name][i], v, rtol=rtol, atol=1e-12,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            r.params[name][i], v, rtol=rtol, atol=1e-12, err_msg=name
+        )
     if isinstance(h, rp.DivergenceError):
         assert r.diverged[i] and r.diverged_at[i] == h.epoch
-        assert np.isnan(r.loss[i, h.epoch - 1:]).all()
+        assert np.isnan(r.loss[i, h.epoch - 1 :]).all()
     else:
         assert not r.diverged[i] and r.diverged_at[i] == -1
         np.testing.assert_allclose(r.loss[i], h.loss, rtol=1e-12, atol=0)
@@ -60,7 +61,10 @@ def test_lecture_network_members_equal_single_runs(engine, iris_split):
     seeds = [1, 2, 7, 100]
     r = rp.train_many(make, X, y, seeds=seeds, epochs=5, lr=0.05, engine=engine)
     assert r.engine == engine and r.loss.shape == (4, 5) and r.accuracy.shape == (4, 5)
-    assert r.params["0.weight"].shape == (4, 4, 4) and r.params["4.bias"].shape == (4, 3)
+    assert r.params["0.weight"].shape == (4, 4, 4) and r.params["4.bias"].shape == (
+        4,
+        3,
+    )
     assert r.iterations == 5 * len(y)
     for i, s in enumerate(seeds):
         state, h = _single(make, X, y, s, epochs=5, lr=0.05)
@@ -72,7 +76,13 @@ def test_lecture_network_members_equal_single_runs(engine, iris_split):
 
 SETTINGS = [
     {"loss": "cross_entropy", "batch_size": 1, "momentum": 0.0},
-    {"loss": "mse", "batch_size": 4, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01},
+    {
+        "loss": "mse",
+        "batch_size": 4,
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 0.01,
+    },
     {"loss": "cross_entropy", "batch_size": None, "momentum": 0.5, "dampening": 0.3},
     {"loss": "mse", "batch_size": 5, "weight_decay": 0.1, "shuffle": False},
     {"loss": "cross_entropy", "batch_size": 3, "momentum": 0.8, "weight_decay": 1e-3},
@@ -133,21 +143,46 @@ def test_validation_and_float32(engine, iris_split):
 
     if engine == "fast":
         with pytest.raises(rp.ConfigError, match="float32 is not supported"):
-            rp.train_many(make, s.X_train, s.y_train, seeds=[5, 6], epochs=3,
-                          lr=0.05, engine=engine)
+            rp.train_many(
+                make,
+                s.X_train,
+                s.y_train,
+                seeds=[5, 6],
+                epochs=3,
+                lr=0.05,
+                engine=engine,
+            )
         return
-    r = rp.train_many(make, s.X_train, s.y_train, seeds=[5, 6], epochs=3, lr=0.05,
-                      validation=(s.X_test, s.y_test), engine=engine)
+    r = rp.train_many(
+        make,
+        s.X_train,
+        s.y_train,
+        seeds=[5, 6],
+        epochs=3,
+        lr=0.05,
+        validation=(s.X_test, s.y_test),
+        engine=engine,
+    )
     assert r.engine == "numpy"  # "auto" too: the compiled kernels are float64 only
     assert r.params["0.weight"].dtype == np.float32
     for i, seed in enumerate([5, 6]):
         net = make(seed)
-        h = rp.train(net, s.X_train, s.y_train, epochs=3, lr=0.05, seed=seed,
-                     validation=(s.X_test, s.y_test), engine="numpy")
+        h = rp.train(
+            net,
+            s.X_train,
+            s.y_train,
+            epochs=3,
+            lr=0.05,
+            seed=seed,
+            validation=(s.X_test, s.y_test),
+            engine="numpy",
+        )
         for name, v in net.state_dict().items():
             np.testing.assert_allclose(r.params[name][i], v, rtol=0, atol=1e-5)
         np.testing.assert_allclose(r.val_loss[i], h.val_loss, rtol=1e-5)
-        np.testing.assert_allclose(r.val_accuracy[i], h.val_accuracy, atol=1 / 30 + 1e-9)
+        np.testing.assert_allclose(
+            r.val_accuracy[i], h.val_accuracy, atol=1 / 30 + 1e-9
+        )
 
 
 def test_validation_at_the_edge(iris_split):
@@ -161,8 +196,14 @@ def test_validation_at_the_edge(iris_split):
     with pytest.raises(rp.ConfigError, match="seeds"):
         rp.train_many(make, X, y, seeds=[], epochs=1, lr=0.1)
     with pytest.raises(rp.ConfigError, match="different architecture"):
-        rp.train_many(lambda s: rp.mlp([4, 3 + s, 3], seed=s), X, y, seeds=[0, 1],
-                      epochs=1, lr=0.1)
+        rp.train_many(
+            lambda s: rp.mlp([4, 3 + s, 3], seed=s),
+            X,
+            y,
+            seeds=[0, 1],
+            epochs=1,
+            lr=0.1,
+        )
     with pytest.raises(rp.ConfigError, match="lr"):
         rp.train_many(make, X, y, seeds=[1], epochs=1, lr=-1.0)
     with pytest.raises(rp.DataError, match="features"):
@@ -198,8 +239,13 @@ def test_branch_free_exp_matches_numpy_to_two_ulp():
         return out
 
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.uniform(-745, 709, 20000), rng.uniform(-1, 1, 20000),
-                        [0.0, -0.0, 1.0, -1.0, 709.78, -708.0, -740.0]])
+    x = np.concatenate(
+        [
+            rng.uniform(-745, 709, 20000),
+            rng.uniform(-1, 1, 20000),
+            [0.0, -0.0, 1.0, -1.0, 709.78, -708.0, -740.0],
+        ]
+    )
     with np.errstate(under="ignore"):
         ref = np.exp(x)
     got = apply(x)

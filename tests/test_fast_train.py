@@ -36,8 +36,9 @@ def _assert_same(a, b, atol=1e-12):
     assert ha.iterations == hb.iterations and ha.epochs == hb.epochs
     assert ha.stopped_early == hb.stopped_early
     for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(getattr(ha, key), getattr(hb, key), rtol=1e-12,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            getattr(ha, key), getattr(hb, key), rtol=1e-12, atol=1e-12
+        )
     for key in ("accuracy", "val_accuracy"):
         assert getattr(ha, key) == getattr(hb, key)
 
@@ -49,7 +50,10 @@ def test_lecture_network_100_epochs(iris_split):
         return rp.mlp([4, 4, 3, 3], seed=1)
 
     kw = {"epochs": 100, "lr": 0.05, "seed": 1}
-    _assert_same(train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw))
+    _assert_same(
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     # "auto" takes the fast path here: the kernel is called once per epoch.
     assert fast_reason(make(), loss="cross_entropy", optimizer="sgd") is None
 
@@ -67,23 +71,37 @@ def test_random_architectures_losses_and_optimiser_settings(case):
     act = ACTS[case % len(ACTS)]
     out_act = [None, "sigmoid", "tanh"][case % 3]
     momentum = [0.0, 0.9, 0.5][case % 3]
-    kw = {"epochs": int(rng.integers(1, 6)), "lr": float(rng.uniform(0.001, 0.2)),
-          "batch_size": [1, 2, 7, None][case % 4], "momentum": momentum,
-          "nesterov": momentum > 0 and case % 2 == 1,
-          "dampening": 0.2 if momentum > 0 and case % 2 == 0 else 0.0,
-          "weight_decay": [0.0, 1e-2][case % 2], "loss": loss, "seed": case,
-          "shuffle": case % 5 != 0}
+    kw = {
+        "epochs": int(rng.integers(1, 6)),
+        "lr": float(rng.uniform(0.001, 0.2)),
+        "batch_size": [1, 2, 7, None][case % 4],
+        "momentum": momentum,
+        "nesterov": momentum > 0 and case % 2 == 1,
+        "dampening": 0.2 if momentum > 0 and case % 2 == 0 else 0.0,
+        "weight_decay": [0.0, 1e-2][case % 2],
+        "loss": loss,
+        "seed": case,
+        "shuffle": case % 5 != 0,
+    }
 
     def make():
-        net = rp.mlp(sizes, act, output_activation=out_act, seed=case,
-                     init=["torch", "glorot"][case % 2])
+        net = rp.mlp(
+            sizes,
+            act,
+            output_activation=out_act,
+            seed=case,
+            init=["torch", "glorot"][case % 2],
+        )
         if act == "leaky_relu":
             for m in net:
                 if isinstance(m, rp.LeakyReLU):
                     m.negative_slope = 0.3
         return net
 
-    _assert_same(train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw))
+    _assert_same(
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
 
 
 def test_hand_built_sequential_without_bias_and_consecutive_activations():
@@ -91,11 +109,20 @@ def test_hand_built_sequential_without_bias_and_consecutive_activations():
     X, y = rng.normal(size=(30, 3)), rng.integers(0, 2, size=30)
 
     def make():
-        return rp.Sequential(rp.Tanh(), rp.Linear(3, 5, bias=False, seed=1), rp.ReLU(),
-                             rp.Sigmoid(), rp.Linear(5, 2, seed=2), rp.Identity())
+        return rp.Sequential(
+            rp.Tanh(),
+            rp.Linear(3, 5, bias=False, seed=1),
+            rp.ReLU(),
+            rp.Sigmoid(),
+            rp.Linear(5, 2, seed=2),
+            rp.Identity(),
+        )
 
     kw = {"epochs": 3, "lr": 0.3, "batch_size": 4, "momentum": 0.9, "seed": 3}
-    _assert_same(train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw))
+    _assert_same(
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
 
 
 def test_validation_early_stopping_and_epoch_callbacks(iris_split):
@@ -113,8 +140,14 @@ def test_validation_early_stopping_and_epoch_callbacks(iris_split):
         return rp.mlp([4, 4, 3, 3], seed=2)
 
     for engine in ("fast", "numpy"):
-        kw = {"epochs": 40, "lr": 0.5, "seed": 2, "validation": (s.X_test, s.y_test),
-              "early_stopping": 3, "callbacks": [Epochs(engine)]}
+        kw = {
+            "epochs": 40,
+            "lr": 0.5,
+            "seed": 2,
+            "validation": (s.X_test, s.y_test),
+            "early_stopping": 3,
+            "callbacks": [Epochs(engine)],
+        }
         out = train_outcome(engine, make, s.X_train, s.y_train, **kw)
         seen[engine + "_out"] = out
     _assert_same(seen["fast_out"], seen["numpy_out"])
@@ -129,7 +162,10 @@ def test_float32_close_to_numpy(iris_split):
         return rp.mlp([4, 4, 3, 3], seed=1, dtype=np.float32)
 
     kw = {"epochs": 5, "lr": 0.05, "seed": 1, "momentum": 0.9}
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     assert fast[0]["0.weight"].dtype == np.float32
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-5)
@@ -144,7 +180,10 @@ def test_divergence_same_epoch_iteration_and_last_finite_parameters(iris_split, 
         return rp.mlp([4, 16, 3], "relu", seed=0)
 
     kw = {"epochs": 5, "lr": 5.0, "seed": 0, "loss": loss, "batch_size": 2}
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     assert isinstance(ref[1], rp.DivergenceError)
     assert "epoch" in str(fast[1]) and "lr=5" in str(fast[1])
     for name in ref[0]:
@@ -179,8 +218,15 @@ def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, callbacks=[rec])
     assert counter.calls == 3 and len(rec.values) == 2 * len(y)
     with pytest.raises(rp.ConfigError, match="every iteration"):
-        rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, callbacks=[rec],
-                 engine="fast")
+        rp.train(
+            rp.mlp([4, 4, 3, 3]),
+            X,
+            y,
+            epochs=1,
+            lr=0.05,
+            callbacks=[rec],
+            engine="fast",
+        )
     # engine="numpy" never uses it.
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, engine="numpy")
     assert counter.calls == 3
@@ -203,8 +249,9 @@ def test_auto_falls_back_when_numba_is_missing(iris_split, monkeypatch):
     assert counter.calls == 0 and h.iterations == 2 * len(y)
     with pytest.raises(rp.ConfigError, match="numba"):
         rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, engine="fast")
-    r = rp.train_many(lambda s: rp.mlp([4, 4, 3, 3], seed=s), X, y, seeds=[1, 2],
-                      epochs=1, lr=0.05)
+    r = rp.train_many(
+        lambda s: rp.mlp([4, 4, 3, 3], seed=s), X, y, seeds=[1, 2], epochs=1, lr=0.05
+    )
     assert r.engine == "numpy"
 
 
@@ -224,15 +271,33 @@ def test_large_batches_take_the_blas_runner_and_match(case):
     def make():
         return rp.mlp([d, 120, 60, k], act, seed=case, dtype=dtype)
 
-    kw = {"epochs": 2, "lr": 0.05, "batch_size": [64, 100, None][case % 3],
-          "momentum": [0.0, 0.9][case % 2], "nesterov": case % 2 == 1,
-          "weight_decay": 1e-3 * (case % 2), "loss": loss, "seed": case}
+    kw = {
+        "epochs": 2,
+        "lr": 0.05,
+        "batch_size": [64, 100, None][case % 3],
+        "momentum": [0.0, 0.9][case % 2],
+        "nesterov": case % 2 == 1,
+        "weight_decay": 1e-3 * (case % 2),
+        "loss": loss,
+        "seed": case,
+    }
     net = make()
-    runner = make_runner(net, X.astype(dtype), y, engine="fast", loss=loss,
-                         optimizer="sgd", callbacks=[], batch_size=kw["batch_size"] or n,
-                         opt=rp.SGD(net.parameters()))
+    runner = make_runner(
+        net,
+        X.astype(dtype),
+        y,
+        engine="fast",
+        loss=loss,
+        optimizer="sgd",
+        callbacks=[],
+        batch_size=kw["batch_size"] or n,
+        opt=rp.SGD(net.parameters()),
+    )
     assert isinstance(runner, BlasRunner)
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     if dtype == np.float32:
         for name in ref[0]:
             np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-5)
@@ -250,7 +315,10 @@ def test_blas_runner_divergence_keeps_last_finite_parameters():
 
     # A linear network on large inputs: each step multiplies the error.
     kw = {"epochs": 3, "lr": 1.0, "batch_size": 100, "seed": 1, "loss": "mse"}
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     assert isinstance(ref[1], rp.DivergenceError)
     _assert_same((ref[0], fast[1]), ref)
     for name in ref[0]:
@@ -295,32 +363,60 @@ def test_a_callback_overriding_iteration_hooks_without_the_flag_runs_them(iris_s
     counts = {}
     for engine in ("auto", "numpy"):
         cb, cb_end = Count(), CountEnd()
-        rp.train(rp.mlp([4, 4, 3, 3], seed=1), X, y, epochs=2, lr=0.05,
-                 batch_size=8, callbacks=[cb, cb_end], engine=engine)
+        rp.train(
+            rp.mlp([4, 4, 3, 3], seed=1),
+            X,
+            y,
+            epochs=2,
+            lr=0.05,
+            batch_size=8,
+            callbacks=[cb, cb_end],
+            engine=engine,
+        )
         counts[engine] = (cb.begin, cb.end, cb_end.end)
     n_iter = 2 * -(-len(y) // 8)
     assert counts["auto"] == counts["numpy"] == (n_iter, n_iter, n_iter)
     for cb in (Count(), CountEnd()):
-        assert "every iteration" in fast_reason(rp.mlp([4, 4, 3, 3]),
-                                                loss="cross_entropy",
-                                                optimizer="sgd", callbacks=[cb])
+        assert "every iteration" in fast_reason(
+            rp.mlp([4, 4, 3, 3]), loss="cross_entropy", optimizer="sgd", callbacks=[cb]
+        )
         with pytest.raises(rp.ConfigError, match="every iteration"):
-            rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=1, lr=0.05, callbacks=[cb],
-                     engine="fast")
+            rp.train(
+                rp.mlp([4, 4, 3, 3]),
+                X,
+                y,
+                epochs=1,
+                lr=0.05,
+                callbacks=[cb],
+                engine="fast",
+            )
     # Epoch-only callbacks keep the fast path.
-    assert fast_reason(rp.mlp([4, 4, 3, 3]), loss="cross_entropy", optimizer="sgd",
-                       callbacks=[ProgressCallback(lambda *a: None, 1)]) is None
+    assert (
+        fast_reason(
+            rp.mlp([4, 4, 3, 3]),
+            loss="cross_entropy",
+            optimizer="sgd",
+            callbacks=[ProgressCallback(lambda *a: None, 1)],
+        )
+        is None
+    )
 
 
-@pytest.mark.parametrize("n, lr, batch_size, runner", [
-    (20, 2.0, None, "FastRunner"), (20, 5.0, None, "FastRunner"),
-    # the compiled path sums the loss in float64: without treating a sum above
-    # float32's largest value as overflow it stopped one iteration later here
-    (200, 3.0, 10, "FastRunner"), (200, 3.0, 10, "BlasRunner"),
-    (200, 1.5, None, "BlasRunner"),
-])
+@pytest.mark.parametrize(
+    ("n", "lr", "batch_size", "runner"),
+    [
+        (20, 2.0, None, "FastRunner"),
+        (20, 5.0, None, "FastRunner"),
+        # the compiled path sums the loss in float64: without treating a sum above
+        # float32's largest value as overflow it stopped one iteration later here
+        (200, 3.0, 10, "FastRunner"),
+        (200, 3.0, 10, "BlasRunner"),
+        (200, 1.5, None, "BlasRunner"),
+    ],
+)
 def test_float32_divergence_is_raised_where_the_engine_raises_it(
-        n, lr, batch_size, runner, monkeypatch):
+    n, lr, batch_size, runner, monkeypatch
+):
     # MSE on an identity network overflows float32 within a few epochs. Both
     # engines raise DivergenceError at the same epoch and iteration and keep the
     # same finite float32 parameters.
@@ -335,7 +431,10 @@ def test_float32_divergence_is_raised_where_the_engine_raises_it(
         return rp.mlp([3, 4, 2], "identity", seed=0, dtype=np.float32)
 
     kw = {"epochs": 30, "lr": lr, "loss": "mse", "batch_size": batch_size, "seed": 0}
-    fast, ref = train_outcome("fast", make, X, y, **kw), train_outcome("numpy", make, X, y, **kw)
+    fast, ref = (
+        train_outcome("fast", make, X, y, **kw),
+        train_outcome("numpy", make, X, y, **kw),
+    )
     for state, err in (fast, ref):
         assert isinstance(err, rp.DivergenceError)
         for v in state.values():
@@ -346,8 +445,9 @@ def test_float32_divergence_is_raised_where_the_engine_raises_it(
 
 
 @pytest.mark.parametrize("runner", ["FastRunner", "BlasRunner"])
-def test_the_training_x_with_other_labels_is_scored_with_those_labels(runner,
-                                                                     monkeypatch):
+def test_the_training_x_with_other_labels_is_scored_with_those_labels(
+    runner, monkeypatch
+):
     # validation=(the very X object given to train, other labels): the runner must
     # not take the training labels it prepared for that X.
     pytest.importorskip("scipy")
@@ -357,16 +457,20 @@ def test_the_training_x_with_other_labels_is_scored_with_those_labels(runner,
         monkeypatch.setattr(single, "BLAS_WORK", 1)
     home = blas if runner == "BlasRunner" else single
     built, real = [], getattr(home, runner)
-    monkeypatch.setattr(home, runner,
-                        lambda *a, **k: built.append(runner) or real(*a, **k))
+    monkeypatch.setattr(
+        home, runner, lambda *a, **k: built.append(runner) or real(*a, **k)
+    )
     rng = np.random.default_rng(3)
     X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, size=60)
     other = (y + 1) % 3
-    kw = {"epochs": 3, "lr": 0.1, "batch_size": 8, "seed": 1,
-          "validation": (X, other)}
+    kw = {"epochs": 3, "lr": 0.1, "batch_size": 8, "seed": 1, "validation": (X, other)}
     for loss in ("cross_entropy", "mse"):
-        fast = train_outcome("fast", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
-        ref = train_outcome("numpy", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw)
+        fast = train_outcome(
+            "fast", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw
+        )
+        ref = train_outcome(
+            "numpy", lambda: rp.mlp([4, 5, 3], seed=2), X, y, loss=loss, **kw
+        )
         _assert_same(fast, ref)
         assert fast[1].val_accuracy != fast[1].accuracy
     assert built and set(built) == {runner}

@@ -41,13 +41,15 @@ def _size_of_a_save(tmp_path) -> int:
 def _intact(path, before: bytes) -> None:
     assert path.read_bytes() == before
     model = rp.load(path)
-    np.testing.assert_array_equal(model.net.state_dict()["0.weight"],
-                                  _model(0).net.state_dict()["0.weight"])
+    np.testing.assert_array_equal(
+        model.net.state_dict()["0.weight"], _model(0).net.state_dict()["0.weight"]
+    )
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp
 
 
 def test_a_save_failing_after_any_number_of_bytes_keeps_the_old_file(
-        saved, tmp_path, monkeypatch):
+    saved, tmp_path, monkeypatch
+):
     path, before = saved
     size = _size_of_a_save(tmp_path)
     for budget in (0, 1, 7, 8, 9, 100, size // 2, size - 8, size - 1):
@@ -80,13 +82,15 @@ def test_fsync_or_rename_failing_keeps_the_old_file(saved, monkeypatch, step):
 
 def test_a_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
     fail_writes_after(monkeypatch, 100)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left"):
         rp.save(_model(1), tmp_path / "new.safetensors")
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("write,content", [(write_text, "x,y\n" * 1000),
-                                           (write_bytes, b"\x00\x01" * 1000)])
+@pytest.mark.parametrize(
+    ("write", "content"),
+    [(write_text, "x,y\n" * 1000), (write_bytes, b"\x00\x01" * 1000)],
+)
 def test_text_and_byte_writers_keep_the_old_file(tmp_path, monkeypatch, write, content):
     """write_text / write_bytes: what CSV, JSON, HTML, PNG and xlsx outputs use."""
     path = tmp_path / "out"
@@ -95,12 +99,14 @@ def test_text_and_byte_writers_keep_the_old_file(tmp_path, monkeypatch, write, c
     for budget in (0, 5, len(content) // 2, len(content) - 1):
         with monkeypatch.context() as m:
             fail_writes_after(m, budget)
-            with pytest.raises(OSError):
+            with pytest.raises(OSError, match="No space left"):
                 write(path, content)
         assert path.read_bytes() == before
         assert [p.name for p in tmp_path.iterdir()] == ["out"]
     write(path, content)
-    assert path.read_bytes() == (content.encode() if isinstance(content, str) else content)
+    assert path.read_bytes() == (
+        content.encode() if isinstance(content, str) else content
+    )
 
 
 def test_cli_record_bias_and_save_failing_keep_old_files(tmp_path, monkeypatch, capsys):
@@ -110,8 +116,18 @@ def test_cli_record_bias_and_save_failing_keep_old_files(tmp_path, monkeypatch, 
     old_model = model.read_bytes()
     fail_writes_after(monkeypatch, 50)
     with pytest.raises(SystemExit) as info:
-        main(["train", "-q", "--epochs", "1", "--record-bias", str(bias),
-              "--save", str(model)])
+        main(
+            [
+                "train",
+                "-q",
+                "--epochs",
+                "1",
+                "--record-bias",
+                str(bias),
+                "--save",
+                str(model),
+            ]
+        )
     assert info.value.code == 2
     _, err = capsys.readouterr()
     assert err.count("\n") == 1 and "No space left on device" in err

@@ -16,7 +16,14 @@ from retroprop.cli import main
 from retroprop.datasets import load_csv
 from retroprop.errors import DataError
 
-GOOD_ROWS = ["1.0,2.0,a", "1.5,2.5,b", "2.0,3.0,a", "2.5,3.5,b", "3.0,4.5,a", "3.5,5.0,b"]
+GOOD_ROWS = [
+    "1.0,2.0,a",
+    "1.5,2.5,b",
+    "2.0,3.0,a",
+    "2.5,3.5,b",
+    "3.0,4.5,a",
+    "3.5,5.0,b",
+]
 
 
 def _csv(*rows: str, header: str = "f1,f2,label") -> bytes:
@@ -29,44 +36,70 @@ CASES: dict[str, tuple[bytes, str]] = {
     "empty file": (b"", r"empty"),
     "only blank lines": (b"\n\n  \n", r"empty"),
     "header only": (b"f1,f2,label\n", r"no data rows"),
-    "ragged row, too short": (_csv(*GOOD_ROWS[:3], "4.0,c", *GOOD_ROWS[3:]),
-                              r"line 5: has 2 fields, the header has 3"),
-    "ragged row, too long": (_csv(*GOOD_ROWS[:1], "4.0,5.0,a,9"),
-                             r"line 3: has 4 fields"),
-    "non-numeric cell": (_csv(*GOOD_ROWS[:2], "abc,2.0,a", *GOOD_ROWS[2:]),
-                         r"line 4, column 'f1': 'abc' is not a number"),
+    "ragged row, too short": (
+        _csv(*GOOD_ROWS[:3], "4.0,c", *GOOD_ROWS[3:]),
+        r"line 5: has 2 fields, the header has 3",
+    ),
+    "ragged row, too long": (
+        _csv(*GOOD_ROWS[:1], "4.0,5.0,a,9"),
+        r"line 3: has 4 fields",
+    ),
+    "non-numeric cell": (
+        _csv(*GOOD_ROWS[:2], "abc,2.0,a", *GOOD_ROWS[2:]),
+        r"line 4, column 'f1': 'abc' is not a number",
+    ),
     "missing cell": (_csv(*GOOD_ROWS[:4], "1.0,,a"), r"line 6, column 'f2': missing"),
-    "nan": (_csv(*GOOD_ROWS[:1], "1.0,nan,b", *GOOD_ROWS[1:]),
-            r"line 3, column 'f2': 'nan' is not a finite number"),
+    "nan": (
+        _csv(*GOOD_ROWS[:1], "1.0,nan,b", *GOOD_ROWS[1:]),
+        r"line 3, column 'f2': 'nan' is not a finite number",
+    ),
     "NaN": (_csv("NaN,1.0,b", *GOOD_ROWS), r"line 2, column 'f1': 'NaN'"),
     "inf": (_csv(*GOOD_ROWS, "inf,1.0,b"), r"line 8, column 'f1': 'inf'"),
     "-Infinity": (_csv(*GOOD_ROWS, "1,-Infinity,b"), r"line 8, column 'f2'"),
-    "1e400": (_csv(*GOOD_ROWS[:2], "1e400,1.0,b"),
-              r"line 4, column 'f1': '1e400' is too large"),
+    "1e400": (
+        _csv(*GOOD_ROWS[:2], "1e400,1.0,b"),
+        r"line 4, column 'f1': '1e400' is too large",
+    ),
     "-1e400": (_csv(*GOOD_ROWS[:2], "1.0,-1e400,b"), r"line 4, column 'f2'"),
     "one class only": (_csv("1,2,a", "3,4,a", "5,6,a"), r"only one class \('a'\)"),
-    "missing class label": (_csv(*GOOD_ROWS[:2], "1.0,2.0,"),
-                            r"line 4, column 'label': missing class label"),
+    "missing class label": (
+        _csv(*GOOD_ROWS[:2], "1.0,2.0,"),
+        r"line 4, column 'label': missing class label",
+    ),
     "target column missing": (_csv(*GOOD_ROWS), r"no column named 'species'"),
-    "duplicate column": (_csv(*GOOD_ROWS, header="f1,f1,label"),
-                         r"line 1: column name 'f1' appears twice"),
-    "empty column name": (_csv(*GOOD_ROWS, header="f1,,label"),
-                          r"line 1, column 2: the header has an empty name"),
+    "duplicate column": (
+        _csv(*GOOD_ROWS, header="f1,f1,label"),
+        r"line 1: column name 'f1' appears twice",
+    ),
+    "empty column name": (
+        _csv(*GOOD_ROWS, header="f1,,label"),
+        r"line 1, column 2: the header has an empty name",
+    ),
     "no feature column": (b"label\na\nb\n", r"no feature columns"),
-    "oversized field": (_csv(*GOOD_ROWS[:2], "1," + "9" * 200_000 + ",a"),
-                        r"line 4: .*field larger than field limit"),
-    "oversized quoted field": (_csv(*GOOD_ROWS[:2], '1,"' + "x" * 200_000 + '",a'),
-                               r"line 4: .*field larger than field limit"),
-    "non-UTF-8 byte": (_csv(*GOOD_ROWS[:3]) + b"1.0,2.0,caf\xe9\n",
-                       r"line 5: byte 0xe9 is not UTF-8"),
+    "oversized field": (
+        _csv(*GOOD_ROWS[:2], "1," + "9" * 200_000 + ",a"),
+        r"line 4: .*field larger than field limit",
+    ),
+    "oversized quoted field": (
+        _csv(*GOOD_ROWS[:2], '1,"' + "x" * 200_000 + '",a'),
+        r"line 4: .*field larger than field limit",
+    ),
+    "non-UTF-8 byte": (
+        _csv(*GOOD_ROWS[:3]) + b"1.0,2.0,caf\xe9\n",
+        r"line 5: byte 0xe9 is not UTF-8",
+    ),
     "UTF-16 file": ("f1,f2,label\n1,2,a\n".encode("utf-16"), r"line 1: byte 0xff"),
     "NUL byte": (_csv(*GOOD_ROWS[:1], "1.0,2\x00,a"), r"line 3: contains a NUL byte"),
     # bytes 0..255: the newline (byte 10) ends line 1, so 0x80 is on line 2
     "binary garbage": (bytes(range(256)) * 4, r"line 2: byte 0x80 is not UTF-8"),
-    "unterminated quote": (_csv(*GOOD_ROWS, '1,2,"a'),
-                           r"line 8: unexpected end of data"),
-    "text after a closing quote": (_csv(*GOOD_ROWS[:2], '1,2,"a"b', *GOOD_ROWS[2:]),
-                                   r"line 4: ',' expected after '\"'"),
+    "unterminated quote": (
+        _csv(*GOOD_ROWS, '1,2,"a'),
+        r"line 8: unexpected end of data",
+    ),
+    "text after a closing quote": (
+        _csv(*GOOD_ROWS[:2], '1,2,"a"b', *GOOD_ROWS[2:]),
+        r"line 4: ',' expected after '\"'",
+    ),
 }
 
 
@@ -105,8 +138,9 @@ def test_not_a_file(tmp_path, capsys, make):
     path = tmp_path / "data.csv"
     if make == "directory":
         path.mkdir()
-    with pytest.raises(DataError, match="no such file" if make == "missing"
-                       else "is a directory"):
+    with pytest.raises(
+        DataError, match="no such file" if make == "missing" else "is a directory"
+    ):
         load_csv(path)
     with pytest.raises(SystemExit) as info:
         main(["train", "-q", "--data", str(path)])

@@ -36,7 +36,7 @@ def _engines() -> list[str]:
 
 ENGINES = _engines()
 SETUPS = [  # sizes, activation, batch size, dtype
-    ([4, 4, 3, 3], "sigmoid", 1, np.float64),   # the lecture's
+    ([4, 4, 3, 3], "sigmoid", 1, np.float64),  # the lecture's
     ([4, 8, 3], "tanh", 16, np.float64),
     ([4, 8, 8, 3], "relu", None, np.float64),
     ([4, 4, 3, 3], "sigmoid", 1, np.float32),
@@ -53,8 +53,17 @@ def iris():
 
 def _trained(iris, sizes, activation, batch_size, dtype, engine, seed=1, epochs=30):
     net = rp.mlp(sizes, activation, seed=seed, dtype=dtype)
-    history = rp.train(net, iris.X_train, iris.y_train, epochs=epochs, lr=0.05,
-                       batch_size=batch_size, seed=seed, momentum=0.5, engine=engine)
+    history = rp.train(
+        net,
+        iris.X_train,
+        iris.y_train,
+        epochs=epochs,
+        lr=0.05,
+        batch_size=batch_size,
+        seed=seed,
+        momentum=0.5,
+        engine=engine,
+    )
     return net.state_dict(), history
 
 
@@ -63,7 +72,7 @@ def _bits(state: dict) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("sizes,activation,batch_size,dtype", SETUPS)
+@pytest.mark.parametrize(("sizes", "activation", "batch_size", "dtype"), SETUPS)
 def test_same_seed_same_bits(iris, sizes, activation, batch_size, dtype, engine):
     a, ha = _trained(iris, sizes, activation, batch_size, dtype, engine)
     np.random.seed(12345)  # global state changed in between: must not matter
@@ -77,9 +86,11 @@ def test_same_seed_same_bits(iris, sizes, activation, batch_size, dtype, engine)
 
 
 @pytest.mark.skipif(len(ENGINES) < 2, reason="the fast engine needs Numba")
-@pytest.mark.parametrize("sizes,activation,batch_size,dtype", SETUPS)
+@pytest.mark.parametrize(("sizes", "activation", "batch_size", "dtype"), SETUPS)
 def test_numpy_and_fast_engines_agree(iris, sizes, activation, batch_size, dtype):
-    ref, href = _trained(iris, sizes, activation, batch_size, dtype, "numpy", epochs=100)
+    ref, href = _trained(
+        iris, sizes, activation, batch_size, dtype, "numpy", epochs=100
+    )
     got, hgot = _trained(iris, sizes, activation, batch_size, dtype, "fast", epochs=100)
     # float64: the fast path's promise, 1e-12 relative (measured <= 6.5e-15).
     # float32: the kernel differs by more than float32 rounding (measured 1e-5
@@ -93,56 +104,117 @@ def test_numpy_and_fast_engines_agree(iris, sizes, activation, batch_size, dtype
 
 def _retroprop(*args: str, cwd) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "retroprop", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "retroprop", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("extra", [[], ["--batch-size", "8", "--momentum", "0.9"]])
 def test_cli_train_save_twice_gives_identical_files(tmp_path, extra):
     outs = []
     for name in ("a", "b"):
-        r = _retroprop("train", "-q", "--epochs", "20", *extra, "--json", "--save",
-                       f"{name}.safetensors", cwd=tmp_path)
+        r = _retroprop(
+            "train",
+            "-q",
+            "--epochs",
+            "20",
+            *extra,
+            "--json",
+            "--save",
+            f"{name}.safetensors",
+            cwd=tmp_path,
+        )
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout)
-    a, b = (tmp_path / "a.safetensors").read_bytes(), (tmp_path / "b.safetensors").read_bytes()
+    a, b = (
+        (tmp_path / "a.safetensors").read_bytes(),
+        (tmp_path / "b.safetensors").read_bytes(),
+    )
     assert a == b
     assert outs[0] == outs[1]
-    r = _retroprop("train", "-q", "--epochs", "20", *extra, "--seed", "2", "--save",
-                   "c.safetensors", cwd=tmp_path)
+    r = _retroprop(
+        "train",
+        "-q",
+        "--epochs",
+        "20",
+        *extra,
+        "--seed",
+        "2",
+        "--save",
+        "c.safetensors",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0
     assert (tmp_path / "c.safetensors").read_bytes() != a
 
 
 def test_cli_train_record_bias_twice_gives_identical_files(tmp_path):
     for name in ("a", "b"):
-        r = _retroprop("train", "-q", "--epochs", "3", "--record-bias", f"{name}.csv",
-                       cwd=tmp_path)
+        r = _retroprop(
+            "train", "-q", "--epochs", "3", "--record-bias", f"{name}.csv", cwd=tmp_path
+        )
         assert r.returncode == 0, r.stderr
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
 
 
 # --- global random state ----------------------------------------------------------
 
-LEGACY = ["seed", "get_state", "set_state", "rand", "randn", "randint", "random",
-          "random_sample", "ranf", "sample", "choice", "bytes", "shuffle", "permutation",
-          "uniform", "normal", "standard_normal", "binomial", "beta", "exponential",
-          "integers"]
+LEGACY = [
+    "seed",
+    "get_state",
+    "set_state",
+    "rand",
+    "randn",
+    "randint",
+    "random",
+    "random_sample",
+    "ranf",
+    "sample",
+    "choice",
+    "bytes",
+    "shuffle",
+    "permutation",
+    "uniform",
+    "normal",
+    "standard_normal",
+    "binomial",
+    "beta",
+    "exponential",
+    "integers",
+]
 
 
 @pytest.fixture
 def no_global_random(monkeypatch):
     """Every legacy np.random function and the random module raise when called."""
+
     def forbidden(name):
         def f(*args, **kwargs):
             raise AssertionError(f"global random state used: {name}")
+
         return f
 
     for name in LEGACY:
         if hasattr(np.random, name):
             monkeypatch.setattr(np.random, name, forbidden(f"np.random.{name}"))
-    for name in ("random", "seed", "shuffle", "randint", "choice", "sample", "uniform",
-                 "gauss", "getrandbits", "randrange"):
+    for name in (
+        "random",
+        "seed",
+        "shuffle",
+        "randint",
+        "choice",
+        "sample",
+        "uniform",
+        "gauss",
+        "getrandbits",
+        "randrange",
+    ):
         monkeypatch.setattr(random, name, forbidden(f"random.{name}"))
 
 
@@ -160,15 +232,25 @@ def _everything(engine: str) -> dict[str, np.ndarray]:
     net = rp.mlp([4, 4, 3, 3], seed=6)
     rp.train(net, split.X_train, split.y_train, epochs=5, lr=0.1, seed=6, engine=engine)
     out["train"] = net[4].bias.data
-    many = rp.train_many(lambda s: rp.mlp([4, 4, 3], seed=s), split.X_train,
-                         split.y_train, seeds=[1, 2], epochs=3, lr=0.1, engine=engine)
+    many = rp.train_many(
+        lambda s: rp.mlp([4, 4, 3], seed=s),
+        split.X_train,
+        split.y_train,
+        seeds=[1, 2],
+        epochs=3,
+        lr=0.1,
+        engine=engine,
+    )
     out["many"] = np.concatenate([np.ravel(v) for v in _arrays(many)])
     return out
 
 
 def _arrays(obj) -> list[np.ndarray]:
-    return [v for v in vars(obj).values() if isinstance(v, np.ndarray)
-            and np.issubdtype(v.dtype, np.number)]
+    return [
+        v
+        for v in vars(obj).values()
+        if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.number)
+    ]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -217,6 +299,7 @@ def test_the_source_calls_no_legacy_random_function():
 
 # --- inputs are never modified ------------------------------------------------------
 
+
 def _readonly(*arrays: np.ndarray) -> list[np.ndarray]:
     out = []
     for a in arrays:
@@ -235,25 +318,67 @@ def _calls(X: np.ndarray, y: np.ndarray, engine: str):
 
     def model():
         scaler = rp.datasets.Standardizer().fit(X)
-        return rp.Model(net(), class_names=[str(i) for i in range(k)],
-                        standardizer=scaler)
+        return rp.Model(
+            net(), class_names=[str(i) for i in range(k)], standardizer=scaler
+        )
 
-    yield "train", lambda: rp.train(net(), X, y, epochs=2, lr=0.1, engine=engine,
-                                    validation=(X, y))
-    yield "train float32", lambda: rp.train(net(np.float32), X, y, epochs=2, lr=0.1,
-                                            engine=engine)
-    yield "train full batch, early stopping", lambda: rp.train(
-        net(), X, y, epochs=3, lr=0.1, batch_size=None, early_stopping=1, engine=engine)
-    yield "train with callbacks", lambda: rp.train(
-        net(), X, y, epochs=1, lr=0.1, callbacks=[rp.RecordParameter("0.bias")])
-    yield "train large batches", lambda: rp.train(
-        rp.mlp([n_features, 64, 64, k], seed=0), X, y, epochs=2, lr=0.1, batch_size=None,
-        engine=engine)
-    yield "train mse", lambda: rp.train(net(), X, y, epochs=1, lr=0.1, loss="mse",
-                                        engine=engine)
-    yield "train_many", lambda: rp.train_many(lambda s: rp.mlp([n_features, 3, k], seed=s),
-                                              X, y, seeds=[0, 1], epochs=2, lr=0.1,
-                                              engine=engine)
+    yield (
+        "train",
+        lambda: rp.train(
+            net(), X, y, epochs=2, lr=0.1, engine=engine, validation=(X, y)
+        ),
+    )
+    yield (
+        "train float32",
+        lambda: rp.train(net(np.float32), X, y, epochs=2, lr=0.1, engine=engine),
+    )
+    yield (
+        "train full batch, early stopping",
+        lambda: rp.train(
+            net(),
+            X,
+            y,
+            epochs=3,
+            lr=0.1,
+            batch_size=None,
+            early_stopping=1,
+            engine=engine,
+        ),
+    )
+    yield (
+        "train with callbacks",
+        lambda: rp.train(
+            net(), X, y, epochs=1, lr=0.1, callbacks=[rp.RecordParameter("0.bias")]
+        ),
+    )
+    yield (
+        "train large batches",
+        lambda: rp.train(
+            rp.mlp([n_features, 64, 64, k], seed=0),
+            X,
+            y,
+            epochs=2,
+            lr=0.1,
+            batch_size=None,
+            engine=engine,
+        ),
+    )
+    yield (
+        "train mse",
+        lambda: rp.train(net(), X, y, epochs=1, lr=0.1, loss="mse", engine=engine),
+    )
+    yield (
+        "train_many",
+        lambda: rp.train_many(
+            lambda s: rp.mlp([n_features, 3, k], seed=s),
+            X,
+            y,
+            seeds=[0, 1],
+            epochs=2,
+            lr=0.1,
+            engine=engine,
+        ),
+    )
     yield "evaluate", lambda: rp.evaluate(net(), X, y)
     yield "predict", lambda: rp.predict(net(), X)
     yield "predict_proba", lambda: rp.predict_proba(net(), X)
@@ -262,7 +387,10 @@ def _calls(X: np.ndarray, y: np.ndarray, engine: str):
     yield "Model.predict", lambda: model().predict(X)
     yield "Model.predict_proba", lambda: model().predict_proba(X)
     yield "Standardizer", lambda: rp.datasets.Standardizer().fit(X).transform(X)
-    yield "Standardizer.fit_transform", lambda: rp.datasets.Standardizer().fit_transform(X)
+    yield (
+        "Standardizer.fit_transform",
+        lambda: rp.datasets.Standardizer().fit_transform(X),
+    )
     yield "train_test_split", lambda: rp.datasets.train_test_split(X, y, seed=0)
     yield "explain_step", lambda: rp.explain_step(net(), X[0], y[0])
 
@@ -278,12 +406,22 @@ def _estimator_calls(X, y):
         return c.predict(X), c.predict_proba(X), c.score(X, y)
 
     yield "BackpropClassifier.fit/predict/score", fit_predict_score
-    yield "BackpropClassifier.partial_fit", lambda: clf().partial_fit(
-        X, y, classes=np.unique(y)).predict(X)
-    yield "BackpropClassifier early stopping", lambda: BackpropClassifier(
-        max_iter=3, random_state=0, early_stopping=True).fit(X, y)
-    yield "BackpropRegressor.fit/predict", lambda: BackpropRegressor(
-        max_iter=3, random_state=0).fit(X, X[:, 0]).predict(X)
+    yield (
+        "BackpropClassifier.partial_fit",
+        lambda: clf().partial_fit(X, y, classes=np.unique(y)).predict(X),
+    )
+    yield (
+        "BackpropClassifier early stopping",
+        lambda: BackpropClassifier(max_iter=3, random_state=0, early_stopping=True).fit(
+            X, y
+        ),
+    )
+    yield (
+        "BackpropRegressor.fit/predict",
+        lambda: (
+            BackpropRegressor(max_iter=3, random_state=0).fit(X, X[:, 0]).predict(X)
+        ),
+    )
 
 
 def _all_calls(X, y, engine):
@@ -301,7 +439,9 @@ def _data(dtype, y_dtype):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("dtype,y_dtype", [(np.float64, np.int64), (np.float32, np.int32)])
+@pytest.mark.parametrize(
+    ("dtype", "y_dtype"), [(np.float64, np.int64), (np.float32, np.int32)]
+)
 def test_read_only_inputs_are_accepted_and_untouched(engine, dtype, y_dtype):
     X0, y0 = _data(dtype, y_dtype)
     X, y = _readonly(X0, y0)
@@ -311,7 +451,9 @@ def test_read_only_inputs_are_accepted_and_untouched(engine, dtype, y_dtype):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("dtype,y_dtype", [(np.float64, np.int64), (np.float32, np.int32)])
+@pytest.mark.parametrize(
+    ("dtype", "y_dtype"), [(np.float64, np.int64), (np.float32, np.int32)]
+)
 def test_writable_inputs_are_unchanged(engine, dtype, y_dtype):
     X0, y0 = _data(dtype, y_dtype)
     for name in [n for n, _ in _all_calls(X0, y0, engine)]:

@@ -72,14 +72,25 @@ def iris():
     return prepare_data()
 
 
-@pytest.mark.parametrize("sizes,activation,lr,batch_size,dtype", DIVERGING)
+@pytest.mark.parametrize(
+    ("sizes", "activation", "lr", "batch_size", "dtype"), DIVERGING
+)
 def test_divergence_is_a_clear_error_and_keeps_the_last_finite_parameters(
-        iris, sizes, activation, lr, batch_size, dtype):
+    iris, sizes, activation, lr, batch_size, dtype
+):
     net = rp.mlp(sizes, activation, seed=3, dtype=dtype)
     snaps = Snapshots()  # a per-iteration callback: the NumPy engine runs this
     with pytest.raises(rp.DivergenceError) as info:
-        rp.train(net, iris.X_train, iris.y_train, epochs=50, lr=lr, batch_size=batch_size,
-                 seed=3, callbacks=[snaps])
+        rp.train(
+            net,
+            iris.X_train,
+            iris.y_train,
+            epochs=50,
+            lr=lr,
+            batch_size=batch_size,
+            seed=3,
+            callbacks=[snaps],
+        )
     err = info.value
     per_epoch = -(-len(iris.y_train) // (batch_size or len(iris.y_train)))
     # Where it happened, in the attributes and in the message.
@@ -107,16 +118,28 @@ def test_divergence_is_a_clear_error_and_keeps_the_last_finite_parameters(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("sizes,activation,lr,batch_size,dtype", DIVERGING)
+@pytest.mark.parametrize(
+    ("sizes", "activation", "lr", "batch_size", "dtype"), DIVERGING
+)
 def test_every_engine_diverges_where_the_reference_does(
-        iris, sizes, activation, lr, batch_size, dtype, engine):
+    iris, sizes, activation, lr, batch_size, dtype, engine
+):
     """Without callbacks (so "fast" can run): the same error, finite parameters that
     agree with those the NumPy reference keeps."""
+
     def run(engine_kwargs):
         net = rp.mlp(sizes, activation, seed=3, dtype=dtype)
         with pytest.raises(rp.DivergenceError) as info:
-            rp.train(net, iris.X_train, iris.y_train, epochs=50, lr=lr,
-                     batch_size=batch_size, seed=3, **engine_kwargs)
+            rp.train(
+                net,
+                iris.X_train,
+                iris.y_train,
+                epochs=50,
+                lr=lr,
+                batch_size=batch_size,
+                seed=3,
+                **engine_kwargs,
+            )
         return info.value, net.state_dict()
 
     ref_err, ref = run({"engine": "numpy"} if len(ENGINES) > 1 else {})
@@ -136,8 +159,9 @@ def test_every_engine_diverges_where_the_reference_does(
             # difference is measured against the array's largest value: float64
             # agrees to 1e-9 of it and float32 to 1e-3 (measured 1e-4).
             rtol = 1e-9 if dtype == np.float64 else 1e-3
-            np.testing.assert_allclose(got[k], ref[k], rtol=rtol,
-                                       atol=rtol * float(np.abs(ref[k]).max()))
+            np.testing.assert_allclose(
+                got[k], ref[k], rtol=rtol, atol=rtol * float(np.abs(ref[k]).max())
+            )
 
 
 def test_divergence_error_is_reported_the_same_without_strict_errstate(iris):
@@ -145,8 +169,10 @@ def test_divergence_error_is_reported_the_same_without_strict_errstate(iris):
     import warnings
 
     net = rp.mlp([4, 4, 3, 3], "identity", seed=0)
-    with np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"), \
-            warnings.catch_warnings():  # NumPy's default handling
+    with (
+        np.errstate(over="warn", invalid="warn", divide="warn", under="ignore"),
+        warnings.catch_warnings(),
+    ):  # NumPy's default handling
         warnings.simplefilter("error")  # any RuntimeWarning becomes a failure
         with pytest.raises(rp.DivergenceError):
             rp.train(net, iris.X_train, iris.y_train, epochs=20, lr=1e3, seed=0)
@@ -171,15 +197,24 @@ def test_save_refuses_non_finite_parameters(tmp_path):
 
 def _retroprop(*args: str, cwd) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "retroprop", *args], check=False,
-                          cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "retroprop", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("args", [
-    ["--lr", "1e307"],                               # the lecture's sigmoid network
-    ["--lr", "1e6", "--activation", "identity"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--lr", "1e307"],  # the lecture's sigmoid network
+        ["--lr", "1e6", "--activation", "identity"],
+    ],
+)
 def test_cli_divergence_exits_1_with_one_line_and_saves_nothing(tmp_path, args):
     fresh = tmp_path / "fresh.safetensors"
     r = _retroprop("train", "-q", *args, "--save", str(fresh), cwd=tmp_path)
@@ -192,11 +227,21 @@ def test_cli_divergence_exits_1_with_one_line_and_saves_nothing(tmp_path, args):
     assert not fresh.exists()
     # An existing model at the --save path is left exactly as it was.
     existing = tmp_path / "existing.safetensors"
-    ok = _retroprop("train", "-q", "--epochs", "2", "--save", str(existing), cwd=tmp_path)
+    ok = _retroprop(
+        "train", "-q", "--epochs", "2", "--save", str(existing), cwd=tmp_path
+    )
     assert ok.returncode == 0, ok.stderr
     before = existing.read_bytes()
-    r = _retroprop("train", "-q", *args, "--save", str(existing), "--record-bias",
-                   str(tmp_path / "bias.csv"), cwd=tmp_path)
+    r = _retroprop(
+        "train",
+        "-q",
+        *args,
+        "--save",
+        str(existing),
+        "--record-bias",
+        str(tmp_path / "bias.csv"),
+        cwd=tmp_path,
+    )
     assert r.returncode == 1
     assert existing.read_bytes() == before
     assert not (tmp_path / "bias.csv").exists()

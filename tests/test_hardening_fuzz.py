@@ -24,20 +24,56 @@ from hypothesis import strategies as st
 import retroprop as rp
 from retroprop.datasets import load_csv
 
-FUZZ = settings(max_examples=200, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
-TOKENS = [b",", b'"', b"\n", b"\r\n", b"\r", b"\x00", b"\xff", b"\xef\xbb\xbf", b"nan",
-          b"inf", b"-inf", b"1e400", b"1e-400", b"-0", b"0x10", b"1_0", b" ", b"{", b"}",
-          b"[", b"]", b":", b"NaN", b"Infinity", b"null", b"true", b"-1",
-          b"18446744073709551615", b"9" * 400, b"\\u0000", b"\\ud800", b"\xc3\x28"]
+TOKENS = [
+    b",",
+    b'"',
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b"\x00",
+    b"\xff",
+    b"\xef\xbb\xbf",
+    b"nan",
+    b"inf",
+    b"-inf",
+    b"1e400",
+    b"1e-400",
+    b"-0",
+    b"0x10",
+    b"1_0",
+    b" ",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b"NaN",
+    b"Infinity",
+    b"null",
+    b"true",
+    b"-1",
+    b"18446744073709551615",
+    b"9" * 400,
+    b"\\u0000",
+    b"\\ud800",
+    b"\xc3\x28",
+]
 
 
 def _mutations(max_ops: int = 4) -> st.SearchStrategy:
     """A list of (kind, position fraction, payload) edits."""
-    op = st.tuples(st.sampled_from(["flip", "truncate", "insert", "delete", "replace"]),
-                   st.floats(0, 1), st.one_of(st.sampled_from(TOKENS),
-                                              st.binary(min_size=1, max_size=8)))
+    op = st.tuples(
+        st.sampled_from(["flip", "truncate", "insert", "delete", "replace"]),
+        st.floats(0, 1),
+        st.one_of(st.sampled_from(TOKENS), st.binary(min_size=1, max_size=8)),
+    )
     return st.lists(op, min_size=1, max_size=max_ops)
 
 
@@ -52,9 +88,9 @@ def _mutate(data: bytes, ops) -> bytes:
         elif kind == "insert":
             b[i:i] = payload
         elif kind == "delete":
-            del b[i:i + len(payload)]
+            del b[i : i + len(payload)]
         elif kind == "replace":
-            b[i:i + len(payload)] = payload
+            b[i : i + len(payload)] = payload
     return bytes(b)
 
 
@@ -65,17 +101,25 @@ def folder(tmp_path_factory):
 
 # --- CSV -------------------------------------------------------------------------
 
-VALID_CSV = (b"sepal length,sepal width,petal length,petal width,species\n"
-             b"5.1,3.5,1.4,0.2,setosa\n4.9,3.0,1.4,0.2,setosa\n"
-             b"7.0,3.2,4.7,1.4,versicolor\n6.4,3.2,4.5,1.5,versicolor\n"
-             b"6.3,3.3,6.0,2.5,virginica\n5.8,2.7,5.1,1.9,virginica\n")
+VALID_CSV = (
+    b"sepal length,sepal width,petal length,petal width,species\n"
+    b"5.1,3.5,1.4,0.2,setosa\n4.9,3.0,1.4,0.2,setosa\n"
+    b"7.0,3.2,4.7,1.4,versicolor\n6.4,3.2,4.5,1.5,versicolor\n"
+    b"6.3,3.3,6.0,2.5,virginica\n5.8,2.7,5.1,1.9,virginica\n"
+)
 
 
 def _csv_only_data_error(path, content: bytes) -> None:
     path.write_bytes(content)
-    for kwargs in ({}, {"target": "species"},
-                   {"features": ["sepal width", "petal width"], "require_target": False,
-                    "class_names": ["setosa", "versicolor", "virginica"]}):
+    for kwargs in (
+        {},
+        {"target": "species"},
+        {
+            "features": ["sepal width", "petal width"],
+            "require_target": False,
+            "class_names": ["setosa", "versicolor", "virginica"],
+        },
+    ):
         try:
             ds = load_csv(path, **kwargs)
         except rp.DataError as e:
@@ -101,8 +145,12 @@ def test_csv_random_bytes(folder, content):
 
 
 @FUZZ
-@given(text=st.text(alphabet=st.sampled_from(list(",\"\n\r 0123456789.e-+abnif\x00\ufeffé")),
-                    max_size=300))
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(list(',"\n\r 0123456789.e-+abnif\x00\ufeffé')),
+        max_size=300,
+    )
+)
 def test_csv_random_text(folder, text):
     _csv_only_data_error(folder / "text.csv", text.encode("utf-8"))
 
@@ -115,11 +163,16 @@ def test_csv_near_valid(folder, ops):
 
 # --- model files ------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def valid_model(folder) -> bytes:
     net = rp.mlp([3, 4, 2], "leaky_relu", seed=0)
-    model = rp.Model(net, class_names=["a", "b"], feature_names=["x", "y", "z"],
-                     standardizer=rp.datasets.Standardizer(np.zeros(3), np.ones(3)))
+    model = rp.Model(
+        net,
+        class_names=["a", "b"],
+        feature_names=["x", "y", "z"],
+        standardizer=rp.datasets.Standardizer(np.zeros(3), np.ones(3)),
+    )
     path = folder / "valid.safetensors"
     rp.save(model, path)
     rp.load(path)
@@ -141,7 +194,7 @@ def _model_only_model_file_error(path, content: bytes) -> None:
 
 def _split(raw: bytes) -> tuple[bytes, bytes]:
     (n,) = struct.unpack("<Q", raw[:8])
-    return raw[8:8 + n], raw[8 + n:]
+    return raw[8 : 8 + n], raw[8 + n :]
 
 
 @FUZZ
@@ -158,26 +211,53 @@ def test_model_near_valid_bytes(folder, valid_model, ops):
 
 @FUZZ
 @given(ops=_mutations(), data_ops=st.one_of(st.none(), _mutations(2)))
-def test_model_mutated_header_with_consistent_length(folder, valid_model, ops, data_ops):
+def test_model_mutated_header_with_consistent_length(
+    folder, valid_model, ops, data_ops
+):
     head, data = _split(valid_model)
     head = _mutate(head, ops)
     if data_ops is not None:
         data = _mutate(data, data_ops)
-    _model_only_model_file_error(folder / "header.safetensors",
-                                 struct.pack("<Q", len(head)) + head + data)
+    _model_only_model_file_error(
+        folder / "header.safetensors", struct.pack("<Q", len(head)) + head + data
+    )
 
 
 JSON = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-              st.floats(allow_nan=False, allow_infinity=False),
-              st.sampled_from([0, 1, 2, 3, 4, -1, 2**31, 2**63, "linear", "activation",
-                               "sigmoid", "leaky_relu", "F64", "F32", "float64",
-                               "float32", "retroprop"]),
-              st.text(max_size=8)),
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=6), children,
-                                               max_size=4)),
-    max_leaves=12)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.sampled_from(
+            [
+                0,
+                1,
+                2,
+                3,
+                4,
+                -1,
+                2**31,
+                2**63,
+                "linear",
+                "activation",
+                "sigmoid",
+                "leaky_relu",
+                "F64",
+                "F32",
+                "float64",
+                "float32",
+                "retroprop",
+            ]
+        ),
+        st.text(max_size=8),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=6), children, max_size=4),
+    ),
+    max_leaves=12,
+)
 
 
 def _paths(obj, prefix=()):
@@ -185,10 +265,10 @@ def _paths(obj, prefix=()):
     yield prefix, obj
     if isinstance(obj, dict):
         for k, v in obj.items():
-            yield from _paths(v, prefix + (k,))
+            yield from _paths(v, (*prefix, k))
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _paths(v, prefix + (i,))
+            yield from _paths(v, (*prefix, i))
 
 
 def _replace(obj, path, value):
@@ -214,8 +294,9 @@ def test_model_json_value_replaced(folder, valid_model, where, inner, value):
     else:
         header = target
     new_head = json.dumps(header).encode()
-    _model_only_model_file_error(folder / "json.safetensors",
-                                 struct.pack("<Q", len(new_head)) + new_head + data)
+    _model_only_model_file_error(
+        folder / "json.safetensors", struct.pack("<Q", len(new_head)) + new_head + data
+    )
 
 
 # --- save -> load round trip ------------------------------------------------------
@@ -224,32 +305,47 @@ NUMBER = st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 1e-300, 1e300]))
 
 
 @FUZZ
-@given(n_classes=st.integers(0, 4), n_features=st.integers(0, 4),
-       names=st.one_of(st.lists(st.text(max_size=5), max_size=6),
-                       st.lists(st.one_of(st.text(max_size=5), st.integers(0, 3)),
-                                max_size=6)),
-       scaler=st.one_of(
-           st.none(),
-           st.tuples(st.lists(st.floats(-1e300, 1e300), min_size=3, max_size=3),
-                     st.lists(st.floats(1e-300, 1e300), min_size=3, max_size=3)),
-           st.tuples(st.lists(NUMBER, min_size=2, max_size=3),
-                     st.lists(NUMBER, min_size=2, max_size=3))),
-       metadata=st.dictionaries(st.text(max_size=4), st.one_of(JSON, st.floats()),
-                                max_size=3),
-       dtype=st.sampled_from([np.float64, np.float32]))
-def test_whatever_save_accepts_load_returns(folder, n_classes, n_features, names, scaler,
-                                            metadata, dtype):
+@given(
+    n_classes=st.integers(0, 4),
+    n_features=st.integers(0, 4),
+    names=st.one_of(
+        st.lists(st.text(max_size=5), max_size=6),
+        st.lists(st.one_of(st.text(max_size=5), st.integers(0, 3)), max_size=6),
+    ),
+    scaler=st.one_of(
+        st.none(),
+        st.tuples(
+            st.lists(st.floats(-1e300, 1e300), min_size=3, max_size=3),
+            st.lists(st.floats(1e-300, 1e300), min_size=3, max_size=3),
+        ),
+        st.tuples(
+            st.lists(NUMBER, min_size=2, max_size=3),
+            st.lists(NUMBER, min_size=2, max_size=3),
+        ),
+    ),
+    metadata=st.dictionaries(
+        st.text(max_size=4), st.one_of(JSON, st.floats()), max_size=3
+    ),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_whatever_save_accepts_load_returns(
+    folder, n_classes, n_features, names, scaler, metadata, dtype
+):
     """save either refuses (ConfigError, writing nothing) or writes a file that
     load reads back exactly: no file is ever written that load would refuse."""
     path = folder / "roundtrip.safetensors"
     if path.exists():
         path.unlink()
     net = rp.mlp([3, 4, 3], "tanh", seed=0, dtype=dtype)
-    model = rp.Model(net, class_names=names[:n_classes] if n_classes != 4 else names,
-                     feature_names=names[:n_features] if n_features != 4 else names,
-                     metadata=metadata,
-                     standardizer=None if scaler is None else rp.datasets.Standardizer(
-                         np.array(scaler[0]), np.array(scaler[1])))
+    model = rp.Model(
+        net,
+        class_names=names[:n_classes] if n_classes != 4 else names,
+        feature_names=names[:n_features] if n_features != 4 else names,
+        metadata=metadata,
+        standardizer=None
+        if scaler is None
+        else rp.datasets.Standardizer(np.array(scaler[0]), np.array(scaler[1])),
+    )
     try:
         rp.save(model, path)
     except rp.ConfigError as e:

@@ -28,24 +28,34 @@ from retroprop.cli import main
 def _valid_model() -> rp.Model:
     net = rp.mlp([4, 4, 3, 3], "sigmoid", seed=0)
     scaler = rp.datasets.Standardizer(np.zeros(4), np.ones(4))
-    return rp.Model(net, class_names=["a", "b", "c"], feature_names=list("wxyz"),
-                    standardizer=scaler, metadata={"lr": 0.05})
+    return rp.Model(
+        net,
+        class_names=["a", "b", "c"],
+        feature_names=list("wxyz"),
+        standardizer=scaler,
+        metadata={"lr": 0.05},
+    )
 
 
 def _split(raw: bytes) -> tuple[dict, dict, bytes]:
     """A valid file's (header without metadata, inner info, data)."""
     (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
+    header = json.loads(raw[8 : 8 + n])
     info = json.loads(header["__metadata__"]["retroprop"])
-    return header, info, raw[8 + n:]
+    return header, info, raw[8 + n :]
 
 
-def _assemble(header: dict | bytes, data: bytes, info: dict | str | None = None,
-              n: int | None = None) -> bytes:
+def _assemble(
+    header: dict | bytes,
+    data: bytes,
+    info: dict | str | None = None,
+    n: int | None = None,
+) -> bytes:
     if info is not None and isinstance(header, dict):
         header = copy.deepcopy(header)
         header["__metadata__"]["retroprop"] = (
-            info if isinstance(info, str) else json.dumps(info))
+            info if isinstance(info, str) else json.dumps(info)
+        )
     head = header if isinstance(header, bytes) else json.dumps(header).encode()
     return struct.pack("<Q", len(head) if n is None else n) + head + data
 
@@ -59,8 +69,11 @@ def valid(tmp_path_factory) -> bytes:
     return raw
 
 
-def _with(mutate: Callable[[dict, dict, bytearray], object]) -> Callable[[bytes], bytes]:
+def _with(
+    mutate: Callable[[dict, dict, bytearray], object],
+) -> Callable[[bytes], bytes]:
     """A corpus entry: mutate (header, info, data) of the valid file in place."""
+
     def build(raw: bytes) -> bytes:
         header, info, data = _split(raw)
         data = bytearray(data)
@@ -71,6 +84,7 @@ def _with(mutate: Callable[[dict, dict, bytearray], object]) -> Callable[[bytes]
         if header["__metadata__"].get("retroprop") != original:
             return _assemble(header, bytes(data))  # the mutation wrote it itself
         return _assemble(header, bytes(data), info)
+
     return build
 
 
@@ -81,6 +95,7 @@ def _set_arch(i: int, **fields):
 def _nan_weight(value: float):
     def mutate(h, info, d):
         d[0:8] = struct.pack("<d", value)
+
     return _with(mutate)
 
 
@@ -122,29 +137,38 @@ CORPUS: dict[str, Callable[[bytes], bytes]] = {
     "size 2**63": lambda raw: struct.pack("<Q", 2**63) + raw[8:],
     "size 2**64-1": lambda raw: b"\xff" * 8 + raw[8:],
     "size one past the file": lambda raw: struct.pack("<Q", len(raw) - 7) + raw[8:],
-    "size 2 MiB in a 2 MiB file": lambda raw: (struct.pack("<Q", 2 << 20) + b"{"
-                                               + b" " * (2 << 20)),
+    "size 2 MiB in a 2 MiB file": lambda raw: (
+        struct.pack("<Q", 2 << 20) + b"{" + b" " * (2 << 20)
+    ),
     "header is not JSON": lambda raw: _assemble(b"{not json", b""),
     "header is a JSON list": lambda raw: _assemble(b"[1, 2, 3]", b""),
     "header is a JSON string": lambda raw: _assemble(b'"x"', b""),
     "header not UTF-8": lambda raw: _assemble(b'{"\xff\xfe": 1}', b""),
     "header with NaN": lambda raw: _assemble(b'{"x": NaN}', b""),
     "header with Infinity": lambda raw: _assemble(b'{"x": -Infinity}', b""),
-    "header deeply nested": lambda raw: _assemble(b"{\"x\": " + _deep(100_000).encode()
-                                                  + b"}", b""),
-    "metadata deeply nested": _with(lambda h, info, d: h["__metadata__"].update(
-        retroprop=_deep(50_000))),
-    "metadata not JSON": _with(lambda h, info, d: h["__metadata__"].update(
-        retroprop="{oops")),
-    "metadata a list": _with(lambda h, info, d: h["__metadata__"].update(
-        retroprop="[]")),
-    "metadata not a string": _with(lambda h, info, d: h["__metadata__"].update(
-        retroprop={"format_version": 1})),
+    "header deeply nested": lambda raw: _assemble(
+        b'{"x": ' + _deep(100_000).encode() + b"}", b""
+    ),
+    "metadata deeply nested": _with(
+        lambda h, info, d: h["__metadata__"].update(retroprop=_deep(50_000))
+    ),
+    "metadata not JSON": _with(
+        lambda h, info, d: h["__metadata__"].update(retroprop="{oops")
+    ),
+    "metadata a list": _with(
+        lambda h, info, d: h["__metadata__"].update(retroprop="[]")
+    ),
+    "metadata not a string": _with(
+        lambda h, info, d: h["__metadata__"].update(retroprop={"format_version": 1})
+    ),
     "no retroprop metadata (foreign safetensors)": _with(
-        lambda h, info, d: _assemble({k: v for k, v in h.items()
-                                      if k != "__metadata__"}, bytes(d))),
-    "metadata says another format": _with(lambda h, info, d: h["__metadata__"].update(
-        format="pt")),
+        lambda h, info, d: _assemble(
+            {k: v for k, v in h.items() if k != "__metadata__"}, bytes(d)
+        )
+    ),
+    "metadata says another format": _with(
+        lambda h, info, d: h["__metadata__"].update(format="pt")
+    ),
     "future format version": _with(lambda h, info, d: info.update(format_version=2)),
     "format version a list": _with(lambda h, info, d: info.update(format_version=[1])),
     "unknown dtype": _with(lambda h, info, d: info.update(dtype="float16")),
@@ -157,7 +181,9 @@ CORPUS: dict[str, Callable[[bytes], bytes]] = {
     "architecture missing": _with(lambda h, info, d: info.pop("architecture")),
     "architecture empty": _with(lambda h, info, d: info.update(architecture=[])),
     "architecture a string": _with(lambda h, info, d: info.update(architecture="mlp")),
-    "architecture entry a number": _with(lambda h, info, d: info["architecture"].append(7)),
+    "architecture entry a number": _with(
+        lambda h, info, d: info["architecture"].append(7)
+    ),
     "unknown activation": _set_arch(1, name="swish"),
     "activation name a list": _set_arch(1, name=["sigmoid"]),
     "activation name null": _set_arch(1, name=None),
@@ -170,85 +196,130 @@ CORPUS: dict[str, Callable[[bytes], bytes]] = {
     "in_features true": _set_arch(0, in_features=True),
     "bias a string": _set_arch(0, bias="yes"),
     "layers that do not chain": _set_arch(2, in_features=5),
-    "leaky slope huge int": _with(lambda h, info, d: info["architecture"].__setitem__(
-        1, {"type": "activation", "name": "leaky_relu", "negative_slope": 10**400})),
-    "leaky slope a string": _with(lambda h, info, d: info["architecture"].__setitem__(
-        1, {"type": "activation", "name": "leaky_relu", "negative_slope": "0.1"})),
-    "gigantic architecture, small data": _set_arch(0, in_features=10**9,
-                                                   out_features=10**9),
+    "leaky slope huge int": _with(
+        lambda h, info, d: info["architecture"].__setitem__(
+            1, {"type": "activation", "name": "leaky_relu", "negative_slope": 10**400}
+        )
+    ),
+    "leaky slope a string": _with(
+        lambda h, info, d: info["architecture"].__setitem__(
+            1, {"type": "activation", "name": "leaky_relu", "negative_slope": "0.1"}
+        )
+    ),
+    "gigantic architecture, small data": _set_arch(
+        0, in_features=10**9, out_features=10**9
+    ),
     "huge architecture, small data": _set_arch(0, in_features=10**6),
     "astronomic architecture": _set_arch(0, in_features=10**100),
-    "shape disagrees with architecture": _with(lambda h, info, d: (
-        h["0.weight"].update(shape=[2, 8]))),
+    "shape disagrees with architecture": _with(
+        lambda h, info, d: h["0.weight"].update(shape=[2, 8])
+    ),
     "shape transposed": _with(lambda h, info, d: h["2.weight"].update(shape=[4, 3])),
     "shape 3-D": _with(lambda h, info, d: h["0.weight"].update(shape=[2, 2, 4])),
     "shape negative": _with(lambda h, info, d: h["0.weight"].update(shape=[-4, -4])),
     "shape floats": _with(lambda h, info, d: h["0.weight"].update(shape=[4.0, 4.0])),
     "shape a string": _with(lambda h, info, d: h["0.weight"].update(shape="4,4")),
-    "gigantic shape, small data": _with(lambda h, info, d: h["0.weight"].update(
-        shape=[2**31 - 1, 2**31 - 1])),
-    "gigantic shape and offsets": _with(lambda h, info, d: h["0.weight"].update(
-        shape=[2**31 - 1, 2**31 - 1], data_offsets=[0, 8 * (2**31 - 1) ** 2])),
-    "offsets out of range": _with(lambda h, info, d: h["4.bias"].update(
-        data_offsets=[352, 10**6])),
-    "offsets past 2**64": _with(lambda h, info, d: h["4.bias"].update(
-        data_offsets=[2**64, 2**64 + 24])),
-    "offsets negative": _with(lambda h, info, d: h["0.bias"].update(
-        data_offsets=[-32, 0])),
-    "offsets reversed": _with(lambda h, info, d: h["0.bias"].update(
-        data_offsets=[160, 128])),
-    "offsets overlapping": _with(lambda h, info, d: h["0.bias"].update(
-        data_offsets=[96, 128])),
-    "offsets one number": _with(lambda h, info, d: h["0.bias"].update(
-        data_offsets=[128])),
-    "offsets strings": _with(lambda h, info, d: h["0.bias"].update(
-        data_offsets=["128", "160"])),
-    "two tensors share bytes": _with(lambda h, info, d: h["4.bias"].update(
-        data_offsets=[256, 280])),
+    "gigantic shape, small data": _with(
+        lambda h, info, d: h["0.weight"].update(shape=[2**31 - 1, 2**31 - 1])
+    ),
+    "gigantic shape and offsets": _with(
+        lambda h, info, d: h["0.weight"].update(
+            shape=[2**31 - 1, 2**31 - 1], data_offsets=[0, 8 * (2**31 - 1) ** 2]
+        )
+    ),
+    "offsets out of range": _with(
+        lambda h, info, d: h["4.bias"].update(data_offsets=[352, 10**6])
+    ),
+    "offsets past 2**64": _with(
+        lambda h, info, d: h["4.bias"].update(data_offsets=[2**64, 2**64 + 24])
+    ),
+    "offsets negative": _with(
+        lambda h, info, d: h["0.bias"].update(data_offsets=[-32, 0])
+    ),
+    "offsets reversed": _with(
+        lambda h, info, d: h["0.bias"].update(data_offsets=[160, 128])
+    ),
+    "offsets overlapping": _with(
+        lambda h, info, d: h["0.bias"].update(data_offsets=[96, 128])
+    ),
+    "offsets one number": _with(
+        lambda h, info, d: h["0.bias"].update(data_offsets=[128])
+    ),
+    "offsets strings": _with(
+        lambda h, info, d: h["0.bias"].update(data_offsets=["128", "160"])
+    ),
+    "two tensors share bytes": _with(
+        lambda h, info, d: h["4.bias"].update(data_offsets=[256, 280])
+    ),
     "extra bytes after the data": _with(lambda h, info, d: d.extend(b"\0" * 8)),
     "missing tensor": _with(lambda h, info, d: h.pop("4.bias")),
-    "unexpected tensor": _with(lambda h, info, d: (
-        h.update({"9.weight": {"dtype": "F64", "shape": [1],
-                               "data_offsets": [376, 384]}}), d.extend(b"\0" * 8))),
+    "unexpected tensor": _with(
+        lambda h, info, d: (
+            h.update(
+                {"9.weight": {"dtype": "F64", "shape": [1], "data_offsets": [376, 384]}}
+            ),
+            d.extend(b"\0" * 8),
+        )
+    ),
     "NaN weight": _nan_weight(float("nan")),
     # finite as float64, inf once cast to the float32 the metadata declares
-    "1e300 weight in a float32 model": _with(lambda h, info, d: (
-        info.update(dtype="float32"), d.__setitem__(slice(0, 8),
-                                                    struct.pack("<d", 1e300)))),
-    "tensor dtype disagrees with the model's": _with(lambda h, info, d: info.update(
-        dtype="float32")),
+    "1e300 weight in a float32 model": _with(
+        lambda h, info, d: (
+            info.update(dtype="float32"),
+            d.__setitem__(slice(0, 8), struct.pack("<d", 1e300)),
+        )
+    ),
+    "tensor dtype disagrees with the model's": _with(
+        lambda h, info, d: info.update(dtype="float32")
+    ),
     "inf weight": _nan_weight(float("inf")),
     "-inf weight": _nan_weight(float("-inf")),
     "duplicate tensor key": _with(_duplicate_tensor_key),
     "duplicate metadata key": _with(_duplicate_info_key),
-    "class names not strings": _with(lambda h, info, d: info.update(class_names=[1, 2, 3])),
+    "class names not strings": _with(
+        lambda h, info, d: info.update(class_names=[1, 2, 3])
+    ),
     "class names a string": _with(lambda h, info, d: info.update(class_names="abc")),
     "class names wrong count": _with(lambda h, info, d: info.update(class_names=["a"])),
-    "feature names wrong count": _with(lambda h, info, d: info.update(
-        feature_names=["w"])),
+    "feature names wrong count": _with(
+        lambda h, info, d: info.update(feature_names=["w"])
+    ),
     "standardizer a list": _with(lambda h, info, d: info.update(standardizer=[0, 1])),
-    "standardizer wrong length": _with(lambda h, info, d: info["standardizer"].update(
-        mean=[0.0])),
-    "standardizer zero scale": _with(lambda h, info, d: info["standardizer"].update(
-        scale=[1.0, 0.0, 1.0, 1.0])),
-    "standardizer 1e400": _with(lambda h, info, d: h["__metadata__"].update(
-        retroprop=json.dumps(info).replace('"mean": [0.0', '"mean": [1e400'))),
-    "standardizer huge int": _with(lambda h, info, d: info["standardizer"].update(
-        mean=[10**400, 0, 0, 0])),
-    "standardizer strings": _with(lambda h, info, d: info["standardizer"].update(
-        mean=["0"] * 4)),
+    "standardizer wrong length": _with(
+        lambda h, info, d: info["standardizer"].update(mean=[0.0])
+    ),
+    "standardizer zero scale": _with(
+        lambda h, info, d: info["standardizer"].update(scale=[1.0, 0.0, 1.0, 1.0])
+    ),
+    "standardizer 1e400": _with(
+        lambda h, info, d: h["__metadata__"].update(
+            retroprop=json.dumps(info).replace('"mean": [0.0', '"mean": [1e400')
+        )
+    ),
+    "standardizer huge int": _with(
+        lambda h, info, d: info["standardizer"].update(mean=[10**400, 0, 0, 0])
+    ),
+    "standardizer strings": _with(
+        lambda h, info, d: info["standardizer"].update(mean=["0"] * 4)
+    ),
     "metadata not an object": _with(lambda h, info, d: info.update(metadata=[1])),
-    "int with 5000 digits": _with(lambda h, info, d: h["__metadata__"].update(
-        retroprop=json.dumps(info).replace('"format_version": 1',
-                                           '"format_version": ' + "1" * 5000))),
+    "int with 5000 digits": _with(
+        lambda h, info, d: h["__metadata__"].update(
+            retroprop=json.dumps(info).replace(
+                '"format_version": 1', '"format_version": ' + "1" * 5000
+            )
+        )
+    ),
     "a zip file": lambda raw: b"PK\x03\x04" + b"\0" * 200,
     "random bytes": lambda raw: np.random.default_rng(0).bytes(4096),
     "a NumPy .npy": lambda raw: _npy(np.arange(6.0).reshape(2, 3)),
-    "an object .npy": lambda raw: _npy(np.array([{"a": 1}, None], dtype=object),
-                                       allow_pickle=True),
+    "an object .npy": lambda raw: _npy(
+        np.array([{"a": 1}, None], dtype=object), allow_pickle=True
+    ),
     "a NumPy .npz": lambda raw: _npz(weight=np.ones((4, 4)), bias=np.zeros(4)),
     "a pickle of the state dict": lambda raw: pickle.dumps(
-        _valid_model().net.state_dict()),
+        _valid_model().net.state_dict()
+    ),
     "a pickle of the whole model": lambda raw: pickle.dumps(_valid_model()),
 }
 
@@ -312,10 +383,14 @@ def test_a_malicious_pickle_is_never_unpickled(tmp_path):
 def test_a_pytorch_file_is_refused_and_not_executed(tmp_path):
     torch = pytest.importorskip("torch")
     sentinel = tmp_path / "pwned"
-    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sigmoid(),
-                              torch.nn.Linear(4, 3))
-    for name, obj in (("state.pt", net.state_dict()), ("whole.pt", net),
-                      ("hostile.pt", {"x": _MakesAFile(str(sentinel))})):
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 4), torch.nn.Sigmoid(), torch.nn.Linear(4, 3)
+    )
+    for name, obj in (
+        ("state.pt", net.state_dict()),
+        ("whole.pt", net),
+        ("hostile.pt", {"x": _MakesAFile(str(sentinel))}),
+    ):
         path = tmp_path / name
         torch.save(obj, path)
         _refused(path)
@@ -332,10 +407,17 @@ def test_not_a_file(tmp_path):
     _refused(folder)
 
 
-@pytest.mark.parametrize("case", [
-    "gigantic architecture, small data", "huge architecture, small data",
-    "gigantic shape, small data", "gigantic shape and offsets", "size 2**63",
-    "astronomic architecture"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "gigantic architecture, small data",
+        "huge architecture, small data",
+        "gigantic shape, small data",
+        "gigantic shape and offsets",
+        "size 2**63",
+        "astronomic architecture",
+    ],
+)
 def test_a_file_claiming_a_huge_tensor_allocates_little(valid, tmp_path, case):
     """Peak allocation while refusing stays below 10 x the file's size + 1 MiB."""
     path = tmp_path / "huge.safetensors"
@@ -366,11 +448,20 @@ def test_loading_a_valid_file_allocates_about_its_size(valid, tmp_path):
     assert peak < 10 * size + (1 << 20), (peak, size)
 
 
-@pytest.mark.parametrize("case", ["empty", "size 2**63", "unknown activation",
-                                  "NaN weight", "a pickle of the state dict",
-                                  "an object .npy"])
-def test_cli_predict_with_a_bad_model_exits_2_with_one_line(valid, tmp_path, capsys,
-                                                          case):
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty",
+        "size 2**63",
+        "unknown activation",
+        "NaN weight",
+        "a pickle of the state dict",
+        "an object .npy",
+    ],
+)
+def test_cli_predict_with_a_bad_model_exits_2_with_one_line(
+    valid, tmp_path, capsys, case
+):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(CORPUS[case](valid))
     data = tmp_path / "new.csv"
@@ -399,10 +490,22 @@ def test_cli_predict_with_weights_that_overflow_exits_2_without_warnings(tmp_pat
     rp.load(path)  # finite, so loadable
     data = tmp_path / "new.csv"
     data.write_text("a,b,c,d\n0,0,0,0\n1,2,3,4\n")
-    r = subprocess.run([sys.executable, "-m", "retroprop", "predict", "--model",
-                        str(path), "--data", str(data)], capture_output=True, text=True,
-                       check=False,
-                       env={k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "retroprop",
+            "predict",
+            "--model",
+            str(path),
+            "--data",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"},
+    )
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1, r.stderr
     assert str(path) in r.stderr and "data row 2" in r.stderr
@@ -453,20 +556,29 @@ def _fitted(mean, scale):
     return rp.datasets.Standardizer(np.asarray(mean, float), np.asarray(scale, float))
 
 
-@pytest.mark.parametrize("what,kwargs", [
-    ("int class names", {"class_names": [0, 1, 2]}),
-    ("too few class names", {"class_names": ["a", "b"]}),
-    ("int feature names", {"feature_names": [1, 2, 3, 4]}),
-    ("too many feature names", {"feature_names": list("abcde")}),
-    ("NaN in metadata", {"metadata": {"loss": float("nan")}}),
-    ("inf in metadata", {"metadata": {"loss": [float("inf")]}}),
-    ("NumPy int in metadata", {"metadata": {"epochs": np.int64(3)}}),
-    ("object in metadata", {"metadata": {"x": object()}}),
-    ("standardizer of 3 features", {"standardizer": _fitted([0] * 3, [1] * 3)}),
-    ("standardizer with NaN", {"standardizer": _fitted([np.nan, 0, 0, 0], [1] * 4)}),
-    ("standardizer with zero scale", {"standardizer": _fitted([0] * 4, [1, 0, 1, 1])}),
-    ("unfitted standardizer", {"standardizer": rp.datasets.Standardizer()}),
-])
+@pytest.mark.parametrize(
+    ("what", "kwargs"),
+    [
+        ("int class names", {"class_names": [0, 1, 2]}),
+        ("too few class names", {"class_names": ["a", "b"]}),
+        ("int feature names", {"feature_names": [1, 2, 3, 4]}),
+        ("too many feature names", {"feature_names": list("abcde")}),
+        ("NaN in metadata", {"metadata": {"loss": float("nan")}}),
+        ("inf in metadata", {"metadata": {"loss": [float("inf")]}}),
+        ("NumPy int in metadata", {"metadata": {"epochs": np.int64(3)}}),
+        ("object in metadata", {"metadata": {"x": object()}}),
+        ("standardizer of 3 features", {"standardizer": _fitted([0] * 3, [1] * 3)}),
+        (
+            "standardizer with NaN",
+            {"standardizer": _fitted([np.nan, 0, 0, 0], [1] * 4)},
+        ),
+        (
+            "standardizer with zero scale",
+            {"standardizer": _fitted([0] * 4, [1, 0, 1, 1])},
+        ),
+        ("unfitted standardizer", {"standardizer": rp.datasets.Standardizer()}),
+    ],
+)
 def test_save_refuses_what_load_would_refuse(tmp_path, what, kwargs):
     """Before: each of these was written, and then rp.load refused the file (or save
     raised a bare TypeError/ValueError). Now save refuses up front, writing nothing."""
@@ -480,8 +592,9 @@ def test_save_refuses_what_load_would_refuse(tmp_path, what, kwargs):
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
 
 
-@pytest.mark.parametrize("net", [rp.Sequential(), rp.Sequential(rp.Linear(2, 2),
-                                                                 rp.Module())])
+@pytest.mark.parametrize(
+    "net", [rp.Sequential(), rp.Sequential(rp.Linear(2, 2), rp.Module())]
+)
 def test_save_refuses_a_network_it_could_not_rebuild(tmp_path, net):
     with pytest.raises(rp.ConfigError, match="cannot be saved"):
         rp.save(net, tmp_path / "m.safetensors")

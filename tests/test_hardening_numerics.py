@@ -28,13 +28,16 @@ def _warnings_are_errors():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("target,loss,grad", [
-    # logits y = [1e4, 0, -1e4]; log-sum-exp: ln(e^0 + e^-1e4 + e^-2e4) = ln(1) = 0
-    # after subtracting the max 1e4, so ln p = [0, -1e4, -2e4] exactly.
-    (0, 0.0, [0.0, 0.0, 0.0]),       # -ln p_0 = 0;      p - onehot(0) = [0, 0, 0]
-    (1, 1e4, [1.0, -1.0, 0.0]),      # -ln p_1 = 1e4;    p - onehot(1) = [1, -1, 0]
-    (2, 2e4, [1.0, 0.0, -1.0]),      # -ln p_2 = 2e4;    p - onehot(2) = [1, 0, -1]
-])
+@pytest.mark.parametrize(
+    ("target", "loss", "grad"),
+    [
+        # logits y = [1e4, 0, -1e4]; log-sum-exp: ln(e^0 + e^-1e4 + e^-2e4) = ln(1) = 0
+        # after subtracting the max 1e4, so ln p = [0, -1e4, -2e4] exactly.
+        (0, 0.0, [0.0, 0.0, 0.0]),  # -ln p_0 = 0;      p - onehot(0) = [0, 0, 0]
+        (1, 1e4, [1.0, -1.0, 0.0]),  # -ln p_1 = 1e4;    p - onehot(1) = [1, -1, 0]
+        (2, 2e4, [1.0, 0.0, -1.0]),  # -ln p_2 = 2e4;    p - onehot(2) = [1, 0, -1]
+    ],
+)
 def test_cross_entropy_of_extreme_logits_is_exact(dtype, target, loss, grad):
     logits = np.array([[1e4, 0.0, -1e4]], dtype=dtype)
     fn = rp.CrossEntropyLoss()
@@ -49,9 +52,14 @@ def test_cross_entropy_of_extreme_logits_is_exact(dtype, target, loss, grad):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_cross_entropy_matches_torch_at_extremes(dtype):
     torch = pytest.importorskip("torch")
-    logits = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0], [3e38 if dtype == np.float32
-                                                             else 1e308, 0.0, -1.0]],
-                      dtype=dtype)
+    logits = np.array(
+        [
+            [1e4, 0.0, -1e4],
+            [-1e4, 1e4, 0.0],
+            [3e38 if dtype == np.float32 else 1e308, 0.0, -1.0],
+        ],
+        dtype=dtype,
+    )
     y = np.array([2, 0, 1])
     fn = rp.CrossEntropyLoss(reduction="sum")
     ours = fn(logits, y)
@@ -64,11 +72,15 @@ def test_cross_entropy_matches_torch_at_extremes(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name,low,high", [("sigmoid", 0.0, 1.0), ("tanh", -1.0, 1.0)])
+@pytest.mark.parametrize(
+    ("name", "low", "high"), [("sigmoid", 0.0, 1.0), ("tanh", -1.0, 1.0)]
+)
 def test_saturating_activations_are_exact_with_zero_derivative(dtype, name, low, high):
     act = rp.ACTIVATIONS[name]()
-    z = np.array([[-1e4, 1e4, -1e30, 1e30, -np.finfo(dtype).max, np.finfo(dtype).max]],
-                 dtype=dtype)
+    z = np.array(
+        [[-1e4, 1e4, -1e30, 1e30, -np.finfo(dtype).max, np.finfo(dtype).max]],
+        dtype=dtype,
+    )
     a = act(z)
     assert a.dtype == dtype
     np.testing.assert_array_equal(a, np.array([[low, high] * 3], dtype=dtype))
@@ -130,9 +142,13 @@ def test_cli_train_refuses_non_finite_input_naming_line_and_column(tmp_path, cel
     rows[6] = f"5,{cell},1,y"
     path = tmp_path / "d.csv"
     path.write_text("\n".join(rows) + "\n")
-    r = subprocess.run([sys.executable, "-m", "retroprop", "train", "-q", "--data",
-                        str(path)], capture_output=True, text=True, check=False,
-                       env={k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"})
+    r = subprocess.run(
+        [sys.executable, "-m", "retroprop", "train", "-q", "--data", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "RETROPROP_DEBUG"},
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert f"{path}, line 7, column 'b'" in r.stderr and repr(cell) in r.stderr

@@ -24,7 +24,8 @@ from retroprop.report import record_training, render_html
 from retroprop.report.html import embed_json, network_layout, trace_html
 
 DATA_BLOCK = re.compile(
-    r'(?s)<script type="application/json" id="retroprop-data">(.*?)</script>')
+    r'(?s)<script type="application/json" id="retroprop-data">(.*?)</script>'
+)
 # Namespace names the page's script uses with createElementNS: identifiers, never
 # fetched. Any other http(s) address in the page is a failure.
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1998/Math/MathML"}
@@ -65,7 +66,10 @@ def test_embedded_traces_are_the_traces_json(recording):
     # the diagram's shape is the network's
     assert [la["size"] for la in data["layers"]] == [4, 4, 3, 3]
     assert [(li["weight"], li["bias"]) for li in data["linears"]] == [
-        ("0.weight", "0.bias"), ("2.weight", "2.bias"), ("4.weight", "4.bias")]
+        ("0.weight", "0.bias"),
+        ("2.weight", "2.bias"),
+        ("4.weight", "4.bias"),
+    ]
     assert data["class_names"] == ["setosa", "versicolor", "virginica"]
 
 
@@ -75,8 +79,16 @@ def test_recorded_steps_are_the_real_training_steps():
     split = prepare_data()
     net = build_network(split)
     bias = rp.RecordParameter("4.bias")
-    plain = rp.train(net, split.X_train, split.y_train, epochs=2, lr=0.05,
-                     batch_size=1, seed=1, callbacks=[bias])
+    plain = rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=2,
+        lr=0.05,
+        batch_size=1,
+        seed=1,
+        callbacks=[bias],
+    )
     rec = record_training(steps=20, epochs=2)
     r = rec.recorder
     assert r.max_mismatch == 0.0
@@ -159,8 +171,10 @@ def test_render_checks_its_inputs():
 
 def test_cli_report_writes_the_page(tmp_path):
     out = tmp_path / "r.html"
-    res = CliRunner().invoke(cli, ["report", "--steps", "3", "--epochs", "2",
-                                   "--output", str(out), "--quiet"])
+    res = CliRunner().invoke(
+        cli,
+        ["report", "--steps", "3", "--epochs", "2", "--output", str(out), "--quiet"],
+    )
     assert res.exit_code == 0, res.output
     assert "3 recorded steps of 240 iterations" in " ".join(res.output.split())
     data = page_data(out.read_text("utf-8"))
@@ -171,7 +185,9 @@ def test_cli_report_writes_the_page(tmp_path):
 
 def test_cli_report_rejects_bad_input(tmp_path):
     runner = CliRunner()
-    res = runner.invoke(cli, ["report", "--epochs", "0", "-o", str(tmp_path / "a.html")])
+    res = runner.invoke(
+        cli, ["report", "--epochs", "0", "-o", str(tmp_path / "a.html")]
+    )
     assert res.exit_code == 2 and "no update" in res.output
     res = runner.invoke(cli, ["report", "-o", str(tmp_path / "no" / "a.html")])
     assert res.exit_code == 2 and "does not exist" in res.output
@@ -182,26 +198,35 @@ def test_cli_report_rejects_bad_input(tmp_path):
 def test_trace_html_is_one_explained_step():
     split = prepare_data()
     net = build_network(split)
-    meta = {"step": 1, "epoch": 1, "sample": 7, "class_names": ["a", "b", "</script>"],
-            "feature_names": list(split.dataset.feature_names), "data": "iris"}
+    meta = {
+        "step": 1,
+        "epoch": 1,
+        "sample": 7,
+        "class_names": ["a", "b", "</script>"],
+        "feature_names": list(split.dataset.feature_names),
+        "data": "iris",
+    }
     t = explain_step(net, split.X_train[7], split.y_train[7], lr=0.1, meta=meta)
     page = trace_html(t)
     data = page_data(page)
     assert page.count("</script>") == 2
-    assert data["steps"] == [{"iteration": 1, "epoch": 1, "batch": [7],
-                              "trace": json.loads(t.to_json())}]
+    assert data["steps"] == [
+        {"iteration": 1, "epoch": 1, "batch": [7], "trace": json.loads(t.to_json())}
+    ]
     assert data["class_names"] == ["a", "b", "</script>"]
     assert data["history"] is None and data["meta"]["lr"] == 0.1
     # the layout read from the trace is the one read from the network
     assert (data["layers"], data["linears"]) == tuple(
-        json.loads(json.dumps(x)) for x in network_layout(net))
+        json.loads(json.dumps(x)) for x in network_layout(net)
+    )
 
 
 def test_cli_explain_html_embeds_the_json_format(tmp_path):
     runner = CliRunner()
     out = tmp_path / "step.html"
-    res = runner.invoke(cli, ["explain", "--step", "2", "--format", "html",
-                              "--output", str(out)])
+    res = runner.invoke(
+        cli, ["explain", "--step", "2", "--format", "html", "--output", str(out)]
+    )
     assert res.exit_code == 0, res.output
     as_json = runner.invoke(cli, ["explain", "--step", "2", "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
@@ -209,12 +234,16 @@ def test_cli_explain_html_embeds_the_json_format(tmp_path):
     (step,) = data["steps"]
     assert step["trace"] == json.loads(as_json.stdout)
     assert step["iteration"] == 2 and data["class_names"] == [
-        "setosa", "versicolor", "virginica"]
+        "setosa",
+        "versicolor",
+        "virginica",
+    ]
 
 
 @pytest.mark.parametrize("error", [1e-12, float("nan")])
-def test_cli_report_refuses_a_trace_that_is_not_the_training_step(tmp_path, capsys,
-                                                                  monkeypatch, error):
+def test_cli_report_refuses_a_trace_that_is_not_the_training_step(
+    tmp_path, capsys, monkeypatch, error
+):
     # The explained step's "updated" values off by 1e-12 (or NaN) in one parameter:
     # the page would show numbers training did not produce. Exit 1, one line.
     from retroprop.cli import main

@@ -17,8 +17,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +58,13 @@ def page(browser, report):
     pg = context.new_page()
     pg.requests, pg.problems = [], []
     pg.on("request", lambda r: pg.requests.append(r.url))
-    pg.on("console", lambda m: m.type in ("error", "warning") and pg.problems.append(
-        f"console {m.type}: {m.text}"))
+    pg.on(
+        "console",
+        lambda m: (
+            m.type in ("error", "warning")
+            and pg.problems.append(f"console {m.type}: {m.text}")
+        ),
+    )
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
     pg.goto(path.as_uri())
     pg.wait_for_selector("body[data-ready]", timeout=10_000)
@@ -85,7 +96,8 @@ def assert_shows(pg, trace: dict, name: str, index: list[int]) -> None:
 
 def click_edge(pg, param: str) -> None:
     """A real mouse click on a point of the weight's line that no other line covers."""
-    point = pg.evaluate("""(param) => {
+    point = pg.evaluate(
+        """(param) => {
         const g = document.querySelector(`[data-param="${param}"]`);
         const path = g.querySelector("path.hit"), len = path.getTotalLength();
         const m = path.getScreenCTM();
@@ -95,7 +107,9 @@ def click_edge(pg, param: str) -> None:
             if (hit && hit.closest("[data-param]") === g) return [p.x, p.y];
         }
         return null;
-    }""", param)
+    }""",
+        param,
+    )
     assert point is not None, f"no clickable point on {param}"
     pg.mouse.click(*point)
 
@@ -107,14 +121,26 @@ def test_diagram_has_every_neuron_weight_and_bias(page):
     biases = page.locator('[data-param*="bias["]')
     assert weights.count() == 4 * 4 + 4 * 3 + 3 * 3
     assert biases.count() == 4 + 3 + 3
-    names = set(page.eval_on_selector_all(
-        "[data-param]", "els => els.map(e => e.getAttribute('data-param'))"))
-    assert {"0.weight[3,3]", "2.weight[2,3]", "4.weight[2,2]", "4.bias[1]",
-            "0.bias[3]"} <= names
-    layers = sorted(page.eval_on_selector_all(
-        "[data-neuron]", "els => els.map(e => e.getAttribute('data-neuron'))"))
-    assert layers == sorted(f"{L}:{k}" for L, n in enumerate([4, 4, 3, 3])
-                            for k in range(n))
+    names = set(
+        page.eval_on_selector_all(
+            "[data-param]", "els => els.map(e => e.getAttribute('data-param'))"
+        )
+    )
+    assert {
+        "0.weight[3,3]",
+        "2.weight[2,3]",
+        "4.weight[2,2]",
+        "4.bias[1]",
+        "0.bias[3]",
+    } <= names
+    layers = sorted(
+        page.eval_on_selector_all(
+            "[data-neuron]", "els => els.map(e => e.getAttribute('data-neuron'))"
+        )
+    )
+    assert layers == sorted(
+        f"{L}:{k}" for L, n in enumerate([4, 4, 3, 3]) for k in range(n)
+    )
     assert page.locator("#step").get_attribute("type") == "range"
     assert page.locator("#step").get_attribute("max") == "20"
     assert page.locator("#step-label").inner_text() == "step 1 / 20"
@@ -133,8 +159,10 @@ def test_click_bias_and_weight_show_the_trace(page, report):
     click_edge(page, "2.weight[1,2]")
     assert page.locator("#details [data-selected]").inner_text() == "2.weight[1,2]"
     assert_shows(page, traces[0], "2.weight", [1, 2])
-    assert shown(page, "factor:da_i/dz_i") == entry(
-        traces[0], "2.weight", [1, 2])["factors"]["da_i/dz_i"]
+    assert (
+        shown(page, "factor:da_i/dz_i")
+        == entry(traces[0], "2.weight", [1, 2])["factors"]["da_i/dz_i"]
+    )
 
 
 def test_step_slider_and_keys_follow_the_trace(page, report):
@@ -146,8 +174,10 @@ def test_step_slider_and_keys_follow_the_trace(page, report):
     page.keyboard.press("ArrowRight")
     assert page.locator("#step-label").inner_text() == "step 2 / 20"
     assert_shows(page, traces[1], "0.bias", [2])
-    assert entry(traces[1], "0.bias", [2])["value"] == entry(traces[0], "0.bias",
-                                                             [2])["updated"]
+    assert (
+        entry(traces[1], "0.bias", [2])["value"]
+        == entry(traces[0], "0.bias", [2])["updated"]
+    )
     assert shown(page, "value") != entry(traces[0], "0.bias", [2])["value"]
     # arrow keys anywhere on the page
     page.locator("header").click()
@@ -195,7 +225,8 @@ def test_neuron_shows_forward_values(page, report):
     r = traces[1]["target"][0]
     assert f"{names[r]} (true)" in page.locator("#sample").inner_text()
     shown_p = page.eval_on_selector_all(
-        "#sample tr .num", "els => els.map(e => e.getAttribute('data-exact'))")
+        "#sample tr .num", "els => els.map(e => e.getAttribute('data-exact'))"
+    )
     assert [float(v) for v in shown_p[-3:]] == traces[1]["probabilities"][0]
 
 
@@ -208,7 +239,6 @@ def test_screenshot_of_the_default_report(page):
     assert shot.stat().st_size > 20_000
 
 
-
 def test_explained_step_page(browser, tmp_path):
     # `explain --format html`: one trace, no curves; same contract
     import retroprop as rp
@@ -217,8 +247,13 @@ def test_explained_step_page(browser, tmp_path):
 
     split = prepare_data()
     net = build_network(split, (5,), "tanh")
-    t = rp.explain_step(net, split.X_train[:2], split.y_train[:2], lr=0.5,
-                        meta={"class_names": list(split.dataset.class_names)})
+    t = rp.explain_step(
+        net,
+        split.X_train[:2],
+        split.y_train[:2],
+        lr=0.5,
+        meta={"class_names": list(split.dataset.class_names)},
+    )
     trace = json.loads(t.to_json())
     path = tmp_path / "step.html"
     write_html(path, trace_html(t))

@@ -64,10 +64,12 @@ def test_predictions_are_the_networks(iris):
     net = est.to_network()
     logits = net(X)
     np.testing.assert_array_equal(est.predict(X), est.classes_[logits.argmax(1)])
-    np.testing.assert_allclose(est.predict_proba(X), rp.predict_proba(net, X), rtol=0,
-                               atol=0)
-    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), est.predict_proba(X),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        est.predict_proba(X), rp.predict_proba(net, X), rtol=0, atol=0
+    )
+    np.testing.assert_allclose(
+        np.exp(est.predict_log_proba(X)), est.predict_proba(X), rtol=1e-12
+    )
     assert list(est.classes_) == sorted(set(names))
     assert est.score(X, names) > 0.9
     # to_network is a copy: training it leaves the estimator alone
@@ -84,12 +86,20 @@ def test_coefs_are_views_of_the_network(iris):
     assert (est.predict(X) == 1).all()
 
 
-@pytest.mark.parametrize("activation, engine_name", [
-    ("logistic", "sigmoid"), ("tanh", "tanh"), ("relu", "relu"), ("identity", "identity")])
+@pytest.mark.parametrize(
+    ("activation", "engine_name"),
+    [
+        ("logistic", "sigmoid"),
+        ("tanh", "tanh"),
+        ("relu", "relu"),
+        ("identity", "identity"),
+    ],
+)
 def test_activation_names_map_to_the_engine(iris, activation, engine_name):
     X, _, y = iris
-    est = BackpropClassifier(activation=activation, max_iter=1, random_state=0,
-                             learning_rate_init=0.01).fit(X, y)
+    est = BackpropClassifier(
+        activation=activation, max_iter=1, random_state=0, learning_rate_init=0.01
+    ).fit(X, y)
     hidden = [m for m in est.network_ if not isinstance(m, rp.Linear)]
     assert [m.name for m in hidden] == [engine_name, engine_name]
 
@@ -97,13 +107,28 @@ def test_activation_names_map_to_the_engine(iris, activation, engine_name):
 def test_partial_fit_keeps_momentum(iris):
     """Two partial_fit calls == one SGD with momentum over both epochs (same order)."""
     X, _, y = iris
-    est = BackpropClassifier(momentum=0.9, nesterovs_momentum=False, shuffle=False,
-                             batch_size=10, learning_rate_init=0.05, random_state=3)
+    est = BackpropClassifier(
+        momentum=0.9,
+        nesterovs_momentum=False,
+        shuffle=False,
+        batch_size=10,
+        learning_rate_init=0.05,
+        random_state=3,
+    )
     est.partial_fit(X, y, classes=[0, 1, 2])
     est.partial_fit(X, y)
     net = rp.mlp([4, 4, 3, 3], "sigmoid", init="glorot", seed=np.random.default_rng(3))
-    rp.train(net, X, y, epochs=2, lr=0.05, batch_size=10, momentum=0.9, shuffle=False,
-             engine="numpy")  # the reference engine, step by step
+    rp.train(
+        net,
+        X,
+        y,
+        epochs=2,
+        lr=0.05,
+        batch_size=10,
+        momentum=0.9,
+        shuffle=False,
+        engine="numpy",
+    )  # the reference engine, step by step
     for lin, W in zip(net.linears, est.coefs_):
         np.testing.assert_allclose(W, lin.weight.data.T, rtol=0, atol=1e-15)
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
@@ -113,16 +138,25 @@ def test_partial_fit_keeps_momentum(iris):
 
 def test_pipeline_grid_search_cross_val(iris):
     X, names, _ = iris
-    pipe = make_pipeline(StandardScaler(), BackpropClassifier(max_iter=10, random_state=0,
-                                                              learning_rate_init=0.2))
+    pipe = make_pipeline(
+        StandardScaler(),
+        BackpropClassifier(max_iter=10, random_state=0, learning_rate_init=0.2),
+    )
     scores = cross_val_score(pipe, X, names, cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.8
-    grid = GridSearchCV(pipe, {"backpropclassifier__activation": ["logistic", "tanh"],
-                               "backpropclassifier__hidden_layer_sizes": [(4, 3), (8,)]},
-                        cv=3)
+    grid = GridSearchCV(
+        pipe,
+        {
+            "backpropclassifier__activation": ["logistic", "tanh"],
+            "backpropclassifier__hidden_layer_sizes": [(4, 3), (8,)],
+        },
+        cv=3,
+    )
     grid.fit(X, names)
-    assert set(grid.best_params_) == {"backpropclassifier__activation",
-                                      "backpropclassifier__hidden_layer_sizes"}
+    assert set(grid.best_params_) == {
+        "backpropclassifier__activation",
+        "backpropclassifier__hidden_layer_sizes",
+    }
     assert grid.best_score_ > 0.8
     assert grid.predict(X[:5]).dtype.kind in "UO"
 
@@ -139,8 +173,13 @@ def test_pickle_round_trip(iris):
 
 def test_early_stopping_restores_the_best(iris):
     X, _, y = iris
-    est = BackpropClassifier(early_stopping=True, max_iter=200, n_iter_no_change=3,
-                             random_state=0, learning_rate_init=0.5).fit(X, y)
+    est = BackpropClassifier(
+        early_stopping=True,
+        max_iter=200,
+        n_iter_no_change=3,
+        random_state=0,
+        learning_rate_init=0.5,
+    ).fit(X, y)
     assert est.best_loss_ is None
     assert len(est.validation_scores_) == est.n_iter_ < 200
     assert est.best_validation_score_ == max(est.validation_scores_)
@@ -177,8 +216,14 @@ def test_regressor_fits_a_line():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(200, 2))
     y = X @ np.array([1.5, -2.0]) + 0.3
-    est = BackpropRegressor(hidden_layer_sizes=(), activation="identity", batch_size=10,
-                            learning_rate_init=0.1, max_iter=100, random_state=0).fit(X, y)
+    est = BackpropRegressor(
+        hidden_layer_sizes=(),
+        activation="identity",
+        batch_size=10,
+        learning_rate_init=0.1,
+        max_iter=100,
+        random_state=0,
+    ).fit(X, y)
     np.testing.assert_allclose(est.coefs_[0][:, 0], [1.5, -2.0], atol=1e-3)
     np.testing.assert_allclose(est.intercepts_[0], [0.3], atol=1e-3)
     assert est.predict(X).shape == (200,)
@@ -186,17 +231,24 @@ def test_regressor_fits_a_line():
     assert est.loss_curve_[-1] == pytest.approx(np.mean((est.predict(X) - y) ** 2))
 
 
-@pytest.mark.parametrize("param, value, message", [
-    ("activation", "sigmoid", "activation must be one of \\['identity', 'logistic'"),
-    ("hidden_layer_sizes", (4, 0), "hidden_layer_sizes must be positive integers"),
-    ("learning_rate_init", 0.0, "learning_rate_init must be a number in \\(0"),
-    ("batch_size", 0, "batch_size must be an integer"),
-    ("momentum", 1.0, "momentum must be a number in \\[0, 1\\)"),
-    ("max_iter", 0, "max_iter must be an integer"),
-    ("validation_fraction", 1.0, "validation_fraction"),
-    ("shuffle", "yes", "shuffle must be True or False, got 'yes'"),
-    ("random_state", "seed", "random_state must be None, an int"),
-])
+@pytest.mark.parametrize(
+    ("param", "value", "message"),
+    [
+        (
+            "activation",
+            "sigmoid",
+            "activation must be one of \\['identity', 'logistic'",
+        ),
+        ("hidden_layer_sizes", (4, 0), "hidden_layer_sizes must be positive integers"),
+        ("learning_rate_init", 0.0, "learning_rate_init must be a number in \\(0"),
+        ("batch_size", 0, "batch_size must be an integer"),
+        ("momentum", 1.0, "momentum must be a number in \\[0, 1\\)"),
+        ("max_iter", 0, "max_iter must be an integer"),
+        ("validation_fraction", 1.0, "validation_fraction"),
+        ("shuffle", "yes", "shuffle must be True or False, got 'yes'"),
+        ("random_state", "seed", "random_state must be None, an int"),
+    ],
+)
 def test_bad_parameters_are_named_in_fit(iris, param, value, message):
     X, _, y = iris
     est = BackpropClassifier(**{param: value})  # constructing never raises
@@ -206,7 +258,8 @@ def test_bad_parameters_are_named_in_fit(iris, param, value, message):
 
 def test_int_hidden_size_and_auto_batch(iris):
     X, _, y = iris
-    est = BackpropClassifier(hidden_layer_sizes=5, batch_size="auto", max_iter=1,
-                             random_state=0).fit(X, y)
+    est = BackpropClassifier(
+        hidden_layer_sizes=5, batch_size="auto", max_iter=1, random_state=0
+    ).fit(X, y)
     assert [W.shape for W in est.coefs_] == [(4, 5), (5, 3)]
     assert est.n_layers_ == 3 and est.n_outputs_ == 3

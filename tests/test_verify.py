@@ -38,7 +38,8 @@ def test_json_reports_every_quantity(capsys):
     names = [(c["kind"], c["name"]) for c in result["comparisons"]]
     params = ["0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"]
     assert names == [("loss", "loss")] + [("gradient", p) for p in params] + [
-        ("parameter", p) for p in params]
+        ("parameter", p) for p in params
+    ]
     # the loss compared at each of the 30 steps; 4x4 weights at each step
     by_name = {(c["kind"], c["name"]): c for c in result["comparisons"]}
     assert by_name[("loss", "loss")]["values"] == 30
@@ -51,18 +52,25 @@ def test_a_wrong_derivative_fails_with_exit_1(capsys, monkeypatch):
     """sigmoid' off by one part in a million: only what is below a sigmoid fails."""
     from retroprop.engine.activations import Sigmoid
 
-    monkeypatch.setattr(Sigmoid, "f_prime", staticmethod(
-        lambda z, a: a * (1.0 - a) * (1.0 + 1e-6)))
+    monkeypatch.setattr(
+        Sigmoid, "f_prime", staticmethod(lambda z, a: a * (1.0 - a) * (1.0 + 1e-6))
+    )
     code, out, _ = run(["verify", "--steps", "1", "--json"], capsys)
     assert code == 1
     result = json.loads(out)
     failed = {(c["kind"], c["name"]) for c in result["comparisons"] if not c["passed"]}
     # The loss and the last layer's gradients do not involve sigmoid'; the layers
     # below it do, and so do their parameters after the step.
-    assert failed == {("gradient", "0.weight"), ("gradient", "0.bias"),
-                      ("gradient", "2.weight"), ("gradient", "2.bias"),
-                      ("parameter", "0.weight"), ("parameter", "0.bias"),
-                      ("parameter", "2.weight"), ("parameter", "2.bias")}
+    assert failed == {
+        ("gradient", "0.weight"),
+        ("gradient", "0.bias"),
+        ("gradient", "2.weight"),
+        ("gradient", "2.bias"),
+        ("parameter", "0.weight"),
+        ("parameter", "0.bias"),
+        ("parameter", "2.weight"),
+        ("parameter", "2.bias"),
+    }
     code, out, _ = run(["verify", "--steps", "3"], capsys)
     assert code == 1
     assert "FAIL: " in out and "gradient 0.weight" in out
@@ -70,8 +78,10 @@ def test_a_wrong_derivative_fails_with_exit_1(capsys, monkeypatch):
 
 def test_too_tight_a_tolerance_fails(capsys):
     # float32 disagrees with torch in the last bits; 1e-12 cannot hold
-    code, out, _ = run(["verify", "--dtype", "float32", "--steps", "20",
-                        "--tolerance", "1e-12"], capsys)
+    code, out, _ = run(
+        ["verify", "--dtype", "float32", "--steps", "20", "--tolerance", "1e-12"],
+        capsys,
+    )
     assert code == 1
     code, out, _ = run(["verify", "--dtype", "float32", "--steps", "20"], capsys)
     assert code == 0 and "tolerance 1e-05" in out
@@ -86,25 +96,56 @@ def test_without_torch_exit_2_with_install_command(capsys, monkeypatch):
 
 
 def test_options_reach_both_sides(capsys):
-    code, out, _ = run(["verify", "--hidden", "5", "--activation", "tanh", "--steps", "25",
-                        "--batch-size", "7", "--momentum", "0.9", "--nesterov",
-                        "--weight-decay", "0.01", "--lr", "0.2", "--json"], capsys)
+    code, out, _ = run(
+        [
+            "verify",
+            "--hidden",
+            "5",
+            "--activation",
+            "tanh",
+            "--steps",
+            "25",
+            "--batch-size",
+            "7",
+            "--momentum",
+            "0.9",
+            "--nesterov",
+            "--weight-decay",
+            "0.01",
+            "--lr",
+            "0.2",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0
     result = json.loads(out)
     assert [layer.get("name") for layer in result["architecture"]] == [
-        None, "tanh", None]
-    assert (result["batch_size"], result["momentum"], result["nesterov"]) == (7, 0.9, True)
+        None,
+        "tanh",
+        None,
+    ]
+    assert (result["batch_size"], result["momentum"], result["nesterov"]) == (
+        7,
+        0.9,
+        True,
+    )
     assert result["weight_decay"] == 0.01 and result["lr"] == 0.2
 
 
 def test_verify_a_saved_model(tmp_path, capsys):
     net = rp.mlp([4, 6, 3], "relu", seed=4)
     rp.save(rp.Model(net, class_names=["a", "b", "c"]), tmp_path / "m.rpm")
-    code, out, _ = run(["verify", "--model", str(tmp_path / "m.rpm"), "--steps", "10",
-                        "--json"], capsys)
+    code, out, _ = run(
+        ["verify", "--model", str(tmp_path / "m.rpm"), "--steps", "10", "--json"],
+        capsys,
+    )
     assert code == 0
     assert [layer.get("name") for layer in json.loads(out)["architecture"]] == [
-        None, "relu", None]
+        None,
+        "relu",
+        None,
+    ]
     small = rp.mlp([4, 2], seed=0)
     rp.save(rp.Model(small, class_names=["a", "b"]), tmp_path / "small.rpm")
     code, _, err = run(["verify", "--model", str(tmp_path / "small.rpm")], capsys)
@@ -129,8 +170,9 @@ def test_library_result_and_sample_order(iris_split):
 def test_too_large_an_lr_is_both_diverging_exit_2_in_one_line(capsys):
     # relu lets the outputs grow without bound: with lr=1e6 both sides' updates
     # overflow at the same step. Nothing differs: exit 2 and one line, no warnings.
-    code, out, err = run(["verify", "--activation", "relu", "--hidden", "8",
-                          "--lr", "1e6"], capsys)
+    code, out, err = run(
+        ["verify", "--activation", "relu", "--hidden", "8", "--lr", "1e6"], capsys
+    )
     assert code == 2, (out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Warning" not in err, err
@@ -141,8 +183,9 @@ def test_too_large_an_lr_is_both_diverging_exit_2_in_one_line(capsys):
     seed = LECTURE["seed"]  # what the command used
     s = prepare_data(seed=seed)
     net = build_network(s, [8], "relu", seed=seed)
-    result = verify(net, s.X_train, s.y_train, lr=1e6, seed=seed,
-                    batch_size=LECTURE["batch_size"])
+    result = verify(
+        net, s.X_train, s.y_train, lr=1e6, seed=seed, batch_size=LECTURE["batch_size"]
+    )
     assert result.retroprop_diverged_at == result.torch_diverged_at == step
     assert result.passed and result.both_diverged  # every step before agreed
     assert all(c.values == step - 1 for c in result.comparisons if c.kind == "loss")

@@ -18,8 +18,9 @@ from retroprop.errors import ConfigError
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb",
-                 encoding: str | None = None) -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "wb", encoding: str | None = None
+) -> Iterator[IO]:
     """Open a temporary file to write; on success it replaces ``path``.
 
     ``mode`` is ``"wb"`` or ``"w"`` (text, UTF-8 unless ``encoding`` says otherwise).
@@ -28,11 +29,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb",
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     target = check_writable(path)
     folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
-                               dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder
+    )
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # as a plain open() would create it
-        kwargs = {} if mode == "wb" else {"encoding": encoding or "utf-8", "newline": ""}
+        kwargs = (
+            {} if mode == "wb" else {"encoding": encoding or "utf-8", "newline": ""}
+        )
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()

@@ -39,9 +39,15 @@ _DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
 _CODES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32"}
 
 
-def save(model: Model | Sequential, path: str | os.PathLike, *,
-         class_names: list[str] | None = None, feature_names: list[str] | None = None,
-         standardizer: Standardizer | None = None, metadata: dict | None = None) -> None:
+def save(
+    model: Model | Sequential,
+    path: str | os.PathLike,
+    *,
+    class_names: list[str] | None = None,
+    feature_names: list[str] | None = None,
+    standardizer: Standardizer | None = None,
+    metadata: dict | None = None,
+) -> None:
     """Write ``model`` to ``path`` atomically.
 
     ``model`` is a ``Model``, or a bare ``Sequential`` with the keyword arguments
@@ -49,11 +55,17 @@ def save(model: Model | Sequential, path: str | os.PathLike, *,
     a diverged network is never saved.
     """
     if isinstance(model, Sequential):
-        model = Model(net=model, class_names=list(class_names or []),
-                      feature_names=list(feature_names or []), standardizer=standardizer,
-                      metadata=dict(metadata or {}))
+        model = Model(
+            net=model,
+            class_names=list(class_names or []),
+            feature_names=list(feature_names or []),
+            standardizer=standardizer,
+            metadata=dict(metadata or {}),
+        )
     elif not isinstance(model, Model):
-        raise ConfigError(f"save takes a Model or a Sequential, got {type(model).__name__}")
+        raise ConfigError(
+            f"save takes a Model or a Sequential, got {type(model).__name__}"
+        )
     net = model.net
     _check_savable(model)
     state = net.state_dict()
@@ -61,23 +73,33 @@ def save(model: Model | Sequential, path: str | os.PathLike, *,
         if not np.isfinite(v).all():
             raise ModelFileError(
                 f"parameter {name!r} holds non-finite values; a diverged network is "
-                f"not saved (train again with a smaller learning rate)")
+                f"not saved (train again with a smaller learning rate)"
+            )
     info = {
         "format_version": FORMAT_VERSION,
         "architecture": net.config(),
         "dtype": str(net.dtype),
         "class_names": list(model.class_names),
         "feature_names": list(model.feature_names),
-        "standardizer": None if model.standardizer is None else model.standardizer.to_dict(),
+        "standardizer": None
+        if model.standardizer is None
+        else model.standardizer.to_dict(),
         "metadata": model.metadata,
     }
-    header: dict = {"__metadata__": {"format": "retroprop",
-                                     "retroprop": json.dumps(info, allow_nan=False)}}
+    header: dict = {
+        "__metadata__": {
+            "format": "retroprop",
+            "retroprop": json.dumps(info, allow_nan=False),
+        }
+    }
     blobs, offset = [], 0
     for name, v in state.items():
         raw = np.ascontiguousarray(v, dtype=v.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": _CODES[v.dtype], "shape": list(v.shape),
-                        "data_offsets": [offset, offset + len(raw)]}
+        header[name] = {
+            "dtype": _CODES[v.dtype],
+            "shape": list(v.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
         blobs.append(raw)
         offset += len(raw)
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -85,7 +107,8 @@ def save(model: Model | Sequential, path: str | os.PathLike, *,
     if len(head) > MAX_HEADER:
         raise ConfigError(
             f"the model's header would take {len(head)} bytes, more than the "
-            f"{MAX_HEADER} that load accepts; keep metadata small")
+            f"{MAX_HEADER} that load accepts; keep metadata small"
+        )
     with atomic_write(path, "wb") as f:
         f.write(struct.pack("<Q", len(head)))
         f.write(head)
@@ -104,39 +127,59 @@ def _check_savable(model: Model) -> None:
         why = str(e) or f"a module has no config ({e!r})"
         raise ConfigError(f"this network cannot be saved: {why}") from None
     for what, names, n, side in (
-            ("class_names", model.class_names, net.out_features, "outputs"),
-            ("feature_names", model.feature_names, net.in_features, "inputs")):
+        ("class_names", model.class_names, net.out_features, "outputs"),
+        ("feature_names", model.feature_names, net.in_features, "inputs"),
+    ):
         if not isinstance(names, (list, tuple)) or not all(
-                isinstance(s, str) for s in names):
-            raise ConfigError(f"{what} must be a list of strings, got {names!r} "
-                              f"(e.g. [str(c) for c in ...])")
+            isinstance(s, str) for s in names
+        ):
+            raise ConfigError(
+                f"{what} must be a list of strings, got {names!r} "
+                f"(e.g. [str(c) for c in ...])"
+            )
         if names and len(names) != n:
-            raise ConfigError(f"{what} has {len(names)} names for the network's {n} "
-                              f"{side}")
+            raise ConfigError(
+                f"{what} has {len(names)} names for the network's {n} {side}"
+            )
     sc = model.standardizer
     if sc is not None:
         shape = (net.in_features,)
-        if sc.mean_ is None or np.shape(sc.mean_) != shape or np.shape(sc.scale_) != shape:
+        if (
+            sc.mean_ is None
+            or np.shape(sc.mean_) != shape
+            or np.shape(sc.scale_) != shape
+        ):
             raise ConfigError(f"the standardizer must be fitted on {shape[0]} features")
-        if not (np.isfinite(sc.mean_).all() and np.isfinite(sc.scale_).all()
-                and (sc.scale_ > 0).all()):
-            raise ConfigError("the standardizer holds non-finite means or scales, or "
-                              "scales <= 0")
+        if not (
+            np.isfinite(sc.mean_).all()
+            and np.isfinite(sc.scale_).all()
+            and (sc.scale_ > 0).all()
+        ):
+            raise ConfigError(
+                "the standardizer holds non-finite means or scales, or scales <= 0"
+            )
     for name, p in net.named_parameters():
         if p.data.dtype != net.dtype:
             raise ConfigError(
                 f"parameter {name!r} is {p.data.dtype}, the network is {net.dtype}; "
-                f"every parameter must have the network's dtype to be saved")
+                f"every parameter must have the network's dtype to be saved"
+            )
     if not isinstance(model.metadata, dict):
-        raise ConfigError(f"metadata must be a dict, got {type(model.metadata).__name__}")
+        raise ConfigError(
+            f"metadata must be a dict, got {type(model.metadata).__name__}"
+        )
     try:
         same = json.loads(json.dumps(model.metadata, allow_nan=False)) == model.metadata
     except (TypeError, ValueError, RecursionError) as e:
-        raise ConfigError(f"metadata must be JSON data (dicts, lists, str, int, finite "
-                          f"float, bool, None): {e}") from None
+        raise ConfigError(
+            f"metadata must be JSON data (dicts, lists, str, int, finite "
+            f"float, bool, None): {e}"
+        ) from None
     if not same:
-        raise ConfigError("metadata must come back from JSON unchanged: string keys, "
-                          "lists rather than tuples")
+        raise ConfigError(
+            "metadata must come back from JSON unchanged: string keys, "
+            "lists rather than tuples"
+        )
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
@@ -174,8 +217,11 @@ def load(path: str | os.PathLike) -> Model:
                 raise _fail(name, f"it is {size} bytes long, too short for a header")
             (n,) = struct.unpack("<Q", f.read(8))
             if n > min(size - 8, MAX_HEADER):
-                raise _fail(name, f"its header claims {n} bytes, the file holds "
-                                  f"{size - 8} (limit {MAX_HEADER})")
+                raise _fail(
+                    name,
+                    f"its header claims {n} bytes, the file holds "
+                    f"{size - 8} (limit {MAX_HEADER})",
+                )
             head = f.read(n)
             data = f.read(size - 8 - n)
     except FileNotFoundError:
@@ -187,11 +233,17 @@ def load(path: str | os.PathLike) -> Model:
     if len(head) != n or len(data) != size - 8 - n:
         raise _fail(name, "the file changed while it was read")
     if not head.lstrip().startswith(b"{"):
-        raise _fail(name, "its header is not JSON (is it a pickle or a PyTorch .pt file? "
-                          "retroprop reads only its own .safetensors-style files)")
+        raise _fail(
+            name,
+            "its header is not JSON (is it a pickle or a PyTorch .pt file? "
+            "retroprop reads only its own .safetensors-style files)",
+        )
     try:
-        header = json.loads(head.decode("utf-8"), object_pairs_hook=_no_duplicates,
-                            parse_constant=lambda c: _reject_constant(name, c))
+        header = json.loads(
+            head.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=lambda c: _reject_constant(name, c),
+        )
     except ModelFileError as e:
         raise _fail(name, str(e)) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -199,24 +251,36 @@ def load(path: str | os.PathLike) -> Model:
     if not isinstance(header, dict):
         raise _fail(name, "its header is not a JSON object")
     meta = header.pop("__metadata__", None)
-    if not isinstance(meta, dict) or meta.get("format") != "retroprop" or not isinstance(
-            meta.get("retroprop"), str):
-        raise _fail(name, "it has no retroprop metadata (a safetensors file from "
-                          "elsewhere?)")
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != "retroprop"
+        or not isinstance(meta.get("retroprop"), str)
+    ):
+        raise _fail(
+            name, "it has no retroprop metadata (a safetensors file from elsewhere?)"
+        )
     try:
-        info = json.loads(meta["retroprop"], object_pairs_hook=_no_duplicates,
-                          parse_constant=lambda c: _reject_constant(name, c))
+        info = json.loads(
+            meta["retroprop"],
+            object_pairs_hook=_no_duplicates,
+            parse_constant=lambda c: _reject_constant(name, c),
+        )
     except ModelFileError as e:
         raise _fail(name, str(e)) from None
     except (ValueError, RecursionError) as e:
         raise _fail(name, f"its metadata is not valid JSON ({e})") from None
     if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
-        raise _fail(name, f"unknown format version {info.get('format_version')!r} "
-                          f"(this retroprop reads version {FORMAT_VERSION})"
-                    if isinstance(info, dict) else "its metadata is not an object")
+        raise _fail(
+            name,
+            f"unknown format version {info.get('format_version')!r} "
+            f"(this retroprop reads version {FORMAT_VERSION})"
+            if isinstance(info, dict)
+            else "its metadata is not an object",
+        )
     dtype_name = info.get("dtype")
     dtype = {"float64": np.float64, "float32": np.float32}.get(
-        dtype_name if isinstance(dtype_name, str) else "")
+        dtype_name if isinstance(dtype_name, str) else ""
+    )
     if dtype is None:
         raise _fail(name, f"unknown dtype {info.get('dtype')!r}")
     # Building the network allocates its parameters: check first that the file
@@ -224,8 +288,11 @@ def load(path: str | os.PathLike) -> Model:
     # is refused before anything of that size is allocated.
     needed = _parameter_count(info.get("architecture"))
     if needed is not None and needed * 4 > len(data):
-        raise _fail(name, f"its architecture needs {needed} parameters, more than its "
-                          f"{len(data)} bytes of data can hold")
+        raise _fail(
+            name,
+            f"its architecture needs {needed} parameters, more than its "
+            f"{len(data)} bytes of data can hold",
+        )
     try:
         net = from_config(info.get("architecture"), dtype=dtype)
     except ConfigError as e:
@@ -233,34 +300,50 @@ def load(path: str | os.PathLike) -> Model:
     state = _read_tensors(name, header, data)
     own = dict(net.named_parameters())
     if set(own) != set(state):
-        raise _fail(name, f"it holds parameters {sorted(state)}, the architecture needs "
-                          f"{sorted(own)}")
+        raise _fail(
+            name,
+            f"it holds parameters {sorted(state)}, the architecture needs "
+            f"{sorted(own)}",
+        )
     for pname, p in own.items():
         v = state[pname]
         if v.shape != p.data.shape:
-            raise _fail(name, f"parameter {pname!r} has shape {v.shape}, the "
-                              f"architecture needs {p.data.shape}")
+            raise _fail(
+                name,
+                f"parameter {pname!r} has shape {v.shape}, the "
+                f"architecture needs {p.data.shape}",
+            )
         if v.dtype != np.dtype(dtype).newbyteorder("<"):
             # save writes the network's own dtype; a cast here could overflow
-            raise _fail(name, f"parameter {pname!r} is stored as {v.dtype.name}, the "
-                              f"model is {np.dtype(dtype).name}")
+            raise _fail(
+                name,
+                f"parameter {pname!r} is stored as {v.dtype.name}, the "
+                f"model is {np.dtype(dtype).name}",
+            )
         if not np.isfinite(v).all():
             raise _fail(name, f"parameter {pname!r} holds non-finite values")
         p.data = v.astype(dtype)
     class_names = _str_list(name, info.get("class_names", []), "class_names")
     feature_names = _str_list(name, info.get("feature_names", []), "feature_names")
     if class_names and len(class_names) != net.out_features:
-        raise _fail(name, f"it names {len(class_names)} classes for "
-                          f"{net.out_features} outputs")
+        raise _fail(
+            name, f"it names {len(class_names)} classes for {net.out_features} outputs"
+        )
     if feature_names and len(feature_names) != net.in_features:
-        raise _fail(name, f"it names {len(feature_names)} features for "
-                          f"{net.in_features} inputs")
+        raise _fail(
+            name, f"it names {len(feature_names)} features for {net.in_features} inputs"
+        )
     standardizer = _read_standardizer(name, info.get("standardizer"), net.in_features)
     metadata = info.get("metadata", {})
     if not isinstance(metadata, dict):
         raise _fail(name, "its 'metadata' is not an object")
-    return Model(net=net, class_names=class_names, feature_names=feature_names,
-                 standardizer=standardizer, metadata=metadata)
+    return Model(
+        net=net,
+        class_names=class_names,
+        feature_names=feature_names,
+        standardizer=standardizer,
+        metadata=metadata,
+    )
 
 
 def _parameter_count(architecture: object) -> int | None:
@@ -274,8 +357,10 @@ def _parameter_count(architecture: object) -> int | None:
     for entry in architecture:
         if isinstance(entry, dict) and entry.get("type") == "linear":
             fi, fo = entry.get("in_features"), entry.get("out_features")
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                       for v in (fi, fo)):
+            if not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                for v in (fi, fo)
+            ):
                 return None
             total += fi * fo + (0 if entry.get("bias", True) is False else fo)
     return total
@@ -289,34 +374,56 @@ def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]
     spans = []
     out = {}
     for key, spec in header.items():
-        if not isinstance(spec, dict) or set(spec) != {"dtype", "shape", "data_offsets"}:
+        if not isinstance(spec, dict) or set(spec) != {
+            "dtype",
+            "shape",
+            "data_offsets",
+        }:
             raise _fail(name, f"entry {key!r} is not a tensor description")
         dt = _DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
         if dt is None:
-            raise _fail(name, f"entry {key!r} has dtype {spec['dtype']!r}; only F64 and "
-                              f"F32 are allowed")
+            raise _fail(
+                name,
+                f"entry {key!r} has dtype {spec['dtype']!r}; only F64 and "
+                f"F32 are allowed",
+            )
         shape, offs = spec["shape"], spec["data_offsets"]
-        if not (isinstance(shape, list) and len(shape) <= 2 and all(
+        if not (
+            isinstance(shape, list)
+            and len(shape) <= 2
+            and all(
                 isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**31
-                for s in shape)):
+                for s in shape
+            )
+        ):
             raise _fail(name, f"entry {key!r} has an invalid shape {shape!r}")
-        if not (isinstance(offs, list) and len(offs) == 2 and all(
-                isinstance(o, int) and not isinstance(o, bool) for o in offs)):
+        if not (
+            isinstance(offs, list)
+            and len(offs) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in offs)
+        ):
             raise _fail(name, f"entry {key!r} has invalid data_offsets {offs!r}")
         begin, end = offs
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if not 0 <= begin <= end <= len(data) or end - begin != count * dt.itemsize:
-            raise _fail(name, f"entry {key!r} claims bytes {begin}..{end}, which do not "
-                              f"fit its shape {shape} or the {len(data)} bytes of data")
+            raise _fail(
+                name,
+                f"entry {key!r} claims bytes {begin}..{end}, which do not "
+                f"fit its shape {shape} or the {len(data)} bytes of data",
+            )
         spans.append((begin, end, key))
-        out[key] = np.frombuffer(data, dtype=dt, count=count, offset=begin).reshape(shape)
+        out[key] = np.frombuffer(data, dtype=dt, count=count, offset=begin).reshape(
+            shape
+        )
     pos = 0
     for begin, end, key in sorted(spans):
         if begin != pos:
             raise _fail(name, f"entry {key!r} overlaps another or leaves a gap")
         pos = end
     if pos != len(data):
-        raise _fail(name, f"{len(data) - pos} bytes after the last tensor are unaccounted for")
+        raise _fail(
+            name, f"{len(data) - pos} bytes after the last tensor are unaccounted for"
+        )
     return out
 
 
@@ -334,14 +441,22 @@ def _read_standardizer(name: str, d: object, n_features: int) -> Standardizer | 
     vals = []
     for k in ("mean", "scale"):
         v = d[k]
-        if not (isinstance(v, list) and len(v) == n_features and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)):
+        if not (
+            isinstance(v, list)
+            and len(v) == n_features
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        ):
             raise _fail(name, f"its standardizer {k!r} must be {n_features} numbers")
         try:
             vals.append(np.asarray(v, dtype=np.float64))
         except OverflowError:  # an integer beyond any float
-            raise _fail(name, f"its standardizer {k!r} holds a number too large for "
-                              f"a float") from None
-    if not np.isfinite(vals[0]).all() or not (np.isfinite(vals[1]).all() and (vals[1] > 0).all()):
-        raise _fail(name, "its standardizer holds non-finite or non-positive scale values")
+            raise _fail(
+                name, f"its standardizer {k!r} holds a number too large for a float"
+            ) from None
+    if not np.isfinite(vals[0]).all() or not (
+        np.isfinite(vals[1]).all() and (vals[1] > 0).all()
+    ):
+        raise _fail(
+            name, "its standardizer holds non-finite or non-positive scale values"
+        )
     return Standardizer(vals[0], vals[1])

@@ -29,8 +29,18 @@ SIZES: dict[str, tuple[float, float]] = {
 }
 """Figure kind -> (width, height) in inches."""
 
-CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
-                "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+CLASS_COLORS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def _figure(kind: str, size: tuple[float, float] | None = None):
@@ -71,17 +81,26 @@ def plot_activations(result, path: str | os.PathLike, *, size=None) -> str:
             # draw each flat piece separately so no vertical line fakes continuity
             for lo, hi in zip([x[0], *jumps], [*jumps, x[-1]]):
                 m = (x >= lo) & (x < hi) if hi != x[-1] else (x >= lo) & (x <= hi)
-                ax.plot(x[m], f[m], color="C0", lw=2.2,
-                        label=f"{name}(z)" if lo == x[0] else None)
+                ax.plot(
+                    x[m],
+                    f[m],
+                    color="C0",
+                    lw=2.2,
+                    label=f"{name}(z)" if lo == x[0] else None,
+                )
             ax.plot(x, d, color="C3", lw=2, ls="--", label=f"{name}'(z) = 0 (z != 0)")
             for j in jumps:
                 ax.axvline(j, color="0.4", ls=":", lw=1)
                 ax.plot([j], [1.0], "o", color="C0", ms=7)
                 ax.plot([j], [0.0], "o", mfc="white", color="C0", ms=7)
-                ax.annotate("jump: no derivative at 0,\n"
-                            "zero gradient everywhere else", xy=(j, 0.5),
-                            xytext=(0.04, 0.6), textcoords="axes fraction", fontsize=9,
-                            arrowprops={"arrowstyle": "->", "color": "0.3"})
+                ax.annotate(
+                    "jump: no derivative at 0,\nzero gradient everywhere else",
+                    xy=(j, 0.5),
+                    xytext=(0.04, 0.6),
+                    textcoords="axes fraction",
+                    fontsize=9,
+                    arrowprops={"arrowstyle": "->", "color": "0.3"},
+                )
         else:
             ax.plot(x, f, color="C0", lw=2.2, label=f"{name}(z)")
             ax.plot(x, d, color="C3", lw=2, ls="--", label=f"{name}'(z)")
@@ -91,15 +110,21 @@ def plot_activations(result, path: str | os.PathLike, *, size=None) -> str:
         ax.set_ylabel("f(z), f'(z)")
         ax.legend(loc="upper left", fontsize=9)
         ax.grid(alpha=0.3)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
-    fig.suptitle(f"Activation functions and their derivatives on "
-                 f"[{x[0]:g}, {x[-1]:g}]: backpropagation multiplies by f'(z)")
+    fig.suptitle(
+        f"Activation functions and their derivatives on "
+        f"[{x[0]:g}, {x[-1]:g}]: backpropagation multiplies by f'(z)"
+    )
     return _save(fig, path)
 
 
-_STATUS_TEXT = {"converged": "converged", "not converged": "not converged (crawling)",
-                "oscillating": "oscillating", "diverged": "diverged"}
+_STATUS_TEXT = {
+    "converged": "converged",
+    "not converged": "not converged (crawling)",
+    "oscillating": "oscillating",
+    "diverged": "diverged",
+}
 
 
 def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
@@ -124,10 +149,17 @@ def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
         ax.plot(x, fx, color="0.25", lw=1.8, label="L(w)")
         for m_i, m in enumerate(result.minima):
             is_global = m_i == result.global_minimum
-            ax.plot([m], [np.interp(m, x, fx)], marker="*" if is_global else "v",
-                    ms=11 if is_global else 8, color="gold" if is_global else "C2",
-                    mec="k", ls="none", zorder=5,
-                    label="global minimum" if is_global else "local minimum")
+            ax.plot(
+                [m],
+                [np.interp(m, x, fx)],
+                marker="*" if is_global else "v",
+                ms=11 if is_global else 8,
+                color="gold" if is_global else "C2",
+                mec="k",
+                ls="none",
+                zorder=5,
+                label="global minimum" if is_global else "local minimum",
+            )
         for xk, fk, gk in zip(run.x, run.f, run.grad):
             # the same drawn length (5 % of the panel) whatever the slope
             half = 0.05 / np.hypot(1 / sx, gk / sy)
@@ -148,15 +180,19 @@ def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
         if k % cols == 0:
             ax.set_ylabel("L(w)")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels),
-               fontsize=9)
-    fig.suptitle(f"Gradient descent $w \\leftarrow w - \\eta\\, dL/dw$ on "
-                 f"L(w) = {result.function_in_w}, {result.steps} steps")
+    fig.legend(
+        handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9
+    )
+    fig.suptitle(
+        f"Gradient descent $w \\leftarrow w - \\eta\\, dL/dw$ on "
+        f"L(w) = {result.function_in_w}, {result.steps} steps"
+    )
     return _save(fig, path)
 
 
-def plot_boundary(result, path: str | os.PathLike, *, size=None,
-                  title: str | None = None) -> str:
+def plot_boundary(
+    result, path: str | os.PathLike, *, size=None, title: str | None = None
+) -> str:
     """Decision regions on two features with the data points.
 
     Parameters
@@ -173,19 +209,42 @@ def plot_boundary(result, path: str | os.PathLike, *, size=None,
     k = len(result.class_names)
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(k)]
     cmap = ListedColormap(colors)
-    ax.pcolormesh(result.grid_x, result.grid_y, result.predictions, cmap=cmap,
-                  vmin=-0.5, vmax=k - 0.5, alpha=0.25, shading="auto")
-    ax.contour(result.grid_x, result.grid_y, result.predictions,
-               levels=np.arange(k) + 0.5, colors="0.3", linewidths=1)
+    ax.pcolormesh(
+        result.grid_x,
+        result.grid_y,
+        result.predictions,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=k - 0.5,
+        alpha=0.25,
+        shading="auto",
+    )
+    ax.contour(
+        result.grid_x,
+        result.grid_y,
+        result.predictions,
+        levels=np.arange(k) + 0.5,
+        colors="0.3",
+        linewidths=1,
+    )
     for c in range(k):
         m = result.labels == c
-        ax.scatter(result.points[m, 0], result.points[m, 1], s=28, color=colors[c],
-                   edgecolor="k", linewidth=0.6, label=result.class_names[c])
+        ax.scatter(
+            result.points[m, 0],
+            result.points[m, 1],
+            s=28,
+            color=colors[c],
+            edgecolor="k",
+            linewidth=0.6,
+            label=result.class_names[c],
+        )
     ax.set_xlabel(result.feature_names[0])
     ax.set_ylabel(result.feature_names[1])
     ax.legend(title="class (points: data)", fontsize=9, loc="best")
-    ax.set_title(title or "Decision regions of the trained network "
-                 "(other features at their mean)")
+    ax.set_title(
+        title
+        or "Decision regions of the trained network (other features at their mean)"
+    )
     return _save(fig, path)
 
 
@@ -203,10 +262,17 @@ def plot_surface(result, path: str | os.PathLike, *, size=None) -> str:
     fig = _figure("surface", size)
     ax1, ax2 = fig.subplots(1, 2)
     s1, s2 = result.seeds
-    for line, label, style in ((result.line, "as trained", "-o"),
-                               (result.aligned_line, "hidden neurons aligned", "-s")):
-        ax1.plot(line.alpha, line.loss, style, ms=3.5,
-                 label=f"{label} (barrier {line.barrier:.3g})")
+    for line, label, style in (
+        (result.line, "as trained", "-o"),
+        (result.aligned_line, "hidden neurons aligned", "-s"),
+    ):
+        ax1.plot(
+            line.alpha,
+            line.loss,
+            style,
+            ms=3.5,
+            label=f"{label} (barrier {line.barrier:.3g})",
+        )
     ax1.set_xlabel(f"$\\alpha$  (0: network of seed {s1}, 1: network of seed {s2})")
     ax1.set_ylabel("L  (training loss)")
     ax1.set_title("Loss on $(1-\\alpha)\\,w_a + \\alpha\\, w_b$")
@@ -218,8 +284,15 @@ def plot_surface(result, path: str | os.PathLike, *, size=None) -> str:
     levels = np.geomspace(max(lo, 1e-12), hi, 25) if hi > lo else 10
     cs = ax2.contourf(p.a, p.b, L, levels=levels, norm=LogNorm(), cmap="viridis")
     ax2.contour(p.a, p.b, L, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
-    ax2.plot([0], [0], "*", color="red", mec="white", ms=16,
-             label=f"trained $w_a$ (L = {p.center_loss:.3g})")
+    ax2.plot(
+        [0],
+        [0],
+        "*",
+        color="red",
+        mec="white",
+        ms=16,
+        label=f"trained $w_a$ (L = {p.center_loss:.3g})",
+    )
     fig.colorbar(cs, ax=ax2, label="L  (training loss, log scale)", format="%.2g")
     ax2.set_xlabel("a  (along filter-normalised direction $d_1$)")
     ax2.set_ylabel("b  (along $d_2$)")
@@ -246,14 +319,25 @@ def plot_sweep(result, path: str | os.PathLike, *, size=None) -> str:
         for j in range(len(result.seeds)):
             curve = result.loss[i, j]
             bad = result.diverged[i, j]
-            ax1.plot(epochs, curve, color=color, lw=1.4, alpha=0.8,
-                     ls="--" if bad else "-",
-                     label=(f"$\\eta$ = {lr:g}" + (" (diverged)" if result.diverged[i].any()
-                                                  else "")) if j == 0 else None)
+            ax1.plot(
+                epochs,
+                curve,
+                color=color,
+                lw=1.4,
+                alpha=0.8,
+                ls="--" if bad else "-",
+                label=(
+                    f"$\\eta$ = {lr:g}"
+                    + (" (diverged)" if result.diverged[i].any() else "")
+                )
+                if j == 0
+                else None,
+            )
             finite = np.flatnonzero(np.isfinite(curve))
             if bad and len(finite):
-                ax1.plot(epochs[finite[-1]], curve[finite[-1]], "x", color=color, ms=9,
-                         mew=2)
+                ax1.plot(
+                    epochs[finite[-1]], curve[finite[-1]], "x", color=color, ms=9, mew=2
+                )
     ax1.set_yscale("log")
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("L  (training loss, log scale)")
@@ -264,14 +348,30 @@ def plot_sweep(result, path: str | os.PathLike, *, size=None) -> str:
     acc = result.final_accuracy
     ok = ~result.diverged
     for j in range(len(result.seeds)):
-        ax2.scatter(lrs[ok[:, j]], acc[ok[:, j], j], color="C0", s=30, alpha=0.7,
-                    label="run" if j == 0 else None)
+        ax2.scatter(
+            lrs[ok[:, j]],
+            acc[ok[:, j], j],
+            color="C0",
+            s=30,
+            alpha=0.7,
+            label="run" if j == 0 else None,
+        )
         bad = result.diverged[:, j]
-        ax2.scatter(lrs[bad], np.nan_to_num(acc[bad, j], nan=0.0), color="C3",
-                    marker="x", s=60, label="diverged run" if j == 0 else None)
+        ax2.scatter(
+            lrs[bad],
+            np.nan_to_num(acc[bad, j], nan=0.0),
+            color="C3",
+            marker="x",
+            s=60,
+            label="diverged run" if j == 0 else None,
+        )
     with np.errstate(invalid="ignore"):
-        mean = np.array([np.nanmean(np.where(ok[i], acc[i], np.nan))
-                         if ok[i].any() else np.nan for i in range(len(lrs))])
+        mean = np.array(
+            [
+                np.nanmean(np.where(ok[i], acc[i], np.nan)) if ok[i].any() else np.nan
+                for i in range(len(lrs))
+            ]
+        )
     ax2.plot(lrs, mean, "-", color="C0", lw=1.5, label="mean of converging runs")
     ax2.set_xscale("log")
     ax2.set_ylim(-0.03, 1.03)
@@ -280,8 +380,10 @@ def plot_sweep(result, path: str | os.PathLike, *, size=None) -> str:
     ax2.set_title(f"Accuracy after {result.loss.shape[2]} epochs")
     ax2.legend(fontsize=9, loc="lower left")
     ax2.grid(alpha=0.3, which="both")
-    fig.suptitle(f"How $\\eta$ influences the minimisation "
-                 f"({len(result.seeds)} seeds per $\\eta$)")
+    fig.suptitle(
+        f"How $\\eta$ influences the minimisation "
+        f"({len(result.seeds)} seeds per $\\eta$)"
+    )
     return _save(fig, path)
 
 
@@ -299,15 +401,20 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
     ok = ~result.diverged
     loss = result.final_loss[ok]
     a1.hist(loss, bins=30, color="C0", edgecolor="k", lw=0.5)
-    a1.axvline(result.best_loss + result.worse_by, color="C3", ls="--",
-               label=f"best + {result.worse_by:g}: beyond is clearly worse")
+    a1.axvline(
+        result.best_loss + result.worse_by,
+        color="C3",
+        ls="--",
+        label=f"best + {result.worse_by:g}: beyond is clearly worse",
+    )
     a1.set_xlabel("final L  (training loss)")
     a1.set_ylabel("runs")
     a1.set_title(f"Final loss of {ok.sum()} runs: {result.n_worse} clearly worse")
     if len(loss):
-        a1.set_xlim(min(loss.min(), result.best_loss) - 0.1 * result.worse_by,
-                    max(loss.max(), result.best_loss + result.worse_by)
-                    + 0.1 * result.worse_by)
+        a1.set_xlim(
+            min(loss.min(), result.best_loss) - 0.1 * result.worse_by,
+            max(loss.max(), result.best_loss + result.worse_by) + 0.1 * result.worse_by,
+        )
     a1.legend(fontsize=9)
     acc = result.final_accuracy[ok]
     bins = np.linspace(acc.min() - 0.005, acc.max() + 0.005, 21) if len(acc) else 10
@@ -328,13 +435,18 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
     a3.legend(fontsize=9)
     # each run's closest other run, relative to the size of the two weight vectors
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = result.aligned_distance / (0.5 * (result.norms[:, None]
-                                                + result.norms[None, :]))
+        rel = result.aligned_distance / (
+            0.5 * (result.norms[:, None] + result.norms[None, :])
+        )
     np.fill_diagonal(rel, np.nan)
     nearest = np.array([np.nanmin(r[ok]) for r in rel[ok]]) if ok.sum() > 1 else []
     a4.hist(nearest, bins=25, color="C4", edgecolor="k", lw=0.5)
-    a4.axvline(result.tolerance, color="C3", ls="--",
-               label=f"tolerance {result.tolerance:g}: closer is the same minimum")
+    a4.axvline(
+        result.tolerance,
+        color="C3",
+        ls="--",
+        label=f"tolerance {result.tolerance:g}: closer is the same minimum",
+    )
     a4.set_xlim(left=0)
     a4.set_xlabel(r"aligned distance to the nearest other run / $\|w\|$")
     a4.set_ylabel("runs")
@@ -344,13 +456,21 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
 
     for ax in (a1, a2, a3, a4):
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of runs
-    fig.suptitle(f"Same network, same data, {len(result.seeds)} random "
-                 f"initialisations: do they reach the same minimum?")
+    fig.suptitle(
+        f"Same network, same data, {len(result.seeds)} random "
+        f"initialisations: do they reach the same minimum?"
+    )
     return _save(fig, path)
 
 
-def plot_history(history, path: str | os.PathLike, *, size=None,
-                 title: str | None = None, val_label: str = "validation") -> str:
+def plot_history(
+    history,
+    path: str | os.PathLike,
+    *,
+    size=None,
+    title: str | None = None,
+    val_label: str = "validation",
+) -> str:
     """Loss and accuracy per epoch of one training run.
 
     Parameters
@@ -368,10 +488,22 @@ def plot_history(history, path: str | os.PathLike, *, size=None,
     ax1.plot(epochs, history.loss, "-", color="C0", lw=2, label="training")
     ax2.plot(epochs, history.accuracy, "-", color="C0", lw=2, label="training")
     if history.val_loss:
-        ax1.plot(epochs[:len(history.val_loss)], history.val_loss, "-", color="C1",
-                 lw=2, label=val_label)
-        ax2.plot(epochs[:len(history.val_accuracy)], history.val_accuracy, "-",
-                 color="C1", lw=2, label=val_label)
+        ax1.plot(
+            epochs[: len(history.val_loss)],
+            history.val_loss,
+            "-",
+            color="C1",
+            lw=2,
+            label=val_label,
+        )
+        ax2.plot(
+            epochs[: len(history.val_accuracy)],
+            history.val_accuracy,
+            "-",
+            color="C1",
+            lw=2,
+            label=val_label,
+        )
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("L  (mean loss per sample)")
     ax1.set_title("Loss")

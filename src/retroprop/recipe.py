@@ -65,7 +65,9 @@ class Split:
         return len(self.dataset.class_names)
 
 
-def load_dataset(data: str | os.PathLike | None = None, target: str | None = None) -> Dataset:
+def load_dataset(
+    data: str | os.PathLike | None = None, target: str | None = None
+) -> Dataset:
     """Iris when ``data`` is None, else the CSV file ``data`` with class column ``target``.
 
     With Iris, a ``target`` other than its class column ``"species"`` is an error
@@ -78,16 +80,24 @@ def load_dataset(data: str | os.PathLike | None = None, target: str | None = Non
         raise DataError(
             f"the bundled Iris has no column named {target!r}; its columns are "
             f"{', '.join([*ds.feature_names, ds.target_name])} (--target needs --data "
-            f"FILE.csv)")
+            f"FILE.csv)"
+        )
     return ds
 
 
-def prepare_data(data: str | os.PathLike | None = None, target: str | None = None, *,
-                 test_size: float = LECTURE["test_size"], seed: int = LECTURE["seed"],
-                 standardize: bool = True) -> Split:
+def prepare_data(
+    data: str | os.PathLike | None = None,
+    target: str | None = None,
+    *,
+    test_size: float = LECTURE["test_size"],
+    seed: int = LECTURE["seed"],
+    standardize: bool = True,
+) -> Split:
     """Load, split (stratified, seeded) and standardise; see ``Split``."""
     ds = load_dataset(data, target)
-    X_tr, X_te, y_tr, y_te = train_test_split(ds.X, ds.y, test_size=test_size, seed=seed)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        ds.X, ds.y, test_size=test_size, seed=seed
+    )
     scaler = Standardizer().fit(X_tr)
     if not standardize:
         scaler = Standardizer(np.zeros(ds.X.shape[1]), np.ones(ds.X.shape[1]))
@@ -110,9 +120,20 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def build_network(split: Split, hidden=LECTURE["hidden"], activation=LECTURE["activation"],
-                  *, seed: int = LECTURE["seed"], init: str = "torch",
-                  dtype=np.float64) -> Sequential:
+def build_network(
+    split: Split,
+    hidden=LECTURE["hidden"],
+    activation=LECTURE["activation"],
+    *,
+    seed: int = LECTURE["seed"],
+    init: str = "torch",
+    dtype=np.float64,
+) -> Sequential:
     """``mlp([n_features, *hidden, n_classes])`` for the data of ``split``."""
-    return mlp([split.n_features, *hidden, split.n_classes], activation, init=init,
-               seed=seed, dtype=dtype)
+    return mlp(
+        [split.n_features, *hidden, split.n_classes],
+        activation,
+        init=init,
+        seed=seed,
+        dtype=dtype,
+    )

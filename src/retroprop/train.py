@@ -53,9 +53,14 @@ class History:
         return len(self.loss)
 
     def to_dict(self) -> dict:
-        return {"loss": self.loss, "accuracy": self.accuracy, "val_loss": self.val_loss,
-                "val_accuracy": self.val_accuracy, "iterations": self.iterations,
-                "stopped_early": self.stopped_early}
+        return {
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+            "iterations": self.iterations,
+            "stopped_early": self.stopped_early,
+        }
 
 
 @dataclass
@@ -102,7 +107,9 @@ class RecordParameter(Callback):
     def on_train_begin(self, state: TrainState) -> None:
         names = [n for n, _ in state.net.named_parameters()]
         if self.name not in names:
-            raise ConfigError(f"no parameter named {self.name!r}; the network has {names}")
+            raise ConfigError(
+                f"no parameter named {self.name!r}; the network has {names}"
+            )
         self._param = dict(state.net.named_parameters())[self.name]
 
     def on_iteration_begin(self, state: TrainState) -> None:
@@ -131,13 +138,15 @@ def predict(net: Sequential, X: np.ndarray) -> np.ndarray:
     return np.argmax(net(X), axis=1)
 
 
-def evaluate(net: Sequential, X: np.ndarray, y: np.ndarray,
-             loss: str = "cross_entropy") -> tuple[float, float]:
+def evaluate(
+    net: Sequential, X: np.ndarray, y: np.ndarray, loss: str = "cross_entropy"
+) -> tuple[float, float]:
     """``(mean loss, accuracy)`` of ``net`` on ``X`` of shape ``(n, n_features)`` and
     ``y`` of shape ``(n,)``."""
     out = net(X)
-    return float(LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))), float(
-        np.mean(np.argmax(out, axis=1) == y))
+    return float(
+        LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))
+    ), float(np.mean(np.argmax(out, axis=1) == y))
 
 
 def loss_targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
@@ -157,8 +166,13 @@ def loss_targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
     return t.reshape(-1, 1) if t.ndim == 1 else t
 
 
-def check_xy(X: np.ndarray, y: np.ndarray, net: Sequential | None = None,
-             what: str = "X", loss: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def check_xy(
+    X: np.ndarray,
+    y: np.ndarray,
+    net: Sequential | None = None,
+    what: str = "X",
+    loss: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate training data at the edge.
 
     Parameters
@@ -182,50 +196,80 @@ def check_xy(X: np.ndarray, y: np.ndarray, net: Sequential | None = None,
     """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
-        raise DataError(f"{what} must be a non-empty 2-D array (n_samples, n_features), "
-                        f"got shape {X.shape}")
+        raise DataError(
+            f"{what} must be a non-empty 2-D array (n_samples, n_features), "
+            f"got shape {X.shape}"
+        )
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{what} must be numeric, got dtype {X.dtype}")
     # min and max are NaN or +-inf exactly when some value is: two passes, no copy.
-    bad = [] if np.isfinite(X.min()) and np.isfinite(X.max()) else \
-        np.argwhere(~np.isfinite(X))
+    bad = (
+        []
+        if np.isfinite(X.min()) and np.isfinite(X.max())
+        else np.argwhere(~np.isfinite(X))
+    )
     if len(bad):
         r, c = bad[0]
-        raise DataError(f"{what} has a non-finite value ({X[r, c]}) at row {r}, column {c}; "
-                        f"remove or fill it before training")
+        raise DataError(
+            f"{what} has a non-finite value ({X[r, c]}) at row {r}, column {c}; "
+            f"remove or fill it before training"
+        )
     y = np.asarray(y)
     if y.shape != (X.shape[0],):
-        raise DataError(f"y must have shape ({X.shape[0]},) to match {what}, got {y.shape}")
+        raise DataError(
+            f"y must have shape ({X.shape[0]},) to match {what}, got {y.shape}"
+        )
     if net is None:
         return X, y
     if X.shape[1] != net.in_features:
-        raise DataError(f"{what} has {X.shape[1]} features, the network expects "
-                        f"{net.in_features}")
+        raise DataError(
+            f"{what} has {X.shape[1]} features, the network expects {net.in_features}"
+        )
     k = net.out_features
-    classes = np.issubdtype(y.dtype, np.integer) if loss is None else (
-        loss == "cross_entropy" or k > 1)
+    classes = (
+        np.issubdtype(y.dtype, np.integer)
+        if loss is None
+        else (loss == "cross_entropy" or k > 1)
+    )
     if classes:
         if not np.issubdtype(y.dtype, np.integer):
             raise DataError(
                 f"y must hold integer class labels 0..{k - 1} for {loss} with {k} "
                 f"outputs, got dtype {y.dtype}; encode the classes as integers "
-                f"(rp.datasets.load_csv does)")
+                f"(rp.datasets.load_csv does)"
+            )
         if y.min() < 0 or y.max() >= k:
             raise DataError(f"y must hold classes 0..{k - 1}, got {y.min()}..{y.max()}")
-    elif not np.issubdtype(y.dtype, np.number) or not np.isfinite(y.astype(float)).all():
-        raise DataError(f"y must hold finite numbers for {loss} regression, got "
-                        f"dtype {y.dtype}")
+    elif (
+        not np.issubdtype(y.dtype, np.number) or not np.isfinite(y.astype(float)).all()
+    ):
+        raise DataError(
+            f"y must hold finite numbers for {loss} regression, got dtype {y.dtype}"
+        )
     return X, y
 
 
-def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: float,
-          batch_size: int | None = 1, optimizer: str = "sgd", momentum: float = 0.0,
-          dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False,
-          loss: str = "cross_entropy", shuffle: bool = True,
-          seed: int | np.random.Generator | None = 0,
-          validation: tuple[np.ndarray, np.ndarray] | None = None,
-          early_stopping: int | None = None,
-          callbacks: Iterable[Callback] = (), engine: str = "auto") -> History:
+def train(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int | None = 1,
+    optimizer: str = "sgd",
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    loss: str = "cross_entropy",
+    shuffle: bool = True,
+    seed: int | np.random.Generator | None = 0,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    early_stopping: int | None = None,
+    callbacks: Iterable[Callback] = (),
+    engine: str = "auto",
+) -> History:
     """Train ``net`` in place by gradient descent; return its History.
 
     Parameters
@@ -272,7 +316,9 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         When the network contains a Step activation.
     """
     if not isinstance(net, Sequential):
-        raise ConfigError(f"net must be a retroprop Sequential, got {type(net).__name__}")
+        raise ConfigError(
+            f"net must be a retroprop Sequential, got {type(net).__name__}"
+        )
     steps = [m for m in net if not getattr(m, "differentiable", True)]
     if steps:
         from retroprop.engine.activations import STEP_WHY
@@ -281,9 +327,13 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
     if loss not in LOSSES:
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     if engine not in ("auto", "fast", "numpy"):
-        raise ConfigError(f"engine must be one of ['auto', 'fast', 'numpy'], got {engine!r}")
+        raise ConfigError(
+            f"engine must be one of ['auto', 'fast', 'numpy'], got {engine!r}"
+        )
     if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        raise ConfigError(
+            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
+        )
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
     X, y = check_xy(X, y, net, loss=loss)
@@ -292,18 +342,29 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
     if batch_size is None:
         batch_size = n
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        raise ConfigError(
+            f"batch_size must be a positive integer or None, got {batch_size!r}"
+        )
     if early_stopping is not None and (
-            isinstance(early_stopping, bool)
-            or not isinstance(early_stopping, (int, np.integer)) or early_stopping < 1):
-        raise ConfigError(f"early_stopping must be a positive integer, got {early_stopping!r}")
+        isinstance(early_stopping, bool)
+        or not isinstance(early_stopping, (int, np.integer))
+        or early_stopping < 1
+    ):
+        raise ConfigError(
+            f"early_stopping must be a positive integer, got {early_stopping!r}"
+        )
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ConfigError("validation must be a pair (X_val, y_val)")
         Xv, yv = check_xy(*validation, net=net, what="validation X", loss=loss)
-    opt = OPTIMIZERS[optimizer](net.parameters(), lr=lr, momentum=momentum,
-                                dampening=dampening, weight_decay=weight_decay,
-                                nesterov=nesterov)
+    opt = OPTIMIZERS[optimizer](
+        net.parameters(),
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+    )
     loss_fn = LOSSES[loss]()
     rng = as_generator(seed)
     callbacks = list(callbacks)
@@ -311,8 +372,17 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
     if engine != "numpy":
         from retroprop.fast.single import make_runner
 
-        runner = make_runner(net, X, y, engine=engine, loss=loss, optimizer=optimizer,
-                             callbacks=callbacks, batch_size=batch_size, opt=opt)
+        runner = make_runner(
+            net,
+            X,
+            y,
+            engine=engine,
+            loss=loss,
+            optimizer=optimizer,
+            callbacks=callbacks,
+            batch_size=batch_size,
+            opt=opt,
+        )
     history = History()
     state = TrainState(net=net, history=history)
     for cb in callbacks:
@@ -326,7 +396,7 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
         if runner is not None:  # the same epoch, compiled (retroprop.fast)
             state.iteration = runner.run_epoch(order, epoch, state.iteration)
         for start in range(0, n, batch_size) if runner is None else ():
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             state.iteration += 1
             state.batch = idx
             for cb in callbacks:
@@ -334,18 +404,22 @@ def train(net: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, lr: flo
             xb = X[idx]
             with _divergence_is_checked():
                 out = net(xb)
-                batch_loss = loss_fn(out, loss_targets(y[idx], out.shape[1], loss, out.dtype))
+                batch_loss = loss_fn(
+                    out, loss_targets(y[idx], out.shape[1], loss, out.dtype)
+                )
             if not math.isfinite(batch_loss):
-                raise _diverged(epoch, state.iteration, lr,
-                                f"the loss became {batch_loss}")
+                raise _diverged(
+                    epoch, state.iteration, lr, f"the loss became {batch_loss}"
+                )
             opt.zero_grad()
             try:
                 with _divergence_is_checked():
                     net.backward(loss_fn.backward())
                     opt.step()
             except DivergenceError:
-                raise _diverged(epoch, state.iteration, lr,
-                                "an update made a parameter non-finite") from None
+                raise _diverged(
+                    epoch, state.iteration, lr, "an update made a parameter non-finite"
+                ) from None
             for cb in callbacks:
                 cb.on_iteration_end(state)
         history.iterations = state.iteration
@@ -402,5 +476,7 @@ def _diverged(epoch: int, iteration: int, lr: float, what: str) -> DivergenceErr
         f"training diverged at epoch {epoch}, iteration {iteration} with lr={lr:g}: "
         f"{what}; the last finite parameters were kept. Try a smaller learning rate "
         f"(eta), e.g. lr={lr / 10:g}",
-        epoch=epoch, iteration=iteration, lr=lr)
-
+        epoch=epoch,
+        iteration=iteration,
+        lr=lr,
+    )

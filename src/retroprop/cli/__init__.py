@@ -41,8 +41,10 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
-                                              "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="retroprop", prog_name="retroprop")
 def cli() -> None:
     """Train, explain and verify multilayer perceptrons with backpropagation written
@@ -71,8 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.UsageError as e:
         # One line, like every other error: what is wrong and where to read more.
         where = e.ctx.command_path if e.ctx is not None else "retroprop"
-        click.echo(f"retroprop: error: {_one_line(e.format_message())} "
-                   f"(see '{where} --help')", err=True)
+        click.echo(
+            f"retroprop: error: {_one_line(e.format_message())} (see '{where} --help')",
+            err=True,
+        )
         sys.exit(e.exit_code)
     except click.ClickException as e:
         click.echo(f"retroprop: error: {_one_line(e.format_message())}", err=True)
@@ -84,8 +88,11 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"retroprop: error: {_one_line(e)}", err=True)
         sys.exit(2)
     except MemoryError:
-        click.echo("retroprop: error: out of memory: the network or the data is too large "
-                   "for this machine; try smaller --hidden sizes or --batch-size", err=True)
+        click.echo(
+            "retroprop: error: out of memory: the network or the data is too large "
+            "for this machine; try smaller --hidden sizes or --batch-size",
+            err=True,
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         click.echo("retroprop: interrupted", err=True)
@@ -93,8 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # never a traceback, unless asked for
         if os.environ.get("RETROPROP_DEBUG"):
             raise
-        click.echo(f"retroprop: internal error: {type(e).__name__}: {_one_line(e)} "
-                   f"(run with RETROPROP_DEBUG=1 for the traceback, and please report it)",
-                   err=True)
+        click.echo(
+            f"retroprop: internal error: {type(e).__name__}: {_one_line(e)} "
+            f"(run with RETROPROP_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)

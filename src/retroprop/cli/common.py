@@ -37,50 +37,106 @@ def stderr_console():
 
 def data_options(f: Callable) -> Callable:
     """``--data``, ``--target``, ``--test-size``: Iris by default, or the user's CSV."""
-    f = click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-                     default=LECTURE["test_size"], show_default=True,
-                     help="Fraction of each class held out for testing.")(f)
-    f = click.option("--target", metavar="COLUMN", default=None,
-                     help="Class column of --data (default: the last column).")(f)
-    f = click.option("--data", metavar="FILE.csv", default=None,
-                     type=click.Path(),  # load_csv names a missing file or a folder
-                     help="A CSV of numeric features and a class column "
-                          "(default: the bundled Iris).")(f)
+    f = click.option(
+        "--test-size",
+        type=click.FloatRange(0, 1, min_open=True, max_open=True),
+        default=LECTURE["test_size"],
+        show_default=True,
+        help="Fraction of each class held out for testing.",
+    )(f)
+    f = click.option(
+        "--target",
+        metavar="COLUMN",
+        default=None,
+        help="Class column of --data (default: the last column).",
+    )(f)
+    f = click.option(
+        "--data",
+        metavar="FILE.csv",
+        default=None,
+        type=click.Path(),  # load_csv names a missing file or a folder
+        help="A CSV of numeric features and a class column "
+        "(default: the bundled Iris).",
+    )(f)
     return f
 
 
 def network_options(f: Callable) -> Callable:
     """``--hidden``, ``--activation``, ``--seed``: the network to build."""
-    f = click.option("--seed", type=click.IntRange(0), default=LECTURE["seed"],
-                     show_default=True,
-                     help="Seed of the initial weights, the split and the sample order.")(f)
-    f = click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)),
-                     default=LECTURE["activation"], show_default=True,
-                     help="Activation of the hidden layers.")(f)
-    f = click.option("--hidden", metavar="SIZES", default=",".join(map(str, LECTURE["hidden"])),
-                     show_default=True,
-                     help="Hidden layer sizes, comma-separated ('none' for no hidden layer).")(f)
+    f = click.option(
+        "--seed",
+        type=click.IntRange(0),
+        default=LECTURE["seed"],
+        show_default=True,
+        help="Seed of the initial weights, the split and the sample order.",
+    )(f)
+    f = click.option(
+        "--activation",
+        type=click.Choice(sorted(ACTIVATIONS)),
+        default=LECTURE["activation"],
+        show_default=True,
+        help="Activation of the hidden layers.",
+    )(f)
+    f = click.option(
+        "--hidden",
+        metavar="SIZES",
+        default=",".join(map(str, LECTURE["hidden"])),
+        show_default=True,
+        help="Hidden layer sizes, comma-separated ('none' for no hidden layer).",
+    )(f)
     return f
 
 
 def training_options(f: Callable) -> Callable:
     """``--lr``, ``--epochs``, ``--batch-size``, ``--optimizer`` and its settings."""
     opts = [
-        click.option("--lr", type=click.FloatRange(0, min_open=True), default=LECTURE["lr"],
-                     show_default=True, help="Learning rate (the lecture's eta)."),
-        click.option("--epochs", type=click.IntRange(0), default=LECTURE["epochs"],
-                     show_default=True, help="Passes over the training data."),
-        click.option("--batch-size", metavar="N|full", default=str(LECTURE["batch_size"]),
-                     show_default=True, callback=_batch_size,
-                     help="Samples per update: 1 is the lecture's per-sample descent, "
-                          "'full' the whole training set."),
-        click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="sgd",
-                     show_default=True, help="Optimiser."),
-        click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-                     show_default=True, help="SGD momentum (torch.optim.SGD's meaning)."),
-        click.option("--nesterov", is_flag=True, help="Nesterov momentum (needs --momentum)."),
-        click.option("--weight-decay", type=click.FloatRange(0), default=0.0,
-                     show_default=True, help="L2 penalty added to the gradient."),
+        click.option(
+            "--lr",
+            type=click.FloatRange(0, min_open=True),
+            default=LECTURE["lr"],
+            show_default=True,
+            help="Learning rate (the lecture's eta).",
+        ),
+        click.option(
+            "--epochs",
+            type=click.IntRange(0),
+            default=LECTURE["epochs"],
+            show_default=True,
+            help="Passes over the training data.",
+        ),
+        click.option(
+            "--batch-size",
+            metavar="N|full",
+            default=str(LECTURE["batch_size"]),
+            show_default=True,
+            callback=_batch_size,
+            help="Samples per update: 1 is the lecture's per-sample descent, "
+            "'full' the whole training set.",
+        ),
+        click.option(
+            "--optimizer",
+            type=click.Choice(sorted(OPTIMIZERS)),
+            default="sgd",
+            show_default=True,
+            help="Optimiser.",
+        ),
+        click.option(
+            "--momentum",
+            type=click.FloatRange(0, 1, max_open=True),
+            default=0.0,
+            show_default=True,
+            help="SGD momentum (torch.optim.SGD's meaning).",
+        ),
+        click.option(
+            "--nesterov", is_flag=True, help="Nesterov momentum (needs --momentum)."
+        ),
+        click.option(
+            "--weight-decay",
+            type=click.FloatRange(0),
+            default=0.0,
+            show_default=True,
+            help="L2 penalty added to the gradient.",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -93,9 +149,13 @@ def _batch_size(ctx: click.Context, param: click.Parameter, value: str) -> int |
     try:
         n = int(value)
     except ValueError:
-        raise click.BadParameter(f"expected a positive integer or 'full', got {value!r}")
+        raise click.BadParameter(
+            f"expected a positive integer or 'full', got {value!r}"
+        ) from None
     if n < 1:
-        raise click.BadParameter(f"expected a positive integer or 'full', got {value!r}")
+        raise click.BadParameter(
+            f"expected a positive integer or 'full', got {value!r}"
+        )
     return n
 
 
@@ -136,7 +196,10 @@ def confusion_table(m, class_names: list[str], title: str):
     for c in class_names:
         t.add_column(c, justify="right")
     for i, c in enumerate(class_names):
-        t.add_row(c, *[(f"[bold]{v}[/bold]" if i == j else str(v)) for j, v in enumerate(m[i])])
+        t.add_row(
+            c,
+            *[(f"[bold]{v}[/bold]" if i == j else str(v)) for j, v in enumerate(m[i])],
+        )
     return t
 
 
@@ -154,9 +217,15 @@ def epoch_progress(epochs: int, quiet: bool) -> tuple[Callable, Callable]:
         TimeElapsedColumn,
     )
 
-    progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("epochs  loss {task.fields[loss]}"), TimeElapsedColumn(),
-                        console=stderr_console(), transient=True)
+    progress = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs  loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=True,
+    )
     task = progress.add_task("train", total=epochs, loss="-")
     progress.start()
 
@@ -168,4 +237,3 @@ def epoch_progress(epochs: int, quiet: bool) -> tuple[Callable, Callable]:
 
 def with_quiet(f: Callable) -> Callable:
     return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)
-

@@ -7,6 +7,7 @@ loop for ``K - 1`` updates and explains the K-th on the batch training would use
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import click
@@ -56,35 +57,96 @@ def _stop_at(step: int):
 @click.command()
 @data_options
 @network_options
-@click.option("--model", "model_path", metavar="PATH", type=click.Path(dir_okay=False),
-              help="Start from a model saved by `retroprop train --save` instead of "
-                   "new weights (--hidden/--activation are then ignored).")
-@click.option("--torch-model", metavar="FILE.pt", type=click.Path(dir_okay=False),
-              help="Explain a PyTorch model: a state dict saved with torch.save "
-                   "(loaded with weights_only=True); needs --torch-class.")
-@click.option("--torch-class", metavar="MODULE:CLASS",
-              help="The nn.Module class of --torch-model, importable from the current "
-                   "directory or sys.path (e.g. mynet:NeuralNetwork).")
-@click.option("--step", type=click.IntRange(1), default=1, show_default=True,
-              help="Explain the K-th iteration of training, after K-1 real updates.")
-@click.option("--sample", type=click.IntRange(0), default=None,
-              help="Explain on training row N (0-based) instead of the batch training "
-                   "visits at --step.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=LECTURE["lr"],
-              show_default=True, help="Learning rate (the lecture's eta).")
-@click.option("--batch-size", metavar="N|full", default=str(LECTURE["batch_size"]),
-              show_default=True, callback=_batch_size,
-              help="Samples per update, as in `retroprop train`.")
-@click.option("--loss", type=click.Choice(sorted(LOSSES)), default="cross_entropy",
-              show_default=True, help="Loss function.")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
-              show_default=True,
-              help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".")
-@click.option("--output", metavar="PATH", type=click.Path(dir_okay=False),
-              callback=output_path,
-              help="Write to PATH (atomically) instead of printing.")
-def explain(data, target, test_size, hidden, activation, seed, model_path, torch_model,
-            torch_class, step, sample, lr, batch_size, loss, fmt, output):
+@click.option(
+    "--model",
+    "model_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="Start from a model saved by `retroprop train --save` instead of "
+    "new weights (--hidden/--activation are then ignored).",
+)
+@click.option(
+    "--torch-model",
+    metavar="FILE.pt",
+    type=click.Path(dir_okay=False),
+    help="Explain a PyTorch model: a state dict saved with torch.save "
+    "(loaded with weights_only=True); needs --torch-class.",
+)
+@click.option(
+    "--torch-class",
+    metavar="MODULE:CLASS",
+    help="The nn.Module class of --torch-model, importable from the current "
+    "directory or sys.path (e.g. mynet:NeuralNetwork).",
+)
+@click.option(
+    "--step",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Explain the K-th iteration of training, after K-1 real updates.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(0),
+    default=None,
+    help="Explain on training row N (0-based) instead of the batch training "
+    "visits at --step.",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, min_open=True),
+    default=LECTURE["lr"],
+    show_default=True,
+    help="Learning rate (the lecture's eta).",
+)
+@click.option(
+    "--batch-size",
+    metavar="N|full",
+    default=str(LECTURE["batch_size"]),
+    show_default=True,
+    callback=_batch_size,
+    help="Samples per update, as in `retroprop train`.",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(sorted(LOSSES)),
+    default="cross_entropy",
+    show_default=True,
+    help="Loss function.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="table",
+    show_default=True,
+    help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".",
+)
+@click.option(
+    "--output",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Write to PATH (atomically) instead of printing.",
+)
+def explain(
+    data,
+    target,
+    test_size,
+    hidden,
+    activation,
+    seed,
+    model_path,
+    torch_model,
+    torch_class,
+    step,
+    sample,
+    lr,
+    batch_size,
+    loss,
+    fmt,
+    output,
+):
     """Explain one SGD step: forward values, softmax and loss, every gradient as the
     lecture's chain-rule factors, and the update w <- w - eta * dL/dw.
 
@@ -108,13 +170,18 @@ def explain(data, target, test_size, hidden, activation, seed, model_path, torch
         model = rp.load(model_path)
         net = model.net
         if model.class_names and list(model.class_names) != class_names:
-            raise DataError(f"{model_path}: the model's classes {model.class_names} are "
-                            f"not the data's {class_names}")
-        X_raw = train_test_split(split.dataset.X, split.dataset.y, test_size=test_size,
-                                 seed=seed)[0]
+            raise DataError(
+                f"{model_path}: the model's classes {model.class_names} are "
+                f"not the data's {class_names}"
+            )
+        X_raw = train_test_split(
+            split.dataset.X, split.dataset.y, test_size=test_size, seed=seed
+        )[0]
         if X_raw.shape[1] != net.in_features:
-            raise DataError(f"the data has {X_raw.shape[1]} features, the model in "
-                            f"{model_path} expects {net.in_features}")
+            raise DataError(
+                f"the data has {X_raw.shape[1]} features, the model in "
+                f"{model_path} expects {net.in_features}"
+            )
         X = model.prepare(X_raw)
     elif torch_model or torch_class:
         net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
@@ -128,17 +195,29 @@ def explain(data, target, test_size, hidden, activation, seed, model_path, torch
     # on the NumPy engine (the reference; also what `train --record-bias` runs).
     per_epoch = math.ceil(n / (batch_size or n))
     stop = _stop_at(step)
-    try:
-        rp.train(net, X, y, epochs=math.ceil(step / per_epoch), lr=lr,
-                 batch_size=batch_size, loss=loss, seed=seed, callbacks=[stop],
-                 engine="numpy")
-    except _Reached:
-        pass
+    with contextlib.suppress(_Reached):
+        rp.train(
+            net,
+            X,
+            y,
+            epochs=math.ceil(step / per_epoch),
+            lr=lr,
+            batch_size=batch_size,
+            loss=loss,
+            seed=seed,
+            callbacks=[stop],
+            engine="numpy",
+        )
     rows = [sample] if sample is not None else [int(i) for i in stop.batch]
-    meta = {"step": step, "epoch": stop.epoch,
-            "sample": rows[0] if len(rows) == 1 else rows,
-            "seed": seed, "data": split.dataset.name, "class_names": class_names,
-            "feature_names": list(split.dataset.feature_names)}
+    meta = {
+        "step": step,
+        "epoch": stop.epoch,
+        "sample": rows[0] if len(rows) == 1 else rows,
+        "seed": seed,
+        "data": split.dataset.name,
+        "class_names": class_names,
+        "feature_names": list(split.dataset.feature_names),
+    }
     trace = rp.explain_step(net, X[rows], y[rows], lr=lr, loss=loss, meta=meta)
     _emit(trace, fmt, output)
 
@@ -155,7 +234,8 @@ def _torch_network(path: str | None, class_spec: str | None, split):
         raise DataError(
             f"{class_spec} takes {net.in_features} features and has {net.out_features} "
             f"outputs; the data has {split.n_features} features and {split.n_classes} "
-            f"classes")
+            f"classes"
+        )
     if net.dtype != "float64":  # widening float32 is exact; the trace is float64
         from retroprop.engine.network import from_config
 
@@ -176,9 +256,13 @@ def _emit(trace, fmt: str, output: str | None) -> None:
             con.print(item)
         return
     else:
-        render = {"table": lambda: trace.to_text(), "markdown": trace.to_markdown,
-                  "csv": trace.to_csv, "json": trace.to_json,
-                  "html": lambda: _html(trace)}[fmt]
+        render = {
+            "table": lambda: trace.to_text(),
+            "markdown": trace.to_markdown,
+            "csv": trace.to_csv,
+            "json": trace.to_json,
+            "html": lambda: _html(trace),
+        }[fmt]
         text = render()
         if output is None:
             click.echo(text, nl=not text.endswith("\n"))
@@ -186,8 +270,10 @@ def _emit(trace, fmt: str, output: str | None) -> None:
         from retroprop.atomic import write_text
 
         write_text(output, text)
-    click.echo(f"Wrote the {fmt} explanation of step {trace.meta['step']} to {output}",
-               err=True)
+    click.echo(
+        f"Wrote the {fmt} explanation of step {trace.meta['step']} to {output}",
+        err=True,
+    )
 
 
 def _html(trace) -> str:

@@ -22,23 +22,58 @@ from retroprop.cli.common import (
 @data_options
 @network_options
 @training_options
-@click.option("--save", "save_path", metavar="PATH", type=click.Path(dir_okay=False),
-              callback=output_path,
-              help="Save the trained model (architecture, weights, class names and "
-                   "standardisation) to PATH.")
-@click.option("--record-bias", metavar="PATH", type=click.Path(dir_okay=False),
-              callback=output_path,
-              help="Write a CSV of the last layer's bias before each iteration "
-                   "(the lecture's exercise 4).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the final metrics as one JSON object instead of tables.")
-@click.option("--plot", "plot_path", metavar="PATH", type=click.Path(dir_okay=False),
-              callback=output_path,
-              help="Draw the loss and accuracy per epoch as a PNG at PATH.")
+@click.option(
+    "--save",
+    "save_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Save the trained model (architecture, weights, class names and "
+    "standardisation) to PATH.",
+)
+@click.option(
+    "--record-bias",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Write a CSV of the last layer's bias before each iteration "
+    "(the lecture's exercise 4).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the final metrics as one JSON object instead of tables.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Draw the loss and accuracy per epoch as a PNG at PATH.",
+)
 @with_quiet
-def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_size,
-          optimizer, momentum, nesterov, weight_decay, save_path, record_bias, as_json,
-          quiet, plot_path=None):
+def train(
+    data,
+    target,
+    test_size,
+    hidden,
+    activation,
+    seed,
+    lr,
+    epochs,
+    batch_size,
+    optimizer,
+    momentum,
+    nesterov,
+    weight_decay,
+    save_path,
+    record_bias,
+    as_json,
+    quiet,
+    plot_path=None,
+):
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
@@ -53,48 +88,82 @@ def train(data, target, test_size, hidden, activation, seed, lr, epochs, batch_s
     callbacks = []
     recorder = None
     if record_bias:
-        last = [name for name, _ in net.named_parameters() if name.endswith(".bias")][-1]
+        last = [name for name, _ in net.named_parameters() if name.endswith(".bias")][
+            -1
+        ]
         recorder = rp.RecordParameter(last)
         callbacks.append(recorder)
     update, close = epoch_progress(epochs, quiet or as_json)
     callbacks.append(ProgressCallback(update, epochs))
     try:
-        history = rp.train(net, split.X_train, split.y_train, epochs=epochs, lr=lr,
-                           batch_size=batch_size, optimizer=optimizer, momentum=momentum,
-                           nesterov=nesterov, weight_decay=weight_decay, seed=seed,
-                           callbacks=callbacks,
-                           # measured only, for the picture: the held-out curves
-                           validation=(split.X_test, split.y_test) if plot_path else None)
+        history = rp.train(
+            net,
+            split.X_train,
+            split.y_train,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+            seed=seed,
+            callbacks=callbacks,
+            # measured only, for the picture: the held-out curves
+            validation=(split.X_test, split.y_test) if plot_path else None,
+        )
     finally:
         close()
     names = split.dataset.class_names
-    result = {"data": split.dataset.name, "architecture": [
-        split.n_features, *parse_hidden(hidden), split.n_classes],
-        "activation": activation, "lr": lr, "epochs": history.epochs,
-        "iterations": history.iterations, "batch_size": batch_size or len(split.y_train),
-        "seed": seed, "class_names": names}
-    for part, X, y in (("train", split.X_train, split.y_train),
-                       ("test", split.X_test, split.y_test)):
+    result = {
+        "data": split.dataset.name,
+        "architecture": [split.n_features, *parse_hidden(hidden), split.n_classes],
+        "activation": activation,
+        "lr": lr,
+        "epochs": history.epochs,
+        "iterations": history.iterations,
+        "batch_size": batch_size or len(split.y_train),
+        "seed": seed,
+        "class_names": names,
+    }
+    for part, X, y in (
+        ("train", split.X_train, split.y_train),
+        ("test", split.X_test, split.y_test),
+    ):
         loss, acc = rp.evaluate(net, X, y)
         cm = confusion_matrix(y, rp.predict(net, X), len(names))
-        result[part] = {"accuracy": acc, "loss": loss, "samples": len(y),
-                        "confusion_matrix": cm.tolist()}
+        result[part] = {
+            "accuracy": acc,
+            "loss": loss,
+            "samples": len(y),
+            "confusion_matrix": cm.tolist(),
+        }
     if recorder is not None:
         _write_bias_csv(record_bias, recorder)
     if save_path:
-        model = rp.Model(net, class_names=names, feature_names=split.dataset.feature_names,
-                         standardizer=split.standardizer,
-                         metadata={**{k: result[k] for k in ("lr", "epochs", "seed", "data")},
-                                   "target": split.dataset.target_name})
+        model = rp.Model(
+            net,
+            class_names=names,
+            feature_names=split.dataset.feature_names,
+            standardizer=split.standardizer,
+            metadata={
+                **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
+                "target": split.dataset.target_name,
+            },
+        )
         rp.save(model, save_path)
     if plot_path:
         from retroprop.plots import plot_history
 
         arch = "-".join(map(str, result["architecture"]))
-        plot_history(history, plot_path, val_label="test (held out)",
-                     title=f"Training the {arch} {activation} "
-                     f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
-                     f"{result['batch_size']}, seed {seed}")
+        plot_history(
+            history,
+            plot_path,
+            val_label="test (held out)",
+            title=f"Training the {arch} {activation} "
+            f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
+            f"{result['batch_size']}, seed {seed}",
+        )
     if as_json:
         emit_json(result)
         return
@@ -108,8 +177,12 @@ def _write_bias_csv(path: str, recorder) -> None:
 
     k = recorder.values[0].shape[0] if recorder.values else 0
     with atomic_write(path, "w") as f:
-        f.write(",".join(["iteration", "epoch", *[f"{recorder.name}[{i}]" for i in range(k)]])
-                + "\n")
+        f.write(
+            ",".join(
+                ["iteration", "epoch", *[f"{recorder.name}[{i}]" for i in range(k)]]
+            )
+            + "\n"
+        )
         for it, ep, v in zip(recorder.iterations, recorder.epochs, recorder.values):
             f.write(",".join([str(it), str(ep), *[repr(float(x)) for x in v]]) + "\n")
 
@@ -120,9 +193,11 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
 
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
-    con.print(f"Trained a {arch} network ({result['activation']}) on {result['data']}: "
-              f"{result['epochs']} epochs, {result['iterations']} updates, "
-              f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}")
+    con.print(
+        f"Trained a {arch} network ({result['activation']}) on {result['data']}: "
+        f"{result['epochs']} epochs, {result['iterations']} updates, "
+        f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
+    )
     t = Table(title="Result", title_justify="left")
     for col in ("split", "samples", "accuracy", "loss"):
         t.add_column(col, justify="left" if col == "split" else "right")
@@ -130,8 +205,13 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
         r = result[part]
         t.add_row(part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}")
     con.print(t)
-    con.print(confusion_table(np.array(result["test"]["confusion_matrix"]),
-                              result["class_names"], "Confusion matrix (test)"))
+    con.print(
+        confusion_table(
+            np.array(result["test"]["confusion_matrix"]),
+            result["class_names"],
+            "Confusion matrix (test)",
+        )
+    )
     if save_path:
         con.print(f"Saved the model to {save_path}")
     if record_bias:
@@ -139,12 +219,27 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
 
 
 @click.command()
-@click.option("--model", "model_path", required=True, metavar="PATH",
-              type=click.Path(), help="A model saved by `retroprop train --save`.")
-@click.option("--data", required=True, metavar="FILE.csv", type=click.Path(),
-              help="CSV with the model's feature columns (a class column is optional).")
-@click.option("--target", metavar="COLUMN", default=None,
-              help="Class column, if present, to report accuracy (default: the model's).")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    metavar="PATH",
+    type=click.Path(),
+    help="A model saved by `retroprop train --save`.",
+)
+@click.option(
+    "--data",
+    required=True,
+    metavar="FILE.csv",
+    type=click.Path(),
+    help="CSV with the model's feature columns (a class column is optional).",
+)
+@click.option(
+    "--target",
+    metavar="COLUMN",
+    default=None,
+    help="Class column, if present, to report accuracy (default: the model's).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
 def predict(model_path, data, target, as_json):
     """Predict the class of every row of a CSV with a saved model."""
@@ -158,11 +253,18 @@ def predict(model_path, data, target, as_json):
     asked = target is not None  # a --target the user names must exist in the file
     if target is None and isinstance(model.metadata.get("target"), str):
         target = model.metadata["target"]  # the class column the model was trained on
-    ds = load_csv(data, target=target, features=features,
-                  class_names=model.class_names or None, require_target=asked)
+    ds = load_csv(
+        data,
+        target=target,
+        features=features,
+        class_names=model.class_names or None,
+        require_target=asked,
+    )
     if features is None and ds.X.shape[1] != model.net.in_features:
-        raise rp.DataError(f"{data}: has {ds.X.shape[1]} feature columns, the model "
-                           f"expects {model.net.in_features}")
+        raise rp.DataError(
+            f"{data}: has {ds.X.shape[1]} feature columns, the model "
+            f"expects {model.net.in_features}"
+        )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         proba = model.predict_proba(ds.X)
     bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
@@ -170,14 +272,20 @@ def predict(model_path, data, target, as_json):
         raise rp.ModelFileError(
             f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
             f"(the first is data row {bad[0] + 1}); its weights are too large for "
-            f"this data")
+            f"this data"
+        )
     pred = np.argmax(proba, axis=1)
     names = model.class_names or [str(i) for i in range(proba.shape[1])]
     accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
     if as_json:
-        emit_json({"predictions": [names[k] for k in pred],
-                   "probabilities": proba.tolist(), "class_names": names,
-                   "accuracy": accuracy})
+        emit_json(
+            {
+                "predictions": [names[k] for k in pred],
+                "probabilities": proba.tolist(),
+                "class_names": names,
+                "accuracy": accuracy,
+            }
+        )
         return
     from rich.table import Table
 

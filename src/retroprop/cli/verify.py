@@ -26,31 +26,90 @@ DTYPES = ("float64", "float32")  # the keys of interop.verify.DEFAULT_TOLERANCE
 @click.command()
 @data_options
 @network_options
-@click.option("--model", "model_path", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Start from a model saved by `retroprop train --save` instead of a "
-                   "new network (--hidden and --activation are then ignored).")
-@click.option("--steps", type=click.IntRange(1), default=100, show_default=True,
-              help="SGD steps (parameter updates) to run on both sides.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=LECTURE["lr"],
-              show_default=True, help="Learning rate (the lecture's eta).")
-@click.option("--batch-size", metavar="N", default=str(LECTURE["batch_size"]),
-              show_default=True, callback=_batch_size,
-              help="Samples per step: 1 is the lecture's per-sample descent, 'full' "
-                   "the whole training set.")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-              show_default=True, help="SGD momentum (torch.optim.SGD's meaning).")
+@click.option(
+    "--model",
+    "model_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Start from a model saved by `retroprop train --save` instead of a "
+    "new network (--hidden and --activation are then ignored).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="SGD steps (parameter updates) to run on both sides.",
+)
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, min_open=True),
+    default=LECTURE["lr"],
+    show_default=True,
+    help="Learning rate (the lecture's eta).",
+)
+@click.option(
+    "--batch-size",
+    metavar="N",
+    default=str(LECTURE["batch_size"]),
+    show_default=True,
+    callback=_batch_size,
+    help="Samples per step: 1 is the lecture's per-sample descent, 'full' "
+    "the whole training set.",
+)
+@click.option(
+    "--momentum",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="SGD momentum (torch.optim.SGD's meaning).",
+)
 @click.option("--nesterov", is_flag=True, help="Nesterov momentum (needs --momentum).")
-@click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="L2 penalty added to the gradient.")
-@click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True,
-              help="Precision of both computations.")
-@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=None,
-              help="Largest accepted difference (absolute below 1, relative above) "
-                   "[default: 1e-10 for float64, 1e-5 for float32].")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the result as one JSON object instead of tables.")
-def verify(data, target, test_size, hidden, activation, seed, model_path, steps, lr,
-           batch_size, momentum, nesterov, weight_decay, dtype, tolerance, as_json):
+@click.option(
+    "--weight-decay",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="L2 penalty added to the gradient.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default="float64",
+    show_default=True,
+    help="Precision of both computations.",
+)
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Largest accepted difference (absolute below 1, relative above) "
+    "[default: 1e-10 for float64, 1e-5 for float32].",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the result as one JSON object instead of tables.",
+)
+def verify(
+    data,
+    target,
+    test_size,
+    hidden,
+    activation,
+    seed,
+    model_path,
+    steps,
+    lr,
+    batch_size,
+    momentum,
+    nesterov,
+    weight_decay,
+    dtype,
+    tolerance,
+    as_json,
+):
     """Check that retroprop computes exactly what PyTorch computes.
 
     Runs --steps SGD steps in retroprop and in PyTorch from the same weights on the
@@ -71,16 +130,29 @@ def verify(data, target, test_size, hidden, activation, seed, model_path, steps,
             raise ConfigError(
                 f"{model_path}: the model takes {net.in_features} features and has "
                 f"{net.out_features} outputs; the data has {split.n_features} features "
-                f"and {split.n_classes} classes")
+                f"and {split.n_classes} classes"
+            )
     else:
         net = build_network(split, parse_hidden(hidden), activation, seed=seed)
-    result = run_verify(net, split.X_train, split.y_train, steps=steps, lr=lr,
-                        batch_size=batch_size or len(split.y_train), momentum=momentum,
-                        nesterov=nesterov, weight_decay=weight_decay, dtype=dtype,
-                        tolerance=tolerance, seed=seed)
+    result = run_verify(
+        net,
+        split.X_train,
+        split.y_train,
+        steps=steps,
+        lr=lr,
+        batch_size=batch_size or len(split.y_train),
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+        dtype=dtype,
+        tolerance=tolerance,
+        seed=seed,
+    )
     if result.both_diverged:
-        raise ConfigError(f"both diverge at step {result.retroprop_diverged_at}; try a "
-                          f"smaller --lr (got {lr:g})")
+        raise ConfigError(
+            f"both diverge at step {result.retroprop_diverged_at}; try a "
+            f"smaller --lr (got {lr:g})"
+        )
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -101,40 +173,53 @@ def render(result, console) -> None:
 
     console.print(
         f"retroprop vs PyTorch {result.torch_version}: {result.steps} SGD steps, "
-        f"lr={result.lr:g}, batch size {result.batch_size}")
+        f"lr={result.lr:g}, batch size {result.batch_size}"
+    )
     console.print(
         f"momentum {result.momentum:g}{' (Nesterov)' if result.nesterov else ''}, "
         f"weight decay {result.weight_decay:g}, {result.dtype}, "
-        f"tolerance {result.tolerance:g}")
+        f"tolerance {result.tolerance:g}"
+    )
     for kind, title in SECTIONS.items():
         table = Table(title=title, title_justify="left")
-        for col, justify in (("quantity", "left"), ("values", "right"),
-                             ("max |abs diff|", "right"), ("max rel diff", "right"),
-                             ("result", "center")):
+        for col, justify in (
+            ("quantity", "left"),
+            ("values", "right"),
+            ("max |abs diff|", "right"),
+            ("max rel diff", "right"),
+            ("result", "center"),
+        ):
             table.add_column(col, justify=justify)
         for c in result.comparisons:
             if c.kind != kind:
                 continue
             mark = "[green]PASS[/green]" if c.passed else "[bold red]FAIL[/bold red]"
-            table.add_row(c.name, str(c.values), f"{c.max_abs:.3e}", f"{c.max_rel:.3e}",
-                          mark)
+            table.add_row(
+                c.name, str(c.values), f"{c.max_abs:.3e}", f"{c.max_rel:.3e}", mark
+            )
         console.print(table)
     n = len(result.comparisons)
     if result.passed:
-        console.print(f"[green]PASS[/green]: all {n} quantities agree within "
-                      f"{result.tolerance:g}")
+        console.print(
+            f"[green]PASS[/green]: all {n} quantities agree within {result.tolerance:g}"
+        )
     else:
-        console.print(f"[bold red]FAIL[/bold red]: {len(result.failures)} of {n} "
-                      f"quantities differ by more than {result.tolerance:g}:")
+        console.print(
+            f"[bold red]FAIL[/bold red]: {len(result.failures)} of {n} "
+            f"quantities differ by more than {result.tolerance:g}:"
+        )
         for c in result.failures:
             console.print(f"  {c.kind} {c.name}: max abs diff {c.max_abs:.3e}")
     if result.retroprop_diverged_at != result.torch_diverged_at:
+
         def when(step):
             return "did not diverge" if step is None else f"diverged at step {step}"
 
-        console.print(f"[bold red]FAIL[/bold red]: retroprop "
-                      f"{when(result.retroprop_diverged_at)}, PyTorch "
-                      f"{when(result.torch_diverged_at)}")
+        console.print(
+            f"[bold red]FAIL[/bold red]: retroprop "
+            f"{when(result.retroprop_diverged_at)}, PyTorch "
+            f"{when(result.torch_diverged_at)}"
+        )
 
 
 def _differentiable_choices(command: click.Command) -> None:

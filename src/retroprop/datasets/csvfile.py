@@ -20,7 +20,9 @@ from retroprop.datasets.dataset import Dataset
 from retroprop.errors import DataError
 
 
-def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _read_rows(
+    path: str | os.PathLike,
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and ``(line number, cells)`` for each non-blank data line."""
     name = os.fspath(path)
     try:
@@ -42,10 +44,13 @@ def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list
         line = raw.count(b"\n", 0, e.start) + 1
         raise DataError(
             f"{name}, line {line}: byte 0x{raw[e.start]:02x} is not UTF-8 text; "
-            f"save the file as UTF-8") from None
+            f"save the file as UTF-8"
+        ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise DataError(f"{name}, line {line}: contains a NUL byte; this is not a CSV file")
+        raise DataError(
+            f"{name}, line {line}: contains a NUL byte; this is not a CSV file"
+        )
     # strict: a quote left open or text after a closing quote is an error with its
     # line, not silently read as data.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
@@ -61,15 +66,21 @@ def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list
                 rows.append((reader.line_num, cells))
     except csv.Error as e:
         # line_num counts the physical lines read so far, the failing one included
-        raise DataError(f"{name}, line {reader.line_num}: {e}; is this a CSV file?") from None
+        raise DataError(
+            f"{name}, line {reader.line_num}: {e}; is this a CSV file?"
+        ) from None
     if header is None:
-        raise DataError(f"{name}: the file is empty; it needs a header line and data rows")
+        raise DataError(
+            f"{name}: the file is empty; it needs a header line and data rows"
+        )
     if not rows:
         raise DataError(f"{name}: has a header but no data rows")
     seen = set()
     for j, col in enumerate(header):
         if not col:
-            raise DataError(f"{name}, line 1, column {j + 1}: the header has an empty name")
+            raise DataError(
+                f"{name}, line 1, column {j + 1}: the header has an empty name"
+            )
         if col in seen:
             raise DataError(f"{name}, line 1: column name {col!r} appears twice")
         seen.add(col)
@@ -77,7 +88,8 @@ def _read_rows(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list
         if len(cells) != len(header):
             raise DataError(
                 f"{name}, line {line}: has {len(cells)} fields, the header has "
-                f"{len(header)}; every row needs one value per column")
+                f"{len(header)}; every row needs one value per column"
+            )
     return header, rows
 
 
@@ -92,9 +104,22 @@ def _number(cell: str, name: str, line: int, col: str) -> float:
         shown = s if len(s) <= 40 else s[:40] + "..."
         raise DataError(f"{where}: {shown!r} is not a number") from None
     if not math.isfinite(v):
-        why = "is too large for a 64-bit float" if s.lower() not in (
-            "nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity",
-            "-infinity") else "is not a finite number"
+        why = (
+            "is too large for a 64-bit float"
+            if s.lower()
+            not in (
+                "nan",
+                "+nan",
+                "-nan",
+                "inf",
+                "+inf",
+                "-inf",
+                "infinity",
+                "+infinity",
+                "-infinity",
+            )
+            else "is not a finite number"
+        )
         raise DataError(f"{where}: {s!r} {why}; features must be finite numbers")
     return v
 
@@ -107,10 +132,14 @@ def _sort_labels(labels: set[str]) -> list[str]:
         return sorted(labels)
 
 
-def load_csv(path: str | os.PathLike, target: str | None = None, *,
-             features: Sequence[str] | None = None,
-             class_names: Sequence[str] | None = None,
-             require_target: bool = True) -> Dataset:
+def load_csv(
+    path: str | os.PathLike,
+    target: str | None = None,
+    *,
+    features: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    require_target: bool = True,
+) -> Dataset:
     """Read a CSV file of numeric features and a column of class labels.
 
     Parameters
@@ -148,18 +177,22 @@ def load_csv(path: str | os.PathLike, target: str | None = None, *,
         if require_target:
             raise DataError(
                 f"{name}: no column named {target!r}; the columns are "
-                f"{', '.join(header)} (choose one with --target)")
+                f"{', '.join(header)} (choose one with --target)"
+            )
         target = None
     if features is None:
         features = [c for c in header if c != target]
         if not features:
-            raise DataError(f"{name}: has no feature columns besides the target {target!r}")
+            raise DataError(
+                f"{name}: has no feature columns besides the target {target!r}"
+            )
     else:
         missing = [c for c in features if c not in header]
         if missing:
             raise DataError(
                 f"{name}: lacks the feature column(s) {', '.join(map(repr, missing))} "
-                f"that the model needs")
+                f"that the model needs"
+            )
     fcols = [header.index(c) for c in features]
     X = np.empty((len(rows), len(fcols)), dtype=np.float64)
     for i, (line, cells) in enumerate(rows):
@@ -177,20 +210,29 @@ def load_csv(path: str | os.PathLike, target: str | None = None, *,
             if not lab:
                 raise DataError(
                     f"{name}, line {line}, column {target!r}: missing class label; "
-                    f"fill it in or remove the row")
+                    f"fill it in or remove the row"
+                )
         if class_names is None:
             names = _sort_labels(set(labels))
             if len(names) < 2:
                 raise DataError(
                     f"{name}: column {target!r} has only one class ({names[0]!r}); "
-                    f"classification needs at least two")
+                    f"classification needs at least two"
+                )
         index = {c: k for k, c in enumerate(names)}
         y = np.empty(len(rows), dtype=np.int64)
         for i, ((line, _), lab) in enumerate(zip(rows, labels)):
             if lab not in index:
                 raise DataError(
                     f"{name}, line {line}, column {target!r}: class {lab!r} is not one "
-                    f"the model knows ({', '.join(names)})")
+                    f"the model knows ({', '.join(names)})"
+                )
             y[i] = index[lab]
-    return Dataset(X=X, y=y, feature_names=list(features), class_names=names,
-                   name=name, target_name=target or "class")
+    return Dataset(
+        X=X,
+        y=y,
+        feature_names=list(features),
+        class_names=names,
+        name=name,
+        target_name=target or "class",
+    )

@@ -35,8 +35,10 @@ class Dataset:
         return len(self.class_names)
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, {self.X.shape[0]} samples, "
-                f"{self.X.shape[1]} features, classes {self.class_names})")
+        return (
+            f"Dataset({self.name!r}, {self.X.shape[0]} samples, "
+            f"{self.X.shape[1]} features, classes {self.class_names})"
+        )
 
 
 def load_iris() -> Dataset:

@@ -8,9 +8,14 @@ from retroprop.engine.init import as_generator
 from retroprop.errors import ConfigError, DataError
 
 
-def train_test_split(X: np.ndarray, y: np.ndarray, *, test_size: float = 0.2,
-                     seed: int | np.random.Generator | None = 0, stratify: bool = True
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train_test_split(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    test_size: float = 0.2,
+    seed: int | np.random.Generator | None = 0,
+    stratify: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split into ``X_train, X_test, y_train, y_test``, keeping class proportions.
 
     Parameters
@@ -26,10 +31,16 @@ def train_test_split(X: np.ndarray, y: np.ndarray, *, test_size: float = 0.2,
         Split each class separately (default) or the whole set at once.
     """
     if not 0.0 < test_size < 1.0:
-        raise ConfigError(f"test_size must be between 0 and 1 (exclusive), got {test_size!r}")
+        raise ConfigError(
+            f"test_size must be between 0 and 1 (exclusive), got {test_size!r}"
+        )
     X, y = np.asarray(X), np.asarray(y)
     rng = as_generator(seed)
-    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
+    groups = (
+        [np.flatnonzero(y == c) for c in np.unique(y)]
+        if stratify
+        else [np.arange(len(y))]
+    )
     test = []
     for idx in groups:
         idx = rng.permutation(idx)
@@ -45,7 +56,8 @@ def train_test_split(X: np.ndarray, y: np.ndarray, *, test_size: float = 0.2,
     if not mask.any() or mask.all():
         raise DataError(
             f"cannot split {len(y)} samples into a train and a test part; "
-            f"use more data or another --test-size")
+            f"use more data or another --test-size"
+        )
     return X[mask], X[~mask], y[mask], y[~mask]
 
 
@@ -82,7 +94,8 @@ class Standardizer:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
             raise DataError(
-                f"expected {self.mean_.shape[0]} features, got data of shape {X.shape}")
+                f"expected {self.mean_.shape[0]} features, got data of shape {X.shape}"
+            )
         return (X - self.mean_) / self.scale_
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
@@ -93,5 +106,7 @@ class Standardizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
-        return cls(np.asarray(d["mean"], dtype=np.float64),
-                   np.asarray(d["scale"], dtype=np.float64))
+        return cls(
+            np.asarray(d["mean"], dtype=np.float64),
+            np.asarray(d["scale"], dtype=np.float64),
+        )

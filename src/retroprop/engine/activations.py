@@ -151,8 +151,11 @@ class LeakyReLU(Activation):
         return grad_a * self.derivative()
 
     def config(self) -> dict:
-        return {"type": "activation", "name": self.name,
-                "negative_slope": self.negative_slope}
+        return {
+            "type": "activation",
+            "name": self.name,
+            "negative_slope": self.negative_slope,
+        }
 
     def __repr__(self) -> str:
         return f"LeakyReLU(negative_slope={self.negative_slope})"
@@ -186,4 +189,6 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 """Activation name -> module class. The keys are the allowed ``activation=`` values."""
 
-DIFFERENTIABLE_ACTIVATIONS = tuple(k for k, v in ACTIVATIONS.items() if v.differentiable)
+DIFFERENTIABLE_ACTIVATIONS = tuple(
+    k for k, v in ACTIVATIONS.items() if v.differentiable
+)

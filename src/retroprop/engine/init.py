@@ -14,8 +14,9 @@ import numpy as np
 from retroprop.errors import ConfigError
 
 
-def torch_uniform(rng: np.random.Generator, fan_in: int, fan_out: int,
-                  activation: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def torch_uniform(
+    rng: np.random.Generator, fan_in: int, fan_out: int, activation: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's ``nn.Linear`` default: ``W`` and ``b`` uniform in ``+-1/sqrt(fan_in)``.
 
     (``kaiming_uniform_(a=sqrt(5))`` on the weight reduces to this bound.)
@@ -26,8 +27,9 @@ def torch_uniform(rng: np.random.Generator, fan_in: int, fan_out: int,
     return W, b
 
 
-def glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int,
-                   activation: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def glorot_uniform(
+    rng: np.random.Generator, fan_in: int, fan_out: int, activation: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's MLP rule: ``W`` and ``b`` uniform in ``+-sqrt(k/(fan_in+fan_out))``.
 
     ``k = 2`` when the network's hidden activation is the sigmoid, else ``k = 6``.
@@ -52,9 +54,11 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     """An int seed, an existing Generator, or None (fresh entropy) -> a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(
-            seed, (int, np.integer)) or seed < 0):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
         raise ConfigError(
             f"seed must be a non-negative integer, a numpy.random.Generator or None, "
-            f"got {seed!r}")
+            f"got {seed!r}"
+        )
     return np.random.default_rng(seed)

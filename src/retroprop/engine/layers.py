@@ -102,20 +102,33 @@ class Linear(Module):
     bias : Parameter of shape (out_features,) or None
     """
 
-    def __init__(self, in_features: int, out_features: int, *, bias: bool = True,
-                 init: str = "torch", seed: int | np.random.Generator | None = None,
-                 dtype: type | np.dtype = np.float64, activation: str | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        init: str = "torch",
+        seed: int | np.random.Generator | None = None,
+        dtype: type | np.dtype = np.float64,
+        activation: str | None = None,
+    ):
         for what, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ConfigError(f"Linear {what} must be a positive integer, got {v!r}")
+                raise ConfigError(
+                    f"Linear {what} must be a positive integer, got {v!r}"
+                )
         if init not in INITIALISERS:
-            raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
+            raise ConfigError(
+                f"init must be one of {sorted(INITIALISERS)}, got {init!r}"
+            )
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ConfigError(f"dtype must be float32 or float64, got {self.dtype}")
-        W, b = INITIALISERS[init](as_generator(seed), self.in_features,
-                                  self.out_features, activation)
+        W, b = INITIALISERS[init](
+            as_generator(seed), self.in_features, self.out_features, activation
+        )
         self.weight = Parameter(W.astype(self.dtype))
         self.bias = Parameter(b.astype(self.dtype)) if bias else None
 
@@ -124,7 +137,8 @@ class Linear(Module):
         if a_prev.ndim != 2 or a_prev.shape[1] != self.in_features:
             raise ConfigError(
                 f"Linear({self.in_features}, {self.out_features}) expects input of "
-                f"shape (n, {self.in_features}), got {a_prev.shape}")
+                f"shape (n, {self.in_features}), got {a_prev.shape}"
+            )
         self.a_prev = a_prev
         z = a_prev @ self.weight.data.T
         if self.bias is not None:
@@ -150,12 +164,18 @@ class Linear(Module):
             yield "bias", self.bias
 
     def config(self) -> dict:
-        return {"type": "linear", "in_features": self.in_features,
-                "out_features": self.out_features, "bias": self.bias is not None}
+        return {
+            "type": "linear",
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }
 
     def __repr__(self) -> str:
-        return (f"Linear(in_features={self.in_features}, "
-                f"out_features={self.out_features}, bias={self.bias is not None})")
+        return (
+            f"Linear(in_features={self.in_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None})"
+        )
 
 
 class Sequential(Module):
@@ -169,7 +189,8 @@ class Sequential(Module):
         for i, m in enumerate(modules):
             if not isinstance(m, Module):
                 raise ConfigError(
-                    f"Sequential takes retroprop modules; item {i} is {type(m).__name__}")
+                    f"Sequential takes retroprop modules; item {i} is {type(m).__name__}"
+                )
         self.modules: list[Module] = list(modules)
 
     def __getitem__(self, i: int) -> Module:
@@ -239,7 +260,8 @@ class Sequential(Module):
         if missing or unexpected:
             raise ConfigError(
                 f"state dict does not match the network: missing {missing}, "
-                f"unexpected {unexpected}")
+                f"unexpected {unexpected}"
+            )
         new = {}
         for name, p in own.items():
             v = state[name]
@@ -249,7 +271,8 @@ class Sequential(Module):
             if v.shape != p.data.shape:
                 raise ConfigError(
                     f"state dict entry {name!r} has shape {v.shape}, the network's "
-                    f"parameter has shape {p.data.shape}")
+                    f"parameter has shape {p.data.shape}"
+                )
             new[name] = v
         for name, p in own.items():
             p.data = new[name]

@@ -34,7 +34,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def _check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
-        raise ConfigError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
+        raise ConfigError(
+            f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}"
+        )
     return reduction
 
 
@@ -67,9 +69,12 @@ class CrossEntropyLoss:
         if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
             raise ConfigError(
                 f"CrossEntropyLoss needs integer targets of shape ({n},), got "
-                f"{y.dtype} of shape {y.shape}")
+                f"{y.dtype} of shape {y.shape}"
+            )
         if n and (y.min() < 0 or y.max() >= k):
-            raise ConfigError(f"targets must be classes 0..{k - 1}, got {y.min()}..{y.max()}")
+            raise ConfigError(
+                f"targets must be classes 0..{k - 1}, got {y.min()}..{y.max()}"
+            )
         log_p = log_softmax(logits)
         self.p, self.y = np.exp(log_p), y
         losses = -log_p[np.arange(n), y]  # L = -ln p_r, one per sample
@@ -115,7 +120,9 @@ class MSELoss:
         if target.ndim == 1 and out.shape[1] == 1:
             target = target.reshape(-1, 1)
         if target.shape != out.shape:
-            raise ConfigError(f"MSELoss target has shape {target.shape}, output has {out.shape}")
+            raise ConfigError(
+                f"MSELoss target has shape {target.shape}, output has {out.shape}"
+            )
         self.diff = out - target
         sq = self.diff * self.diff
         return float(sq.mean() if self.reduction == "mean" else sq.sum())

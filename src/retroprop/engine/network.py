@@ -13,10 +13,15 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 
 
-def mlp(sizes: Sequence[int], activation: str = "sigmoid", *,
-        output_activation: str | None = None, init: str = "torch",
-        seed: int | np.random.Generator | None = 0,
-        dtype: type | np.dtype = np.float64) -> Sequential:
+def mlp(
+    sizes: Sequence[int],
+    activation: str = "sigmoid",
+    *,
+    output_activation: str | None = None,
+    init: str = "torch",
+    seed: int | np.random.Generator | None = 0,
+    dtype: type | np.dtype = np.float64,
+) -> Sequential:
     """A multilayer perceptron ``Linear, f, Linear, f, ..., Linear``.
 
     ``mlp([4, 4, 3, 3])`` is the lecture's Iris network: ``Linear(4, 4), Sigmoid(),
@@ -38,22 +43,31 @@ def mlp(sizes: Sequence[int], activation: str = "sigmoid", *,
     """
     sizes = list(sizes)
     if len(sizes) < 2 or not all(
-            isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
-            for s in sizes):
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1
+        for s in sizes
+    ):
         raise ConfigError(
             f"sizes must be at least two positive integers (inputs, ..., outputs), "
-            f"got {sizes}")
-    for what, name in (("activation", activation), ("output_activation", output_activation)):
+            f"got {sizes}"
+        )
+    for what, name in (
+        ("activation", activation),
+        ("output_activation", output_activation),
+    ):
         if name is not None and name not in ACTIVATIONS:
             raise ConfigError(
-                f"{what} must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+                f"{what} must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+            )
     if init not in INITIALISERS:
         raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
     rng = as_generator(seed)
     modules = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-        modules.append(Linear(fan_in, fan_out, init=init, seed=rng, dtype=dtype,
-                              activation=activation))
+        modules.append(
+            Linear(
+                fan_in, fan_out, init=init, seed=rng, dtype=dtype, activation=activation
+            )
+        )
         last = i == len(sizes) - 2
         name = output_activation if last else activation
         if name is not None:
@@ -99,16 +113,21 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
             name = entry.get("name")
             if not isinstance(name, str) or name not in ACTIVATIONS:
                 raise ConfigError(
-                    f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
+                    f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}"
+                )
             if name == "leaky_relu":
                 slope = entry.get("negative_slope", 0.01)
                 if not _finite_number(slope):
-                    raise ConfigError(f"layer {i}: negative_slope must be a finite number")
+                    raise ConfigError(
+                        f"layer {i}: negative_slope must be a finite number"
+                    )
                 modules.append(LeakyReLU(slope))
             else:
                 modules.append(ACTIVATIONS[name]())
         else:
-            raise ConfigError(f"layer {i}: unknown layer type {kind!r}; known: linear, activation")
+            raise ConfigError(
+                f"layer {i}: unknown layer type {kind!r}; known: linear, activation"
+            )
     lins = [m for m in modules if isinstance(m, Linear)]
     if not lins:
         raise ConfigError("the architecture has no linear layer")
@@ -116,5 +135,6 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
         if a.out_features != b.in_features:
             raise ConfigError(
                 f"the architecture does not chain: a layer of {a.out_features} outputs "
-                f"feeds one of {b.in_features} inputs")
+                f"feeds one of {b.in_features} inputs"
+            )
     return Sequential(*modules)

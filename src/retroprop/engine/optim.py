@@ -30,20 +30,40 @@ class SGD:
 
     name = "sgd"
 
-    def __init__(self, params: Iterable[Parameter], lr: float = 0.05, momentum: float = 0.0,
-                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
-        for what, v in (("lr", lr), ("momentum", momentum), ("dampening", dampening),
-                        ("weight_decay", weight_decay)):
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 0.05,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
+        for what, v in (
+            ("lr", lr),
+            ("momentum", momentum),
+            ("dampening", dampening),
+            ("weight_decay", weight_decay),
+        ):
             # Any real number (NumPy's included) but not a bool: momentum=True is a slip.
-            if (not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))
-                    or not np.isfinite(v) or v < 0):
+            if (
+                not isinstance(v, numbers.Real)
+                or isinstance(v, (bool, np.bool_))
+                or not np.isfinite(v)
+                or v < 0
+            ):
                 raise ConfigError(f"SGD {what} must be a finite number >= 0, got {v!r}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ConfigError(
                 f"Nesterov momentum requires momentum > 0 and dampening = 0, got "
-                f"momentum={momentum!r}, dampening={dampening!r}")
+                f"momentum={momentum!r}, dampening={dampening!r}"
+            )
         self.params = list(params)
-        self.lr, self.momentum, self.dampening = float(lr), float(momentum), float(dampening)
+        self.lr, self.momentum, self.dampening = (
+            float(lr),
+            float(momentum),
+            float(dampening),
+        )
         self.weight_decay, self.nesterov = float(weight_decay), bool(nesterov)
         self.momentum_buffers: list[np.ndarray | None] = [None] * len(self.params)
 
@@ -64,8 +84,11 @@ class SGD:
             if self.weight_decay:
                 g = g + self.weight_decay * p.data
             if self.momentum:
-                buf = g.copy() if buf is None else (
-                    self.momentum * buf + (1.0 - self.dampening) * g)
+                buf = (
+                    g.copy()
+                    if buf is None
+                    else (self.momentum * buf + (1.0 - self.dampening) * g)
+                )
                 g = g + self.momentum * buf if self.nesterov else buf
             new_values.append(p.data - self.lr * g)
             new_buffers.append(buf)
@@ -76,17 +99,26 @@ class SGD:
                 raise DivergenceError(
                     f"the update with lr={self.lr:g} made a parameter non-finite; "
                     f"the parameters were left as they were",
-                    epoch=0, iteration=0, lr=self.lr)
+                    epoch=0,
+                    iteration=0,
+                    lr=self.lr,
+                )
         for p, v in zip(self.params, new_values):
             if v is not None:
                 p.data = v
         self.momentum_buffers = new_buffers
 
     def state_dict(self) -> dict:
-        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
-                "weight_decay": self.weight_decay, "nesterov": self.nesterov,
-                "momentum_buffers": [None if b is None else b.copy()
-                                     for b in self.momentum_buffers]}
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "dampening": self.dampening,
+            "weight_decay": self.weight_decay,
+            "nesterov": self.nesterov,
+            "momentum_buffers": [
+                None if b is None else b.copy() for b in self.momentum_buffers
+            ],
+        }
 
 
 OPTIMIZERS: dict[str, type] = {"sgd": SGD}

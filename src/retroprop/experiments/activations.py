@@ -56,8 +56,11 @@ class ActivationCurves(Result):
         return rows
 
 
-def activation_curves(names=DEFAULT_ACTIVATIONS, x_range: tuple[float, float] = (-10, 10),
-                      n_points: int = 1001) -> ActivationCurves:
+def activation_curves(
+    names=DEFAULT_ACTIVATIONS,
+    x_range: tuple[float, float] = (-10, 10),
+    n_points: int = 1001,
+) -> ActivationCurves:
     """Evaluate activations and their derivatives on ``n_points`` between ``x_range``.
 
     Parameters
@@ -76,8 +79,9 @@ def activation_curves(names=DEFAULT_ACTIVATIONS, x_range: tuple[float, float] = 
     names = list(names)
     for name in names:
         if name not in ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {sorted(ACTIVATIONS)}, "
-                              f"got {name!r}")
+            raise ConfigError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+            )
     lo, hi = (float(v) for v in x_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")

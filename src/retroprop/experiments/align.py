@@ -30,8 +30,12 @@ def linear_names(net: Sequential) -> list[tuple[str, str | None]]:
     return out
 
 
-def permute_hidden(params: dict[str, np.ndarray], layers: list[tuple[str, str | None]],
-                   layer: int, perm: np.ndarray) -> dict[str, np.ndarray]:
+def permute_hidden(
+    params: dict[str, np.ndarray],
+    layers: list[tuple[str, str | None]],
+    layer: int,
+    perm: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Reorder the neurons of hidden layer ``layer``: new neuron i is old ``perm[i]``.
 
     Returns a new dict; the network it describes computes the same function.
@@ -46,8 +50,13 @@ def permute_hidden(params: dict[str, np.ndarray], layers: list[tuple[str, str | 
     return out
 
 
-def flip_hidden(params: dict[str, np.ndarray], layers: list[tuple[str, str | None]],
-                layer: int, flip: np.ndarray, activation: str) -> dict[str, np.ndarray]:
+def flip_hidden(
+    params: dict[str, np.ndarray],
+    layers: list[tuple[str, str | None]],
+    layer: int,
+    flip: np.ndarray,
+    activation: str,
+) -> dict[str, np.ndarray]:
     """Negate the hidden neurons ``flip`` (bool, one per neuron) without changing f.
 
     For tanh, ``tanh(-z) = -tanh(z)``: negate the neuron's incoming weights and bias
@@ -73,9 +82,14 @@ SIGN_SYMMETRIC = ("sigmoid", "tanh")
 """Activations with f(-z) an affine function of f(z): a neuron can change sign."""
 
 
-def align(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
-          layers: list[tuple[str, str | None]], activation: str | None = None, *,
-          refine: int = 5) -> dict[str, np.ndarray]:
+def align(
+    reference: dict[str, np.ndarray],
+    params: dict[str, np.ndarray],
+    layers: list[tuple[str, str | None]],
+    activation: str | None = None,
+    *,
+    refine: int = 5,
+) -> dict[str, np.ndarray]:
     """``params`` with its hidden neurons reordered to match ``reference``'s.
 
     First pass, from the input side: each hidden layer's neurons are matched on their
@@ -119,9 +133,14 @@ def align(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
     return out
 
 
-def _match(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
-           layers: list[tuple[str, str | None]], layer: int, activation: str | None,
-           outgoing: bool) -> dict[str, np.ndarray]:
+def _match(
+    reference: dict[str, np.ndarray],
+    params: dict[str, np.ndarray],
+    layers: list[tuple[str, str | None]],
+    layer: int,
+    activation: str | None,
+    outgoing: bool,
+) -> dict[str, np.ndarray]:
     """Reorder (and flip) hidden layer ``layer`` of ``params`` by optimal assignment."""
     from scipy.optimize import linear_sum_assignment
 
@@ -144,11 +163,15 @@ def _match(reference: dict[str, np.ndarray], params: dict[str, np.ndarray],
     return permute_hidden(params, layers, layer, perm)
 
 
-def _neurons(p: dict[str, np.ndarray], w: str, b: str | None,
-             w_next: str | None = None) -> np.ndarray:
+def _neurons(
+    p: dict[str, np.ndarray], w: str, b: str | None, w_next: str | None = None
+) -> np.ndarray:
     """Each neuron as a row: incoming weights, bias, and outgoing weights if asked."""
-    parts = [p[w]] + ([p[b]] if b is not None else []) + (
-        [p[w_next].T] if w_next is not None else [])
+    parts = (
+        [p[w]]
+        + ([p[b]] if b is not None else [])
+        + ([p[w_next].T] if w_next is not None else [])
+    )
     return np.column_stack(parts)
 
 
@@ -157,9 +180,12 @@ def distance(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     return float(np.sqrt(sum(np.sum((a[k] - b[k]) ** 2) for k in a)))
 
 
-def pairwise_distances(params: list[dict[str, np.ndarray]],
-                       layers: list[tuple[str, str | None]] | None = None,
-                       activation: str | None = None, progress=None) -> np.ndarray:
+def pairwise_distances(
+    params: list[dict[str, np.ndarray]],
+    layers: list[tuple[str, str | None]] | None = None,
+    activation: str | None = None,
+    progress=None,
+) -> np.ndarray:
     """Distances between every pair, shape ``(n, n)``; aligned first when ``layers``.
 
     The aligned distance of i and j aligns j to i (for i < j) and is mirrored.
@@ -167,8 +193,9 @@ def pairwise_distances(params: list[dict[str, np.ndarray]],
     """
     n = len(params)
     if layers is None:  # plain distances: one row at a time on the flat vectors
-        flat = np.stack([np.concatenate([p[k].ravel() for k in sorted(p)])
-                         for p in params])
+        flat = np.stack(
+            [np.concatenate([p[k].ravel() for k in sorted(p)]) for p in params]
+        )
         return np.stack([np.sqrt(((flat - row) ** 2).sum(axis=1)) for row in flat])
     d = np.zeros((n, n))
     for i in range(n):

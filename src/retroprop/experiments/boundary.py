@@ -73,9 +73,14 @@ class DecisionBoundary(Result):
         rows = [[*self.feature_names, "class", "confidence"]]
         for i, gy in enumerate(self.grid_y):
             for j, gx in enumerate(self.grid_x):
-                rows.append([float(gx), float(gy),
-                             self.class_names[int(self.predictions[i, j])],
-                             float(self.confidence[i, j])])
+                rows.append(
+                    [
+                        float(gx),
+                        float(gy),
+                        self.class_names[int(self.predictions[i, j])],
+                        float(self.confidence[i, j]),
+                    ]
+                )
         return rows
 
 
@@ -87,23 +92,35 @@ def separating_features(X: np.ndarray, y: np.ndarray) -> tuple[int, int]:
     Iris these are the petal length and width.
     """
     if X.shape[1] < 2:
-        raise ConfigError(f"a decision boundary needs at least two features, the data "
-                          f"has {X.shape[1]}")
+        raise ConfigError(
+            f"a decision boundary needs at least two features, the data "
+            f"has {X.shape[1]}"
+        )
     classes = np.unique(y)
     mean = X.mean(axis=0)
-    between = sum(np.sum(y == c) * (X[y == c].mean(axis=0) - mean) ** 2 for c in classes)
-    within = sum(((X[y == c] - X[y == c].mean(axis=0)) ** 2).sum(axis=0) for c in classes)
+    between = sum(
+        np.sum(y == c) * (X[y == c].mean(axis=0) - mean) ** 2 for c in classes
+    )
+    within = sum(
+        ((X[y == c] - X[y == c].mean(axis=0)) ** 2).sum(axis=0) for c in classes
+    )
     score = between / np.maximum(within, 1e-300)
     a, b = np.argsort(-score, kind="stable")[:2]
     return (int(min(a, b)), int(max(a, b)))
 
 
-def decision_boundary(net: Sequential, X: np.ndarray, y: np.ndarray,
-                      features: tuple[int, int] | None = None, *,
-                      standardizer: Standardizer | None = None,
-                      feature_names: list[str] | None = None,
-                      class_names: list[str] | None = None,
-                      resolution: int = 200, padding: float = 0.1) -> DecisionBoundary:
+def decision_boundary(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    features: tuple[int, int] | None = None,
+    *,
+    standardizer: Standardizer | None = None,
+    feature_names: list[str] | None = None,
+    class_names: list[str] | None = None,
+    resolution: int = 200,
+    padding: float = 0.1,
+) -> DecisionBoundary:
     """Classify a grid over two features with ``net``.
 
     Parameters
@@ -131,14 +148,17 @@ def decision_boundary(net: Sequential, X: np.ndarray, y: np.ndarray,
     y = np.asarray(y)
     n_features = X.shape[1]
     if n_features != net.in_features:
-        raise ConfigError(f"the data has {n_features} features, the network expects "
-                          f"{net.in_features}")
+        raise ConfigError(
+            f"the data has {n_features} features, the network expects {net.in_features}"
+        )
     if features is None:
         features = separating_features(X, y)
     fx, fy = (int(v) for v in features)
     if fx == fy or not (0 <= fx < n_features and 0 <= fy < n_features):
-        raise ConfigError(f"features must be two different columns in 0..{n_features - 1}, "
-                          f"got {features}")
+        raise ConfigError(
+            f"features must be two different columns in 0..{n_features - 1}, "
+            f"got {features}"
+        )
     if resolution < 2:
         raise ConfigError(f"resolution must be at least 2, got {resolution}")
     feature_names = list(feature_names or [f"x{i}" for i in range(n_features)])
@@ -164,10 +184,19 @@ def decision_boundary(net: Sequential, X: np.ndarray, y: np.ndarray,
         on_slice = standardizer.transform(on_slice)
     slice_accuracy = float(np.mean(predict(net, on_slice) == y))
     return DecisionBoundary(
-        features=(fx, fy), feature_names=[feature_names[fx], feature_names[fy]],
-        class_names=class_names, grid_x=gx, grid_y=gy, inputs=inputs, predictions=pred,
-        confidence=conf, points=X[:, [fx, fy]], labels=y, accuracy=accuracy,
-        slice_accuracy=slice_accuracy)
+        features=(fx, fy),
+        feature_names=[feature_names[fx], feature_names[fy]],
+        class_names=class_names,
+        grid_x=gx,
+        grid_y=gy,
+        inputs=inputs,
+        predictions=pred,
+        confidence=conf,
+        points=X[:, [fx, fy]],
+        labels=y,
+        accuracy=accuracy,
+        slice_accuracy=slice_accuracy,
+    )
 
 
 def slice_inputs(X: np.ndarray, features: tuple[int, int]) -> np.ndarray:

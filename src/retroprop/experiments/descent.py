@@ -79,7 +79,8 @@ class Expression:
             except OverflowError:  # a power of plain numbers, like 9**9**9**9
                 raise ConfigError(
                     f"the function {self.text!r} overflows: a power of numbers in it "
-                    f"is beyond a float's range (about 1.8e308)") from None
+                    f"is beyond a float's range (about 1.8e308)"
+                ) from None
             return np.broadcast_to(v, x.shape) * 1.0, np.broadcast_to(d, x.shape) * 1.0
 
     def __repr__(self) -> str:
@@ -95,11 +96,14 @@ def parse_function(text: str) -> Expression:
         Naming what is not allowed (a name, an attribute, a call, a keyword...).
     """
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError("the function must be a non-empty expression in x, "
-                          "like 'x**4 - 3*x**2 + x'")
+        raise ConfigError(
+            "the function must be a non-empty expression in x, like 'x**4 - 3*x**2 + x'"
+        )
     if len(text) > MAX_LENGTH:
-        raise ConfigError(f"the function is {len(text)} characters long; at most "
-                          f"{MAX_LENGTH} are allowed")
+        raise ConfigError(
+            f"the function is {len(text)} characters long; at most "
+            f"{MAX_LENGTH} are allowed"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
@@ -107,7 +111,9 @@ def parse_function(text: str) -> Expression:
         raise ConfigError(f"cannot read the function {text!r}: {msg}") from None
     n = sum(1 for _ in ast.walk(tree))
     if n > MAX_NODES:
-        raise ConfigError(f"the function has {n} parts; at most {MAX_NODES} are allowed")
+        raise ConfigError(
+            f"the function has {n} parts; at most {MAX_NODES} are allowed"
+        )
     node, _ = _compile(tree.body, text)
     return Expression(text.strip(), node)
 
@@ -115,7 +121,8 @@ def parse_function(text: str) -> Expression:
 def _refuse(text: str, what: str) -> ConfigError:
     return ConfigError(
         f"the function {text!r} uses {what}, which is not allowed; use numbers, x, "
-        f"pi, e, + - * / ** and the functions {', '.join(sorted(FUNCTIONS))}")
+        f"pi, e, + - * / ** and the functions {', '.join(sorted(FUNCTIONS))}"
+    )
 
 
 def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
@@ -140,11 +147,13 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
         def neg(x):
             v, d = f(x)
             return -v, -d
+
         return neg, dep
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
         # Python reads -x^2 + 2 as (-x) ^ (2 + 2): refuse rather than guess
-        raise ConfigError(f"the function {text!r} uses ^; write powers with **, "
-                          f"like x**2")
+        raise ConfigError(
+            f"the function {text!r} uses ^; write powers with **, like x**2"
+        )
     if isinstance(node, ast.BinOp):
         u, du_dep = _compile(node.left, text)
         w, dw_dep = _compile(node.right, text)
@@ -163,47 +172,59 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
         def call(x):
             v, d = g(x)
             return f(v), f_prime(v) * d  # chain rule: (f o g)' = f'(g) g'
+
         return call, dep
     if isinstance(node, ast.Attribute):
         raise _refuse(text, f"attribute access (.{node.attr})")
     raise _refuse(text, f"{type(node).__name__!r} syntax")
 
 
-def _binop(op: ast.operator, u: Callable, w: Callable, w_depends: bool,
-           text: str) -> Callable:
+def _binop(
+    op: ast.operator, u: Callable, w: Callable, w_depends: bool, text: str
+) -> Callable:
     if isinstance(op, ast.Add):
+
         def add(x):
             (a, da), (b, db) = u(x), w(x)
             return a + b, da + db
+
         return add
     if isinstance(op, ast.Sub):
+
         def sub(x):
             (a, da), (b, db) = u(x), w(x)
             return a - b, da - db
+
         return sub
     if isinstance(op, ast.Mult):
+
         def mul(x):
             (a, da), (b, db) = u(x), w(x)
             return a * b, da * b + a * db
+
         return mul
     if isinstance(op, ast.Div):
+
         def div(x):
             (a, da), (b, db) = u(x), w(x)
             return a / b, (da * b - a * db) / (b * b)
+
         return div
     if isinstance(op, ast.Pow):
         if not w_depends:
             # (u^c)' = c u^(c-1) u': defined for negative u with an integer c.
             def power(x):
                 (a, da), (c, _) = u(x), w(x)
-                return a ** c, c * a ** (c - 1.0) * da
+                return a**c, c * a ** (c - 1.0) * da
+
             return power
 
         def general_power(x):
             # u^w = e^(w ln u): (u^w)' = u^w (w' ln u + w u'/u)
             (a, da), (b, db) = u(x), w(x)
-            v = a ** b
+            v = a**b
             return v, v * (db * np.log(a) + b * da / a)
+
         return general_power
     raise _refuse(text, f"the operator {type(op).__name__!r}")
 
@@ -261,9 +282,16 @@ class DescentRun:
         return self.status == "diverged" and len(self.x) == 0
 
 
-def gradient_descent(f: Expression, x0: float, lr: float, steps: int, *,
-                     xtol: float = 1e-4, gtol: float = 1e-3,
-                     bound: float = 1e6) -> DescentRun:
+def gradient_descent(
+    f: Expression,
+    x0: float,
+    lr: float,
+    steps: int,
+    *,
+    xtol: float = 1e-4,
+    gtol: float = 1e-3,
+    bound: float = 1e6,
+) -> DescentRun:
     """Run ``steps`` updates ``x <- x - lr * f'(x)`` from ``x0`` and classify the run.
 
     Parameters
@@ -311,8 +339,9 @@ def _turns(moves: np.ndarray) -> int:
     return int(np.sum(np.sign(moves[1:]) == -np.sign(moves[:-1])))
 
 
-def local_minima(f: Expression, x_range: tuple[float, float],
-                 n_points: int = 4001) -> np.ndarray:
+def local_minima(
+    f: Expression, x_range: tuple[float, float], n_points: int = 4001
+) -> np.ndarray:
     """The local minima of ``f`` strictly inside ``x_range``, sorted by x.
 
     Found where ``f'`` changes sign from - to + on a grid, then refined by bisection.
@@ -383,14 +412,28 @@ class DescentDemo(Result):
         rows = [["lr", "x0", "step", "x", "f", "grad", "status"]]
         for r in self.runs:
             for k in range(len(r.x)):
-                rows.append([r.lr, r.x0, k, float(r.x[k]), float(r.f[k]),
-                             float(r.grad[k]), r.status])
+                rows.append(
+                    [
+                        r.lr,
+                        r.x0,
+                        k,
+                        float(r.x[k]),
+                        float(r.f[k]),
+                        float(r.grad[k]),
+                        r.status,
+                    ]
+                )
         return rows
 
 
-def descent_demo(function: str = DEFAULT_FUNCTION, *, lrs=(0.001, 0.05, 0.2),
-                 starts=(-2.0, 2.0), steps: int = 40,
-                 x_range: tuple[float, float] = (-2.2, 2.2)) -> DescentDemo:
+def descent_demo(
+    function: str = DEFAULT_FUNCTION,
+    *,
+    lrs=(0.001, 0.05, 0.2),
+    starts=(-2.0, 2.0),
+    steps: int = 40,
+    x_range: tuple[float, float] = (-2.2, 2.2),
+) -> DescentDemo:
     """Descend ``function`` from every start with every eta.
 
     Parameters
@@ -427,8 +470,10 @@ def descent_demo(function: str = DEFAULT_FUNCTION, *, lrs=(0.001, 0.05, 0.2),
     x = np.linspace(lo, hi, 801)
     fx = f(x)
     if not np.any(np.isfinite(fx)):
-        raise ConfigError(f"the function {function!r} is not finite anywhere on "
-                          f"[{lo:g}, {hi:g}]; choose another --range")
+        raise ConfigError(
+            f"the function {function!r} is not finite anywhere on "
+            f"[{lo:g}, {hi:g}]; choose another --range"
+        )
     minima = local_minima(f, (lo, hi))
     global_minimum = int(np.argmin(f(minima))) if len(minima) else None
     runs = []
@@ -439,6 +484,15 @@ def descent_demo(function: str = DEFAULT_FUNCTION, *, lrs=(0.001, 0.05, 0.2),
                 run.minimum = int(np.argmin(np.abs(minima - run.final_x)))
                 run.reached_global = run.minimum == global_minimum
             runs.append(run)
-    return DescentDemo(function=f.text, x_range=(lo, hi), x=x, f=fx, minima=minima,
-                       global_minimum=global_minimum, lrs=lrs, starts=starts,
-                       steps=int(steps), runs=runs)
+    return DescentDemo(
+        function=f.text,
+        x_range=(lo, hi),
+        x=x,
+        f=fx,
+        minima=minima,
+        global_minimum=global_minimum,
+        lrs=lrs,
+        starts=starts,
+        steps=int(steps),
+        runs=runs,
+    )

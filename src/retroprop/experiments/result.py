@@ -46,8 +46,16 @@ class Result:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         for row in self.csv_rows():
-            w.writerow(["" if v is None else repr(float(v))
-                        if isinstance(v, (float, np.floating)) else v for v in row])
+            w.writerow(
+                [
+                    ""
+                    if v is None
+                    else repr(float(v))
+                    if isinstance(v, (float, np.floating))
+                    else v
+                    for v in row
+                ]
+            )
         return buf.getvalue()
 
     def write_csv(self, path: str | os.PathLike) -> None:

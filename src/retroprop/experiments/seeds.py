@@ -86,19 +86,39 @@ class SeedsResult(Result):
     settings: dict = field(default_factory=dict)
 
     def csv_rows(self) -> list[list]:
-        rows = [["seed", "final_loss", "final_accuracy", "test_accuracy", "diverged",
-                 "norm", "minimum", "clearly_worse"]]
+        rows = [
+            [
+                "seed",
+                "final_loss",
+                "final_accuracy",
+                "test_accuracy",
+                "diverged",
+                "norm",
+                "minimum",
+                "clearly_worse",
+            ]
+        ]
         for i, s in enumerate(self.seeds):
             test = None if self.test_accuracy is None else float(self.test_accuracy[i])
             worse = bool(self.final_loss[i] > self.best_loss + self.worse_by)
-            rows.append([int(s), float(self.final_loss[i]), float(self.final_accuracy[i]),
-                         test, bool(self.diverged[i]), float(self.norms[i]),
-                         int(self.minimum[i]), worse])
+            rows.append(
+                [
+                    int(s),
+                    float(self.final_loss[i]),
+                    float(self.final_accuracy[i]),
+                    test,
+                    bool(self.diverged[i]),
+                    float(self.norms[i]),
+                    int(self.minimum[i]),
+                    worse,
+                ]
+            )
         return rows
 
 
-def group_minima(aligned: np.ndarray, norms: np.ndarray, tolerance: float,
-                 ok: np.ndarray) -> np.ndarray:
+def group_minima(
+    aligned: np.ndarray, norms: np.ndarray, tolerance: float, ok: np.ndarray
+) -> np.ndarray:
     """Label runs linked by a relative aligned distance below ``tolerance``.
 
     Single linkage: i and j share a label when a chain of runs, each within the
@@ -128,12 +148,21 @@ def _hidden_activation(net: Sequential) -> str | None:
     return names.pop() if len(names) == 1 else None
 
 
-def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray, *,
-               seeds=range(100), epochs: int = 100, lr: float = 0.05,
-               batch_size: int | None = 1, loss: str = "cross_entropy",
-               tolerance: float = 0.1, worse_by: float = 0.05,
-               test: tuple[np.ndarray, np.ndarray] | None = None,
-               progress: Callable[[str, int, int], None] | None = None) -> SeedsResult:
+def seed_study(
+    make_net: Callable[[int], Sequential],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seeds=range(100),
+    epochs: int = 100,
+    lr: float = 0.05,
+    batch_size: int | None = 1,
+    loss: str = "cross_entropy",
+    tolerance: float = 0.1,
+    worse_by: float = 0.05,
+    test: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SeedsResult:
     """Train one network from many initialisations and compare where they end.
 
     Parameters
@@ -167,8 +196,9 @@ def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     if len(np.unique(seeds)) != len(seeds):
         raise ConfigError("the seeds must be different from each other")
     if not tolerance > 0 or not worse_by > 0:
-        raise ConfigError(f"tolerance and worse_by must be positive, got {tolerance} "
-                          f"and {worse_by}")
+        raise ConfigError(
+            f"tolerance and worse_by must be positive, got {tolerance} and {worse_by}"
+        )
 
     def report(stage: str, done: int, total: int) -> None:
         if progress is not None:
@@ -176,8 +206,16 @@ def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
 
     report("training", 0, 1)
     t0 = time.perf_counter()
-    many = rp.train_many(make_net, X, y, seeds=seeds, epochs=epochs, lr=lr,
-                         batch_size=batch_size, loss=loss)
+    many = rp.train_many(
+        make_net,
+        X,
+        y,
+        seeds=seeds,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        loss=loss,
+    )
     train_seconds = time.perf_counter() - t0
     report("training", 1, 1)
     n = len(seeds)
@@ -190,34 +228,54 @@ def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     idx = np.flatnonzero(ok)
     kept = [params[i] for i in idx]
     norms = np.full(n, np.nan)
-    norms[idx] = [distance(p, {k: np.zeros_like(v) for k, v in p.items()}) for p in kept]
+    norms[idx] = [
+        distance(p, {k: np.zeros_like(v) for k, v in p.items()}) for p in kept
+    ]
     raw, aligned = np.full((n, n), np.nan), np.full((n, n), np.nan)
     if len(kept):
         raw[np.ix_(idx, idx)] = pairwise_distances(kept)
         aligned[np.ix_(idx, idx)] = pairwise_distances(
-            kept, layers, activation, progress=lambda d, t: report("aligning", d, t))
-    final_loss = np.array([row[np.isfinite(row)][-1] if np.isfinite(row).any()
-                           else np.nan for row in many.loss]) if epochs else \
-        np.full(n, np.nan)
+            kept, layers, activation, progress=lambda d, t: report("aligning", d, t)
+        )
+    final_loss = (
+        np.array(
+            [
+                row[np.isfinite(row)][-1] if np.isfinite(row).any() else np.nan
+                for row in many.loss
+            ]
+        )
+        if epochs
+        else np.full(n, np.nan)
+    )
     final_loss = np.where(ok, final_loss, np.nan)
     final_acc = np.where(ok, many.accuracy[:, -1] if epochs else np.nan, np.nan)
     test_acc = None
     if test is not None:
-        test_acc = np.array([rp.evaluate(many.net(i), *test, loss)[1] if ok[i]
-                             else np.nan for i in range(n)])
+        test_acc = np.array(
+            [
+                rp.evaluate(many.net(i), *test, loss)[1] if ok[i] else np.nan
+                for i in range(n)
+            ]
+        )
     labels = group_minima(aligned, norms, tolerance, ok)
     # number the minima by their best loss, lowest first
-    best_of = {lab: np.min(final_loss[labels == lab]) for lab in np.unique(labels)
-               if lab >= 0}
+    best_of = {
+        lab: np.min(final_loss[labels == lab]) for lab in np.unique(labels) if lab >= 0
+    }
     order = sorted(best_of, key=best_of.get)
     relabel = {old: new for new, old in enumerate(order)}
     labels = np.array([relabel.get(lab, -1) for lab in labels])
     minima = []
     for lab in range(len(order)):
         m = labels == lab
-        minima.append({"runs": int(m.sum()), "best_loss": float(final_loss[m].min()),
-                       "mean_loss": float(final_loss[m].mean()),
-                       "mean_accuracy": float(final_acc[m].mean())})
+        minima.append(
+            {
+                "runs": int(m.sum()),
+                "best_loss": float(final_loss[m].min()),
+                "mean_loss": float(final_loss[m].mean()),
+                "mean_accuracy": float(final_acc[m].mean()),
+            }
+        )
     best = float(np.nanmin(final_loss)) if ok.any() else float("nan")
     n_worse = int(np.sum(final_loss[ok] > best + worse_by))
     iu = np.triu_indices(n, 1)
@@ -226,11 +284,31 @@ def seed_study(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     closest = float(np.nanmin(rel)) if np.isfinite(rel).any() else float("nan")
     act = activation or "mixed"
     return SeedsResult(
-        seeds=seeds, loss=many.loss, accuracy=many.accuracy, final_loss=final_loss,
-        final_accuracy=final_acc, test_accuracy=test_acc, diverged=many.diverged.copy(),
-        norms=norms, raw_distance=raw, aligned_distance=aligned, tolerance=tolerance,
-        minimum=labels, minima=minima, worse_by=worse_by, best_loss=best,
-        n_minima=len(minima), n_worse=n_worse, closest_aligned=closest,
+        seeds=seeds,
+        loss=many.loss,
+        accuracy=many.accuracy,
+        final_loss=final_loss,
+        final_accuracy=final_acc,
+        test_accuracy=test_acc,
+        diverged=many.diverged.copy(),
+        norms=norms,
+        raw_distance=raw,
+        aligned_distance=aligned,
+        tolerance=tolerance,
+        minimum=labels,
+        minima=minima,
+        worse_by=worse_by,
+        best_loss=best,
+        n_minima=len(minima),
+        n_worse=n_worse,
+        closest_aligned=closest,
         train_seconds=train_seconds,
-        settings={"epochs": int(epochs), "lr": float(lr), "batch_size": batch_size,
-                  "loss": loss, "activation": act, "engine": many.engine})
+        settings={
+            "epochs": int(epochs),
+            "lr": float(lr),
+            "batch_size": batch_size,
+            "loss": loss,
+            "activation": act,
+            "engine": many.engine,
+        },
+    )

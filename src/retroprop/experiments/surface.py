@@ -27,7 +27,9 @@ from retroprop.train import evaluate, train
 Params = dict[str, np.ndarray]
 
 
-def _loss_at(template: Sequential, params: Params, X, y, loss: str) -> tuple[float, float]:
+def _loss_at(
+    template: Sequential, params: Params, X, y, loss: str
+) -> tuple[float, float]:
     template.load_state_dict(params)
     with np.errstate(over="ignore", invalid="ignore"):
         return evaluate(template, X, y, loss)
@@ -62,12 +64,20 @@ class LineSurface(Result):
     def csv_rows(self) -> list[list]:
         return [["alpha", "loss", "accuracy"]] + [
             [float(a), float(v), float(c)]
-            for a, v, c in zip(self.alpha, self.loss, self.accuracy)]
+            for a, v, c in zip(self.alpha, self.loss, self.accuracy)
+        ]
 
 
-def interpolate(template: Sequential, a: Params, b: Params, X: np.ndarray,
-                y: np.ndarray, *, n_points: int = 41,
-                loss: str = "cross_entropy") -> LineSurface:
+def interpolate(
+    template: Sequential,
+    a: Params,
+    b: Params,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_points: int = 41,
+    loss: str = "cross_entropy",
+) -> LineSurface:
     """The loss at ``(1 - alpha) a + alpha b`` for ``alpha`` in ``[0, 1]``.
 
     Parameters
@@ -99,8 +109,9 @@ def interpolate(template: Sequential, a: Params, b: Params, X: np.ndarray,
     return LineSurface(alpha=alpha, loss=np.array(losses), accuracy=np.array(accs))
 
 
-def filter_normalised_directions(net: Sequential, seed: int | np.random.Generator | None
-                                 = 0) -> Params:
+def filter_normalised_directions(
+    net: Sequential, seed: int | np.random.Generator | None = 0
+) -> Params:
     """A random direction shaped like the parameters, filter-normalised (Li et al.).
 
     Each weight matrix gets Gaussian entries, then every row (one neuron's incoming
@@ -149,14 +160,28 @@ class PlaneSurface(Result):
         rows = [["a", "b", "loss", "accuracy"]]
         for i, bv in enumerate(self.b):
             for j, av in enumerate(self.a):
-                rows.append([float(av), float(bv), float(self.loss[i, j]),
-                             float(self.accuracy[i, j])])
+                rows.append(
+                    [
+                        float(av),
+                        float(bv),
+                        float(self.loss[i, j]),
+                        float(self.accuracy[i, j]),
+                    ]
+                )
         return rows
 
 
-def plane(net: Sequential, X: np.ndarray, y: np.ndarray, d1: Params, d2: Params, *,
-          span: float = 1.0, resolution: int = 25,
-          loss: str = "cross_entropy") -> PlaneSurface:
+def plane(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    d1: Params,
+    d2: Params,
+    *,
+    span: float = 1.0,
+    resolution: int = 25,
+    loss: str = "cross_entropy",
+) -> PlaneSurface:
     """The loss on a ``resolution x resolution`` grid of ``theta + a d1 + b d2``.
 
     ``a`` and ``b`` run over ``[-span, span]``; ``theta`` is ``net``'s parameters
@@ -211,11 +236,22 @@ class SurfaceResult(Result):
         return rows
 
 
-def loss_surface(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray, *,
-                 seeds: tuple[int, int] = (1, 2), epochs: int = 100, lr: float = 0.05,
-                 batch_size: int | None = 1, n_points: int = 41, span: float = 1.0,
-                 resolution: int = 25, direction_seed: int = 0,
-                 loss: str = "cross_entropy", progress=None) -> SurfaceResult:
+def loss_surface(
+    make_net: Callable[[int], Sequential],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seeds: tuple[int, int] = (1, 2),
+    epochs: int = 100,
+    lr: float = 0.05,
+    batch_size: int | None = 1,
+    n_points: int = 41,
+    span: float = 1.0,
+    resolution: int = 25,
+    direction_seed: int = 0,
+    loss: str = "cross_entropy",
+    progress=None,
+) -> SurfaceResult:
     """Train two networks and measure the loss between and around them.
 
     Parameters
@@ -241,6 +277,7 @@ def loss_surface(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.nda
     -------
     SurfaceResult
     """
+
     def stage(name: str) -> None:
         if progress is not None:
             progress(name)
@@ -255,13 +292,24 @@ def loss_surface(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.nda
     a, b = nets[0].state_dict(), nets[1].state_dict()
     stage("line between the two")
     line = interpolate(nets[0], a, b, X, y, n_points=n_points, loss=loss)
-    aligned = interpolate(nets[0], a, align(a, b, linear_names(nets[0])), X, y,
-                          n_points=n_points, loss=loss)
+    aligned = interpolate(
+        nets[0],
+        a,
+        align(a, b, linear_names(nets[0])),
+        X,
+        y,
+        n_points=n_points,
+        loss=loss,
+    )
     stage("plane around the first")
     rng = as_generator(direction_seed)
     d1 = filter_normalised_directions(nets[0], rng)
     d2 = filter_normalised_directions(nets[0], rng)
     surf = plane(nets[0], X, y, d1, d2, span=span, resolution=resolution, loss=loss)
-    return SurfaceResult(seeds=(s1, s2), final_loss=(float(line.loss[0]),
-                                                     float(line.loss[-1])),
-                         line=line, aligned_line=aligned, plane=surf)
+    return SurfaceResult(
+        seeds=(s1, s2),
+        final_loss=(float(line.loss[0]), float(line.loss[-1])),
+        line=line,
+        aligned_line=aligned,
+        plane=surf,
+    )

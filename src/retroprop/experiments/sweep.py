@@ -61,8 +61,16 @@ class SweepResult(Result):
         for i, lr in enumerate(self.lrs):
             for j, s in enumerate(self.seeds):
                 for e in range(self.loss.shape[2]):
-                    rows.append([lr, s, e + 1, float(self.loss[i, j, e]),
-                                 float(self.accuracy[i, j, e]), str(self.status[i, j])])
+                    rows.append(
+                        [
+                            lr,
+                            s,
+                            e + 1,
+                            float(self.loss[i, j, e]),
+                            float(self.accuracy[i, j, e]),
+                            str(self.status[i, j]),
+                        ]
+                    )
         return rows
 
     @property
@@ -72,7 +80,7 @@ class SweepResult(Result):
         Shape (n_lr, n_seeds); near 0 for a run that settled, large for one whose
         steps overshoot back and forth. NaN for a non-finite run.
         """
-        tail = self.loss[:, :, -max(1, self.loss.shape[2] // 10):]
+        tail = self.loss[:, :, -max(1, self.loss.shape[2] // 10) :]
         with np.errstate(invalid="ignore", divide="ignore"):
             return tail.std(axis=2) / tail.mean(axis=2)
 
@@ -89,10 +97,18 @@ class SweepResult(Result):
         return self.lrs[min(good, key=lambda i: float(np.mean(self.final_loss[i])))]
 
 
-def lr_sweep(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray, *,
-             lrs=(0.001, 0.01, 0.05, 0.5, 2.0, 10.0), seeds=(1, 2, 3), epochs: int = 100,
-             batch_size: int | None = 1, loss: str = "cross_entropy",
-             progress: Callable[[int, int], None] | None = None) -> SweepResult:
+def lr_sweep(
+    make_net: Callable[[int], Sequential],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    lrs=(0.001, 0.01, 0.05, 0.5, 2.0, 10.0),
+    seeds=(1, 2, 3),
+    epochs: int = 100,
+    batch_size: int | None = 1,
+    loss: str = "cross_entropy",
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
     """Train ``make_net(seed)`` for every eta in ``lrs`` and every seed.
 
     Parameters
@@ -130,8 +146,16 @@ def lr_sweep(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray
     status = np.full((len(lrs), len(seeds)), "ok", dtype=object)
     tail = max(1, epochs // 10)  # judge growth on the last tenth, not one noisy epoch
     for i, lr in enumerate(lrs):
-        many = rp.train_many(make_net, X, y, seeds=seeds, epochs=epochs, lr=lr,
-                             batch_size=batch_size, loss=loss)
+        many = rp.train_many(
+            make_net,
+            X,
+            y,
+            seeds=seeds,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            loss=loss,
+        )
         L[i], A[i] = many.loss, many.accuracy
         for j in range(len(seeds)):
             if many.diverged[j]:
@@ -141,8 +165,15 @@ def lr_sweep(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray
         if progress is not None:
             progress(i + 1, len(lrs))
     status = status.astype(str)
-    return SweepResult(lrs=lrs, seeds=seeds, initial_loss=initial, loss=L, accuracy=A,
-                       final_loss=L[:, :, -1].copy(), final_accuracy=A[:, :, -1].copy(),
-                       status=status, diverged=status != "ok",
-                       settings={"epochs": int(epochs), "batch_size": batch_size,
-                                 "loss": loss})
+    return SweepResult(
+        lrs=lrs,
+        seeds=seeds,
+        initial_loss=initial,
+        loss=L,
+        accuracy=A,
+        final_loss=L[:, :, -1].copy(),
+        final_accuracy=A[:, :, -1].copy(),
+        status=status,
+        diverged=status != "ok",
+        settings={"epochs": int(epochs), "batch_size": batch_size, "loss": loss},
+    )

@@ -12,16 +12,24 @@ from retroprop.explain.views import views
 def to_markdown(trace: Trace, path=None, digits: int = 6) -> str:
     """The trace as Markdown; also written atomically to ``path`` if given."""
     lines = [f"# One SGD step ({trace.loss_function}, $\\eta = {trace.lr:g}$)", ""]
-    ctx = [f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta]
+    ctx = [
+        f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta
+    ]
     if ctx:
         lines += [", ".join(ctx).capitalize() + ".", ""]
-    lines += [("Update rule: $\\theta \\leftarrow \\theta - \\eta "
-              "\\frac{\\partial L}{\\partial \\theta}$."), ""]
+    lines += [
+        (
+            "Update rule: $\\theta \\leftarrow \\theta - \\eta "
+            "\\frac{\\partial L}{\\partial \\theta}$."
+        ),
+        "",
+    ]
     for view in views(trace, digits):
         lines += [f"## {view.title}", ""]
         lines.append("| " + " | ".join(f"${c.latex}$" for c in view.columns) + " |")
-        lines.append("|" + "|".join("---:" if c.numeric else ":---"
-                                    for c in view.columns) + "|")
+        lines.append(
+            "|" + "|".join("---:" if c.numeric else ":---" for c in view.columns) + "|"
+        )
         for row in view.rows:
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
         lines.append("")

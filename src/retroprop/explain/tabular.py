@@ -32,9 +32,17 @@ def to_csv(trace: Trace, path=None) -> str:
     keys = factor_columns(trace)
     w.writerow([*BASE_COLUMNS, *keys])
     for p in trace.parameters:
-        w.writerow([p.name, str(list(p.index)), repr(p.value), repr(p.grad),
-                    repr(trace.lr), repr(p.updated),
-                    *[repr(p.factors[k]) if k in p.factors else "" for k in keys]])
+        w.writerow(
+            [
+                p.name,
+                str(list(p.index)),
+                repr(p.value),
+                repr(p.grad),
+                repr(trace.lr),
+                repr(p.updated),
+                *[repr(p.factors[k]) if k in p.factors else "" for k in keys],
+            ]
+        )
     text = buf.getvalue()
     if path is not None:
         from retroprop.atomic import write_text

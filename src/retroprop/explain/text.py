@@ -15,10 +15,13 @@ def tables(trace: Trace, digits: int = 6) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    heading = (f"One SGD step: loss {trace.loss_function}, η = {trace.lr:g}, "
-               f"{trace.n_samples} sample(s)")
-    where = ", ".join(f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch")
-                      if k in trace.meta)
+    heading = (
+        f"One SGD step: loss {trace.loss_function}, η = {trace.lr:g}, "
+        f"{trace.n_samples} sample(s)"
+    )
+    where = ", ".join(
+        f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta
+    )
     items: list = [Text(heading + (f" ({where})" if where else ""), style="bold")]
     for view in views(trace, digits):
         t = Table(title=view.title, title_justify="left", title_style="bold")
@@ -36,8 +39,9 @@ def to_text(trace: Trace, width: int = 120, digits: int = 6) -> str:
     """The tables rendered as plain text (no colour) at ``width`` columns."""
     from rich.console import Console
 
-    con = Console(width=width, record=True, color_system=None, highlight=False,
-                  file=_Null())
+    con = Console(
+        width=width, record=True, color_system=None, highlight=False, file=_Null()
+    )
     for item in tables(trace, digits):
         con.print(item)
     return con.export_text()

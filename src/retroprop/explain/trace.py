@@ -175,10 +175,15 @@ class ParameterTrace:
     per_sample: list[dict[str, float]]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "index": list(self.index), "value": self.value,
-                "grad": self.grad, "updated": self.updated,
-                "factors": dict(self.factors),
-                "per_sample": [dict(f) for f in self.per_sample]}
+        return {
+            "name": self.name,
+            "index": list(self.index),
+            "value": self.value,
+            "grad": self.grad,
+            "updated": self.updated,
+            "factors": dict(self.factors),
+            "per_sample": [dict(f) for f in self.per_sample],
+        }
 
 
 @dataclass
@@ -269,25 +274,29 @@ class Trace:
         Non-finite numbers (``dL/dp_r = -1/p_r`` when ``p_r`` underflows to 0)
         become None.
         """
-        return plain({
-            "schema": SCHEMA,
-            "lr": self.lr,
-            "loss_function": self.loss_function,
-            "loss": self.loss,
-            "loss_per_sample": self.loss_per_sample.tolist(),
-            "n_samples": self.n_samples,
-            "input": self.x.tolist(),
-            "target": self.target.tolist(),
-            "target_values": (None if self.target_values is None
-                              else self.target_values.tolist()),
-            "output": self.output.tolist(),
-            "probabilities": (None if self.probabilities is None
-                              else self.probabilities.tolist()),
-            "layers": [layer.to_dict() for layer in self.layers],
-            "parameters": [p.to_dict() for p in self.parameters],
-            "factor_formulas": dict(FACTOR_TEXT),
-            "meta": self.meta,
-        })
+        return plain(
+            {
+                "schema": SCHEMA,
+                "lr": self.lr,
+                "loss_function": self.loss_function,
+                "loss": self.loss,
+                "loss_per_sample": self.loss_per_sample.tolist(),
+                "n_samples": self.n_samples,
+                "input": self.x.tolist(),
+                "target": self.target.tolist(),
+                "target_values": (
+                    None if self.target_values is None else self.target_values.tolist()
+                ),
+                "output": self.output.tolist(),
+                "probabilities": (
+                    None if self.probabilities is None else self.probabilities.tolist()
+                ),
+                "layers": [layer.to_dict() for layer in self.layers],
+                "parameters": [p.to_dict() for p in self.parameters],
+                "factor_formulas": dict(FACTOR_TEXT),
+                "meta": self.meta,
+            }
+        )
 
     def to_json(self, path=None, *, indent: int | None = 2) -> str:
         """``to_dict()`` as JSON text; also written atomically to ``path`` if given."""
@@ -331,7 +340,8 @@ def _layers_of(net: Sequential) -> list[tuple[int, int | None]]:
         if not isinstance(m, Linear):
             raise ConfigError(
                 f"explain_step needs Linear layers each followed by at most one "
-                f"activation; module {i} is {type(m).__name__}")
+                f"activation; module {i} is {type(m).__name__}"
+            )
         act = None
         if i + 1 < len(mods) and isinstance(mods[i + 1], Activation):
             act = i + 1
@@ -340,8 +350,14 @@ def _layers_of(net: Sequential) -> list[tuple[int, int | None]]:
     return pairs
 
 
-def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
-                 loss: str = "cross_entropy", meta: dict | None = None) -> Trace:
+def explain_step(
+    net: Sequential,
+    x: np.ndarray,
+    y,
+    lr: float = 0.05,
+    loss: str = "cross_entropy",
+    meta: dict | None = None,
+) -> Trace:
     """Run one SGD step of ``net`` on ``x, y`` and record every number of it.
 
     ``net`` is not changed: the step runs on a copy, with the engine's own forward,
@@ -378,24 +394,34 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
     from retroprop.train import loss_targets
 
     if not isinstance(net, Sequential):
-        raise ConfigError(f"net must be a retroprop Sequential, got {type(net).__name__}")
+        raise ConfigError(
+            f"net must be a retroprop Sequential, got {type(net).__name__}"
+        )
     if loss not in LOSSES:
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) \
-            or not np.isfinite(lr) or lr < 0:
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, (int, float, np.floating))
+        or not np.isfinite(lr)
+        or lr < 0
+    ):
         raise ConfigError(f"lr must be a finite number >= 0, got {lr!r}")
     pairs = _layers_of(net)
     for m in net:
         if not getattr(m, "differentiable", True):
             from retroprop.engine.activations import STEP_WHY
 
-            raise NotDifferentiableError(f"cannot explain a step of this network: {STEP_WHY}")
+            raise NotDifferentiableError(
+                f"cannot explain a step of this network: {STEP_WHY}"
+            )
     X = np.asarray(x, dtype=net.dtype)
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != net.in_features or X.shape[0] == 0:
-        raise DataError(f"x must have shape ({net.in_features},) or (n, {net.in_features}), "
-                        f"got {np.shape(x)}")
+        raise DataError(
+            f"x must have shape ({net.in_features},) or (n, {net.in_features}), "
+            f"got {np.shape(x)}"
+        )
     if not np.isfinite(X).all():
         raise DataError("x holds a non-finite value")
     n, k = X.shape[0], net.out_features
@@ -404,8 +430,9 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
         Y = Y.reshape(1)
     if loss == "cross_entropy" or (Y.ndim == 1 and k > 1):
         if Y.shape != (n,) or not np.issubdtype(Y.dtype, np.integer):
-            raise DataError(f"y must be {n} integer class(es), got {Y.dtype} of shape "
-                            f"{Y.shape}")
+            raise DataError(
+                f"y must be {n} integer class(es), got {Y.dtype} of shape {Y.shape}"
+            )
         if Y.min() < 0 or Y.max() >= k:
             raise DataError(f"y must hold classes 0..{k - 1}, got {Y.min()}..{Y.max()}")
 
@@ -447,8 +474,11 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
         is_output = li == len(pairs) - 1
         top = act_i if act_i is not None else lin_i
         # A Linear does not cache z; without an activation, z is the next input.
-        z = act.z if act is not None else (
-            out if is_output else work[pairs[li + 1][0]].a_prev)
+        z = (
+            act.z
+            if act is not None
+            else (out if is_output else work[pairs[li + 1][0]].a_prev)
+        )
         grad_a = received[top] * scale
         delta = received[lin_i] * scale
         f_prime = act.derivative().copy() if act is not None else None
@@ -468,16 +498,28 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
             factors["dL/da_i"] = grad_a.copy()
         if f_prime is not None:
             factors["dout_i/dz_i" if is_output else "da_i/dz_i"] = f_prime
-        layers.append(LayerTrace(
-            name=str(lin_i), activation=getattr(act, "name", None), is_output=is_output,
-            weight=before[f"{lin_i}.weight"],
-            bias=before.get(f"{lin_i}.bias"),
-            a_prev=lin.a_prev.copy(), z=z.copy(),
-            a=(act.a if act is not None else z).copy(), grad_a=grad_a,
-            f_prime=f_prime, delta=delta, grad_a_prev=returned[lin_i] * scale,
-            factors=factors,
-            activation_params={k: v for k, v in (act.config() if act else {}).items()
-                               if k not in ("type", "name")}))
+        layers.append(
+            LayerTrace(
+                name=str(lin_i),
+                activation=getattr(act, "name", None),
+                is_output=is_output,
+                weight=before[f"{lin_i}.weight"],
+                bias=before.get(f"{lin_i}.bias"),
+                a_prev=lin.a_prev.copy(),
+                z=z.copy(),
+                a=(act.a if act is not None else z).copy(),
+                grad_a=grad_a,
+                f_prime=f_prime,
+                delta=delta,
+                grad_a_prev=returned[lin_i] * scale,
+                factors=factors,
+                activation_params={
+                    k: v
+                    for k, v in (act.config() if act else {}).items()
+                    if k not in ("type", "name")
+                },
+            )
+        )
 
     parameters = []
     for layer in layers:
@@ -495,16 +537,32 @@ def explain_step(net: Sequential, x: np.ndarray, y, lr: float = 0.05,
             else:
                 cols[f"d{s}_i/db_i"] = np.ones(n)
                 cols["product"] = layer.delta[:, i]
-            per_sample = [{key: float(v[t]) for key, v in cols.items()} for t in range(n)]
-            parameters.append(ParameterTrace(
-                name=name, index=tuple(int(v) for v in idx),
-                value=float(before[name][idx]), grad=float(grads[name][idx]),
-                updated=float(after[name][idx]),
-                factors={key: float(v.mean()) for key, v in cols.items()},
-                per_sample=per_sample))
+            per_sample = [
+                {key: float(v[t]) for key, v in cols.items()} for t in range(n)
+            ]
+            parameters.append(
+                ParameterTrace(
+                    name=name,
+                    index=tuple(int(v) for v in idx),
+                    value=float(before[name][idx]),
+                    grad=float(grads[name][idx]),
+                    updated=float(after[name][idx]),
+                    factors={key: float(v.mean()) for key, v in cols.items()},
+                    per_sample=per_sample,
+                )
+            )
 
-    return Trace(lr=float(lr), loss_function=loss, loss=float(loss_value),
-                 loss_per_sample=per_sample_loss, x=X.copy(), target=Y.copy(),
-                 target_values=target_values, output=out.copy(),
-                 probabilities=probabilities, layers=layers, parameters=parameters,
-                 meta=dict(meta or {}))
+    return Trace(
+        lr=float(lr),
+        loss_function=loss,
+        loss=float(loss_value),
+        loss_per_sample=per_sample_loss,
+        x=X.copy(),
+        target=Y.copy(),
+        target_values=target_values,
+        output=out.copy(),
+        probabilities=probabilities,
+        layers=layers,
+        parameters=parameters,
+        meta=dict(meta or {}),
+    )

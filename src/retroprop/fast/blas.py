@@ -27,14 +27,16 @@ from retroprop.fast.kernels import exp
 from retroprop.fast.single import FlatParameters
 from retroprop.fast.spec import ACTIVATION_CODES
 
-SIGMOID, TANH, RELU, LEAKY, IDENTITY = (ACTIVATION_CODES[k] for k in (
-    "sigmoid", "tanh", "relu", "leaky_relu", "identity"))
+SIGMOID, TANH, RELU, LEAKY, IDENTITY = (
+    ACTIVATION_CODES[k] for k in ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+)
 CHUNK = 4096
 """Rows per forward pass when evaluating on a whole data set."""
 
 
-@njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"},
-      inline="always")
+@njit(
+    cache=True, error_model="numpy", nogil=True, fastmath={"contract"}, inline="always"
+)
 def _activate(kind, slope, zf, af):
     """``af = f(zf)`` on 1-D arrays; the sigmoid in its stable form.
 
@@ -156,8 +158,9 @@ def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def sgd_check(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
-              nesterov):
+def sgd_check(
+    theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay, nesterov
+):
     """Whether every new value ``SGD.step`` would give is finite (nothing written)."""
     bad = 0
     for j in range(theta.shape[0]):
@@ -173,8 +176,9 @@ def sgd_check(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def sgd_apply(theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay,
-              nesterov):
+def sgd_apply(
+    theta, G, buf, first, lr, momentum, one_minus_damp, weight_decay, nesterov
+):
     """``SGD.step`` in place: the same expressions as the engine, element by element."""
     for j in range(theta.shape[0]):
         g = G[j]
@@ -236,8 +240,16 @@ class BlasRunner(FlatParameters):
     Same interface as ``single.FastRunner``: ``run_epoch`` and ``evaluate``.
     """
 
-    def __init__(self, net: Sequential, X: np.ndarray, y: np.ndarray, *, loss: str,
-                 batch_size: int, opt):
+    def __init__(
+        self,
+        net: Sequential,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        loss: str,
+        batch_size: int,
+        opt,
+    ):
         from retroprop.fast.spec import LOSS_CODES, Layout
 
         self.net, self.loss, self.batch_size = net, loss, int(batch_size)
@@ -253,8 +265,13 @@ class BlasRunner(FlatParameters):
         self.buf = np.zeros_like(self.theta)
         self.first = True
         dt = self.dtype.type
-        self.hyper = (dt(opt.lr), dt(opt.momentum), dt(1.0 - opt.dampening),
-                      dt(opt.weight_decay), bool(opt.nesterov))
+        self.hyper = (
+            dt(opt.lr),
+            dt(opt.momentum),
+            dt(1.0 - opt.dampening),
+            dt(opt.weight_decay),
+            bool(opt.nesterov),
+        )
         # Plain SGD (the default) adds -lr grad_W into W in the product that makes
         # grad_W (see _fused_step); momentum or weight decay take SGD.step's path.
         self.fused = opt.momentum == 0 and opt.weight_decay == 0
@@ -267,15 +284,28 @@ class BlasRunner(FlatParameters):
         self.mods = []  # (kind, slope, weight name, bias name)
         for i, m in enumerate(net):
             if isinstance(m, Linear):
-                self.mods.append(("linear", 0.0, f"{i}.weight",
-                                  f"{i}.bias" if m.bias is not None else None))
+                self.mods.append(
+                    (
+                        "linear",
+                        0.0,
+                        f"{i}.weight",
+                        f"{i}.bias" if m.bias is not None else None,
+                    )
+                )
             else:
-                self.mods.append((ACTIVATION_CODES[m.name],
-                                  float(getattr(m, "negative_slope", 0.0)), None, None))
+                self.mods.append(
+                    (
+                        ACTIVATION_CODES[m.name],
+                        float(getattr(m, "negative_slope", 0.0)),
+                        None,
+                        None,
+                    )
+                )
         self.no_bias = np.zeros(0, dtype=self.dtype)
-        self.activation_next = [m + 1 < len(self.mods)
-                                and self.mods[m + 1][0] != "linear"
-                                for m in range(len(self.mods))]
+        self.activation_next = [
+            m + 1 < len(self.mods) and self.mods[m + 1][0] != "linear"
+            for m in range(len(self.mods))
+        ]
         batch_rows = min(self.batch_size, X.shape[0])  # a batch is never larger
         rows = max(batch_rows, min(CHUNK, X.shape[0]))
         widths = self.layout.widths
@@ -283,8 +313,9 @@ class BlasRunner(FlatParameters):
         self.outs = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths[1:]]
         self.xbuf = np.empty((batch_rows, int(widths[0])), dtype=self.dtype)
         # deltas[m] holds dL/d(input of module m); nothing needs dL/dX (deltas[0]).
-        self.deltas = [None] + [np.empty((batch_rows, int(w)), dtype=self.dtype)
-                                for w in widths[1:]]
+        self.deltas = [None] + [
+            np.empty((batch_rows, int(w)), dtype=self.dtype) for w in widths[1:]
+        ]
 
     def _forward(self, a: np.ndarray, in_place: bool = False) -> np.ndarray:
         """``a`` (B rows) through every module into the buffers; returns the output.
@@ -406,33 +437,43 @@ class BlasRunner(FlatParameters):
         k = self.net.out_features
         scale_k = 1 if self.loss_code == 0 else k
         for start in range(0, n, bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             B = idx.shape[0]
             iteration += 1
             xb = np.take(self.X, idx, axis=0, out=self.xbuf[:B])
             out = self._forward(xb)
             delta = self.deltas[-1][:B]
-            total, _ = loss_and_delta(out, self.loss_code, self.y, self.T, idx,
-                                      B * scale_k, True, delta)
+            total, _ = loss_and_delta(
+                out, self.loss_code, self.y, self.T, idx, B * scale_k, True, delta
+            )
             if not math.isfinite(total) or total > self._loss_max():
-                raise _diverged(epoch, iteration, float(self.hyper[0]),
-                                f"the loss became {self._loss_text(total)}")
+                raise _diverged(
+                    epoch,
+                    iteration,
+                    float(self.hyper[0]),
+                    f"the loss became {self._loss_text(total)}",
+                )
             found = self._deltas(xb, delta)
             if self.fused and self._fused_step(xb, found):
                 continue
             # SGD.step's path: gradients, a pass checking every new value, the update.
             self._gradients(xb, found)
             if not sgd_check(self.theta, self.grad, self.buf, self.first, *self.hyper):
-                raise _diverged(epoch, iteration, float(self.hyper[0]),
-                                "an update made a parameter non-finite")
+                raise _diverged(
+                    epoch,
+                    iteration,
+                    float(self.hyper[0]),
+                    "an update made a parameter non-finite",
+                )
             sgd_apply(self.theta, self.grad, self.buf, self.first, *self.hyper)
             self.first = False
             if self.fused:
                 self._exact_bounds()
         return iteration
 
-    def evaluate(self, net: Sequential, X: np.ndarray, y: np.ndarray,
-                 loss: str) -> tuple[float, float]:
+    def evaluate(
+        self, net: Sequential, X: np.ndarray, y: np.ndarray, loss: str
+    ) -> tuple[float, float]:
         """``(mean loss, accuracy)`` as ``train.evaluate``, in chunks of rows."""
         self._attach()
         if self._is_training_set(X, y):
@@ -444,11 +485,18 @@ class BlasRunner(FlatParameters):
         rows = self.outs[0].shape[0]
         total, correct = 0.0, 0
         for start in range(0, n, rows):
-            xb = X[start:start + rows]
+            xb = X[start : start + rows]
             out = self._forward(xb, in_place=True)
-            t, c = loss_and_delta(out, self.loss_code, yf, T,
-                                  np.arange(start, start + xb.shape[0]), 1.0, False,
-                                  out)
+            t, c = loss_and_delta(
+                out,
+                self.loss_code,
+                yf,
+                T,
+                np.arange(start, start + xb.shape[0]),
+                1.0,
+                False,
+                out,
+            )
             total += t
             correct += c
         k = 1 if self.loss_code == 0 else self.net.out_features

@@ -195,12 +195,25 @@ def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_
                     delta[i] = delta2[i]
         else:
             for i in range(wout):
-                delta[i] = delta[i] * _f_prime(kinds[m], A[ai + i], A[ao + i], slopes[m])
+                delta[i] = delta[i] * _f_prime(
+                    kinds[m], A[ai + i], A[ao + i], slopes[m]
+                )
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def sgd_step(theta, G, buf, new_theta, new_buf, first, lr, momentum, one_minus_damp,
-             weight_decay, nesterov):
+def sgd_step(
+    theta,
+    G,
+    buf,
+    new_theta,
+    new_buf,
+    first,
+    lr,
+    momentum,
+    one_minus_damp,
+    weight_decay,
+    nesterov,
+):
     """``SGD.step`` (torch.optim.SGD); commits only when every new value is finite."""
     finite = True
     for j in range(theta.shape[0]):
@@ -229,9 +242,29 @@ def sgd_step(theta, G, buf, new_theta, new_buf, first, lr, momentum, one_minus_d
 
 
 @njit(cache=True, error_model="numpy")
-def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
-                one_minus_damp, weight_decay, nesterov, loss_code,
-                kinds, widths, w_off, b_off, slopes, a_off, loss_max=np.inf):
+def train_epoch(
+    theta,
+    buf,
+    first,
+    X,
+    y,
+    T,
+    order,
+    batch_size,
+    lr,
+    momentum,
+    one_minus_damp,
+    weight_decay,
+    nesterov,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    loss_max=np.inf,
+):
     """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss)``.
 
     ``first[0]`` is 1 until the first step has filled the momentum buffer ``buf``.
@@ -263,14 +296,27 @@ def train_epoch(theta, buf, first, X, y, T, order, batch_size, lr, momentum,
         for t in range(start, stop):
             row = order[t]
             forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
-            batch_loss += output_delta(A, out0, k, loss_code, y[row], T, row, scale,
-                                       delta)
-            backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes,
-                     a_off)
+            batch_loss += output_delta(
+                A, out0, k, loss_code, y[row], T, row, scale, delta
+            )
+            backward(
+                theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off
+            )
         if not math.isfinite(batch_loss) or batch_loss > loss_max:
             return LOSS_NOT_FINITE, iterations, batch_loss
-        if not sgd_step(theta, G, buf, new_theta, new_buf, first[0] == 1, lr, momentum,
-                        one_minus_damp, weight_decay, nesterov):
+        if not sgd_step(
+            theta,
+            G,
+            buf,
+            new_theta,
+            new_buf,
+            first[0] == 1,
+            lr,
+            momentum,
+            one_minus_damp,
+            weight_decay,
+            nesterov,
+        ):
             return STEP_NOT_FINITE, iterations, batch_loss
         first[0] = 0
     return OK, iterations, 0.0
@@ -288,8 +334,7 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
     correct = 0
     for row in range(n):
         forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
-        total += output_delta(A, out0, k, loss_code, y[row], T, row, 1.0, delta,
-                              False)
+        total += output_delta(A, out0, k, loss_code, y[row], T, row, 1.0, delta, False)
         best = 0
         for j in range(1, k):
             if A[out0 + j] > A[out0 + best]:

@@ -81,12 +81,24 @@ class ManyResult:
         return net
 
 
-def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarray, *,
-               seeds: Iterable[int], epochs: int, lr: float, batch_size: int | None = 1,
-               momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
-               nesterov: bool = False, loss: str = "cross_entropy", shuffle: bool = True,
-               validation: tuple[np.ndarray, np.ndarray] | None = None,
-               engine: str = "auto") -> ManyResult:
+def train_many(
+    make_net: Callable[[int], Sequential],
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    seeds: Iterable[int],
+    epochs: int,
+    lr: float,
+    batch_size: int | None = 1,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    loss: str = "cross_entropy",
+    shuffle: bool = True,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    engine: str = "auto",
+) -> ManyResult:
     """Train ``make_net(s)`` for every ``s`` in ``seeds``, all at once.
 
     Member ``i`` equals ``retroprop.train(make_net(seeds[i]), X, y, seed=seeds[i],
@@ -127,42 +139,59 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     if loss not in LOSSES:
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     # Validates lr, momentum, dampening, weight_decay and nesterov as train does.
-    SGD([], lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-        nesterov=nesterov)
+    SGD(
+        [],
+        lr=lr,
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+    )
     nets = [make_net(int(s)) for s in seeds]
     template = nets[0]
     if not isinstance(template, Sequential):
-        raise ConfigError(f"make_net must return a retroprop Sequential, got "
-                          f"{type(template).__name__}")
+        raise ConfigError(
+            f"make_net must return a retroprop Sequential, got "
+            f"{type(template).__name__}"
+        )
     if not all(getattr(m, "differentiable", True) for m in template):
         from retroprop.engine.activations import STEP_WHY
         from retroprop.errors import NotDifferentiableError
 
         raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
-    reason = fast_reason(template, loss=loss, optimizer="sgd", y=y,
-                         check_numba=engine != "numpy")
+    reason = fast_reason(
+        template, loss=loss, optimizer="sgd", y=y, check_numba=engine != "numpy"
+    )
     if reason is not None and "numba" not in reason:
         raise ConfigError(f"train_many cannot train this: {reason}")
     if reason is None and template.dtype != np.float64:
         # The compiled kernels compute in float64: a member whose values leave
         # float32's range would be neither frozen nor flagged there.
-        reason = (f"{template.dtype} is not supported by the compiled many-network "
-                  f"kernels (only float64)")
+        reason = (
+            f"{template.dtype} is not supported by the compiled many-network "
+            f"kernels (only float64)"
+        )
     layout = Layout.of(template)
     for i, net in enumerate(nets):
-        if not isinstance(net, Sequential) or net.config() != template.config() or \
-                net.dtype != template.dtype or Layout.of(net).slopes.tolist() != \
-                layout.slopes.tolist():
-            raise ConfigError(f"make_net({seeds[i]}) built a different architecture "
-                              f"from make_net({seeds[0]}); every member must match")
+        if (
+            not isinstance(net, Sequential)
+            or net.config() != template.config()
+            or net.dtype != template.dtype
+            or Layout.of(net).slopes.tolist() != layout.slopes.tolist()
+        ):
+            raise ConfigError(
+                f"make_net({seeds[i]}) built a different architecture "
+                f"from make_net({seeds[0]}); every member must match"
+            )
     X, y = check_xy(X, y, template, loss=loss)
     X = X.astype(template.dtype, copy=False)
     n = X.shape[0]
     if batch_size is None:
         batch_size = n
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer or None, "
-                          f"got {batch_size!r}")
+        raise ConfigError(
+            f"batch_size must be a positive integer or None, got {batch_size!r}"
+        )
     if validation is not None:
         Xv, yv = check_xy(*validation, net=template, what="validation X", loss=loss)
         validation = (Xv.astype(template.dtype, copy=False), yv)
@@ -170,17 +199,30 @@ def train_many(make_net: Callable[[int], Sequential], X: np.ndarray, y: np.ndarr
     if engine == "fast" and reason is not None:
         raise ConfigError(f"engine='fast' is not available: {reason}")
     use = "fast" if engine != "numpy" and reason is None else "numpy"
-    settings = {"epochs": int(epochs), "lr": float(lr), "batch_size": int(batch_size),
-                    "momentum": float(momentum), "dampening": float(dampening),
-                    "weight_decay": float(weight_decay), "nesterov": bool(nesterov),
-                    "loss": loss, "shuffle": bool(shuffle), "validation": validation}
+    settings = {
+        "epochs": int(epochs),
+        "lr": float(lr),
+        "batch_size": int(batch_size),
+        "momentum": float(momentum),
+        "dampening": float(dampening),
+        "weight_decay": float(weight_decay),
+        "nesterov": bool(nesterov),
+        "loss": loss,
+        "shuffle": bool(shuffle),
+        "validation": validation,
+    }
     if use == "fast":
         out = _run_fast(template, layout, theta, X, y, seeds, **settings)
     else:
         out = _run_numpy(template, layout, theta, X, y, seeds, **settings)
-    return ManyResult(params={k: v.copy() for k, v in layout.views(theta).items()},
-                      seeds=seeds, iterations=int(epochs) * -(-n // int(batch_size)),
-                      engine=use, _template=copy.deepcopy(template), **out)
+    return ManyResult(
+        params={k: v.copy() for k, v in layout.views(theta).items()},
+        seeds=seeds,
+        iterations=int(epochs) * -(-n // int(batch_size)),
+        engine=use,
+        _template=copy.deepcopy(template),
+        **out,
+    )
 
 
 def sample_orders(rngs: list[np.random.Generator], n: int, shuffle: bool) -> np.ndarray:
@@ -190,8 +232,9 @@ def sample_orders(rngs: list[np.random.Generator], n: int, shuffle: bool) -> np.
     return np.stack([rng.permutation(n) for rng in rngs])
 
 
-def epoch_orders(rngs: list[np.random.Generator], n: int, epochs: int,
-                 shuffle: bool) -> np.ndarray:
+def epoch_orders(
+    rngs: list[np.random.Generator], n: int, epochs: int, shuffle: bool
+) -> np.ndarray:
     """``epochs`` epochs' sample orders per member, int64 of shape ``(N, epochs, n)``.
 
     ``rng.permuted`` of ``epochs`` rows of ``0..n-1`` draws exactly what ``epochs``
@@ -207,8 +250,25 @@ def epoch_orders(rngs: list[np.random.Generator], n: int, epochs: int,
     return out
 
 
-def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
-               momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
+def _run_numpy(
+    template,
+    layout,
+    theta,
+    X,
+    y,
+    seeds,
+    *,
+    epochs,
+    lr,
+    batch_size,
+    momentum,
+    dampening,
+    weight_decay,
+    nesterov,
+    loss,
+    shuffle,
+    validation,
+):
     """Every member's steps at once: arrays ``(N, batch, width)``; see ``train``."""
     N, n = theta.shape[0], X.shape[0]
     k = template.out_features
@@ -227,8 +287,9 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
     diverged_at = np.full(N, -1, dtype=np.int64)
     hist = {key: np.full((N, epochs), np.nan) for key in ("loss", "accuracy")}
     if validation is not None:
-        hist.update({key: np.full((N, epochs), np.nan)
-                     for key in ("val_loss", "val_accuracy")})
+        hist.update(
+            {key: np.full((N, epochs), np.nan) for key in ("val_loss", "val_accuracy")}
+        )
 
     def forward(pv, a):
         for i, m in enumerate(mods):
@@ -256,7 +317,7 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
         for epoch in range(1, epochs + 1):
             orders = sample_orders(rngs, n, shuffle)
             for start in range(0, n, batch_size):
-                idx = orders[:, start:start + batch_size]  # (N, B)
+                idx = orders[:, start : start + batch_size]  # (N, B)
                 B = idx.shape[1]
                 pv = layout.views(theta)
                 out = forward(pv, X[idx])
@@ -265,11 +326,16 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
                     yb = y[idx]
                     # CrossEntropyLoss.backward: (p - onehot(r)) / batch
                     delta = np.exp(lp)
-                    np.put_along_axis(delta, yb[..., None], np.take_along_axis(
-                        delta, yb[..., None], axis=2) - 1.0, axis=2)
+                    np.put_along_axis(
+                        delta,
+                        yb[..., None],
+                        np.take_along_axis(delta, yb[..., None], axis=2) - 1.0,
+                        axis=2,
+                    )
                     delta /= B
-                    batch_ok = np.isfinite(-np.take_along_axis(
-                        lp, yb[..., None], axis=2)).all(axis=(1, 2))
+                    batch_ok = np.isfinite(
+                        -np.take_along_axis(lp, yb[..., None], axis=2)
+                    ).all(axis=(1, 2))
                 else:
                     diff = out - T[idx]
                     # MSELoss.backward: 2 (out - target) / (batch * k)
@@ -293,8 +359,11 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
                     g = g + weight_decay * theta
                 new_buf = buf
                 if momentum:
-                    new_buf = g.copy() if buf is None else (
-                        momentum * buf + (1.0 - dampening) * g)
+                    new_buf = (
+                        g.copy()
+                        if buf is None
+                        else (momentum * buf + (1.0 - dampening) * g)
+                    )
                     g = g + momentum * new_buf if nesterov else new_buf
                 new = theta - lr * g
                 ok = active & batch_ok & np.isfinite(new).all(axis=1)
@@ -324,8 +393,25 @@ def _run_numpy(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
     return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)
 
 
-def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
-              momentum, dampening, weight_decay, nesterov, loss, shuffle, validation):
+def _run_fast(
+    template,
+    layout,
+    theta,
+    X,
+    y,
+    seeds,
+    *,
+    epochs,
+    lr,
+    batch_size,
+    momentum,
+    dampening,
+    weight_decay,
+    nesterov,
+    loss,
+    shuffle,
+    validation,
+):
     """Blocks of members in lock-step in compiled kernels, blocks in parallel.
 
     The kernels compute in float64; ``train_many`` sends only float64 members here
@@ -342,7 +428,9 @@ def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
         yf = np.asarray(ye, dtype=np.float64)
         if loss == "cross_entropy":
             return yf, np.zeros((1, k), dtype=theta.dtype)
-        return yf, np.ascontiguousarray(loss_targets(np.asarray(ye), k, loss, theta.dtype))
+        return yf, np.ascontiguousarray(
+            loss_targets(np.asarray(ye), k, loss, theta.dtype)
+        )
 
     yf, T = labels(y)
     if validation is not None:
@@ -358,16 +446,25 @@ def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
     nb = -(-N // L)
     padded = np.concatenate([theta, np.repeat(theta[:1], nb * L - N, axis=0)])
     blocks = np.ascontiguousarray(
-        padded.astype(np.float64).reshape(nb, L, -1).transpose(0, 2, 1))
+        padded.astype(np.float64).reshape(nb, L, -1).transpose(0, 2, 1)
+    )
     bufs = np.zeros_like(blocks)
     active = np.ones((nb, L), dtype=np.bool_)
     active.reshape(-1)[N:] = False
     status = np.zeros((nb, L), dtype=np.int64)
     first = np.ones(nb, dtype=np.int64)
-    hist = {key: np.full((N, epochs), np.nan) for key in (
-        "loss", "accuracy", "val_loss", "val_accuracy")}
-    arch = (layout.kinds, layout.widths, layout.w_off, layout.b_off, layout.slopes,
-            layout.a_off)
+    hist = {
+        key: np.full((N, epochs), np.nan)
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+    }
+    arch = (
+        layout.kinds,
+        layout.widths,
+        layout.w_off,
+        layout.b_off,
+        layout.slopes,
+        layout.a_off,
+    )
     rngs = [as_generator(int(s)) for s in seeds]
     # Sample orders for a chunk of epochs at a time (about 8 MB of indices).
     chunk = max(1, min(epochs, (1 << 20) // max(1, N * n)))
@@ -375,10 +472,32 @@ def _run_fast(template, layout, theta, X, y, seeds, *, epochs, lr, batch_size,
         E = min(chunk, epochs - epoch0)
         orders = epoch_orders(rngs, n, E, shuffle)
         many_kernels.train_many_blocks(
-            blocks, bufs, active, status, first, X, yf, T, orders, epoch0, batch_size,
-            float(dt(lr)), float(dt(momentum)), float(dt(1.0 - dampening)),
-            float(dt(weight_decay)), nesterov, LOSS_CODES[loss], *arch, Xv, yv, Tv,
-            hist["loss"], hist["accuracy"], hist["val_loss"], hist["val_accuracy"])
+            blocks,
+            bufs,
+            active,
+            status,
+            first,
+            X,
+            yf,
+            T,
+            orders,
+            epoch0,
+            batch_size,
+            float(dt(lr)),
+            float(dt(momentum)),
+            float(dt(1.0 - dampening)),
+            float(dt(weight_decay)),
+            nesterov,
+            LOSS_CODES[loss],
+            *arch,
+            Xv,
+            yv,
+            Tv,
+            hist["loss"],
+            hist["accuracy"],
+            hist["val_loss"],
+            hist["val_accuracy"],
+        )
     theta[...] = blocks.transpose(0, 2, 1).reshape(nb * L, -1)[:N]
     # The epoch each diverged member stopped in: its first NaN entry.
     diverged = status.reshape(-1)[:N] != kernels.OK

@@ -178,10 +178,40 @@ def _backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a
 
 
 @njit(cache=True, error_model="numpy")
-def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders,
-                 epoch0, batch_size, lr, momentum, one_minus_damp, weight_decay,
-                 nesterov, loss_code, kinds, widths, w_off, b_off, slopes, a_off,
-                 Xv, yv, Tv, losses, accs, val_losses, val_accs, first_step):
+def _train_block(
+    theta,
+    buf,
+    active,
+    status,
+    member0,
+    n_members,
+    X,
+    y,
+    T,
+    orders,
+    epoch0,
+    batch_size,
+    lr,
+    momentum,
+    one_minus_damp,
+    weight_decay,
+    nesterov,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    Xv,
+    yv,
+    Tv,
+    losses,
+    accs,
+    val_losses,
+    val_accs,
+    first_step,
+):
     """Epochs of one block of lanes (members ``member0 ..``); see train_many_block."""
     P, L = theta.shape
     n, E = orders.shape[2], orders.shape[1]
@@ -225,10 +255,34 @@ def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders
                     for l in range(L):
                         A[i, l] = X[rows[l], i]
                 _forward(theta, A, kinds, widths, w_off, b_off, slopes, a_off)
-                _output(A, out0, k, loss_code, y, T, rows, scale, delta, mx, s,
-                        batch_loss, True)
-                _backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off,
-                          slopes, a_off)
+                _output(
+                    A,
+                    out0,
+                    k,
+                    loss_code,
+                    y,
+                    T,
+                    rows,
+                    scale,
+                    delta,
+                    mx,
+                    s,
+                    batch_loss,
+                    True,
+                )
+                _backward(
+                    theta,
+                    G,
+                    A,
+                    delta,
+                    delta2,
+                    kinds,
+                    widths,
+                    w_off,
+                    b_off,
+                    slopes,
+                    a_off,
+                )
             # SGD.step per lane (torch.optim.SGD), committed where finite.
             for l in range(L):
                 finite[l] = True
@@ -273,8 +327,21 @@ def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders
                     for l in range(L):
                         A[i, l] = Xe[row, i]
                 _forward(theta, A, kinds, widths, w_off, b_off, slopes, a_off)
-                _output(A, out0, k, loss_code, ye, Te, rows, 1.0, delta, mx, s,
-                        batch_loss, False)
+                _output(
+                    A,
+                    out0,
+                    k,
+                    loss_code,
+                    ye,
+                    Te,
+                    rows,
+                    1.0,
+                    delta,
+                    mx,
+                    s,
+                    batch_loss,
+                    False,
+                )
                 for l in range(L):
                     best = 0
                     for j in range(1, k):
@@ -296,8 +363,11 @@ def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders
         for l in range(min(L, n_members)):
             if not active[l]:
                 continue
-            monitored = val_losses[member0 + l, col] if Xv.shape[0] > 0 else \
-                losses[member0 + l, col]
+            monitored = (
+                val_losses[member0 + l, col]
+                if Xv.shape[0] > 0
+                else losses[member0 + l, col]
+            )
             if not math.isfinite(monitored):
                 active[l] = False
                 status[l] = EVAL_NOT_FINITE
@@ -309,10 +379,38 @@ def _train_block(theta, buf, active, status, member0, n_members, X, y, T, orders
 
 
 @njit(cache=True, error_model="numpy", parallel=True, nogil=True)
-def train_many_blocks(thetas, bufs, active, status, first, X, y, T, orders, epoch0,
-                      batch_size, lr, momentum, one_minus_damp, weight_decay, nesterov,
-                      loss_code, kinds, widths, w_off, b_off, slopes, a_off,
-                      Xv, yv, Tv, losses, accs, val_losses, val_accs):
+def train_many_blocks(
+    thetas,
+    bufs,
+    active,
+    status,
+    first,
+    X,
+    y,
+    T,
+    orders,
+    epoch0,
+    batch_size,
+    lr,
+    momentum,
+    one_minus_damp,
+    weight_decay,
+    nesterov,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    Xv,
+    yv,
+    Tv,
+    losses,
+    accs,
+    val_losses,
+    val_accs,
+):
     """Epochs ``epoch0 .. epoch0 + E - 1`` of every block, blocks in parallel.
 
     ``thetas``, ``bufs``: ``(n_blocks, P, LANES)``; ``active``, ``status``:
@@ -323,9 +421,38 @@ def train_many_blocks(thetas, bufs, active, status, first, X, y, T, orders, epoc
     N = orders.shape[0]
     for b in prange(nb):
         member0 = b * LANES
-        f = _train_block(thetas[b], bufs[b], active[b], status[b], member0,
-                         min(LANES, N - member0), X, y, T, orders, epoch0, batch_size,
-                         lr, momentum, one_minus_damp, weight_decay, nesterov,
-                         loss_code, kinds, widths, w_off, b_off, slopes, a_off,
-                         Xv, yv, Tv, losses, accs, val_losses, val_accs, first[b] == 1)
+        f = _train_block(
+            thetas[b],
+            bufs[b],
+            active[b],
+            status[b],
+            member0,
+            min(LANES, N - member0),
+            X,
+            y,
+            T,
+            orders,
+            epoch0,
+            batch_size,
+            lr,
+            momentum,
+            one_minus_damp,
+            weight_decay,
+            nesterov,
+            loss_code,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+            Xv,
+            yv,
+            Tv,
+            losses,
+            accs,
+            val_losses,
+            val_accs,
+            first[b] == 1,
+        )
         first[b] = 1 if f else 0

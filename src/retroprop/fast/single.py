@@ -17,9 +17,18 @@ from retroprop.errors import ConfigError
 from retroprop.fast.spec import Layout, fast_reason
 
 
-def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
-                loss: str, optimizer: str, callbacks, batch_size: int,
-                opt) -> FastRunner | None:
+def make_runner(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    engine: str,
+    loss: str,
+    optimizer: str,
+    callbacks,
+    batch_size: int,
+    opt,
+) -> FastRunner | None:
     """A fast runner for this training run, or None to use the NumPy engine.
 
     Raises ``ConfigError`` when ``engine="fast"`` and the fast path does not apply.
@@ -27,8 +36,10 @@ def make_runner(net: Sequential, X: np.ndarray, y: np.ndarray, *, engine: str,
     reason = fast_reason(net, loss=loss, optimizer=optimizer, callbacks=callbacks, y=y)
     if reason is not None:
         if engine == "fast":
-            raise ConfigError(f"engine='fast' cannot train this: {reason}; "
-                              f"use engine='auto' or 'numpy'")
+            raise ConfigError(
+                f"engine='fast' cannot train this: {reason}; "
+                f"use engine='auto' or 'numpy'"
+            )
         return None
     if batch_size * Layout.of(net).size >= BLAS_WORK and _have_scipy():
         from retroprop.fast.blas import BlasRunner
@@ -71,7 +82,9 @@ class FlatParameters:
         yf = np.asarray(y, dtype=np.float64)
         if self.loss == "cross_entropy":
             return yf, np.zeros((1, k), dtype=self.dtype)
-        return yf, np.ascontiguousarray(loss_targets(np.asarray(y), k, self.loss, self.dtype))
+        return yf, np.ascontiguousarray(
+            loss_targets(np.asarray(y), k, self.loss, self.dtype)
+        )
 
     def _loss_max(self) -> float:
         """Above this a summed loss (computed in float64) is non-finite in the
@@ -91,7 +104,8 @@ class FlatParameters:
         same X may come with other labels.
         """
         return (X is self.X or X is self.X_given) and (
-            y is self.y_given or np.array_equal(y, self.y_given))
+            y is self.y_given or np.array_equal(y, self.y_given)
+        )
 
     def _attach(self) -> None:
         """Make the network's parameters views of ``theta`` (copying in any that a
@@ -118,8 +132,16 @@ class FastRunner(FlatParameters):
         Its settings (lr, momentum, dampening, weight_decay, nesterov) are used.
     """
 
-    def __init__(self, net: Sequential, X: np.ndarray, y: np.ndarray, *, loss: str,
-                 batch_size: int, opt):
+    def __init__(
+        self,
+        net: Sequential,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        loss: str,
+        batch_size: int,
+        opt,
+    ):
         from retroprop.fast import kernels
         from retroprop.fast.spec import LOSS_CODES, Layout
 
@@ -154,20 +176,42 @@ class FastRunner(FlatParameters):
 
         self._attach()
         status, its, batch_loss = self.k.train_epoch(
-            self.theta, self.buf, self.first, self.X, self.y, self.T,
-            np.ascontiguousarray(order, dtype=np.int64), self.batch_size, self.lr,
-            self.momentum, self.one_minus_damp, self.weight_decay, self.nesterov,
-            self.loss_code, *self.arch, self._loss_max())
+            self.theta,
+            self.buf,
+            self.first,
+            self.X,
+            self.y,
+            self.T,
+            np.ascontiguousarray(order, dtype=np.int64),
+            self.batch_size,
+            self.lr,
+            self.momentum,
+            self.one_minus_damp,
+            self.weight_decay,
+            self.nesterov,
+            self.loss_code,
+            *self.arch,
+            self._loss_max(),
+        )
         if status == self.k.LOSS_NOT_FINITE:
-            raise _diverged(epoch, iteration + its, float(self.lr),
-                            f"the loss became {self._loss_text(batch_loss)}")
+            raise _diverged(
+                epoch,
+                iteration + its,
+                float(self.lr),
+                f"the loss became {self._loss_text(batch_loss)}",
+            )
         if status == self.k.STEP_NOT_FINITE:
-            raise _diverged(epoch, iteration + its, float(self.lr),
-                            "an update made a parameter non-finite")
+            raise _diverged(
+                epoch,
+                iteration + its,
+                float(self.lr),
+                "an update made a parameter non-finite",
+            )
         return iteration + its
 
-    def evaluate(self, net: Sequential, X: np.ndarray, y: np.ndarray,
-                 loss: str) -> tuple[float, float]:
+    def evaluate(
+        self, net: Sequential, X: np.ndarray, y: np.ndarray, loss: str
+    ) -> tuple[float, float]:
         """``(mean loss, accuracy)`` as ``train.evaluate``, compiled."""
         self._attach()
         if self._is_training_set(X, y):

@@ -32,9 +32,15 @@ def numba_available() -> bool:
     return True
 
 
-def fast_reason(net: Sequential, *, loss: str, optimizer: str,
-                callbacks=(), y: np.ndarray | None = None,
-                check_numba: bool = True) -> str | None:
+def fast_reason(
+    net: Sequential,
+    *,
+    loss: str,
+    optimizer: str,
+    callbacks=(),
+    y: np.ndarray | None = None,
+    check_numba: bool = True,
+) -> str | None:
     """Why ``train`` cannot take a fast path here, or None when it can.
 
     The fast paths handle a Sequential of Linear layers and differentiable
@@ -48,7 +54,9 @@ def fast_reason(net: Sequential, *, loss: str, optimizer: str,
         if not isinstance(m, Activation) or m.name not in ACTIVATION_CODES:
             return f"module {i} ({type(m).__name__}) has no compiled kernel"
         if type(m) not in _KNOWN_TYPES:
-            return f"module {i} is a subclass ({type(m).__name__}) of a known activation"
+            return (
+                f"module {i} is a subclass ({type(m).__name__}) of a known activation"
+            )
     if not net.linears:
         return "the network has no Linear layer"
     if loss not in LOSS_CODES:
@@ -58,8 +66,11 @@ def fast_reason(net: Sequential, *, loss: str, optimizer: str,
     for cb in callbacks:
         if acts_per_iteration(cb):
             return f"callback {type(cb).__name__} acts on every iteration"
-    if y is not None and loss == "cross_entropy" and not np.issubdtype(
-            np.asarray(y).dtype, np.integer):
+    if (
+        y is not None
+        and loss == "cross_entropy"
+        and not np.issubdtype(np.asarray(y).dtype, np.integer)
+    ):
         return "cross-entropy needs integer classes"
     if check_numba and not numba_available():
         return "numba is not installed (pip install 'retroprop[fast]')"
@@ -164,9 +175,18 @@ class Layout:
                 b_off.append(-1)
                 slopes.append(m.negative_slope if isinstance(m, LeakyReLU) else 0.0)
         a_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
-        return cls(np.array(kinds, np.int64), np.array(widths, np.int64),
-                   np.array(w_off, np.int64), np.array(b_off, np.int64),
-                   np.array(slopes, np.float64), a_off, names, shapes, offsets, size)
+        return cls(
+            np.array(kinds, np.int64),
+            np.array(widths, np.int64),
+            np.array(w_off, np.int64),
+            np.array(b_off, np.int64),
+            np.array(slopes, np.float64),
+            a_off,
+            names,
+            shapes,
+            offsets,
+            size,
+        )
 
     def flatten(self, net: Sequential, out: np.ndarray | None = None) -> np.ndarray:
         """The network's parameters as one vector of shape ``(size,)``."""
@@ -175,12 +195,14 @@ class Layout:
         params = dict(net.named_parameters())
         for name, off in zip(self.names, self.offsets):
             v = params[name].data
-            out[off:off + v.size] = v.ravel()
+            out[off : off + v.size] = v.ravel()
         return out
 
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """``{name: view of flat}`` with each parameter's shape (works on stacked
         ``(N, size)`` too, giving ``(N, *shape)``)."""
         lead = flat.shape[:-1]
-        return {name: flat[..., off:off + int(np.prod(shape))].reshape(*lead, *shape)
-                for name, shape, off in zip(self.names, self.shapes, self.offsets)}
+        return {
+            name: flat[..., off : off + int(np.prod(shape))].reshape(*lead, *shape)
+            for name, shape, off in zip(self.names, self.shapes, self.offsets)
+        }

@@ -98,11 +98,26 @@ class _BackpropBase(BaseEstimator):
 
     _loss = ""  # a key of LOSSES, set by the subclasses
 
-    def __init__(self, hidden_layer_sizes=(4, 3), activation="logistic", *,
-                 learning_rate_init=0.05, batch_size=1, max_iter=100, momentum=0.0,
-                 nesterovs_momentum=True, alpha=0.0, shuffle=True, random_state=None,
-                 tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, warm_start=False, verbose=False):
+    def __init__(
+        self,
+        hidden_layer_sizes=(4, 3),
+        activation="logistic",
+        *,
+        learning_rate_init=0.05,
+        batch_size=1,
+        max_iter=100,
+        momentum=0.0,
+        nesterovs_momentum=True,
+        alpha=0.0,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        verbose=False,
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.learning_rate_init = learning_rate_init
@@ -127,11 +142,14 @@ class _BackpropBase(BaseEstimator):
         if not hasattr(sizes, "__iter__"):
             sizes = (sizes,)
         sizes = tuple(sizes)
-        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
-                   for s in sizes):
+        if not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+            for s in sizes
+        ):
             raise ConfigError(
                 f"hidden_layer_sizes must be positive integers, like (4, 3), got "
-                f"{self.hidden_layer_sizes!r}")
+                f"{self.hidden_layer_sizes!r}"
+            )
         return tuple(int(s) for s in sizes)
 
     def _check_params(self) -> None:
@@ -140,11 +158,18 @@ class _BackpropBase(BaseEstimator):
         if self.activation not in SKLEARN_ACTIVATIONS:
             raise ConfigError(
                 f"activation must be one of {sorted(SKLEARN_ACTIVATIONS)}, got "
-                f"{self.activation!r}")
+                f"{self.activation!r}"
+            )
 
-        def number(name: str, low: float, *, open_low: bool = False,
-                   high: float = math.inf, open_high: bool = False,
-                   integer: bool = False) -> None:
+        def number(
+            name: str,
+            low: float,
+            *,
+            open_low: bool = False,
+            high: float = math.inf,
+            open_high: bool = False,
+            integer: bool = False,
+        ) -> None:
             v = getattr(self, name)
             kind = numbers.Integral if integer else numbers.Real
             ok = isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v)
@@ -154,7 +179,8 @@ class _BackpropBase(BaseEstimator):
                 lo, hi = "(" if open_low else "[", ")" if open_high else "]"
                 what = "an integer" if integer else "a number"
                 raise ConfigError(
-                    f"{name} must be {what} in {lo}{low}, {high}{hi}, got {v!r}")
+                    f"{name} must be {what} in {lo}{low}, {high}{hi}, got {v!r}"
+                )
 
         number("learning_rate_init", 0, open_low=True)
         number("max_iter", 1, integer=True)
@@ -167,14 +193,19 @@ class _BackpropBase(BaseEstimator):
             number("batch_size", 1, integer=True)
         for name in ("shuffle", "early_stopping", "warm_start", "nesterovs_momentum"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ConfigError(f"{name} must be True or False, got "
-                                  f"{getattr(self, name)!r}")
+                raise ConfigError(
+                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                )
         rs = self.random_state
-        if not (rs is None or isinstance(rs, (np.random.RandomState, np.random.Generator))
-                or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))):
+        if not (
+            rs is None
+            or isinstance(rs, (np.random.RandomState, np.random.Generator))
+            or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))
+        ):
             raise ConfigError(
                 f"random_state must be None, an int, a numpy RandomState or Generator, "
-                f"got {rs!r}")
+                f"got {rs!r}"
+            )
 
     def _generator(self) -> np.random.Generator:
         """The engine wants a ``numpy.random.Generator``; derive one from random_state."""
@@ -191,9 +222,12 @@ class _BackpropBase(BaseEstimator):
     def _sgd_settings(self) -> dict:
         # alpha is torch's weight decay (gradient += alpha * parameter); Nesterov only
         # means something with momentum, as in scikit-learn.
-        return {"lr": float(self.learning_rate_init), "momentum": float(self.momentum),
-                "weight_decay": float(self.alpha),
-                "nesterov": bool(self.nesterovs_momentum) and self.momentum > 0}
+        return {
+            "lr": float(self.learning_rate_init),
+            "momentum": float(self.momentum),
+            "weight_decay": float(self.alpha),
+            "nesterov": bool(self.nesterovs_momentum) and self.momentum > 0,
+        }
 
     # -- what subclasses provide ----------------------------------------------------------
 
@@ -208,10 +242,15 @@ class _BackpropBase(BaseEstimator):
 
     # -- training ------------------------------------------------------------------------
 
-    def _build_network(self, n_features: int, n_outputs: int,
-                       rng: np.random.Generator) -> Sequential:
-        return mlp([n_features, *self._hidden_sizes(), n_outputs],
-                   SKLEARN_ACTIVATIONS[self.activation], init=INIT, seed=rng)
+    def _build_network(
+        self, n_features: int, n_outputs: int, rng: np.random.Generator
+    ) -> Sequential:
+        return mlp(
+            [n_features, *self._hidden_sizes(), n_outputs],
+            SKLEARN_ACTIVATIONS[self.activation],
+            init=INIT,
+            seed=rng,
+        )
 
     def _start(self, n_features: int, n_outputs: int, rng: np.random.Generator) -> None:
         """A fresh network and fresh fitted state."""
@@ -251,8 +290,12 @@ class _BackpropBase(BaseEstimator):
 
             stratify = y_enc if isinstance(self, ClassifierMixin) else None
             X, X_val, y_enc, y_val = train_test_split(
-                X, y_enc, test_size=self.validation_fraction, stratify=stratify,
-                random_state=int(rng.integers(np.iinfo(np.int32).max)))
+                X,
+                y_enc,
+                test_size=self.validation_fraction,
+                stratify=stratify,
+                random_state=int(rng.integers(np.iinfo(np.int32).max)),
+            )
             validation = (X_val, y_val)
             self.validation_scores_ = []
             self.best_validation_score_ = -math.inf
@@ -263,18 +306,28 @@ class _BackpropBase(BaseEstimator):
             if self.best_loss_ is None:
                 self.best_loss_ = math.inf
         monitor = _Convergence(self, validation)
-        history = train(self.network_, X, y_enc, epochs=int(self.max_iter),
-                        batch_size=self._batch_size(len(X)), loss=self._loss,
-                        shuffle=bool(self.shuffle), seed=rng, callbacks=[monitor],
-                        **self._sgd_settings())
+        history = train(
+            self.network_,
+            X,
+            y_enc,
+            epochs=int(self.max_iter),
+            batch_size=self._batch_size(len(X)),
+            loss=self._loss,
+            shuffle=bool(self.shuffle),
+            seed=rng,
+            callbacks=[monitor],
+            **self._sgd_settings(),
+        )
         self._optimizer = None  # rp.train's optimiser (and its momentum) is gone
         self.n_iter_ += history.epochs
         self.t_ += history.epochs * len(X)
         if not monitor.converged and history.epochs == self.max_iter:
             warnings.warn(
                 f"{type(self).__name__}: stopped after max_iter={self.max_iter} epochs "
-                f"and the optimisation has not converged yet", ConvergenceWarning,
-                stacklevel=2)
+                f"and the optimisation has not converged yet",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _partial_fit(self, X, y, classes=None):
@@ -294,7 +347,7 @@ class _BackpropBase(BaseEstimator):
         X = X.astype(net.dtype, copy=False)
         # One epoch of the engine's own step: forward, loss, backward, SGD.
         for start in range(0, n, bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             loss_fn(net(X[idx]), y_enc[idx])
             self._optimizer.zero_grad()
             net.backward(loss_fn.backward())
@@ -425,7 +478,8 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
         if len(unseen):
             raise ConfigError(
                 f"y has classes {unseen.tolist()} that are not in classes_ "
-                f"{self.classes_.tolist()}")
+                f"{self.classes_.tolist()}"
+            )
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
     def _n_outputs(self) -> int:

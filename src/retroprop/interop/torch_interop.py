@@ -30,7 +30,7 @@ from retroprop.engine.activations import (
 from retroprop.engine.layers import Linear, Module, Sequential
 from retroprop.errors import ConfigError, ModelFileError, RetropropError
 
-INSTALL_TORCH = 'pip install "torch==2.13.0"  (or: pip install \'retroprop[torch]\')'
+INSTALL_TORCH = "pip install \"torch==2.13.0\"  (or: pip install 'retroprop[torch]')"
 
 
 class TorchNotInstalledError(RetropropError, ImportError):
@@ -43,7 +43,8 @@ def import_torch():
         import torch
     except ImportError:
         raise TorchNotInstalledError(
-            f"PyTorch is not installed; install it with: {INSTALL_TORCH}") from None
+            f"PyTorch is not installed; install it with: {INSTALL_TORCH}"
+        ) from None
     return torch
 
 
@@ -76,13 +77,16 @@ def to_torch(net: Sequential):
     """
     torch = import_torch()
     if not isinstance(net, Sequential):
-        raise ConfigError(f"to_torch takes a retroprop Sequential, got {type(net).__name__}")
+        raise ConfigError(
+            f"to_torch takes a retroprop Sequential, got {type(net).__name__}"
+        )
     dtype = getattr(torch, _TORCH_DTYPES[net.dtype])
     modules = []
     for i, m in enumerate(net):
         if isinstance(m, Linear):
-            lin = torch.nn.Linear(m.in_features, m.out_features, bias=m.bias is not None,
-                                  dtype=dtype)
+            lin = torch.nn.Linear(
+                m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype
+            )
             with torch.no_grad():
                 lin.weight.copy_(torch.from_numpy(m.weight.data.copy()))
                 if m.bias is not None:
@@ -94,30 +98,43 @@ def to_torch(net: Sequential):
         else:
             raise ConfigError(
                 f"module {i} ({m!r}) has no PyTorch counterpart; supported: Linear, "
-                f"{', '.join(c.__name__ for c in TORCH_MODULES)}")
+                f"{', '.join(c.__name__ for c in TORCH_MODULES)}"
+            )
     return torch.nn.Sequential(*modules)
 
 
 def _function_table(torch) -> dict[Any, str]:
     """Functions and tensor methods a traced forward may call -> activation name."""
     F = torch.nn.functional
-    table = {torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.tanh: "tanh",
-             F.tanh: "tanh", torch.relu: "relu", F.relu: "relu",
-             F.leaky_relu: "leaky_relu"}
+    table = {
+        torch.sigmoid: "sigmoid",
+        F.sigmoid: "sigmoid",
+        torch.tanh: "tanh",
+        F.tanh: "tanh",
+        torch.relu: "relu",
+        F.relu: "relu",
+        F.leaky_relu: "leaky_relu",
+    }
     if hasattr(torch, "special"):
         table[torch.special.expit] = "sigmoid"
     return table
 
 
 _METHODS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
-_ACTIVATION_CLASSES = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU,
-                       "identity": Identity}
+_ACTIVATION_CLASSES = {
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "identity": Identity,
+}
 
 
 def _describe_supported() -> str:
-    return ("nn.Linear, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.Identity, "
-            "torch.sigmoid, torch.tanh, torch.relu, F.sigmoid, F.tanh, F.relu, "
-            "F.leaky_relu and the tensor methods .sigmoid(), .tanh(), .relu()")
+    return (
+        "nn.Linear, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.Identity, "
+        "torch.sigmoid, torch.tanh, torch.relu, F.sigmoid, F.tanh, F.relu, "
+        "F.leaky_relu and the tensor methods .sigmoid(), .tanh(), .relu()"
+    )
 
 
 def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
@@ -145,7 +162,9 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
     """
     torch = import_torch()
     if not isinstance(module, torch.nn.Module):
-        raise ConfigError(f"from_torch takes a torch.nn.Module, got {type(module).__name__}")
+        raise ConfigError(
+            f"from_torch takes a torch.nn.Module, got {type(module).__name__}"
+        )
     steps = _trace(torch, module)
     modules: list[Module] = []
     linears = [m for kind, m, _ in steps if kind == "linear"]
@@ -154,15 +173,23 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
     dtypes = {lin.weight.dtype for lin in linears}
     if dtype is None:
         if len(dtypes) != 1 or str(next(iter(dtypes))).replace("torch.", "") not in (
-                "float32", "float64"):
+            "float32",
+            "float64",
+        ):
             raise ConfigError(
                 f"the Linear layers must all be float32 or all float64, got "
-                f"{sorted(str(d) for d in dtypes)}; convert with model.double()")
+                f"{sorted(str(d) for d in dtypes)}; convert with model.double()"
+            )
         dtype = np.dtype(str(next(iter(dtypes))).replace("torch.", ""))
-    for kind, m, where in steps:
+    for kind, m, _where in steps:
         if kind == "linear":
-            lin = Linear(m.in_features, m.out_features, bias=m.bias is not None, seed=0,
-                         dtype=dtype)
+            lin = Linear(
+                m.in_features,
+                m.out_features,
+                bias=m.bias is not None,
+                seed=0,
+                dtype=dtype,
+            )
             lin.weight.data = m.weight.detach().cpu().numpy().astype(dtype, copy=True)
             if m.bias is not None:
                 lin.bias.data = m.bias.detach().cpu().numpy().astype(dtype, copy=True)
@@ -176,7 +203,8 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
         if a.out_features != b.in_features:
             raise ConfigError(
                 f"the layers do not chain: Linear({a.in_features}, {a.out_features}) "
-                f"feeds Linear({b.in_features}, {b.out_features})")
+                f"feeds Linear({b.in_features}, {b.out_features})"
+            )
     return net
 
 
@@ -192,7 +220,8 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
         raise ConfigError(
             f"cannot trace {type(module).__name__}.forward with torch.fx "
             f"({type(e).__name__}: {' '.join(str(e).split())}); retroprop supports a "
-            f"forward that applies {_describe_supported()} one after the other") from None
+            f"forward that applies {_describe_supported()} one after the other"
+        ) from None
     functions = _function_table(torch)
     steps: list[tuple[str, Any, str]] = []
     current = None  # the node whose value flows along the chain
@@ -201,33 +230,38 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
             if current is not None:
                 raise ConfigError(
                     f"{type(module).__name__}.forward takes more than one input "
-                    f"({node.name!r}); retroprop networks take one")
+                    f"({node.name!r}); retroprop networks take one"
+                )
             current = node
             continue
         if node.op == "output":
             if node.args[0] is not current:
                 raise ConfigError(
                     f"{type(module).__name__}.forward returns {node.args[0]!r}, not the "
-                    f"end of a single chain of layers")
+                    f"end of a single chain of layers"
+                )
             break
         where = _where(node)
-        inputs = [a for a in node.all_input_nodes]
+        inputs = list(node.all_input_nodes)
         if inputs != [current]:
             raise ConfigError(
                 f"{where} does not take the previous layer's output as its only "
-                f"input; retroprop supports a plain chain of layers")
+                f"input; retroprop supports a plain chain of layers"
+            )
         if node.op == "call_module":
             sub = module.get_submodule(node.target)
             if isinstance(sub, torch.nn.Linear) and any(s[1] is sub for s in steps):
                 raise ConfigError(
                     f"{where} is applied twice (shared weights); retroprop layers "
-                    f"each own their parameters")
+                    f"each own their parameters"
+                )
             steps.append(_module_step(torch, sub, where))
         elif node.op == "call_function" and node.target in functions:
             name = functions[node.target]
             if name == "leaky_relu":
-                slope = node.kwargs.get("negative_slope",
-                                        node.args[1] if len(node.args) > 1 else 0.01)
+                slope = node.kwargs.get(
+                    "negative_slope", node.args[1] if len(node.args) > 1 else 0.01
+                )
                 steps.append(("leaky_relu", float(slope), where))
             else:
                 _no_extra_arguments(node, where)
@@ -237,7 +271,8 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
             steps.append((_METHODS[node.target], None, where))
         else:
             raise ConfigError(
-                f"{where} is not supported; retroprop supports {_describe_supported()}")
+                f"{where} is not supported; retroprop supports {_describe_supported()}"
+            )
         current = node
     return steps
 
@@ -271,14 +306,17 @@ def _module_step(torch, sub, where: str) -> tuple[str, Any, str]:
         return ("identity", None, where)
     raise ConfigError(
         f"{where} is a {type(sub).__name__}, which retroprop does not support; "
-        f"supported: {_describe_supported()}")
+        f"supported: {_describe_supported()}"
+    )
 
 
 def import_class(spec: str) -> type:
     """``"module:Class"`` -> the class, importing ``module`` from sys.path or the cwd."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ConfigError(f"expected MODULE:CLASS like mynet:NeuralNetwork, got {spec!r}")
+        raise ConfigError(
+            f"expected MODULE:CLASS like mynet:NeuralNetwork, got {spec!r}"
+        )
     cwd = os.getcwd()
     added = cwd not in sys.path
     if added:  # as `python -m` would; only for this import
@@ -286,8 +324,9 @@ def import_class(spec: str) -> type:
     try:
         mod = importlib.import_module(module_name)
     except ImportError as e:
-        raise ConfigError(f"cannot import module {module_name!r} (from {spec!r}): {e}") \
-            from None
+        raise ConfigError(
+            f"cannot import module {module_name!r} (from {spec!r}): {e}"
+        ) from None
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
@@ -324,7 +363,9 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
     try:
         model = cls()
     except Exception as e:  # noqa: BLE001 - the user's constructor may raise anything
-        raise ConfigError(f"cannot construct {class_spec} without arguments: {e}") from None
+        raise ConfigError(
+            f"cannot construct {class_spec} without arguments: {e}"
+        ) from None
     name = os.fspath(path)
     try:
         state = torch.load(name, map_location="cpu", weights_only=True)
@@ -333,15 +374,18 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
     except Exception as e:  # noqa: BLE001 - torch.load's errors have no common base
         raise ModelFileError(
             f"{name}: not a PyTorch file that loads with weights_only=True "
-            f"({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+            f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+        ) from None
     if not isinstance(state, dict):
         raise ModelFileError(
             f"{name}: holds a {type(state).__name__}, not a state dict; save it with "
-            f"torch.save(model.state_dict(), {name!r})")
+            f"torch.save(model.state_dict(), {name!r})"
+        )
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFileError(
             f"{name}: the state dict does not fit {class_spec}: "
-            f"{' '.join(str(e).split())}") from None
+            f"{' '.join(str(e).split())}"
+        ) from None
     return from_torch(model)

@@ -92,14 +92,18 @@ class VerifyResult:
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.comparisons) and \
-            self.retroprop_diverged_at == self.torch_diverged_at
+        return (
+            all(c.passed for c in self.comparisons)
+            and self.retroprop_diverged_at == self.torch_diverged_at
+        )
 
     @property
     def both_diverged(self) -> bool:
         """Both sides diverged, at the same step."""
-        return self.retroprop_diverged_at is not None and \
-            self.retroprop_diverged_at == self.torch_diverged_at
+        return (
+            self.retroprop_diverged_at is not None
+            and self.retroprop_diverged_at == self.torch_diverged_at
+        )
 
     @property
     def failures(self) -> list[Comparison]:
@@ -127,11 +131,21 @@ class _Tracker:
         self.values += theirs.size
 
     def result(self, tolerance: float) -> Comparison:
-        rel = 0.0 if self.max_abs == 0 else (
-            self.max_abs / self.scale if self.scale > 0 else float("inf"))
-        return Comparison(self.kind, self.name, self.values, self.max_abs, self.scale,
-                          rel, tolerance,
-                          bool(self.max_abs <= tolerance * max(1.0, self.scale)))
+        rel = (
+            0.0
+            if self.max_abs == 0
+            else (self.max_abs / self.scale if self.scale > 0 else float("inf"))
+        )
+        return Comparison(
+            self.kind,
+            self.name,
+            self.values,
+            self.max_abs,
+            self.scale,
+            rel,
+            tolerance,
+            bool(self.max_abs <= tolerance * max(1.0, self.scale)),
+        )
 
 
 def with_dtype(net: Sequential, dtype: str) -> Sequential:
@@ -141,23 +155,34 @@ def with_dtype(net: Sequential, dtype: str) -> Sequential:
     return copy_
 
 
-def sample_order(n: int, steps: int, batch_size: int,
-                 seed: int | np.random.Generator | None) -> list[np.ndarray]:
+def sample_order(
+    n: int, steps: int, batch_size: int, seed: int | np.random.Generator | None
+) -> list[np.ndarray]:
     """The batches of ``steps`` SGD steps: epochs of a fresh permutation each,
     cut into ``batch_size`` pieces (the last of an epoch may be smaller)."""
     rng = as_generator(seed)
     batches: list[np.ndarray] = []
     while len(batches) < steps:
         order = rng.permutation(n)
-        batches.extend(order[i:i + batch_size] for i in range(0, n, batch_size))
+        batches.extend(order[i : i + batch_size] for i in range(0, n, batch_size))
     return batches[:steps]
 
 
-def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
-           lr: float = 0.05, batch_size: int = 1, momentum: float = 0.0,
-           nesterov: bool = False, weight_decay: float = 0.0, dtype: str = "float64",
-           tolerance: float | None = None,
-           seed: int | np.random.Generator | None = 0) -> VerifyResult:
+def verify(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    steps: int = 100,
+    lr: float = 0.05,
+    batch_size: int = 1,
+    momentum: float = 0.0,
+    nesterov: bool = False,
+    weight_decay: float = 0.0,
+    dtype: str = "float64",
+    tolerance: float | None = None,
+    seed: int | np.random.Generator | None = 0,
+) -> VerifyResult:
     """Train copies of ``net`` in retroprop and in PyTorch side by side and compare.
 
     Parameters
@@ -191,7 +216,9 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
     """
     torch = import_torch()
     if dtype not in DEFAULT_TOLERANCE:
-        raise ConfigError(f"dtype must be one of {sorted(DEFAULT_TOLERANCE)}, got {dtype!r}")
+        raise ConfigError(
+            f"dtype must be one of {sorted(DEFAULT_TOLERANCE)}, got {dtype!r}"
+        )
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -212,8 +239,12 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
     theirs = to_torch(ours)
     X = X.astype(ours.dtype)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-    settings = {"lr": lr, "momentum": momentum, "nesterov": nesterov,
-                "weight_decay": weight_decay}
+    settings = {
+        "lr": lr,
+        "momentum": momentum,
+        "nesterov": nesterov,
+        "weight_decay": weight_decay,
+    }
     opt = SGD(ours.parameters(), **settings)
     opt_t = torch.optim.SGD(theirs.parameters(), **settings)
     loss_fn, loss_fn_t = CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
@@ -242,11 +273,14 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
         opt_t.zero_grad()
         loss_t = loss_fn_t(theirs(X_t[idx]), y_t[idx])
         loss_t.backward()
-        grads_t = {name: p.grad.detach().numpy().copy()
-                   for name, p in theirs.named_parameters()}
+        grads_t = {
+            name: p.grad.detach().numpy().copy()
+            for name, p in theirs.named_parameters()
+        }
         opt_t.step()
         theirs_ok = math.isfinite(loss_t.item()) and all(
-            bool(torch.isfinite(p).all()) for p in theirs.parameters())
+            bool(torch.isfinite(p).all()) for p in theirs.parameters()
+        )
         if not (ours_ok and theirs_ok):
             diverged = (None if ours_ok else k, None if theirs_ok else k)
             break
@@ -266,10 +300,19 @@ def verify(net: Sequential, X: np.ndarray, y: np.ndarray, *, steps: int = 100,
             track = _Tracker("parameter", name)
             track.add(p.data, params_t[name])
             comparisons.append(track.result(tolerance))
-    return VerifyResult(comparisons=comparisons, steps=len(batches), dtype=dtype,
-                        tolerance=float(tolerance), lr=float(lr),
-                        batch_size=int(batch_size), momentum=float(momentum),
-                        nesterov=bool(nesterov), weight_decay=float(weight_decay),
-                        architecture=copy.deepcopy(ours.config()),
-                        torch_version=str(torch.__version__), losses=losses,
-                        retroprop_diverged_at=diverged[0], torch_diverged_at=diverged[1])
+    return VerifyResult(
+        comparisons=comparisons,
+        steps=len(batches),
+        dtype=dtype,
+        tolerance=float(tolerance),
+        lr=float(lr),
+        batch_size=int(batch_size),
+        momentum=float(momentum),
+        nesterov=bool(nesterov),
+        weight_decay=float(weight_decay),
+        architecture=copy.deepcopy(ours.config()),
+        torch_version=str(torch.__version__),
+        losses=losses,
+        retroprop_diverged_at=diverged[0],
+        torch_diverged_at=diverged[1],
+    )

@@ -10,5 +10,11 @@ curves), with all script, style and data inline and nothing fetched from a netwo
 from retroprop.report.html import render_html, trace_html, write_html
 from retroprop.report.record import Recording, RecordSteps, record_training
 
-__all__ = ["RecordSteps", "Recording", "record_training", "render_html", "trace_html",
-           "write_html"]
+__all__ = [
+    "RecordSteps",
+    "Recording",
+    "record_training",
+    "render_html",
+    "trace_html",
+    "write_html",
+]

@@ -42,22 +42,46 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     """
     mods = list(net)
     names = {id(p): n for n, p in net.named_parameters()}
-    layers = [{"size": net.in_features, "kind": "input", "activation": None,
-               "module": None, "bias": None}]
+    layers = [
+        {
+            "size": net.in_features,
+            "kind": "input",
+            "activation": None,
+            "module": None,
+            "bias": None,
+        }
+    ]
     linears = []
     lin_idx = [i for i, m in enumerate(mods) if isinstance(m, Linear)]
     for n, i in enumerate(lin_idx):
         lin: Linear = mods[i]
         nxt = mods[i + 1] if i + 1 < len(mods) else None
-        act = getattr(nxt, "name", None) if nxt is not None and not isinstance(
-            nxt, Linear) else None
+        act = (
+            getattr(nxt, "name", None)
+            if nxt is not None and not isinstance(nxt, Linear)
+            else None
+        )
         bias = names[id(lin.bias)] if lin.bias is not None else None
-        layers.append({"size": lin.out_features,
-                       "kind": "output" if n == len(lin_idx) - 1 else "hidden",
-                       "activation": act, "module": i, "bias": bias})
-        linears.append({"module": i, "weight": names[id(lin.weight)], "bias": bias,
-                        "in": lin.in_features, "out": lin.out_features,
-                        "from": n, "to": n + 1})
+        layers.append(
+            {
+                "size": lin.out_features,
+                "kind": "output" if n == len(lin_idx) - 1 else "hidden",
+                "activation": act,
+                "module": i,
+                "bias": bias,
+            }
+        )
+        linears.append(
+            {
+                "module": i,
+                "weight": names[id(lin.weight)],
+                "bias": bias,
+                "in": lin.in_features,
+                "out": lin.out_features,
+                "from": n,
+                "to": n + 1,
+            }
+        )
     return layers, linears
 
 
@@ -68,27 +92,53 @@ def layout_from_trace(trace: dict) -> tuple[list[dict], list[dict]]:
     """
     rows = trace["layers"]
     first = rows[0]["weight"]
-    layers = [{"size": len(first[0]), "kind": "input", "activation": None,
-               "module": None, "bias": None}]
+    layers = [
+        {
+            "size": len(first[0]),
+            "kind": "input",
+            "activation": None,
+            "module": None,
+            "bias": None,
+        }
+    ]
     linears = []
     for n, row in enumerate(rows):
         out, inp = len(row["weight"]), len(row["weight"][0])
         module = int(row["name"])
-        layers.append({"size": out, "kind": "output" if row["is_output"] else "hidden",
-                       "activation": row["activation"], "module": module,
-                       "bias": row["bias_name"]})
-        linears.append({"module": module, "weight": row["weight_name"],
-                        "bias": row["bias_name"], "in": inp, "out": out,
-                        "from": n, "to": n + 1})
+        layers.append(
+            {
+                "size": out,
+                "kind": "output" if row["is_output"] else "hidden",
+                "activation": row["activation"],
+                "module": module,
+                "bias": row["bias_name"],
+            }
+        )
+        linears.append(
+            {
+                "module": module,
+                "weight": row["weight_name"],
+                "bias": row["bias_name"],
+                "in": inp,
+                "out": out,
+                "from": n,
+                "to": n + 1,
+            }
+        )
     return layers, linears
 
 
-def render_html(traces: Sequence[Any], net: Sequential | None = None, *,
-                class_names: Sequence[str] | None = None,
-                feature_names: Sequence[str] | None = None,
-                steps: Sequence[dict] | None = None,
-                history: dict | None = None, meta: dict | None = None,
-                title: str = "retroprop report") -> str:
+def render_html(
+    traces: Sequence[Any],
+    net: Sequential | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None,
+    steps: Sequence[dict] | None = None,
+    history: dict | None = None,
+    meta: dict | None = None,
+    title: str = "retroprop report",
+) -> str:
     """The report page as one HTML string.
 
     Parameters
@@ -125,15 +175,18 @@ def render_html(traces: Sequence[Any], net: Sequential | None = None, *,
         steps = [{"iteration": k + 1} for k in range(len(traces))]
     if len(steps) != len(traces):
         raise ConfigError(f"steps has {len(steps)} entries for {len(traces)} traces")
-    layers, linears = (network_layout(net) if net is not None
-                       else layout_from_trace(traces[0]))
+    layers, linears = (
+        network_layout(net) if net is not None else layout_from_trace(traces[0])
+    )
     n_in, n_out = layers[0]["size"], layers[-1]["size"]
     if class_names is not None and len(class_names) != n_out:
-        raise ConfigError(f"{len(class_names)} class names for a network with "
-                          f"{n_out} outputs")
+        raise ConfigError(
+            f"{len(class_names)} class names for a network with {n_out} outputs"
+        )
     if feature_names is not None and len(feature_names) != n_in:
-        raise ConfigError(f"{len(feature_names)} feature names for a network with "
-                          f"{n_in} inputs")
+        raise ConfigError(
+            f"{len(feature_names)} feature names for a network with {n_in} inputs"
+        )
     data = {
         "title": title,
         "meta": meta or {},
@@ -173,17 +226,22 @@ def trace_html(trace: Any, title: str | None = None) -> str:
     for k in ("data", "seed"):
         if k in meta:
             header[k] = meta[k]
-    return render_html([d], class_names=meta.get("class_names"),
-                       feature_names=meta.get("feature_names"), steps=[step],
-                       meta=header,
-                       title=title or f"retroprop: step {step['iteration']} explained")
+    return render_html(
+        [d],
+        class_names=meta.get("class_names"),
+        feature_names=meta.get("feature_names"),
+        steps=[step],
+        meta=header,
+        title=title or f"retroprop: step {step['iteration']} explained",
+    )
 
 
 def fill_template(data: dict, title: str) -> str:
     """Put ``data`` (as JSON) and ``title`` into the template."""
     template = resources.files("retroprop.report").joinpath(TEMPLATE).read_text("utf-8")
-    return (template.replace(_TITLE_SLOT, html.escape(title))
-            .replace(_DATA_SLOT, embed_json(data)))
+    return template.replace(_TITLE_SLOT, html.escape(title)).replace(
+        _DATA_SLOT, embed_json(data)
+    )
 
 
 def embed_json(data: Any) -> str:
@@ -194,10 +252,14 @@ def embed_json(data: Any) -> str:
     ``<`` becomes ``\\u003c`` (legal JSON string escape; ``<`` occurs only inside
     strings), so ``</script>`` or ``<!--`` in a name cannot end the block.
     """
-    text = json.dumps(plain(data), allow_nan=False, ensure_ascii=False,
-                      separators=(",", ":"))
-    return (text.replace("<", "\\u003c").replace("\u2028", "\\u2028")
-            .replace("\u2029", "\\u2029"))
+    text = json.dumps(
+        plain(data), allow_nan=False, ensure_ascii=False, separators=(",", ":")
+    )
+    return (
+        text.replace("<", "\\u003c")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def write_html(path: str | os.PathLike, page: str) -> None:

@@ -48,8 +48,14 @@ class RecordSteps(Callback):
 
     per_iteration = True
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, lr: float, steps: int,
-                 loss: str = "cross_entropy"):
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        lr: float,
+        steps: int,
+        loss: str = "cross_entropy",
+    ):
         self.X, self.y, self.lr, self.steps, self.loss = X, y, lr, steps, loss
         self.traces: list = []
         self.iterations: list[int] = []
@@ -64,8 +70,9 @@ class RecordSteps(Callback):
 
         idx = state.batch
         X = self.X[idx].astype(state.net.dtype, copy=False)
-        self.traces.append(explain_step(state.net, X, self.y[idx], lr=self.lr,
-                                        loss=self.loss))
+        self.traces.append(
+            explain_step(state.net, X, self.y[idx], lr=self.lr, loss=self.loss)
+        )
         self.iterations.append(state.iteration)
         self.epochs.append(state.epoch)
         self.batches.append([int(i) for i in idx])
@@ -114,11 +121,14 @@ class Recording:
     def curves(self) -> dict:
         """The learning curves for the page: epoch 0 (before training) onwards."""
         h = self.history
-        out = {"first_epoch": 0,
-               "loss": [self.initial["loss"], *h.loss],
-               "accuracy": [self.initial["accuracy"], *h.accuracy],
-               "iterations_per_epoch": _iterations_per_epoch(
-                   len(self.split.y_train), self.settings["batch_size"])}
+        out = {
+            "first_epoch": 0,
+            "loss": [self.initial["loss"], *h.loss],
+            "accuracy": [self.initial["accuracy"], *h.accuracy],
+            "iterations_per_epoch": _iterations_per_epoch(
+                len(self.split.y_train), self.settings["batch_size"]
+            ),
+        }
         if h.val_loss:
             out["val_loss"] = [self.initial["val_loss"], *h.val_loss]
             out["val_accuracy"] = [self.initial["val_accuracy"], *h.val_accuracy]
@@ -141,14 +151,25 @@ class Recording:
 
         ds = self.split.dataset
         s = self.settings
-        meta = {"data": ds.name, "activation": s["activation"], "lr": s["lr"],
-                "batch_size": s["batch_size"] or len(self.split.y_train),
-                "epochs": self.history.epochs, "seed": s["seed"],
-                "max_mismatch": self.recorder.max_mismatch}
-        return render_html(self.recorder.traces, self.net, class_names=ds.class_names,
-                           feature_names=ds.feature_names, steps=self.steps(),
-                           history=self.curves(), meta=meta,
-                           title=title or f"retroprop: {ds.name}, step by step")
+        meta = {
+            "data": ds.name,
+            "activation": s["activation"],
+            "lr": s["lr"],
+            "batch_size": s["batch_size"] or len(self.split.y_train),
+            "epochs": self.history.epochs,
+            "seed": s["seed"],
+            "max_mismatch": self.recorder.max_mismatch,
+        }
+        return render_html(
+            self.recorder.traces,
+            self.net,
+            class_names=ds.class_names,
+            feature_names=ds.feature_names,
+            steps=self.steps(),
+            history=self.curves(),
+            meta=meta,
+            title=title or f"retroprop: {ds.name}, step by step",
+        )
 
 
 def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
@@ -156,14 +177,20 @@ def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
     return -(-n // b)
 
 
-def record_training(data: str | os.PathLike | None = None, target: str | None = None,
-                    *, test_size: float = LECTURE["test_size"],
-                    hidden: Sequence[int] = LECTURE["hidden"],
-                    activation: str = LECTURE["activation"],
-                    seed: int = LECTURE["seed"], lr: float = LECTURE["lr"],
-                    epochs: int = LECTURE["epochs"],
-                    batch_size: int | None = LECTURE["batch_size"],
-                    steps: int = 20, callbacks: Iterable[Callback] = ()) -> Recording:
+def record_training(
+    data: str | os.PathLike | None = None,
+    target: str | None = None,
+    *,
+    test_size: float = LECTURE["test_size"],
+    hidden: Sequence[int] = LECTURE["hidden"],
+    activation: str = LECTURE["activation"],
+    seed: int = LECTURE["seed"],
+    lr: float = LECTURE["lr"],
+    epochs: int = LECTURE["epochs"],
+    batch_size: int | None = LECTURE["batch_size"],
+    steps: int = 20,
+    callbacks: Iterable[Callback] = (),
+) -> Recording:
     """Train as ``retroprop train`` does, tracing the first ``steps`` iterations.
 
     Same data preparation, network, seed and sample order as ``retroprop train`` with
@@ -199,14 +226,30 @@ def record_training(data: str | os.PathLike | None = None, target: str | None = 
     split = prepare_data(data, target, test_size=test_size, seed=seed)
     raw = prepare_data(data, target, test_size=test_size, seed=seed, standardize=False)
     net = build_network(split, tuple(hidden), activation, seed=seed)
-    initial = dict(zip(("loss", "accuracy"), evaluate(net, split.X_train, split.y_train)))
-    initial.update(zip(("val_loss", "val_accuracy"),
-                       evaluate(net, split.X_test, split.y_test)))
+    initial = dict(
+        zip(("loss", "accuracy"), evaluate(net, split.X_train, split.y_train))
+    )
+    initial.update(
+        zip(("val_loss", "val_accuracy"), evaluate(net, split.X_test, split.y_test))
+    )
     recorder = RecordSteps(split.X_train, split.y_train, lr, steps)
-    history = train(net, split.X_train, split.y_train, epochs=epochs, lr=lr,
-                    batch_size=batch_size, seed=seed,
-                    validation=(split.X_test, split.y_test),
-                    callbacks=[recorder, *callbacks])
-    settings = {"lr": lr, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-                "activation": activation, "hidden": list(hidden)}
+    history = train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        validation=(split.X_test, split.y_test),
+        callbacks=[recorder, *callbacks],
+    )
+    settings = {
+        "lr": lr,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "activation": activation,
+        "hidden": list(hidden),
+    }
     return Recording(recorder, history, initial, net, split, settings, raw.X_train)
