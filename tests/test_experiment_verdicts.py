@@ -255,9 +255,9 @@ def test_descent_outcomes_on_the_default_curve():
     slow = runs[(0.001, -2.0)]
     assert slow.ended_in is None and slow.outcome.startswith("not converged")
     big = runs[(0.2, -2.0)]
-    assert big.outcome.split(":")[0] == big.status  # oscillating or diverged
+    assert big.outcome.startswith(big.status)  # oscillating or diverged
     start = gradient_descent(parse_function("log(x)"), -2.0, 0.1, 10)
-    assert start.outcome.startswith("diverged at the start")
+    assert start.outcome == "diverged at the start (f undefined at w0)"
     ran = gradient_descent(parse_function("x**4"), 3.0, 1.0, 10)
     assert ran.status == "diverged" and ran.outcome.startswith("diverged after")
     loaded = json.loads(d.to_json())

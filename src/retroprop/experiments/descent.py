@@ -293,29 +293,20 @@ class DescentRun:
 
     @property
     def outcome(self) -> str:
-        """The run's outcome in one line: its status, where it ended and why."""
+        """The run's outcome in a few words: its status, where it ended and why."""
         if self.diverged_at_start:
-            return "diverged at the start: L or dL/dw is undefined at w0"
+            return "diverged at the start (f undefined at w0)"
         if self.status == "diverged":
-            return (
-                f"diverged after {self.steps} steps: w ran away (eta too large for "
-                f"this curve)"
-            )
+            return f"diverged after {self.steps} steps: eta too large"
         if self.status == "oscillating":
-            return "oscillating: the steps overshoot back and forth (eta too large)"
+            return "oscillating: eta too large, the steps overshoot"
         if self.status == "not converged":
-            return (
-                f"not converged: still moving after {self.steps} steps (eta too "
-                f"small, or more steps needed)"
-            )
+            return f"not converged: still moving after {self.steps} steps"
         if self.ended_in == "global minimum":
-            return f"converged to the global minimum, w = {self.final_x:.4g}"
+            return "converged to the global minimum"
         if self.ended_in == "local minimum":
-            return (
-                f"converged to a LOCAL minimum, w = {self.final_x:.4g}, not the "
-                f"global one"
-            )
-        return f"converged to w = {self.final_x:.4g} (no minimum found on the range)"
+            return "converged to a LOCAL minimum, not the global one"
+        return "converged (to no minimum found on the range)"
 
     def to_dict(self) -> dict:
         """The fields, plus ``ended_in``, ``outcome`` and ``diverged_at_start``."""
