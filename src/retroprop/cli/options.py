@@ -131,7 +131,7 @@ class Count(click.IntRange):
         except click.BadParameter as e:
             if not self.why or not str(value).strip().lstrip("-").isdigit():
                 raise
-            self.fail(f"{e.message}: {self.why}", param, ctx)
+            self.fail(f"{e.message.rstrip('.')}: {self.why}", param, ctx)
 
 
 EPOCHS = Count(1, why="0 epochs make no update; give at least 1")
