@@ -78,6 +78,14 @@ class Split:
     def n_classes(self) -> int:
         return len(self.dataset.class_names)
 
+    @property
+    def X_train_raw(self) -> np.ndarray:
+        """The training features back in the data's own units, ``(n, n_features)``."""
+        mean, scale = self.standardizer.mean_, self.standardizer.scale_
+        if mean is None or scale is None:  # not standardised
+            return self.X_train
+        return self.X_train * scale + mean
+
 
 def load_dataset(
     data: str | os.PathLike | None = None, target: str | None = None

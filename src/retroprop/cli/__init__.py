@@ -54,7 +54,7 @@ def cli() -> None:
     """
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 

@@ -16,7 +16,7 @@ option, the value and what is allowed; ``retroprop.cli.main`` turns them into ex
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -46,7 +46,7 @@ class RegistryChoice(click.Choice):
         self.registry, self.keep, self.refused = registry, keep, refused
         super().__init__((), case_sensitive=True)
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         items = self.registry().items()
         return tuple(sorted(k for k, v in items if self.keep is None or self.keep(v)))
@@ -269,7 +269,7 @@ def output_path(
 # -- option groups ------------------------------------------------------------------------
 
 
-def _apply(f: F, options: list[Callable[[F], F]]) -> F:
+def _apply(f: F, options: Sequence[Callable[[Any], Any]]) -> F:
     for opt in reversed(options):  # listed in the order --help shows them
         f = opt(f)
     return f

@@ -282,8 +282,7 @@ def boundary(
                 callbacks=[bar.epochs(epochs)],
             )
             standardizer = split.standardizer
-            # the training points, back in the data's own units
-            X_pts = split.X_train * standardizer.scale_ + standardizer.mean_
+            X_pts = split.X_train_raw  # the training points, in the data's units
             y_pts = split.y_train
             names, classes = split.dataset.feature_names, split.dataset.class_names
         result = decision_boundary(

@@ -9,6 +9,7 @@ The library never prints; this is the command line's own.
 
 from __future__ import annotations
 
+import math
 import sys
 from types import TracebackType
 from typing import Any
@@ -85,5 +86,6 @@ class EpochProgress(Callback):
         self.bar, self.epochs, self.description = bar, epochs, description
 
     def on_epoch_end(self, state: TrainState) -> None:
-        loss = state.history.loss[-1] if state.history.loss else float("nan")
+        history = state.history
+        loss = history.loss[-1] if history is not None and history.loss else math.nan
         self.bar.update(self.description, state.epoch, self.epochs, f"loss {loss:.4f}")
