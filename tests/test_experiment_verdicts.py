@@ -134,7 +134,17 @@ def test_seed_answers_when_the_runs_differ(iris):
         "best_loss": r.best_loss,
         "worse_by": r.worse_by,
     }
+    # the spread the command prints: min, median, max over the runs
+    loss = np.sort(r.final_loss)
+    assert r.spread["final_loss"] == pytest.approx(
+        [loss[0], (loss[1] + loss[2]) / 2, loss[3]], rel=1e-15
+    )
+    assert r.spread["aligned_distance"][0] == pytest.approx(
+        np.min(r.aligned_distance[np.triu_indices(4, 1)])
+    )
+    assert "test_accuracy" not in r.spread  # none measured
     d = json.loads(r.to_json())
+    assert d["spread"] == r.spread
     assert d["answers"]["same_minimum"]["answer"] == "no"
     assert d["answers"]["global_minimum"]["answer"] == "not guaranteed"
     assert d["answers"]["global_minimum"]["question"] == (
@@ -193,6 +203,7 @@ def test_seed_answers_when_every_run_diverged(iris):
     )
     assert r.same_minimum.answer == "cannot tell"
     assert "3 of 3 runs diverged" in r.same_minimum.because
+    assert r.spread == {}
     assert r.global_minimum.answer == "cannot tell"
     json.loads(r.to_json())
 

@@ -27,6 +27,16 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 
+ROWS = (
+    ("final_loss", "final training loss", ".4f"),
+    ("final_accuracy", "final training accuracy", ".4f"),
+    ("test_accuracy", "test accuracy", ".4f"),
+    ("raw_distance", "distance between runs, as trained", ".3f"),
+    ("aligned_distance", "distance between runs, aligned", ".3f"),
+    ("norm", "parameter norm ||w||", ".3f"),
+)
+"""The spread table: key of ``SeedsResult.spread``, row name, number format."""
+
 
 @click.command()
 @data_options
@@ -83,8 +93,6 @@ def seeds(
     function unchanged), counts the distinct minima and the clearly worse runs, and
     answers: the same minimum? a global minimum guaranteed?
     """
-    import numpy as np
-
     from retroprop import plots
     from retroprop.experiments import seed_study
     from retroprop.recipe import describe, network_factory, prepare_data
@@ -115,7 +123,8 @@ def seeds(
         return
     con = stdout_console()
     ok = ~result.diverged
-    if ok.sum() >= 2:
+    spread = result.spread
+    if spread:
         con.print(
             f"{n} trainings of the {describe(split, hidden, activation)}: {epochs} "
             f"epochs, eta = {lr:g}, batch size {batch_size or len(split.y_train)}, "
@@ -123,28 +132,9 @@ def seeds(
             f"({result.settings['engine']} engine), {seconds:.1f} s in all"
         )
         t = table("Spread over the runs", ["", "min", "median", "max"])
-
-        def spread(name: str, values: np.ndarray, fmt: str) -> None:
-            t.add_row(
-                name, *(f"{v:{fmt}}" for v in np.percentile(values, [0, 50, 100]))
-            )
-
-        spread("final training loss", result.final_loss[ok], ".4f")
-        spread("final training accuracy", result.final_accuracy[ok], ".4f")
-        if result.test_accuracy is not None:
-            spread("test accuracy", result.test_accuracy[ok], ".4f")
-        iu = np.triu_indices(int(ok.sum()), 1)
-        spread(
-            "distance between runs, as trained",
-            result.raw_distance[np.ix_(ok, ok)][iu],
-            ".3f",
-        )
-        spread(
-            "distance between runs, aligned",
-            result.aligned_distance[np.ix_(ok, ok)][iu],
-            ".3f",
-        )
-        spread("parameter norm ||w||", result.norms[ok], ".3f")
+        for key, name, fmt in ROWS:
+            if key in spread:
+                t.add_row(name, *(f"{v:{fmt}}" for v in spread[key]))
         con.print(t)
     answer_line(con, result.same_minimum)
     answer_line(con, result.global_minimum)

@@ -100,6 +100,32 @@ class SeedsResult(Result):
         return int(np.sum(~self.diverged))
 
     @property
+    def spread(self) -> dict[str, list[float]]:
+        """``[min, median, max]`` over the runs that did not diverge, per quantity:
+        ``final_loss``, ``final_accuracy``, ``test_accuracy`` (when measured),
+        ``raw_distance`` and ``aligned_distance`` (over pairs of runs), ``norm``.
+        Empty when fewer than two runs are left."""
+        ok = ~self.diverged
+        if ok.sum() < 2:
+            return {}
+        iu = np.triu_indices(int(ok.sum()), 1)
+        values = {
+            "final_loss": self.final_loss[ok],
+            "final_accuracy": self.final_accuracy[ok],
+            "test_accuracy": None
+            if self.test_accuracy is None
+            else self.test_accuracy[ok],
+            "raw_distance": self.raw_distance[np.ix_(ok, ok)][iu],
+            "aligned_distance": self.aligned_distance[np.ix_(ok, ok)][iu],
+            "norm": self.norms[ok],
+        }
+        return {
+            k: [float(q) for q in np.percentile(v, [0, 50, 100])]
+            for k, v in values.items()
+            if v is not None
+        }
+
+    @property
     def same_minimum(self) -> Answer:
         """Do two trainings from different random starts reach the same minimum?
 
@@ -168,9 +194,11 @@ class SeedsResult(Result):
         return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
 
     def to_dict(self) -> dict:
-        """The fields, plus ``answers``: ``same_minimum`` and ``global_minimum``."""
+        """The fields, plus ``spread`` and ``answers`` (``same_minimum`` and
+        ``global_minimum``)."""
         return {
             **super().to_dict(),
+            "spread": self.spread,
             "answers": {
                 "same_minimum": plain(self.same_minimum),
                 "global_minimum": plain(self.global_minimum),
