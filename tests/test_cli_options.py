@@ -71,6 +71,24 @@ def test_lr_is_a_positive_finite_number_in_every_command(command, value, capsys)
     one_line_error(code, err, "--lr", repr(value))
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seeds", "--tolerance"],
+        ["seeds", "--worse-by"],
+        ["surface", "--span"],
+        ["verify", "--tolerance"],
+        ["train", "--momentum"],
+        ["train", "--weight-decay"],
+        ["train", "--test-size"],
+    ],
+    ids=" ".join,
+)
+def test_other_numbers_refuse_nan(args, capsys):
+    code, _, err = run(capsys, *args, "nan")
+    one_line_error(code, err, args[-1], "'nan'", "finite")
+
+
 def test_the_types_directly():
     assert EPOCHS.convert("3", None, None) == 3
     assert LR.convert("0.05", None, None) == 0.05

@@ -135,7 +135,8 @@ class Count(click.IntRange):
 
 
 EPOCHS = Count(1, why="0 epochs make no update; give at least 1")
-LR = FiniteFloat(0, low_open=True)
+POSITIVE = FiniteFloat(0, low_open=True)
+LR = POSITIVE
 SEED = click.IntRange(0)
 TEST_SIZE = FiniteFloat(0, 1, low_open=True, high_open=True)
 MOMENTUM = FiniteFloat(0, 1, high_open=True)

@@ -20,6 +20,7 @@ from retroprop.cli.common import (
     write_files,
 )
 from retroprop.cli.options import (
+    POSITIVE,
     data_options,
     files_options,
     network_options,
@@ -52,7 +53,7 @@ ROWS = (
 )
 @click.option(
     "--tolerance",
-    type=click.FloatRange(0, min_open=True),
+    type=POSITIVE,
     default=0.1,
     show_default=True,
     help="Two runs are at the same minimum when their aligned parameter "
@@ -60,7 +61,7 @@ ROWS = (
 )
 @click.option(
     "--worse-by",
-    type=click.FloatRange(0, min_open=True),
+    type=POSITIVE,
     default=0.05,
     show_default=True,
     help="A run is clearly worse when its final loss exceeds the best run's "

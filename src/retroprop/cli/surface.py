@@ -17,6 +17,7 @@ from retroprop.cli.common import (
     write_files,
 )
 from retroprop.cli.options import (
+    POSITIVE,
     data_options,
     files_options,
     floats,
@@ -41,7 +42,7 @@ STAGES = ("training seed", "training seed", "line between", "plane around")
 )
 @click.option(
     "--span",
-    type=click.FloatRange(0, min_open=True),
+    type=POSITIVE,
     default=1.0,
     show_default=True,
     help="The plane covers [-span, span] along each filter-normalised direction.",

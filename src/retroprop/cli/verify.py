@@ -15,6 +15,7 @@ import click
 
 from retroprop.cli.common import emit_json, stdout_console
 from retroprop.cli.options import (
+    POSITIVE,
     batch_size_option,
     data_options,
     dtype_option,
@@ -48,7 +49,7 @@ from retroprop.cli.options import (
 @dtype_option
 @click.option(
     "--tolerance",
-    type=click.FloatRange(0, min_open=True),
+    type=POSITIVE,
     default=None,
     help="Largest accepted difference (absolute below 1, relative above) "
     "[default: 1e-10 for float64, 1e-5 for float32].",
