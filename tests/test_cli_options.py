@@ -295,3 +295,20 @@ def test_an_output_folder_that_does_not_exist_is_refused_before_work(capsys, tmp
         capsys, "seeds", "--n", "2", "-o", tmp_path / "no" / "s.png", "-q"
     )
     one_line_error(code, err, "--output", "does not exist")
+
+
+def test_command_modules_import_nothing_heavy():
+    # Each command imports what it needs when it runs; building the CLI (every
+    # command module, the options, the progress bar) loads none of these.
+    import subprocess
+
+    code = (
+        "import sys, importlib; from retroprop.cli import COMMANDS\n"
+        "for v in COMMANDS.values(): importlib.import_module(v.split(':')[0])\n"
+        "heavy = ('numba', 'torch', 'sklearn', 'matplotlib', 'scipy', 'rich', 'openpyxl')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
