@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Any
 
 import click
 
-from retroprop.cli.common import (
-    _batch_size,
+from retroprop.cli.common import stdout_console
+from retroprop.cli.options import (
+    batch_size_option,
     data_options,
+    loss_option,
+    lr_option,
     network_options,
     output_path,
-    stdout_console,
 )
-from retroprop.engine.losses import LOSSES
-from retroprop.recipe import LECTURE
 
 FORMATS = {
     "table": "rich tables in the terminal, one per layer, forward then backward",
@@ -56,7 +57,7 @@ def _stop_at(step: int):
 
 @click.command()
 @data_options
-@network_options
+@network_options()
 @click.option(
     "--model",
     "model_path",
@@ -92,28 +93,9 @@ def _stop_at(step: int):
     help="Explain on training row N (0-based) instead of the batch training "
     "visits at --step.",
 )
-@click.option(
-    "--lr",
-    type=click.FloatRange(0, min_open=True),
-    default=LECTURE["lr"],
-    show_default=True,
-    help="Learning rate (the lecture's eta).",
-)
-@click.option(
-    "--batch-size",
-    metavar="N|full",
-    default=str(LECTURE["batch_size"]),
-    show_default=True,
-    callback=_batch_size,
-    help="Samples per update, as in `retroprop train`.",
-)
-@click.option(
-    "--loss",
-    type=click.Choice(sorted(LOSSES)),
-    default="cross_entropy",
-    show_default=True,
-    help="Loss function.",
-)
+@lr_option
+@batch_size_option
+@loss_option
 @click.option(
     "--format",
     "fmt",
@@ -130,23 +112,24 @@ def _stop_at(step: int):
     help="Write to PATH (atomically) instead of printing.",
 )
 def explain(
-    data,
-    target,
-    test_size,
-    hidden,
-    activation,
-    seed,
-    model_path,
-    torch_model,
-    torch_class,
-    step,
-    sample,
-    lr,
-    batch_size,
-    loss,
-    fmt,
-    output,
-):
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    init: str,
+    seed: int,
+    model_path: str | None,
+    torch_model: str | None,
+    torch_class: str | None,
+    step: int,
+    sample: int | None,
+    lr: float,
+    batch_size: int | None,
+    loss: str,
+    fmt: str,
+    output: str | None,
+) -> None:
     """Explain one SGD step: forward values, softmax and loss, every gradient as the
     lecture's chain-rule factors, and the update w <- w - eta * dL/dw.
 
@@ -157,7 +140,7 @@ def explain(
         raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
     import retroprop as rp
     from retroprop.errors import ConfigError, DataError
-    from retroprop.recipe import build_network, parse_hidden, prepare_data
+    from retroprop.recipe import build_network, prepare_data
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
@@ -186,7 +169,7 @@ def explain(
     elif torch_model or torch_class:
         net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
     else:
-        net = build_network(split, parse_hidden(hidden), activation, seed=seed)
+        net = build_network(split, hidden, activation, seed=seed, init=init)
     n = len(y)
     if sample is not None and sample >= n:
         raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
@@ -222,7 +205,7 @@ def explain(
     _emit(trace, fmt, output)
 
 
-def _torch_network(path: str | None, class_spec: str | None, split):
+def _torch_network(path: str | None, class_spec: str | None, split: Any) -> Any:
     """The network of a PyTorch user's model (``--torch-model``/``--torch-class``)."""
     from retroprop.errors import DataError
     from retroprop.torch import load_torch_model
@@ -245,7 +228,7 @@ def _torch_network(path: str | None, class_spec: str | None, split):
     return net
 
 
-def _emit(trace, fmt: str, output: str | None) -> None:
+def _emit(trace: Any, fmt: str, output: str | None) -> None:
     if fmt == "xlsx":
         trace.to_xlsx(output)
     elif fmt == "table" and output is None:
@@ -276,7 +259,7 @@ def _emit(trace, fmt: str, output: str | None) -> None:
     )
 
 
-def _html(trace) -> str:
+def _html(trace: Any) -> str:
     from retroprop.report import trace_html
 
     return trace_html(trace)

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from retroprop.cli.common import (
-    confusion_matrix,
     confusion_table,
-    data_options,
     emit_json,
-    epoch_progress,
-    network_options,
-    output_path,
     stdout_console,
-    training_options,
-    with_quiet,
+    table,
 )
+from retroprop.cli.options import (
+    data_options,
+    momentum_options,
+    network_options,
+    optimizer_option,
+    output_path,
+    quiet_option,
+    training_options,
+)
+from retroprop.cli.progress import ProgressBar
 
 
 @click.command()
 @data_options
-@network_options
+@network_options()
 @training_options
+@optimizer_option
+@momentum_options
 @click.option(
     "--save",
     "save_path",
@@ -53,49 +61,45 @@ from retroprop.cli.common import (
     callback=output_path,
     help="Draw the loss and accuracy per epoch as a PNG at PATH.",
 )
-@with_quiet
+@quiet_option
 def train(
-    data,
-    target,
-    test_size,
-    hidden,
-    activation,
-    seed,
-    lr,
-    epochs,
-    batch_size,
-    optimizer,
-    momentum,
-    nesterov,
-    weight_decay,
-    save_path,
-    record_bias,
-    as_json,
-    quiet,
-    plot_path=None,
-):
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    init: str,
+    seed: int,
+    lr: float,
+    epochs: int,
+    batch_size: int | None,
+    optimizer: str,
+    momentum: float,
+    nesterov: bool,
+    weight_decay: float,
+    save_path: str | None,
+    record_bias: str | None,
+    as_json: bool,
+    plot_path: str | None,
+    quiet: bool,
+) -> None:
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
     on a stratified 80/20 split standardised on the training part.
     """
     import retroprop as rp
-    from retroprop.recipe import build_network, parse_hidden, prepare_data
-    from retroprop.train import ProgressCallback
+    from retroprop.recipe import build_network, prepare_data, split_scores
 
     split = prepare_data(data, target, test_size=test_size, seed=seed)
-    net = build_network(split, parse_hidden(hidden), activation, seed=seed)
-    callbacks = []
+    net = build_network(split, hidden, activation, seed=seed, init=init)
+    callbacks: list[rp.Callback] = []
     recorder = None
     if record_bias:
-        last = [name for name, _ in net.named_parameters() if name.endswith(".bias")][
-            -1
-        ]
-        recorder = rp.RecordParameter(last)
+        biases = [name for name, _ in net.named_parameters() if name.endswith(".bias")]
+        recorder = rp.RecordParameter(biases[-1])
         callbacks.append(recorder)
-    update, close = epoch_progress(epochs, quiet or as_json)
-    callbacks.append(ProgressCallback(update, epochs))
-    try:
+    with ProgressBar(quiet or as_json) as bar:
         history = rp.train(
             net,
             split.X_train,
@@ -108,37 +112,25 @@ def train(
             nesterov=nesterov,
             weight_decay=weight_decay,
             seed=seed,
-            callbacks=callbacks,
+            callbacks=[*callbacks, bar.epochs(epochs)],
             # measured only, for the picture: the held-out curves
             validation=(split.X_test, split.y_test) if plot_path else None,
         )
-    finally:
-        close()
     names = split.dataset.class_names
-    result = {
+    result: dict[str, Any] = {
         "data": split.dataset.name,
-        "architecture": [split.n_features, *parse_hidden(hidden), split.n_classes],
+        "architecture": [split.n_features, *hidden, split.n_classes],
         "activation": activation,
+        "init": init,
         "lr": lr,
         "epochs": history.epochs,
         "iterations": history.iterations,
         "batch_size": batch_size or len(split.y_train),
         "seed": seed,
         "class_names": names,
+        **split_scores(net, split),
     }
-    for part, X, y in (
-        ("train", split.X_train, split.y_train),
-        ("test", split.X_test, split.y_test),
-    ):
-        loss, acc = rp.evaluate(net, X, y)
-        cm = confusion_matrix(y, rp.predict(net, X), len(names))
-        result[part] = {
-            "accuracy": acc,
-            "loss": loss,
-            "samples": len(y),
-            "confusion_matrix": cm.tolist(),
-        }
-    if recorder is not None:
+    if recorder is not None and record_bias:
         _write_bias_csv(record_bias, recorder)
     if save_path:
         model = rp.Model(
@@ -172,7 +164,7 @@ def train(
         stdout_console().print(f"Drew the loss and accuracy per epoch to {plot_path}")
 
 
-def _write_bias_csv(path: str, recorder) -> None:
+def _write_bias_csv(path: str, recorder: Any) -> None:
     from retroprop.atomic import atomic_write
 
     k = recorder.values[0].shape[0] if recorder.values else 0
@@ -187,10 +179,9 @@ def _write_bias_csv(path: str, recorder) -> None:
             f.write(",".join([str(it), str(ep), *[repr(float(x)) for x in v]]) + "\n")
 
 
-def _render(result: dict, save_path: str | None, record_bias: str | None) -> None:
-    import numpy as np
-    from rich.table import Table
-
+def _render(
+    result: dict[str, Any], save_path: str | None, record_bias: str | None
+) -> None:
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
     con.print(
@@ -198,16 +189,14 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
         f"{result['epochs']} epochs, {result['iterations']} updates, "
         f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
     )
-    t = Table(title="Result", title_justify="left")
-    for col in ("split", "samples", "accuracy", "loss"):
-        t.add_column(col, justify="left" if col == "split" else "right")
+    t = table("Result", ["split", "samples", "accuracy", "loss"])
     for part in ("train", "test"):
         r = result[part]
         t.add_row(part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}")
     con.print(t)
     con.print(
         confusion_table(
-            np.array(result["test"]["confusion_matrix"]),
+            result["test"]["confusion_matrix"],
             result["class_names"],
             "Confusion matrix (test)",
         )
@@ -241,7 +230,7 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
     help="Class column, if present, to report accuracy (default: the model's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
-def predict(model_path, data, target, as_json):
+def predict(model_path: str, data: str, target: str | None, as_json: bool) -> None:
     """Predict the class of every row of a CSV with a saved model."""
     import numpy as np
 
