@@ -43,31 +43,33 @@ def iris():
 # -- learning-rate sweep: converged / too slow / bouncing / diverged ----------------------
 
 
-def test_one_real_sweep_yields_every_verdict(iris):
+def test_one_real_sweep_yields_its_verdicts(iris):
     # A 4-8-3 linear network, seed 1, 20 epochs: eta = 1e-4 barely moves, 0.05
-    # settles, 0.3 overshoots back and forth, 10 overflows.
+    # settles, 10 overflows. "bouncing" is left to the hand-built curves below: on real
+    # data an eta that bounces sits in a chaotic band (at 0.3 a 1e-15 change in the
+    # standardised inputs turns the bounce into growth), so no real run bounces stably.
     r = lr_sweep(
         lambda s: build_network(iris, (8,), "identity", seed=s),
         iris.X_train,
         iris.y_train,
-        lrs=[1e-4, 0.05, 0.3, 10.0],
+        lrs=[1e-4, 0.05, 10.0],
         seeds=[1],
         epochs=20,
     )
-    assert r.verdict == ["too slow", "converged", "bouncing", "diverged"]
+    assert r.verdict == ["too slow", "converged", "diverged"]
     # the numbers behind them, recomputed from the curves
     ratio = r.final_loss[:, 0] / r.initial_loss[0]
-    np.testing.assert_allclose(r.loss_ratio[:3], ratio[:3], rtol=1e-12)
+    np.testing.assert_allclose(r.loss_ratio[:2], ratio[:2], rtol=1e-12)
     assert r.loss_ratio[0] > TOO_SLOW >= r.loss_ratio[1]
-    tail = r.loss[2, 0, -2:]  # the last tenth of 20 epochs
-    assert r.mean_jitter[2] == pytest.approx(tail.std() / tail.mean(), rel=1e-12)
-    assert r.mean_jitter[2] > BOUNCING >= r.mean_jitter[1]
-    assert r.n_diverged.tolist() == [0, 0, 0, 1]
-    assert r.divergence_kinds == [[], [], [], ["non-finite"]]
+    tail = r.loss[1, 0, -2:]  # the last tenth of 20 epochs
+    assert r.mean_jitter[1] == pytest.approx(tail.std() / tail.mean(), rel=1e-12)
+    assert r.mean_jitter[1] <= BOUNCING
+    assert r.n_diverged.tolist() == [0, 0, 1]
+    assert r.divergence_kinds == [[], [], ["non-finite"]]
     d = json.loads(r.to_json())
     assert d["verdict"] == r.verdict
     assert d["thresholds"] == {"too_slow": TOO_SLOW, "bouncing": BOUNCING}
-    assert d["loss_ratio"][3] is None and d["best_lr"] == 0.05
+    assert d["loss_ratio"][2] is None and d["best_lr"] == 0.05
 
 
 def _sweep(curves: list[list[float]], initial: float = 1.0, status=None) -> SweepResult:

@@ -136,6 +136,12 @@ def explain(
     By default the first iteration of `retroprop train` (same split, weights, seed and
     sample order).
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data, "--model": model_path, "--torch-model": torch_model},
+        outputs={"--output": output},
+    )
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
     import retroprop as rp

@@ -74,6 +74,12 @@ def activations(
     The step's derivative is zero wherever it exists and undefined at the jump,
     which is why gradient descent cannot train it.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
     from retroprop import plots
     from retroprop.experiments import activation_curves
 
@@ -166,6 +172,12 @@ def descent(
     oscillating or diverging, and a start that ends in a local, not the global,
     minimum.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
     from retroprop import plots
     from retroprop.experiments import DEFAULT_FUNCTION, descent_demo
 
@@ -254,6 +266,12 @@ def boundary(
     quiet: bool,
 ) -> None:
     """Decision regions of a trained network on two features (others at their mean)."""
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data, "--model": model_path},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
     import retroprop as rp
     from retroprop import plots
     from retroprop.experiments import decision_boundary

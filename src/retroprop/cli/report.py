@@ -61,8 +61,10 @@ def report(
     the file in any browser: click a neuron, a weight or a bias for its numbers and
     the lecture's formulas; move through the steps with the slider or the arrow keys.
     """
+    from retroprop.atomic import check_outputs
     from retroprop.report import record_training, write_html
 
+    check_outputs(inputs={"--data": data}, outputs={"--output": output})
     with ProgressBar(quiet) as bar:
         rec = record_training(
             data,

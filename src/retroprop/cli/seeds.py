@@ -94,6 +94,12 @@ def seeds(
     function unchanged), counts the distinct minima and the clearly worse runs, and
     answers: the same minimum? a global minimum guaranteed?
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
     from retroprop import plots
     from retroprop.experiments import seed_study
     from retroprop.recipe import describe, network_factory, prepare_data

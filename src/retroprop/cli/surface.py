@@ -88,6 +88,12 @@ def surface(
     neurons aligned. 2-D: the loss along two random directions filter-normalised as
     in Li et al. (2018), with the trained point marked.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
     import numpy as np
 
     from retroprop import plots

@@ -76,6 +76,12 @@ def sweep_lr(
     below half its start), bouncing (the loss jitters by more than half its mean
     over the last tenth of the epochs), else converged.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
     from retroprop import plots
     from retroprop.experiments import lr_sweep
     from retroprop.recipe import describe, network_factory, prepare_data

@@ -88,6 +88,16 @@ def train(
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
     on a stratified 80/20 split standardised on the training part.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={
+            "--save": save_path,
+            "--record-bias": record_bias,
+            "--plot": plot_path,
+        },
+    )
     import retroprop as rp
     from retroprop.recipe import build_network, prepare_data, split_scores
 
@@ -232,6 +242,9 @@ def _render(
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
 def predict(model_path: str, data: str, target: str | None, as_json: bool) -> None:
     """Predict the class of every row of a CSV with a saved model."""
+    from retroprop.atomic import check_outputs
+
+    check_outputs(inputs={"--model": model_path, "--data": data}, outputs={})
     import numpy as np
 
     import retroprop as rp

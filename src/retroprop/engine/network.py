@@ -10,6 +10,11 @@ import numpy as np
 from retroprop.engine.activations import ACTIVATIONS, LeakyReLU
 from retroprop.engine.init import INITIALISERS, as_generator
 from retroprop.engine.layers import Linear, Sequential
+from retroprop.engine.memory import (
+    TRAINING_COPIES,
+    check_fits_in_memory,
+    count_parameters,
+)
 from retroprop.errors import ConfigError
 
 
@@ -60,6 +65,12 @@ def mlp(
             )
     if init not in INITIALISERS:
         raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
+    check_fits_in_memory(
+        sum(int(i) * int(o) + int(o) for i, o in itertools.pairwise(sizes)),
+        dtype,
+        f"the network {'-'.join(map(str, sizes))}",
+        copies=TRAINING_COPIES,  # mlp builds networks to train them
+    )
     rng = as_generator(seed)
     modules = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
@@ -90,8 +101,8 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
 
     Raises ``ConfigError`` naming the entry that is not understood.
     """
-    if not isinstance(config, list) or not config:
-        raise ConfigError("the architecture must be a non-empty list of layers")
+    # Every layer's sizes checked, then the total against memory, before allocating.
+    check_fits_in_memory(count_parameters(config), dtype, "the architecture")
     modules = []
     for i, entry in enumerate(config):
         if not isinstance(entry, dict):

@@ -305,7 +305,12 @@ def to_xlsx(trace: Trace, path) -> None:
     for s in range(n):
         ws.column_dimensions[_col(2 + s)].width = 22
 
-    from retroprop.atomic import atomic_write
+    import io
 
-    with atomic_write(path, "wb") as f:
-        wb.save(f)
+    from retroprop.atomic import write_bytes
+
+    # Into memory first: openpyxl's ZipFile, left half-written by a full disk, would
+    # print a traceback from its __del__; the bytes then go out in one atomic write.
+    buf = io.BytesIO()
+    wb.save(buf)
+    write_bytes(path, buf.getvalue())

@@ -327,6 +327,11 @@ def import_class(spec: str) -> type:
         raise ConfigError(
             f"cannot import module {module_name!r} (from {spec!r}): {e}"
         ) from None
+    except Exception as e:  # noqa: BLE001 - the user's module may raise anything
+        raise ConfigError(
+            f"importing module {module_name!r} (from {spec!r}) failed: "
+            f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        ) from None
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
@@ -370,7 +375,9 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
     try:
         state = torch.load(name, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise
+        raise ModelFileError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{name}: is a directory, not a model file") from None
     except Exception as e:  # noqa: BLE001 - torch.load's errors have no common base
         raise ModelFileError(
             f"{name}: not a PyTorch file that loads with weights_only=True "
@@ -381,6 +388,17 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
             f"{name}: holds a {type(state).__name__}, not a state dict; save it with "
             f"torch.save(model.state_dict(), {name!r})"
         )
+    for key, value in state.items():
+        # NaN or inf weights are the file's fault, not a later update's.
+        if (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and not bool(torch.isfinite(value).all())
+        ):
+            raise ModelFileError(
+                f"{name}: {key!r} holds non-finite values (NaN or inf); the file is "
+                f"damaged or was saved from a diverged model"
+            )
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
