@@ -24,12 +24,13 @@ from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES, log_softmax
 from retroprop.engine.optim import SGD
-from retroprop.errors import ConfigError
+from retroprop.errors import ConfigError, NotDifferentiableError
 from retroprop.fast.spec import Layout, fast_reason
-from retroprop.train import loss_targets
+from retroprop.training.checks import check_xy
+from retroprop.training.runner import ENGINES
+from retroprop.training.step import loss_targets
 
-ENGINES = ("auto", "fast", "numpy")
-"""The allowed ``engine=`` values of ``train`` and ``train_many``."""
+__all__ = ["ENGINES", "ManyResult", "epoch_orders", "sample_orders", "train_many"]
 
 
 @dataclass
@@ -127,8 +128,6 @@ def train_many(
     -------
     ManyResult
     """
-    from retroprop.train import check_xy
-
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
@@ -156,7 +155,6 @@ def train_many(
         )
     if not all(getattr(m, "differentiable", True) for m in template):
         from retroprop.engine.activations import STEP_WHY
-        from retroprop.errors import NotDifferentiableError
 
         raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
     reason = fast_reason(

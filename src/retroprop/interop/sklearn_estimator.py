@@ -6,8 +6,9 @@ expose the same fitted attributes (``coefs_`` in scikit-learn's ``(in, out)``
 orientation, which is the engine's ``weight.T``). Defaults are the lecture's: hidden
 layers ``(4, 3)`` of logistic (sigmoid) units, plain SGD with ``eta = 0.05``, one
 sample per update. Every number comes from the engine: ``fit`` calls ``rp.train``,
-``partial_fit`` steps the engine's modules with a persistent ``rp.SGD`` (so momentum
-carries over between calls), and the predictions are the engine's forward pass.
+``partial_fit`` runs one epoch of ``rp.train``'s NumPy engine (the shared
+``TrainingStep``) with a persistent ``rp.SGD`` (so momentum carries over between
+calls), and the predictions are the engine's forward pass.
 
 scikit-learn is imported by this module; ``import retroprop`` never imports it.
 """
@@ -26,11 +27,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from retroprop.engine.layers import Sequential
-from retroprop.engine.losses import LOSSES, log_softmax, softmax
+from retroprop.engine.losses import log_softmax, softmax
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError
 from retroprop.train import Callback, TrainState, train
+from retroprop.training.runner import EngineRunner, epoch_order
+from retroprop.training.step import check_loss, divergence_is_checked
 
 SKLEARN_ACTIVATIONS: dict[str, str] = {
     "logistic": "sigmoid",
@@ -261,6 +264,7 @@ class _BackpropBase(BaseEstimator):
         self.best_loss_ = math.inf
         self._optimizer = None
         self._rng = rng
+        self._updates = 0  # parameter updates so far, as train's iteration count
 
     def fit(self, X, y):
         """Train on ``X, y`` with ``rp.train`` for up to ``max_iter`` epochs.
@@ -319,6 +323,7 @@ class _BackpropBase(BaseEstimator):
             **self._sgd_settings(),
         )
         self._optimizer = None  # rp.train's optimiser (and its momentum) is gone
+        self._updates = getattr(self, "_updates", 0) + history.iterations
         self.n_iter_ += history.epochs
         self.t_ += history.epochs * len(X)
         if not monitor.converged and history.epochs == self.max_iter:
@@ -341,18 +346,24 @@ class _BackpropBase(BaseEstimator):
         net = self.network_
         if self._optimizer is None:
             self._optimizer = SGD(net.parameters(), **self._sgd_settings())
-        loss_fn = LOSSES[self._loss]()
-        n, bs = len(X), self._batch_size(len(X))
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-        X = X.astype(net.dtype, copy=False)
-        # One epoch of the engine's own step: forward, loss, backward, SGD.
-        for start in range(0, n, bs):
-            idx = order[start : start + bs]
-            loss_fn(net(X[idx]), y_enc[idx])
-            self._optimizer.zero_grad()
-            net.backward(loss_fn.backward())
-            self._optimizer.step()
-        loss = LOSSES[self._loss]()(net(X), y_enc)
+        # One epoch of train's own loop: the same sample order, the same step (and
+        # its divergence check, counting epochs and iterations across calls).
+        epoch = self.n_iter_ + 1
+        runner = EngineRunner(
+            net,
+            X.astype(net.dtype, copy=False),
+            y_enc,
+            loss=self._loss,
+            batch_size=self._batch_size(len(X)),
+            optimizer=self._optimizer,
+        )
+        order = epoch_order(self._rng, len(X), bool(self.shuffle))
+        updates = runner.run_epoch(order, epoch, self._updates)
+        with divergence_is_checked():
+            loss, _ = runner.evaluate(net, X, y_enc, self._loss)
+        check_loss(loss, epoch=epoch, iteration=updates, lr=self._optimizer.lr)
+        self._updates = updates
+        n = len(X)
         self.loss_curve_.append(loss)
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, loss)
