@@ -17,7 +17,7 @@ import pytest
 
 import retroprop as rp
 from retroprop.train import advance_to_step
-from retroprop.training import EarlyStopping, TrainingStep
+from retroprop.training import TrainingStep
 
 
 @pytest.fixture
@@ -299,7 +299,7 @@ def test_early_stopping_callback_is_train_early_stopping(iris, validation):
         kw["validation"] = (X[::3], y[::3])
     a, b = rp.mlp([4, 6, 3], seed=0), rp.mlp([4, 6, 3], seed=0)
     ha = rp.train(a, X, y, early_stopping=3, **kw)
-    stop = EarlyStopping(3)
+    stop = rp.EarlyStopping(3)
     hb = rp.train(b, X, y, callbacks=[stop], **kw)
     assert ha.to_dict() == hb.to_dict()
     assert hb.stopped_early and hb.epochs < 60
@@ -316,7 +316,7 @@ def test_early_stopping_callback_is_train_early_stopping(iris, validation):
 @pytest.mark.parametrize("patience", [0, -1, 1.5, True, "3"])
 def test_early_stopping_patience_must_be_a_positive_integer(patience):
     with pytest.raises(rp.ConfigError, match="early_stopping must be a positive"):
-        EarlyStopping(patience)
+        rp.EarlyStopping(patience)
 
 
 # -- how train picks its engine ------------------------------------------------------------

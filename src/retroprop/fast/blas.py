@@ -284,7 +284,8 @@ class BlasRunner(FlatParameters):
         self.X = X
         self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.y, self.T = self._labels(y)
-        self.mods = []  # (kind, slope, weight name, bias name)
+        # (kind: "linear" or an activation code, slope, weight name, bias name)
+        self.mods: list[tuple[str | int, float, str | None, str | None]] = []
         for i, m in enumerate(net):
             if isinstance(m, Linear):
                 self.mods.append(
@@ -315,8 +316,9 @@ class BlasRunner(FlatParameters):
         # outs[m] holds module m's output (a batch, or a chunk when evaluating).
         self.outs = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths[1:]]
         self.xbuf = np.empty((batch_rows, int(widths[0])), dtype=self.dtype)
-        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX (deltas[0]).
-        self.deltas = [None] + [
+        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX
+        # (deltas[0], an empty placeholder).
+        self.deltas = [np.empty((0, 0), dtype=self.dtype)] + [
             np.empty((batch_rows, int(w)), dtype=self.dtype) for w in widths[1:]
         ]
 

@@ -24,6 +24,9 @@ class FlatParameters:
     dtype: np.dtype
     views: dict
     params: dict
+    X: np.ndarray  # the training inputs as the runner reads them
+    X_given: np.ndarray  # and as train gave them
+    y_given: np.ndarray
 
     def _labels(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``y`` as float64 (compared with the argmax, as ``evaluate``) and the MSE

@@ -78,6 +78,7 @@ class ManyResult:
         if not -len(self) <= i < len(self):
             raise IndexError(f"member {i} out of range for {len(self)} networks")
         net = copy.deepcopy(self._template)
+        assert net is not None  # train_many always keeps its template
         net.load_state_dict({name: v[i] for name, v in self.params.items()})
         return net
 
@@ -335,6 +336,7 @@ def _run_numpy(
                         -np.take_along_axis(lp, yb[..., None], axis=2)
                     ).all(axis=(1, 2))
                 else:
+                    assert T is not None  # the MSE targets
                     diff = out - T[idx]
                     # MSELoss.backward: 2 (out - target) / (batch * k)
                     delta = 2.0 * diff
@@ -373,6 +375,7 @@ def _run_numpy(
                     if buf is None:
                         buf = new_buf
                     else:
+                        assert new_buf is not None  # made above, with momentum
                         buf[ok] = new_buf[ok]
             pv = layout.views(theta)
             tl, ta = evaluate(pv, X, y)
@@ -500,6 +503,7 @@ def _run_fast(
     # The epoch each diverged member stopped in: its first NaN entry.
     diverged = status.reshape(-1)[:N] != kernels.OK
     diverged_at = np.where(diverged, np.argmax(np.isnan(hist["loss"]), axis=1) + 1, -1)
+    out: dict[str, np.ndarray | None] = dict(hist)
     if validation is None:
-        hist["val_loss"] = hist["val_accuracy"] = None
-    return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)
+        out["val_loss"] = out["val_accuracy"] = None
+    return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **out)

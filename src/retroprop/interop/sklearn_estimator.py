@@ -26,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from retroprop.engine.layers import Sequential
+from retroprop.engine.layers import Linear, Parameter, Sequential
 from retroprop.engine.losses import log_softmax, softmax
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
@@ -66,12 +66,16 @@ class _Convergence(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         est = self.est
+        assert state.history is not None  # rp.train passes its History
         loss = state.history.loss[-1]
         est.loss_curve_.append(loss)
         if est.verbose:
             print(f"Iteration {len(est.loss_curve_)}, loss = {loss:.8f}")
         if self.validation is not None:
             score = est._score_network(state.net, *self.validation)
+            # fit sets both when it holds out validation data
+            assert est.validation_scores_ is not None
+            assert est.best_validation_score_ is not None
             est.validation_scores_.append(score)
             if est.verbose:
                 print(f"Validation score: {score:f}")
@@ -83,6 +87,7 @@ class _Convergence(Callback):
                 est.best_validation_score_ = score
                 self.best_state = state.net.state_dict()
         else:
+            assert est.best_loss_ is not None  # fit sets it without validation
             if loss > est.best_loss_ - est.tol:
                 self.no_improvement += 1
             else:
@@ -96,10 +101,27 @@ class _Convergence(Callback):
             state.net.load_state_dict(self.best_state)
 
 
+def _bias(lin: Linear) -> Parameter:
+    assert lin.bias is not None  # the estimators' layers always have one
+    return lin.bias
+
+
 class _BackpropBase(BaseEstimator):
     """Parameters, validation and training shared by the classifier and regressor."""
 
     _loss = ""  # a key of LOSSES, set by the subclasses
+
+    # Fitted state, set by fit/partial_fit (declared here for the type checker).
+    network_: Sequential
+    loss_curve_: list[float]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    n_iter_: int
+    t_: int
+    _optimizer: SGD | None
+    _rng: np.random.Generator
+    _updates: int
 
     def __init__(
         self,
@@ -146,7 +168,7 @@ class _BackpropBase(BaseEstimator):
             sizes = (sizes,)
         sizes = tuple(sizes)
         if not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 1
             for s in sizes
         ):
             raise ConfigError(
@@ -346,6 +368,7 @@ class _BackpropBase(BaseEstimator):
         net = self.network_
         if self._optimizer is None:
             self._optimizer = SGD(net.parameters(), **self._sgd_settings())
+        opt = self._optimizer
         # One epoch of train's own loop: the same sample order, the same step (and
         # its divergence check, counting epochs and iterations across calls).
         epoch = self.n_iter_ + 1
@@ -355,13 +378,13 @@ class _BackpropBase(BaseEstimator):
             y_enc,
             loss=self._loss,
             batch_size=self._batch_size(len(X)),
-            optimizer=self._optimizer,
+            optimizer=opt,
         )
         order = epoch_order(self._rng, len(X), bool(self.shuffle))
         updates = runner.run_epoch(order, epoch, self._updates)
         with divergence_is_checked():
             loss, _ = runner.evaluate(net, X, y_enc, self._loss)
-        check_loss(loss, epoch=epoch, iteration=updates, lr=self._optimizer.lr)
+        check_loss(loss, epoch=epoch, iteration=updates, lr=opt.lr)
         self._updates = updates
         n = len(X)
         self.loss_curve_.append(loss)
@@ -383,7 +406,7 @@ class _BackpropBase(BaseEstimator):
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """Biases per layer, shape ``(n_out,)`` (views of the engine's arrays)."""
-        return [lin.bias.data for lin in self.network_.linears]
+        return [_bias(lin).data for lin in self.network_.linears]
 
     @property
     def n_layers_(self) -> int:

@@ -247,7 +247,14 @@ def verify(
         "nesterov": nesterov,
         "weight_decay": weight_decay,
     }
-    step = TrainingStep(ours, "cross_entropy", SGD(ours.parameters(), **settings))
+    opt = SGD(
+        ours.parameters(),
+        lr=lr,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+    )
+    step = TrainingStep(ours, "cross_entropy", opt)
     opt_t = torch.optim.SGD(theirs.parameters(), **settings)
     loss_fn_t = torch.nn.CrossEntropyLoss()
     per_epoch = -(-len(X) // batch_size)
@@ -285,6 +292,7 @@ def verify(
         loss_track.add(np.array(loss), np.array(loss_t.item()))
         losses.append((loss, float(loss_t.item())))
         for name, p in ours.named_parameters():  # the step keeps its gradients
+            assert p.grad is not None  # every parameter has one after a step
             grad_track[name].add(p.grad, grads_t[name])
 
     comparisons = []

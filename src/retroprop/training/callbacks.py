@@ -150,7 +150,8 @@ class EarlyStopping(Callback):
         self.patience = int(patience)
 
     def on_train_begin(self, state: TrainState) -> None:
-        self.best, self.best_epoch = math.inf, None
+        self.best = math.inf
+        self.best_epoch: int | None = None
         self.since_best, self.last = 0, math.inf
         self.best_params: dict | None = None
         self.stopped = False

@@ -49,7 +49,7 @@ def check_xy(
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{what} must be numeric, got dtype {X.dtype}")
     # min and max are NaN or +-inf exactly when some value is: two passes, no copy.
-    bad = (
+    bad: list | np.ndarray = (
         []
         if np.isfinite(X.min()) and np.isfinite(X.max())
         else np.argwhere(~np.isfinite(X))
