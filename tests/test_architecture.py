@@ -7,6 +7,9 @@ below): ``errors`` and ``engine``; ``training`` (what every training loop shares
 so they see every import: at module level and inside functions alike. An import
 inside a function still makes the two modules depend on each other, so it counts:
 "lazy" imports are for keeping ``import retroprop`` light, never for hiding a circle.
+The one kind left out is an import under ``if TYPE_CHECKING:``: it never runs, so it
+makes no dependency at run time; it only names, for the type checker, the type of
+what a module receives (a renderer's ``Trace``).
 """
 
 from __future__ import annotations
@@ -41,10 +44,26 @@ def imports_of(module: str) -> list[tuple[str, str | None, int]]:
     ``module``, relative imports resolved, names that are submodules turned into
     edges to the submodule."""
     path = MODULES[module]
-    tree = ast.parse(path.read_text(), str(path))
-    here = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    return imports_in(path.read_text(), module, is_package=path.name == "__init__.py")
+
+
+def imports_in(
+    source: str, module: str, is_package: bool = False
+) -> list[tuple[str, str | None, int]]:
+    """``imports_of`` for the source text of ``module``."""
+    tree = ast.parse(source)
+    here = module if is_package else module.rpartition(".")[0]
+    typing_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
     found = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 found.append((alias.name, None, node.lineno))
@@ -139,9 +158,17 @@ def test_the_circle_finder_finds_circles():
     assert circles({"a": {"b"}, "b": set()}) == []
 
 
-def test_function_level_imports_count():
+def test_function_level_imports_count_and_type_checking_ones_do_not():
     # train.py imports retroprop.fast.single inside train(): an edge all the same.
     assert "retroprop.fast.single" in graph()["retroprop.train"]
+    code = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from retroprop.train import History\n"
+        "def f():\n"
+        "    from retroprop.errors import DataError\n"
+    )
+    assert imports_in(code, "retroprop.probe") == [("retroprop.errors", "DataError", 5)]
 
 
 def test_no_private_name_crosses_a_package():

@@ -125,14 +125,17 @@ def train(
     early_stopping : int or None
         Stop when the validation loss (else the training loss) has not improved for
         this many epochs. Either way, training ends with the parameters of the epoch
-        whose monitored loss was lowest (History still lists every epoch).
+        whose monitored loss was lowest (History still lists every epoch). The same
+        as ``callbacks=[EarlyStopping(early_stopping), ...]``.
     callbacks : iterable of Callback
     engine : {"auto", "fast", "numpy"}
         ``"numpy"`` runs the engine's modules step by step (the reference);
         ``"fast"`` the compiled kernels of ``retroprop.fast`` (Sequential of Linear
         and differentiable activations, cross-entropy or MSE, SGD, no per-iteration
         callback, Numba installed), which give the same parameters to rounding;
-        ``"auto"`` (default) the fast path where it applies, else the NumPy engine.
+        ``"auto"`` (default) the fast path where it applies, else the NumPy engine
+        (``History.engine`` says which ran, ``History.engine_reason`` why not the
+        fast path).
 
     Raises
     ------
