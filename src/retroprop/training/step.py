@@ -101,13 +101,14 @@ class TrainingStep:
         """One step on ``X`` of shape ``(B, n_features)`` and ``y`` of shape ``(B,)``
         (classes) or ``(B,)``/``(B, k)`` (MSE targets); ``epoch`` and ``iteration``
         (1-based) are only for the error message."""
-        lr = float(self.optimizer.lr)
         with divergence_is_checked():
             out = self.net(X)  # forward: z = a_prev @ W.T + b, a = f(z), layer by layer
             loss = self.loss_fn(
                 out, loss_targets(y, out.shape[1], self.loss, out.dtype)
             )
-        check_loss(loss, epoch=epoch, iteration=iteration, lr=lr)
+        if not math.isfinite(loss):
+            lr = float(self.optimizer.lr)
+            raise DivergenceError.at(epoch, iteration, lr, f"the loss became {loss}")
         self.optimizer.zero_grad()
         try:
             with divergence_is_checked():
@@ -116,6 +117,9 @@ class TrainingStep:
                 self.optimizer.step()  # w <- w - eta dL/dw, refused if non-finite
         except DivergenceError:
             raise DivergenceError.at(
-                epoch, iteration, lr, "an update made a parameter non-finite"
+                epoch,
+                iteration,
+                float(self.optimizer.lr),
+                "an update made a parameter non-finite",
             ) from None
         return loss
