@@ -40,6 +40,7 @@ from retroprop.io import load, save
 from retroprop.model import Model
 from retroprop.train import (
     Callback,
+    EarlyStopping,
     History,
     RecordParameter,
     TrainState,
@@ -62,6 +63,7 @@ __all__ = [
     "CrossEntropyLoss",
     "DataError",
     "DivergenceError",
+    "EarlyStopping",
     "History",
     "Identity",
     "LeakyReLU",

@@ -1,14 +1,13 @@
 """``retroprop explain``: one training step of the lecture's network, every number shown.
 
 The step explained is the one ``retroprop train`` makes, with the same data split,
-initial weights, learning rate and sample order: ``--step K`` runs ``rp.train``'s own
-loop for ``K - 1`` updates and explains the K-th on the batch training would use.
+initial weights, learning rate and sample order: ``--step K`` makes ``rp.train``'s
+first ``K - 1`` updates (``advance_to_step``) and explains the K-th on the batch
+training would use.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 from typing import Any
 
 import click
@@ -32,27 +31,6 @@ FORMATS = {
     "xlsx": "a workbook of live formulas that recompute the step (needs --output)",
 }
 """Output format -> what it is. The keys are the allowed ``--format`` values."""
-
-
-class _Reached(Exception):
-    """Raised by ``_StopAt`` to leave ``rp.train`` at the start of an iteration."""
-
-
-def _stop_at(step: int):
-    from retroprop.train import Callback
-
-    class StopAt(Callback):
-        """Keeps where training is at the start of iteration ``step``, then stops it."""
-
-        per_iteration = True
-
-        def on_iteration_begin(self, state) -> None:
-            if state.iteration == step:
-                self.batch = state.batch.copy()
-                self.epoch = state.epoch
-                raise _Reached
-
-    return StopAt()
 
 
 @click.command()
@@ -180,27 +158,16 @@ def explain(
     if sample is not None and sample >= n:
         raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
 
-    # Run rp.train's own loop up to the start of iteration `step`: step - 1 updates,
-    # on the NumPy engine (the reference; also what `train --record-bias` runs).
-    per_epoch = math.ceil(n / (batch_size or n))
-    stop = _stop_at(step)
-    with contextlib.suppress(_Reached):
-        rp.train(
-            net,
-            X,
-            y,
-            epochs=math.ceil(step / per_epoch),
-            lr=lr,
-            batch_size=batch_size,
-            loss=loss,
-            seed=seed,
-            callbacks=[stop],
-            engine="numpy",
-        )
-    rows = [sample] if sample is not None else [int(i) for i in stop.batch]
+    # rp.train's own run up to the start of iteration `step`: step - 1 updates.
+    from retroprop.train import advance_to_step
+
+    at = advance_to_step(
+        net, X, y, step=step, lr=lr, batch_size=batch_size, loss=loss, seed=seed
+    )
+    rows = [sample] if sample is not None else [int(i) for i in at.batch]
     meta = {
         "step": step,
-        "epoch": stop.epoch,
+        "epoch": at.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
         "seed": seed,
         "data": split.dataset.name,

@@ -23,8 +23,9 @@ import numpy as np
 from numba import njit
 
 from retroprop.engine.layers import Linear, Sequential
+from retroprop.errors import DivergenceError
+from retroprop.fast.flat import FlatParameters
 from retroprop.fast.kernels import exp
-from retroprop.fast.single import FlatParameters
 from retroprop.fast.spec import ACTIVATION_CODES
 
 SIGMOID, TANH, RELU, LEAKY, IDENTITY = (
@@ -237,8 +238,10 @@ def add_outer(gemm, alpha, delta, a_prev, beta, G):
 class BlasRunner(FlatParameters):
     """Runs ``train``'s epochs with preallocated buffers (see the module docstring).
 
-    Same interface as ``single.FastRunner``: ``run_epoch`` and ``evaluate``.
+    Same interface as ``single.FastRunner``: a ``retroprop.training.Runner``.
     """
+
+    name = "blas"
 
     def __init__(
         self,
@@ -281,7 +284,8 @@ class BlasRunner(FlatParameters):
         self.X = X
         self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.y, self.T = self._labels(y)
-        self.mods = []  # (kind, slope, weight name, bias name)
+        # (kind: "linear" or an activation code, slope, weight name, bias name)
+        self.mods: list[tuple[str | int, float, str | None, str | None]] = []
         for i, m in enumerate(net):
             if isinstance(m, Linear):
                 self.mods.append(
@@ -312,8 +316,9 @@ class BlasRunner(FlatParameters):
         # outs[m] holds module m's output (a batch, or a chunk when evaluating).
         self.outs = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths[1:]]
         self.xbuf = np.empty((batch_rows, int(widths[0])), dtype=self.dtype)
-        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX (deltas[0]).
-        self.deltas = [None] + [
+        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX
+        # (deltas[0], an empty placeholder).
+        self.deltas = [np.empty((0, 0), dtype=self.dtype)] + [
             np.empty((batch_rows, int(w)), dtype=self.dtype) for w in widths[1:]
         ]
 
@@ -428,8 +433,6 @@ class BlasRunner(FlatParameters):
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """One epoch in ``order``; raises ``DivergenceError`` as ``train`` does."""
-        from retroprop.train import _diverged
-
         self._attach()
         if self.fused:
             self._exact_bounds()
@@ -447,7 +450,7 @@ class BlasRunner(FlatParameters):
                 out, self.loss_code, self.y, self.T, idx, B * scale_k, True, delta
             )
             if not math.isfinite(total) or total > self._loss_max():
-                raise _diverged(
+                raise DivergenceError.at(
                     epoch,
                     iteration,
                     float(self.hyper[0]),
@@ -459,7 +462,7 @@ class BlasRunner(FlatParameters):
             # SGD.step's path: gradients, a pass checking every new value, the update.
             self._gradients(xb, found)
             if not sgd_check(self.theta, self.grad, self.buf, self.first, *self.hyper):
-                raise _diverged(
+                raise DivergenceError.at(
                     epoch,
                     iteration,
                     float(self.hyper[0]),

@@ -14,6 +14,7 @@ import numpy as np
 
 from retroprop.engine.activations import Activation, LeakyReLU
 from retroprop.engine.layers import Linear, Sequential
+from retroprop.training.callbacks import acts_per_iteration
 
 LINEAR = 0
 ACTIVATION_CODES = {"identity": 1, "sigmoid": 2, "tanh": 3, "relu": 4, "leaky_relu": 5}
@@ -75,31 +76,6 @@ def fast_reason(
     if check_numba and not numba_available():
         return "numba is not installed (pip install 'retroprop[fast]')"
     return None
-
-
-ITERATION_HOOKS = ("on_iteration_begin", "on_iteration_end")
-
-
-def acts_per_iteration(cb) -> bool:
-    """Whether the callback ``cb`` does something on every iteration.
-
-    True when it says so (``per_iteration = True``) or when it defines its own
-    ``on_iteration_begin``/``on_iteration_end`` (a subclass of ``Callback`` that
-    overrides one, a callback of another class that has one, or one set on the
-    instance): the compiled paths never call those hooks, so such a callback needs
-    the NumPy loop even when it forgot the flag.
-    """
-    if getattr(cb, "per_iteration", False):
-        return True
-    from retroprop.train import Callback  # here: retroprop.train imports this module
-
-    for hook in ITERATION_HOOKS:
-        if hook in getattr(cb, "__dict__", {}):
-            return True
-        mine = getattr(type(cb), hook, None)
-        if mine is not None and mine is not getattr(Callback, hook):
-            return True
-    return False
 
 
 def _known_types() -> set:
