@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retroprop.engine.activations import ACTIVATIONS, LeakyReLU
+from retroprop.engine.activations import ACTIVATIONS
 from retroprop.engine.init import INITIALISERS, as_generator
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
@@ -115,15 +115,15 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
                 raise ConfigError(
                     f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}"
                 )
-            if name == "leaky_relu":
-                slope = entry.get("negative_slope", 0.01)
-                if not _finite_number(slope):
-                    raise ConfigError(
-                        f"layer {i}: negative_slope must be a finite number"
-                    )
-                modules.append(LeakyReLU(slope))
-            else:
-                modules.append(ACTIVATIONS[name]())
+            cls = ACTIVATIONS[name]
+            params = {}
+            for key in cls.param_names:  # LeakyReLU's negative_slope
+                if key not in entry:
+                    continue
+                if not _finite_number(entry[key]):
+                    raise ConfigError(f"layer {i}: {key} must be a finite number")
+                params[key] = entry[key]
+            modules.append(cls(**params))
         else:
             raise ConfigError(
                 f"layer {i}: unknown layer type {kind!r}; known: linear, activation"
