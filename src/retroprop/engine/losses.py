@@ -55,7 +55,7 @@ class Factor(NamedTuple):
     ``spreadsheet`` is a cell formula (without ``=``) over the workbook's names:
     ``{out_i}`` (this output's cell), ``{out}`` (the sample's outputs as a range),
     ``{i}``, ``{k}``, the target (``{r}``, or ``{t_i}`` and ``{t}``) and the loss's
-    ``sheet_rows`` by key (``{p_i}``, ``{p}``, ``{p_r}``).
+    ``sheet_rows`` by key (``{p_i}``, ``{p}``).
     """
 
     key: str
@@ -83,8 +83,15 @@ class Loss:
     ----------------
     name : str
         The key in ``LOSSES``.
+    title : str
+        A heading for the loss's table ("Softmax and cross-entropy loss").
     text, latex, spreadsheet : str
         One sample's loss ``L`` (spreadsheet: a template as in ``Factor``).
+    text_numbers, latex_numbers : str or None
+        The right-hand side again with the trace's numbers in place
+        (``"-ln({p_r})"``); None when ``L`` alone is shown.
+    probabilities_text, probabilities_latex : str or None
+        How the outputs become probabilities (softmax), when they do.
     factors : tuple of Factor
         The chain-rule factors of ``dL/dout_i`` for one sample, in the lecture's
         order; their product is ``dL/dout_i``.
@@ -104,8 +111,13 @@ class Loss:
     """
 
     name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
     text: ClassVar[str] = ""
     latex: ClassVar[str] = ""
+    text_numbers: ClassVar[str | None] = None
+    latex_numbers: ClassVar[str | None] = None
+    probabilities_text: ClassVar[str | None] = None
+    probabilities_latex: ClassVar[str | None] = None
     spreadsheet: ClassVar[str] = ""
     factors: ClassVar[tuple[Factor, ...]] = ()
     sheet_rows: ClassVar[tuple[SheetRow, ...]] = ()
@@ -150,15 +162,20 @@ class Loss:
         """The formulas as plain data (for the explain trace and the report page)."""
         return {
             "name": cls.name,
+            "title": cls.title or cls.name,
             "text": cls.text,
             "latex": cls.latex,
+            "text_numbers": cls.text_numbers,
+            "latex_numbers": cls.latex_numbers,
+            "probabilities_text": cls.probabilities_text,
+            "probabilities_latex": cls.probabilities_latex,
             "outputs": cls.outputs,
             "target": cls.target,
             "prediction_text": cls.prediction_text,
             "prediction_latex": cls.prediction_latex,
-            "factors": [
-                {"key": f.key, "text": f.text, "latex": f.latex} for f in cls.factors
-            ],
+            "spreadsheet": cls.spreadsheet,
+            "factors": [f._asdict() for f in cls.factors],
+            "sheet_rows": [r._asdict() for r in cls.sheet_rows],
         }
 
 
@@ -170,22 +187,27 @@ class CrossEntropyLoss(Loss):
     """
 
     name = "cross_entropy"
-    text = "L = -ln p_r"
-    latex = r"L = -\ln p_r"
-    spreadsheet = "-LN({p_r})"
+    title = "Softmax and cross-entropy loss"
+    text = "L = -ln(p_r)"
+    latex = r"L = -\ln(p_r)"
+    text_numbers = "-ln({p_r})"
+    latex_numbers = r"-\ln({p_r})"
+    probabilities_text = "p_i = e^out_i / Σ_j e^out_j"
+    probabilities_latex = r"p_i = \frac{e^{out_i}}{\sum_j e^{out_j}}"
+    spreadsheet = "-LN(INDEX({p},{r}+1))"  # p_r: the (r+1)-th of the p cells
     factors = (
         Factor(
             "dL/dp_r",
             "-1/p_r",
             r"\frac{\partial L}{\partial p_r} = -\frac{1}{p_r}",
-            "-1/{p_r}",
+            "-1/INDEX({p},{r}+1)",
             per_output=False,
         ),
         Factor(
             "dp_r/dout_i",
             "p_r (δ_ri - p_i)",
             r"\frac{\partial p_r}{\partial out_i} = p_r(\delta_{ri} - p_i)",
-            "{p_r}*({delta_r_i}-{p_i})",
+            "INDEX({p},{r}+1)*({delta_r_i}-{p_i})",
         ),
     )
     sheet_rows = (
@@ -195,7 +217,6 @@ class CrossEntropyLoss(Loss):
             "EXP({out_i})/SUMPRODUCT(EXP({out}))",
         ),
         SheetRow("delta_r", "delta_ri (1 if i = r)", "IF({r}={i},1,0)"),
-        SheetRow("p_r", "p_r", "INDEX({p},{r}+1)", per_output=False),
     )
     outputs = "probabilities"
     prediction_text = "argmax_i p_i"
@@ -274,6 +295,7 @@ class MSELoss(Loss):
     """
 
     name = "mse"
+    title = "Mean squared error loss"
     text = "L = (1/k) Σ_i (out_i - t_i)²"
     latex = r"L = \frac{1}{k}\sum_i (out_i - t_i)^2"
     spreadsheet = "SUMXMY2({out},{t})/{k}"

@@ -5,8 +5,12 @@ The same tables as the terminal renderer; headers and the loss line are LaTeX.
 
 from __future__ import annotations
 
-from retroprop.explain.trace import Trace
+from typing import TYPE_CHECKING
+
 from retroprop.explain.views import views
+
+if TYPE_CHECKING:  # annotations only: trace.py imports the renderers
+    from retroprop.explain.trace import Trace
 
 
 def to_markdown(trace: Trace, path=None, digits: int = 6) -> str:

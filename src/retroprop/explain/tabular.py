@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
-from retroprop.explain.trace import Trace
+if TYPE_CHECKING:  # annotations only: trace.py imports the renderers
+    from retroprop.explain.trace import Trace
+
 
 BASE_COLUMNS = ("name", "index", "value", "grad", "lr", "updated")
 

@@ -6,8 +6,12 @@ Column headers carry the formulas (``z_i = w_i · a_prev + b_i``,
 
 from __future__ import annotations
 
-from retroprop.explain.trace import Trace
+from typing import TYPE_CHECKING
+
 from retroprop.explain.views import views
+
+if TYPE_CHECKING:  # annotations only: trace.py imports the renderers
+    from retroprop.explain.trace import Trace
 
 
 def tables(trace: Trace, digits: int = 6) -> list:

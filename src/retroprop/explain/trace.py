@@ -8,10 +8,11 @@ read from ``Parameter.grad`` and the updated values from a real ``SGD.step()`` o
 copy of the network. What the trace adds is the lecture's decomposition of each
 gradient into chain-rule factors, shown beside the engine's product:
 
-- output layer, cross-entropy: ``dL/db_i = dL/dp_r * dp_r/dout_i * dout_i/db_i`` with
-  ``dL/dp_r = -1/p_r``, ``dp_r/dout_i = p_r (delta_ri - p_i)``, ``dout_i/db_i = 1``,
-  whose product is ``p_i - delta_ri``; ``dout_i/dw_ij = a_j`` for the weights;
-- output layer, MSE: ``dL/dout_i = 2 (out_i - t_i) / k``;
+- output layer: the factors the loss provides (``Loss.chain``); for cross-entropy
+  ``dL/db_i = dL/dp_r * dp_r/dout_i * dout_i/db_i`` with ``dL/dp_r = -1/p_r``,
+  ``dp_r/dout_i = p_r (delta_ri - p_i)``, ``dout_i/db_i = 1``, whose product is
+  ``p_i - delta_ri``; for MSE ``dL/dout_i = 2 (out_i - t_i) / k``; ``dout_i/dw_ij =
+  a_j`` for the weights;
 - hidden layers: the backpropagated error ``dL/da_i = sum_k w_ki delta_k``, the
   activation's derivative ``da_i/dz_i = f'(z_i)`` (``a (1 - a)`` for the sigmoid)
   and ``dz_i/db_i = 1``, ``dz_i/dw_ij = a_j``.
@@ -19,6 +20,12 @@ gradient into chain-rule factors, shown beside the engine's product:
 Per-sample values are per-sample losses' derivatives; for a batch of ``n`` samples the
 gradient is their mean (the engine's ``reduction="mean"``), and ``factors`` hold the
 batch mean of each factor (the product's mean is the gradient).
+
+The trace also carries every formula its views show: each layer's activation
+formulas and chain-rule factors, and the loss's formulas (read from the activation
+and loss classes), so the renderers (``views``, ``markdown``, ``text``, ``tabular``,
+``xlsx``, the report page) know no activation or loss by name and import nothing
+from this module.
 """
 
 from __future__ import annotations
@@ -29,9 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retroprop.engine.activations import Activation
+from retroprop.engine.activations import Activation, indexed_latex
 from retroprop.engine.layers import Linear, Sequential
-from retroprop.engine.losses import LOSSES, log_softmax
+from retroprop.engine.losses import LOSSES
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DataError, NotDifferentiableError
 from retroprop.jsondata import plain
@@ -39,29 +46,31 @@ from retroprop.jsondata import plain
 SCHEMA = "retroprop.explain/1"
 """The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning."""
 
-FACTOR_TEXT: dict[str, str] = {
-    "dL/dp_r": "-1/p_r",
-    "dp_r/dout_i": "p_r (δ_ri - p_i)",
-    "dL/dout_i": "2 (out_i - t_i) / k",
-    "dout_i/dz_i": "f'(z_i)",
-    "dL/da_i": "Σ_k w_ki δ_k",
-    "da_i/dz_i": "f'(z_i)",
-    "dout_i/db_i": "1",
-    "dz_i/db_i": "1",
-    "dout_i/dw_ij": "a_j",
-    "dz_i/dw_ij": "a_j",
-    "product": "dL/dθ",
+CHAIN_FORMULAS: dict[str, tuple[str, str]] = {
+    "dL/da_i": (
+        "Σ_k w_ki δ_k",
+        r"\frac{\partial L}{\partial a_i} = \sum_k w_{ki} \delta_k",
+    ),
+    "dout_i/db_i": ("1", r"\frac{\partial out_i}{\partial b_i} = 1"),
+    "dz_i/db_i": ("1", r"\frac{\partial z_i}{\partial b_i} = 1"),
+    "dout_i/dw_ij": ("a_j", r"\frac{\partial out_i}{\partial w_{ij}} = a_j"),
+    "dz_i/dw_ij": ("a_j", r"\frac{\partial z_i}{\partial w_{ij}} = a_j"),
+    "product": ("dL/dθ", r"\frac{\partial L}{\partial \theta}"),
 }
-"""Factor key -> its formula in the lecture's notation (plain text)."""
+"""The factors every network has, whatever its loss and activations: key -> (plain
+text of the right-hand side, the whole equation in LaTeX)."""
 
-DERIVATIVE_TEXT: dict[str, str] = {
-    "sigmoid": "a (1 - a)",
-    "tanh": "1 - a²",
-    "relu": "1 if z > 0 else 0",
-    "leaky_relu": "1 if z > 0 else slope",
-    "identity": "1",
-}
-"""Activation name -> its derivative written in terms of the cached ``z`` and ``a``."""
+
+def _derivative_formula(key: str, act: Activation) -> dict[str, str]:
+    """``da_i/dz_i`` (or ``dout_i/dz_i``) written with the activation's derivative."""
+    top = "out_i" if key.startswith("dout") else "a_i"
+    return {
+        "text": act.formula("text_prime"),
+        "latex": (
+            rf"\frac{{\partial {top}}}{{\partial z_i}} = "
+            + indexed_latex(act.formula("latex_prime"), "i")
+        ),
+    }
 
 
 @dataclass
@@ -96,7 +105,16 @@ class LayerTrace:
     grad_a_prev : ndarray of shape (n, in)
         What the Linear's ``backward`` returned: ``delta @ W``.
     factors : dict of str -> ndarray of shape (n, out)
-        The neuron-level chain-rule factors, in order (see ``FACTOR_TEXT``).
+        The neuron-level chain-rule factors, in order.
+    factor_formulas : dict of str -> dict
+        Each factor key of this layer's parameters -> ``{"text": right-hand side in
+        plain text, "latex": the equation in LaTeX}``.
+    formulas : dict of str -> str or None
+        The activation's formulas with its settings filled in: ``text``,
+        ``text_prime``, ``latex``, ``latex_prime`` (in ``z`` and ``a``),
+        ``latex_i`` (``a_i = f(z_i)`` written per neuron), ``spreadsheet`` and
+        ``spreadsheet_prime`` (templates over ``{z}`` and ``{a}``, or None). Empty
+        without an activation.
     """
 
     name: str
@@ -113,6 +131,8 @@ class LayerTrace:
     grad_a_prev: np.ndarray
     factors: dict[str, np.ndarray]
     activation_params: dict = field(default_factory=dict)
+    factor_formulas: dict[str, dict[str, str]] = field(default_factory=dict)
+    formulas: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def weight_name(self) -> str:
@@ -145,6 +165,8 @@ class LayerTrace:
             "delta": self.delta.tolist(),
             "grad_a_prev": self.grad_a_prev.tolist(),
             "factors": {k: v.tolist() for k, v in self.factors.items()},
+            "factor_formulas": {k: dict(v) for k, v in self.factor_formulas.items()},
+            "formulas": dict(self.formulas),
         }
 
 
@@ -216,6 +238,13 @@ class Trace:
         Every scalar parameter, in ``state_dict`` order, row-major within each.
     meta : dict
         Free-form context (the command line puts the step, sample, class names here).
+    loss_formulas : dict
+        The loss's own description (``Loss.describe()``): its formulas in text,
+        LaTeX and spreadsheet form, its chain-rule factors, what the outputs mean
+        (``"probabilities"`` or ``"values"``) and how a prediction is read.
+    prediction : ndarray of shape (n,) or None
+        The predicted class of each sample (``Loss.predict``: the largest output),
+        when the targets are classes.
     """
 
     lr: float
@@ -230,6 +259,8 @@ class Trace:
     layers: list[LayerTrace]
     parameters: list[ParameterTrace]
     meta: dict = field(default_factory=dict)
+    loss_formulas: dict = field(default_factory=dict)
+    prediction: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -266,6 +297,14 @@ class Trace:
             out[p.name][p.index] = getattr(p, what)
         return out
 
+    def factor_texts(self) -> dict[str, str]:
+        """Every factor key of the trace -> its right-hand side in plain text."""
+        out: dict[str, str] = {}
+        for layer in self.layers:
+            for key, f in layer.factor_formulas.items():
+                out.setdefault(key, f["text"])
+        return out
+
     # -- renderers ---------------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -293,7 +332,11 @@ class Trace:
                 ),
                 "layers": [layer.to_dict() for layer in self.layers],
                 "parameters": [p.to_dict() for p in self.parameters],
-                "factor_formulas": dict(FACTOR_TEXT),
+                "factor_formulas": self.factor_texts(),
+                "loss_formulas": self.loss_formulas,
+                "prediction": (
+                    None if self.prediction is None else self.prediction.tolist()
+                ),
                 "meta": self.meta,
             }
         )
@@ -428,7 +471,8 @@ def explain_step(
     Y = np.asarray(y)
     if Y.ndim == 0:
         Y = Y.reshape(1)
-    if loss == "cross_entropy" or (Y.ndim == 1 and k > 1):
+    loss_cls = LOSSES[loss]
+    if loss_cls.target == "class" or (Y.ndim == 1 and k > 1):
         if Y.shape != (n,) or not np.issubdtype(Y.dtype, np.integer):
             raise DataError(
                 f"y must be {n} integer class(es), got {Y.dtype} of shape {Y.shape}"
@@ -441,7 +485,7 @@ def explain_step(
     work.zero_grad()
     before = work.state_dict()
     out = work(X)
-    loss_fn = LOSSES[loss]()
+    loss_fn = loss_cls()
     targets = loss_targets(Y, k, loss, out.dtype)
     loss_value = loss_fn(out, targets)
     grad = loss_fn.backward()
@@ -456,16 +500,18 @@ def explain_step(
 
     # Per-sample derivatives: the mean over n samples divided each by n.
     scale = float(n)
-    if loss == "cross_entropy":
-        p = loss_fn.p
-        per_sample_loss = -log_softmax(out)[np.arange(n), Y]  # L = -ln p_r
-        probabilities = p.copy()
-        target_values = None
-    else:
-        diff = loss_fn.diff
-        per_sample_loss = (diff * diff).mean(axis=1)
-        probabilities = None
-        target_values = np.asarray(targets, dtype=out.dtype).reshape(out.shape).copy()
+    per_sample_loss = loss_fn.per_sample(out, targets)
+    probabilities = loss_fn.probabilities(out)
+    target_values = (
+        None
+        if loss_cls.target == "class"
+        else np.asarray(targets, dtype=out.dtype).reshape(out.shape).copy()
+    )
+    prediction = loss_fn.predict(out) if Y.ndim == 1 else None
+    loss_factors = loss_fn.chain(out, targets)
+    loss_factor_formulas = {
+        f.key: {"text": f.text, "latex": f.latex} for f in loss_cls.factors
+    }
 
     layers = []
     for li, (lin_i, act_i) in enumerate(pairs):
@@ -483,21 +529,23 @@ def explain_step(
         delta = received[lin_i] * scale
         f_prime = act.derivative().copy() if act is not None else None
         factors: dict[str, np.ndarray] = {}
-        if is_output and loss == "cross_entropy":
-            # dL/dp_r = -1/p_r and dp_r/dout_i = p_r (delta_ri - p_i): the lecture's
-            # split of the engine's dL/dout_i = p_i - delta_ri.
-            p_r = p[np.arange(n), Y][:, None]
-            onehot = np.zeros_like(p)
-            onehot[np.arange(n), Y] = 1.0
-            with np.errstate(divide="ignore", over="ignore"):  # -inf when p_r == 0
-                factors["dL/dp_r"] = np.broadcast_to(-1.0 / p_r, p.shape).copy()
-            factors["dp_r/dout_i"] = p_r * (onehot - p)
-        elif is_output:
-            factors["dL/dout_i"] = grad_a.copy()
+        formulas: dict[str, dict[str, str]] = {}
+        if is_output:
+            # the loss's own split of dL/dout_i (cross-entropy: the lecture's
+            # dL/dp_r * dp_r/dout_i), per sample
+            factors.update(loss_factors)
+            formulas.update(loss_factor_formulas)
         else:
             factors["dL/da_i"] = grad_a.copy()
         if f_prime is not None:
-            factors["dout_i/dz_i" if is_output else "da_i/dz_i"] = f_prime
+            key = "dout_i/dz_i" if is_output else "da_i/dz_i"
+            factors[key] = f_prime
+            formulas[key] = _derivative_formula(key, act)
+        s_ = "out" if is_output and act is None else "z"
+        for key in ("dL/da_i", f"d{s_}_i/db_i", f"d{s_}_i/dw_ij", "product"):
+            if key in CHAIN_FORMULAS and (key != "dL/da_i" or not is_output):
+                text, latex = CHAIN_FORMULAS[key]
+                formulas[key] = {"text": text, "latex": latex}
         layers.append(
             LayerTrace(
                 name=str(lin_i),
@@ -513,11 +561,9 @@ def explain_step(
                 delta=delta,
                 grad_a_prev=returned[lin_i] * scale,
                 factors=factors,
-                activation_params={
-                    k: v
-                    for k, v in (act.config() if act else {}).items()
-                    if k not in ("type", "name")
-                },
+                activation_params=act.params() if act is not None else {},
+                factor_formulas=formulas,
+                formulas=_activation_formulas(act),
             )
         )
 
@@ -565,4 +611,18 @@ def explain_step(
         layers=layers,
         parameters=parameters,
         meta=dict(meta or {}),
+        loss_formulas=loss_cls.describe(),
+        prediction=prediction,
     )
+
+
+def _activation_formulas(act: Activation | None) -> dict[str, str | None]:
+    """What the views show of an activation (see ``LayerTrace.formulas``)."""
+    if act is None:
+        return {}
+    out: dict[str, str | None] = dict(act.formulas())
+    out["latex_i"] = indexed_latex(act.formula("latex"), "i")
+    out["latex_prime_i"] = indexed_latex(act.formula("latex_prime"), "i")
+    z, a = act.spreadsheet_cells("{z}", "{a}")
+    out["spreadsheet"], out["spreadsheet_prime"] = z, a
+    return out
