@@ -92,6 +92,9 @@ class Loss:
         (``"-ln({p_r})"``); None when ``L`` alone is shown.
     probabilities_text, probabilities_latex : str or None
         How the outputs become probabilities (softmax), when they do.
+    product_latex : str or None
+        The factors' product simplified (cross-entropy: ``p_i - delta_ri``), when
+        there is more than one factor.
     factors : tuple of Factor
         The chain-rule factors of ``dL/dout_i`` for one sample, in the lecture's
         order; their product is ``dL/dout_i``.
@@ -118,6 +121,7 @@ class Loss:
     latex_numbers: ClassVar[str | None] = None
     probabilities_text: ClassVar[str | None] = None
     probabilities_latex: ClassVar[str | None] = None
+    product_latex: ClassVar[str | None] = None
     spreadsheet: ClassVar[str] = ""
     factors: ClassVar[tuple[Factor, ...]] = ()
     sheet_rows: ClassVar[tuple[SheetRow, ...]] = ()
@@ -169,6 +173,7 @@ class Loss:
             "latex_numbers": cls.latex_numbers,
             "probabilities_text": cls.probabilities_text,
             "probabilities_latex": cls.probabilities_latex,
+            "product_latex": cls.product_latex,
             "outputs": cls.outputs,
             "target": cls.target,
             "prediction_text": cls.prediction_text,
@@ -194,6 +199,7 @@ class CrossEntropyLoss(Loss):
     latex_numbers = r"-\ln({p_r})"
     probabilities_text = "p_i = e^out_i / Σ_j e^out_j"
     probabilities_latex = r"p_i = \frac{e^{out_i}}{\sum_j e^{out_j}}"
+    product_latex = r"\frac{\partial L}{\partial out_i} = p_i - \delta_{ri}"
     spreadsheet = "-LN(INDEX({p},{r}+1))"  # p_r: the (r+1)-th of the p cells
     factors = (
         Factor(
