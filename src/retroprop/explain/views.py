@@ -96,12 +96,10 @@ def views(trace: Trace, digits: int = 6) -> list[TableView]:
         if act:
             a_sym = "out" if layer.is_output else "a"
             fm = layer.formulas
-            cols.append(
-                Column(
-                    f"{a_sym}_i = {act}(z_i) = {fm.get('text') or act}",
-                    rf"{a_sym}_i = {fm.get('latex_i') or act}",
-                )
-            )
+            text = f"{a_sym}_i = {act}(z_i)"
+            if fm.get("text") and fm["text"] != f"{act}(z)":  # a formula, not the name
+                text += f", {act}(z) = {fm['text']}"
+            cols.append(Column(text, rf"{a_sym}_i = {fm.get('latex_i') or act}"))
         rows = [
             [*lead(s), str(i), f(layer.z[s, i]), *([f(layer.a[s, i])] if act else [])]
             for s in samples
