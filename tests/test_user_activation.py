@@ -336,7 +336,10 @@ def test_html_page_shows_its_latex(trace, tmp_path):
     assert seen["problems"] == []
     assert "hidden 1 (softplus)" in seen["heads"]
     assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
-    assert r"\frac{\partial a_{0}}{\partial z_{0}} = \frac{1}{1 + e^{-z_{0}}}" in seen["bias"]
+    assert (
+        r"\frac{\partial a_{0}}{\partial z_{0}} = \frac{1}{1 + e^{-z_{0}}}"
+        in seen["bias"]
+    )
 
 
 def test_report_draws_it(softplus, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 
 from retroprop.engine.activations import ACTIVATIONS
 from retroprop.engine.init import INITIALISERS, as_generator
-from retroprop.engine.layers import Linear, Sequential
+from retroprop.engine.layers import Linear, Module, Sequential
 from retroprop.errors import ConfigError
 
 
@@ -61,7 +61,7 @@ def mlp(
     if init not in INITIALISERS:
         raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
     rng = as_generator(seed)
-    modules = []
+    modules: list[Module] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         modules.append(
             Linear(
@@ -92,7 +92,7 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
     """
     if not isinstance(config, list) or not config:
         raise ConfigError("the architecture must be a non-empty list of layers")
-    modules = []
+    modules: list[Module] = []
     for i, entry in enumerate(config):
         if not isinstance(entry, dict):
             raise ConfigError(f"layer {i} of the architecture is not an object")

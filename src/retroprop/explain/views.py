@@ -11,10 +11,9 @@ layer down, one for the biases and one for the weights of each layer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # for the annotations only: trace.py imports the renderers
-    from retroprop.explain.trace import LayerTrace, Trace
+from retroprop.explain.data import LayerTrace, TraceData
 
 
 @dataclass
@@ -45,11 +44,11 @@ def _factor_column(key: str, layer: LayerTrace) -> Column:
     return Column(f"{key} = {f.get('text', key)}", f.get("latex", key))
 
 
-def _sample_col(trace: Trace) -> list[Column]:
+def _sample_col(trace: TraceData) -> list[Column]:
     return [Column("sample", r"\text{sample}")] if trace.n_samples > 1 else []
 
 
-def views(trace: Trace, digits: int = 6) -> list[TableView]:
+def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     """Every table of the trace, in reading order: forward, loss, backward."""
 
     def f(v):
@@ -115,7 +114,7 @@ def views(trace: Trace, digits: int = 6) -> list[TableView]:
 
     lf: dict[str, Any] = trace.loss_formulas
     classes_given = lf.get("target") == "class"
-    probs = trace.probabilities
+    probs, tv = trace.probabilities, trace.target_values
     cols = [*_sample_col(trace), Column("i", "i")]
     if classes_given:
         cols.append(Column("class", r"\text{class}", False))
@@ -143,7 +142,7 @@ def views(trace: Trace, digits: int = 6) -> list[TableView]:
             if classes_given:
                 row.append("1" if i == trace.target[s] else "0")
             else:
-                row.append(f(trace.target_values[s, i]))
+                row.append(f(tv[s, i]) if tv is not None else "")
             rows.append(row)
     notes = []
     for s in samples:

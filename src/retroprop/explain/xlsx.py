@@ -23,12 +23,9 @@ change below 1e-16, far under the 1e-9 the spreadsheet is checked to).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from retroprop.errors import ConfigError
-
-if TYPE_CHECKING:  # annotations only: trace.py imports the renderers
-    from retroprop.explain.trace import Trace
+from retroprop.explain.data import TraceData
 
 PARAMETER_COLUMNS = ("name", "index", "value", "grad", "lr", "updated")
 
@@ -92,7 +89,7 @@ class _Sheet:
         return rows
 
 
-def to_xlsx(trace: Trace, path) -> None:
+def to_xlsx(trace: TraceData, path) -> None:
     """Write the workbook to ``path`` atomically (needs ``openpyxl``)."""
     try:
         from openpyxl import Workbook
@@ -197,10 +194,12 @@ def to_xlsx(trace: Trace, path) -> None:
             "true class r", ["r"], lambda u, s: int(trace.target[s])
         )
     else:
+        tv = trace.target_values
+        assert tv is not None  # a loss that compares with values records them
         names["t"] = sh.block(
             "target t_i",
             [f"t_{i}" for i in range(k)],
-            lambda i, s: float(trace.target_values[s, i]),
+            lambda i, s: float(tv[s, i]),
         )
 
     def cells_for(i: int, s: int) -> dict[str, str]:

@@ -22,6 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
+from retroprop.engine.activations import Activation
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.fast.kernels import (
     CROSS_ENTROPY,
@@ -285,7 +286,8 @@ class BlasRunner(FlatParameters):
         self.X = X
         self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.y, self.T = self._labels(y)
-        self.mods = []  # (kind, slope, weight name, bias name)
+        # (kind: "linear" or an activation code, slope, weight name, bias name)
+        self.mods: list[tuple[str | int, float, str | None, str | None]] = []
         for i, m in enumerate(net):
             if isinstance(m, Linear):
                 self.mods.append(
@@ -297,6 +299,7 @@ class BlasRunner(FlatParameters):
                     )
                 )
             else:
+                assert isinstance(m, Activation)  # fast_reason lets only these by
                 self.mods.append(
                     (
                         code_of(type(m)),

@@ -191,6 +191,7 @@ class Layout:
                     b_off.append(-1)
                 slopes.append(0.0)
             else:
+                assert isinstance(m, Activation)  # fast_reason lets only these by
                 kinds.append(code_of(type(m)))
                 widths.append(widths[-1])
                 w_off.append(-1)

@@ -202,7 +202,7 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
                 dtype=dtype,
             )
             lin.weight.data = m.weight.detach().cpu().numpy().astype(dtype, copy=True)
-            if m.bias is not None:
+            if m.bias is not None and lin.bias is not None:
                 lin.bias.data = m.bias.detach().cpu().numpy().astype(dtype, copy=True)
             modules.append(lin)
         else:

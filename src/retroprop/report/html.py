@@ -54,7 +54,8 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     linears = []
     lin_idx = [i for i, m in enumerate(mods) if isinstance(m, Linear)]
     for n, i in enumerate(lin_idx):
-        lin: Linear = mods[i]
+        lin = mods[i]
+        assert isinstance(lin, Linear)
         nxt = mods[i + 1] if i + 1 < len(mods) else None
         act = (
             getattr(nxt, "name", None)
