@@ -98,10 +98,10 @@ def fast_reason(
             return f"callback {type(cb).__name__} acts on every iteration"
     if (
         y is not None
-        and loss == "cross_entropy"
+        and LOSSES[loss].target == "class"
         and not np.issubdtype(np.asarray(y).dtype, np.integer)
     ):
-        return "cross-entropy needs integer classes"
+        return f"loss {loss!r} needs integer classes"
     if check_numba and not numba_available():
         return "numba is not installed (pip install 'retroprop[fast]')"
     return None
