@@ -34,6 +34,7 @@ class Brier(rp.Loss):
     text = "L = Σ_i (p_i - δ_ri)²"
     latex = r"L = \sum_i (p_i - \delta_{ri})^2"
     spreadsheet = "SUMXMY2({p},{delta_r})"
+    probabilities_name = "softmax"
     probabilities_text = CrossEntropyLoss.probabilities_text
     probabilities_latex = CrossEntropyLoss.probabilities_latex
     factors = (
@@ -99,8 +100,8 @@ def test_not_registered_outside_the_fixture():
 def test_register_loss_refuses_what_it_cannot_use(brier):
     with pytest.raises(rp.ConfigError, match="'brier' is already registered"):
         rp.register_loss(Brier)
+    half = {k: getattr(Brier, k) for k in ("forward", "backward", "per_sample")}
     with pytest.raises(rp.ConfigError, match="must define chain"):
-        half = {k: getattr(Brier, k) for k in ("forward", "backward", "per_sample")}
         rp.register_loss(type("Half", (rp.Loss,), {"name": "half", **half}))
     with pytest.raises(rp.ConfigError, match="kernel_code must stay None"):
         rp.register_loss(type("K", (Brier,), {"name": "k", "kernel_code": 0}))

@@ -122,7 +122,10 @@ class Activation(Module):
     kernel_code : int or None
         The number the compiled kernels switch on; None (the default): no kernel,
         the network trains on the NumPy engine. Not inherited: a subclass that
-        changes ``f`` must not run its parent's kernel.
+        changes ``f`` must not run its parent's kernel. (The kernels read the
+        built-ins' codes as compile-time constants, and Numba's on-disk cache is
+        keyed on the kernels' own files: after changing a code here, clear the
+        ``__pycache__`` of ``retroprop/fast``.)
     differentiable : bool
         False for the step function, which cannot be trained.
     """

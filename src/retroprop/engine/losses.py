@@ -90,8 +90,9 @@ class Loss:
     text_numbers, latex_numbers : str or None
         The right-hand side again with the trace's numbers in place
         (``"-ln({p_r})"``); None when ``L`` alone is shown.
-    probabilities_text, probabilities_latex : str or None
-        How the outputs become probabilities (softmax), when they do.
+    probabilities_name, probabilities_text, probabilities_latex : str or None
+        How the outputs become probabilities (``"softmax"`` and its formula), when
+        they do.
     product_latex : str or None
         The factors' product simplified (cross-entropy: ``p_i - delta_ri``), when
         there is more than one factor.
@@ -119,6 +120,7 @@ class Loss:
     latex: ClassVar[str] = ""
     text_numbers: ClassVar[str | None] = None
     latex_numbers: ClassVar[str | None] = None
+    probabilities_name: ClassVar[str | None] = None
     probabilities_text: ClassVar[str | None] = None
     probabilities_latex: ClassVar[str | None] = None
     product_latex: ClassVar[str | None] = None
@@ -171,6 +173,7 @@ class Loss:
             "latex": cls.latex,
             "text_numbers": cls.text_numbers,
             "latex_numbers": cls.latex_numbers,
+            "probabilities_name": cls.probabilities_name,
             "probabilities_text": cls.probabilities_text,
             "probabilities_latex": cls.probabilities_latex,
             "product_latex": cls.product_latex,
@@ -197,6 +200,7 @@ class CrossEntropyLoss(Loss):
     latex = r"L = -\ln(p_r)"
     text_numbers = "-ln({p_r})"
     latex_numbers = r"-\ln({p_r})"
+    probabilities_name = "softmax"
     probabilities_text = "p_i = e^out_i / Σ_j e^out_j"
     probabilities_latex = r"p_i = \frac{e^{out_i}}{\sum_j e^{out_j}}"
     product_latex = r"\frac{\partial L}{\partial out_i} = p_i - \delta_{ri}"

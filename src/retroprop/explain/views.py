@@ -3,9 +3,9 @@
 A view only selects and formats numbers the trace already holds; each column header
 comes in plain text (for the terminal) and in LaTeX (for Markdown), read from the
 formulas the trace carries (the activation's and the loss's own), so no activation
-or loss is known here by name. Forward tables
-go from the input to the output, then the loss, then backward tables from the output
-layer down, one for the biases and one for the weights of each layer.
+or loss is known here by name. Forward tables go from the input to the output, then
+the loss (and the predicted class), then backward tables from the output layer
+down, one for the biases and one for the weights of each layer.
 """
 
 from __future__ import annotations
@@ -161,6 +161,18 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             lnamed = rf"\ (\text{{{classes[r]}}})" if r < len(classes) else ""
             text, latex = f"r = {r}{named}, {text}", rf"r = {r}{lnamed},\ {latex}"
         notes.append((f"{who}{text} = {L}", rf"{lwho}{latex} = {L}"))
+        if trace.prediction is not None and k > 1:
+            c = int(trace.prediction[s])
+            named = f" ({classes[c]})" if c < len(classes) else ""
+            lnamed = rf"\ (	ext{{{classes[c]}}})" if c < len(classes) else ""
+            pt = lf.get("prediction_text", "argmax_i out_i")
+            pl = lf.get("prediction_latex", r"rg\max_i out_i")
+            notes.append(
+                (
+                    f"{who}predicted class {pt} = {c}{named}",
+                    rf"{lwho}	ext{{predicted class }} {pl} = {c}{lnamed}",
+                )
+            )
     title = lf.get("title") or f"{trace.loss_function} loss"
     if n > 1:
         notes.append(
