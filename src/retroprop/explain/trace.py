@@ -270,11 +270,13 @@ def explain_step(
             key = "dout_i/dz_i" if is_output else "da_i/dz_i"
             factors[key] = f_prime
             formulas[key] = _derivative_formula(key, cast(Activation, act))
+        # the factors every layer has: dz_i/db_i = 1, dz_i/dw_ij = a_j (out_i at an
+        # output without activation), the backpropagated dL/da_i of hidden layers
         s_ = "out" if is_output and act is None else "z"
-        for key in ("dL/da_i", f"d{s_}_i/db_i", f"d{s_}_i/dw_ij", "product"):
-            if key in CHAIN_FORMULAS and (key != "dL/da_i" or not is_output):
-                text, latex = CHAIN_FORMULAS[key]
-                formulas[key] = {"text": text, "latex": latex}
+        generic = [f"d{s_}_i/db_i", f"d{s_}_i/dw_ij", "product"]
+        for key in generic if is_output else ["dL/da_i", *generic]:
+            text, latex = CHAIN_FORMULAS[key]
+            formulas[key] = {"text": text, "latex": latex}
         layers.append(
             LayerTrace(
                 name=str(lin_i),
