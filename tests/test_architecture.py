@@ -132,7 +132,6 @@ PACKAGES = sorted({package_of(m) for m in MODULES if m != "retroprop"})
 KNOWN_CIRCLES = {
     # Fixed on other branches; remove the line when they are merged (the test then
     # passes, and strict xfail turns an unexpected pass into a failure to say so).
-    "retroprop.explain": "trace.py <-> its renderers: fixed on branch `formulas`",
     "retroprop.datasets": "dataset.py <-> csvfile.py: fixed on branch `data`",
 }
 

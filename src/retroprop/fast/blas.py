@@ -22,15 +22,20 @@ import math
 import numpy as np
 from numba import njit
 
+from retroprop.engine.activations import Activation
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import DivergenceError
 from retroprop.fast.flat import FlatParameters
-from retroprop.fast.kernels import exp
-from retroprop.fast.spec import ACTIVATION_CODES
-
-SIGMOID, TANH, RELU, LEAKY, IDENTITY = (
-    ACTIVATION_CODES[k] for k in ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+from retroprop.fast.kernels import (
+    CROSS_ENTROPY,
+    LEAKY,
+    RELU,
+    SIGMOID,
+    TANH,
+    exp,
 )
+from retroprop.fast.spec import code_of
+
 CHUNK = 4096
 """Rows per forward pass when evaluating on a whole data set."""
 
@@ -133,7 +138,7 @@ def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta):
                 best = j
         if best == y[row]:
             correct += 1
-        if loss_code == 0:
+        if loss_code == CROSS_ENTROPY:
             yi = int(y[row])
             mx = out[r, 0]
             for j in range(1, k):
@@ -297,10 +302,11 @@ class BlasRunner(FlatParameters):
                     )
                 )
             else:
+                assert isinstance(m, Activation)  # fast_reason lets only these by
                 self.mods.append(
                     (
-                        ACTIVATION_CODES[m.name],
-                        float(getattr(m, "negative_slope", 0.0)),
+                        code_of(type(m)),
+                        m.kernel_argument(),
                         None,
                         None,
                     )
@@ -438,7 +444,7 @@ class BlasRunner(FlatParameters):
             self._exact_bounds()
         n, bs = order.shape[0], self.batch_size
         k = self.net.out_features
-        scale_k = 1 if self.loss_code == 0 else k
+        scale_k = 1 if self.loss_code == CROSS_ENTROPY else k
         for start in range(0, n, bs):
             idx = order[start : start + bs]
             B = idx.shape[0]
@@ -502,7 +508,7 @@ class BlasRunner(FlatParameters):
             )
             total += t
             correct += c
-        k = 1 if self.loss_code == 0 else self.net.out_features
+        k = 1 if self.loss_code == CROSS_ENTROPY else self.net.out_features
         if total > self._loss_max():  # the engine's sum overflows
             total = np.inf
         return total / (n * k), correct / n

@@ -197,7 +197,7 @@ class FastRunner(FlatParameters):
             X = np.ascontiguousarray(X, dtype=self.dtype)
             yf, T = self._labels(y)
         lo, ac = self.k.evaluate(self.theta, X, yf, T, self.loss_code, *self.arch)
-        k = 1 if self.loss_code == 0 else self.net.out_features
+        k = 1 if self.loss_code == self.k.CROSS_ENTROPY else self.net.out_features
         if lo * (X.shape[0] * k) > self._loss_max():  # the engine's sum overflows
             lo = np.inf
         return float(lo), float(ac)

@@ -26,6 +26,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from retroprop.engine.activations import differentiable_activations
 from retroprop.engine.layers import Linear, Parameter, Sequential
 from retroprop.engine.losses import log_softmax, softmax
 from retroprop.engine.network import mlp
@@ -41,10 +42,21 @@ SKLEARN_ACTIVATIONS: dict[str, str] = {
     "relu": "relu",
     "identity": "identity",
 }
-"""scikit-learn's ``activation=`` names -> the engine's ``ACTIVATIONS`` keys.
+"""scikit-learn's ``activation=`` names -> the engine's ``ACTIVATIONS`` keys."""
 
-The keys are the allowed ``activation=`` values of the estimators.
-"""
+
+def estimator_activations() -> dict[str, str]:
+    """The allowed ``activation=`` values -> the engine's ``ACTIVATIONS`` keys.
+
+    scikit-learn's four names first, then every other trainable activation of the
+    registry (``leaky_relu``, registered ones), read when called; an engine name
+    that scikit-learn spells differently (``sigmoid``, its ``logistic``) is not
+    offered twice.
+    """
+    spelled = set(SKLEARN_ACTIVATIONS.values())
+    others = sorted(n for n in differentiable_activations() if n not in spelled)
+    return {**dict(sorted(SKLEARN_ACTIVATIONS.items())), **{n: n for n in others}}
+
 
 INIT = "glorot"
 """scikit-learn's initialisation rule, one of the engine's ``INITIALISERS``."""
@@ -180,10 +192,10 @@ class _BackpropBase(BaseEstimator):
     def _check_params(self) -> None:
         """Raise ``ConfigError`` (a ValueError) naming any parameter out of range."""
         self._hidden_sizes()
-        if self.activation not in SKLEARN_ACTIVATIONS:
+        allowed = estimator_activations()
+        if self.activation not in allowed:
             raise ConfigError(
-                f"activation must be one of {sorted(SKLEARN_ACTIVATIONS)}, got "
-                f"{self.activation!r}"
+                f"activation must be one of {list(allowed)}, got {self.activation!r}"
             )
 
         def number(
@@ -272,7 +284,7 @@ class _BackpropBase(BaseEstimator):
     ) -> Sequential:
         return mlp(
             [n_features, *self._hidden_sizes(), n_outputs],
-            SKLEARN_ACTIVATIONS[self.activation],
+            estimator_activations()[self.activation],
             init=INIT,
             seed=rng,
         )
@@ -445,8 +457,10 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
     ----------
     hidden_layer_sizes : tuple of int, default=(4, 3)
         Widths of the hidden layers; ``()`` for none.
-    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
-        Hidden activation (``"logistic"`` is the engine's ``"sigmoid"``).
+    activation : {"logistic", "tanh", "relu", "identity"} or another trainable
+        activation of ``ACTIVATIONS``, default="logistic"
+        Hidden activation (``"logistic"`` is the engine's ``"sigmoid"``); see
+        ``estimator_activations()``.
     learning_rate_init : float, default=0.05
         The SGD learning rate (the lecture's eta); constant.
     batch_size : int or "auto", default=1
