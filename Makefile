@@ -17,11 +17,11 @@ $(BIN)/retroprop: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[fast]"
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml $(BIN)/retroprop
+$(VENV)/.test-deps: pyproject.toml | $(BIN)/retroprop
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-$(VENV)/.docs-deps: pyproject.toml $(BIN)/retroprop
+$(VENV)/.docs-deps: pyproject.toml | $(BIN)/retroprop
 	$(BIN)/python -m pip install --quiet -e ".[docs]"
 	touch $@
 
