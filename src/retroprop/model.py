@@ -9,6 +9,7 @@ restore exactly this.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Model:
     class_names: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
     standardizer: Standardizer | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Raw features -> the network's input, shape ``(n, n_features)``."""
