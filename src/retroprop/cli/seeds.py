@@ -8,6 +8,7 @@ answers to the lecture's questions (``SeedsResult.same_minimum``,
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import click
 
@@ -83,6 +84,7 @@ def seeds(
     tolerance: float,
     worse_by: float,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -124,7 +126,9 @@ def seeds(
                 total,
             ),
         )
-        written = write_files(result, output, plots.plot_seeds, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_seeds, dpi=dpi), json_path, csv_path
+        )
     seconds = time.perf_counter() - t0
     if json_to_stdout(result, json_path):
         return

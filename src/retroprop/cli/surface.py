@@ -6,6 +6,8 @@ plane and the answer: the same valley? (``SurfaceResult.same_valley``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
 from retroprop.cli.common import (
@@ -78,6 +80,7 @@ def surface(
     resolution: int,
     points: int,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -125,7 +128,9 @@ def surface(
             progress=stage,
         )
         bar.update(what, len(STAGES), len(STAGES))
-        written = write_files(result, output, plots.plot_surface, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_surface, dpi=dpi), json_path, csv_path
+        )
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()

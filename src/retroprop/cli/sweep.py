@@ -6,6 +6,8 @@ Parses, runs ``retroprop.experiments.lr_sweep`` and renders its verdict per eta
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
 from retroprop.cli.common import (
@@ -65,6 +67,7 @@ def sweep_lr(
     values: str,
     n_seeds: int,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -102,7 +105,9 @@ def sweep_lr(
             batch_size=batch_size,
             progress=lambda done, total: bar.update(what, done, total),
         )
-        written = write_files(result, output, plots.plot_sweep, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_sweep, dpi=dpi), json_path, csv_path
+        )
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()

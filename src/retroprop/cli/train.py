@@ -14,6 +14,8 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     data_options,
+    dpi_option,
+    figure_path,
     momentum_options,
     network_options,
     optimizer_option,
@@ -58,9 +60,10 @@ from retroprop.cli.progress import ProgressBar
     "plot_path",
     metavar="PATH",
     type=click.Path(dir_okay=False),
-    callback=output_path,
-    help="Draw the loss and accuracy per epoch as a PNG at PATH.",
+    callback=figure_path,
+    help="Draw the loss and accuracy per epoch at PATH (.png, .pdf or .svg).",
 )
+@dpi_option
 @quiet_option
 def train(
     data: str | None,
@@ -81,6 +84,7 @@ def train(
     record_bias: str | None,
     as_json: bool,
     plot_path: str | None,
+    dpi: int,
     quiet: bool,
 ) -> None:
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
@@ -161,6 +165,7 @@ def train(
         plot_history(
             history,
             plot_path,
+            dpi=dpi,
             val_label="test (held out)",
             title=f"Training the {arch} {activation} "
             f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
