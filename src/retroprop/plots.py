@@ -119,7 +119,11 @@ def _save(fig, path: str | os.PathLike | None) -> Any:
         return fig
     fmt = figure_format(path)
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=_METADATA[fmt])
+    from matplotlib import rc_context
+
+    # a fixed salt for the SVG's element ids: the same figure gives the same bytes
+    with rc_context({"svg.hashsalt": "retroprop"}):
+        fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=_METADATA[fmt])
     write_bytes(path, buf.getvalue())
     return os.fspath(path)
 
