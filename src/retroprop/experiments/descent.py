@@ -452,6 +452,22 @@ class DescentDemo(Result):
         ``"x**4 - 3*x**2 + x"`` -> ``"w**4 - 3*w**2 + w"``."""
         return in_w(self.function)
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """Where each (eta, start) ended, and the curve's minima."""
+        runs = [[r.lr, r.x0, r.final_x, r.final_f, r.outcome] for r in self.runs]
+        minima = [
+            [m, "global" if i == self.global_minimum else "local"]
+            for i, m in enumerate(self.minima)
+        ]
+        return [
+            (
+                f"Gradient descent on L(w) = {self.function_in_w}, {self.steps} steps",
+                ["η", "w0", "final w", "L(final w)", "outcome"],
+                runs,
+            ),
+            ("Minima of L(w) on the range", ["w", "minimum"], minima),
+        ]
+
     def csv_rows(self) -> list[list[Any]]:
         rows: list[list[Any]] = [["lr", "x0", "step", "x", "f", "grad", "status"]]
         for r in self.runs:

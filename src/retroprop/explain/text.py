@@ -40,7 +40,14 @@ def to_text(trace: Trace, width: int = 120, digits: int = 6) -> str:
     from rich.console import Console
 
     con = Console(
-        width=width, record=True, color_system=None, highlight=False, file=_Null()
+        width=width,
+        record=True,
+        color_system=None,
+        highlight=False,
+        file=_Null(),
+        # In Jupyter rich displays every print itself (13 outputs for one call);
+        # this console only records, the caller decides what to show.
+        force_jupyter=False,
     )
     for item in tables(trace, digits):
         con.print(item)
