@@ -85,6 +85,11 @@ def test_plot_functions_return_the_figure_without_a_path(tmp_path, monkeypatch):
     assert fig._suptitle.get_text().startswith("Activation functions")
     fig = plots.plot_descent(descent_demo(lrs=(0.1,), starts=(0.0,)), dpi=72)
     assert isinstance(fig, Figure) and fig.dpi == 72
+    # Jupyter shows it inline even without pyplot: a PNG at the figure's dpi
+    png = fig._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "inline.png").write_bytes(png)
+    assert_png(tmp_path / "inline.png", *plots.SIZES["descent"], dpi=72)
 
 
 @pytest.mark.parametrize("ext", ["pdf", "svg", "png", "PDF"])

@@ -13,6 +13,7 @@ holds each figure's default, so a PNG of kind ``k`` is ``SIZES[k] * dpi`` pixels
 
 from __future__ import annotations
 
+import functools
 import io
 import numbers
 import os
@@ -103,12 +104,27 @@ def require_matplotlib() -> None:
         ) from None
 
 
-def _figure(kind: str, size: tuple[float, float] | None = None, dpi: float = DPI):
-    require_matplotlib()
+@functools.cache
+def _figure_class() -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size or SIZES[kind], dpi=check_dpi(dpi), layout="constrained")
-    return fig
+    class NotebookFigure(Figure):
+        """A matplotlib Figure that Jupyter and Colab show inline as a PNG, even
+        when pyplot (which registers matplotlib's own display) was never imported."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=self.dpi)
+            return buf.getvalue()
+
+    return NotebookFigure
+
+
+def _figure(kind: str, size: tuple[float, float] | None = None, dpi: float = DPI):
+    require_matplotlib()
+    return _figure_class()(
+        figsize=size or SIZES[kind], dpi=check_dpi(dpi), layout="constrained"
+    )
 
 
 def _save(fig, path: str | os.PathLike | None) -> Any:
