@@ -7,6 +7,7 @@ number fails here; nothing prints by itself (``to_text`` in Jupyter).
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 
@@ -253,3 +254,73 @@ def test_experiment_results_show_their_verdicts_and_answers(iris_split):
     shown = cells(b._repr_html_())
     assert fmt(b.accuracy) in shown
     assert re.search(r"\d+\.\d%", " ".join(shown))
+
+
+# -- the terminal: numbers survive 80 columns -----------------------------------------------
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    from retroprop.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?")
+
+
+def test_explain_tables_at_80_columns_keep_every_number_whole(lecture_net):
+    from rich.console import Console
+
+    from retroprop.explain.text import tables
+    from retroprop.explain.views import views
+
+    trace = rp.explain_step(lecture_net, np.array([1.66, -0.36, 1.41, 0.79]), 2)
+    with open(os.devnull, "w") as devnull:
+        con = Console(width=80, record=True, color_system=None, file=devnull)
+        for item in tables(trace, width=80):
+            con.print(item)
+    text = con.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in text
+    tokens = set(NUMBER.findall(text))
+    for view in views(trace):
+        for row in view.rows:
+            for cell in row:
+                if NUMBER.fullmatch(cell):
+                    assert cell in tokens, (view.title, cell)
+
+
+def test_retroprop_explain_at_80_columns_prints_every_number_in_full(
+    capsys, monkeypatch
+):
+    import json
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run(capsys, "explain", "--step", "3")
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out
+    tokens = set(NUMBER.findall(out))
+    code, js, err = run(capsys, "explain", "--step", "3", "--format", "json")
+    assert code == 0, err
+    params = json.loads(js)["parameters"]
+    assert len(params) == 47
+    for p in params:  # the values a student copies into a spreadsheet
+        for key in ("value", "grad", "updated"):
+            assert fmt(p[key]) in tokens, (p["name"], p["index"], key, p[key])
+
+
+def test_cli_tables_use_the_one_number_format():
+    # f"{loss:.4f}" writes 1e302 as a 300-digit number; the CLI uses display.fmt
+    from pathlib import Path
+
+    import retroprop.cli
+
+    folder = Path(retroprop.cli.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        source = path.read_text()
+        assert not re.search(r":[+ ]?\.\d+f\}", source), path.name

@@ -28,6 +28,7 @@ from retroprop.cli.options import (
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.group()
@@ -340,9 +341,9 @@ def boundary(
         f"{result.feature_names[1]} (y), other features at their mean"
     )
     con.print(
-        f"network accuracy (all features): {result.accuracy:.4f}; "
+        f"network accuracy (all features): {fmt(result.accuracy, decimals=4)}; "
         f"points in their own region on this slice: "
-        f"{result.slice_accuracy:.4f}"
+        f"{fmt(result.slice_accuracy, decimals=4)}"
     )
     t = table("Share of the drawn plane per class", ["class", "share", "points"])
     for name, share, count in zip(

@@ -27,6 +27,7 @@ from retroprop.cli.options import (
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 STAGES = ("training seed", "training seed", "line between", "plane around")
 
@@ -148,17 +149,17 @@ def surface(
     ):
         t.add_row(
             name,
-            f"{ln.loss[0]:.4f}",
-            f"{ln.loss[-1]:.4f}",
-            f"{np.max(ln.loss):.4f}",
-            f"{ln.barrier:.4f}",
+            f"{fmt(ln.loss[0], decimals=4)}",
+            f"{fmt(ln.loss[-1], decimals=4)}",
+            f"{fmt(np.max(ln.loss), decimals=4)}",
+            f"{fmt(ln.barrier, decimals=4)}",
         )
     con.print(t)
     p = result.plane
     con.print(
         f"Around w_a on [-{span:g}, {span:g}]^2 ({resolution}x{resolution} points): "
-        f"L(w_a) = {p.center_loss:.4f}, lowest {np.min(p.loss):.4f}, highest "
-        f"{np.max(p.loss):.4f}"
+        f"L(w_a) = {fmt(p.center_loss, decimals=4)}, lowest {fmt(np.min(p.loss), decimals=4)}, highest "
+        f"{fmt(np.max(p.loss), decimals=4)}"
     )
     answer_line(con, result.same_valley)
     footer(con, written)

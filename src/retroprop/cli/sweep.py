@@ -26,6 +26,7 @@ from retroprop.cli.options import (
     network_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.group()
@@ -126,10 +127,10 @@ def sweep_lr(
             verdict += " (" + ", ".join(result.divergence_kinds[i]) + ")"
         t.add_row(
             f"{lr:g}",
-            f"{result.mean_final_loss[i]:.4f}",
-            f"{result.loss_ratio[i]:.3f}",
-            f"{result.mean_jitter[i]:.3f}",
-            f"{result.mean_final_accuracy[i]:.4f}",
+            f"{fmt(result.mean_final_loss[i], decimals=4)}",
+            f"{fmt(result.loss_ratio[i], decimals=3)}",
+            f"{fmt(result.mean_jitter[i], decimals=3)}",
+            f"{fmt(result.mean_final_accuracy[i], decimals=4)}",
             f"{result.n_diverged[i]}/{len(seeds)}",
             verdict,
         )

@@ -24,6 +24,7 @@ from retroprop.cli.options import (
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.command()
@@ -207,7 +208,12 @@ def _render(
     t = table("Result", ["split", "samples", "accuracy", "loss"])
     for part in ("train", "test"):
         r = result[part]
-        t.add_row(part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}")
+        t.add_row(
+            part,
+            str(r["samples"]),
+            f"{fmt(r['accuracy'], decimals=4)}",
+            f"{fmt(r['loss'], decimals=4)}",
+        )
     con.print(t)
     con.print(
         confusion_table(
@@ -302,8 +308,10 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
     for c in names:
         t.add_column(f"p({c})", justify="right")
     for i, (k, p) in enumerate(zip(pred, proba)):
-        t.add_row(str(i + 1), names[k], *[f"{v:.4f}" for v in p])
+        t.add_row(str(i + 1), names[k], *[f"{fmt(v, decimals=4)}" for v in p])
     con = stdout_console()
     con.print(t)
     if accuracy is not None:
-        con.print(f"accuracy: {accuracy:.4f} ({int(np.sum(pred == ds.y))}/{len(pred)})")
+        con.print(
+            f"accuracy: {fmt(accuracy, decimals=4)} ({int(np.sum(pred == ds.y))}/{len(pred)})"
+        )
