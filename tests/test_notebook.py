@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
@@ -100,3 +101,57 @@ def test_to_text_alone_prints_nothing_and_exercise_4_matches(executed):
         assert float(row[5]) <= 1e-12
     answer = "".join(o.text for o in outputs_of(executed, "global_minimum.answer"))
     assert answer.strip().endswith("not guaranteed")
+
+
+LECTURE_CELL = """
+import torch
+from torch import nn
+
+
+class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 4)
+        self.fc2 = nn.Linear(4, 3)
+        self.fc3 = nn.Linear(3, 3)
+
+    def forward(self, x):
+        x = torch.sigmoid(self.fc1(x))
+        x = torch.sigmoid(self.fc2(x))
+        return self.fc3(x)
+"""
+
+
+def test_the_lecture_class_from_a_notebook_cell_goes_through_explain_and_verify(
+    iris_split,
+):
+    # as in docs/notebooks.md: the class lives in a cell (the notebook's __main__),
+    # not in an importable file; from_torch takes the object.
+    torch = pytest.importorskip("torch")
+    import retroprop as rp
+    from retroprop.interop.verify import verify
+    from retroprop.torch import from_torch
+
+    cell: dict = {"__name__": "__main__"}
+    exec(compile(LECTURE_CELL, "<notebook cell>", "exec"), cell)
+    torch.manual_seed(1)
+    module = cell["NeuralNetwork"]().double()
+    net = from_torch(module)
+    x, r = iris_split.X_train[0], int(iris_split.y_train[0])
+    trace = rp.explain_step(net, x, r, lr=0.05)
+    # the same gradient by PyTorch's autograd: fc3.bias is the trace's 4.bias
+    loss = torch.nn.functional.cross_entropy(
+        module(torch.tensor(x[None, :])), torch.tensor([r])
+    )
+    loss.backward()
+    np.testing.assert_allclose(
+        trace.grads()["4.bias"], module.fc3.bias.grad.numpy(), rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        trace.grads()["0.weight"],
+        module.fc1.weight.grad.numpy(),
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    result = verify(net, iris_split.X_train, iris_split.y_train, steps=5)
+    assert result.passed
