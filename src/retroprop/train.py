@@ -168,6 +168,7 @@ class ProgressCallback(Callback):
         self.fn, self.epochs = fn, epochs
 
     def on_epoch_end(self, state: TrainState) -> None:
+        assert state.history is not None  # train sets it before the first epoch
         self.fn(state.epoch, self.epochs, state.history)
 
 
@@ -246,7 +247,7 @@ def check_xy(
     if not np.issubdtype(X.dtype, np.number):
         raise DataError(f"{what} must be numeric, got dtype {X.dtype}")
     # min and max are NaN or +-inf exactly when some value is: two passes, no copy.
-    bad = (
+    bad: list | np.ndarray = (
         []
         if np.isfinite(X.min()) and np.isfinite(X.max())
         else np.argwhere(~np.isfinite(X))
@@ -430,7 +431,8 @@ def train(
     state = TrainState(net=net, history=history)
     for cb in callbacks:
         cb.on_train_begin(state)
-    best, best_params, since_best = math.inf, None, 0
+    best, since_best = math.inf, 0
+    best_params: dict[str, np.ndarray] | None = None
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
         for cb in callbacks:
@@ -487,7 +489,7 @@ def train(
                 best, best_params, since_best = monitored, net.state_dict(), 0
             else:
                 since_best += 1
-                if since_best >= early_stopping:
+                if since_best >= early_stopping and best_params is not None:
                     net.load_state_dict(best_params)
                     history.stopped_early = True
                     break

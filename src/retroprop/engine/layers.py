@@ -277,7 +277,7 @@ class Sequential(Module):
         for name, p in own.items():
             p.data = new[name]
 
-    def config(self) -> list[dict]:
+    def config(self) -> list[dict]:  # type: ignore[override]  # one dict per module
         """The architecture as plain data (for saving); see ``from_config``."""
         return [m.config() for m in self.modules]
 

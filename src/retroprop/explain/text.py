@@ -6,6 +6,7 @@ Column headers carry the formulas (``z_i = w_i · a_prev + b_i``,
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from retroprop.explain.trace import Trace
@@ -54,11 +55,9 @@ def _table(view: Any, widest: list[int], compact: bool = False) -> Any:
         title=view.title,
         title_justify="left",
         title_style="bold",
-        **(
-            {"box": box.SIMPLE_HEAD, "pad_edge": False, "show_edge": False}
-            if compact
-            else {}
-        ),
+        box=box.SIMPLE_HEAD if compact else box.HEAVY_HEAD,  # compact: no side edges
+        pad_edge=not compact,
+        show_edge=not compact,
     )
     for col, w in zip(view.columns, widest):
         t.add_column(
@@ -78,7 +77,11 @@ def _fits(table: Any, width: int) -> bool:
     from rich.console import Console
 
     con = Console(
-        width=width, file=_Null(), color_system=None, force_jupyter=False, record=True
+        width=width,
+        file=io.StringIO(),
+        color_system=None,
+        force_jupyter=False,
+        record=True,
     )
     con.print(table)
     lines = con.export_text().splitlines()
@@ -116,7 +119,7 @@ def to_text(trace: Trace, width: int = 120, digits: int = 6) -> str:
         record=True,
         color_system=None,
         highlight=False,
-        file=_Null(),
+        file=io.StringIO(),
         # In Jupyter rich displays every print itself (13 outputs for one call);
         # this console only records, the caller decides what to show.
         force_jupyter=False,
@@ -124,11 +127,3 @@ def to_text(trace: Trace, width: int = 120, digits: int = 6) -> str:
     for item in tables(trace, digits, width):
         con.print(item)
     return con.export_text()
-
-
-class _Null:
-    def write(self, s: str) -> int:
-        return len(s)
-
-    def flush(self) -> None:
-        pass

@@ -110,6 +110,8 @@ class ManyResult:
         """Member ``i`` as a Sequential of its own (a copy)."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"member {i} out of range for {len(self)} networks")
+        if self._template is None:
+            raise ConfigError("this ManyResult was built without its networks' shape")
         net = copy.deepcopy(self._template)
         net.load_state_dict({name: v[i] for name, v in self.params.items()})
         return net
