@@ -270,20 +270,30 @@ def output_path(
 def figure_path(
     ctx: click.Context, param: click.Parameter, value: str | None
 ) -> str | None:
-    """A figure's path, checked before any work: its extension names a format
-    (``retroprop.plots.FORMATS``), its folder exists, and matplotlib is installed
-    (else a ConfigError naming the ``plots`` extra: exit 2, one line)."""
+    """A figure's path, checked before any work: its folder exists and matplotlib is
+    installed (else a ConfigError naming the ``plots`` extra: exit 2, one line). Its
+    extension is checked by ``check_figure``, after ``check_outputs`` has compared the
+    outputs with the inputs."""
     if value is None:
         return value
-    from retroprop.errors import ConfigError
-    from retroprop.plots import figure_format, require_matplotlib
+    from retroprop.plots import require_matplotlib
 
-    try:
-        figure_format(value)
-    except ConfigError as e:
-        raise click.BadParameter(str(e)) from None
     require_matplotlib()
     return output_path(ctx, param, value)
+
+
+def check_figure(path: str | None, option: str = "--output") -> None:
+    """Refuse a figure path whose extension names no format of
+    ``retroprop.plots.FORMATS`` (one line naming them), before any work."""
+    if path is None:
+        return
+    from retroprop.errors import ConfigError
+    from retroprop.plots import figure_format
+
+    try:
+        figure_format(path)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint=f"'{option}'") from None
 
 
 def dpi_option(f: F) -> F:

@@ -20,6 +20,7 @@ from retroprop.cli.common import (
     write_files,
 )
 from retroprop.cli.options import (
+    check_figure,
     data_options,
     files_options,
     floats,
@@ -83,6 +84,7 @@ def activations(
         inputs={},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import activation_curves
 
@@ -186,6 +188,7 @@ def descent(
         inputs={},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import DEFAULT_FUNCTION, descent_demo
 
@@ -283,6 +286,7 @@ def boundary(
         inputs={"--data": data, "--model": model_path},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     import retroprop as rp
     from retroprop import plots
     from retroprop.experiments import decision_boundary

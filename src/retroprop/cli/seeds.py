@@ -22,6 +22,7 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     POSITIVE,
+    check_figure,
     data_options,
     files_options,
     network_options,
@@ -103,6 +104,7 @@ def seeds(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import seed_study
     from retroprop.recipe import describe, network_factory, prepare_data

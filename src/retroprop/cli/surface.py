@@ -20,6 +20,7 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     POSITIVE,
+    check_figure,
     data_options,
     files_options,
     floats,
@@ -98,6 +99,7 @@ def surface(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     import numpy as np
 
     from retroprop import plots

@@ -19,6 +19,7 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     batch_size_option,
+    check_figure,
     data_options,
     epochs_option,
     files_options,
@@ -86,6 +87,7 @@ def sweep_lr(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import lr_sweep
     from retroprop.recipe import describe, network_factory, prepare_data

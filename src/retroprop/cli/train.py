@@ -13,6 +13,7 @@ from retroprop.cli.common import (
     table,
 )
 from retroprop.cli.options import (
+    check_figure,
     data_options,
     dpi_option,
     figure_path,
@@ -103,6 +104,7 @@ def train(
             "--plot": plot_path,
         },
     )
+    check_figure(plot_path, "--plot")
     import retroprop as rp
     from retroprop.recipe import build_network, prepare_data, split_scores
 
