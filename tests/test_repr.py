@@ -106,6 +106,18 @@ def test_trace_html_shows_every_table_with_formulas_and_the_traces_numbers(lectu
     assert "array(" not in r and "4-4-3-3" in r and len(r) < 400
 
 
+def test_a_parameter_of_the_trace_shows_its_chain(lecture_net):
+    trace = rp.explain_step(lecture_net, np.array([0.2, -1.0, 0.5, 0.3]), 1)
+    p = trace.parameter("4.bias", 1)
+    shown = cells(p._repr_html_())
+    assert "4.bias[1]" in p._repr_html_()
+    for key, v in p.factors.items():
+        assert key in shown and fmt(v) in shown
+    assert [fmt(p.grad), fmt(p.value), fmt(p.updated)] == shown[-5::2]
+    # the update the lecture writes: b <- b - eta dL/db, with eta = 0.05 here
+    assert p.updated == pytest.approx(p.value - 0.05 * p.grad, abs=1e-15)
+
+
 def test_to_text_in_jupyter_displays_nothing_by_itself(lecture_net, monkeypatch):
     # rich's console in Jupyter sends every print to the notebook (13 outputs for one
     # call of to_text); the text must only be returned.
@@ -190,6 +202,15 @@ def test_model_html_shows_classes_features_and_standardizer(iris_split):
         assert fmt(m) in shown and fmt(s) in shown
     assert "Sequential: 47 parameters" in html
     assert repr(model).startswith("Model(4-4-3-3 network, classes=")
+
+
+def test_standardizer_repr_shows_its_numbers():
+    from retroprop.datasets.preprocessing import Standardizer
+
+    assert repr(Standardizer()) == "Standardizer(not fitted)"
+    s = Standardizer().fit(np.array([[1.0, 10.0], [3.0, 30.0]]))
+    # mean (2, 20), population std (1, 10)
+    assert repr(s) == "Standardizer(mean=[2, 20], scale=[1, 10])"
 
 
 def test_many_result_html(iris_split):
