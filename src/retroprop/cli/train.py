@@ -13,7 +13,10 @@ from retroprop.cli.common import (
     table,
 )
 from retroprop.cli.options import (
+    check_figure,
     data_options,
+    dpi_option,
+    figure_path,
     momentum_options,
     network_options,
     optimizer_option,
@@ -22,6 +25,7 @@ from retroprop.cli.options import (
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.command()
@@ -58,9 +62,10 @@ from retroprop.cli.progress import ProgressBar
     "plot_path",
     metavar="PATH",
     type=click.Path(dir_okay=False),
-    callback=output_path,
-    help="Draw the loss and accuracy per epoch as a PNG at PATH.",
+    callback=figure_path,
+    help="Draw the loss and accuracy per epoch at PATH (.png, .pdf or .svg).",
 )
+@dpi_option
 @quiet_option
 def train(
     data: str | None,
@@ -81,6 +86,7 @@ def train(
     record_bias: str | None,
     as_json: bool,
     plot_path: str | None,
+    dpi: int,
     quiet: bool,
 ) -> None:
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
@@ -98,6 +104,7 @@ def train(
             "--plot": plot_path,
         },
     )
+    check_figure(plot_path, "--plot")
     import retroprop as rp
     from retroprop.recipe import build_network, prepare_data, split_scores
 
@@ -161,6 +168,7 @@ def train(
         plot_history(
             history,
             plot_path,
+            dpi=dpi,
             val_label="test (held out)",
             title=f"Training the {arch} {activation} "
             f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
@@ -202,7 +210,12 @@ def _render(
     t = table("Result", ["split", "samples", "accuracy", "loss"])
     for part in ("train", "test"):
         r = result[part]
-        t.add_row(part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}")
+        t.add_row(
+            part,
+            str(r["samples"]),
+            f"{fmt(r['accuracy'], decimals=4)}",
+            f"{fmt(r['loss'], decimals=4)}",
+        )
     con.print(t)
     con.print(
         confusion_table(
@@ -297,8 +310,10 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
     for c in names:
         t.add_column(f"p({c})", justify="right")
     for i, (k, p) in enumerate(zip(pred, proba)):
-        t.add_row(str(i + 1), names[k], *[f"{v:.4f}" for v in p])
+        t.add_row(str(i + 1), names[k], *[f"{fmt(v, decimals=4)}" for v in p])
     con = stdout_console()
     con.print(t)
     if accuracy is not None:
-        con.print(f"accuracy: {accuracy:.4f} ({int(np.sum(pred == ds.y))}/{len(pred)})")
+        con.print(
+            f"accuracy: {fmt(accuracy, decimals=4)} ({int(np.sum(pred == ds.y))}/{len(pred)})"
+        )
