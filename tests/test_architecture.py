@@ -189,6 +189,7 @@ LEAVES = {
     "retroprop.atomic",
     "retroprop.display",
     "retroprop.plots",
+    "retroprop.i18n",
 }
 """Views and utilities that import nothing of retroprop but each other: any layer may
 call them (``History.plot()`` draws with ``retroprop.plots``, as pandas' ``.plot()``)."""

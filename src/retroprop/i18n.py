@@ -1,0 +1,117 @@
+"""Portuguese and English: the gettext catalogue, the language in use, numbers for people.
+
+The messages are written in English in the code, marked with ``_()`` (translated now),
+``ngettext()`` (singular and plural) or ``N_()`` (marked only, translated where shown),
+and translated from ``locale/<lang>/LC_MESSAGES/retroprop.mo``, the compiled gettext
+catalogue shipped with the package (``make catalogues`` extracts, updates and compiles
+it with Babel). The Portuguese uses the lecture's own words (``fator de aprendizagem
+η``, ``retropropagação``, ``camada oculta``, ``época``; see docs/languages.md).
+
+The language is, in order: the one given to ``set_language`` (the command line's
+``--lang``), ``RETROPROP_LANG``, then the locale (``LC_ALL``, ``LC_MESSAGES``, ``LANG``:
+``pt...`` gives Portuguese), English otherwise.
+
+``decimal`` writes a formatted number with the decimal comma in Portuguese: for what
+people read (tables, figures, Markdown), never for machine formats (JSON, CSV).
+This module imports no other part of retroprop, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+DOMAIN = "retroprop"
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = ("en", "pt")
+"""The languages retroprop speaks; English is the source language of the messages."""
+
+_chosen: str | None = None
+
+
+def detect_language(environ: Mapping[str, str] | None = None) -> str:
+    """The language asked for by the environment: ``RETROPROP_LANG``, then the locale
+    (the first of ``LC_ALL``, ``LC_MESSAGES``, ``LANG`` that is set); ``"en"`` when
+    neither names a language retroprop speaks."""
+    env = os.environ if environ is None else environ
+    wanted = env.get("RETROPROP_LANG", "").strip()
+    if wanted:
+        return normalize(wanted) or "en"
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(var, "").strip()
+        if value:  # the first one set decides, as for every POSIX program
+            return normalize(value) or "en"
+    return "en"
+
+
+def normalize(name: str) -> str | None:
+    """``"pt_BR.UTF-8"``, ``"pt-BR"``, ``"PT"`` -> ``"pt"``; None when not spoken."""
+    code = name.strip().lower().replace("-", "_").split(".")[0].split("_")[0]
+    return code if code in LANGUAGES else None
+
+
+def set_language(lang: str | None) -> None:
+    """Speak ``lang`` (``"pt"`` or ``"en"``, or a locale name such as ``"pt_BR"``)
+    from now on; None goes back to what the environment asks for."""
+    global _chosen
+    if lang is None:
+        _chosen = None
+        return
+    code = normalize(lang)
+    if code is None:
+        raise ValueError(
+            f"language {lang!r} is not available; choose one of "
+            f"{', '.join(LANGUAGES)}"
+        )
+    _chosen = code
+
+
+def language() -> str:
+    """The language in use: ``"pt"`` or ``"en"``."""
+    return _chosen if _chosen is not None else detect_language()
+
+
+@functools.lru_cache(maxsize=None)
+def translations(lang: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``lang`` (English: the messages as written)."""
+    if lang == "en":
+        return gettext.NullTranslations()
+    return gettext.translation(
+        DOMAIN, localedir=str(LOCALE_DIR), languages=[lang], fallback=True
+    )
+
+
+def _(message: str) -> str:
+    """``message`` in the language in use."""
+    return translations(language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or the plural of a message, for ``n``, in the language in use."""
+    return translations(language()).ngettext(singular, plural, n)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for translation without translating it (module-level texts,
+    translated with ``_()`` where they are shown)."""
+    return message
+
+
+def decimal(text: str) -> str:
+    """A number already formatted with a point (``"0.9667"``, ``"1.5e+302"``), with
+    the decimal comma in Portuguese: only for what people read."""
+    return text.replace(".", ",") if language() == "pt" else text
+
+
+def list_separator() -> str:
+    """What separates numbers in a list people read: ``"; "`` where the decimal
+    comma is in use, ``", "`` otherwise."""
+    return "; " if language() == "pt" else ", "
+
+
+def html_lang() -> str:
+    """The ``lang`` attribute of a page in the language in use."""
+    return "pt-BR" if language() == "pt" else "en"
