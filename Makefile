@@ -62,9 +62,9 @@ wheel-check: $(BIN)/retroprop
 # compile the .mo files the package ships. Translate in the .po, then run it again.
 LOCALES := src/retroprop/locale
 catalogues: $(VENV)/.test-deps
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k N_ -k ngettext:1,2 --no-location \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location \
 		--sort-output --project retroprop -o $(LOCALES)/retroprop.pot .
-	$(BIN)/pybabel update --quiet -D retroprop -i $(LOCALES)/retroprop.pot -d $(LOCALES) \
+	$(BIN)/pybabel update -D retroprop -i $(LOCALES)/retroprop.pot -d $(LOCALES) \
 		--no-wrap --ignore-obsolete
 	$(BIN)/pybabel compile --statistics -D retroprop -d $(LOCALES)
 
