@@ -26,6 +26,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, _, decimal
 
 
 @click.command()
@@ -169,17 +170,27 @@ def train(
             history,
             plot_path,
             dpi=dpi,
-            val_label="test (held out)",
-            title=f"Training the {arch} {activation} "
-            f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
-            f"{result['batch_size']}, seed {seed}",
+            val_label=_("test (held out)"),
+            title=_(
+                "Training the {arch} {activation} network on {data}, $\\eta$ = {lr}, "
+                "batch size {batch_size}, seed {seed}"
+            ).format(
+                arch=arch,
+                activation=activation,
+                data=result["data"],
+                lr=decimal(f"{lr:g}"),
+                batch_size=result["batch_size"],
+                seed=seed,
+            ),
         )
     if as_json:
         emit_json(result)
         return
     _render(result, save_path, record_bias)
     if plot_path:
-        stdout_console().print(f"Drew the loss and accuracy per epoch to {plot_path}")
+        stdout_console().print(
+            _("Drew the loss and accuracy per epoch to {path}").format(path=plot_path)
+        )
 
 
 def _write_bias_csv(path: str, recorder: Any) -> None:
@@ -203,15 +214,25 @@ def _render(
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
     con.print(
-        f"Trained a {arch} network ({result['activation']}) on {result['data']}: "
-        f"{result['epochs']} epochs, {result['iterations']} updates, "
-        f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
+        _(
+            "Trained a {arch} network ({activation}) on {data}: {epochs} epochs, "
+            "{iterations} updates, lr = {lr}, batch size {batch_size}, seed {seed}"
+        ).format(
+            arch=arch,
+            activation=result["activation"],
+            data=result["data"],
+            epochs=result["epochs"],
+            iterations=result["iterations"],
+            lr=decimal(f"{result['lr']:g}"),
+            batch_size=result["batch_size"],
+            seed=result["seed"],
+        )
     )
-    t = table("Result", ["split", "samples", "accuracy", "loss"])
-    for part in ("train", "test"):
+    t = table(N_("Result"), [N_("split"), N_("samples"), N_("accuracy"), N_("loss")])
+    for part in (N_("train"), N_("test")):
         r = result[part]
         t.add_row(
-            part,
+            _(part),
             str(r["samples"]),
             f"{fmt(r['accuracy'], decimals=4)}",
             f"{fmt(r['loss'], decimals=4)}",
@@ -221,13 +242,17 @@ def _render(
         confusion_table(
             result["test"]["confusion_matrix"],
             result["class_names"],
-            "Confusion matrix (test)",
+            _("Confusion matrix (test)"),
         )
     )
     if save_path:
-        con.print(f"Saved the model to {save_path}")
+        con.print(_("Saved the model to {path}").format(path=save_path))
     if record_bias:
-        con.print(f"Wrote the last layer's bias before each iteration to {record_bias}")
+        con.print(
+            _("Wrote the last layer's bias before each iteration to {path}").format(
+                path=record_bias
+            )
+        )
 
 
 @click.command()
