@@ -29,6 +29,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import distance, linear_names, pairwise_distances
 from retroprop.experiments.result import Answer, Result
+from retroprop.i18n import N_
 from retroprop.jsondata import plain
 
 
@@ -142,11 +143,11 @@ class SeedsResult(Result):
             "tolerance": self.tolerance,
             "closest_aligned": self.closest_aligned,
         }
-        question = "Do two trainings reach the same minimum?"
+        question = N_("Do two trainings reach the same minimum?")
         if ok < 2:
             return Answer(
                 question,
-                "cannot tell",
+                N_("cannot tell"),
                 f"{n - ok} of {n} runs diverged: too few left to compare; try a "
                 f"smaller learning rate",
                 numbers,
@@ -154,7 +155,7 @@ class SeedsResult(Result):
         word = "minimum" if self.n_minima == 1 else "minima"
         return Answer(
             question,
-            "yes" if self.n_minima == 1 else "no",
+            N_("yes") if self.n_minima == 1 else N_("no"),
             f"{self.n_minima} distinct {word} among {ok} runs (two runs share one "
             f"when their aligned distance is below {self.tolerance:g} x their "
             f"parameter norm; the closest pair is at {self.closest_aligned:.3f})",
@@ -174,11 +175,11 @@ class SeedsResult(Result):
             "best_loss": self.best_loss,
             "worse_by": self.worse_by,
         }
-        question = "Is a global minimum guaranteed?"
+        question = N_("Is a global minimum guaranteed?")
         if ok == 0:
             return Answer(
                 question,
-                "cannot tell",
+                N_("cannot tell"),
                 f"all {len(self.seeds)} runs diverged; try a smaller learning rate",
                 numbers,
             )
@@ -191,7 +192,7 @@ class SeedsResult(Result):
             if self.n_worse
             else "they agree, yet nothing shows the best found is the lowest there is"
         )
-        return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
+        return Answer(question, N_("not guaranteed"), f"{worse}: {why}", numbers)
 
     def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         """The spread over the runs and the lowest minima found."""
