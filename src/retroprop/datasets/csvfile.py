@@ -18,6 +18,7 @@ import numpy as np
 
 from retroprop.datasets.dataset import Dataset
 from retroprop.errors import DataError
+from retroprop.i18n import _
 
 
 def _read_rows(
@@ -33,9 +34,11 @@ def _read_rows(
         with open(name, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise DataError(f"{name}: no such file") from None
+        raise DataError(_("{name}: no such file").format(name=name)) from None
     except IsADirectoryError:
-        raise DataError(f"{name}: is a directory, not a CSV file") from None
+        raise DataError(
+            _("{name}: is a directory, not a CSV file").format(name=name)
+        ) from None
     except OSError as e:
         raise DataError(f"{name}: cannot be read ({e.strerror})") from None
     try:
@@ -71,10 +74,12 @@ def _read_rows(
         ) from None
     if header is None:
         raise DataError(
-            f"{name}: the file is empty; it needs a header line and data rows"
+            _("{name}: the file is empty; it needs a header line and data rows").format(
+                name=name
+            )
         )
     if not rows:
-        raise DataError(f"{name}: has a header but no data rows")
+        raise DataError(_("{name}: has a header but no data rows").format(name=name))
     seen = set()
     for j, col in enumerate(header):
         if not col:
@@ -87,22 +92,32 @@ def _read_rows(
     for line, cells in rows:
         if len(cells) != len(header):
             raise DataError(
-                f"{name}, line {line}: has {len(cells)} fields, the header has "
-                f"{len(header)}; every row needs one value per column"
+                _(
+                    "{name}, line {line}: has {fields} fields, the header has "
+                    "{columns}; every row needs one value per column"
+                ).format(name=name, line=line, fields=len(cells), columns=len(header))
             )
     return header, rows
 
 
 def _number(cell: str, name: str, line: int, col: str) -> float:
     s = cell.strip()
-    where = f"{name}, line {line}, column {col!r}"
+    where = _("{name}, line {line}, column {col!r}").format(
+        name=name, line=line, col=col
+    )
     if not s:
-        raise DataError(f"{where}: missing value; fill it in or remove the row")
+        raise DataError(
+            _("{where}: missing value; fill it in or remove the row").format(
+                where=where
+            )
+        )
     try:
         v = float(s)
     except ValueError:
         shown = s if len(s) <= 40 else s[:40] + "..."
-        raise DataError(f"{where}: {shown!r} is not a number") from None
+        raise DataError(
+            _("{where}: {shown!r} is not a number").format(where=where, shown=shown)
+        ) from None
     if not math.isfinite(v):
         why = (
             "is too large for a 64-bit float"
