@@ -21,6 +21,7 @@ from typing import Any
 
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
+from retroprop.i18n import _, html_lang
 from retroprop.jsondata import plain
 
 TEMPLATE = "template.html"
@@ -236,13 +237,16 @@ def trace_html(trace: Any, title: str | None = None) -> str:
         feature_names=meta.get("feature_names"),
         steps=[step],
         meta=header,
-        title=title or f"retroprop: step {step['iteration']} explained",
+        title=title
+        or _("retroprop: step {step} explained").format(step=step["iteration"]),
     )
 
 
 def fill_template(data: dict, title: str) -> str:
     """Put ``data`` (as JSON) and ``title`` into the template."""
     template = resources.files("retroprop.report").joinpath(TEMPLATE).read_text("utf-8")
+    # the page's language (pt-BR in Portuguese): screen readers and hyphenation
+    template = template.replace('<html lang="en">', f'<html lang="{html_lang()}">', 1)
     return template.replace(_TITLE_SLOT, html.escape(title)).replace(
         _DATA_SLOT, embed_json(data)
     )
