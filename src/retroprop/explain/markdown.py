@@ -7,20 +7,30 @@ from __future__ import annotations
 
 from retroprop.explain.data import TraceData
 from retroprop.explain.views import views
+from retroprop.i18n import N_, _, decimal
 
 
 def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
     """The trace as Markdown; also written atomically to ``path`` if given."""
-    lines = [f"# One SGD step ({trace.loss_function}, $\\eta = {trace.lr:g}$)", ""]
+    lines = [
+        _("# One SGD step ({loss}, $\\eta = {lr}$)").format(
+            loss=trace.loss_function, lr=decimal(f"{trace.lr:g}")
+        ),
+        "",
+    ]
     ctx = [
-        f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta
+        f"{_(k)} {trace.meta[k]}"
+        for k in (N_("step"), N_("sample"), N_("epoch"))
+        if k in trace.meta
     ]
     if ctx:
         lines += [", ".join(ctx).capitalize() + ".", ""]
     lines += [
         (
-            "Update rule: $\\theta \\leftarrow \\theta - \\eta "
-            "\\frac{\\partial L}{\\partial \\theta}$."
+            _(
+                "Update rule: $\\theta \\leftarrow \\theta - \\eta "
+                "\\frac{\\partial L}{\\partial \\theta}$."
+            )
         ),
         "",
     ]
@@ -33,7 +43,7 @@ def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
         for row in view.rows:
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
         lines.append("")
-        for _, latex in view.notes:
+        for _text, latex in view.notes:
             lines += [f"$${latex}$$", ""]
     text = "\n".join(lines)
     if path is not None:
