@@ -181,7 +181,7 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
                     rf"{lwho}	ext{{predicted class }} {pl} = {c}{lnamed}",
                 )
             )
-    title = lf.get("title") or f"{trace.loss_function} loss"
+    title = _(lf.get("title") or f"{trace.loss_function} loss")
     if n > 1:
         notes.append(
             (
