@@ -217,6 +217,10 @@ def test_retroprop_lang_and_lang_en(tmp_path):
     assert re.search(r"│\s+0\.\d{4} │", r.stdout)
     r = run(["--lang", "pt", *TRAIN], {"RETROPROP_LANG": "en"}, tmp_path)
     assert "acurácia" in r.stdout
+    r = run([*TRAIN, "--lang", "pt"], {"RETROPROP_LANG": "en"}, tmp_path)
+    assert "acurácia" in r.stdout  # per command too
+    r = run(["train", "--lang", "pt", "--help"], {}, tmp_path)
+    assert "Treina uma rede" in r.stdout
 
 
 def test_json_keeps_english_keys_and_decimal_points(tmp_path):

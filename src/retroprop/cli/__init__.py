@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from retroprop.i18n import _, set_language
+from retroprop.i18n import N_, _, set_language
 
 # name -> "module:attribute"; a command's module is imported only when it runs.
 COMMANDS = {
@@ -61,6 +61,8 @@ def translated(command: click.Command) -> click.Command:
         if text:
             setattr(holder, attr, _(text))
 
+    if not any(p.name == "lang" for p in command.params):
+        command.params.append(lang_option())  # `retroprop train --lang pt` too
     for holder in [command, *command.params]:
         tr(holder, "help")
         if isinstance(holder, click.Command):
@@ -72,8 +74,29 @@ def translated(command: click.Command) -> click.Command:
 
 
 def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None):
-    set_language(value)  # None: RETROPROP_LANG, then the locale
+    if value is not None or ctx.parent is None:
+        set_language(value)  # None at the root: RETROPROP_LANG, then the locale
+        translated(ctx.command)  # its help, should --help follow
     return value
+
+
+LANG_HELP = N_(
+    "Language of the output: pt (português) or en (English); default: "
+    "RETROPROP_LANG, then the locale (LANG=pt_BR.UTF-8 gives pt)."
+)
+
+
+def lang_option() -> click.Option:
+    """``--lang pt|en``: on the root group and on every command."""
+    return click.Option(
+        ["--lang"],
+        type=click.Choice(["pt", "en"]),
+        default=None,
+        is_eager=True,
+        expose_value=False,
+        callback=_choose_language,
+        help=LANG_HELP,
+    )
 
 
 @click.group(
@@ -81,22 +104,15 @@ def _choose_language(ctx: click.Context, param: click.Parameter, value: str | No
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="retroprop", prog_name="retroprop")
-@click.option(
-    "--lang",
-    type=click.Choice(["pt", "en"]),
-    default=None,
-    is_eager=True,
-    expose_value=False,
-    callback=_choose_language,
-    help="Language of the output: pt (português) or en (English); default: "
-    "RETROPROP_LANG, then the locale (LANG=pt_BR.UTF-8 gives pt).",
-)
 def cli() -> None:
     """Train, explain and verify multilayer perceptrons with backpropagation written
     out in the lecture's equations.
 
     Start with `retroprop train`: the lecture's 4-4-3-3 network on Iris.
     """
+
+
+cli.params.append(lang_option())
 
 
 def _one_line(text: object) -> str:

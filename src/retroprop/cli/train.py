@@ -26,7 +26,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
-from retroprop.i18n import N_, _, decimal
+from retroprop.i18n import N_, _, decimal, ngettext
 
 
 @click.command()
@@ -214,9 +214,12 @@ def _render(
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
     con.print(
-        _(
+        ngettext(
+            "Trained a {arch} network ({activation}) on {data}: {epochs} epoch, "
+            "{iterations} updates, lr = {lr}, batch size {batch_size}, seed {seed}",
             "Trained a {arch} network ({activation}) on {data}: {epochs} epochs, "
-            "{iterations} updates, lr = {lr}, batch size {batch_size}, seed {seed}"
+            "{iterations} updates, lr = {lr}, batch size {batch_size}, seed {seed}",
+            result["epochs"],
         ).format(
             arch=arch,
             activation=result["activation"],
