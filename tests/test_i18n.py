@@ -285,8 +285,44 @@ def test_the_report_page_is_marked_portuguese(tmp_path):
     page = trace_html(trace)
     assert '<html lang="pt-BR">' in page
     assert "<title>retroprop: passo 1 explicado</title>" in page
+    data = json.loads(
+        re.search(r'id="retroprop-data">(.*?)</script>', page, re.S).group(1)
+    )
+    assert data["labels"]["details"] == "Detalhes"
+    assert data["labels"]["curves"] == "Curvas de aprendizagem"
     i18n.set_language("en")
     assert '<html lang="en">' in trace_html(trace)
+
+
+@pytest.mark.browser
+def test_the_report_page_shows_its_portuguese_labels(tmp_path):
+    """The page shows the labels Python put in its data (and no JS error)."""
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("/usr/bin/chromium is missing")
+    from playwright.sync_api import sync_playwright
+
+    from retroprop.report import record_training, write_html
+
+    i18n.set_language("pt")
+    rec = record_training(steps=2, epochs=2)
+    write_html(tmp_path / "r.html", rec.to_html())
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu"],
+        )
+        pg = b.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto((tmp_path / "r.html").as_uri())
+        pg.wait_for_selector("body[data-ready]", timeout=10_000)
+        assert pg.inner_text("#details-card h2").strip().lower() == "detalhes"
+        legend = pg.inner_text("#network-card .legend")
+        assert "positivo" in legend and "Clique num neurônio" in legend
+        assert "Acurácia por época" in pg.inner_text("#curves-card")
+        assert pg.get_attribute("html", "lang") == "pt-BR"
+        b.close()
+    assert errors == []
 
 
 def test_a_figure_has_portuguese_titles_and_decimal_commas(tmp_path):

@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import gettext
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "retroprop"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -116,7 +117,9 @@ def html_lang() -> str:
     return "pt-BR" if language() == "pt" else "en"
 
 
-def extract(fileobj, keywords, comment_tags, options):  # type: ignore[no-untyped-def]
+def extract(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[Any, ...]]:
     """Babel's extractor for retroprop (babel.cfg): the marked messages, as Babel's
     Python extractor finds them, plus the help of the command line, left unmarked in
     the code: the docstrings of the click commands and the ``help=`` texts of click

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -53,7 +53,9 @@ def table(title: str, columns: Sequence[str]) -> Any:
 
     t = Table(title=_(title), title_justify="left")
     for i, c in enumerate(columns):
-        justify = "left" if i == 0 or c in TEXT_COLUMNS else "right"
+        justify: Literal["left", "right"] = (
+            "left" if i == 0 or c in TEXT_COLUMNS else "right"
+        )
         t.add_column(_(c) if c else c, justify=justify)  # marked N_ by the commands
     return t
 
