@@ -235,10 +235,10 @@ def plot_activations(
 
 
 _STATUS_TEXT = {
-    "converged": "converged",
-    "not converged": "not converged (crawling)",
-    "oscillating": "oscillating",
-    "diverged": "diverged",
+    "converged": N_("converged"),
+    "not converged": N_("not converged (crawling)"),
+    "oscillating": N_("oscillating"),
+    "diverged": N_("diverged"),
 }
 
 
@@ -288,7 +288,7 @@ def plot_descent(
         ax.plot(run.x[:1], run.f[:1], "s", color="C3", ms=7, label=_("start"))
         ax.set_xlim(x[0], x[-1])
         ax.set_ylim(lo - pad, hi + pad)
-        status = _STATUS_TEXT[run.status]
+        status = _(_STATUS_TEXT[run.status])
         if run.minimum is not None:
             status += ", global min." if run.reached_global else ", LOCAL min."
         ax.set_title(f"$\\eta$ = {run.lr:g}, $w_0$ = {run.x0:g}: {status}", fontsize=10)

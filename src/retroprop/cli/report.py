@@ -14,6 +14,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import ngettext
 
 
 @click.command()
@@ -92,8 +93,19 @@ def report(
     con = stdout_console()
     n = len(rec.recorder.traces)
     con.print(
-        f"Wrote {output}: {n} recorded step{'s' if n != 1 else ''} of "
-        f"{rec.history.iterations} iterations, {rec.history.epochs} epochs "
-        f"(final training accuracy {fmt(rec.history.accuracy[-1], decimals=4)}). "
-        f"Open it in a browser; it needs no network."
+        ngettext(
+            "Wrote {output}: {n} recorded step of {iterations} iterations, {epochs} "
+            "epochs (final training accuracy {accuracy}). Open it in a browser; it "
+            "needs no network.",
+            "Wrote {output}: {n} recorded steps of {iterations} iterations, {epochs} "
+            "epochs (final training accuracy {accuracy}). Open it in a browser; it "
+            "needs no network.",
+            n,
+        ).format(
+            output=output,
+            n=n,
+            iterations=rec.history.iterations,
+            epochs=rec.history.epochs,
+            accuracy=fmt(rec.history.accuracy[-1], decimals=4),
+        )
     )

@@ -28,6 +28,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, _, decimal
 
 
 @click.group()
@@ -115,20 +116,35 @@ def sweep_lr(
         return
     con = stdout_console()
     con.print(
-        f"Learning-rate sweep of the {describe(split, hidden, activation)}: {epochs} "
-        f"epochs, batch size {batch_size or len(split.y_train)}, seeds "
-        f"{seeds[0]}..{seeds[-1]}"
+        _(
+            "Learning-rate sweep of the {network}: {epochs} epochs, batch size "
+            "{batch_size}, seeds {first}..{last}"
+        ).format(
+            network=describe(split, hidden, activation),
+            epochs=epochs,
+            batch_size=batch_size or len(split.y_train),
+            first=seeds[0],
+            last=seeds[-1],
+        )
     )
     t = table(
-        "Final training loss and accuracy per eta (mean over seeds)",
-        ["eta", "loss", "L / L(start)", "jitter", "accuracy", "diverged", "verdict"],
+        N_("Final training loss and accuracy per eta (mean over seeds)"),
+        [
+            "eta",
+            N_("loss"),
+            "L / L(start)",
+            N_("jitter"),
+            N_("accuracy"),
+            N_("diverged"),
+            N_("verdict"),
+        ],
     )
     for i, lr in enumerate(result.lrs):
-        verdict = result.verdict[i]
-        if verdict == "diverged":
+        verdict = _(result.verdict[i])  # the JSON keeps the English word
+        if result.verdict[i] == "diverged":
             verdict += " (" + ", ".join(result.divergence_kinds[i]) + ")"
         t.add_row(
-            f"{lr:g}",
+            decimal(f"{lr:g}"),
             f"{fmt(result.mean_final_loss[i], decimals=4)}",
             f"{fmt(result.loss_ratio[i], decimals=3)}",
             f"{fmt(result.mean_jitter[i], decimals=3)}",
@@ -138,11 +154,17 @@ def sweep_lr(
         )
     con.print(t)
     con.print(
-        "L / L(start): final over initial loss (too slow above 0.5). jitter: std / "
-        "mean of the loss over the last tenth of the epochs (bouncing above 0.5: "
-        "the steps overshoot back and forth)."
+        _(
+            "L / L(start): final over initial loss (too slow above 0.5). jitter: "
+            "std / mean of the loss over the last tenth of the epochs (bouncing "
+            "above 0.5: the steps overshoot back and forth)."
+        )
     )
     best = result.best_lr()
     if best is not None:
-        con.print(f"Lowest mean final loss without divergence: eta = {best:g}")
+        con.print(
+            _("Lowest mean final loss without divergence: eta = {lr}").format(
+                lr=decimal(f"{best:g}")
+            )
+        )
     footer(con, written)

@@ -332,9 +332,9 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
         return
     from rich.table import Table
 
-    t = Table(title=f"Predictions for {data}", title_justify="left")
-    t.add_column("row", justify="right")
-    t.add_column("predicted")
+    t = Table(title=_("Predictions for {data}").format(data=data), title_justify="left")
+    t.add_column(_("row"), justify="right")
+    t.add_column(_("predicted"))
     for c in names:
         t.add_column(f"p({c})", justify="right")
     for i, (k, p) in enumerate(zip(pred, proba)):
@@ -343,5 +343,9 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
     con.print(t)
     if accuracy is not None:
         con.print(
-            f"accuracy: {fmt(accuracy, decimals=4)} ({int(np.sum(pred == ds.y))}/{len(pred)})"
+            _("accuracy: {accuracy} ({right}/{n})").format(
+                accuracy=fmt(accuracy, decimals=4),
+                right=int(np.sum(pred == ds.y)),
+                n=len(pred),
+            )
         )

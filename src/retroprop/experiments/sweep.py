@@ -29,6 +29,7 @@ import numpy as np
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -36,7 +37,7 @@ STATUSES = ("ok", "growing", "non-finite")
 """Per run: trained; loss ended (last tenth of the epochs) above where it started;
 loss or weights overflowed."""
 
-VERDICTS = ("converged", "too slow", "bouncing", "diverged")
+VERDICTS = (N_("converged"), N_("too slow"), N_("bouncing"), N_("diverged"))
 """Per eta, see the module docstring for how each is decided."""
 
 TOO_SLOW = 0.5
