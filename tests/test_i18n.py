@@ -271,9 +271,37 @@ def test_seeds_answers_in_portuguese_json_in_english(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "O mínimo global é garantido? não é garantido" in r.stdout
     assert "Dispersão entre as execuções" in r.stdout
+    assert "execuções terminaram claramente piores" in r.stdout
     r = run([*args, "--json", "-"], {"LANG": "pt_BR.UTF-8"}, tmp_path)
     answers = json.loads(r.stdout)["answers"]
     assert answers["global_minimum"]["answer"] == "not guaranteed"
+    assert "runs ended clearly worse" in answers["global_minimum"]["because"]
+
+
+def test_a_message_is_english_text_shown_translated():
+    import copy
+
+    m = i18n.Message(i18n.N_("all {n} runs diverged; try a smaller learning rate"), n=4)
+    i18n.set_language("pt")
+    assert m == "all 4 runs diverged; try a smaller learning rate"
+    assert json.dumps(m) == '"all 4 runs diverged; try a smaller learning rate"'
+    assert i18n.shown(m) == (
+        "todas as 4 execuções divergiram; tente um fator de aprendizagem η menor"
+    )
+    assert i18n.shown(copy.deepcopy(m)) == i18n.shown(m)
+    assert i18n.shown("plain") == "plain"
+    best = i18n.Message(
+        i18n.N_(
+            "{worse} of {ok} runs ended clearly worse (final loss above the best, "
+            "{best}, + {by}): each start leads gradient descent into its own minimum"
+        ),
+        worse=1,
+        ok=2,
+        best="0.1234",
+        by="0.05",
+    )
+    assert "(loss final acima da melhor, 0,1234, + 0,05)" in best.translated()
+    assert "(final loss above the best, 0.1234, + 0.05)" in best
 
 
 def test_the_report_page_is_marked_portuguese(tmp_path):

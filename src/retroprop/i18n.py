@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import gettext
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ LANGUAGES = ("en", "pt")
 """The languages retroprop speaks; English is the source language of the messages."""
 
 _chosen: str | None = None
+_NUMBER = re.compile(r"-?\d+\.\d+(e[+-]\d+)?")
 
 
 def detect_language(environ: Mapping[str, str] | None = None) -> str:
@@ -98,6 +100,40 @@ def N_(message: str) -> str:
     """Mark ``message`` for translation without translating it (module-level texts,
     translated with ``_()`` where they are shown)."""
     return message
+
+
+class Message(str):
+    """A sentence built from a marked template and its values: the English text
+    itself (what JSON and ``str`` see, stable in every language), and
+    ``translated()`` for what is shown to people.
+
+    >>> m = Message(N_("{n} of {k} runs diverged"), n=2, k=5)
+    >>> m, m.translated()  # doctest: +SKIP
+    ('2 of 5 runs diverged', '2 de 5 execuções divergiram')
+    """
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, **values: Any) -> Message:
+        # (no values: a copy being rebuilt from its text, which is already final)
+        self = super().__new__(cls, template.format(**values) if values else template)
+        self.template, self.values = template, values
+        return self
+
+    def translated(self) -> str:
+        """The sentence in the language in use; numbers with the decimal comma in
+        Portuguese (values given as formatted numbers, e.g. ``f"{x:.4f}"``)."""
+        shown = {
+            k: decimal(v) if isinstance(v, str) and _NUMBER.fullmatch(v) else v
+            for k, v in self.values.items()
+        }
+        return _(self.template).format(**shown)
+
+
+def shown(text: str) -> str:
+    """``text`` as people read it: a ``Message`` translated, anything else as is."""
+    return text.translated() if isinstance(text, Message) else text
 
 
 def decimal(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import click
 
-from retroprop.i18n import _
+from retroprop.i18n import _, shown
 
 
 def stdout_console() -> Any:
@@ -100,7 +100,7 @@ def write_files(
 def answer_line(console: Any, answer: Any) -> None:
     """``Question? answer: because`` with the question in bold."""
     console.print(
-        f"[bold]{_(answer.question)}[/bold] {_(answer.answer)}: {_(answer.because)}."
+        f"[bold]{_(answer.question)}[/bold] {_(answer.answer)}: {shown(answer.because)}."
     )
 
 

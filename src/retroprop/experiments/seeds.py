@@ -29,7 +29,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import distance, linear_names, pairwise_distances
 from retroprop.experiments.result import Answer, Result
-from retroprop.i18n import N_
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 
 
@@ -148,17 +148,39 @@ class SeedsResult(Result):
             return Answer(
                 question,
                 N_("cannot tell"),
-                f"{n - ok} of {n} runs diverged: too few left to compare; try a "
-                f"smaller learning rate",
+                Message(
+                    N_(
+                        "{diverged} of {n} runs diverged: too few left to compare; "
+                        "try a smaller learning rate"
+                    ),
+                    diverged=n - ok,
+                    n=n,
+                ),
                 numbers,
             )
-        word = "minimum" if self.n_minima == 1 else "minima"
+        because = (
+            N_(
+                "{k} distinct minimum among {ok} runs (two runs share one when their "
+                "aligned distance is below {tolerance} x their parameter norm; the "
+                "closest pair is at {closest})"
+            )
+            if self.n_minima == 1
+            else N_(
+                "{k} distinct minima among {ok} runs (two runs share one when their "
+                "aligned distance is below {tolerance} x their parameter norm; the "
+                "closest pair is at {closest})"
+            )
+        )
         return Answer(
             question,
             N_("yes") if self.n_minima == 1 else N_("no"),
-            f"{self.n_minima} distinct {word} among {ok} runs (two runs share one "
-            f"when their aligned distance is below {self.tolerance:g} x their "
-            f"parameter norm; the closest pair is at {self.closest_aligned:.3f})",
+            Message(
+                because,
+                k=self.n_minima,
+                ok=ok,
+                tolerance=f"{self.tolerance:g}",
+                closest=f"{self.closest_aligned:.3f}",
+            ),
             numbers,
         )
 
@@ -180,19 +202,37 @@ class SeedsResult(Result):
             return Answer(
                 question,
                 N_("cannot tell"),
-                f"all {len(self.seeds)} runs diverged; try a smaller learning rate",
+                Message(
+                    N_("all {n} runs diverged; try a smaller learning rate"),
+                    n=len(self.seeds),
+                ),
                 numbers,
             )
-        worse = (
-            f"{self.n_worse} of {ok} runs ended clearly worse (final loss above the "
-            f"best, {self.best_loss:.4f}, + {self.worse_by:g})"
-        )
-        why = (
-            "each start leads gradient descent into its own minimum"
+        because = (
+            N_(
+                "{worse} of {ok} runs ended clearly worse (final loss above the "
+                "best, {best}, + {by}): each start leads gradient descent into its "
+                "own minimum"
+            )
             if self.n_worse
-            else "they agree, yet nothing shows the best found is the lowest there is"
+            else N_(
+                "{worse} of {ok} runs ended clearly worse (final loss above the "
+                "best, {best}, + {by}): they agree, yet nothing shows the best found "
+                "is the lowest there is"
+            )
         )
-        return Answer(question, N_("not guaranteed"), f"{worse}: {why}", numbers)
+        return Answer(
+            question,
+            N_("not guaranteed"),
+            Message(
+                because,
+                worse=self.n_worse,
+                ok=ok,
+                best=f"{self.best_loss:.4f}",
+                by=f"{self.worse_by:g}",
+            ),
+            numbers,
+        )
 
     def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         """The spread over the runs and the lowest minima found."""
