@@ -30,7 +30,9 @@ def _read_rows(
         # A device such as /dev/zero never ends; a pipe (e.g. /dev/stdin) is read.
         mode = os.stat(name).st_mode
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
-            raise DataError(f"{name}: is a device or socket, not a CSV file")
+            raise DataError(
+                _("{name}: is a device or socket, not a CSV file").format(name=name)
+            )
         with open(name, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
@@ -40,19 +42,25 @@ def _read_rows(
             _("{name}: is a directory, not a CSV file").format(name=name)
         ) from None
     except OSError as e:
-        raise DataError(f"{name}: cannot be read ({e.strerror})") from None
+        raise DataError(
+            _("{name}: cannot be read ({reason})").format(name=name, reason=e.strerror)
+        ) from None
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark is accepted and dropped
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         raise DataError(
-            f"{name}, line {line}: byte 0x{raw[e.start]:02x} is not UTF-8 text; "
-            f"save the file as UTF-8"
+            _(
+                "{name}, line {line}: byte 0x{byte:02x} is not UTF-8 text; save the "
+                "file as UTF-8"
+            ).format(name=name, line=line, byte=raw[e.start])
         ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise DataError(
-            f"{name}, line {line}: contains a NUL byte; this is not a CSV file"
+            _(
+                "{name}, line {line}: contains a NUL byte; this is not a CSV file"
+            ).format(name=name, line=line)
         )
     # strict: a quote left open or text after a closing quote is an error with its
     # line, not silently read as data.
@@ -191,8 +199,10 @@ def load_csv(
     if target is not None and target not in header:
         if require_target:
             raise DataError(
-                f"{name}: no column named {target!r}; the columns are "
-                f"{', '.join(header)} (choose one with --target)"
+                _(
+                    "{name}: no column named {target!r}; the columns are {columns} "
+                    "(choose one with --target)"
+                ).format(name=name, target=target, columns=", ".join(header))
             )
         target = None
     if features is None:
@@ -217,26 +227,30 @@ def load_csv(
     names: list[str] = list(class_names) if class_names is not None else []
     if target is not None:
         t = header.index(target)
-        labels = [cells[t].strip() for _, cells in rows]
+        labels = [cells[t].strip() for _line, cells in rows]
         if not require_target and not any(labels):
             target = None  # a class column left blank, as in rows still to predict
     if target is not None:
-        for (line, _), lab in zip(rows, labels):
+        for (line, _cells), lab in zip(rows, labels):
             if not lab:
                 raise DataError(
-                    f"{name}, line {line}, column {target!r}: missing class label; "
-                    f"fill it in or remove the row"
+                    _(
+                        "{name}, line {line}, column {target!r}: missing class "
+                        "label; fill it in or remove the row"
+                    ).format(name=name, line=line, target=target)
                 )
         if class_names is None:
             names = _sort_labels(set(labels))
             if len(names) < 2:
                 raise DataError(
-                    f"{name}: column {target!r} has only one class ({names[0]!r}); "
-                    f"classification needs at least two"
+                    _(
+                        "{name}: column {target!r} has only one class ({only!r}); "
+                        "classification needs at least two"
+                    ).format(name=name, target=target, only=names[0])
                 )
         index = {c: k for k, c in enumerate(names)}
         y = np.empty(len(rows), dtype=np.int64)
-        for i, ((line, _), lab) in enumerate(zip(rows, labels)):
+        for i, ((line, _cells), lab) in enumerate(zip(rows, labels)):
             if lab not in index:
                 raise DataError(
                     f"{name}, line {line}, column {target!r}: class {lab!r} is not one "
