@@ -170,7 +170,10 @@ def test_numbers_for_people_take_the_decimal_comma_in_portuguese():
     assert fmt(1e302) == "1e+302"
     assert fmt(1.5e-7) == "1,5e-07"
     assert fmt(3) == "3"
+    st = rp.datasets.Standardizer().fit(np.array([[0.0, 1.0], [1.0, 2.0]]))
+    assert "mean=[0,5; 1,5]" in repr(st)  # "; " between numbers with commas
     i18n.set_language("en")
+    assert "mean=[0.5, 1.5]" in repr(st)
     assert fmt(0.96667, decimals=4) == "0.9667"
 
 
