@@ -28,31 +28,55 @@ class NotDifferentiableError(RetropropError, ValueError):
 
 
 class DivergenceError(RetropropError, ArithmeticError):
-    """Training produced a non-finite loss or parameter; the last finite ones were kept.
+    """Training diverged (``retroprop.training.divergence`` defines when).
 
     Attributes
     ----------
     epoch, iteration : int
         Where it happened (both 1-based; ``iteration`` counts updates from the start).
     lr : float
-        The learning rate in use.
+        The learning rate the caller gave (never a float32-rounded copy of it).
+    what : str
+        What went wrong, e.g. ``"the loss became nan"``.
+    history : History or None
+        The epochs measured before, when ``train`` raised it.
     """
 
-    def __init__(self, message: str, *, epoch: int, iteration: int, lr: float):
+    def __init__(
+        self, message: str, *, epoch: int, iteration: int, lr: float, what: str = ""
+    ):
         super().__init__(message)
         self.epoch = epoch
         self.iteration = iteration
         self.lr = lr
+        self.what = what or message
+        self.history: object = None
 
     @classmethod
-    def at(cls, epoch: int, iteration: int, lr: float, what: str) -> DivergenceError:
-        """The error every training path raises: where it happened, what became
-        non-finite (``what``, e.g. ``"the loss became nan"``) and the eta to try."""
+    def at(
+        cls,
+        epoch: int,
+        iteration: int,
+        lr: float,
+        what: str,
+        *,
+        advice: str | None = None,
+        kept: bool = True,
+    ) -> DivergenceError:
+        """The error every training path raises: where it happened, what went wrong
+        (``what``, e.g. ``"the loss became nan"``) and what to do: ``advice``, or
+        by default a smaller eta; ``kept``: the step refused the update, so the
+        parameters are the last finite ones. Huge and tiny numbers print in
+        scientific notation."""
+        from retroprop.training.divergence import eta_advice, num
+
         return cls(
             f"training diverged at epoch {epoch}, iteration {iteration} with "
-            f"lr={lr:g}: {what}; the last finite parameters were kept. Try a smaller "
-            f"learning rate (eta), e.g. lr={lr / 10:g}",
+            f"lr={num(lr)}: {what}"
+            f"{'; the last finite parameters were kept' if kept else ''}. "
+            f"{advice or eta_advice(lr)}",
             epoch=epoch,
             iteration=iteration,
             lr=lr,
+            what=what,
         )

@@ -28,7 +28,7 @@ from retroprop.errors import ConfigError, NotDifferentiableError
 from retroprop.fast.spec import Layout, fast_reason
 from retroprop.training.checks import check_xy
 from retroprop.training.runner import ENGINES
-from retroprop.training.step import loss_targets
+from retroprop.training.step import evaluate, loss_targets
 
 __all__ = ["ENGINES", "ManyResult", "epoch_orders", "sample_orders", "train_many"]
 
@@ -47,10 +47,14 @@ class ManyResult:
     val_loss, val_accuracy : ndarray of shape (N, epochs) or None
         The same on the validation set, when one was given.
     diverged : bool ndarray of shape (N,)
-        Members whose loss or parameters became non-finite; they keep their last
-        finite parameters and stop, the others continue.
+        Members that diverged by ``retroprop.training.divergence``'s definition
+        (the one ``train`` raises on). Those whose loss or parameters became
+        non-finite keep their last finite parameters and stop, the others continue;
+        a loss that grew or a dead network is judged after the last epoch.
     diverged_at : int ndarray of shape (N,)
         The epoch (1-based) a member diverged in, -1 if it did not.
+    divergence : str ndarray of shape (N,)
+        Per member, the kind of divergence (a key of ``divergence.KINDS``) or ``""``.
     seeds : ndarray of shape (N,)
     iterations : int
         Updates each member that did not diverge made.
@@ -68,6 +72,7 @@ class ManyResult:
     engine: str
     val_loss: np.ndarray | None = None
     val_accuracy: np.ndarray | None = None
+    divergence: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
     _template: Sequential | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -214,7 +219,7 @@ def train_many(
         out = _run_fast(template, layout, theta, X, y, seeds, **settings)
     else:
         out = _run_numpy(template, layout, theta, X, y, seeds, **settings)
-    return ManyResult(
+    result = ManyResult(
         params={k: v.copy() for k, v in layout.views(theta).items()},
         seeds=seeds,
         iterations=int(epochs) * -(-n // int(batch_size)),
@@ -222,6 +227,35 @@ def train_many(
         _template=copy.deepcopy(template),
         **out,
     )
+    _judge_members(result, nets, X, y, loss)
+    return result
+
+
+def _judge_members(
+    result: ManyResult, nets: list[Sequential], X: np.ndarray, y: np.ndarray, loss: str
+) -> None:
+    """Flag the members that diverged by ``training.divergence.judge``, as ``train``
+    would raise for them: non-finite ones are flagged already; a finite one is
+    looked at only when its final loss is not below chance (growing and dead
+    networks both are), so most members cost nothing here."""
+    from retroprop.training.divergence import chance_loss, judge, outputs_collapsed
+
+    N, epochs = result.loss.shape
+    kinds = np.where(result.diverged, "non-finite", "").astype(object)
+    if epochs:
+        chance = chance_loss(y, nets[0].out_features, loss)
+        final = result.loss[:, -1]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for i in np.flatnonzero(~result.diverged & (final >= chance * (1 - 1e-9))):
+                net = result.net(int(i))
+                collapsed = outputs_collapsed(net(X), y, loss)
+                initial = evaluate(nets[i], X, y, loss)[0]
+                kind = judge(initial, float(final[i]), chance, collapsed)
+                if kind is not None:
+                    kinds[i] = kind
+                    result.diverged_at[i] = epochs
+    result.divergence = kinds.astype(str)
+    result.diverged = kinds != ""
 
 
 def sample_orders(rngs: list[np.random.Generator], n: int, shuffle: bool) -> np.ndarray:
