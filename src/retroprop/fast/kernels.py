@@ -23,10 +23,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
 
-from retroprop.fast.spec import LINEAR
+from retroprop.fast.health import prepare_numba
+
+prepare_numba()  # a fork-safe threading layer and a sound cache, before any @njit
+
+from numba import njit, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+from retroprop.fast.spec import LINEAR  # noqa: E402
 
 OK, LOSS_NOT_FINITE, STEP_NOT_FINITE, EVAL_NOT_FINITE = 0, 1, 2, 3
 SIGMOID, TANH, RELU, LEAKY, IDENTITY = 2, 3, 4, 5, 1  # spec.ACTIVATION_CODES

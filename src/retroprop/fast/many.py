@@ -453,6 +453,7 @@ def _run_fast(
     (float32 ones take ``_run_numpy``, which detects float32 overflow as ``train``).
     """
     from retroprop.fast import kernels, many_kernels
+    from retroprop.fast.health import PARALLEL_LOCK
     from retroprop.fast.spec import LOSS_CODES
 
     N, n = theta.shape[0], X.shape[0]
@@ -506,33 +507,34 @@ def _run_fast(
     for epoch0 in range(0, epochs, chunk):
         E = min(chunk, epochs - epoch0)
         orders = epoch_orders(rngs, n, E, shuffle)
-        many_kernels.train_many_blocks(
-            blocks,
-            bufs,
-            active,
-            status,
-            first,
-            X,
-            yf,
-            T,
-            orders,
-            epoch0,
-            batch_size,
-            float(dt(lr)),
-            float(dt(momentum)),
-            float(dt(1.0 - dampening)),
-            float(dt(weight_decay)),
-            nesterov,
-            LOSS_CODES[loss],
-            *arch,
-            Xv,
-            yv,
-            Tv,
-            hist["loss"],
-            hist["accuracy"],
-            hist["val_loss"],
-            hist["val_accuracy"],
-        )
+        with PARALLEL_LOCK:  # a fork-safe threading layer, one caller at a time
+            many_kernels.train_many_blocks(
+                blocks,
+                bufs,
+                active,
+                status,
+                first,
+                X,
+                yf,
+                T,
+                orders,
+                epoch0,
+                batch_size,
+                float(dt(lr)),
+                float(dt(momentum)),
+                float(dt(1.0 - dampening)),
+                float(dt(weight_decay)),
+                nesterov,
+                LOSS_CODES[loss],
+                *arch,
+                Xv,
+                yv,
+                Tv,
+                hist["loss"],
+                hist["accuracy"],
+                hist["val_loss"],
+                hist["val_accuracy"],
+            )
     theta[...] = blocks.transpose(0, 2, 1).reshape(nb * L, -1)[:N]
     # The epoch each diverged member stopped in: its first NaN entry.
     diverged = status.reshape(-1)[:N] != kernels.OK
