@@ -188,7 +188,7 @@ page keeps every number of every recorded step, so it grows with the parameters
 times the batch times the steps: a 784-256-128-10 network takes about 100 MB and
 1 GB of memory per step; beyond this a browser cannot open the page anyway."""
 
-BYTES_PER_PARAMETER = (350, 150)
+BYTES_PER_PARAMETER = (350, 170)
 """``(a, b)``: one recorded step of a network with P parameters and batch size B
 takes about ``P (a + b B)`` bytes of HTML (measured on 47 to 9,091 parameters,
 batch sizes 1 to 16, by ``benchmarks/bench_reliability.py``; rounded up)."""
