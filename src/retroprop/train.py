@@ -190,6 +190,12 @@ def train(
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ConfigError("validation must be a pair (X_val, y_val)")
         Xv, yv = check_xy(*validation, net=net, what="validation X", loss=loss)
+    biggest = float(np.finfo(net.dtype).max)
+    if isinstance(lr, (int, float, np.number)) and abs(float(lr)) > biggest:
+        raise ConfigError(
+            f"lr={float(lr):g} does not fit in the network's {net.dtype} (largest "
+            f"{biggest:g}); use a smaller lr"
+        )
     opt = OPTIMIZERS[optimizer](
         net.parameters(),
         lr=lr,
@@ -266,7 +272,7 @@ def train(
             err.iteration,
             lr,
             err.what,
-            data_advice(X, y, loss) if start_failed else "",
+            data_advice(X, y, loss, None if start_failed else lr),
             history,
         ) from None
     for cb in callbacks:

@@ -120,9 +120,13 @@ def describe(kind: str, initial: float, final: float, chance: float) -> str:
     )
 
 
-def data_advice(X: np.ndarray, y: np.ndarray, loss: str) -> str:
+def data_advice(
+    X: np.ndarray, y: np.ndarray, loss: str, lr: float | None = None
+) -> str:
     """Advice naming the data's largest column: the inputs' (``column j of X``) or
-    the MSE targets', when larger than ``BIG_DATA``; else ''."""
+    the MSE targets', when larger than ``BIG_DATA``; else ''. ``lr`` None: the loss
+    was not finite before any update, so eta is not the cause; else a smaller eta
+    is suggested too."""
     X = np.asarray(X)
     parts = []
     if X.size:
@@ -136,9 +140,14 @@ def data_advice(X: np.ndarray, y: np.ndarray, loss: str) -> str:
             parts.append(f"the targets reach {num(t.max())}")
     if not parts:
         return ""
+    then = (
+        "the learning rate is not the cause"
+        if lr is None
+        else f"or try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
+    )
     return (
-        f"the data overflow the network ({'; '.join(parts)}): standardise or rescale "
-        f"them (e.g. rp.datasets.Standardizer), the learning rate is not the cause"
+        f"The data overflow the network ({'; '.join(parts)}): standardise or "
+        f"rescale them (e.g. rp.datasets.Standardizer); {then}"
     )
 
 
