@@ -78,7 +78,7 @@ def test_chance_loss_for_mse_is_the_loss_of_predicting_the_mean():
 
 
 @pytest.mark.parametrize(
-    "initial, final, chance, collapsed, kind",
+    ("initial", "final", "chance", "collapsed", "kind"),
     [
         (1.1, float("nan"), 1.0986, False, "non-finite"),
         (1.1, float("inf"), 1.0986, False, "non-finite"),

@@ -38,7 +38,6 @@ from retroprop.training.divergence import (
     chance_loss,
     data_advice,
     describe,
-    eta_advice,
     judge,
     outputs_collapsed,
 )

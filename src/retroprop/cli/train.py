@@ -334,12 +334,13 @@ def _stream_predictions_json(
     million rows never become one Python list of lists (``json`` writes each chunk
     in C; floats keep every digit)."""
     import json
+    import sys
 
     import numpy as np
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     chunk = 65_536
-    labels = np.array(names, dtype=object)
+    labels = np.asarray(names, dtype=str)
     out.write('{\n  "predictions": [')
     for start in range(0, len(pred), chunk):
         part = json.dumps(labels[pred[start : start + chunk]].tolist())[1:-1]

@@ -36,7 +36,6 @@ from retroprop.experiments.align import (
 from retroprop.experiments.result import Answer, Result
 from retroprop.jsondata import plain
 
-
 MAX_SEEDS = 2_000
 """The most runs one study compares: its result holds N x N distance matrices (two
 of them, 8 N^2 bytes each: 64 MB at 2,000, 400 MB at 5,000) and its JSON lists
@@ -383,9 +382,9 @@ def seed_study(
                 kept, layers, activation, progress=aligning
             )
         else:
-            best = int(np.argmin(many.loss[idx, -1])) if epochs else 0
+            reference = int(np.argmin(many.loss[idx, -1])) if epochs else 0
             aligned[np.ix_(idx, idx)] = distances_via_reference(
-                kept, best, layers, activation, progress=aligning
+                kept, reference, layers, activation, progress=aligning
             )
     final_loss = (
         np.array(

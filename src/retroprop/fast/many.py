@@ -240,7 +240,7 @@ def _judge_members(
     networks both are), so most members cost nothing here."""
     from retroprop.training.divergence import chance_loss, judge, outputs_collapsed
 
-    N, epochs = result.loss.shape
+    _N, epochs = result.loss.shape
     kinds = np.where(result.diverged, "non-finite", "").astype(object)
     if epochs:
         chance = chance_loss(y, nets[0].out_features, loss)

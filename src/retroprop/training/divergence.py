@@ -96,9 +96,8 @@ def judge(initial: float, final: float, chance: float, collapsed: bool) -> str |
         return "non-finite"
     if chance <= 0:  # one class, or constant targets: a constant output is right
         return None
-    if final > chance and final > initial:
-        if final > GROWTH * initial or collapsed:
-            return "growing"
+    if final > chance and final > initial and (final > GROWTH * initial or collapsed):
+        return "growing"
     if collapsed:
         return "dead"
     return None
