@@ -6,6 +6,15 @@ standard types keep working; the command line turns every one into a one-line me
 
 from __future__ import annotations
 
+import math
+
+
+def num(x: float) -> str:
+    """A number short enough for a message: 6 significant digits, scientific
+    notation for huge and tiny ones (``1e+302``, never 300 digits)."""
+    x = float(x)
+    return f"{x:g}" if math.isfinite(x) else str(x)
+
 
 class RetropropError(Exception):
     """Base of every error retroprop raises on purpose."""
@@ -68,13 +77,12 @@ class DivergenceError(RetropropError, ArithmeticError):
         by default a smaller eta; ``kept``: the step refused the update, so the
         parameters are the last finite ones. Huge and tiny numbers print in
         scientific notation."""
-        from retroprop.training.divergence import eta_advice, num
-
+        if advice is None:
+            advice = f"Try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
         return cls(
             f"training diverged at epoch {epoch}, iteration {iteration} with "
             f"lr={num(lr)}: {what}"
-            f"{'; the last finite parameters were kept' if kept else ''}. "
-            f"{advice or eta_advice(lr)}",
+            f"{'; the last finite parameters were kept' if kept else ''}. {advice}",
             epoch=epoch,
             iteration=iteration,
             lr=lr,

@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+from retroprop.errors import num
+
 GROWTH = 10.0
 """A loss that ends above this many times its initial value (and above chance) grew."""
 
@@ -40,15 +42,6 @@ KINDS = ("non-finite", "growing", "dead")
 
 BIG_DATA = 1e6
 """Inputs or MSE targets larger than this in magnitude are named in the advice."""
-
-
-def num(x: float) -> str:
-    """A number short enough for a message: 6 significant digits, scientific
-    notation for huge and tiny ones (``1e+302``, never 300 digits)."""
-    x = float(x)
-    if not math.isfinite(x):
-        return str(x)
-    return f"{x:g}"
 
 
 def chance_loss(y: np.ndarray, k: int, loss: str) -> float:
@@ -150,6 +143,21 @@ def data_advice(
     )
 
 
+__all__ = [
+    "BIG_DATA",
+    "FLAT",
+    "GROWTH",
+    "KINDS",
+    "chance_loss",
+    "data_advice",
+    "describe",
+    "eta_advice",
+    "judge",
+    "num",
+    "outputs_collapsed",
+]
+
+
 def eta_advice(lr: float) -> str:
-    """Advice to try a smaller learning rate, with the one given shown as given."""
+    """Advice to try a smaller learning rate (``DivergenceError.at``'s default)."""
     return f"Try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
