@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -123,6 +124,14 @@ def test_train_raises_for_a_loss_that_grew_far_above_its_start(iris):
     assert "smaller learning rate" in msg and "\n" not in msg
     assert e.value.epoch == 20 and e.value.lr == 50.0
     assert len(e.value.history.loss) == 20  # the curves are kept on the error
+    # a worker process can send it back: everything survives pickling
+    back = pickle.loads(pickle.dumps(e.value))
+    assert (back.epoch, back.iteration, back.lr, str(back)) == (
+        20,
+        e.value.iteration,
+        50.0,
+        msg,
+    )
 
 
 def test_a_dead_relu_network_is_reported(iris):

@@ -52,8 +52,16 @@ class DivergenceError(RetropropError, ArithmeticError):
     """
 
     def __init__(
-        self, message: str, *, epoch: int, iteration: int, lr: float, what: str = ""
+        self,
+        message: str,
+        *,
+        epoch: int = 0,
+        iteration: int = 0,
+        lr: float = math.nan,
+        what: str = "",
     ):
+        # Defaults only so that pickle (a worker process sending it back) can call
+        # cls(message); the real values come back with the instance's __dict__.
         super().__init__(message)
         self.epoch = epoch
         self.iteration = iteration
