@@ -26,6 +26,7 @@ from retroprop.training.divergence import (
     chance_loss,
     judge,
     num,
+    output_spread,
     outputs_collapsed,
 )
 
@@ -79,21 +80,28 @@ def test_chance_loss_for_mse_is_the_loss_of_predicting_the_mean():
 
 
 @pytest.mark.parametrize(
-    ("initial", "final", "chance", "collapsed", "kind"),
+    ("initial", "final", "chance", "spread", "kind"),
     [
-        (1.1, float("nan"), 1.0986, False, "non-finite"),
-        (1.1, float("inf"), 1.0986, False, "non-finite"),
-        (1.1, 1.1 * GROWTH + 0.01, 1.0986, False, "growing"),  # 10x and above chance
-        (1.1, 6.6, 1.0986, True, "growing"),  # above start, outputs saturated
-        (1.1, 6.6, 1.0986, False, None),  # worse, but < 10x and still looking
-        (0.05, 0.6, 1.0986, False, None),  # 12x its start, yet below chance
-        (1.2, 1.0986, 1.0986, True, "dead"),  # constant outputs at chance
-        (1.2, 0.3, 0.0, True, None),  # one class: a constant output is right
-        (1.1, 0.4, 1.0986, False, None),  # a good run
+        (1.1, float("nan"), 1.0986, 1.0, "non-finite"),
+        (1.1, float("inf"), 1.0986, 1.0, "non-finite"),
+        (1.1, 1.1 * GROWTH + 0.01, 1.0986, 1.0, "growing"),  # 10x and above chance
+        (1.1, 6.6, 1.0986, 1e-5, "growing"),  # 6x its start, outputs saturated
+        (1.1, 6.6, 1.0986, 1.0, None),  # worse, but < 10x and still looking
+        (0.69, 0.70, 0.6919, 1e-5, None),  # no signal: flat outputs near chance
+        (0.05, 0.6, 1.0986, 1.0, None),  # 12x its start, yet below chance
+        (1.2, 1.0986, 1.0986, 0.0, "dead"),  # the same output for every sample
+        (1.2, 0.3, 0.0, 0.0, None),  # one class: a constant output is right
+        (1.1, 0.4, 1.0986, 1.0, None),  # a good run
     ],
 )
-def test_judge(initial, final, chance, collapsed, kind):
-    assert judge(initial, final, chance, collapsed) == kind
+def test_judge(initial, final, chance, spread, kind):
+    assert judge(initial, final, chance, spread) == kind
+
+
+def test_constant_inputs_make_constant_outputs_right():
+    X = np.ones((4, 2))
+    out = np.tile([[2.0, -1.0]], (4, 1))
+    assert output_spread(out, X, np.array([0, 1, 0, 1]), "cross_entropy") == math.inf
 
 
 def test_outputs_collapsed():

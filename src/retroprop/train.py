@@ -39,7 +39,7 @@ from retroprop.training.divergence import (
     data_advice,
     describe,
     judge,
-    outputs_collapsed,
+    output_spread,
 )
 from retroprop.training.runner import (
     ENGINES,
@@ -316,7 +316,7 @@ def _check_ended_well(
     chance = chance_loss(y, out.shape[1], loss)
     if final < chance * (1 - 1e-9):  # neither growing nor dead: most runs stop here
         return
-    kind = judge(initial, final, chance, outputs_collapsed(out, y, loss))
+    kind = judge(initial, final, chance, output_spread(out, X, y, loss))
     if kind is None:
         return
     raise _diverged(

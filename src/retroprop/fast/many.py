@@ -238,7 +238,7 @@ def _judge_members(
     would raise for them: non-finite ones are flagged already; a finite one is
     looked at only when its final loss is not below chance (growing and dead
     networks both are), so most members cost nothing here."""
-    from retroprop.training.divergence import chance_loss, judge, outputs_collapsed
+    from retroprop.training.divergence import chance_loss, judge, output_spread
 
     _N, epochs = result.loss.shape
     kinds = np.where(result.diverged, "non-finite", "").astype(object)
@@ -248,9 +248,9 @@ def _judge_members(
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for i in np.flatnonzero(~result.diverged & (final >= chance * (1 - 1e-9))):
                 net = result.net(int(i))
-                collapsed = outputs_collapsed(net(X), y, loss)
+                spread = output_spread(net(X), X, y, loss)
                 initial = evaluate(nets[i], X, y, loss)[0]
-                kind = judge(initial, float(final[i]), chance, collapsed)
+                kind = judge(initial, float(final[i]), chance, spread)
                 if kind is not None:
                     kinds[i] = kind
                     result.diverged_at[i] = epochs

@@ -7,10 +7,11 @@ A run has diverged when one of these holds (``judge`` decides, ``KINDS`` names t
 - ``"growing"``: the loss ended far above where it started: above the loss of
   predicting the class frequencies (``chance_loss``: the entropy of the class prior
   for cross-entropy, the targets' variance for MSE) and either above ``GROWTH``
-  times the initial loss, or above the initial loss with a network whose outputs no
-  longer depend on its input (saturated: eta threw the weights out of range);
-- ``"dead"``: the outputs no longer depend on the input (``outputs_collapsed``),
-  so the loss cannot go below chance (the dead ReLU network at a huge eta).
+  times the initial loss, or above ``SATURATED`` times it with outputs that barely
+  depend on the input (spread below ``FLAT``: eta threw the weights out of range);
+- ``"dead"``: the outputs are the same for every sample to rounding (spread below
+  ``DEAD``) while the inputs vary, so the loss cannot go below chance (the dead ReLU
+  network at a huge eta).
 
 ``train`` raises ``DivergenceError`` for each (``--lr 10000`` exits 1 and saves
 nothing); ``train_many`` flags its members with the same rule (``ManyResult.diverged``
@@ -35,7 +36,15 @@ GROWTH = 10.0
 
 FLAT = 1e-4
 """Outputs whose spread over the samples is below this (relative to 1 + their size
-for logits, to the targets' spread for MSE) no longer depend on the input."""
+for logits, to the targets' range for MSE) have saturated: they barely depend on
+the input."""
+
+SATURATED = 2.0
+"""A saturated network whose loss ended above this many times its start grew."""
+
+DEAD = 1e-12
+"""Outputs whose relative spread is below this (to rounding, the same for every
+sample, while the inputs vary) come from a dead network."""
 
 KINDS = ("non-finite", "growing", "dead")
 """The kinds of divergence, in the order ``judge`` tests them."""
@@ -66,32 +75,47 @@ def chance_loss(y: np.ndarray, k: int, loss: str) -> float:
         return float(np.mean((t - t.mean(axis=0)) ** 2))
 
 
-def outputs_collapsed(out: np.ndarray, y: np.ndarray, loss: str) -> bool:
-    """True when the network's outputs ``out`` of shape ``(n, k)`` are the same for
-    every sample (to ``FLAT``): the network no longer looks at its input."""
+def output_spread(out: np.ndarray, X: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """How much the outputs ``out`` of shape ``(n, k)`` vary over the samples,
+    relative to their size (logits) or to the targets' range (MSE regression).
+
+    ``inf`` when it cannot tell: fewer than two samples, non-finite outputs, or
+    inputs ``X`` that are all the same row (then constant outputs are right).
+    """
     out = np.asarray(out, dtype=np.float64)
     if len(out) < 2 or not np.isfinite(out).all():
-        return False
+        return math.inf
+    X = np.asarray(X)
+    if not (X.max(axis=0) - X.min(axis=0) > 0).any():
+        return math.inf
     spread = float((out.max(axis=0) - out.min(axis=0)).max())
     if loss == "cross_entropy" or out.shape[1] > 1:
         scale = 1.0 + float(np.abs(out).max())
     else:
         t = np.asarray(y, dtype=np.float64)
         scale = float(t.max() - t.min()) or 1.0
-    return spread <= FLAT * scale
+    return spread / scale
 
 
-def judge(initial: float, final: float, chance: float, collapsed: bool) -> str | None:
+def outputs_collapsed(out: np.ndarray, y: np.ndarray, loss: str) -> bool:
+    """True when the outputs ``out`` of shape ``(n, k)`` are the same for every
+    sample to ``FLAT`` (``output_spread``; the inputs taken as varying)."""
+    return output_spread(out, np.arange(2.0)[:, None], y, loss) <= FLAT
+
+
+def judge(initial: float, final: float, chance: float, spread: float) -> str | None:
     """The kind of divergence (one of ``KINDS``) of a run whose loss went from
     ``initial`` to ``final``, or None when it did not diverge (see the module
-    docstring). ``collapsed`` is ``outputs_collapsed`` of the final network."""
+    docstring). ``spread`` is ``output_spread`` of the final network."""
     if not math.isfinite(final):
         return "non-finite"
     if chance <= 0:  # one class, or constant targets: a constant output is right
         return None
-    if final > chance and final > initial and (final > GROWTH * initial or collapsed):
+    if final > chance and (
+        final > GROWTH * initial or (spread <= FLAT and final > SATURATED * initial)
+    ):
         return "growing"
-    if collapsed:
+    if spread <= DEAD:
         return "dead"
     return None
 
@@ -145,15 +169,18 @@ def data_advice(
 
 __all__ = [
     "BIG_DATA",
+    "DEAD",
     "FLAT",
     "GROWTH",
     "KINDS",
+    "SATURATED",
     "chance_loss",
     "data_advice",
     "describe",
     "eta_advice",
     "judge",
     "num",
+    "output_spread",
     "outputs_collapsed",
 ]
 
