@@ -77,7 +77,8 @@ def sweep_lr(
     """How eta influences the minimisation: train at each eta, several seeds each.
 
     The verdict per eta, on the mean over its seeds: diverged (a run's loss became
-    non-finite or ended above where it started), too slow (the loss did not fall
+    non-finite, ended far above where it started and above chance, or its network
+    died; the definition `train` exits 1 on), too slow (the loss did not fall
     below half its start), bouncing (the loss jitters by more than half its mean
     over the last tenth of the epochs), else converged.
     """

@@ -252,9 +252,29 @@ def _render(
     default=None,
     help="Class column, if present, to report accuracy (default: the model's).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
-def predict(model_path: str, data: str, target: str | None, as_json: bool) -> None:
-    """Predict the class of every row of a CSV with a saved model."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print every prediction and its probabilities as JSON (streamed).",
+)
+@click.option(
+    "--rows",
+    "show_rows",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Rows to list in the table before the summary (--json gives all of them).",
+)
+def predict(
+    model_path: str, data: str, target: str | None, as_json: bool, show_rows: int
+) -> None:
+    """Predict the class of every row of a CSV with a saved model.
+
+    Prints the first --rows rows and a summary (how many rows each class got, the
+    accuracy when the file has the class column); --json prints every row.
+    """
     from retroprop.atomic import check_outputs
 
     check_outputs(inputs={"--model": model_path, "--data": data}, outputs={})
@@ -293,27 +313,57 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
     names = model.class_names or [str(i) for i in range(proba.shape[1])]
     accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
     if as_json:
-        emit_json(
-            {
-                "predictions": [names[k] for k in pred],
-                "probabilities": proba.tolist(),
-                "class_names": names,
-                "accuracy": accuracy,
-            }
-        )
+        _stream_predictions_json(pred, proba, names, accuracy)
         return
     from rich.table import Table
 
+    n = len(pred)
     t = Table(title=f"Predictions for {data}", title_justify="left")
     t.add_column("row", justify="right")
     t.add_column("predicted")
     for c in names:
         t.add_column(f"p({c})", justify="right")
-    for i, (k, p) in enumerate(zip(pred, proba)):
-        t.add_row(str(i + 1), names[k], *[f"{fmt(v, decimals=4)}" for v in p])
+    for i in range(min(n, show_rows)):
+        t.add_row(str(i + 1), names[pred[i]], *[fmt(v, decimals=4) for v in proba[i]])
     con = stdout_console()
     con.print(t)
+    if n > show_rows:
+        con.print(
+            f"... and {n - show_rows:,} more rows (--rows N lists more, --json all)"
+        )
+    counts = np.bincount(pred, minlength=len(names))
+    con.print(
+        f"{n:,} rows predicted: "
+        + ", ".join(f"{c} {int(k):,}" for c, k in zip(names, counts))
+    )
     if accuracy is not None:
         con.print(
-            f"accuracy: {fmt(accuracy, decimals=4)} ({int(np.sum(pred == ds.y))}/{len(pred)})"
+            f"accuracy: {fmt(accuracy, decimals=4)} ({int(np.sum(pred == ds.y))}/{n})"
         )
+
+
+def _stream_predictions_json(
+    pred: Any, proba: Any, names: list[str], accuracy: float | None
+) -> None:
+    """The JSON object of ``predict --json``, written in chunks of rows so that a
+    million rows never become one Python list of lists (``json`` writes each chunk
+    in C; floats keep every digit)."""
+    import json
+    import sys
+
+    import numpy as np
+
+    out = sys.stdout
+    chunk = 65_536
+    labels = np.asarray(names, dtype=str)
+    out.write('{\n  "predictions": [')
+    for start in range(0, len(pred), chunk):
+        part = json.dumps(labels[pred[start : start + chunk]].tolist())[1:-1]
+        out.write(("," if start else "") + part)
+    out.write('],\n  "probabilities": [')
+    for start in range(0, len(pred), chunk):
+        part = json.dumps(proba[start : start + chunk].tolist())[1:-1]
+        out.write(("," if start else "") + part)
+    out.write(f'],\n  "class_names": {json.dumps(names)},\n')
+    out.write(f'  "accuracy": {json.dumps(accuracy)}\n}}\n')
+    out.flush()

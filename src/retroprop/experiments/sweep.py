@@ -2,9 +2,11 @@
 
 For each eta, ``lr_sweep`` trains the same networks (one per seed) with
 ``retroprop.train_many`` and keeps the loss per epoch. A run is flagged as diverged,
-never a crash, when its loss became non-finite (``train_many`` freezes it) or when its
-mean loss over the last tenth of the epochs is above the loss it started from (eta so
-large that the steps overshoot instead of descending).
+never a crash, by the definition ``retroprop.train`` raises on
+(``retroprop.training.divergence``): its loss became non-finite (``train_many``
+freezes it), or it ended far above where it started and above chance (eta so large
+that the steps overshoot instead of descending), or the network died (its outputs no
+longer depend on the input).
 
 Each eta then gets one verdict (``SweepResult.verdict``), judged in this order on the
 mean over its seeds:
@@ -32,9 +34,9 @@ from retroprop.experiments.result import Result
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
-STATUSES = ("ok", "growing", "non-finite")
-"""Per run: trained; loss ended (last tenth of the epochs) above where it started;
-loss or weights overflowed."""
+STATUSES = ("ok", "growing", "dead", "non-finite")
+"""Per run: trained; loss ended far above where it started; outputs no longer depend
+on the input; loss or weights overflowed (``retroprop.training.divergence.KINDS``)."""
 
 VERDICTS = ("converged", "too slow", "bouncing", "diverged")
 """Per eta, see the module docstring for how each is decided."""
@@ -119,7 +121,7 @@ class SweepResult(Result):
     @property
     def divergence_kinds(self) -> list[list[str]]:
         """Per eta, the sorted distinct statuses of its diverged runs
-        (``"growing"``, ``"non-finite"``); empty when none diverged."""
+        (``"growing"``, ``"dead"``, ``"non-finite"``); empty when none diverged."""
         return [
             sorted({str(s) for s in self.status[i][self.diverged[i]]})
             for i in range(len(self.lrs))
@@ -270,7 +272,6 @@ def lr_sweep(
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)
     status = np.full((len(lrs), len(seeds)), "ok", dtype=object)
-    tail = max(1, epochs // 10)  # judge growth on the last tenth, not one noisy epoch
     for i, lr in enumerate(lrs):
         many = rp.train_many(
             make_net,
@@ -283,11 +284,7 @@ def lr_sweep(
             loss=loss,
         )
         L[i], A[i] = many.loss, many.accuracy
-        for j in range(len(seeds)):
-            if many.diverged[j]:
-                status[i, j] = "non-finite"
-            elif np.mean(many.loss[j, -tail:]) > initial[j]:
-                status[i, j] = "growing"
+        status[i, many.diverged] = many.divergence[many.diverged]
         if progress is not None:
             progress(i + 1, len(lrs))
     status = status.astype(str)
