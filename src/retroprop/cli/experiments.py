@@ -177,9 +177,10 @@ def _table(title: str, columns: list[str]):
 
 def _setup(data, target, test_size, hidden, activation, seed):
     """The split and ``make_net(seed)`` every training experiment uses."""
+    from retroprop.cli.common import load_data
     from retroprop.recipe import build_network, parse_hidden, prepare_data
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(load_data(data, target), target, test_size=test_size, seed=seed)
     sizes = parse_hidden(hidden)
 
     def make_net(s: int):
@@ -492,15 +493,18 @@ def boundary(
 
 
 def _dataset_for_model(model, data, target):
+    from retroprop.cli.common import read_options
     from retroprop.datasets import load_csv, load_iris
 
     if data is None:
         return load_iris()
+    opts = {k: v for k, v in read_options().items() if k not in ("features", "task")}
     return load_csv(
         data,
         target=target,
         features=model.feature_names or None,
         class_names=model.class_names or None,
+        **opts,
     )
 
 

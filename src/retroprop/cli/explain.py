@@ -89,8 +89,10 @@ def _stop_at(step: int):
     "--sample",
     type=click.IntRange(0),
     default=None,
-    help="Explain on training row N (0-based) instead of the batch training "
-    "visits at --step.",
+    metavar="LINE",
+    help="Explain on the training row at line LINE of the data file (the header "
+    "is line 1; `retroprop predict` names rows the same way) instead of the batch "
+    "training visits at --step.",
 )
 @click.option(
     "--lr",
@@ -155,13 +157,20 @@ def explain(
     """
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
+    import numpy as np
+
     import retroprop as rp
     from retroprop.errors import ConfigError, DataError
     from retroprop.recipe import build_network, parse_hidden, prepare_data
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    from retroprop.cli.common import load_data
+    from retroprop.datasets import split_lines
+
+    ds = load_data(data, target)
+    split = prepare_data(ds, target, test_size=test_size, seed=seed)
+    lines_train, lines_test = split_lines(ds, test_size, seed)
     X, y = split.X_train, split.y_train
     class_names = list(split.dataset.class_names)
     if model_path:
@@ -188,8 +197,19 @@ def explain(
     else:
         net = build_network(split, parse_hidden(hidden), activation, seed=seed)
     n = len(y)
-    if sample is not None and sample >= n:
-        raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
+    if sample is not None:
+        found = np.flatnonzero(lines_train == sample)
+        if not len(found):
+            where = (
+                "is in the test part"
+                if sample in lines_test
+                else "is not a data row of the file"
+            )
+            raise ConfigError(
+                f"--sample: line {sample} {where}; give the line of a training row "
+                f"(e.g. {int(lines_train.min())})"
+            )
+        sample = int(found[0])
 
     # Run rp.train's own loop up to the start of iteration `step`: step - 1 updates,
     # on the NumPy engine (the reference; also what `train --record-bias` runs).
@@ -213,6 +233,11 @@ def explain(
         "step": step,
         "epoch": stop.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
+        "line": (
+            int(lines_train[rows[0]])
+            if len(rows) == 1
+            else [int(lines_train[r]) for r in rows]
+        ),
         "seed": seed,
         "data": split.dataset.name,
         "class_names": class_names,

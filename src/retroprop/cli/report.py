@@ -84,6 +84,7 @@ def report(
     the file in any browser: click a neuron, a weight or a bias for its numbers and
     the lecture's formulas; move through the steps with the slider or the arrow keys.
     """
+    from retroprop.cli.common import load_data
     from retroprop.recipe import parse_hidden
     from retroprop.report import record_training, write_html
     from retroprop.train import ProgressCallback
@@ -96,7 +97,7 @@ def report(
     update, close = epoch_progress(epochs, quiet)
     try:
         rec = record_training(
-            data,
+            load_data(data, target),
             target,
             test_size=test_size,
             hidden=parse_hidden(hidden),

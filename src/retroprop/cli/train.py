@@ -8,6 +8,7 @@ from retroprop.cli.common import (
     confusion_matrix,
     confusion_table,
     data_options,
+    dialect_options,
     emit_json,
     epoch_progress,
     network_options,
@@ -77,13 +78,30 @@ def train(
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
-    on a stratified 80/20 split standardised on the training part.
+    on a stratified 80/20 split standardised on the training part. A numeric target
+    (--task regression) trains with the squared error on one linear output, the
+    target standardised too, and reports R², MAE and RMSE.
     """
     import retroprop as rp
+    from retroprop.cli.common import load_data
+    from retroprop.datasets import (
+        capacity_hint,
+        regression_scores,
+        separating_features,
+    )
     from retroprop.recipe import build_network, parse_hidden, prepare_data
     from retroprop.train import ProgressCallback
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    ds = load_data(data, target, regression=True)
+    split = prepare_data(ds, target, test_size=test_size, seed=seed)
+    regression = ds.task == "regression"
+    y_train, y_test = split.y_train, split.y_test
+    y_scaler = None
+    if regression:  # the target standardised like the features, on train only
+        y_scaler = rp.datasets.Standardizer().fit(y_train.reshape(-1, 1))
+        y_train = y_scaler.transform(y_train.reshape(-1, 1)).ravel()
+        y_test = y_scaler.transform(y_test.reshape(-1, 1)).ravel()
+    loss = "mse" if regression else "cross_entropy"
     net = build_network(split, parse_hidden(hidden), activation, seed=seed)
     callbacks = []
     recorder = None
@@ -99,10 +117,11 @@ def train(
         history = rp.train(
             net,
             split.X_train,
-            split.y_train,
+            y_train,
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,
+            loss=loss,
             optimizer=optimizer,
             momentum=momentum,
             nesterov=nesterov,
@@ -110,14 +129,16 @@ def train(
             seed=seed,
             callbacks=callbacks,
             # measured only, for the picture: the held-out curves
-            validation=(split.X_test, split.y_test) if plot_path else None,
+            validation=(split.X_test, y_test) if plot_path else None,
         )
     finally:
         close()
     names = split.dataset.class_names
     result = {
         "data": split.dataset.name,
-        "architecture": [split.n_features, *parse_hidden(hidden), split.n_classes],
+        "task": ds.task,
+        "target": ds.target_name,
+        "architecture": [split.n_features, *parse_hidden(hidden), split.n_outputs],
         "activation": activation,
         "lr": lr,
         "epochs": history.epochs,
@@ -126,30 +147,66 @@ def train(
         "seed": seed,
         "class_names": names,
     }
+    if ds.source:
+        result["source"] = {
+            **ds.source,
+            "rows": len(ds.X),
+            "features": list(ds.feature_names),
+        }
     for part, X, y in (
-        ("train", split.X_train, split.y_train),
-        ("test", split.X_test, split.y_test),
+        ("train", split.X_train, y_train),
+        ("test", split.X_test, y_test),
     ):
-        loss, acc = rp.evaluate(net, X, y)
+        if regression:
+            loss_value, _ = rp.evaluate(net, X, y, loss="mse")
+            raw = y_scaler.mean_[0] + y_scaler.scale_[0] * y
+            pred = y_scaler.mean_[0] + y_scaler.scale_[0] * net(X).ravel()
+            result[part] = {
+                **regression_scores(raw, pred),
+                "loss": loss_value,
+                "samples": len(y),
+            }
+            continue
+        loss_value, acc = rp.evaluate(net, X, y)
         cm = confusion_matrix(y, rp.predict(net, X), len(names))
         result[part] = {
             "accuracy": acc,
-            "loss": loss,
+            "loss": loss_value,
             "samples": len(y),
             "confusion_matrix": cm.tolist(),
         }
+    warnings = [
+        f"feature {f!r} alone separates the classes perfectly: if it is derived "
+        f"from the class (an id sorted by class, a code), leave it out with --drop"
+        for f in separating_features(ds)
+    ]
+    hint = None
+    if not regression:
+        hint = capacity_hint(
+            parse_hidden(hidden), len(names), result["train"]["accuracy"]
+        )
+    result["notes"] = list(ds.notes)
+    result["warnings"] = warnings
+    result["hint"] = hint
     if recorder is not None:
         _write_bias_csv(record_bias, recorder)
     if save_path:
+        metadata = {
+            **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
+            "target": split.dataset.target_name,
+        }
+        if regression:
+            metadata.update(
+                task="regression",
+                target_mean=float(y_scaler.mean_[0]),
+                target_scale=float(y_scaler.scale_[0]),
+            )
         model = rp.Model(
             net,
             class_names=names,
             feature_names=split.dataset.feature_names,
             standardizer=split.standardizer,
-            metadata={
-                **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
-                "target": split.dataset.target_name,
-            },
+            metadata=metadata,
         )
         rp.save(model, save_path)
     if plot_path:
@@ -193,29 +250,75 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
 
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
+    if "source" in result:
+        con.print(_source_line(result))
+    for note in result["notes"]:
+        con.print(f"Note: {note}")
     con.print(
         f"Trained a {arch} network ({result['activation']}) on {result['data']}: "
         f"{result['epochs']} epochs, {result['iterations']} updates, "
         f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
     )
+    regression = result["task"] == "regression"
+    cols = ("split", "samples", "R²", "MAE", "RMSE") if regression else (
+        "split",
+        "samples",
+        "accuracy",
+        "loss",
+    )
     t = Table(title="Result", title_justify="left")
-    for col in ("split", "samples", "accuracy", "loss"):
+    for col in cols:
         t.add_column(col, justify="left" if col == "split" else "right")
     for part in ("train", "test"):
         r = result[part]
-        t.add_row(part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}")
+        if regression:
+            t.add_row(
+                part,
+                str(r["samples"]),
+                f"{r['r2']:.4f}",
+                f"{r['mae']:.4g}",
+                f"{r['rmse']:.4g}",
+            )
+        else:
+            t.add_row(
+                part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}"
+            )
     con.print(t)
-    con.print(
-        confusion_table(
-            np.array(result["test"]["confusion_matrix"]),
-            result["class_names"],
-            "Confusion matrix (test)",
+    if not regression:
+        con.print(
+            confusion_table(
+                np.array(result["test"]["confusion_matrix"]),
+                result["class_names"],
+                "Confusion matrix (test)",
+            )
         )
-    )
+    for warning in result["warnings"]:
+        con.print(f"Warning: {warning}")
+    if result["hint"]:
+        con.print(f"Hint: {result['hint']}")
     if save_path:
         con.print(f"Saved the model to {save_path}")
     if record_bias:
         con.print(f"Wrote the last layer's bias before each iteration to {record_bias}")
+
+
+def _source_line(result: dict) -> str:
+    """How the file was read and what is predicted, in one sentence."""
+    from retroprop.datasets.csvfile import DECIMALS, SEPARATORS
+
+    src = result["source"]
+    sep = SEPARATORS.get(src["sep"], repr(src["sep"]))
+    what = (
+        f"regression of {result['target']!r} (a number)"
+        if result["task"] == "regression"
+        else f"classification of {result['target']!r} "
+        f"({len(result['class_names'])} classes)"
+    )
+    return (
+        f"Read {result['data']}: {src['rows']} rows, {len(src['features'])} features; "
+        f"{sep}-separated, decimal {DECIMALS[src['decimal']]}, {src['encoding']}; "
+        f"task: {what}"
+    )
 
 
 @click.command()
@@ -241,14 +344,30 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
     help="Class column, if present, to report accuracy (default: the model's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
-def predict(model_path, data, target, as_json):
-    """Predict the class of every row of a CSV with a saved model."""
+@click.option(
+    "--output",
+    metavar="PATH.csv",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Write the predictions to a CSV: the rows' identifying columns (or line "
+    "numbers), the predicted class and each class's probability (or the predicted "
+    "value).",
+)
+@dialect_options
+def predict(model_path, data, target, as_json, output):
+    """Predict the class (or the value) of every row of a CSV with a saved model.
+
+    Rows are named by their line in the data file (the header is line 1), and by
+    the file's identifying columns (an id, a pandas index) when it has some.
+    """
     import numpy as np
 
     import retroprop as rp
-    from retroprop.datasets import load_csv
+    from retroprop.cli.common import read_options
+    from retroprop.datasets import load_csv, regression_scores
 
     model = rp.load(model_path)
+    regression = model.metadata.get("task") == "regression"
     features = model.feature_names or None
     asked = target is not None  # a --target the user names must exist in the file
     if target is None and isinstance(model.metadata.get("target"), str):
@@ -257,8 +376,10 @@ def predict(model_path, data, target, as_json):
         data,
         target=target,
         features=features,
-        class_names=model.class_names or None,
+        class_names=None if regression else (model.class_names or None),
+        task="regression" if regression else "classification",
         require_target=asked,
+        **read_options(),
     )
     if features is None and ds.X.shape[1] != model.net.in_features:
         raise rp.DataError(
@@ -266,37 +387,108 @@ def predict(model_path, data, target, as_json):
             f"expects {model.net.in_features}"
         )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        proba = model.predict_proba(ds.X)
-    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        out = (
+            model.net(model.prepare(ds.X))
+            if regression
+            else model.predict_proba(ds.X)
+        )
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    lines = ds.lines.tolist()
     if len(bad):  # finite but huge weights can overflow on some inputs
         raise rp.ModelFileError(
             f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
-            f"(the first is data row {bad[0] + 1}); its weights are too large for "
+            f"(the first is line {lines[bad[0]]}); its weights are too large for "
             f"this data"
         )
-    pred = np.argmax(proba, axis=1)
-    names = model.class_names or [str(i) for i in range(proba.shape[1])]
-    accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
-    if as_json:
-        emit_json(
-            {
-                "predictions": [names[k] for k in pred],
-                "probabilities": proba.tolist(),
-                "class_names": names,
-                "accuracy": accuracy,
-            }
+    result: dict = {"lines": lines, "ids": ds.ids, "notes": ds.notes}
+    if regression:
+        mean = float(model.metadata.get("target_mean", 0.0))
+        scale = float(model.metadata.get("target_scale", 1.0))
+        values = mean + scale * out[:, 0]
+        result.update(task="regression", target=target, predictions=values.tolist())
+        result["scores"] = None if ds.y is None else regression_scores(ds.y, values)
+    else:
+        pred = np.argmax(out, axis=1)
+        names = model.class_names or [str(i) for i in range(out.shape[1])]
+        accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
+        result.update(
+            task="classification",
+            predictions=[names[k] for k in pred],
+            probabilities=out.tolist(),
+            class_names=names,
+            accuracy=accuracy,
         )
+    if output:
+        _write_predictions(output, result)
+    if as_json:
+        emit_json(result)
         return
+    _render_predictions(data, result, ds, output)
+
+
+def _row_names(result: dict) -> tuple[list[str], list[list[str]]]:
+    """The columns that name each row: the file's identifiers, else its line."""
+    ids = result["ids"]
+    if ids:
+        return list(ids), [list(v) for v in zip(*ids.values())]
+    return ["line"], [[str(n)] for n in result["lines"]]
+
+
+def _write_predictions(path: str, result: dict) -> None:
+    import csv
+    import io
+
+    from retroprop.atomic import write_text
+
+    heads, rows = _row_names(result)
+    if "line" not in heads:
+        heads, rows = ["line", *heads], [
+            [str(n), *r] for n, r in zip(result["lines"], rows)
+        ]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if result["task"] == "regression":
+        w.writerow([*heads, f"predicted {result['target'] or 'value'}"])
+        for r, v in zip(rows, result["predictions"]):
+            w.writerow([*r, repr(float(v))])
+    else:
+        w.writerow([*heads, "predicted", *[f"p({c})" for c in result["class_names"]]])
+        for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
+            w.writerow([*r, c, *[repr(float(x)) for x in p]])
+    write_text(path, buf.getvalue())
+
+
+def _render_predictions(data: str, result: dict, ds, output: str | None) -> None:
     from rich.table import Table
 
+    con = stdout_console()
+    for note in result["notes"]:
+        con.print(f"Note: {note}")
+    heads, rows = _row_names(result)
+    if output:
+        con.print(f"Wrote {len(rows)} predictions for {data} to {output}")
     t = Table(title=f"Predictions for {data}", title_justify="left")
-    t.add_column("row", justify="right")
+    for h in heads:
+        t.add_column(h, justify="right")
+    if result["task"] == "regression":
+        t.add_column(f"predicted {result['target'] or 'value'}", justify="right")
+        for r, v in zip(rows, result["predictions"]):
+            t.add_row(*r, f"{v:.6g}")
+        con.print(t)
+        if result["scores"] is not None:
+            sc = result["scores"]
+            con.print(
+                f"R² {sc['r2']:.4f}, MAE {sc['mae']:.4g}, RMSE {sc['rmse']:.4g} "
+                f"({len(rows)} rows)"
+            )
+        return
+    names = result["class_names"]
     t.add_column("predicted")
     for c in names:
         t.add_column(f"p({c})", justify="right")
-    for i, (k, p) in enumerate(zip(pred, proba)):
-        t.add_row(str(i + 1), names[k], *[f"{v:.4f}" for v in p])
-    con = stdout_console()
+    for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
+        t.add_row(*r, c, *[f"{v:.4f}" for v in p])
     con.print(t)
-    if accuracy is not None:
-        con.print(f"accuracy: {accuracy:.4f} ({int(np.sum(pred == ds.y))}/{len(pred)})")
+    if result["accuracy"] is not None:
+        right = sum(names[k] == c for k, c in zip(ds.y, result["predictions"]))
+        con.print(f"accuracy: {result['accuracy']:.4f} ({right}/{len(rows)})")

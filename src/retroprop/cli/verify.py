@@ -121,7 +121,9 @@ def verify(
     from retroprop.interop.verify import verify as run_verify
     from retroprop.recipe import build_network, parse_hidden, prepare_data
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    from retroprop.cli.common import load_data
+
+    split = prepare_data(load_data(data, target), target, test_size=test_size, seed=seed)
     if model_path:
         import retroprop as rp
 

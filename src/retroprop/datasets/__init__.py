@@ -14,6 +14,7 @@ from retroprop.datasets.checks import (
 from retroprop.datasets.csvfile import label_order, load_csv
 from retroprop.datasets.dataset import TASKS, Dataset
 from retroprop.datasets.iris import load_iris
+from retroprop.datasets.metrics import regression_scores
 from retroprop.datasets.preprocessing import Standardizer, train_test_split
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "label_order",
     "load_csv",
     "load_iris",
+    "regression_scores",
     "separating_features",
     "split_lines",
     "train_test_split",

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from retroprop.datasets.csvfile import number_or_reason as _number
 from retroprop.datasets.dataset import Dataset
 from retroprop.errors import DataError
 
@@ -29,10 +30,15 @@ def check_trainable(ds: Dataset) -> None:
     n = len(ds.y)
     k = ds.n_classes
     if k > 2 and k > n / 4:
+        numeric = all(isinstance(_number(c), float) for c in ds.class_names)
+        fix = (
+            "if it is a number to predict, use --task regression (task='regression')"
+            if numeric
+            else "that is too few rows per class to learn each and test it: add rows"
+        )
         raise DataError(
             f"{ds.name}: column {ds.target_name!r} has {k} classes for {n} rows (more "
-            f"than a quarter); if it is a number to predict, use --task regression "
-            f"(task='regression')"
+            f"than a quarter); {fix}"
         )
     counts = np.bincount(ds.y, minlength=k)
     for c in np.flatnonzero(counts == 1):

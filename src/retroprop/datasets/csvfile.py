@@ -986,6 +986,11 @@ def _build(
     )
 
 
+def number_or_reason(text: str, decimal: str = ".") -> float | str:
+    """The number a cell's text holds, read strictly, or why it is not one."""
+    return _cell(text.strip(), decimal)
+
+
 def _auto_task(vocab: list[str], codes: np.ndarray) -> str:
     present = [vocab[c] for c in np.unique(codes)]
     values = [_cell(w, ".") for w in present]
