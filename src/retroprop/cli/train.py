@@ -251,7 +251,7 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
     if "source" in result:
-        con.print(_source_line(result))
+        con.print(_source_line(result), soft_wrap=True)
     for note in result["notes"]:
         con.print(f"Note: {note}")
     con.print(

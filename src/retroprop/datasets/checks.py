@@ -25,7 +25,9 @@ def check_trainable(ds: Dataset) -> None:
     split), and at most a quarter as many classes as rows when there are more than
     two (else the target is most likely a number to predict: regression).
     """
-    if ds.task != "classification" or ds.y is None:
+    if ds.y is None:
+        raise DataError(f"{ds.name}: has no target column to learn; name it with --target")
+    if ds.task != "classification":
         return
     n = len(ds.y)
     k = ds.n_classes

@@ -239,7 +239,7 @@ def _guess_sep(sample: str, whole: bool) -> str:
 
 
 def _guess_decimal(rows: list[tuple[int, list[str]]], sep: str) -> str:
-    """A comma when cells like ``5,1`` occur and none like ``5.1`` (never with ``,``)."""
+    """A comma when cells like ``5,1`` outnumber those like ``5.1`` (never with ``,``)."""
     if sep == ",":
         return "."
     comma = point = 0
@@ -250,7 +250,7 @@ def _guess_decimal(rows: list[tuple[int, list[str]]], sep: str) -> str:
                 comma += 1
             elif "." in s and _NUMBER.fullmatch(s):
                 point += 1
-    return "," if comma and not point else "."
+    return "," if comma > point else "."
 
 
 # --- Cells -----------------------------------------------------------------------------
@@ -663,7 +663,7 @@ def load_csv(
     _check_header(name, header, header_line)
     if not rows and whole:
         raise DataError(f"{name}: has a header but no data rows")
-    t = _resolve_target(name, header, target, features, require_target)
+    t = _resolve_target(name, header, target, features, require_target, sep_found)
     # Text columns (and the target) are read as text; the others as numbers.
     text_cols = {
         j
@@ -742,13 +742,17 @@ def _resolve_target(
     target: str | None,
     features: Sequence[str | int] | None,
     require_target: bool,
+    sep: str,
 ) -> int | None:
     if target is None:
-        if features is not None:
-            return None
+        if features is not None and (
+            not require_target or header[-1] in features or len(header) in features
+        ):
+            return None  # (predicting: the model's features, maybe no class column)
         if len(header) < 2:
             raise DataError(
                 f"{name}: has no feature columns besides the target {header[-1]!r}"
+                + _sep_hint(sep)
             )
         return len(header) - 1
     if target in header:
