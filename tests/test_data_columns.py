@@ -60,7 +60,11 @@ def test_class_in_the_first_column_is_named_with_the_fix(tmp_path, capsys):
     )
     code, out, err = run_cli(capsys, "train", "-q", "--data", path)
     assert_one_line_error(
-        code, out, err, "line 2, column 'espécie'", "'setosa' is not a number",
+        code,
+        out,
+        err,
+        "line 2, column 'espécie'",
+        "'setosa' is not a number",
         "--target espécie",
     )
     got = load_csv(path, target="espécie")
@@ -107,7 +111,7 @@ def test_an_id_column_sorted_by_class_is_refused(tmp_path, capsys):
     path = iris_csv(tmp_path / "id.csv", first={"id": ids})
     code, out, err = run_cli(capsys, "train", "-q", "--data", path)
     assert_one_line_error(code, out, err, "column 'id'", "identifier", "--drop id")
-    with pytest.raises(rp.DataError, match="column 'id'.*identifier"):
+    with pytest.raises(rp.DataError, match=r"column 'id'.*identifier"):
         load_csv(path)
     for drop in (["id"], [1], ["1"]):  # by name or by number from 1
         ds = load_csv(path, drop=drop)
@@ -120,8 +124,15 @@ def test_an_id_column_sorted_by_class_is_refused(tmp_path, capsys):
     # Asked for explicitly, it is used, with a warning that it alone separates them.
     code, out, err = run_cli(
         capsys,
-        "train", "-q", "--epochs", 1, "--json", "--data", path,
-        "--features", "id,petal_width",
+        "train",
+        "-q",
+        "--epochs",
+        1,
+        "--json",
+        "--data",
+        path,
+        "--features",
+        "id,petal_width",
     )
     d = json.loads(out)
     assert code == 0 and d["architecture"][0] == 2
@@ -146,7 +157,7 @@ def test_features_by_name_and_number(tmp_path):
     a = load_csv(path, features=["petal_length", 1])
     np.testing.assert_array_equal(a.X, load_iris().X[:, [2, 0]])
     assert a.feature_names == ["petal_length", "sepal_length"]
-    with pytest.raises(rp.DataError, match="lacks the feature column.*'nope'"):
+    with pytest.raises(rp.DataError, match=r"lacks the feature column.*'nope'"):
         load_csv(path, features=["nope"])
     with pytest.raises(rp.DataError, match="no column named 'x' for --drop"):
         load_csv(path, drop=["x"])
@@ -165,7 +176,18 @@ def test_explain_and_report_take_the_column_options(tmp_path, capsys):
     assert len(trace["input"][0]) == 4
     report = tmp_path / "r.html"
     code, out, err = run_cli(
-        capsys, "report", "-q", "--data", path, "--drop", "1", "--epochs", 1,
-        "--steps", 1, "--output", report,
+        capsys,
+        "report",
+        "-q",
+        "--data",
+        path,
+        "--drop",
+        "1",
+        "--epochs",
+        1,
+        "--steps",
+        1,
+        "--output",
+        report,
     )
     assert code == 0, err and report.exists()

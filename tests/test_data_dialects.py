@@ -112,7 +112,7 @@ def test_overrides_beat_detection(tmp_path, capsys):
     np.testing.assert_array_equal(ds.X, [[1.5, 2.0], [3.0, 4.25]])
     with pytest.raises(rp.DataError, match=r"no feature columns.*comma; give --sep"):
         load_csv(path, sep=",")
-    code, out, err = run_cli(
+    code, _out, err = run_cli(
         capsys, "train", "-q", "--epochs", 1, "--sep", "tab", "--data", path
     )
     assert code == 2 and err.count("\n") == 1 and "no feature columns" in err
@@ -185,7 +185,10 @@ def test_a_wide_file_loads_every_column_in_order(tmp_path):
     k = 3000
     X = np.arange(4 * k, dtype=np.float64).reshape(4, k) / 7
     header = ",".join(f"c{j}" for j in range(k)) + ",label"
-    lines = [",".join(repr(float(v)) for v in row) + f",{'ab'[i % 2]}" for i, row in enumerate(X)]
+    lines = [
+        ",".join(repr(float(v)) for v in row) + f",{'ab'[i % 2]}"
+        for i, row in enumerate(X)
+    ]
     path = tmp_path / "wide.csv"
     path.write_text(header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
     ds = load_csv(path)

@@ -67,7 +67,7 @@ def test_a_numeric_target_is_regression(diabetes_csv):
     ds = load_csv(diabetes_csv)
     assert ds.task == "regression" and ds.class_names == []
     assert ds.y.dtype == np.float64 and ds.X.shape == (442, 10)
-    assert 25 <= ds.y.min() and ds.y.max() <= 346
+    assert ds.y.min() >= 25 and ds.y.max() <= 346
     assert load_csv(diabetes_csv, task="classification").n_classes == 214
 
 
@@ -93,8 +93,20 @@ def test_cli_regression_run_reports_r2_and_saves_and_predicts(
 ):
     model = tmp_path / "m.safetensors"
     code, out, err = run_cli(
-        capsys, "train", "-q", "--json", "--data", diabetes_csv, "--hidden", "8",
-        "--epochs", 30, "--lr", 0.01, "--save", model,
+        capsys,
+        "train",
+        "-q",
+        "--json",
+        "--data",
+        diabetes_csv,
+        "--hidden",
+        "8",
+        "--epochs",
+        30,
+        "--lr",
+        0.01,
+        "--save",
+        model,
     )
     assert code == 0, err
     d = json.loads(out)
@@ -104,13 +116,21 @@ def test_cli_regression_run_reports_r2_and_saves_and_predicts(
     assert "accuracy" not in d["test"] and "confusion_matrix" not in d["test"]
     assert d["train"]["r2"] > 0.4 and d["test"]["r2"] > 0.3
     assert d["test"]["rmse"] >= d["test"]["mae"] > 0
-    code, out, err = run_cli(capsys, "train", "-q", "--data", diabetes_csv,
-                             "--epochs", 2)
+    code, out, err = run_cli(
+        capsys, "train", "-q", "--data", diabetes_csv, "--epochs", 2
+    )
     assert code == 0 and "regression of 'progression'" in out and "R²" in out
     # predict un-standardises: its scores on the file agree with a recomputation
     code, out, err = run_cli(
-        capsys, "predict", "--model", model, "--data", diabetes_csv, "--json",
-        "--output", tmp_path / "p.csv",
+        capsys,
+        "predict",
+        "--model",
+        model,
+        "--data",
+        diabetes_csv,
+        "--json",
+        "--output",
+        tmp_path / "p.csv",
     )
     assert code == 0, err
     p = json.loads(out)
@@ -134,7 +154,7 @@ def test_too_many_classes_suggests_regression(diabetes_csv, capsys):
 
 
 def test_commands_that_classify_only_refuse_a_regression_target(diabetes_csv, capsys):
-    code, out, err = run_cli(capsys, "explain", "--data", diabetes_csv)
+    code, _out, err = run_cli(capsys, "explain", "--data", diabetes_csv)
     assert code == 2 and err.count("\n") == 1
     assert "holds numbers (regression)" in err and "--task classification" in err
 
@@ -146,9 +166,12 @@ def test_estimators_receive_the_same_arrays(diabetes_csv, tmp_path):
     ds = load_csv(diabetes_csv)
     reg = BackpropRegressor((8,), max_iter=5, random_state=0, learning_rate_init=0.01)
     reg.fit((ds.X - ds.X.mean(0)) / ds.X.std(0), (ds.y - ds.y.mean()) / ds.y.std())
-    assert reg.score(
-        (ds.X - ds.X.mean(0)) / ds.X.std(0), (ds.y - ds.y.mean()) / ds.y.std()
-    ) > 0.3
+    assert (
+        reg.score(
+            (ds.X - ds.X.mean(0)) / ds.X.std(0), (ds.y - ds.y.mean()) / ds.y.std()
+        )
+        > 0.3
+    )
     iris = load_iris()
     path = tmp_path / "iris_semicolon.csv"
     with open(path, "w", encoding="cp1252", newline="") as f:
@@ -176,8 +199,16 @@ def test_digits_get_the_capacity_hint(digits_csv, capsys):
     assert d["train"]["accuracy"] < 0.9
     assert "--hidden 32" in d["hint"] and "3 units for 10 classes" in d["hint"]
     code, out, err = run_cli(
-        capsys, "train", "-q", "--json", "--data", digits_csv, "--epochs", 10,
-        "--hidden", 32,
+        capsys,
+        "train",
+        "-q",
+        "--json",
+        "--data",
+        digits_csv,
+        "--epochs",
+        10,
+        "--hidden",
+        32,
     )
     d = json.loads(out)
     assert d["train"]["accuracy"] > 0.95 and d["hint"] is None
@@ -193,7 +224,7 @@ def test_capacity_hint_rule():
 def test_test_size_is_what_it_says():
     iris = load_iris()
     for size in (0.1, 0.2, 0.25, 0.5):
-        _, X_te, _, y_te = train_test_split(iris.X, iris.y, test_size=size, seed=0)
+        _, _X_te, _, y_te = train_test_split(iris.X, iris.y, test_size=size, seed=0)
         assert abs(len(y_te) - size * 150) <= 3  # within one row per class
         assert set(np.bincount(y_te)) <= {round(size * 50)}
     y = np.array([0] * 10 + [1])
@@ -205,7 +236,7 @@ def test_a_class_with_one_row_is_named(tmp_path, capsys):
     path = tmp_path / "d.csv"
     rows = [f"{i},{i % 4},{'ab'[i % 2]}" for i in range(20)] + ["3,1,c"]
     path.write_text("x,z,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    code, out, err = run_cli(capsys, "train", "-q", "--data", path)
+    code, _out, err = run_cli(capsys, "train", "-q", "--data", path)
     assert code == 2 and err.count("\n") == 1
     assert "class 'c' has a single row (line 22)" in err
 
@@ -228,7 +259,11 @@ def test_class_order_does_not_depend_on_the_hash_seed(tmp_path):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         r = subprocess.run(
             [sys.executable, "-c", code, str(path)],
-            capture_output=True, text=True, env=env, check=True, timeout=120,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=120,
         )
         outs.add(r.stdout)
     assert len(outs) == 1
@@ -248,8 +283,17 @@ def test_predict_writes_identifying_columns_and_probabilities(tmp_path, capsys):
             w.writerow([f"f{i:03d}", *map(float, x), iris.class_names[c]])
     model = tmp_path / "m.safetensors"
     code, out, err = run_cli(
-        capsys, "train", "-q", "--data", path, "--drop", "flower", "--save", model,
-        "--epochs", 20,
+        capsys,
+        "train",
+        "-q",
+        "--data",
+        path,
+        "--drop",
+        "flower",
+        "--save",
+        model,
+        "--epochs",
+        20,
     )
     assert code == 0, err
     preds = tmp_path / "preds.csv"
@@ -260,7 +304,12 @@ def test_predict_writes_identifying_columns_and_probabilities(tmp_path, capsys):
     with open(preds, newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == [
-        "line", "flower", "predicted", "p(setosa)", "p(versicolor)", "p(virginica)"
+        "line",
+        "flower",
+        "predicted",
+        "p(setosa)",
+        "p(versicolor)",
+        "p(virginica)",
     ]
     assert [r[:2] for r in rows[1:3]] == [["2", "f000"], ["3", "f001"]]
     m = rp.load(model)
@@ -270,7 +319,8 @@ def test_predict_writes_identifying_columns_and_probabilities(tmp_path, capsys):
     assert [r[2] for r in rows[1:]] == [
         iris.class_names[k] for k in proba.argmax(axis=1)
     ]
-    code, out, err = run_cli(capsys, "predict", "--model", model, "--data", path,
-                             "--json")
+    code, out, err = run_cli(
+        capsys, "predict", "--model", model, "--data", path, "--json"
+    )
     d = json.loads(out)
     assert d["ids"]["flower"][0] == "f000" and d["lines"][-1] == 151

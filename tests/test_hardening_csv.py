@@ -159,7 +159,9 @@ def test_a_non_utf8_byte_is_refused_when_utf8_is_asked_for(tmp_path):
     assert msg.startswith(str(path)) and "\n" not in msg
     assert re.search(r"line 5: byte 0xe9 is not UTF-8", msg), msg
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "-q", "--epochs", "1", "--encoding", "utf-8", "--data", str(path)])
+        main(
+            ["train", "-q", "--epochs", "1", "--encoding", "utf-8", "--data", str(path)]
+        )
     assert exit_info.value.code == 2
 
 

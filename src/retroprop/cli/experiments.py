@@ -180,7 +180,9 @@ def _setup(data, target, test_size, hidden, activation, seed):
     from retroprop.cli.common import load_data
     from retroprop.recipe import build_network, parse_hidden, prepare_data
 
-    split = prepare_data(load_data(data, target), target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     sizes = parse_hidden(hidden)
 
     def make_net(s: int):

@@ -260,11 +260,15 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
         f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
     )
     regression = result["task"] == "regression"
-    cols = ("split", "samples", "R²", "MAE", "RMSE") if regression else (
-        "split",
-        "samples",
-        "accuracy",
-        "loss",
+    cols = (
+        ("split", "samples", "R²", "MAE", "RMSE")
+        if regression
+        else (
+            "split",
+            "samples",
+            "accuracy",
+            "loss",
+        )
     )
     t = Table(title="Result", title_justify="left")
     for col in cols:
@@ -388,9 +392,7 @@ def predict(model_path, data, target, as_json, output):
         )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         out = (
-            model.net(model.prepare(ds.X))
-            if regression
-            else model.predict_proba(ds.X)
+            model.net(model.prepare(ds.X)) if regression else model.predict_proba(ds.X)
         )
     bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
     lines = ds.lines.tolist()
@@ -442,9 +444,10 @@ def _write_predictions(path: str, result: dict) -> None:
 
     heads, rows = _row_names(result)
     if "line" not in heads:
-        heads, rows = ["line", *heads], [
-            [str(n), *r] for n, r in zip(result["lines"], rows)
-        ]
+        heads, rows = (
+            ["line", *heads],
+            [[str(n), *r] for n, r in zip(result["lines"], rows)],
+        )
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if result["task"] == "regression":

@@ -117,13 +117,14 @@ def verify(
     step and every parameter after the last: the lecture's exercise 4, for all of
     them. Needs PyTorch (pip install 'retroprop[torch]').
     """
+    from retroprop.cli.common import load_data
     from retroprop.errors import ConfigError
     from retroprop.interop.verify import verify as run_verify
     from retroprop.recipe import build_network, parse_hidden, prepare_data
 
-    from retroprop.cli.common import load_data
-
-    split = prepare_data(load_data(data, target), target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     if model_path:
         import retroprop as rp
 

@@ -26,7 +26,9 @@ def check_trainable(ds: Dataset) -> None:
     two (else the target is most likely a number to predict: regression).
     """
     if ds.y is None:
-        raise DataError(f"{ds.name}: has no target column to learn; name it with --target")
+        raise DataError(
+            f"{ds.name}: has no target column to learn; name it with --target"
+        )
     if ds.task != "classification":
         return
     n = len(ds.y)

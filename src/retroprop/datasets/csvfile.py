@@ -92,7 +92,7 @@ def _opener(name: str) -> Callable[[], io.BufferedIOBase]:
         raise DataError(f"{name}: is a directory, not a CSV file") from None
     except OSError as e:
         raise DataError(f"{name}: cannot be read ({e.strerror})") from None
-    return lambda: open(name, "rb")  # noqa: SIM115 (the caller closes it)
+    return lambda: open(name, "rb")
 
 
 @dataclass
@@ -105,7 +105,9 @@ class _Scan:
     lines: int  # physical lines
 
 
-def _scan(open_raw: Callable, encoding: str) -> _Scan:
+def _scan(open_raw: Callable, encoding: str, controls: bool = False) -> _Scan:
+    """Decode the whole file once, in chunks; ``controls``: look for control
+    characters too (for the single-byte fallbacks, where they betray binary data)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     lines, nul, control = 0, None, False
     with open_raw() as f:
@@ -119,13 +121,16 @@ def _scan(open_raw: Callable, encoding: str) -> _Scan:
             except UnicodeDecodeError as e:
                 data = pending + chunk
                 before = data[: e.start].decode(encoding, errors="replace")
-                return _Scan((lines + before.count("\n") + 1, data[e.start]), nul, False, 0)
+                return _Scan(
+                    (lines + before.count("\n") + 1, data[e.start]), nul, False, 0
+                )
             if nul is None and "\x00" in text:
                 nul = lines + text.count("\n", 0, text.index("\x00")) + 1
-            if not control and _CONTROL.search(text):
+            if controls and not control and _CONTROL.search(text):
                 control = True
-            # \r alone ends a line too (the csv module counts it)
-            lines += text.count("\n") + text.count("\r") - text.count("\r\n")
+            lines += text.count("\n")
+            if "\r" in text:  # \r alone ends a line too (the csv module counts it)
+                lines += text.count("\r") - text.count("\r\n")
             if text:
                 last = text[-1]
             if final:
@@ -169,7 +174,7 @@ def _choose_encoding(
         return codec, None, scan
     line, byte = scan.error
     for fallback in ("cp1252", "latin-1"):
-        other = _scan(open_raw, fallback)
+        other = _scan(open_raw, fallback, controls=True)
         if other.error is None and not other.control:
             note = (
                 f"not UTF-8 (byte 0x{byte:02x} on line {line}): read as {fallback}; "
@@ -186,13 +191,19 @@ def _choose_encoding(
 
 
 def _text_sample(open_raw: Callable, codec: str) -> tuple[str, bool]:
-    """The first 64 KiB of text, cut at a line end; True when that is the whole file."""
+    """Whole lines from the start: at least 64 KiB and 3 lines (a header wider than
+    that is read whole); True when that is the whole file."""
+    parts: list[str] = []
+    size = 0
     with open_raw() as b, io.TextIOWrapper(b, encoding=codec, newline="") as f:
-        text = f.read(_SAMPLE_BYTES)
+        while size < _SAMPLE_BYTES or len(parts) < 3:
+            line = f.readline()
+            if not line:
+                return "".join(parts), True
+            parts.append(line)
+            size += len(line)
         whole = not f.read(1)
-    if not whole and "\n" in text:
-        text = text[: text.rindex("\n") + 1]
-    return text, whole
+    return "".join(parts), whole
 
 
 def _rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
@@ -276,7 +287,9 @@ def _cell(s: str, decimal: str) -> float | str:
     return "text"
 
 
-def _numbers(cells: list[str], decimal: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
+def _numbers(
+    cells: list[str], decimal: str
+) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """A column chunk as float64 (NaN where not a number) and ``(row, why)`` problems."""
     joined = "".join(cells)
     # The vectorised conversion is exact where it agrees with _cell: ASCII only, no
@@ -312,34 +325,56 @@ def _numbers(cells: list[str], decimal: str) -> tuple[np.ndarray, list[tuple[int
 
 
 @dataclass
-class _Column:
-    """One column as read: numbers (``values``) or text (``codes`` into ``vocab``)."""
+class _Numbers:
+    """A column read as numbers."""
 
-    values: np.ndarray | None = None  # float64, NaN where not a number
-    missing: np.ndarray | None = None  # bool: a missing-value token
+    values: np.ndarray  # float64 of shape (n,), NaN where not a number
+    missing: np.ndarray  # bool of shape (n,): a missing-value token
     bad: tuple[int, str, str] | None = None  # first (row, why, cell) not a number
     missing_token: str = ""  # the first missing cell's text
-    codes: np.ndarray | None = None  # int64 into vocab
-    vocab: list[str] | None = None  # distinct stripped texts, first-seen order
-
-    @property
-    def is_text(self) -> bool:
-        return self.codes is not None
 
     def texts(self) -> list[str]:
-        if self.is_text:
-            return [self.vocab[c] for c in self.codes]
         return [_format_number(v) for v in self.values]
 
-    def text_missing(self) -> np.ndarray:
-        gone = np.array([v.lower() in MISSING_TOKENS for v in self.vocab], dtype=bool)
-        return gone[self.codes] if len(self.codes) else np.zeros(0, dtype=bool)
+    def take(self, keep: np.ndarray) -> _Numbers:
+        return _Numbers(self.values[keep], self.missing[keep], None, self.missing_token)
 
-    def take(self, keep: np.ndarray) -> None:
-        for attr in ("values", "missing", "codes"):
-            a = getattr(self, attr)
-            if a is not None:
-                setattr(self, attr, a[keep])
+
+@dataclass
+class _Texts:
+    """A column read as text: ``codes`` of shape (n,) into the distinct ``vocab``."""
+
+    codes: np.ndarray  # int64
+    vocab: list[str]  # distinct stripped texts, in first-seen order
+
+    def texts(self) -> list[str]:
+        return [self.vocab[c] for c in self.codes]
+
+    def missing(self) -> np.ndarray:
+        gone = np.array([w.lower() in MISSING_TOKENS for w in self.vocab], dtype=bool)
+        return gone[self.codes] if len(self.vocab) else np.zeros(0, dtype=bool)
+
+    def take(self, keep: np.ndarray) -> _Texts:
+        return _Texts(self.codes[keep], self.vocab)
+
+    def as_numbers(self, decimal: str) -> _Numbers:
+        """The same cells read as numbers, the first that is not one kept as ``bad``."""
+        kinds = [_cell(w, decimal) for w in self.vocab]  # once per distinct text
+        values = np.array([k if isinstance(k, float) else np.nan for k in kinds])
+        missing = np.array([k == "missing" for k in kinds], dtype=bool)
+        wrong = np.array([isinstance(k, str) and k != "missing" for k in kinds])
+        col = _Numbers(values[self.codes], missing[self.codes])
+        rows_wrong = wrong[self.codes]
+        if rows_wrong.any():
+            i = int(np.argmax(rows_wrong))
+            code = int(self.codes[i])
+            col.bad = (i, str(kinds[code]), self.vocab[code])
+        if col.missing.any():
+            col.missing_token = self.vocab[int(self.codes[np.argmax(col.missing)])]
+        return col
+
+
+_Column = _Numbers | _Texts
 
 
 def _format_number(v: float) -> str:
@@ -400,17 +435,14 @@ def _read_fast(
     limit = csv.field_size_limit()
     if any(len(w) > limit for v in vocabs.values() for w in v.index):
         return None  # the careful reader refuses it as the csv module does
-    num = [j for j in range(n_cols) if j not in vocabs]
-    if num and not np.isfinite(a[:, num]).all():
+    if not np.isfinite(a).all():  # (text columns hold finite codes)
         return None  # missing values, infinities: the careful reader names them
-    columns = []
+    columns: list[_Column] = []
     for j in range(n_cols):
         if j in vocabs:
-            columns.append(
-                _Column(codes=a[:, j].astype(np.int64), vocab=vocabs[j].words())
-            )
+            columns.append(_Texts(a[:, j].astype(np.int64), vocabs[j].words()))
         else:
-            columns.append(_Column(values=a[:, j], missing=np.zeros(n, dtype=bool)))
+            columns.append(_Numbers(a[:, j], np.zeros(n, dtype=bool)))
     lines = np.arange(header_line + 1, header_line + 1 + n, dtype=np.int64)
     return _Table(header, header_line, lines, columns)
 
@@ -477,17 +509,17 @@ def _read_careful(
         flush(rows)
     if n == 0:
         raise DataError(f"{name}: has a header but no data rows")
-    columns = []
+    columns: list[_Column] = []
     for j in range(n_cols):
         if j in vocabs:
-            columns.append(_Column(codes=codes[j][:n], vocab=vocabs[j].words()))
+            columns.append(_Texts(codes[j][:n], vocabs[j].words()))
         else:
             columns.append(
-                _Column(
-                    values=values[:n, pos[j]],
-                    missing=missing[:n, pos[j]],
-                    bad=bad.get(j),
-                    missing_token=tokens.get(j, ""),
+                _Numbers(
+                    values[:n, pos[j]],
+                    missing[:n, pos[j]],
+                    bad.get(j),
+                    tokens.get(j, ""),
                 )
             )
     return _Table(header, header_line, lines[:n], columns)
@@ -500,24 +532,27 @@ def _sep_hint(sep: str) -> str:
 # --- Choosing columns -------------------------------------------------------------------
 
 
-def _column_index(name: str, header: list[str], spec: str | int, what: str) -> int:
-    """A column given by name, else by its 1-based number."""
-    if isinstance(spec, str) and spec in header:
-        return header.index(spec)
+def _column_index(position: dict[str, int], spec: str | int) -> int | None:
+    """A column given by name, else by its 1-based number; None if there is none."""
+    if isinstance(spec, str) and spec in position:
+        return position[spec]
+    if isinstance(spec, bool):
+        return None
     try:
         k = int(spec)
     except (TypeError, ValueError):
-        k = 0
-    if 1 <= k <= len(header) and not isinstance(spec, bool):
-        return k - 1
-    raise DataError(
-        f"{name}: no column named {spec!r} for {what}; the columns are "
-        f"{', '.join(header)} (or give their numbers from 1 to {len(header)})"
-    )
+        return None
+    return k - 1 if 1 <= k <= len(position) else None
+
+
+def _columns_list(header: list[str]) -> str:
+    shown = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
+    return f"the columns are {shown} (or give their numbers from 1 to {len(header)})"
 
 
 def _is_index(col: _Column, n: int) -> bool:
-    if col.is_text or col.bad is not None or col.missing.any():
+    """Whether the column counts the rows, 0..n-1 or 1..n (what pandas writes)."""
+    if not isinstance(col, _Numbers) or col.bad is not None or col.missing.any():
         return False
     v = col.values
     return bool(
@@ -529,17 +564,22 @@ def _looks_like_id(col: _Column, n: int) -> str | None:
     """Why the column identifies rows rather than describes them, or None."""
     if n < MIN_ROWS_FOR_ID:
         return None
-    if col.is_text:
+    if isinstance(col, _Texts):
         present = [w for w in col.vocab if w.lower() not in MISSING_TOKENS]
         if present and all(_DATE.fullmatch(w) for w in present):
             return f"holds dates (like {present[0]!r})"
-        if len(col.vocab) == n and not any(_cell(w, ".") != "text" for w in present):
+        if len(col.vocab) == n and any(_cell(w, ".") == "text" for w in present):
             return f"holds a different text on every row (like {present[0]!r})"
         return None
     if col.bad is not None or col.missing.any():
         return None
     v = col.values
-    if np.all(v == np.round(v)) and len(np.unique(v)) == n:
+    head = v[:1000]  # most columns show at once that they are not whole numbers
+    if (
+        np.all(head == np.round(head))
+        and np.all(v == np.round(v))
+        and (len(np.unique(v)) == n)
+    ):
         return (
             f"holds a different whole number on every row "
             f"({_format_number(v.min())}..{_format_number(v.max())})"
@@ -623,7 +663,7 @@ def load_csv(
     name = os.fspath(path)
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {list(TASKS)}, got {task!r}")
-    if sep is not None and (len(sep) != 1 or sep in "\"\r\n"):
+    if sep is not None and (len(sep) != 1 or sep in '"\r\n'):
         raise DataError(
             f"the separator must be one character (not a quote or a line break), "
             f"got {sep!r}"
@@ -703,10 +743,7 @@ def load_csv(
         ],
     }
     notes = [f"encoding {encoding_note}"] if encoding_note else []
-    return _build(
-        name,
-        table,
-        t,
+    ask = _Choice(
         features=features,
         drop=drop,
         class_names=class_names,
@@ -716,6 +753,7 @@ def load_csv(
         source=source,
         notes=notes,
     )
+    return _build(name, table, t, ask)
 
 
 def _looks_utf16(open_raw: Callable) -> bool:
@@ -765,216 +803,87 @@ def _resolve_target(
     )
 
 
-def _build(
-    name: str,
-    table: _Table,
-    t: int | None,
-    *,
-    features,
-    drop,
-    class_names,
-    task,
-    drop_missing,
-    require_target,
-    source,
-    notes,
-) -> Dataset:
+@dataclass
+class _Choice:
+    """What ``load_csv`` was asked for, and what it tells the user."""
+
+    features: Sequence[str | int] | None
+    drop: Sequence[str | int] | None
+    class_names: Sequence[str] | None
+    task: str | None
+    drop_missing: bool
+    require_target: bool
+    source: dict
+    notes: list[str]
+
+
+def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
+    """The Dataset of ``table``, ``t`` being the target column (None: no target)."""
     header, cols = table.header, table.columns
     n = len(table.lines)
     ids: dict[str, list[str]] = {}
-    index_col = None
-    if not header[0] or _UNNAMED.fullmatch(header[0]):
-        if not _is_index(cols[0], n):
-            raise DataError(
-                f"{name}, line {table.header_line}, column 1: the header has an empty "
-                f"name (and the column is not a 0..n-1 or 1..n row index); name it"
-            )
-        index_col = 0
-        ids["index"] = cols[0].texts()
-        notes.append(
-            "column 1 has no name and counts the rows: read as the row index "
-            "(as pandas writes it) and not used as a feature"
-        )
-        source["index_column"] = True
+    index_col = _index_column(name, table, ask, ids)
     if t is not None and t == index_col:
         raise DataError(f"{name}: the target cannot be the unnamed index column")
-    dropped = set()
-    for spec in drop or ():
-        j = _column_index(name, header, spec, "--drop")
-        if j == t:
-            raise DataError(
-                f"{name}: column {header[j]!r} is the target; it cannot be dropped"
-            )
-        dropped.add(j)
-    explicit = features is not None
-    if explicit:
-        missing_names = [
-            f
-            for f in features
-            if not (isinstance(f, str) and f in header)
-            and not (isinstance(f, int) and 1 <= f <= len(header))
-        ]
-        if missing_names:
-            raise DataError(
-                f"{name}: lacks the feature column(s) "
-                f"{', '.join(map(repr, missing_names))} (the columns are "
-                f"{', '.join(header)})"
-            )
-        fidx = [_column_index(name, header, f, "--features") for f in features]
-        if t is not None and t in fidx:
-            raise DataError(
-                f"{name}: column {header[t]!r} is the target; it cannot also be a "
-                f"feature"
-            )
-        if len(set(fidx)) != len(fidx):
-            raise DataError(f"{name}: a feature column is named twice")
-    else:
-        fidx = [j for j in range(len(header)) if j not in (t, index_col, *dropped)]
-        if not fidx:
-            raise DataError(
-                f"{name}: has no feature columns besides the target "
-                f"{header[t] if t is not None else ''!r}"
-            )
-    if dropped:
-        source["dropped_columns"] = [header[j] for j in sorted(dropped)]
+    fidx = _choose_features(name, header, t, index_col, ask)
+    used = {*fidx, t, index_col}
     for j in range(len(header)):  # kept aside to name the rows of predictions
-        if j not in (*fidx, t, index_col) and _looks_like_id(cols[j], n):
+        if j not in used and _looks_like_id(cols[j], n):
             ids[header[j]] = cols[j].texts()
-    # Column-level refusals first: identifiers and text used as features.
-    for j in fidx:
-        col, c = cols[j], header[j]
-        why = None if explicit else _looks_like_id(col, n)
-        if why is not None:
-            raise DataError(
-                f"{name}: column {c!r} {why}: it looks like an identifier, not a "
-                f"measurement; leave it out with --drop {_shell(c)} (drop=[{c!r}]), or "
-                f"name it in --features to use it anyway"
-            )
-    # Cell-level problems in the features, the first by line then column.
-    problems = []
-    for j in fidx:
-        col = cols[j]
-        if col.is_text:
-            miss = col.text_missing()
-            kinds = [_cell(w, source["decimal"]) for w in col.vocab]  # per distinct
-            is_number = np.array([isinstance(k, float) for k in kinds], dtype=bool)
-            nonnum = ~is_number[col.codes] & ~miss
-            if nonnum.any():
-                i = int(np.argmax(nonnum))
-                code = col.codes[i]
-                problems.append((i, j, kinds[code], col.vocab[code]))
-                continue
-            if miss.any() and not drop_missing:
-                i = int(np.argmax(miss))
-                problems.append((i, j, "missing", col.vocab[col.codes[i]]))
-        else:
-            if col.bad is not None:
-                i, why, w = col.bad
-                problems.append((i, j, why, w))
-            if col.missing.any() and not drop_missing:
-                i = int(np.argmax(col.missing))
-                problems.append((i, j, "missing", col.missing_token))
-    if problems:
-        i, j, why, w = min(problems, key=lambda p: (p[0], p[1]))
-        raise DataError(_cell_message(name, table, i, header, j, t, why, w, source))
-    # Text columns that hold only numbers (and missing values) become numbers.
-    for j in fidx:
-        col = cols[j]
-        if col.is_text:
-            nums = np.array(
-                [
-                    v if isinstance(v := _cell(w, source["decimal"]), float) else np.nan
-                    for w in col.vocab
-                ]
-            )
-            miss = col.text_missing()
-            cols[j] = _Column(values=nums[col.codes], missing=miss)
+    if ask.features is None:  # named explicitly, an id-like column is used
+        for j in fidx:
+            why = _looks_like_id(cols[j], n)
+            if why is not None:
+                c = header[j]
+                raise DataError(
+                    f"{name}: column {c!r} {why}: it looks like an identifier, not a "
+                    f"measurement; leave it out with --drop {_shell(c)} "
+                    f"(drop=[{c!r}]), or name it in --features to use it anyway"
+                )
+    decimal = ask.source["decimal"]
+    numbers = [
+        col.as_numbers(decimal) if isinstance(col, _Texts) else col
+        for col in (cols[j] for j in fidx)
+    ]
+    _raise_first_cell_problem(name, table, t, fidx, numbers, ask)
     keep = np.ones(n, dtype=bool)
-    for j in fidx:
-        keep &= ~cols[j].missing
-    # The target.
-    y = None
-    names: list[str] = list(class_names) if class_names is not None else []
-    kind = "classification" if class_names is not None else task
-    labels_missing = None
-    if t is not None:
-        tc = cols[t]
-        labels_missing = tc.text_missing()
-        if not require_target and labels_missing.all():
-            t = None  # a class column left blank, as in rows still to predict
-    if t is not None:
-        if labels_missing.any():
-            if drop_missing:
-                keep &= ~labels_missing
-            else:
-                i = int(np.argmax(labels_missing & keep))
-                what = "target value" if kind == "regression" else "class label"
-                raise DataError(
-                    f"{name}, line {table.lines[i]}, column {header[t]!r}: missing "
-                    f"{what}; fill it in or remove the row, or drop the rows with "
-                    f"missing values with --drop-missing"
-                )
-    if not keep.all():
-        dropped_lines = table.lines[~keep]
-        if keep.sum() == 0:
+    for col in numbers:
+        keep &= ~col.missing
+    target = cols[t] if t is not None else None
+    if isinstance(target, _Texts):
+        labels_missing = target.missing()
+        if not ask.require_target and labels_missing.all():
+            t, target = None, None  # a class column left blank, as in rows to predict
+        elif labels_missing.any() and ask.drop_missing:
+            keep &= ~labels_missing
+        elif labels_missing.any():
+            i = int(np.argmax(labels_missing & keep))
+            what = "target value" if ask.task == "regression" else "class label"
             raise DataError(
-                f"{name}: every row has a missing value; nothing is left to use"
+                f"{name}, line {table.lines[i]}, column {header[t]!r}: missing "
+                f"{what}; fill it in or remove the row, or drop the rows with "
+                f"missing values with --drop-missing"
             )
-        shown = ", ".join(map(str, dropped_lines[:5])) + (
-            ", ..." if len(dropped_lines) > 5 else ""
+    lines = table.lines
+    if not keep.all():
+        if not keep.any():
+            raise DataError(f"{name}: every row has a missing value; nothing is left")
+        gone = table.lines[~keep]
+        shown = ", ".join(map(str, gone[:5])) + (", ..." if len(gone) > 5 else "")
+        ask.notes.append(
+            f"dropped {len(gone)} row(s) with missing values (lines {shown})"
         )
-        notes.append(
-            f"dropped {len(dropped_lines)} row(s) with missing values (lines {shown})"
-        )
-        source["rows_dropped"] = len(dropped_lines)
+        ask.source["rows_dropped"] = len(gone)
         lines = table.lines[keep]
-        for j in {*fidx, *([t] if t is not None else [])}:
-            cols[j].take(keep)
+        numbers = [col.take(keep) for col in numbers]
+        target = target.take(keep) if isinstance(target, _Texts) else None
         ids = {k: [v for v, kk in zip(col, keep) if kk] for k, col in ids.items()}
-    else:
-        lines = table.lines
-    m = len(lines)
-    X = np.empty((m, len(fidx)), dtype=np.float64)
-    for k, j in enumerate(fidx):
-        X[:, k] = cols[j].values
-    if t is not None:
-        tc = cols[t]
-        vocab = tc.vocab
-        if kind is None:
-            kind = _auto_task(vocab, tc.codes)
-        if kind == "regression":
-            vals = [_cell(w, source["decimal"]) for w in vocab]
-            for code in np.unique(tc.codes):
-                if not isinstance(vals[code], float):
-                    i = int(np.argmax(tc.codes == code))
-                    raise DataError(
-                        f"{name}, line {lines[i]}, column {header[t]!r}: "
-                        f"{vocab[code]!r} is not a number; a regression target must "
-                        f"be numbers (or use --task classification)"
-                    )
-            y = np.array(vals, dtype=np.float64)[tc.codes]
-            names = []
-        else:
-            present = np.unique(tc.codes)
-            if class_names is None:
-                names = label_order([vocab[c] for c in present])
-                if len(names) < 2:
-                    raise DataError(
-                        f"{name}: column {header[t]!r} has only one class "
-                        f"({names[0]!r}); classification needs at least two"
-                    )
-            index = {c: k for k, c in enumerate(names)}
-            to_class = np.full(len(vocab), -1, dtype=np.int64)
-            for c in present:
-                to_class[c] = index.get(vocab[c], -1)
-            y = to_class[tc.codes]
-            if (y < 0).any():
-                i = int(np.argmax(y < 0))
-                raise DataError(
-                    f"{name}, line {lines[i]}, column {header[t]!r}: class "
-                    f"{vocab[tc.codes[i]]!r} is not one the model knows "
-                    f"({', '.join(names)})"
-                )
+    X = np.empty((len(lines), len(fidx)), dtype=np.float64)
+    for k, col in enumerate(numbers):
+        X[:, k] = col.values
+    y, names, task = None, list(ask.class_names or []), ask.task
+    if isinstance(target, _Texts) and t is not None:
+        y, names, task = _target(name, header[t], lines, target, ask)
     return Dataset(
         X=X,
         y=y,
@@ -982,12 +891,146 @@ def _build(
         class_names=names,
         name=name,
         target_name=header[t] if t is not None else "class",
-        task=kind or "classification",
+        task=task or "classification",
         lines=lines,
-        source=source,
+        source=ask.source,
         ids=ids,
-        notes=notes,
+        notes=ask.notes,
     )
+
+
+def _index_column(
+    name: str, table: _Table, ask: _Choice, ids: dict[str, list[str]]
+) -> int | None:
+    """0 when the first column is an unnamed row index (then kept in ``ids``)."""
+    first = table.header[0]
+    if first and not _UNNAMED.fullmatch(first):
+        return None
+    if not _is_index(table.columns[0], len(table.lines)):
+        raise DataError(
+            f"{name}, line {table.header_line}, column 1: the header has an empty "
+            f"name (and the column is not a 0..n-1 or 1..n row index); name it"
+        )
+    ids["index"] = table.columns[0].texts()
+    ask.notes.append(
+        "column 1 has no name and counts the rows: read as the row index "
+        "(as pandas writes it) and not used as a feature"
+    )
+    ask.source["index_column"] = True
+    return 0
+
+
+def _choose_features(
+    name: str, header: list[str], t: int | None, index_col: int | None, ask: _Choice
+) -> list[int]:
+    position = {c: j for j, c in enumerate(header)}
+    dropped = set()
+    for spec in ask.drop or ():
+        j = _column_index(position, spec)
+        if j is None:
+            raise DataError(
+                f"{name}: no column named {spec!r} for --drop; {_columns_list(header)}"
+            )
+        if j == t:
+            raise DataError(
+                f"{name}: column {header[j]!r} is the target; it cannot be dropped"
+            )
+        dropped.add(j)
+    if dropped:
+        ask.source["dropped_columns"] = [header[j] for j in sorted(dropped)]
+    if ask.features is None:
+        left_out = {t, index_col, *dropped}
+        fidx = [j for j in range(len(header)) if j not in left_out]
+        if not fidx:
+            raise DataError(
+                f"{name}: has no feature columns besides the target "
+                f"{header[t] if t is not None else ''!r}"
+            )
+        return fidx
+    found = [_column_index(position, f) for f in ask.features]
+    absent = [f for f, j in zip(ask.features, found) if j is None]
+    if absent:
+        raise DataError(
+            f"{name}: lacks the feature column(s) "
+            f"{', '.join(map(repr, absent))}; {_columns_list(header)}"
+        )
+    fidx = [j for j in found if j is not None]
+    if t is not None and t in fidx:
+        raise DataError(
+            f"{name}: column {header[t]!r} is the target; it cannot also be a feature"
+        )
+    if len(set(fidx)) != len(fidx):
+        raise DataError(f"{name}: a feature column is named twice")
+    return fidx
+
+
+def _raise_first_cell_problem(
+    name: str,
+    table: _Table,
+    t: int | None,
+    fidx: list[int],
+    numbers: list[_Numbers],
+    ask: _Choice,
+) -> None:
+    """The first cell, by line then column, that is not a number (or is missing)."""
+    problems = []
+    for j, col in zip(fidx, numbers):
+        if col.bad is not None:
+            i, why, w = col.bad
+            problems.append((i, j, why, w))
+        if col.missing.any() and not ask.drop_missing:
+            i = int(np.argmax(col.missing))
+            problems.append((i, j, "missing", col.missing_token))
+    if problems:
+        i, j, why, w = min(problems, key=lambda p: (p[0], p[1]))
+        raise DataError(
+            _cell_message(name, table, i, table.header, j, t, why, w, ask.source)
+        )
+
+
+def _target(
+    name: str, column: str, lines: np.ndarray, target: _Texts, ask: _Choice
+) -> tuple[np.ndarray, list[str], str]:
+    """``(y, class_names, task)`` from the target's text."""
+    vocab = target.vocab
+    task = "classification" if ask.class_names is not None else ask.task
+    if task is None:
+        task = _auto_task(vocab, target.codes)
+    if task == "regression":
+        kinds = [_cell(w, ask.source["decimal"]) for w in vocab]
+        for code in np.unique(target.codes):
+            if not isinstance(kinds[code], float):
+                i = int(np.argmax(target.codes == code))
+                raise DataError(
+                    f"{name}, line {lines[i]}, column {column!r}: {vocab[code]!r} is "
+                    f"not a number; a regression target must be numbers (or use "
+                    f"--task classification)"
+                )
+        values = np.array([k if isinstance(k, float) else np.nan for k in kinds])
+        return values[target.codes], [], task
+    present = np.unique(target.codes)
+    if ask.class_names is None:
+        names = label_order([vocab[c] for c in present])
+        if len(names) < 2:
+            raise DataError(
+                f"{name}: column {column!r} has only one class ({names[0]!r}); "
+                f"classification needs at least two"
+            )
+    else:
+        names = list(ask.class_names)
+    index = {c: k for k, c in enumerate(names)}
+    to_class = np.full(len(vocab), -1, dtype=np.int64)
+    for c in present:
+        to_class[c] = index.get(vocab[c], -1)
+    y = to_class[target.codes]
+    if (y < 0).any():
+        i = int(np.argmax(y < 0))
+        raise DataError(
+            f"{name}, line {lines[i]}, column {column!r}: class "
+            f"{vocab[target.codes[i]]!r} is not one the model knows "
+            f"({', '.join(names)})"
+        )
+    return y, names, task
 
 
 def number_or_reason(text: str, decimal: str = ".") -> float | str:
