@@ -96,14 +96,15 @@ def train(
     split = prepare_data(ds, target, test_size=test_size, seed=seed)
     regression = ds.task == "regression"
     y_train, y_test = split.y_train, split.y_test
-    y_scaler = None
+    y_mean, y_scale = 0.0, 1.0
     if regression:  # the target standardised like the features, on train only
-        y_scaler = rp.datasets.Standardizer().fit(y_train.reshape(-1, 1))
-        y_train = y_scaler.transform(y_train.reshape(-1, 1)).ravel()
-        y_test = y_scaler.transform(y_test.reshape(-1, 1)).ravel()
+        y_mean, y_scale = float(y_train.mean()), float(y_train.std())
+        if not y_scale > 0:
+            y_scale = 1.0  # a constant target: only centred
+        y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
     loss = "mse" if regression else "cross_entropy"
     net = build_network(split, parse_hidden(hidden), activation, seed=seed)
-    callbacks = []
+    callbacks: list = []
     recorder = None
     if record_bias:
         last = [name for name, _ in net.named_parameters() if name.endswith(".bias")][
@@ -159,8 +160,8 @@ def train(
     ):
         if regression:
             loss_value, _ = rp.evaluate(net, X, y, loss="mse")
-            raw = y_scaler.mean_[0] + y_scaler.scale_[0] * y
-            pred = y_scaler.mean_[0] + y_scaler.scale_[0] * net(X).ravel()
+            raw = y_mean + y_scale * y
+            pred = y_mean + y_scale * net(X).ravel()
             result[part] = {
                 **regression_scores(raw, pred),
                 "loss": loss_value,
@@ -198,8 +199,8 @@ def train(
         if regression:
             metadata.update(
                 task="regression",
-                target_mean=float(y_scaler.mean_[0]),
-                target_scale=float(y_scaler.scale_[0]),
+                target_mean=y_mean,
+                target_scale=y_scale,
             )
         model = rp.Model(
             net,
@@ -395,7 +396,7 @@ def predict(model_path, data, target, as_json, output):
             model.net(model.prepare(ds.X)) if regression else model.predict_proba(ds.X)
         )
     bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
-    lines = ds.lines.tolist()
+    lines = ds.lines.tolist() if ds.lines is not None else list(range(2, len(ds.X) + 2))
     if len(bad):  # finite but huge weights can overflow on some inputs
         raise rp.ModelFileError(
             f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "

@@ -850,6 +850,7 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
     for col in numbers:
         keep &= ~col.missing
     target = cols[t] if t is not None else None
+    target_name = header[t] if t is not None else "class"
     if isinstance(target, _Texts):
         labels_missing = target.missing()
         if not ask.require_target and labels_missing.all():
@@ -860,7 +861,7 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
             i = int(np.argmax(labels_missing & keep))
             what = "target value" if ask.task == "regression" else "class label"
             raise DataError(
-                f"{name}, line {table.lines[i]}, column {header[t]!r}: missing "
+                f"{name}, line {table.lines[i]}, column {target_name!r}: missing "
                 f"{what}; fill it in or remove the row, or drop the rows with "
                 f"missing values with --drop-missing"
             )
@@ -882,15 +883,15 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
     for k, col in enumerate(numbers):
         X[:, k] = col.values
     y, names, task = None, list(ask.class_names or []), ask.task
-    if isinstance(target, _Texts) and t is not None:
-        y, names, task = _target(name, header[t], lines, target, ask)
+    if isinstance(target, _Texts):
+        y, names, task = _target(name, target_name, lines, target, ask)
     return Dataset(
         X=X,
         y=y,
         feature_names=[header[j] for j in fidx],
         class_names=names,
         name=name,
-        target_name=header[t] if t is not None else "class",
+        target_name=target_name if target is not None else "class",
         task=task or "classification",
         lines=lines,
         source=ask.source,
