@@ -324,3 +324,4 @@ def test_predict_writes_identifying_columns_and_probabilities(tmp_path, capsys):
     )
     d = json.loads(out)
     assert d["ids"]["flower"][0] == "f000" and d["lines"][-1] == 151
+    assert d["source"]["sep"] == "," and d["source"]["encoding"] == "utf-8"

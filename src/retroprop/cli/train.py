@@ -400,10 +400,16 @@ def predict(model_path, data, target, as_json, output):
     if len(bad):  # finite but huge weights can overflow on some inputs
         raise rp.ModelFileError(
             f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
-            f"(the first is line {lines[bad[0]]}); its weights are too large for "
+            f"(the first is data row {bad[0] + 1}, line {lines[bad[0]]}); its "
+            f"weights are too large for "
             f"this data"
         )
-    result: dict = {"lines": lines, "ids": ds.ids, "notes": ds.notes}
+    result: dict = {
+        "lines": lines,
+        "ids": ds.ids,
+        "notes": ds.notes,
+        "source": ds.source,
+    }
     if regression:
         mean = float(model.metadata.get("target_mean", 0.0))
         scale = float(model.metadata.get("target_scale", 1.0))

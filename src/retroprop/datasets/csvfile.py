@@ -389,21 +389,25 @@ class _Table:
     columns: list[_Column]
 
 
-class _Vocab:
-    """Texts to integer codes in first-seen order, as ``loadtxt`` converters."""
+class _Vocab(dict):
+    """Cell texts to codes in first-seen order; ``vocab[cell]`` is the code.
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
+    A dict whose ``__missing__`` numbers a new text: a known text is found by the
+    dict's own C lookup, so ``vocab.__getitem__`` is a fast ``loadtxt`` converter.
+    """
 
-    def __call__(self, s: str) -> float:
-        s = s.strip()
-        code = self.index.get(s)
-        if code is None:
-            code = self.index[s] = len(self.index)
-        return float(code)
+    def __missing__(self, cell: str) -> float:
+        code = self[cell] = float(len(self))
+        return code
 
-    def words(self) -> list[str]:
-        return list(self.index)
+    def column(self, codes: np.ndarray) -> _Texts:
+        """The ``_Texts`` of these codes, cells that differ only by blanks merged."""
+        words: dict[str, int] = {}
+        remap = np.array(
+            [words.setdefault(cell.strip(), len(words)) for cell in self],
+            dtype=np.int64,
+        )
+        return _Texts(remap[codes.astype(np.int64)], list(words))
 
 
 def _read_fast(
@@ -420,7 +424,7 @@ def _read_fast(
                 quotechar='"',
                 comments=None,
                 skiprows=header_line,
-                converters=dict(vocabs.items()) or None,
+                converters={j: v.__getitem__ for j, v in vocabs.items()} or None,
                 dtype=np.float64,
                 ndmin=2,
                 encoding=None,
@@ -433,14 +437,14 @@ def _read_fast(
     if n == 0 or a.shape[1] != n_cols or n != total_lines - header_line:
         return None
     limit = csv.field_size_limit()
-    if any(len(w) > limit for v in vocabs.values() for w in v.index):
+    if any(len(w) > limit for v in vocabs.values() for w in v):
         return None  # the careful reader refuses it as the csv module does
     if not np.isfinite(a).all():  # (text columns hold finite codes)
         return None  # missing values, infinities: the careful reader names them
     columns: list[_Column] = []
     for j in range(n_cols):
         if j in vocabs:
-            columns.append(_Texts(a[:, j].astype(np.int64), vocabs[j].words()))
+            columns.append(vocabs[j].column(a[:, j]))
         else:
             columns.append(_Numbers(a[:, j], np.zeros(n, dtype=bool)))
     lines = np.arange(header_line + 1, header_line + 1 + n, dtype=np.int64)
@@ -478,7 +482,8 @@ def _read_careful(
                 elif j not in bad:
                     bad[j] = (n + i, why, cells[i].strip())
         for j in text_cols:
-            codes[j][n : n + m] = [vocabs[j](r[j]) for r in rows]
+            vocab = vocabs[j]
+            codes[j][n : n + m] = [vocab[r[j]] for r in rows]
         n += m
 
     with open_raw() as b, io.TextIOWrapper(b, encoding=codec, newline="") as f:
@@ -512,7 +517,7 @@ def _read_careful(
     columns: list[_Column] = []
     for j in range(n_cols):
         if j in vocabs:
-            columns.append(_Texts(codes[j][:n], vocabs[j].words()))
+            columns.append(vocabs[j].column(codes[j][:n]))
         else:
             columns.append(
                 _Numbers(
@@ -830,22 +835,16 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
     for j in range(len(header)):  # kept aside to name the rows of predictions
         if j not in used and _looks_like_id(cols[j], n):
             ids[header[j]] = cols[j].texts()
-    if ask.features is None:  # named explicitly, an id-like column is used
-        for j in fidx:
-            why = _looks_like_id(cols[j], n)
-            if why is not None:
-                c = header[j]
-                raise DataError(
-                    f"{name}: column {c!r} {why}: it looks like an identifier, not a "
-                    f"measurement; leave it out with --drop {_shell(c)} "
-                    f"(drop=[{c!r}]), or name it in --features to use it anyway"
-                )
+    # Text ids and dates first (they are not numbers either), then the first cell
+    # that is not a number, then whole-number ids (which are numbers).
+    _refuse_identifiers(name, header, cols, fidx, n, ask, text=True)
     decimal = ask.source["decimal"]
     numbers = [
         col.as_numbers(decimal) if isinstance(col, _Texts) else col
         for col in (cols[j] for j in fidx)
     ]
     _raise_first_cell_problem(name, table, t, fidx, numbers, ask)
+    _refuse_identifiers(name, header, cols, fidx, n, ask, text=False)
     keep = np.ones(n, dtype=bool)
     for col in numbers:
         keep &= ~col.missing
@@ -898,6 +897,33 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
         ids=ids,
         notes=ask.notes,
     )
+
+
+def _refuse_identifiers(
+    name: str,
+    header: list[str],
+    cols: list[_Column],
+    fidx: list[int],
+    n: int,
+    ask: _Choice,
+    *,
+    text: bool,
+) -> None:
+    """Refuse an id-like feature column (text ones or numeric ones), unless the
+    features were named explicitly."""
+    if ask.features is not None:
+        return
+    for j in fidx:
+        if isinstance(cols[j], _Texts) != text:
+            continue
+        why = _looks_like_id(cols[j], n)
+        if why is not None:
+            c = header[j]
+            raise DataError(
+                f"{name}: column {c!r} {why}: it looks like an identifier, not a "
+                f"measurement; leave it out with --drop {_shell(c)} "
+                f"(drop=[{c!r}]), or name it in --features to use it anyway"
+            )
 
 
 def _index_column(
