@@ -153,10 +153,43 @@ def test_too_many_classes_suggests_regression(diabetes_csv, capsys):
     assert "214 classes for 442 rows" in err and "--task regression" in err
 
 
-def test_commands_that_classify_only_refuse_a_regression_target(diabetes_csv, capsys):
-    code, _out, err = run_cli(capsys, "explain", "--data", diabetes_csv)
-    assert code == 2 and err.count("\n") == 1
-    assert "holds numbers (regression)" in err and "--task classification" in err
+def test_commands_that_classify_only_refuse_a_regression_target(
+    diabetes_csv, capsys, tmp_path
+):
+    for args in (["report", "--output", tmp_path / "r.html"], ["sweep", "lr"]):
+        code, _out, err = run_cli(capsys, *args, "--data", diabetes_csv)
+        assert code == 2 and err.count("\n") == 1, (args, err)
+        assert "holds numbers (regression)" in err and "--task classification" in err
+
+
+def test_explain_a_regression_step(diabetes_csv, capsys):
+    """The squared error on the standardised target, the row named by its line."""
+    from retroprop.datasets import split_lines
+    from retroprop.recipe import prepare_data
+
+    ds = load_csv(diabetes_csv)
+    split = prepare_data(ds, test_size=0.2, seed=1)
+    lines = split_lines(ds, 0.2, 1)[0]
+    code, out, err = run_cli(
+        capsys,
+        "explain",
+        "--data",
+        diabetes_csv,
+        "--format",
+        "json",
+        "--sample",
+        lines[7],
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["loss_function"] == "mse" and d["meta"]["line"] == lines[7]
+    y = split.y_train
+    assert d["target"] == pytest.approx([(y[7] - y.mean()) / y.std()], rel=1e-12)
+    np.testing.assert_array_equal(d["input"], split.X_train[[7]])
+    code, _out, err = run_cli(
+        capsys, "explain", "--data", diabetes_csv, "--loss", "cross_entropy"
+    )
+    assert code == 2 and "--loss" in err and "mse" in err
 
 
 def test_estimators_receive_the_same_arrays(diabetes_csv, tmp_path):

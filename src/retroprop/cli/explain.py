@@ -168,11 +168,27 @@ def explain(
     from retroprop.cli.common import load_data
     from retroprop.datasets import split_lines
 
-    ds = load_data(data, target)
+    ds = load_data(data, target, regression=True)
     split = prepare_data(ds, target, test_size=test_size, seed=seed)
     lines_train, lines_test = split_lines(ds, test_size, seed)
     X, y = split.X_train, split.y_train
     class_names = list(split.dataset.class_names)
+    regression = ds.task == "regression"
+    if regression:  # the squared error on the standardised target, as train does
+        given = click.get_current_context().get_parameter_source("loss")
+        if loss != "mse" and given is not click.core.ParameterSource.DEFAULT:
+            raise click.BadParameter(
+                "a regression target is explained with mse (the squared error)",
+                param_hint="--loss",
+            )
+        loss = "mse"
+        mean, scale = float(y.mean()), float(y.std()) or 1.0
+        if model_path:
+            meta = rp.load(model_path).metadata
+            mean = float(meta.get("target_mean", mean))
+            scale = float(meta.get("target_scale", scale))
+        y = (y - mean) / scale
+        class_names = [ds.target_name]  # the one output's name, in every view
     if model_path:
         from retroprop.datasets import train_test_split
 
@@ -184,7 +200,11 @@ def explain(
                 f"not the data's {class_names}"
             )
         X_raw = train_test_split(
-            split.dataset.X, split.dataset.y, test_size=test_size, seed=seed
+            split.dataset.X,
+            split.dataset.y,
+            test_size=test_size,
+            seed=seed,
+            stratify=not regression,
         )[0]
         if X_raw.shape[1] != net.in_features:
             raise DataError(
