@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.engine.network import mlp
 from retroprop.errors import ConfigError, DataError
 
-LECTURE = {
+LECTURE: dict[str, Any] = {
     "hidden": (4, 3),
     "activation": "sigmoid",
     "lr": 0.05,
@@ -104,10 +105,10 @@ def prepare_data(
 ) -> Split:
     """Load, split (stratified, seeded) and standardise; see ``Split``."""
     ds = load_dataset(data, target)
-    check_trainable(ds)
+    y = check_trainable(ds)
     X_tr, X_te, y_tr, y_te = train_test_split(
         ds.X,
-        ds.y,
+        y,
         test_size=test_size,
         seed=seed,
         stratify=ds.task == "classification",

@@ -190,7 +190,7 @@ def explain(
         y = (y - mean) / scale
         class_names = [ds.target_name]  # the one output's name, in every view
     if model_path:
-        from retroprop.datasets import train_test_split
+        from retroprop.datasets import check_trainable, train_test_split
 
         model = rp.load(model_path)
         net = model.net
@@ -201,7 +201,7 @@ def explain(
             )
         X_raw = train_test_split(
             split.dataset.X,
-            split.dataset.y,
+            check_trainable(split.dataset),
             test_size=test_size,
             seed=seed,
             stratify=not regression,

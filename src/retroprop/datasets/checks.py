@@ -18,8 +18,8 @@ from retroprop.datasets.dataset import Dataset
 from retroprop.errors import DataError
 
 
-def check_trainable(ds: Dataset) -> None:
-    """Raise ``DataError`` when ``ds`` cannot be split and trained on as it is.
+def check_trainable(ds: Dataset) -> np.ndarray:
+    """``ds.y``, after raising ``DataError`` if ``ds`` cannot be split and trained on.
 
     Classification needs two rows of every class (one for each part of a stratified
     split), and at most a quarter as many classes as rows when there are more than
@@ -30,7 +30,7 @@ def check_trainable(ds: Dataset) -> None:
             f"{ds.name}: has no target column to learn; name it with --target"
         )
     if ds.task != "classification":
-        return
+        return ds.y
     n = len(ds.y)
     k = ds.n_classes
     if k > 2 and k > n / 4:
@@ -53,6 +53,7 @@ def check_trainable(ds: Dataset) -> None:
             f"{ds.name}: class {ds.class_names[c]!r} has a single row{where}; a "
             f"stratified split needs at least 2 per class: add rows of it or remove it"
         )
+    return ds.y
 
 
 def separating_features(ds: Dataset) -> list[str]:
