@@ -138,9 +138,14 @@ def dialect_options(f: Callable) -> Callable:
 
 
 def column_options(f: Callable) -> Callable:
-    """``--features``, ``--drop``, ``--task``: which columns, and what to predict."""
+    """``--features``, ``--drop``, ``--task``: which columns, and what to predict.
+
+    A command with its own option of one of these names (``plot boundary``'s
+    ``--features``, the two features on the axes) keeps it.
+    """
     from retroprop.datasets.dataset import TASKS
 
+    own = {p.name for p in getattr(f, "__click_params__", [])}
     opts = [
         click.option(
             "--features",
@@ -166,6 +171,8 @@ def column_options(f: Callable) -> Callable:
             "text or a few whole numbers, else regression).",
         ),
     ]
+    names = ("features", "drop", "task")
+    opts = [opt for name, opt in zip(names, opts) if name not in own]
     for opt in reversed(opts):
         f = opt(f)
     return f

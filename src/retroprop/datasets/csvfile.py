@@ -689,25 +689,9 @@ def load_csv(
             f"{name}, line {scan.nul_line}: contains a NUL byte; this is not a CSV "
             f"file{hint}"
         )
-    sample, whole = _text_sample(open_raw, codec)
-    sep_found = sep or _guess_sep(sample, whole)
-    sampled, error = _rows_until_error(sample, sep_found)
-    if error is not None and whole:
-        # line_num counts the physical lines read so far, the failing one included
-        raise DataError(f"{name}, line {error[0]}: {error[1]}; is this a CSV file?")
-    if not sampled:
-        raise DataError(
-            f"{name}: the file is empty; it needs a header line and data rows"
-        )
-    header_line, header_cells = sampled[0]
-    header = [c.strip() for c in header_cells]
-    rows = sampled[1:] if whole else sampled[1:-1] or sampled[1:]
-    dec = decimal or _guess_decimal(rows, sep_found)
-    if dec == sep_found:
-        raise DataError(f"{name}: the separator and the decimal mark are both {dec!r}")
-    _check_header(name, header, header_line)
-    if not rows and whole:
-        raise DataError(f"{name}: has a header but no data rows")
+    sep_found, dec, header, header_line, rows = _sniff(
+        name, open_raw, codec, sep, decimal
+    )
     t = _resolve_target(name, header, target, features, require_target, sep_found)
     # Text columns (and the target) are read as text; the others as numbers.
     text_cols = {
@@ -761,6 +745,33 @@ def load_csv(
     return _build(name, table, t, ask)
 
 
+def _sniff(
+    name: str, open_raw: Callable, codec: str, sep: str | None, decimal: str | None
+) -> tuple[str, str, list[str], int, list[tuple[int, list[str]]]]:
+    """``(separator, decimal mark, header, header line, sampled rows)`` from the
+    file's first lines, the given ``sep`` and ``decimal`` taking precedence."""
+    sample, whole = _text_sample(open_raw, codec)
+    sep_found = sep or _guess_sep(sample, whole)
+    sampled, error = _rows_until_error(sample, sep_found)
+    if error is not None and whole:
+        # line_num counts the physical lines read so far, the failing one included
+        raise DataError(f"{name}, line {error[0]}: {error[1]}; is this a CSV file?")
+    if not sampled:
+        raise DataError(
+            f"{name}: the file is empty; it needs a header line and data rows"
+        )
+    header_line, header_cells = sampled[0]
+    header = [c.strip() for c in header_cells]
+    rows = sampled[1:] if whole else sampled[1:-1] or sampled[1:]
+    dec = decimal or _guess_decimal(rows, sep_found)
+    if dec == sep_found:
+        raise DataError(f"{name}: the separator and the decimal mark are both {dec!r}")
+    _check_header(name, header, header_line)
+    if not rows and whole:
+        raise DataError(f"{name}: has a header but no data rows")
+    return sep_found, dec, header, header_line, rows
+
+
 def _looks_utf16(open_raw: Callable) -> bool:
     with open_raw() as f:
         head = f.read(64)
@@ -798,8 +809,9 @@ def _resolve_target(
                 + _sep_hint(sep)
             )
         return len(header) - 1
-    if target in header:
-        return header.index(target)
+    j = _column_index({c: k for k, c in enumerate(header)}, target)
+    if j is not None:
+        return j
     if not require_target:
         return None
     raise DataError(
