@@ -191,3 +191,13 @@ def test_explain_and_report_take_the_column_options(tmp_path, capsys):
         report,
     )
     assert code == 0, err and report.exists()
+
+
+def test_column_options_apply_to_the_bundled_iris(capsys):
+    code, out, err = run_cli(
+        capsys, "train", "-q", "--epochs", 1, "--json", "--features", "3,4"
+    )
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["data"] == "iris" and d["architecture"][0] == 2
+    assert d["features"] == ["petal_length", "petal_width"]

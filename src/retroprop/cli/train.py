@@ -139,6 +139,7 @@ def train(
         "data": split.dataset.name,
         "task": ds.task,
         "target": ds.target_name,
+        "features": list(ds.feature_names),
         "architecture": [split.n_features, *parse_hidden(hidden), split.n_outputs],
         "activation": activation,
         "lr": lr,
@@ -149,11 +150,7 @@ def train(
         "class_names": names,
     }
     if ds.source:
-        result["source"] = {
-            **ds.source,
-            "rows": len(ds.X),
-            "features": list(ds.feature_names),
-        }
+        result["source"] = {**ds.source, "rows": len(ds.X)}
     for part, X, y in (
         ("train", split.X_train, y_train),
         ("test", split.X_test, y_test),
@@ -320,7 +317,8 @@ def _source_line(result: dict) -> str:
         f"({len(result['class_names'])} classes)"
     )
     return (
-        f"Read {result['data']}: {src['rows']} rows, {len(src['features'])} features; "
+        f"Read {result['data']}: {src['rows']} rows, {len(result['features'])} "
+        f"features; "
         f"{sep}-separated, decimal {DECIMALS[src['decimal']]}, {src['encoding']}; "
         f"task: {what}"
     )
