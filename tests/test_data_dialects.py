@@ -194,3 +194,32 @@ def test_a_wide_file_loads_every_column_in_order(tmp_path):
     ds = load_csv(path)
     np.testing.assert_array_equal(ds.X, X)
     assert ds.feature_names[-1] == f"c{k - 1}"
+
+
+def test_excel_separator_line_and_trailing_separators(tmp_path, capsys):
+    """``sep=;`` on line 1 (Excel's hint) names the separator; a separator ending
+    every line makes an empty unnamed last column, ignored saying so."""
+    rows = iris_rows(",")
+    text = "sep=;\n" + "\n".join(";".join([*r, ""]) for r in [PT_HEADER, *rows])
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (text + "\n").encode("utf-8"))
+    ds = load_csv(path)
+    np.testing.assert_array_equal(ds.X, load_iris().X)
+    assert ds.target_name == "espécie" and ds.source["sep"] == ";"
+    np.testing.assert_array_equal(ds.lines, np.arange(3, 153))  # the header is line 2
+    assert any("ends with the separator" in n for n in ds.notes)
+    # an unnamed last column with values is still an error
+    path.write_text("a;b;\n1;x;5\n2;y;6\n3;x;7\n", encoding="utf-8")
+    with pytest.raises(rp.DataError, match=r"column 3: the header has an empty name"):
+        load_csv(path)
+    code, _out, err = run_cli(capsys, "train", "-q", "--data", path)
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_thousands_separators_are_named(tmp_path):
+    rows = [f"{i},5;{i % 3},25;{'xy'[i % 2]}" for i in range(12)]
+    path = tmp_path / "d.csv"
+    path.write_text("a;b;c\n" + "\n".join(rows) + "\n1.234,5;1,0;x\n", encoding="utf-8")
+    with pytest.raises(rp.DataError) as e:
+        load_csv(path)
+    assert "line 14, column 'a': '1.234,5' has a thousands separator" in str(e.value)

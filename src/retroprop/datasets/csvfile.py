@@ -65,6 +65,7 @@ _DATE = re.compile(
     r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?Z?",
     re.ASCII,
 )
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:([.,' \u00a0])\d{3})(?:\1\d{3})*(?:[.,]\d+)?")
 _UNNAMED = re.compile(r"Unnamed: ?0")  # pandas' name for an unnamed first column
 
 
@@ -269,7 +270,8 @@ def _guess_decimal(rows: list[tuple[int, list[str]]], sep: str) -> str:
 
 def _cell(s: str, decimal: str) -> float | str:
     """The number in the stripped cell ``s``, or why it is not one: ``"missing"``,
-    ``"not finite"``, ``"too large"``, ``"decimal"`` (the other mark) or ``"text"``."""
+    ``"not finite"``, ``"too large"``, ``"decimal"`` (the other mark), ``"grouped"``
+    (thousands separators) or ``"text"``."""
     if s.lower() in MISSING_TOKENS:
         return "missing"
     t = s
@@ -284,6 +286,8 @@ def _cell(s: str, decimal: str) -> float | str:
         return v if math.isfinite(v) else "too large"
     if s.lower() in _NON_FINITE:
         return "not finite"
+    if _GROUPED.fullmatch(s):
+        return "grouped"
     return "text"
 
 
@@ -692,7 +696,9 @@ def load_csv(
     sep_found, dec, header, header_line, rows = _sniff(
         name, open_raw, codec, sep, decimal
     )
-    t = _resolve_target(name, header, target, features, require_target, sep_found)
+    trailing = len(header) - 1 if len(header) > 2 and not header[-1] else None
+    last = len(header) - 1 if trailing is None else len(header) - 2
+    t = _resolve_target(name, header, target, features, require_target, sep_found, last)
     # Text columns (and the target) are read as text; the others as numbers.
     text_cols = {
         j
@@ -741,6 +747,7 @@ def load_csv(
         require_target=require_target,
         source=source,
         notes=notes,
+        trailing=trailing,
     )
     return _build(name, table, t, ask)
 
@@ -751,7 +758,11 @@ def _sniff(
     """``(separator, decimal mark, header, header line, sampled rows)`` from the
     file's first lines, the given ``sep`` and ``decimal`` taking precedence."""
     sample, whole = _text_sample(open_raw, codec)
-    sep_found = sep or _guess_sep(sample, whole)
+    # Excel reads (and some tools write) a first line "sep=;" naming the separator.
+    hint = re.fullmatch(r"sep=(.)", sample.split("\n", 1)[0].rstrip("\r"))
+    if hint:
+        sample = "\n" + sample.split("\n", 1)[1] if "\n" in sample else ""
+    sep_found = sep or (hint.group(1) if hint else _guess_sep(sample, whole))
     sampled, error = _rows_until_error(sample, sep_found)
     if error is not None and whole:
         # line_num counts the physical lines read so far, the failing one included
@@ -781,11 +792,14 @@ def _looks_utf16(open_raw: Callable) -> bool:
 def _check_header(name: str, header: list[str], line: int) -> None:
     seen = set()
     for j, col in enumerate(header):
-        if not col and j > 0:
+        # (an empty first name may be an index, an empty last one a trailing
+        # separator: both are checked against their values)
+        trailing = j == len(header) - 1 and len(header) > 2
+        if not col and j > 0 and not trailing:
             raise DataError(
                 f"{name}, line {line}, column {j + 1}: the header has an empty name"
             )
-        if col in seen:
+        if col in seen and col:
             raise DataError(f"{name}, line {line}: column name {col!r} appears twice")
         seen.add(col)
 
@@ -797,10 +811,13 @@ def _resolve_target(
     features: Sequence[str | int] | None,
     require_target: bool,
     sep: str,
+    last: int,
 ) -> int | None:
+    """The target column: ``target`` (a name or a number from 1), else column
+    ``last`` (the last one with a name)."""
     if target is None:
         if features is not None and (
-            not require_target or header[-1] in features or len(header) in features
+            not require_target or header[last] in features or last + 1 in features
         ):
             return None  # (predicting: the model's features, maybe no class column)
         if len(header) < 2:
@@ -808,7 +825,7 @@ def _resolve_target(
                 f"{name}: has no feature columns besides the target {header[-1]!r}"
                 + _sep_hint(sep)
             )
-        return len(header) - 1
+        return last
     j = _column_index({c: k for k, c in enumerate(header)}, target)
     if j is not None:
         return j
@@ -832,6 +849,7 @@ class _Choice:
     require_target: bool
     source: dict
     notes: list[str]
+    trailing: int | None = None  # an unnamed last column: a trailing separator?
 
 
 def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
@@ -840,10 +858,11 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
     n = len(table.lines)
     ids: dict[str, list[str]] = {}
     index_col = _index_column(name, table, ask, ids)
+    _check_trailing_column(name, table, ask)
     if t is not None and t == index_col:
         raise DataError(f"{name}: the target cannot be the unnamed index column")
     fidx = _choose_features(name, header, t, index_col, ask)
-    used = {*fidx, t, index_col}
+    used = {*fidx, t, index_col, ask.trailing}
     for j in range(len(header)):  # kept aside to name the rows of predictions
         if j not in used and _looks_like_id(cols[j], n):
             ids[header[j]] = cols[j].texts()
@@ -959,6 +978,24 @@ def _index_column(
     return 0
 
 
+def _check_trailing_column(name: str, table: _Table, ask: _Choice) -> None:
+    """An unnamed last column is ignored when it is empty (every line ends with the
+    separator), else it is an unnamed column: an error."""
+    j = ask.trailing
+    if j is None:
+        return
+    col = table.columns[j]
+    empty = col.missing() if isinstance(col, _Texts) else col.missing
+    if (isinstance(col, _Numbers) and col.bad is not None) or not empty.all():
+        raise DataError(
+            f"{name}, line {table.header_line}, column {j + 1}: the header has an "
+            f"empty name"
+        )
+    ask.notes.append(
+        f"every line ends with the separator: the empty column {j + 1} is ignored"
+    )
+
+
 def _choose_features(
     name: str, header: list[str], t: int | None, index_col: int | None, ask: _Choice
 ) -> list[int]:
@@ -978,7 +1015,7 @@ def _choose_features(
     if dropped:
         ask.source["dropped_columns"] = [header[j] for j in sorted(dropped)]
     if ask.features is None:
-        left_out = {t, index_col, *dropped}
+        left_out = {t, index_col, ask.trailing, *dropped}
         fidx = [j for j in range(len(header)) if j not in left_out]
         if not fidx:
             raise DataError(
@@ -1113,6 +1150,11 @@ def _cell_message(name, table, i, header, j, t, why, w, source) -> str:
         return (
             f"{where}: {shown!r} is too large for a 64-bit float; features must be "
             f"finite numbers"
+        )
+    if why == "grouped":
+        return (
+            f"{where}: {shown!r} has a thousands separator; save the numbers without "
+            f"one (e.g. 1234.5)"
         )
     if why == "decimal":
         mark = source["decimal"]
