@@ -4,12 +4,16 @@
   for comparing the fast paths with the NumPy engine.
 - ``fail_writes_after`` / ``fail_os_call``: make the real ``retroprop.atomic``
   fail part way, as a full disk, a failing fsync or rename would.
+- ``soffice_recompute``: open workbooks in LibreOffice, recalculate, save them again
+  (the spreadsheet's own arithmetic, checked against the trace).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
+import subprocess
 
 import numpy as np
 
@@ -83,3 +87,36 @@ def fail_os_call(monkeypatch, name: str) -> None:
         raise OSError(errno.EIO, f"{name} failed")
 
     monkeypatch.setattr(retroprop.atomic, "os", _Os(**{name: broken}))
+
+
+def soffice_recompute(paths, outdir, profile):
+    """Open each workbook in LibreOffice, recalculate, save as xlsx into outdir."""
+    user = profile / "user"
+    user.mkdir(parents=True, exist_ok=True)
+    # Always recalculate OOXML formulas on load, whatever LibreOffice's default is.
+    (user / "registrymodifications.xcu").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        '<item oor:path="/org.openoffice.Office.Calc/Formula/Load">'
+        '<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>\n'
+        "</oor:items>\n"
+    )
+    subprocess.run(
+        [
+            shutil.which("soffice"),
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(outdir),
+            *map(str, paths),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "HOME": str(profile)},
+    )
+    return [outdir / os.path.basename(p) for p in paths]

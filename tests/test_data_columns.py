@@ -139,6 +139,22 @@ def test_an_id_column_sorted_by_class_is_refused(tmp_path, capsys):
     assert any("'id' alone separates the classes" in w for w in d["warnings"])
 
 
+def test_measurements_beyond_2_to_53_are_not_whole_number_ids(tmp_path):
+    """From 2**53 on every float64 is a whole number: distinct values there are
+    measurements in large units (the 1e300 scaling test), not an id. Ids just below
+    the bound are still refused."""
+    rng = np.random.default_rng(0)
+    big = [repr(float(v)) for v in rng.normal(0, 1e300, 150)]
+    path = iris_csv(tmp_path / "big.csv", first={"size": big})
+    ds = load_csv(path)
+    assert ds.feature_names[0] == "size" and ds.X.shape == (150, 5)
+    np.testing.assert_array_equal(ds.X[:, 0], [float(v) for v in big])
+    ids = [str(2**53 - 150 + i) for i in range(150)]
+    path = iris_csv(tmp_path / "ids.csv", first={"id": ids})
+    with pytest.raises(rp.DataError, match=r"column 'id'.*identifier"):
+        load_csv(path)
+
+
 def test_a_text_id_and_a_date_column_are_refused(tmp_path, capsys):
     names = [f"flor-{i:03d}" for i in range(150)]
     path = iris_csv(tmp_path / "name.csv", extra={"nome": names})

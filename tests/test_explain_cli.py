@@ -72,7 +72,7 @@ def test_every_format_writes_its_file(capsys, tmp_path, fmt):
     code, out, err = run(capsys, "explain", "--format", fmt, "--output", path)
     assert code == 0, err
     assert out == "" and f"Wrote the {fmt} explanation of step 1 to {path}" in err
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if "retroprop-tmp" in p.name]
     ref = run_json(capsys)
     grads = [p["grad"] for p in ref["parameters"]]
     if fmt == "xlsx":

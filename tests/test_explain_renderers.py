@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 import retroprop as rp
+from helpers import soffice_recompute
 from retroprop.explain.tabular import BASE_COLUMNS
 from retroprop.explain.views import fmt
 from retroprop.explain.xlsx import PARAMETER_COLUMNS
@@ -186,39 +185,6 @@ def test_xlsx_holds_formulas(lecture_trace, tmp_path):
     assert any(f.startswith("=-LN(INDEX(") for f in formulas)  # L = -ln(p_r)
 
 
-def _soffice_recompute(paths, outdir, profile):
-    """Open each workbook in LibreOffice, recalculate, save as xlsx into outdir."""
-    user = profile / "user"
-    user.mkdir(parents=True, exist_ok=True)
-    # Always recalculate OOXML formulas on load, whatever LibreOffice's default is.
-    (user / "registrymodifications.xcu").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
-        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
-        '<item oor:path="/org.openoffice.Office.Calc/Formula/Load">'
-        '<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>\n'
-        "</oor:items>\n"
-    )
-    subprocess.run(
-        [
-            shutil.which("soffice"),
-            f"-env:UserInstallation=file://{profile}",
-            "--headless",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(outdir),
-            *map(str, paths),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-        env={**os.environ, "HOME": str(profile)},
-    )
-    return [outdir / os.path.basename(p) for p in paths]
-
-
 @pytest.mark.slow
 def test_xlsx_recomputed_by_libreoffice_equals_the_trace(lecture_trace, tmp_path):
     if shutil.which("soffice") is None:
@@ -234,7 +200,7 @@ def test_xlsx_recomputed_by_libreoffice_equals_the_trace(lecture_trace, tmp_path
     wb["step"]["B2"] = 0.125
     paths.append(tmp_path / "eta.xlsx")
     wb.save(paths[-1])
-    out = _soffice_recompute(paths, tmp_path / "out", tmp_path / "profile")
+    out = soffice_recompute(paths, tmp_path / "out", tmp_path / "profile")
     for t, path, eta in [
         *zip(traces, out, [t.lr for t in traces]),
         (traces[0], out[-1], 0.125),
@@ -257,10 +223,14 @@ def test_xlsx_recomputed_by_libreoffice_equals_the_trace(lecture_trace, tmp_path
 
 
 def test_every_differentiable_activation_has_a_spreadsheet_formula():
-    from retroprop.engine.activations import DIFFERENTIABLE_ACTIVATIONS
-    from retroprop.explain.xlsx import _ACT, _col
+    from retroprop.engine.activations import ACTIVATIONS, DIFFERENTIABLE_ACTIVATIONS
+    from retroprop.explain.xlsx import _col
 
-    assert set(DIFFERENTIABLE_ACTIVATIONS) == set(_ACT)
+    assert {
+        name
+        for name in DIFFERENTIABLE_ACTIVATIONS
+        if ACTIVATIONS[name].spreadsheet and ACTIVATIONS[name].spreadsheet_prime
+    } == set(DIFFERENTIABLE_ACTIVATIONS)
     assert [_col(k) for k in (1, 26, 27, 52, 53, 702, 703)] == [
         "A",
         "Z",

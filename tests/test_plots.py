@@ -228,19 +228,19 @@ def test_plot_boundary_command(tmp_path, capsys):
     assert np.array(data["predictions"]).shape == (50, 50)
 
 
-def test_plot_boundary_moves_its_progress_with_trains_progress_callback(
+def test_plot_boundary_moves_its_progress_with_the_epoch_progress_callback(
     tmp_path, capsys, monkeypatch
 ):
-    from retroprop.train import ProgressCallback
+    from retroprop.cli.progress import EpochProgress
 
     seen = []
-    real = ProgressCallback.on_epoch_end
+    real = EpochProgress.on_epoch_end
 
     def spy(self, state):
         seen.append(state.epoch)
         real(self, state)
 
-    monkeypatch.setattr(ProgressCallback, "on_epoch_end", spy)
+    monkeypatch.setattr(EpochProgress, "on_epoch_end", spy)
     code, _out, err = run(
         capsys,
         "plot",

@@ -180,7 +180,7 @@ def test_cli_report_writes_the_page(tmp_path):
     data = page_data(out.read_text("utf-8"))
     assert [s["iteration"] for s in data["steps"]] == [1, 2, 3]
     assert len(data["history"]["loss"]) == 3  # epoch 0, 1, 2
-    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left over
+    assert not list(tmp_path.glob(".*retroprop-tmp*"))  # written atomically, no debris
 
 
 def test_cli_report_rejects_bad_input(tmp_path):

@@ -4,6 +4,8 @@ Each is a ``ValueError`` or ``ArithmeticError`` subclass so that callers who cat
 standard types keep working; the command line turns every one into a one-line message.
 """
 
+from __future__ import annotations
+
 
 class RetropropError(Exception):
     """Base of every error retroprop raises on purpose."""
@@ -41,3 +43,16 @@ class DivergenceError(RetropropError, ArithmeticError):
         self.epoch = epoch
         self.iteration = iteration
         self.lr = lr
+
+    @classmethod
+    def at(cls, epoch: int, iteration: int, lr: float, what: str) -> DivergenceError:
+        """The error every training path raises: where it happened, what became
+        non-finite (``what``, e.g. ``"the loss became nan"``) and the eta to try."""
+        return cls(
+            f"training diverged at epoch {epoch}, iteration {iteration} with "
+            f"lr={lr:g}: {what}; the last finite parameters were kept. Try a smaller "
+            f"learning rate (eta), e.g. lr={lr / 10:g}",
+            epoch=epoch,
+            iteration=iteration,
+            lr=lr,
+        )

@@ -12,9 +12,14 @@ library too), written and read here with nothing but the standard library and Nu
 
 Loading trusts nothing: the header's size is bounded by the file's, every offset is
 checked, duplicate keys, unknown dtypes, shapes that disagree with the architecture
-and non-finite values are refused with ``ModelFileError``. What is allocated is
-bounded by the file's actual size (a few times it; nothing a header merely claims),
-and nothing is unpickled or executed.
+and non-finite values are refused with ``ModelFileError``. Every layer of the
+architecture is validated before the parameters it claims are counted and bounded
+by the data the file holds; reading is checked against the memory the process may
+use (``engine/memory.py``). What is allocated is bounded by the file's actual size
+(a few times it; nothing a header merely claims), and nothing is unpickled or
+executed. ``format_version`` must be the integer, names must not repeat, metadata
+may nest ``MAX_METADATA_DEPTH`` levels; ``save`` refuses what ``load`` would refuse.
+docs/outputs.md says this for users.
 """
 
 from __future__ import annotations
@@ -29,13 +34,16 @@ import numpy as np
 from retroprop.atomic import atomic_write
 from retroprop.datasets.preprocessing import Standardizer
 from retroprop.engine.layers import Sequential
+from retroprop.engine.memory import check_bytes_fit, count_parameters
 from retroprop.engine.network import from_config
 from retroprop.errors import ConfigError, ModelFileError
 from retroprop.model import Model
 
 FORMAT_VERSION = 1
 MAX_HEADER = 1 << 20  # 1 MiB of JSON is far more than any MLP's description needs
-_DTYPES = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
+MAX_METADATA_DEPTH = 32
+"""How deeply ``metadata`` may nest (dicts and lists), in ``save`` and ``load``."""
+_DTYPES: dict[str, np.dtype] = {"F64": np.dtype("<f8"), "F32": np.dtype("<f4")}
 _CODES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32"}
 
 
@@ -141,19 +149,26 @@ def _check_savable(model: Model) -> None:
             raise ConfigError(
                 f"{what} has {len(names)} names for the network's {n} {side}"
             )
+        twice = _repeated(names)
+        if twice is not None:
+            raise ConfigError(
+                f"{what} names {twice!r} twice; every name must be different"
+            )
     sc = model.standardizer
     if sc is not None:
         shape = (net.in_features,)
+        mean, scale = sc.mean_, sc.scale_
         if (
-            sc.mean_ is None
-            or np.shape(sc.mean_) != shape
-            or np.shape(sc.scale_) != shape
+            mean is None
+            or scale is None
+            or np.shape(mean) != shape
+            or np.shape(scale) != shape
         ):
             raise ConfigError(f"the standardizer must be fitted on {shape[0]} features")
         if not (
-            np.isfinite(sc.mean_).all()
-            and np.isfinite(sc.scale_).all()
-            and (sc.scale_ > 0).all()
+            np.isfinite(mean).all()
+            and np.isfinite(scale).all()
+            and bool(np.all(scale > 0))
         ):
             raise ConfigError(
                 "the standardizer holds non-finite means or scales, or scales <= 0"
@@ -168,6 +183,12 @@ def _check_savable(model: Model) -> None:
         raise ConfigError(
             f"metadata must be a dict, got {type(model.metadata).__name__}"
         )
+    depth = _depth(model.metadata)
+    if depth > MAX_METADATA_DEPTH:
+        raise ConfigError(
+            f"metadata nests {depth} levels deep, more than the "
+            f"{MAX_METADATA_DEPTH} that load accepts; flatten it"
+        )
     try:
         same = json.loads(json.dumps(model.metadata, allow_nan=False)) == model.metadata
     except (TypeError, ValueError, RecursionError) as e:
@@ -180,6 +201,31 @@ def _check_savable(model: Model) -> None:
             "metadata must come back from JSON unchanged: string keys, "
             "lists rather than tuples"
         )
+
+
+def _depth(obj: object) -> int:
+    """How deeply dicts and lists nest in ``obj`` (a scalar is 0); no recursion."""
+    deepest = 0
+    stack = [(obj, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+        else:
+            continue
+        deepest = max(deepest, level + 1)
+    return deepest
+
+
+def _repeated(names: list[str] | tuple[str, ...]) -> str | None:
+    seen: set[str] = set()
+    for s in names:
+        if s in seen:
+            return s
+        seen.add(s)
+    return None
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
@@ -202,9 +248,25 @@ def load(path: str | os.PathLike) -> Model:
     ------
     ModelFileError
         For anything that is not a well-formed retroprop model file, with what is
-        wrong; the file is never executed or unpickled.
+        wrong, and for a model too large for this process's memory; never another
+        exception for a bad file. The file is never executed or unpickled.
     """
     name = os.fspath(path)
+    try:
+        return _load(name)
+    except ModelFileError:
+        raise
+    except MemoryError:
+        raise ModelFileError(
+            f"{name}: too large to load in the memory this process can use"
+        ) from None
+    except (RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
+        # Each check below should have caught the file first; never let a stranger's
+        # file reach the user as a traceback.
+        raise _fail(name, f"{type(e).__name__}: {' '.join(str(e).split())}") from None
+
+
+def _load(name: str) -> Model:
     try:
         # A FIFO would block open() until someone writes, a device never ends:
         # only regular files (and folders, refused below by open) get that far.
@@ -223,6 +285,14 @@ def load(path: str | os.PathLike) -> Model:
                     f"{size - 8} (limit {MAX_HEADER})",
                 )
             head = f.read(n)
+            # What reading and building the model holds at once: the file's bytes,
+            # the network's zeros and the copied values (all bounded by the file).
+            try:
+                check_bytes_fit(
+                    3 * (size - 8 - n), "loading it", "use a larger machine"
+                )
+            except ConfigError as e:
+                raise ModelFileError(f"{name}: {e}") from None
             data = f.read(size - 8 - n)
     except FileNotFoundError:
         raise ModelFileError(f"{name}: no such file") from None
@@ -269,7 +339,10 @@ def load(path: str | os.PathLike) -> Model:
         raise _fail(name, str(e)) from None
     except (ValueError, RecursionError) as e:
         raise _fail(name, f"its metadata is not valid JSON ({e})") from None
-    if not isinstance(info, dict) or info.get("format_version") != FORMAT_VERSION:
+    version = info.get("format_version") if isinstance(info, dict) else None
+    if not isinstance(info, dict) or not (
+        type(version) is int and version == FORMAT_VERSION  # not true, not 1.0
+    ):
         raise _fail(
             name,
             f"unknown format version {info.get('format_version')!r} "
@@ -283,18 +356,23 @@ def load(path: str | os.PathLike) -> Model:
     )
     if dtype is None:
         raise _fail(name, f"unknown dtype {info.get('dtype')!r}")
-    # Building the network allocates its parameters: check first that the file
-    # holds at least that many values, so a header claiming Linear(10**9, 10**9)
-    # is refused before anything of that size is allocated.
-    needed = _parameter_count(info.get("architecture"))
-    if needed is not None and needed * 4 > len(data):
+    # Building the network allocates its parameters: every layer is checked, then
+    # the total against the file's data, so a header claiming Linear(10**9, 10**9)
+    # (beside a malformed layer or not) is refused before anything is allocated.
+    architecture = info.get("architecture")
+    try:
+        needed = count_parameters(architecture)
+    except ConfigError as e:
+        raise _fail(name, f"its architecture is invalid: {e}") from None
+    itemsize = np.dtype(dtype).itemsize
+    if needed * itemsize > len(data):
         raise _fail(
             name,
-            f"its architecture needs {needed} parameters, more than its "
-            f"{len(data)} bytes of data can hold",
+            f"its architecture needs {needed} parameters of {itemsize} bytes, more "
+            f"than its {len(data)} bytes of data hold",
         )
     try:
-        net = from_config(info.get("architecture"), dtype=dtype)
+        net = from_config(architecture, dtype=dtype)  # type: ignore[arg-type]
     except ConfigError as e:
         raise _fail(name, f"its architecture is invalid: {e}") from None
     state = _read_tensors(name, header, data)
@@ -325,6 +403,10 @@ def load(path: str | os.PathLike) -> Model:
         p.data = v.astype(dtype)
     class_names = _str_list(name, info.get("class_names", []), "class_names")
     feature_names = _str_list(name, info.get("feature_names", []), "feature_names")
+    for what, names in (("class_names", class_names), ("feature_names", feature_names)):
+        twice = _repeated(names)
+        if twice is not None:
+            raise _fail(name, f"its '{what}' has {twice!r} twice")
     if class_names and len(class_names) != net.out_features:
         raise _fail(
             name, f"it names {len(class_names)} classes for {net.out_features} outputs"
@@ -337,6 +419,10 @@ def load(path: str | os.PathLike) -> Model:
     metadata = info.get("metadata", {})
     if not isinstance(metadata, dict):
         raise _fail(name, "its 'metadata' is not an object")
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise _fail(
+            name, f"its 'metadata' nests deeper than {MAX_METADATA_DEPTH} levels"
+        )
     return Model(
         net=net,
         class_names=class_names,
@@ -344,26 +430,6 @@ def load(path: str | os.PathLike) -> Model:
         standardizer=standardizer,
         metadata=metadata,
     )
-
-
-def _parameter_count(architecture: object) -> int | None:
-    """The number of parameters the architecture claims, or None if it is malformed.
-
-    (A malformed architecture is then refused by ``from_config`` with its reason.)
-    """
-    if not isinstance(architecture, list):
-        return None
-    total = 0
-    for entry in architecture:
-        if isinstance(entry, dict) and entry.get("type") == "linear":
-            fi, fo = entry.get("in_features"), entry.get("out_features")
-            if not all(
-                isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                for v in (fi, fo)
-            ):
-                return None
-            total += fi * fo + (0 if entry.get("bias", True) is False else fo)
-    return total
 
 
 def _reject_constant(name: str, c: str):
@@ -380,7 +446,9 @@ def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]
             "data_offsets",
         }:
             raise _fail(name, f"entry {key!r} is not a tensor description")
-        dt = _DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+        dt: np.dtype | None = (
+            _DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+        )
         if dt is None:
             raise _fail(
                 name,

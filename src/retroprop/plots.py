@@ -439,7 +439,7 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
             0.5 * (result.norms[:, None] + result.norms[None, :])
         )
     np.fill_diagonal(rel, np.nan)
-    nearest = np.array([np.nanmin(r[ok]) for r in rel[ok]]) if ok.sum() > 1 else []
+    nearest = np.array([np.nanmin(r[ok]) for r in rel[ok]] if ok.sum() > 1 else [])
     a4.hist(nearest, bins=25, color="C4", edgecolor="k", lw=0.5)
     a4.axvline(
         result.tolerance,

@@ -9,8 +9,9 @@ same way for ``train``, ``explain``, ``verify``, the experiments and the report.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -25,8 +26,20 @@ from retroprop.datasets import (
 from retroprop.engine.layers import Sequential
 from retroprop.engine.network import mlp
 from retroprop.errors import ConfigError, DataError
+from retroprop.train import evaluate, predict
 
-LECTURE: dict[str, Any] = {
+
+class Lecture(TypedDict):
+    hidden: tuple[int, ...]
+    activation: str
+    lr: float
+    epochs: int
+    batch_size: int
+    seed: int
+    test_size: float
+
+
+LECTURE: Lecture = {
     "hidden": (4, 3),
     "activation": "sigmoid",
     "lr": 0.05,
@@ -70,6 +83,14 @@ class Split:
     def n_outputs(self) -> int:
         """One output per class; one for a regression target."""
         return 1 if self.dataset.task == "regression" else self.n_classes
+
+    @property
+    def X_train_raw(self) -> np.ndarray:
+        """The training features back in the data's own units, ``(n, n_features)``."""
+        mean, scale = self.standardizer.mean_, self.standardizer.scale_
+        if mean is None or scale is None:  # not standardised
+            return self.X_train
+        return self.X_train * scale + mean
 
 
 def load_dataset(
@@ -137,8 +158,8 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 def build_network(
     split: Split,
-    hidden=LECTURE["hidden"],
-    activation=LECTURE["activation"],
+    hidden: Sequence[int] = LECTURE["hidden"],
+    activation: str = LECTURE["activation"],
     *,
     seed: int = LECTURE["seed"],
     init: str = "torch",
@@ -152,3 +173,57 @@ def build_network(
         seed=seed,
         dtype=dtype,
     )
+
+
+def network_factory(
+    split: Split,
+    hidden: Sequence[int] = LECTURE["hidden"],
+    activation: str = LECTURE["activation"],
+    *,
+    init: str = "torch",
+) -> Callable[[int], Sequential]:
+    """``make_net(seed)`` -> ``build_network(split, hidden, activation, seed=seed)``:
+    what the experiments train once per seed."""
+
+    def make_net(seed: int) -> Sequential:
+        return build_network(split, hidden, activation, seed=seed, init=init)
+
+    return make_net
+
+
+def describe(split: Split, hidden: Sequence[int], activation: str) -> str:
+    """``"4-4-3-3 sigmoid network on iris"``: the network and the data, in words."""
+    arch = "-".join(map(str, [split.n_features, *hidden, split.n_classes]))
+    return f"{arch} {activation} network on {split.dataset.name}"
+
+
+def confusion_matrix(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """``m[i, j]``: samples of true class i predicted as j, shape (n_classes, n_classes)."""
+    m = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return m
+
+
+def split_scores(net: Sequential, split: Split) -> dict[str, dict]:
+    """What ``retroprop train`` reports of a trained network, per part of the split.
+
+    Returns ``{"train": {...}, "test": {...}}``, each with ``accuracy``, ``loss``
+    (cross-entropy, the mean over the samples), ``samples`` and ``confusion_matrix``
+    (a list of rows, ``[i][j]``: true class i predicted as j).
+    """
+    out = {}
+    for part, X, y in (
+        ("train", split.X_train, split.y_train),
+        ("test", split.X_test, split.y_test),
+    ):
+        loss, acc = evaluate(net, X, y)
+        cm = confusion_matrix(y, predict(net, X), split.n_classes)
+        out[part] = {
+            "accuracy": acc,
+            "loss": loss,
+            "samples": len(y),
+            "confusion_matrix": cm.tolist(),
+        }
+    return out

@@ -1,15 +1,22 @@
-"""The training loop: forward, loss, backward, step, per batch; a History per epoch.
+"""The training loop: epochs of forward, loss, backward, step; a History per epoch.
 
 ``train`` is the lecture's loop (``batch_size=1``: one sample, one update) generalised
-to mini-batches and full-batch gradient descent. Callbacks see every iteration, which
-is how ``--record-bias`` saves the last layer's bias before each update.
+to mini-batches and full-batch gradient descent. Each iteration is the shared
+``retroprop.training.TrainingStep`` (or, on the fast path, the compiled kernels
+tested against it); callbacks see every epoch and, on the NumPy engine, every
+iteration, which is how ``--record-bias`` saves the last layer's bias before each
+update. ``advance_to_step`` makes the first ``K - 1`` updates of the same run (what
+``explain --step K`` explains the K-th of).
+
+History, callbacks, ``check_xy``, ``loss_targets`` and ``evaluate`` live in
+``retroprop.training`` (below this module and ``retroprop.fast``, which share them)
+and are importable from here as before.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,115 +24,46 @@ from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Sequential
 from retroprop.engine.losses import LOSSES, softmax
 from retroprop.engine.optim import OPTIMIZERS
-from retroprop.errors import (
-    ConfigError,
-    DataError,
-    DivergenceError,
-    NotDifferentiableError,
+from retroprop.errors import ConfigError, NotDifferentiableError
+from retroprop.training.callbacks import (
+    Callback,
+    EarlyStopping,
+    History,
+    ProgressCallback,
+    RecordParameter,
+    TrainState,
+)
+from retroprop.training.checks import check_xy
+from retroprop.training.runner import (
+    ENGINES,
+    EngineRunner,
+    Runner,
+    batches,
+    epoch_order,
+)
+from retroprop.training.step import (
+    check_loss,
+    divergence_is_checked,
+    evaluate,
+    loss_targets,
 )
 
-
-@dataclass
-class History:
-    """What training measured, one entry per epoch (after that epoch's updates).
-
-    Attributes
-    ----------
-    loss, accuracy : list of float
-        On the whole training set.
-    val_loss, val_accuracy : list of float
-        On the validation set (empty without one).
-    iterations : int
-        Parameter updates made.
-    stopped_early : bool
-        Whether early stopping ended training.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    iterations: int = 0
-    stopped_early: bool = False
-
-    @property
-    def epochs(self) -> int:
-        return len(self.loss)
-
-    def to_dict(self) -> dict:
-        return {
-            "loss": self.loss,
-            "accuracy": self.accuracy,
-            "val_loss": self.val_loss,
-            "val_accuracy": self.val_accuracy,
-            "iterations": self.iterations,
-            "stopped_early": self.stopped_early,
-        }
-
-
-@dataclass
-class TrainState:
-    """What a callback is shown: the network and where training is (1-based)."""
-
-    net: Sequential
-    epoch: int = 0
-    iteration: int = 0
-    batch: np.ndarray | None = None  # indices of the samples in this iteration
-    history: History | None = None
-    stop: bool = False  # a callback sets this to end training after this epoch
-
-
-class Callback:
-    """Hooks into ``train``; override what you need. All receive the ``TrainState``."""
-
-    per_iteration = False  # True when on_iteration_begin/end do something
-
-    def on_train_begin(self, state: TrainState) -> None: ...
-    def on_epoch_begin(self, state: TrainState) -> None: ...
-    def on_iteration_begin(self, state: TrainState) -> None: ...
-    def on_iteration_end(self, state: TrainState) -> None: ...
-    def on_epoch_end(self, state: TrainState) -> None: ...
-    def on_train_end(self, state: TrainState) -> None: ...
-
-
-class RecordParameter(Callback):
-    """Records a parameter's value before every iteration (the lecture's exercise 4).
-
-    ``RecordParameter("4.bias")`` on the lecture's network keeps the last layer's
-    bias as it was before each update, in ``values`` (one copy per iteration), with
-    the iteration numbers (1-based) in ``iterations`` and epochs in ``epochs``.
-    """
-
-    per_iteration = True
-
-    def __init__(self, name: str):
-        self.name = name
-        self.values: list[np.ndarray] = []
-        self.iterations: list[int] = []
-        self.epochs: list[int] = []
-
-    def on_train_begin(self, state: TrainState) -> None:
-        names = [n for n, _ in state.net.named_parameters()]
-        if self.name not in names:
-            raise ConfigError(
-                f"no parameter named {self.name!r}; the network has {names}"
-            )
-        self._param = dict(state.net.named_parameters())[self.name]
-
-    def on_iteration_begin(self, state: TrainState) -> None:
-        self.values.append(self._param.data.copy())
-        self.iterations.append(state.iteration)
-        self.epochs.append(state.epoch)
-
-
-class ProgressCallback(Callback):
-    """Calls ``fn(epoch, epochs, history)`` after every epoch (for progress bars)."""
-
-    def __init__(self, fn: Callable[[int, int, History], None], epochs: int):
-        self.fn, self.epochs = fn, epochs
-
-    def on_epoch_end(self, state: TrainState) -> None:
-        self.fn(state.epoch, self.epochs, state.history)
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "ProgressCallback",
+    "RecordParameter",
+    "StepPosition",
+    "TrainState",
+    "advance_to_step",
+    "check_xy",
+    "evaluate",
+    "loss_targets",
+    "predict",
+    "predict_proba",
+    "train",
+]
 
 
 def predict_proba(net: Sequential, X: np.ndarray) -> np.ndarray:
@@ -136,117 +74,6 @@ def predict_proba(net: Sequential, X: np.ndarray) -> np.ndarray:
 def predict(net: Sequential, X: np.ndarray) -> np.ndarray:
     """The class with the largest output, shape ``(n_samples,)``."""
     return np.argmax(net(X), axis=1)
-
-
-def evaluate(
-    net: Sequential, X: np.ndarray, y: np.ndarray, loss: str = "cross_entropy"
-) -> tuple[float, float]:
-    """``(mean loss, accuracy)`` of ``net`` on ``X`` of shape ``(n, n_features)`` and
-    ``y`` of shape ``(n,)``."""
-    out = net(X)
-    return float(
-        LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))
-    ), float(np.mean(np.argmax(out, axis=1) == y))
-
-
-def loss_targets(y: np.ndarray, k: int, loss: str, dtype) -> np.ndarray:
-    """What the loss compares the network's ``k`` outputs with.
-
-    Cross-entropy: the class indices ``y`` of shape ``(n,)`` as they are. MSE: rows of
-    shape ``(n, k)`` in ``dtype``: one-hot rows when ``y`` holds classes of a
-    classifier (``k > 1``), else the target values themselves.
-    """
-    if loss != "mse":
-        return y
-    if k > 1 and y.ndim == 1:
-        onehot = np.zeros((len(y), k), dtype=dtype)
-        onehot[np.arange(len(y)), y] = 1.0
-        return onehot
-    t = np.asarray(y, dtype=dtype)
-    return t.reshape(-1, 1) if t.ndim == 1 else t
-
-
-def check_xy(
-    X: np.ndarray,
-    y: np.ndarray,
-    net: Sequential | None = None,
-    what: str = "X",
-    loss: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate training data at the edge.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Finite numbers.
-    y : array-like of shape (n_samples,)
-        With ``net`` and ``loss``: integer classes ``0..k-1`` for cross-entropy (and for
-        MSE against one-hot rows, ``k > 1``), finite numbers for MSE on ``k = 1``
-        output. Without ``loss``, integer ``y`` is range-checked as classes.
-    net : Sequential or None
-        The network the data must fit (``in_features`` columns, ``out_features`` k).
-    what : str
-        How to call ``X`` in messages.
-    loss : str or None
-        A key of ``LOSSES``.
-
-    Returns
-    -------
-    X, y : ndarray
-    """
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise DataError(
-            f"{what} must be a non-empty 2-D array (n_samples, n_features), "
-            f"got shape {X.shape}"
-        )
-    if not np.issubdtype(X.dtype, np.number):
-        raise DataError(f"{what} must be numeric, got dtype {X.dtype}")
-    # min and max are NaN or +-inf exactly when some value is: two passes, no copy.
-    bad = (
-        []
-        if np.isfinite(X.min()) and np.isfinite(X.max())
-        else np.argwhere(~np.isfinite(X))
-    )
-    if len(bad):
-        r, c = bad[0]
-        raise DataError(
-            f"{what} has a non-finite value ({X[r, c]}) at row {r}, column {c}; "
-            f"remove or fill it before training"
-        )
-    y = np.asarray(y)
-    if y.shape != (X.shape[0],):
-        raise DataError(
-            f"y must have shape ({X.shape[0]},) to match {what}, got {y.shape}"
-        )
-    if net is None:
-        return X, y
-    if X.shape[1] != net.in_features:
-        raise DataError(
-            f"{what} has {X.shape[1]} features, the network expects {net.in_features}"
-        )
-    k = net.out_features
-    classes = (
-        np.issubdtype(y.dtype, np.integer)
-        if loss is None
-        else (loss == "cross_entropy" or k > 1)
-    )
-    if classes:
-        if not np.issubdtype(y.dtype, np.integer):
-            raise DataError(
-                f"y must hold integer class labels 0..{k - 1} for {loss} with {k} "
-                f"outputs, got dtype {y.dtype}; encode the classes as integers "
-                f"(rp.datasets.load_csv does)"
-            )
-        if y.min() < 0 or y.max() >= k:
-            raise DataError(f"y must hold classes 0..{k - 1}, got {y.min()}..{y.max()}")
-    elif (
-        not np.issubdtype(y.dtype, np.number) or not np.isfinite(y.astype(float)).all()
-    ):
-        raise DataError(
-            f"y must hold finite numbers for {loss} regression, got dtype {y.dtype}"
-        )
-    return X, y
 
 
 def train(
@@ -298,14 +125,17 @@ def train(
     early_stopping : int or None
         Stop when the validation loss (else the training loss) has not improved for
         this many epochs. Either way, training ends with the parameters of the epoch
-        whose monitored loss was lowest (History still lists every epoch).
+        whose monitored loss was lowest (History still lists every epoch). The same
+        as ``callbacks=[EarlyStopping(early_stopping), ...]``.
     callbacks : iterable of Callback
     engine : {"auto", "fast", "numpy"}
         ``"numpy"`` runs the engine's modules step by step (the reference);
         ``"fast"`` the compiled kernels of ``retroprop.fast`` (Sequential of Linear
         and differentiable activations, cross-entropy or MSE, SGD, no per-iteration
         callback, Numba installed), which give the same parameters to rounding;
-        ``"auto"`` (default) the fast path where it applies, else the NumPy engine.
+        ``"auto"`` (default) the fast path where it applies, else the NumPy engine
+        (``History.engine`` says which ran, ``History.engine_reason`` why not the
+        fast path).
 
     Raises
     ------
@@ -326,10 +156,8 @@ def train(
         raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
     if loss not in LOSSES:
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    if engine not in ("auto", "fast", "numpy"):
-        raise ConfigError(
-            f"engine must be one of ['auto', 'fast', 'numpy'], got {engine!r}"
-        )
+    if engine not in ENGINES:
+        raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
@@ -345,14 +173,11 @@ def train(
         raise ConfigError(
             f"batch_size must be a positive integer or None, got {batch_size!r}"
         )
-    if early_stopping is not None and (
-        isinstance(early_stopping, bool)
-        or not isinstance(early_stopping, (int, np.integer))
-        or early_stopping < 1
-    ):
-        raise ConfigError(
-            f"early_stopping must be a positive integer, got {early_stopping!r}"
-        )
+    callbacks = list(callbacks)
+    if early_stopping is not None:
+        # First, so that its on_train_end restores the best parameters before the
+        # other callbacks' on_train_end see the network (as they always have).
+        callbacks.insert(0, EarlyStopping(early_stopping))
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ConfigError("validation must be a pair (X_val, y_val)")
@@ -365,14 +190,14 @@ def train(
         weight_decay=weight_decay,
         nesterov=nesterov,
     )
-    loss_fn = LOSSES[loss]()
     rng = as_generator(seed)
-    callbacks = list(callbacks)
-    runner = None
+    history = History()
+    state = TrainState(net=net, history=history)
+    runner: Runner | None = None
     if engine != "numpy":
-        from retroprop.fast.single import make_runner
+        from retroprop.fast.single import pick_runner
 
-        runner = make_runner(
+        runner, history.engine_reason = pick_runner(
             net,
             X,
             y,
@@ -383,100 +208,133 @@ def train(
             batch_size=batch_size,
             opt=opt,
         )
-    history = History()
-    state = TrainState(net=net, history=history)
+    if runner is None:
+        runner = EngineRunner(
+            net,
+            X,
+            y,
+            loss=loss,
+            batch_size=batch_size,
+            optimizer=opt,
+            callbacks=callbacks,
+            state=state,
+        )
+    history.engine = runner.name
     for cb in callbacks:
         cb.on_train_begin(state)
-    best, best_params, since_best = math.inf, None, 0
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
         for cb in callbacks:
             cb.on_epoch_begin(state)
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        if runner is not None:  # the same epoch, compiled (retroprop.fast)
-            state.iteration = runner.run_epoch(order, epoch, state.iteration)
-        for start in range(0, n, batch_size) if runner is None else ():
-            idx = order[start : start + batch_size]
-            state.iteration += 1
-            state.batch = idx
-            for cb in callbacks:
-                cb.on_iteration_begin(state)
-            xb = X[idx]
-            with _divergence_is_checked():
-                out = net(xb)
-                batch_loss = loss_fn(
-                    out, loss_targets(y[idx], out.shape[1], loss, out.dtype)
-                )
-            if not math.isfinite(batch_loss):
-                raise _diverged(
-                    epoch, state.iteration, lr, f"the loss became {batch_loss}"
-                )
-            opt.zero_grad()
-            try:
-                with _divergence_is_checked():
-                    net.backward(loss_fn.backward())
-                    opt.step()
-            except DivergenceError:
-                raise _diverged(
-                    epoch, state.iteration, lr, "an update made a parameter non-finite"
-                ) from None
-            for cb in callbacks:
-                cb.on_iteration_end(state)
+        order = epoch_order(rng, n, shuffle)
+        state.iteration = runner.run_epoch(order, epoch, state.iteration)
         history.iterations = state.iteration
-        measure = evaluate if runner is None else runner.evaluate
-        with _divergence_is_checked():
-            tl, ta = measure(net, X, y, loss)
+        with divergence_is_checked():
+            tl, ta = runner.evaluate(net, X, y, loss)
         history.loss.append(tl)
         history.accuracy.append(ta)
         monitored = tl
         if validation is not None:
-            with _divergence_is_checked():
-                vl, va = measure(net, Xv, yv, loss)
+            with divergence_is_checked():
+                vl, va = runner.evaluate(net, Xv, yv, loss)
             history.val_loss.append(vl)
             history.val_accuracy.append(va)
             monitored = vl
-        if not math.isfinite(monitored):
-            raise _diverged(epoch, state.iteration, lr, f"the loss became {monitored}")
+        check_loss(monitored, epoch=epoch, iteration=state.iteration, lr=lr)
         for cb in callbacks:
             cb.on_epoch_end(state)
-        if early_stopping is not None:
-            if monitored < best:
-                best, best_params, since_best = monitored, net.state_dict(), 0
-            else:
-                since_best += 1
-                if since_best >= early_stopping:
-                    net.load_state_dict(best_params)
-                    history.stopped_early = True
-                    break
         if state.stop:
             break
-    if early_stopping is not None and best_params is not None and monitored > best:
-        # The epochs ran out (or a callback stopped) after the best epoch: keep the
-        # best parameters, as when patience runs out.
-        net.load_state_dict(best_params)
     for cb in callbacks:
         cb.on_train_end(state)
     return history
 
 
-def _divergence_is_checked() -> np.errstate:
-    """Let overflow and NaN through silently where training checks for them itself.
+@dataclass
+class StepPosition:
+    """Where a training run is at the start of one iteration (see ``advance_to_step``).
 
-    Too large an eta shows as an overflow (inf) and then NaN in the forward pass, the
-    loss, the gradients or the update. ``train`` tests the loss and every new
-    parameter with ``isfinite`` and raises ``DivergenceError``, so NumPy's own
-    warnings (or ``FloatingPointError`` under a caller's strict ``np.errstate``) would
-    only hide that clear message behind a less useful one.
+    Attributes
+    ----------
+    iteration : int
+        The iteration about to run (1-based); ``iteration - 1`` updates were made.
+    epoch : int
+        Its epoch (1-based).
+    batch : ndarray of shape (B,)
+        The training rows it will use.
     """
-    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+    iteration: int
+    epoch: int
+    batch: np.ndarray
 
 
-def _diverged(epoch: int, iteration: int, lr: float, what: str) -> DivergenceError:
-    return DivergenceError(
-        f"training diverged at epoch {epoch}, iteration {iteration} with lr={lr:g}: "
-        f"{what}; the last finite parameters were kept. Try a smaller learning rate "
-        f"(eta), e.g. lr={lr / 10:g}",
-        epoch=epoch,
-        iteration=iteration,
-        lr=lr,
-    )
+def advance_to_step(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    step: int,
+    lr: float,
+    batch_size: int | None = 1,
+    loss: str = "cross_entropy",
+    shuffle: bool = True,
+    seed: int | np.random.Generator | None = 0,
+) -> StepPosition:
+    """Make the first ``step - 1`` updates of ``train`` on ``net``, in place.
+
+    The same run as ``train(net, X, y, lr=lr, batch_size=batch_size, loss=loss,
+    shuffle=shuffle, seed=seed)`` with plain SGD on the NumPy engine: the same sample
+    order and the same ``TrainingStep``, stopped at the start of iteration ``step``
+    (as ``train`` does after each epoch, a non-finite loss on the whole training set
+    counts as divergence). ``explain --step K`` explains the step this returns.
+
+    Parameters
+    ----------
+    net : Sequential
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    step : int
+        The iteration to stop before (1-based): 1 changes nothing.
+    lr, batch_size, loss, shuffle, seed
+        As in ``train``.
+
+    Returns
+    -------
+    StepPosition
+        The iteration ``step``, its epoch and the rows of its batch.
+
+    Raises
+    ------
+    DivergenceError
+        As ``train``, when an update before ``step`` diverges.
+    """
+    if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 1:
+        raise ConfigError(f"step must be a positive integer, got {step!r}")
+    if loss not in LOSSES:
+        raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    X, y = check_xy(X, y, net, loss=loss)
+    X = X.astype(net.dtype, copy=False)
+    n = X.shape[0]
+    batch_size = n if batch_size is None else batch_size
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(
+            f"batch_size must be a positive integer or None, got {batch_size!r}"
+        )
+    opt = OPTIMIZERS["sgd"](net.parameters(), lr=lr)
+    runner = EngineRunner(net, X, y, loss=loss, batch_size=batch_size, optimizer=opt)
+    rng = as_generator(seed)
+    per_epoch = -(-n // batch_size)
+    done, epoch = 0, 0
+    while True:
+        epoch += 1
+        order = epoch_order(rng, n, shuffle)
+        if step - done <= per_epoch:  # iteration `step` is in this epoch
+            before = (step - 1 - done) * batch_size
+            runner.run_epoch(order[:before], epoch, done)
+            batch = next(batches(order[before:], batch_size))
+            return StepPosition(iteration=step, epoch=epoch, batch=batch.copy())
+        done = runner.run_epoch(order, epoch, done)
+        with divergence_is_checked():
+            tl, _ = evaluate(net, X, y, loss)
+        check_loss(tl, epoch=epoch, iteration=done, lr=lr)

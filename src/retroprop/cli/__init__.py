@@ -20,10 +20,10 @@ COMMANDS = {
     "predict": "retroprop.cli.train:predict",
     "explain": "retroprop.cli.explain:explain",
     "report": "retroprop.cli.report:report",
-    "plot": "retroprop.cli.experiments:plot",
-    "sweep": "retroprop.cli.experiments:sweep",
-    "seeds": "retroprop.cli.experiments:seeds",
-    "surface": "retroprop.cli.experiments:surface",
+    "plot": "retroprop.cli.plot:plot",
+    "sweep": "retroprop.cli.sweep:sweep",
+    "seeds": "retroprop.cli.seeds:seeds",
+    "surface": "retroprop.cli.surface:surface",
     "verify": "retroprop.cli.verify:verify",
 }
 
@@ -54,7 +54,7 @@ def cli() -> None:
     """
 
 
-def _one_line(text: str) -> str:
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 

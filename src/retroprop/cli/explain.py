@@ -1,26 +1,27 @@
 """``retroprop explain``: one training step of the lecture's network, every number shown.
 
 The step explained is the one ``retroprop train`` makes, with the same data split,
-initial weights, learning rate and sample order: ``--step K`` runs ``rp.train``'s own
-loop for ``K - 1`` updates and explains the K-th on the batch training would use.
+initial weights, learning rate and sample order: ``--step K`` makes ``rp.train``'s
+first ``K - 1`` updates (``advance_to_step``) and explains the K-th on the batch
+training would use.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+from typing import Any
 
 import click
 
-from retroprop.cli.common import (
-    _batch_size,
+from retroprop.cli.common import stdout_console
+from retroprop.cli.options import (
+    batch_size_option,
     data_options,
+    load_data,
+    loss_option,
+    lr_option,
     network_options,
     output_path,
-    stdout_console,
 )
-from retroprop.engine.losses import LOSSES
-from retroprop.recipe import LECTURE
 
 FORMATS = {
     "table": "rich tables in the terminal, one per layer, forward then backward",
@@ -33,30 +34,9 @@ FORMATS = {
 """Output format -> what it is. The keys are the allowed ``--format`` values."""
 
 
-class _Reached(Exception):
-    """Raised by ``_StopAt`` to leave ``rp.train`` at the start of an iteration."""
-
-
-def _stop_at(step: int):
-    from retroprop.train import Callback
-
-    class StopAt(Callback):
-        """Keeps where training is at the start of iteration ``step``, then stops it."""
-
-        per_iteration = True
-
-        def on_iteration_begin(self, state) -> None:
-            if state.iteration == step:
-                self.batch = state.batch.copy()
-                self.epoch = state.epoch
-                raise _Reached
-
-    return StopAt()
-
-
 @click.command()
 @data_options
-@network_options
+@network_options()
 @click.option(
     "--model",
     "model_path",
@@ -94,28 +74,9 @@ def _stop_at(step: int):
     "is line 1; `retroprop predict` names rows the same way) instead of the batch "
     "training visits at --step.",
 )
-@click.option(
-    "--lr",
-    type=click.FloatRange(0, min_open=True),
-    default=LECTURE["lr"],
-    show_default=True,
-    help="Learning rate (the lecture's eta).",
-)
-@click.option(
-    "--batch-size",
-    metavar="N|full",
-    default=str(LECTURE["batch_size"]),
-    show_default=True,
-    callback=_batch_size,
-    help="Samples per update, as in `retroprop train`.",
-)
-@click.option(
-    "--loss",
-    type=click.Choice(sorted(LOSSES)),
-    default="cross_entropy",
-    show_default=True,
-    help="Loss function.",
-)
+@lr_option
+@batch_size_option
+@loss_option
 @click.option(
     "--format",
     "fmt",
@@ -132,40 +93,46 @@ def _stop_at(step: int):
     help="Write to PATH (atomically) instead of printing.",
 )
 def explain(
-    data,
-    target,
-    test_size,
-    hidden,
-    activation,
-    seed,
-    model_path,
-    torch_model,
-    torch_class,
-    step,
-    sample,
-    lr,
-    batch_size,
-    loss,
-    fmt,
-    output,
-):
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    init: str,
+    seed: int,
+    model_path: str | None,
+    torch_model: str | None,
+    torch_class: str | None,
+    step: int,
+    sample: int | None,
+    lr: float,
+    batch_size: int | None,
+    loss: str,
+    fmt: str,
+    output: str | None,
+) -> None:
     """Explain one SGD step: forward values, softmax and loss, every gradient as the
     lecture's chain-rule factors, and the update w <- w - eta * dL/dw.
 
     By default the first iteration of `retroprop train` (same split, weights, seed and
     sample order).
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data, "--model": model_path, "--torch-model": torch_model},
+        outputs={"--output": output},
+    )
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
     import numpy as np
 
     import retroprop as rp
     from retroprop.errors import ConfigError, DataError
-    from retroprop.recipe import build_network, parse_hidden, prepare_data
+    from retroprop.recipe import build_network, prepare_data
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
-    from retroprop.cli.common import load_data
     from retroprop.datasets import split_lines
 
     ds = load_data(data, target, regression=True)
@@ -215,8 +182,7 @@ def explain(
     elif torch_model or torch_class:
         net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
     else:
-        net = build_network(split, parse_hidden(hidden), activation, seed=seed)
-    n = len(y)
+        net = build_network(split, hidden, activation, seed=seed, init=init)
     if sample is not None:
         found = np.flatnonzero(lines_train == sample)
         if not len(found):
@@ -231,27 +197,16 @@ def explain(
             )
         sample = int(found[0])
 
-    # Run rp.train's own loop up to the start of iteration `step`: step - 1 updates,
-    # on the NumPy engine (the reference; also what `train --record-bias` runs).
-    per_epoch = math.ceil(n / (batch_size or n))
-    stop = _stop_at(step)
-    with contextlib.suppress(_Reached):
-        rp.train(
-            net,
-            X,
-            y,
-            epochs=math.ceil(step / per_epoch),
-            lr=lr,
-            batch_size=batch_size,
-            loss=loss,
-            seed=seed,
-            callbacks=[stop],
-            engine="numpy",
-        )
-    rows = [sample] if sample is not None else [int(i) for i in stop.batch]
+    # rp.train's own run up to the start of iteration `step`: step - 1 updates.
+    from retroprop.train import advance_to_step
+
+    at = advance_to_step(
+        net, X, y, step=step, lr=lr, batch_size=batch_size, loss=loss, seed=seed
+    )
+    rows = [sample] if sample is not None else [int(i) for i in at.batch]
     meta = {
         "step": step,
-        "epoch": stop.epoch,
+        "epoch": at.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
         "line": (
             int(lines_train[rows[0]])
@@ -267,7 +222,7 @@ def explain(
     _emit(trace, fmt, output)
 
 
-def _torch_network(path: str | None, class_spec: str | None, split):
+def _torch_network(path: str | None, class_spec: str | None, split: Any) -> Any:
     """The network of a PyTorch user's model (``--torch-model``/``--torch-class``)."""
     from retroprop.errors import DataError
     from retroprop.torch import load_torch_model
@@ -290,7 +245,7 @@ def _torch_network(path: str | None, class_spec: str | None, split):
     return net
 
 
-def _emit(trace, fmt: str, output: str | None) -> None:
+def _emit(trace: Any, fmt: str, output: str | None) -> None:
     if fmt == "xlsx":
         trace.to_xlsx(output)
     elif fmt == "table" and output is None:
@@ -321,7 +276,7 @@ def _emit(trace, fmt: str, output: str | None) -> None:
     )
 
 
-def _html(trace) -> str:
+def _html(trace: Any) -> str:
     from retroprop.report import trace_html
 
     return trace_html(trace)

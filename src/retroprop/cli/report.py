@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from retroprop.cli.common import (
-    _batch_size,
+from retroprop.cli.common import stdout_console
+from retroprop.cli.options import (
     data_options,
-    epoch_progress,
+    load_data,
     network_options,
-    stdout_console,
-    with_quiet,
+    output_path,
+    quiet_option,
+    training_options,
 )
-from retroprop.recipe import LECTURE
+from retroprop.cli.progress import ProgressBar
 
 
 @click.command()
 @data_options
-@network_options
-@click.option(
-    "--lr",
-    type=click.FloatRange(0, min_open=True),
-    default=LECTURE["lr"],
-    show_default=True,
-    help="Learning rate (the lecture's eta).",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(0),
-    default=LECTURE["epochs"],
-    show_default=True,
-    help="Passes over the training data (for the curves).",
-)
-@click.option(
-    "--batch-size",
-    metavar="N|full",
-    default=str(LECTURE["batch_size"]),
-    show_default=True,
-    callback=_batch_size,
-    help="Samples per update: 1 is the lecture's per-sample descent, "
-    "'full' the whole training set.",
-)
+@network_options(init=False)
+@training_options
 @click.option(
     "--steps",
     type=click.IntRange(1, 1000),
@@ -57,25 +34,26 @@ from retroprop.recipe import LECTURE
     default="report.html",
     show_default=True,
     type=click.Path(dir_okay=False),
+    callback=output_path,
     help="The HTML file to write.",
 )
 @click.option("--title", default=None, help="The page's title.")
-@with_quiet
+@quiet_option
 def report(
-    data,
-    target,
-    test_size,
-    hidden,
-    activation,
-    seed,
-    lr,
-    epochs,
-    batch_size,
-    steps,
-    output,
-    title,
-    quiet,
-):
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    seed: int,
+    lr: float,
+    epochs: int,
+    batch_size: int | None,
+    steps: int,
+    output: str,
+    title: str | None,
+    quiet: bool,
+) -> None:
     """Write an interactive HTML report of training, one page that works offline.
 
     Trains as `retroprop train` does (same defaults, seed and sample order), keeps
@@ -84,37 +62,23 @@ def report(
     the file in any browser: click a neuron, a weight or a bias for its numbers and
     the lecture's formulas; move through the steps with the slider or the arrow keys.
     """
-    from retroprop.cli.common import load_data
-    from retroprop.recipe import parse_hidden
+    from retroprop.atomic import check_outputs
     from retroprop.report import record_training, write_html
-    from retroprop.train import ProgressCallback
 
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):
-        raise click.BadParameter(
-            f"folder {folder} does not exist; create it first", param_hint="--output"
-        )
-    update, close = epoch_progress(epochs, quiet)
-    try:
+    check_outputs(inputs={"--data": data}, outputs={"--output": output})
+    with ProgressBar(quiet) as bar:
         rec = record_training(
             load_data(data, target),
             target,
             test_size=test_size,
-            hidden=parse_hidden(hidden),
+            hidden=hidden,
             activation=activation,
             seed=seed,
             lr=lr,
             epochs=epochs,
             batch_size=batch_size,
             steps=steps,
-            callbacks=[ProgressCallback(update, epochs)],
-        )
-    finally:
-        close()
-    if not rec.recorder.traces:
-        raise click.BadParameter(
-            "training made no update (is --epochs 0?); nothing to record",
-            param_hint="--epochs",
+            callbacks=[bar.epochs(epochs)],
         )
     mismatch = rec.recorder.max_mismatch
     if not mismatch == 0.0:  # NaN too

@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from retroprop.cli.common import (
-    confusion_matrix,
     confusion_table,
+    emit_json,
+    stdout_console,
+    table,
+)
+from retroprop.cli.options import (
     data_options,
     dialect_options,
-    emit_json,
-    epoch_progress,
+    load_data,
+    momentum_options,
     network_options,
+    optimizer_option,
     output_path,
-    stdout_console,
+    quiet_option,
+    read_options,
     training_options,
-    with_quiet,
 )
+from retroprop.cli.progress import ProgressBar
 
 
 @click.command()
 @data_options
-@network_options
+@network_options()
 @training_options
+@optimizer_option
+@momentum_options
 @click.option(
     "--save",
     "save_path",
@@ -54,27 +64,28 @@ from retroprop.cli.common import (
     callback=output_path,
     help="Draw the loss and accuracy per epoch as a PNG at PATH.",
 )
-@with_quiet
+@quiet_option
 def train(
-    data,
-    target,
-    test_size,
-    hidden,
-    activation,
-    seed,
-    lr,
-    epochs,
-    batch_size,
-    optimizer,
-    momentum,
-    nesterov,
-    weight_decay,
-    save_path,
-    record_bias,
-    as_json,
-    quiet,
-    plot_path=None,
-):
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    init: str,
+    seed: int,
+    lr: float,
+    epochs: int,
+    batch_size: int | None,
+    optimizer: str,
+    momentum: float,
+    nesterov: bool,
+    weight_decay: float,
+    save_path: str | None,
+    record_bias: str | None,
+    as_json: bool,
+    plot_path: str | None,
+    quiet: bool,
+) -> None:
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
@@ -82,15 +93,23 @@ def train(
     (--task regression) trains with the squared error on one linear output, the
     target standardised too, and reports R², MAE and RMSE.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={
+            "--save": save_path,
+            "--record-bias": record_bias,
+            "--plot": plot_path,
+        },
+    )
     import retroprop as rp
-    from retroprop.cli.common import load_data
     from retroprop.datasets import (
         capacity_hint,
         regression_scores,
         separating_features,
     )
-    from retroprop.recipe import build_network, parse_hidden, prepare_data
-    from retroprop.train import ProgressCallback
+    from retroprop.recipe import build_network, prepare_data, split_scores
 
     ds = load_data(data, target, regression=True)
     split = prepare_data(ds, target, test_size=test_size, seed=seed)
@@ -103,18 +122,14 @@ def train(
             y_scale = 1.0  # a constant target: only centred
         y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
     loss = "mse" if regression else "cross_entropy"
-    net = build_network(split, parse_hidden(hidden), activation, seed=seed)
-    callbacks: list = []
+    net = build_network(split, hidden, activation, seed=seed, init=init)
+    callbacks: list[rp.Callback] = []
     recorder = None
     if record_bias:
-        last = [name for name, _ in net.named_parameters() if name.endswith(".bias")][
-            -1
-        ]
-        recorder = rp.RecordParameter(last)
+        biases = [name for name, _ in net.named_parameters() if name.endswith(".bias")]
+        recorder = rp.RecordParameter(biases[-1])
         callbacks.append(recorder)
-    update, close = epoch_progress(epochs, quiet or as_json)
-    callbacks.append(ProgressCallback(update, epochs))
-    try:
+    with ProgressBar(quiet or as_json) as bar:
         history = rp.train(
             net,
             split.X_train,
@@ -128,20 +143,19 @@ def train(
             nesterov=nesterov,
             weight_decay=weight_decay,
             seed=seed,
-            callbacks=callbacks,
+            callbacks=[*callbacks, bar.epochs(epochs)],
             # measured only, for the picture: the held-out curves
             validation=(split.X_test, y_test) if plot_path else None,
         )
-    finally:
-        close()
     names = split.dataset.class_names
-    result = {
+    result: dict[str, Any] = {
         "data": split.dataset.name,
         "task": ds.task,
         "target": ds.target_name,
         "features": list(ds.feature_names),
-        "architecture": [split.n_features, *parse_hidden(hidden), split.n_outputs],
+        "architecture": [split.n_features, *hidden, split.n_outputs],
         "activation": activation,
+        "init": init,
         "lr": lr,
         "epochs": history.epochs,
         "iterations": history.iterations,
@@ -151,11 +165,11 @@ def train(
     }
     if ds.source:
         result["source"] = {**ds.source, "rows": len(ds.X)}
-    for part, X, y in (
-        ("train", split.X_train, y_train),
-        ("test", split.X_test, y_test),
-    ):
-        if regression:
+    if regression:  # R², MAE and RMSE in the target's units
+        for part, X, y in (
+            ("train", split.X_train, y_train),
+            ("test", split.X_test, y_test),
+        ):
             loss_value, _ = rp.evaluate(net, X, y, loss="mse")
             raw = y_mean + y_scale * y
             pred = y_mean + y_scale * net(X).ravel()
@@ -164,15 +178,8 @@ def train(
                 "loss": loss_value,
                 "samples": len(y),
             }
-            continue
-        loss_value, acc = rp.evaluate(net, X, y)
-        cm = confusion_matrix(y, rp.predict(net, X), len(names))
-        result[part] = {
-            "accuracy": acc,
-            "loss": loss_value,
-            "samples": len(y),
-            "confusion_matrix": cm.tolist(),
-        }
+    else:
+        result.update(split_scores(net, split))
     warnings = [
         f"feature {f!r} alone separates the classes perfectly: if it is derived "
         f"from the class (an id sorted by class, a code), leave it out with --drop"
@@ -180,13 +187,11 @@ def train(
     ]
     hint = None
     if not regression:
-        hint = capacity_hint(
-            parse_hidden(hidden), len(names), result["train"]["accuracy"]
-        )
+        hint = capacity_hint(hidden, len(names), result["train"]["accuracy"])
     result["notes"] = list(ds.notes)
     result["warnings"] = warnings
     result["hint"] = hint
-    if recorder is not None:
+    if recorder is not None and record_bias:
         _write_bias_csv(record_bias, recorder)
     if save_path:
         metadata = {
@@ -227,7 +232,7 @@ def train(
         stdout_console().print(f"Drew the loss and accuracy per epoch to {plot_path}")
 
 
-def _write_bias_csv(path: str, recorder) -> None:
+def _write_bias_csv(path: str, recorder: Any) -> None:
     from retroprop.atomic import atomic_write
 
     k = recorder.values[0].shape[0] if recorder.values else 0
@@ -242,10 +247,9 @@ def _write_bias_csv(path: str, recorder) -> None:
             f.write(",".join([str(it), str(ep), *[repr(float(x)) for x in v]]) + "\n")
 
 
-def _render(result: dict, save_path: str | None, record_bias: str | None) -> None:
-    import numpy as np
-    from rich.table import Table
-
+def _render(
+    result: dict[str, Any], save_path: str | None, record_bias: str | None
+) -> None:
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
     if "source" in result:
@@ -259,18 +263,11 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
     )
     regression = result["task"] == "regression"
     cols = (
-        ("split", "samples", "R²", "MAE", "RMSE")
+        ["split", "samples", "R²", "MAE", "RMSE"]
         if regression
-        else (
-            "split",
-            "samples",
-            "accuracy",
-            "loss",
-        )
+        else ["split", "samples", "accuracy", "loss"]
     )
-    t = Table(title="Result", title_justify="left")
-    for col in cols:
-        t.add_column(col, justify="left" if col == "split" else "right")
+    t = table("Result", cols)
     for part in ("train", "test"):
         r = result[part]
         if regression:
@@ -289,7 +286,7 @@ def _render(result: dict, save_path: str | None, record_bias: str | None) -> Non
     if not regression:
         con.print(
             confusion_table(
-                np.array(result["test"]["confusion_matrix"]),
+                result["test"]["confusion_matrix"],
                 result["class_names"],
                 "Confusion matrix (test)",
             )
@@ -357,16 +354,22 @@ def _source_line(result: dict) -> str:
     "value).",
 )
 @dialect_options
-def predict(model_path, data, target, as_json, output):
+def predict(
+    model_path: str, data: str, target: str | None, as_json: bool, output: str | None
+) -> None:
     """Predict the class (or the value) of every row of a CSV with a saved model.
 
     Rows are named by their line in the data file (the header is line 1), and by
     the file's identifying columns (an id, a pandas index) when it has some.
     """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--model": model_path, "--data": data}, outputs={"--output": output}
+    )
     import numpy as np
 
     import retroprop as rp
-    from retroprop.cli.common import read_options
     from retroprop.datasets import load_csv, regression_scores
 
     model = rp.load(model_path)

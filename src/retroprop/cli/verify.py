@@ -9,23 +9,26 @@ large an lr: one line says so).
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import click
 
-from retroprop.cli.common import (
-    _batch_size,
+from retroprop.cli.common import emit_json, stdout_console
+from retroprop.cli.options import (
+    POSITIVE,
+    batch_size_option,
     data_options,
-    emit_json,
+    dtype_option,
+    load_data,
+    lr_option,
+    momentum_options,
     network_options,
-    stdout_console,
 )
-from retroprop.recipe import LECTURE
-
-DTYPES = ("float64", "float32")  # the keys of interop.verify.DEFAULT_TOLERANCE
 
 
 @click.command()
 @data_options
-@network_options
+@network_options()
 @click.option(
     "--model",
     "model_path",
@@ -41,47 +44,13 @@ DTYPES = ("float64", "float32")  # the keys of interop.verify.DEFAULT_TOLERANCE
     show_default=True,
     help="SGD steps (parameter updates) to run on both sides.",
 )
-@click.option(
-    "--lr",
-    type=click.FloatRange(0, min_open=True),
-    default=LECTURE["lr"],
-    show_default=True,
-    help="Learning rate (the lecture's eta).",
-)
-@click.option(
-    "--batch-size",
-    metavar="N",
-    default=str(LECTURE["batch_size"]),
-    show_default=True,
-    callback=_batch_size,
-    help="Samples per step: 1 is the lecture's per-sample descent, 'full' "
-    "the whole training set.",
-)
-@click.option(
-    "--momentum",
-    type=click.FloatRange(0, 1, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="SGD momentum (torch.optim.SGD's meaning).",
-)
-@click.option("--nesterov", is_flag=True, help="Nesterov momentum (needs --momentum).")
-@click.option(
-    "--weight-decay",
-    type=click.FloatRange(0),
-    default=0.0,
-    show_default=True,
-    help="L2 penalty added to the gradient.",
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(DTYPES),
-    default="float64",
-    show_default=True,
-    help="Precision of both computations.",
-)
+@lr_option
+@batch_size_option
+@momentum_options
+@dtype_option
 @click.option(
     "--tolerance",
-    type=click.FloatRange(0, min_open=True),
+    type=POSITIVE,
     default=None,
     help="Largest accepted difference (absolute below 1, relative above) "
     "[default: 1e-10 for float64, 1e-5 for float32].",
@@ -93,23 +62,24 @@ DTYPES = ("float64", "float32")  # the keys of interop.verify.DEFAULT_TOLERANCE
     help="Print the result as one JSON object instead of tables.",
 )
 def verify(
-    data,
-    target,
-    test_size,
-    hidden,
-    activation,
-    seed,
-    model_path,
-    steps,
-    lr,
-    batch_size,
-    momentum,
-    nesterov,
-    weight_decay,
-    dtype,
-    tolerance,
-    as_json,
-):
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    init: str,
+    seed: int,
+    model_path: str | None,
+    steps: int,
+    lr: float,
+    batch_size: int | None,
+    momentum: float,
+    nesterov: bool,
+    weight_decay: float,
+    dtype: str,
+    tolerance: float | None,
+    as_json: bool,
+) -> int:
     """Check that retroprop computes exactly what PyTorch computes.
 
     Runs --steps SGD steps in retroprop and in PyTorch from the same weights on the
@@ -117,10 +87,9 @@ def verify(
     step and every parameter after the last: the lecture's exercise 4, for all of
     them. Needs PyTorch (pip install 'retroprop[torch]').
     """
-    from retroprop.cli.common import load_data
     from retroprop.errors import ConfigError
     from retroprop.interop.verify import verify as run_verify
-    from retroprop.recipe import build_network, parse_hidden, prepare_data
+    from retroprop.recipe import build_network, prepare_data
 
     split = prepare_data(
         load_data(data, target), target, test_size=test_size, seed=seed
@@ -136,7 +105,7 @@ def verify(
                 f"and {split.n_classes} classes"
             )
     else:
-        net = build_network(split, parse_hidden(hidden), activation, seed=seed)
+        net = build_network(split, hidden, activation, seed=seed, init=init)
     result = run_verify(
         net,
         split.X_train,
@@ -170,7 +139,7 @@ SECTIONS = {
 }
 
 
-def render(result, console) -> None:
+def render(result: Any, console: Any) -> None:
     """Three tables (loss, gradients, parameters) and a PASS/FAIL line."""
     from rich.table import Table
 
@@ -185,13 +154,14 @@ def render(result, console) -> None:
     )
     for kind, title in SECTIONS.items():
         table = Table(title=title, title_justify="left")
-        for col, justify in (
+        columns: tuple[tuple[str, Literal["left", "right", "center"]], ...] = (
             ("quantity", "left"),
             ("values", "right"),
             ("max |abs diff|", "right"),
             ("max rel diff", "right"),
             ("result", "center"),
-        ):
+        )
+        for col, justify in columns:
             table.add_column(col, justify=justify)
         for c in result.comparisons:
             if c.kind != kind:
@@ -215,7 +185,7 @@ def render(result, console) -> None:
             console.print(f"  {c.kind} {c.name}: max abs diff {c.max_abs:.3e}")
     if result.retroprop_diverged_at != result.torch_diverged_at:
 
-        def when(step):
+        def when(step: int | None) -> str:
             return "did not diverge" if step is None else f"diverged at step {step}"
 
         console.print(
@@ -223,15 +193,3 @@ def render(result, console) -> None:
             f"{when(result.retroprop_diverged_at)}, PyTorch "
             f"{when(result.torch_diverged_at)}"
         )
-
-
-def _differentiable_choices(command: click.Command) -> None:
-    """``--activation``: only what can be trained (Step cannot; see STEP_WHY)."""
-    from retroprop.engine.activations import DIFFERENTIABLE_ACTIVATIONS
-
-    for param in command.params:
-        if param.name == "activation":
-            param.type = click.Choice(sorted(DIFFERENTIABLE_ACTIVATIONS))
-
-
-_differentiable_choices(verify)

@@ -569,6 +569,11 @@ def _is_index(col: _Column, n: int) -> bool:
     )
 
 
+_EXACT_INTEGERS = 2.0**53
+"""Below this, float64 holds every whole number and little else; above, only whole
+numbers: an identifier is a whole number below it."""
+
+
 def _looks_like_id(col: _Column, n: int) -> str | None:
     """Why the column identifies rows rather than describes them, or None."""
     if n < MIN_ROWS_FOR_ID:
@@ -587,6 +592,8 @@ def _looks_like_id(col: _Column, n: int) -> str | None:
     if (
         np.all(head == np.round(head))
         and np.all(v == np.round(v))
+        # from 2**53 on every float is whole: measurements at 1e300 are not counted
+        and np.all(np.abs(v) < _EXACT_INTEGERS)
         and (len(np.unique(v)) == n)
     ):
         return (

@@ -77,10 +77,21 @@ def train_test_split(
     return X[mask], X[~mask], y[mask], y[~mask]
 
 
+def _power_of_two(x: np.ndarray) -> np.ndarray:
+    """``2**k`` with ``2**k <= x < 2**(k + 1)`` per element (1 for 0, inf or NaN)."""
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x) & (x > 0)
+    _, exponent = np.frexp(np.where(finite, x, 1.0))
+    return np.where(finite, np.ldexp(1.0, exponent - 1), 1.0)
+
+
 class Standardizer:
     """``(X - mean) / scale`` per feature, with ``mean`` and ``scale`` from ``fit``.
 
-    A feature that is constant in the training data gets ``scale = 1``.
+    A feature that is constant in the training data gets ``scale = 1``. Constant
+    means a spread that is rounding noise relative to the feature's own size (as
+    scikit-learn's ``_handle_zeros_in_scale``): a feature measured in units of 1e-15
+    is standardised like one in units of 1, and one near 1e300 without overflow.
 
     Attributes
     ----------
@@ -94,31 +105,48 @@ class Standardizer:
     def fit(self, X: np.ndarray) -> Standardizer:
         """Learn ``mean_`` and ``scale_`` from ``X`` of shape ``(n, n_features)``."""
         X = np.asarray(X, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)
-        scale = X.std(axis=0)
+        # Each column divided by a power of two at its largest magnitude: exact, and
+        # the squares below neither overflow (1e300**2) nor underflow (1e-200**2).
+        unit = _power_of_two(np.max(np.abs(X), axis=0, initial=0.0))
+        Xs = X / unit
+        mean = Xs.mean(axis=0)
+        mean = mean + (Xs - mean).mean(axis=0)  # one correction: within an ulp
+        std = np.sqrt(np.mean((Xs - mean) ** 2, axis=0))
+        self.mean_ = mean * unit
+        scale = std * unit
         # A constant column's std is rounding noise (0.1 ten times gives 1.4e-17), not
-        # 0; dividing by it would blow 1e-7 changes up to O(1e10). Below a few ulps of
-        # the mean, as scikit-learn's _handle_zeros_in_scale, the scale is 1.
-        noise = 10 * np.finfo(np.float64).eps * np.maximum(1.0, np.abs(self.mean_))
+        # 0; dividing by it would blow 1e-7 changes up to O(1e10). Noise is relative
+        # to the column's own magnitude (its mean), never an absolute floor, so a
+        # feature at 1e-15 keeps its spread.
+        noise = 10 * np.finfo(np.float64).eps * np.abs(self.mean_)
         self.scale_ = np.where(scale > noise, scale, 1.0)
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """``(X - mean_) / scale_``: ``(n, n_features) -> (n, n_features)``, float64."""
-        if self.mean_ is None:
-            raise ConfigError("Standardizer is not fitted; call fit(X_train) first")
+        mean, scale = self._fitted()
         X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.mean_.shape[0]:
+        if X.ndim != 2 or X.shape[1] != mean.shape[0]:
             raise DataError(
-                f"expected {self.mean_.shape[0]} features, got data of shape {X.shape}"
+                f"expected {mean.shape[0]} features, got data of shape {X.shape}"
             )
-        return (X - self.mean_) / self.scale_
+        # Divided by the scale's power of two first, so that X - mean cannot overflow
+        # for features near the largest float; exact, so ordinary data gives the
+        # same bits as (X - mean_) / scale_.
+        unit = _power_of_two(scale)
+        return (X / unit - mean / unit) / (scale / unit)
+
+    def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.mean_ is None or self.scale_ is None:
+            raise ConfigError("Standardizer is not fitted; call fit(X_train) first")
+        return self.mean_, self.scale_
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
         return self.fit(X).transform(X)
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean_.tolist(), "scale": self.scale_.tolist()}
+        mean, scale = self._fitted()
+        return {"mean": mean.tolist(), "scale": scale.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:

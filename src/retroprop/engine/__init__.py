@@ -19,16 +19,24 @@ module, reading only what its ``forward`` cached.
 
 from retroprop.engine.activations import (
     ACTIVATIONS,
+    Activation,
     Identity,
     LeakyReLU,
     ReLU,
     Sigmoid,
     Step,
     Tanh,
+    register_activation,
 )
 from retroprop.engine.init import INITIALISERS
 from retroprop.engine.layers import Linear, Module, Parameter, Sequential
-from retroprop.engine.losses import LOSSES, CrossEntropyLoss, MSELoss
+from retroprop.engine.losses import (
+    LOSSES,
+    CrossEntropyLoss,
+    Loss,
+    MSELoss,
+    register_loss,
+)
 from retroprop.engine.network import from_config, mlp
 from retroprop.engine.optim import OPTIMIZERS, SGD
 
@@ -38,10 +46,12 @@ __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "SGD",
+    "Activation",
     "CrossEntropyLoss",
     "Identity",
     "LeakyReLU",
     "Linear",
+    "Loss",
     "MSELoss",
     "Module",
     "Parameter",
@@ -52,4 +62,6 @@ __all__ = [
     "Tanh",
     "from_config",
     "mlp",
+    "register_activation",
+    "register_loss",
 ]

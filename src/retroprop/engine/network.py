@@ -7,9 +7,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retroprop.engine.activations import ACTIVATIONS, LeakyReLU
+from retroprop.engine.activations import ACTIVATIONS
 from retroprop.engine.init import INITIALISERS, as_generator
-from retroprop.engine.layers import Linear, Sequential
+from retroprop.engine.layers import Linear, Module, Sequential
+from retroprop.engine.memory import (
+    TRAINING_COPIES,
+    check_fits_in_memory,
+    count_parameters,
+)
 from retroprop.errors import ConfigError
 
 
@@ -60,8 +65,14 @@ def mlp(
             )
     if init not in INITIALISERS:
         raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
+    check_fits_in_memory(
+        sum(int(i) * int(o) + int(o) for i, o in itertools.pairwise(sizes)),
+        dtype,
+        f"the network {'-'.join(map(str, sizes))}",
+        copies=TRAINING_COPIES,  # mlp builds networks to train them
+    )
     rng = as_generator(seed)
-    modules = []
+    modules: list[Module] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         modules.append(
             Linear(
@@ -92,7 +103,9 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
     """
     if not isinstance(config, list) or not config:
         raise ConfigError("the architecture must be a non-empty list of layers")
-    modules = []
+    # Every layer's sizes checked, then the total against memory, before allocating.
+    check_fits_in_memory(count_parameters(config), dtype, "the architecture")
+    modules: list[Module] = []
     for i, entry in enumerate(config):
         if not isinstance(entry, dict):
             raise ConfigError(f"layer {i} of the architecture is not an object")
@@ -115,15 +128,15 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
                 raise ConfigError(
                     f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}"
                 )
-            if name == "leaky_relu":
-                slope = entry.get("negative_slope", 0.01)
-                if not _finite_number(slope):
-                    raise ConfigError(
-                        f"layer {i}: negative_slope must be a finite number"
-                    )
-                modules.append(LeakyReLU(slope))
-            else:
-                modules.append(ACTIVATIONS[name]())
+            cls = ACTIVATIONS[name]
+            params = {}
+            for key in cls.param_names:  # LeakyReLU's negative_slope
+                if key not in entry:
+                    continue
+                if not _finite_number(entry[key]):
+                    raise ConfigError(f"layer {i}: {key} must be a finite number")
+                params[key] = entry[key]
+            modules.append(cls(**params))
         else:
             raise ConfigError(
                 f"layer {i}: unknown layer type {kind!r}; known: linear, activation"

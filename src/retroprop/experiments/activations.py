@@ -10,12 +10,14 @@ function jumps and has none, which ``jumps`` records for the plot to mark.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from retroprop.engine.activations import ACTIVATIONS
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.jsondata import plain
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "step")
 
@@ -43,11 +45,40 @@ class ActivationCurves(Result):
     def names(self) -> list[str]:
         return list(self.values)
 
-    def csv_rows(self) -> list[list]:
-        header = ["x"]
+    @property
+    def summary(self) -> list[dict[str, Any]]:
+        """Per activation: ``f`` at both ends and at 0 (NaN when 0 is off the grid,
+        linearly interpolated otherwise), the largest ``f'``, where it jumps, and
+        whether backpropagation can train it (``trainable``: no jump)."""
+        lo, hi = float(self.x[0]), float(self.x[-1])
+        rows = []
+        for name in self.names:
+            f, d = self.values[name], self.derivatives[name]
+            jumps = self.jumps.get(name, [])
+            rows.append(
+                {
+                    "name": name,
+                    "f_low": float(f[0]),
+                    "f_zero": float(np.interp(0.0, self.x, f))
+                    if lo <= 0.0 <= hi
+                    else float("nan"),
+                    "f_high": float(f[-1]),
+                    "max_derivative": float(np.max(d)),
+                    "jumps": list(jumps),
+                    "trainable": name not in self.jumps,
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict:
+        """The fields, plus ``summary``."""
+        return {**super().to_dict(), "summary": plain(self.summary)}
+
+    def csv_rows(self) -> list[list[Any]]:
+        header: list[Any] = ["x"]
         for name in self.names:
             header += [name, f"d{name}/dx"]
-        rows = [header]
+        rows: list[list[Any]] = [header]
         for i, xi in enumerate(self.x):
             row = [float(xi)]
             for name in self.names:

@@ -158,7 +158,7 @@ def _match(
     rows, perm = linear_sum_assignment(cost)  # cand neuron perm[i] matches ref i
     flip = np.zeros(len(perm), dtype=bool)
     flip[perm] = flipped[rows, perm]
-    if flip.any():
+    if flip.any() and activation is not None:  # only a sign-symmetric one flips
         params = flip_hidden(params, layers, layer, flip, activation)
     return permute_hidden(params, layers, layer, perm)
 

@@ -9,6 +9,7 @@ network's own decision, not an approximation of it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from retroprop.datasets.preprocessing import Standardizer
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.jsondata import plain
 from retroprop.train import predict, predict_proba
 
 
@@ -63,14 +65,32 @@ class DecisionBoundary(Result):
     slice_accuracy: float = float("nan")
     extra: dict = field(default_factory=dict)
 
+    @property
+    def class_share(self) -> np.ndarray:
+        """Share of the drawn plane each class's region covers, shape (n_classes,)."""
+        k = len(self.class_names)
+        return (
+            np.bincount(self.predictions.ravel(), minlength=k)[:k]
+            / self.predictions.size
+        )
+
+    @property
+    def class_points(self) -> np.ndarray:
+        """How many of the drawn points belong to each class, shape (n_classes,)."""
+        k = len(self.class_names)
+        return np.bincount(np.asarray(self.labels, dtype=np.int64), minlength=k)[:k]
+
     def to_dict(self) -> dict:
-        """Every field but ``inputs`` (the grid already gives them)."""
+        """Every field but ``inputs`` (the grid already gives them), plus
+        ``class_share`` and ``class_points``."""
         d = super().to_dict()
         del d["inputs"]
+        d["class_share"] = plain(self.class_share)
+        d["class_points"] = plain(self.class_points)
         return d
 
-    def csv_rows(self) -> list[list]:
-        rows = [[*self.feature_names, "class", "confidence"]]
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [[*self.feature_names, "class", "confidence"]]
         for i, gy in enumerate(self.grid_y):
             for j, gx in enumerate(self.grid_x):
                 rows.append(

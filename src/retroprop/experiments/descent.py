@@ -18,12 +18,14 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.jsondata import plain
 
 DEFAULT_FUNCTION = "x**4 - 3*x**2 + x"
 """A curve with a global minimum near x = -1.30 and a local one near x = 1.13."""
@@ -281,6 +283,41 @@ class DescentRun:
         """Whether ``f`` or ``f'`` was undefined (non-finite) at ``x0`` itself."""
         return self.status == "diverged" and len(self.x) == 0
 
+    @property
+    def ended_in(self) -> str | None:
+        """``"global minimum"`` or ``"local minimum"`` for a run that converged to
+        one of the range's minima, else None."""
+        if self.minimum is None:
+            return None
+        return "global minimum" if self.reached_global else "local minimum"
+
+    @property
+    def outcome(self) -> str:
+        """The run's outcome in a few words: its status, where it ended and why."""
+        if self.diverged_at_start:
+            return "diverged at the start (f undefined at w0)"
+        if self.status == "diverged":
+            return f"diverged after {self.steps} steps: eta too large"
+        if self.status == "oscillating":
+            return "oscillating: eta too large, the steps overshoot"
+        if self.status == "not converged":
+            return f"not converged: still moving after {self.steps} steps"
+        if self.ended_in == "global minimum":
+            return "converged to the global minimum"
+        if self.ended_in == "local minimum":
+            return "converged to a LOCAL minimum, not the global one"
+        return "converged (to no minimum found on the range)"
+
+    def to_dict(self) -> dict:
+        """The fields, plus ``ended_in``, ``outcome`` and ``diverged_at_start``."""
+        d = {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+        d.update(
+            ended_in=self.ended_in,
+            outcome=self.outcome,
+            diverged_at_start=self.diverged_at_start,
+        )
+        return d
+
 
 def gradient_descent(
     f: Expression,
@@ -310,7 +347,7 @@ def gradient_descent(
         ``status`` is "converged", "diverged", "oscillating" (at least half of the
         last ten steps turn back without settling) or "not converged" (still moving).
     """
-    xs, fs, gs = [], [], []
+    path: list[tuple[float, float, float]] = []  # (x_k, f(x_k), f'(x_k))
     x = float(x0)
     status = None
     for _ in range(steps + 1):
@@ -318,11 +355,9 @@ def gradient_descent(
         if not (np.isfinite(x) and np.isfinite(v) and np.isfinite(g)) or abs(x) > bound:
             status = "diverged"
             break
-        xs.append(x)
-        fs.append(v)
-        gs.append(g)
+        path.append((x, v, g))
         x = x - lr * g  # the lecture's update, w <- w - eta dE/dw
-    xs, fs, gs = np.array(xs), np.array(fs), np.array(gs)
+    xs, fs, gs = (np.array([p[i] for p in path]) for i in range(3))
     if status is None:
         moves = np.diff(xs)
         if len(xs) > 1 and abs(moves[-1]) < xtol and abs(gs[-1]) < gtol:
@@ -387,7 +422,8 @@ class DescentDemo(Result):
     minima : ndarray of shape (n_minima,)
         The local minima on the range; ``global_minimum`` indexes the lowest.
     runs : list of DescentRun
-        In the order of ``starts`` (rows) times ``lrs`` (columns).
+        In the order of ``starts`` (rows) times ``lrs`` (columns); each carries its
+        ``outcome`` and ``ended_in`` (global or local minimum), also in ``to_dict()``.
     lrs, starts : list of float
     """
 
@@ -408,8 +444,8 @@ class DescentDemo(Result):
         ``"x**4 - 3*x**2 + x"`` -> ``"w**4 - 3*w**2 + w"``."""
         return in_w(self.function)
 
-    def csv_rows(self) -> list[list]:
-        rows = [["lr", "x0", "step", "x", "f", "grad", "status"]]
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [["lr", "x0", "step", "x", "f", "grad", "status"]]
         for r in self.runs:
             for k in range(len(r.x)):
                 rows.append(

@@ -1,9 +1,12 @@
 """What every experiment returns: a plain dataclass that writes itself as JSON or CSV.
 
 An experiment's result holds NumPy arrays and numbers and nothing that draws; the
-plots (``retroprop.plots``) and the command line read it. ``to_dict`` turns arrays
-into lists and non-finite floats into ``None`` so the JSON is standard; ``write_json``
-and ``write_csv`` go through ``retroprop.atomic``.
+plots (``retroprop.plots``) and the command line read it. It also carries its own
+verdicts (a sweep's "too slow" or "diverged", a seed study's answers to the lecture's
+questions) as properties, so the library, ``--json`` and the terminal agree; an answer
+is an ``Answer``: the question, the short answer and the numbers behind it.
+``to_dict`` turns arrays into lists and non-finite floats into ``None`` so the JSON is
+standard; ``write_json`` and ``write_csv`` go through ``retroprop.atomic``.
 """
 
 from __future__ import annotations
@@ -13,11 +16,38 @@ import dataclasses
 import io
 import json
 import os
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from retroprop.atomic import write_text
 from retroprop.jsondata import plain
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer to one of the lecture's questions, with the numbers behind it.
+
+    Attributes
+    ----------
+    question : str
+        The question, as the lecture asks it ("Is a global minimum guaranteed?").
+    answer : str
+        The short answer: "yes", "no", "not guaranteed" or "cannot tell".
+    because : str
+        One sentence with the measured numbers that support it.
+    numbers : dict
+        Those numbers, by name.
+    """
+
+    question: str
+    answer: str
+    because: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.answer}: {self.because}"
 
 
 class Result:
@@ -29,7 +59,8 @@ class Result:
 
     def to_dict(self) -> dict:
         """Every field as plain JSON-ready values (arrays as nested lists)."""
-        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]  # subclasses are dataclasses
+        return {f.name: plain(getattr(self, f.name)) for f in fields}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -38,7 +69,7 @@ class Result:
         """Write ``to_json()`` to ``path`` atomically."""
         write_text(path, self.to_json() + "\n")
 
-    def csv_rows(self) -> list[list]:  # pragma: no cover - each result overrides
+    def csv_rows(self) -> list[list[Any]]:  # pragma: no cover - each result overrides
         raise NotImplementedError
 
     def to_csv(self) -> str:

@@ -8,7 +8,11 @@ hidden neurons swap places, or, for sigmoid and tanh, when a neuron changes sign
 Runs whose aligned parameters lie within a tolerance of each other are counted as
 one minimum (groups linked by such pairs); runs whose final loss is clearly above
 the best one are counted as worse. These are the direct answers to the lecture's
-questions: is a global minimum guaranteed, and do two trainings reach the same one?
+questions, which ``SeedsResult.same_minimum`` and ``SeedsResult.global_minimum`` give
+as ``Answer``s with their numbers: do two trainings reach the same minimum (yes when
+every run that did not diverge is in one minimum), and is a global minimum
+guaranteed (never: a finite set of runs cannot show that its best is the global
+minimum; the number of clearly worse runs shows how often a start leads elsewhere).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +28,8 @@ from retroprop.engine.activations import Activation
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import distance, linear_names, pairwise_distances
-from retroprop.experiments.result import Result
+from retroprop.experiments.result import Answer, Result
+from retroprop.jsondata import plain
 
 
 @dataclass
@@ -62,6 +68,9 @@ class SeedsResult(Result):
         Wall time of the training (``retroprop.train_many``).
     settings : dict
         Epochs, eta, batch size, activation.
+
+    The answers to the lecture's questions are the properties ``same_minimum`` and
+    ``global_minimum`` (``Answer``s, also in ``to_dict()["answers"]``).
     """
 
     seeds: np.ndarray
@@ -85,8 +94,119 @@ class SeedsResult(Result):
     train_seconds: float
     settings: dict = field(default_factory=dict)
 
-    def csv_rows(self) -> list[list]:
-        rows = [
+    @property
+    def n_compared(self) -> int:
+        """Runs that did not diverge: the ones compared."""
+        return int(np.sum(~self.diverged))
+
+    @property
+    def spread(self) -> dict[str, list[float]]:
+        """``[min, median, max]`` over the runs that did not diverge, per quantity:
+        ``final_loss``, ``final_accuracy``, ``test_accuracy`` (when measured),
+        ``raw_distance`` and ``aligned_distance`` (over pairs of runs), ``norm``.
+        Empty when fewer than two runs are left."""
+        ok = ~self.diverged
+        if ok.sum() < 2:
+            return {}
+        iu = np.triu_indices(int(ok.sum()), 1)
+        values = {
+            "final_loss": self.final_loss[ok],
+            "final_accuracy": self.final_accuracy[ok],
+            "test_accuracy": None
+            if self.test_accuracy is None
+            else self.test_accuracy[ok],
+            "raw_distance": self.raw_distance[np.ix_(ok, ok)][iu],
+            "aligned_distance": self.aligned_distance[np.ix_(ok, ok)][iu],
+            "norm": self.norms[ok],
+        }
+        return {
+            k: [float(q) for q in np.percentile(v, [0, 50, 100])]
+            for k, v in values.items()
+            if v is not None
+        }
+
+    @property
+    def same_minimum(self) -> Answer:
+        """Do two trainings from different random starts reach the same minimum?
+
+        "yes" when every run that did not diverge lies in one minimum (aligned
+        distances chained below ``tolerance``), "no" when there are several, "cannot
+        tell" with fewer than two runs left to compare.
+        """
+        n, ok = len(self.seeds), self.n_compared
+        numbers = {
+            "runs": n,
+            "compared": ok,
+            "diverged": n - ok,
+            "distinct_minima": self.n_minima,
+            "tolerance": self.tolerance,
+            "closest_aligned": self.closest_aligned,
+        }
+        question = "Do two trainings reach the same minimum?"
+        if ok < 2:
+            return Answer(
+                question,
+                "cannot tell",
+                f"{n - ok} of {n} runs diverged: too few left to compare; try a "
+                f"smaller learning rate",
+                numbers,
+            )
+        word = "minimum" if self.n_minima == 1 else "minima"
+        return Answer(
+            question,
+            "yes" if self.n_minima == 1 else "no",
+            f"{self.n_minima} distinct {word} among {ok} runs (two runs share one "
+            f"when their aligned distance is below {self.tolerance:g} x their "
+            f"parameter norm; the closest pair is at {self.closest_aligned:.3f})",
+            numbers,
+        )
+
+    @property
+    def global_minimum(self) -> Answer:
+        """Is a global minimum guaranteed? Never "yes": gradient descent follows the
+        slope down from its start, and no number of runs shows that the best one
+        found is the lowest there is. The numbers say how many runs ended clearly
+        worse than the best (final loss above ``best_loss + worse_by``)."""
+        ok = self.n_compared
+        numbers = {
+            "compared": ok,
+            "clearly_worse": self.n_worse,
+            "best_loss": self.best_loss,
+            "worse_by": self.worse_by,
+        }
+        question = "Is a global minimum guaranteed?"
+        if ok == 0:
+            return Answer(
+                question,
+                "cannot tell",
+                f"all {len(self.seeds)} runs diverged; try a smaller learning rate",
+                numbers,
+            )
+        worse = (
+            f"{self.n_worse} of {ok} runs ended clearly worse (final loss above the "
+            f"best, {self.best_loss:.4f}, + {self.worse_by:g})"
+        )
+        why = (
+            "each start leads gradient descent into its own minimum"
+            if self.n_worse
+            else "they agree, yet nothing shows the best found is the lowest there is"
+        )
+        return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
+
+    def to_dict(self) -> dict:
+        """The fields, plus ``spread`` and ``answers`` (``same_minimum`` and
+        ``global_minimum``)."""
+        return {
+            **super().to_dict(),
+            "spread": self.spread,
+            "answers": {
+                "same_minimum": plain(self.same_minimum),
+                "global_minimum": plain(self.global_minimum),
+            },
+        }
+
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [
             [
                 "seed",
                 "final_loss",
@@ -262,7 +382,7 @@ def seed_study(
     best_of = {
         lab: np.min(final_loss[labels == lab]) for lab in np.unique(labels) if lab >= 0
     }
-    order = sorted(best_of, key=best_of.get)
+    order = sorted(best_of, key=lambda lab: best_of[lab])
     relabel = {old: new for new, old in enumerate(order)}
     labels = np.array([relabel.get(lab, -1) for lab in labels])
     minima = []

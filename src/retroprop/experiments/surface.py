@@ -7,6 +7,11 @@ neuron to the trained weights (Li et al., "Visualizing the Loss Landscape of Neu
 Nets", 2018), so that a step of 1 along them is comparable for every layer; ``plane``
 evaluates the loss on ``theta + a d1 + b d2``. Every loss is the engine's own
 (``retroprop.evaluate``) on a copy of the network.
+
+``SurfaceResult.same_valley`` answers whether the two trainings ended in the same
+valley: no when the line between them, hidden neurons aligned, rises more than
+``BARRIER_RELATIVE`` (a tenth) of the larger final loss plus ``BARRIER_ABSOLUTE``
+above the straight chord joining its ends.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,10 +27,16 @@ from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import align, linear_names
-from retroprop.experiments.result import Result
+from retroprop.experiments.result import Answer, Result
+from retroprop.jsondata import plain
 from retroprop.train import evaluate, train
 
 Params = dict[str, np.ndarray]
+
+BARRIER_RELATIVE = 0.1
+"""A barrier counts when it is above this fraction of the larger final loss..."""
+BARRIER_ABSOLUTE = 1e-3
+"""... plus this, so that two losses near 0 do not make any wiggle a barrier."""
 
 
 def _loss_at(
@@ -61,7 +73,7 @@ class LineSurface(Result):
     def to_dict(self) -> dict:
         return {**super().to_dict(), "barrier": self.barrier}
 
-    def csv_rows(self) -> list[list]:
+    def csv_rows(self) -> list[list[Any]]:
         return [["alpha", "loss", "accuracy"]] + [
             [float(a), float(v), float(c)]
             for a, v, c in zip(self.alpha, self.loss, self.accuracy)
@@ -156,8 +168,8 @@ class PlaneSurface(Result):
     accuracy: np.ndarray
     center_loss: float
 
-    def csv_rows(self) -> list[list]:
-        rows = [["a", "b", "loss", "accuracy"]]
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [["a", "b", "loss", "accuracy"]]
         for i, bv in enumerate(self.b):
             for j, av in enumerate(self.a):
                 rows.append(
@@ -220,6 +232,9 @@ class SurfaceResult(Result):
         Between the first and the second with its hidden neurons aligned to the first.
     plane : PlaneSurface
         Around the first, along two filter-normalised random directions.
+
+    The answer, ``same_valley``, and what it rests on (``barrier_threshold``,
+    ``has_barrier``) are properties, also in ``to_dict()``.
     """
 
     seeds: tuple[int, int]
@@ -228,8 +243,60 @@ class SurfaceResult(Result):
     aligned_line: LineSurface
     plane: PlaneSurface
 
-    def csv_rows(self) -> list[list]:
-        rows = [["kind", "alpha_or_a", "b", "loss", "accuracy"]]
+    @property
+    def barrier_threshold(self) -> float:
+        """``BARRIER_RELATIVE * max(final_loss) + BARRIER_ABSOLUTE``."""
+        return BARRIER_RELATIVE * max(self.final_loss) + BARRIER_ABSOLUTE
+
+    @property
+    def has_barrier(self) -> bool:
+        """Whether the aligned line's barrier is above ``barrier_threshold``.
+
+        After alignment, so that two copies of one network with hidden neurons
+        swapped (the same function) do not count as two valleys.
+        """
+        return bool(self.aligned_line.barrier > self.barrier_threshold)
+
+    @property
+    def same_valley(self) -> Answer:
+        """Do the two trainings end in the same valley of the loss?"""
+        barrier, limit = self.aligned_line.barrier, self.barrier_threshold
+        numbers = {
+            "barrier": self.line.barrier,
+            "aligned_barrier": barrier,
+            "threshold": limit,
+            "final_loss": list(self.final_loss),
+        }
+        rule = (
+            f"barrier after alignment {barrier:.4f}; a barrier counts above "
+            f"{BARRIER_RELATIVE:g} x the larger final loss + {BARRIER_ABSOLUTE:g} "
+            f"= {limit:.4f}"
+        )
+        if self.has_barrier:
+            return Answer(
+                "Do the two trainings end in the same valley?",
+                "no",
+                f"a barrier separates them: different valleys ({rule})",
+                numbers,
+            )
+        return Answer(
+            "Do the two trainings end in the same valley?",
+            "yes",
+            f"no barrier: the straight line stays low ({rule})",
+            numbers,
+        )
+
+    def to_dict(self) -> dict:
+        """The fields, plus ``barrier_threshold``, ``has_barrier``, ``same_valley``."""
+        return {
+            **super().to_dict(),
+            "barrier_threshold": self.barrier_threshold,
+            "has_barrier": self.has_barrier,
+            "same_valley": plain(self.same_valley),
+        }
+
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [["kind", "alpha_or_a", "b", "loss", "accuracy"]]
         for kind, ln in (("line", self.line), ("aligned_line", self.aligned_line)):
             rows += [[kind, *r[:1], "", *r[1:]] for r in ln.csv_rows()[1:]]
         rows += [["plane", *r] for r in self.plane.csv_rows()[1:]]

@@ -5,23 +5,47 @@ For each eta, ``lr_sweep`` trains the same networks (one per seed) with
 never a crash, when its loss became non-finite (``train_many`` freezes it) or when its
 mean loss over the last tenth of the epochs is above the loss it started from (eta so
 large that the steps overshoot instead of descending).
+
+Each eta then gets one verdict (``SweepResult.verdict``), judged in this order on the
+mean over its seeds:
+
+- "diverged": at least one run diverged (its status is not "ok");
+- "too slow": the final loss is above ``TOO_SLOW`` (half) of the initial loss: the
+  descent has not got far in the epochs given (eta too small, or so large that the
+  steps stall without growing);
+- "bouncing": the jitter, std / mean of the loss over the last tenth of the epochs,
+  is above ``BOUNCING`` (0.5): the steps overshoot back and forth;
+- "converged": otherwise: the loss fell below half and settled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
 STATUSES = ("ok", "growing", "non-finite")
 """Per run: trained; loss ended (last tenth of the epochs) above where it started;
 loss or weights overflowed."""
+
+VERDICTS = ("converged", "too slow", "bouncing", "diverged")
+"""Per eta, see the module docstring for how each is decided."""
+
+TOO_SLOW = 0.5
+"""An eta is "too slow" when its mean final loss is above this fraction of the mean
+initial loss."""
+
+BOUNCING = 0.5
+"""An eta is "bouncing" when its mean jitter (std / mean of the loss over the last
+tenth of the epochs) is above this."""
 
 
 @dataclass
@@ -43,6 +67,9 @@ class SweepResult(Result):
     diverged : bool ndarray of shape (n_lr, n_seeds)
         ``status != "ok"``.
     settings : dict
+
+    The verdict per eta and the numbers it is judged on are properties (``verdict``,
+    ``loss_ratio``, ``mean_jitter``, ``n_diverged``, ...), also in ``to_dict()``.
     """
 
     lrs: list[float]
@@ -56,8 +83,8 @@ class SweepResult(Result):
     diverged: np.ndarray
     settings: dict = field(default_factory=dict)
 
-    def csv_rows(self) -> list[list]:
-        rows = [["lr", "seed", "epoch", "loss", "accuracy", "status"]]
+    def csv_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [["lr", "seed", "epoch", "loss", "accuracy", "status"]]
         for i, lr in enumerate(self.lrs):
             for j, s in enumerate(self.seeds):
                 for e in range(self.loss.shape[2]):
@@ -84,10 +111,70 @@ class SweepResult(Result):
         with np.errstate(invalid="ignore", divide="ignore"):
             return tail.std(axis=2) / tail.mean(axis=2)
 
-    def to_dict(self) -> dict:
-        from retroprop.experiments.result import plain
+    @property
+    def n_diverged(self) -> np.ndarray:
+        """Diverged runs per eta, int array of shape (n_lr,)."""
+        return self.diverged.sum(axis=1)
 
-        return {**super().to_dict(), "jitter": plain(self.jitter)}
+    @property
+    def divergence_kinds(self) -> list[list[str]]:
+        """Per eta, the sorted distinct statuses of its diverged runs
+        (``"growing"``, ``"non-finite"``); empty when none diverged."""
+        return [
+            sorted({str(s) for s in self.status[i][self.diverged[i]]})
+            for i in range(len(self.lrs))
+        ]
+
+    @property
+    def mean_final_loss(self) -> np.ndarray:
+        """Final loss per eta, mean over the seeds that stayed finite; shape (n_lr,)."""
+        return _nanmean_rows(self.final_loss)
+
+    @property
+    def mean_final_accuracy(self) -> np.ndarray:
+        """Final accuracy per eta, mean over the seeds that stayed finite."""
+        return _nanmean_rows(self.final_accuracy)
+
+    @property
+    def mean_jitter(self) -> np.ndarray:
+        """``jitter`` per eta, mean over the seeds that stayed finite."""
+        return _nanmean_rows(self.jitter)
+
+    @property
+    def loss_ratio(self) -> np.ndarray:
+        """``mean_final_loss / mean(initial_loss)`` per eta: below 1 the loss fell."""
+        return self.mean_final_loss / float(np.mean(self.initial_loss))
+
+    @property
+    def verdict(self) -> list[str]:
+        """One of ``VERDICTS`` per eta (see the module docstring)."""
+        out = []
+        for i in range(len(self.lrs)):
+            if self.n_diverged[i]:
+                out.append("diverged")
+            elif not self.loss_ratio[i] <= TOO_SLOW:
+                out.append("too slow")
+            elif self.mean_jitter[i] > BOUNCING:
+                out.append("bouncing")
+            else:
+                out.append("converged")
+        return out
+
+    def to_dict(self) -> dict:
+        """The fields, plus the verdict per eta and the numbers it rests on."""
+        return {
+            **super().to_dict(),
+            "jitter": plain(self.jitter),
+            "mean_final_loss": plain(self.mean_final_loss),
+            "mean_final_accuracy": plain(self.mean_final_accuracy),
+            "mean_jitter": plain(self.mean_jitter),
+            "loss_ratio": plain(self.loss_ratio),
+            "n_diverged": plain(self.n_diverged),
+            "divergence_kinds": self.divergence_kinds,
+            "verdict": self.verdict,
+            "thresholds": {"too_slow": TOO_SLOW, "bouncing": BOUNCING},
+            "best_lr": self.best_lr(),
+        }
 
     def best_lr(self) -> float | None:
         """The eta with the lowest mean final loss among those with no diverged run."""
@@ -95,6 +182,15 @@ class SweepResult(Result):
         if not good:
             return None
         return self.lrs[min(good, key=lambda i: float(np.mean(self.final_loss[i])))]
+
+
+def _nanmean_rows(a: np.ndarray) -> np.ndarray:
+    """Mean of each row over its finite entries; NaN for a row with none."""
+    finite = np.isfinite(a)
+    total = np.where(finite, a, 0.0).sum(axis=1)
+    count = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def lr_sweep(

@@ -5,11 +5,11 @@ The same tables as the terminal renderer; headers and the loss line are LaTeX.
 
 from __future__ import annotations
 
-from retroprop.explain.trace import Trace
+from retroprop.explain.data import TraceData
 from retroprop.explain.views import views
 
 
-def to_markdown(trace: Trace, path=None, digits: int = 6) -> str:
+def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
     """The trace as Markdown; also written atomically to ``path`` if given."""
     lines = [f"# One SGD step ({trace.loss_function}, $\\eta = {trace.lr:g}$)", ""]
     ctx = [

@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 
-from retroprop.explain.trace import Trace
+from retroprop.explain.data import TraceData
 
 BASE_COLUMNS = ("name", "index", "value", "grad", "lr", "updated")
 
 
-def factor_columns(trace: Trace) -> list[str]:
+def factor_columns(trace: TraceData) -> list[str]:
     """Every factor key of the trace, in first-seen order, ``product`` last."""
     keys: list[str] = []
     for p in trace.parameters:
@@ -25,7 +25,7 @@ def factor_columns(trace: Trace) -> list[str]:
     return [*keys, "product"]
 
 
-def to_csv(trace: Trace, path=None) -> str:
+def to_csv(trace: TraceData, path=None) -> str:
     """The CSV text; also written atomically to ``path`` if given."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -6,11 +6,13 @@ Column headers carry the formulas (``z_i = w_i · a_prev + b_i``,
 
 from __future__ import annotations
 
-from retroprop.explain.trace import Trace
+import io
+
+from retroprop.explain.data import TraceData
 from retroprop.explain.views import views
 
 
-def tables(trace: Trace, digits: int = 6) -> list:
+def tables(trace: TraceData, digits: int = 6) -> list:
     """The rich renderables of ``trace``, in reading order (tables and notes)."""
     from rich.table import Table
     from rich.text import Text
@@ -35,21 +37,17 @@ def tables(trace: Trace, digits: int = 6) -> list:
     return items
 
 
-def to_text(trace: Trace, width: int = 120, digits: int = 6) -> str:
+def to_text(trace: TraceData, width: int = 120, digits: int = 6) -> str:
     """The tables rendered as plain text (no colour) at ``width`` columns."""
     from rich.console import Console
 
     con = Console(
-        width=width, record=True, color_system=None, highlight=False, file=_Null()
+        width=width,
+        record=True,
+        color_system=None,
+        highlight=False,
+        file=io.StringIO(),  # only the recording is wanted
     )
     for item in tables(trace, digits):
         con.print(item)
     return con.export_text()
-
-
-class _Null:
-    def write(self, s: str) -> int:
-        return len(s)
-
-    def flush(self) -> None:
-        pass

@@ -8,10 +8,11 @@ read from ``Parameter.grad`` and the updated values from a real ``SGD.step()`` o
 copy of the network. What the trace adds is the lecture's decomposition of each
 gradient into chain-rule factors, shown beside the engine's product:
 
-- output layer, cross-entropy: ``dL/db_i = dL/dp_r * dp_r/dout_i * dout_i/db_i`` with
-  ``dL/dp_r = -1/p_r``, ``dp_r/dout_i = p_r (delta_ri - p_i)``, ``dout_i/db_i = 1``,
-  whose product is ``p_i - delta_ri``; ``dout_i/dw_ij = a_j`` for the weights;
-- output layer, MSE: ``dL/dout_i = 2 (out_i - t_i) / k``;
+- output layer: the factors the loss provides (``Loss.chain``); for cross-entropy
+  ``dL/db_i = dL/dp_r * dp_r/dout_i * dout_i/db_i`` with ``dL/dp_r = -1/p_r``,
+  ``dp_r/dout_i = p_r (delta_ri - p_i)``, ``dout_i/db_i = 1``, whose product is
+  ``p_i - delta_ri``; for MSE ``dL/dout_i = 2 (out_i - t_i) / k``; ``dout_i/dw_ij =
+  a_j`` for the weights;
 - hidden layers: the backpropagated error ``dL/da_i = sum_k w_ki delta_k``, the
   activation's derivative ``da_i/dz_i = f'(z_i)`` (``a (1 - a)`` for the sigmoid)
   and ``dz_i/db_i = 1``, ``dz_i/dw_ij = a_j``.
@@ -19,316 +20,85 @@ gradient into chain-rule factors, shown beside the engine's product:
 Per-sample values are per-sample losses' derivatives; for a batch of ``n`` samples the
 gradient is their mean (the engine's ``reduction="mean"``), and ``factors`` hold the
 batch mean of each factor (the product's mean is the gradient).
+
+The trace also carries every formula its views show: each layer's activation
+formulas and chain-rule factors, and the loss's formulas (read from the activation
+and loss classes), so the renderers (``views``, ``markdown``, ``text``, ``tabular``,
+``xlsx``, the report page) know no activation or loss by name. They read
+``data.TraceData`` and never this module; ``Trace`` here adds them as methods.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
-from retroprop.engine.activations import Activation
+from retroprop.engine.activations import Activation, indexed_latex
 from retroprop.engine.layers import Linear, Sequential
-from retroprop.engine.losses import LOSSES, log_softmax
+from retroprop.engine.losses import LOSSES
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DataError, NotDifferentiableError
-from retroprop.jsondata import plain
+from retroprop.explain.data import SCHEMA, LayerTrace, ParameterTrace, TraceData
+from retroprop.explain.markdown import to_markdown
+from retroprop.explain.tabular import to_csv
+from retroprop.explain.text import to_text
+from retroprop.explain.xlsx import to_xlsx
 
-SCHEMA = "retroprop.explain/1"
-"""The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning."""
+__all__ = ["SCHEMA", "LayerTrace", "ParameterTrace", "Trace", "explain_step"]
 
-FACTOR_TEXT: dict[str, str] = {
-    "dL/dp_r": "-1/p_r",
-    "dp_r/dout_i": "p_r (δ_ri - p_i)",
-    "dL/dout_i": "2 (out_i - t_i) / k",
-    "dout_i/dz_i": "f'(z_i)",
-    "dL/da_i": "Σ_k w_ki δ_k",
-    "da_i/dz_i": "f'(z_i)",
-    "dout_i/db_i": "1",
-    "dz_i/db_i": "1",
-    "dout_i/dw_ij": "a_j",
-    "dz_i/dw_ij": "a_j",
-    "product": "dL/dθ",
+CHAIN_FORMULAS: dict[str, tuple[str, str]] = {
+    "dL/da_i": (
+        "Σ_k w_ki δ_k",
+        r"\frac{\partial L}{\partial a_i} = \sum_k w_{ki} \delta_k",
+    ),
+    "dout_i/db_i": ("1", r"\frac{\partial out_i}{\partial b_i} = 1"),
+    "dz_i/db_i": ("1", r"\frac{\partial z_i}{\partial b_i} = 1"),
+    "dout_i/dw_ij": ("a_j", r"\frac{\partial out_i}{\partial w_{ij}} = a_j"),
+    "dz_i/dw_ij": ("a_j", r"\frac{\partial z_i}{\partial w_{ij}} = a_j"),
+    "product": ("dL/dθ", r"\frac{\partial L}{\partial \theta}"),
 }
-"""Factor key -> its formula in the lecture's notation (plain text)."""
-
-DERIVATIVE_TEXT: dict[str, str] = {
-    "sigmoid": "a (1 - a)",
-    "tanh": "1 - a²",
-    "relu": "1 if z > 0 else 0",
-    "leaky_relu": "1 if z > 0 else slope",
-    "identity": "1",
-}
-"""Activation name -> its derivative written in terms of the cached ``z`` and ``a``."""
+"""The factors every network has, whatever its loss and activations: key -> (plain
+text of the right-hand side, the whole equation in LaTeX)."""
 
 
-@dataclass
-class LayerTrace:
-    """One Linear layer (and the activation after it, if any) in one step.
-
-    Arrays are batch-first: ``n`` samples, ``in``/``out`` the layer's widths.
-    Backward arrays are per-sample derivatives (of each sample's own loss).
-
-    Attributes
-    ----------
-    name : str
-        The Linear's index in the Sequential (``"0"``, ``"2"``, ``"4"``...).
-    activation : str or None
-        Name of the activation after the Linear (None: the layer outputs ``z``).
-    activation_params : dict
-        The activation's settings (``{"negative_slope": 0.01}`` for leaky_relu).
-    is_output : bool
-        Whether this is the network's last layer.
-    weight : ndarray of shape (out, in)
-    bias : ndarray of shape (out,) or None
-        The values before the update.
-    a_prev, z, a : ndarrays of shape (n, in), (n, out), (n, out)
-        What ``forward`` cached: input, pre-activation, output.
-    grad_a : ndarray of shape (n, out)
-        ``dL/da`` that reached the layer's output (from the loss, or from the next
-        Linear's ``backward``: ``sum_k w_ki delta_k``).
-    f_prime : ndarray of shape (n, out) or None
-        ``f'(z)`` from the activation's ``derivative()``.
-    delta : ndarray of shape (n, out)
-        ``dL/dz``, what the Linear's ``backward`` received.
-    grad_a_prev : ndarray of shape (n, in)
-        What the Linear's ``backward`` returned: ``delta @ W``.
-    factors : dict of str -> ndarray of shape (n, out)
-        The neuron-level chain-rule factors, in order (see ``FACTOR_TEXT``).
-    """
-
-    name: str
-    activation: str | None
-    is_output: bool
-    weight: np.ndarray
-    bias: np.ndarray | None
-    a_prev: np.ndarray
-    z: np.ndarray
-    a: np.ndarray
-    grad_a: np.ndarray
-    f_prime: np.ndarray | None
-    delta: np.ndarray
-    grad_a_prev: np.ndarray
-    factors: dict[str, np.ndarray]
-    activation_params: dict = field(default_factory=dict)
-
-    @property
-    def weight_name(self) -> str:
-        return f"{self.name}.weight"
-
-    @property
-    def bias_name(self) -> str | None:
-        return None if self.bias is None else f"{self.name}.bias"
-
-    @property
-    def symbol(self) -> str:
-        """``"out"`` at the output layer without activation, else ``"z"``."""
-        return "out" if self.is_output and self.activation is None else "z"
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "weight_name": self.weight_name,
-            "bias_name": self.bias_name,
-            "activation": self.activation,
-            "activation_params": dict(self.activation_params),
-            "is_output": self.is_output,
-            "weight": self.weight.tolist(),
-            "bias": None if self.bias is None else self.bias.tolist(),
-            "a_prev": self.a_prev.tolist(),
-            "z": self.z.tolist(),
-            "a": self.a.tolist(),
-            "grad_a": self.grad_a.tolist(),
-            "f_prime": None if self.f_prime is None else self.f_prime.tolist(),
-            "delta": self.delta.tolist(),
-            "grad_a_prev": self.grad_a_prev.tolist(),
-            "factors": {k: v.tolist() for k, v in self.factors.items()},
-        }
+def _derivative_formula(key: str, act: Activation) -> dict[str, str]:
+    """``da_i/dz_i`` (or ``dout_i/dz_i``) written with the activation's derivative."""
+    top = "out_i" if key.startswith("dout") else "a_i"
+    return {
+        "text": act.formula("text_prime"),
+        "latex": (
+            rf"\frac{{\partial {top}}}{{\partial z_i}} = "
+            + indexed_latex(act.formula("latex_prime"), "i")
+        ),
+    }
 
 
 @dataclass
-class ParameterTrace:
-    """One scalar parameter: its value, gradient, update and chain-rule factors.
-
-    Attributes
-    ----------
-    name : str
-        As in ``state_dict()`` (``"4.bias"``).
-    index : tuple of int
-        Position in the parameter (``(i,)`` for a bias, ``(i, j)`` for a weight).
-    value, grad, updated : float
-        Before the step, ``Parameter.grad``, after ``SGD.step()``.
-    factors : dict of str -> float
-        The chain-rule factors (batch means), ending with ``"product"``.
-    per_sample : list of dict of str -> float
-        The same factors for each sample of the batch.
-    """
-
-    name: str
-    index: tuple[int, ...]
-    value: float
-    grad: float
-    updated: float
-    factors: dict[str, float]
-    per_sample: list[dict[str, float]]
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "index": list(self.index),
-            "value": self.value,
-            "grad": self.grad,
-            "updated": self.updated,
-            "factors": dict(self.factors),
-            "per_sample": [dict(f) for f in self.per_sample],
-        }
-
-
-@dataclass
-class Trace:
+class Trace(TraceData):
     """One SGD step of a network on one sample (or a small batch), every number kept.
 
-    Build it with ``explain_step``. Renderers: ``to_dict``, ``to_json``,
-    ``to_markdown``, ``to_csv``, ``to_xlsx``, ``to_text`` (rich tables).
-
-    Attributes
-    ----------
-    lr : float
-        The learning rate (eta).
-    loss_function : str
-        A key of ``LOSSES``.
-    loss : float
-        The batch's mean loss before the step.
-    loss_per_sample : ndarray of shape (n,)
-    x : ndarray of shape (n, n_features)
-    target : ndarray of shape (n,) or (n, k)
-        As given: classes ``r`` (cross-entropy, or MSE against one-hot rows) or values.
-    target_values : ndarray of shape (n, k) or None
-        What MSE compared the output with (None for cross-entropy).
-    output : ndarray of shape (n, k)
-        The network's output (logits for cross-entropy).
-    probabilities : ndarray of shape (n, k) or None
-        ``softmax(output)`` for cross-entropy.
-    layers : list of LayerTrace
-    parameters : list of ParameterTrace
-        Every scalar parameter, in ``state_dict`` order, row-major within each.
-    meta : dict
-        Free-form context (the command line puts the step, sample, class names here).
+    Build it with ``explain_step``. The data and its JSON form are ``TraceData``'s
+    (``to_dict``, ``to_json``); the renderers: ``to_markdown``, ``to_csv``,
+    ``to_xlsx``, ``to_text`` (rich tables).
     """
-
-    lr: float
-    loss_function: str
-    loss: float
-    loss_per_sample: np.ndarray
-    x: np.ndarray
-    target: np.ndarray
-    target_values: np.ndarray | None
-    output: np.ndarray
-    probabilities: np.ndarray | None
-    layers: list[LayerTrace]
-    parameters: list[ParameterTrace]
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def n_samples(self) -> int:
-        return self.x.shape[0]
-
-    def parameter(self, name: str, index: tuple[int, ...] | int) -> ParameterTrace:
-        """The entry of parameter ``name`` at ``index`` (``("4.bias", 1)``)."""
-        index = (index,) if isinstance(index, (int, np.integer)) else tuple(index)
-        for p in self.parameters:
-            if p.name == name and p.index == index:
-                return p
-        raise KeyError(f"no parameter {name}{list(index)} in the trace")
-
-    def grads(self) -> dict[str, np.ndarray]:
-        """``{name: gradient array}`` shaped like ``state_dict()``."""
-        return self._collect("grad")
-
-    def updated(self) -> dict[str, np.ndarray]:
-        """``{name: value after the step}`` shaped like ``state_dict()``."""
-        return self._collect("updated")
-
-    def values(self) -> dict[str, np.ndarray]:
-        """``{name: value before the step}`` shaped like ``state_dict()``."""
-        return self._collect("value")
-
-    def _collect(self, what: str) -> dict[str, np.ndarray]:
-        shapes = {}
-        for layer in self.layers:
-            shapes[layer.weight_name] = layer.weight.shape
-            if layer.bias is not None:
-                shapes[layer.bias_name] = layer.bias.shape
-        out = {name: np.empty(shape) for name, shape in shapes.items()}
-        for p in self.parameters:
-            out[p.name][p.index] = getattr(p, what)
-        return out
-
-    # -- renderers ---------------------------------------------------------------------
-
-    def to_dict(self) -> dict:
-        """The whole trace as JSON-ready data (the schema is in the README).
-
-        Non-finite numbers (``dL/dp_r = -1/p_r`` when ``p_r`` underflows to 0)
-        become None.
-        """
-        return plain(
-            {
-                "schema": SCHEMA,
-                "lr": self.lr,
-                "loss_function": self.loss_function,
-                "loss": self.loss,
-                "loss_per_sample": self.loss_per_sample.tolist(),
-                "n_samples": self.n_samples,
-                "input": self.x.tolist(),
-                "target": self.target.tolist(),
-                "target_values": (
-                    None if self.target_values is None else self.target_values.tolist()
-                ),
-                "output": self.output.tolist(),
-                "probabilities": (
-                    None if self.probabilities is None else self.probabilities.tolist()
-                ),
-                "layers": [layer.to_dict() for layer in self.layers],
-                "parameters": [p.to_dict() for p in self.parameters],
-                "factor_formulas": dict(FACTOR_TEXT),
-                "meta": self.meta,
-            }
-        )
-
-    def to_json(self, path=None, *, indent: int | None = 2) -> str:
-        """``to_dict()`` as JSON text; also written atomically to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
-        if path is not None:
-            from retroprop.atomic import write_text
-
-            write_text(path, text)
-        return text
 
     def to_csv(self, path=None) -> str:
         """One row per parameter; see ``retroprop.explain.tabular.to_csv``."""
-        from retroprop.explain.tabular import to_csv
-
         return to_csv(self, path)
 
     def to_markdown(self, path=None) -> str:
         """Markdown with LaTeX math; see ``retroprop.explain.markdown``."""
-        from retroprop.explain.markdown import to_markdown
-
         return to_markdown(self, path)
 
     def to_text(self, width: int = 120) -> str:
         """The terminal tables as plain text; see ``retroprop.explain.text``."""
-        from retroprop.explain.text import to_text
-
         return to_text(self, width=width)
 
     def to_xlsx(self, path) -> None:
         """A workbook of live formulas; see ``retroprop.explain.xlsx``."""
-        from retroprop.explain.xlsx import to_xlsx
-
         to_xlsx(self, path)
 
 
@@ -428,7 +198,8 @@ def explain_step(
     Y = np.asarray(y)
     if Y.ndim == 0:
         Y = Y.reshape(1)
-    if loss == "cross_entropy" or (Y.ndim == 1 and k > 1):
+    loss_cls = LOSSES[loss]
+    if loss_cls.target == "class" or (Y.ndim == 1 and k > 1):
         if Y.shape != (n,) or not np.issubdtype(Y.dtype, np.integer):
             raise DataError(
                 f"y must be {n} integer class(es), got {Y.dtype} of shape {Y.shape}"
@@ -441,7 +212,7 @@ def explain_step(
     work.zero_grad()
     before = work.state_dict()
     out = work(X)
-    loss_fn = LOSSES[loss]()
+    loss_fn = loss_cls()
     targets = loss_targets(Y, k, loss, out.dtype)
     loss_value = loss_fn(out, targets)
     grad = loss_fn.backward()
@@ -450,54 +221,62 @@ def explain_step(
         received[i] = grad
         grad = work[i].backward(grad)
         returned[i] = grad
-    grads = {name: p.grad.copy() for name, p in work.named_parameters()}
+    grads = {
+        name: cast(np.ndarray, p.grad).copy() for name, p in work.named_parameters()
+    }
     SGD(work.parameters(), lr=lr).step()
     after = work.state_dict()
 
     # Per-sample derivatives: the mean over n samples divided each by n.
     scale = float(n)
-    if loss == "cross_entropy":
-        p = loss_fn.p
-        per_sample_loss = -log_softmax(out)[np.arange(n), Y]  # L = -ln p_r
-        probabilities = p.copy()
-        target_values = None
-    else:
-        diff = loss_fn.diff
-        per_sample_loss = (diff * diff).mean(axis=1)
-        probabilities = None
-        target_values = np.asarray(targets, dtype=out.dtype).reshape(out.shape).copy()
+    per_sample_loss = loss_fn.per_sample(out, targets)
+    probabilities = loss_fn.probabilities(out)
+    target_values = (
+        None
+        if loss_cls.target == "class"
+        else np.asarray(targets, dtype=out.dtype).reshape(out.shape).copy()
+    )
+    prediction = loss_fn.predict(out) if Y.ndim == 1 else None
+    loss_factors = loss_fn.chain(out, targets)
+    loss_factor_formulas = {
+        f.key: {"text": f.text, "latex": f.latex} for f in loss_cls.factors
+    }
 
     layers = []
     for li, (lin_i, act_i) in enumerate(pairs):
-        lin: Linear = work[lin_i]
-        act = work[act_i] if act_i is not None else None
+        lin = cast(Linear, work[lin_i])  # _layers_of checked the kinds
+        act = cast(Activation, work[act_i]) if act_i is not None else None
         is_output = li == len(pairs) - 1
         top = act_i if act_i is not None else lin_i
         # A Linear does not cache z; without an activation, z is the next input.
         z = (
             act.z
             if act is not None
-            else (out if is_output else work[pairs[li + 1][0]].a_prev)
+            else (out if is_output else cast(Linear, work[pairs[li + 1][0]]).a_prev)
         )
         grad_a = received[top] * scale
         delta = received[lin_i] * scale
         f_prime = act.derivative().copy() if act is not None else None
         factors: dict[str, np.ndarray] = {}
-        if is_output and loss == "cross_entropy":
-            # dL/dp_r = -1/p_r and dp_r/dout_i = p_r (delta_ri - p_i): the lecture's
-            # split of the engine's dL/dout_i = p_i - delta_ri.
-            p_r = p[np.arange(n), Y][:, None]
-            onehot = np.zeros_like(p)
-            onehot[np.arange(n), Y] = 1.0
-            with np.errstate(divide="ignore", over="ignore"):  # -inf when p_r == 0
-                factors["dL/dp_r"] = np.broadcast_to(-1.0 / p_r, p.shape).copy()
-            factors["dp_r/dout_i"] = p_r * (onehot - p)
-        elif is_output:
-            factors["dL/dout_i"] = grad_a.copy()
+        formulas: dict[str, dict[str, str]] = {}
+        if is_output:
+            # the loss's own split of dL/dout_i (cross-entropy: the lecture's
+            # dL/dp_r * dp_r/dout_i), per sample
+            factors.update(loss_factors)
+            formulas.update(loss_factor_formulas)
         else:
             factors["dL/da_i"] = grad_a.copy()
         if f_prime is not None:
-            factors["dout_i/dz_i" if is_output else "da_i/dz_i"] = f_prime
+            key = "dout_i/dz_i" if is_output else "da_i/dz_i"
+            factors[key] = f_prime
+            formulas[key] = _derivative_formula(key, cast(Activation, act))
+        # the factors every layer has: dz_i/db_i = 1, dz_i/dw_ij = a_j (out_i at an
+        # output without activation), the backpropagated dL/da_i of hidden layers
+        s_ = "out" if is_output and act is None else "z"
+        generic = [f"d{s_}_i/db_i", f"d{s_}_i/dw_ij", "product"]
+        for key in generic if is_output else ["dL/da_i", *generic]:
+            text, latex = CHAIN_FORMULAS[key]
+            formulas[key] = {"text": text, "latex": latex}
         layers.append(
             LayerTrace(
                 name=str(lin_i),
@@ -513,11 +292,9 @@ def explain_step(
                 delta=delta,
                 grad_a_prev=returned[lin_i] * scale,
                 factors=factors,
-                activation_params={
-                    k: v
-                    for k, v in (act.config() if act else {}).items()
-                    if k not in ("type", "name")
-                },
+                activation_params=act.params() if act is not None else {},
+                factor_formulas=formulas,
+                formulas=_activation_formulas(act),
             )
         )
 
@@ -526,7 +303,8 @@ def explain_step(
         s = layer.symbol
         entries = [(layer.weight_name, idx) for idx in np.ndindex(layer.weight.shape)]
         if layer.bias is not None:
-            entries += [(layer.bias_name, idx) for idx in np.ndindex(layer.bias.shape)]
+            bias_name = f"{layer.name}.bias"
+            entries += [(bias_name, idx) for idx in np.ndindex(layer.bias.shape)]
         for name, idx in entries:
             i = idx[0]
             cols = {key: arr[:, i] for key, arr in layer.factors.items()}
@@ -565,4 +343,18 @@ def explain_step(
         layers=layers,
         parameters=parameters,
         meta=dict(meta or {}),
+        loss_formulas=loss_cls.describe(),
+        prediction=prediction,
     )
+
+
+def _activation_formulas(act: Activation | None) -> dict[str, str | None]:
+    """What the views show of an activation (see ``LayerTrace.formulas``)."""
+    if act is None:
+        return {}
+    out: dict[str, str | None] = dict(act.formulas())
+    out["latex_i"] = indexed_latex(act.formula("latex"), "i")
+    out["latex_prime_i"] = indexed_latex(act.formula("latex_prime"), "i")
+    z, a = act.spreadsheet_cells("{z}", "{a}")
+    out["spreadsheet"], out["spreadsheet_prime"] = z, a
+    return out

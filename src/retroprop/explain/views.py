@@ -1,46 +1,19 @@
 """The tables a Trace is shown as, shared by the terminal and Markdown renderers.
 
 A view only selects and formats numbers the trace already holds; each column header
-comes in plain text (for the terminal) and in LaTeX (for Markdown). Forward tables
-go from the input to the output, then the loss, then backward tables from the output
-layer down, one for the biases and one for the weights of each layer.
+comes in plain text (for the terminal) and in LaTeX (for Markdown), read from the
+formulas the trace carries (the activation's and the loss's own), so no activation
+or loss is known here by name. Forward tables go from the input to the output, then
+the loss (and the predicted class), then backward tables from the output layer
+down, one for the biases and one for the weights of each layer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from retroprop.explain.trace import DERIVATIVE_TEXT, FACTOR_TEXT, LayerTrace, Trace
-
-FACTOR_LATEX: dict[str, str] = {
-    "dL/dp_r": r"\frac{\partial L}{\partial p_r} = -\frac{1}{p_r}",
-    "dp_r/dout_i": r"\frac{\partial p_r}{\partial out_i} = p_r(\delta_{ri} - p_i)",
-    "dL/dout_i": r"\frac{\partial L}{\partial out_i} = \frac{2}{k}(out_i - t_i)",
-    "dout_i/dz_i": r"\frac{\partial out_i}{\partial z_i} = f'(z_i)",
-    "dL/da_i": r"\frac{\partial L}{\partial a_i} = \sum_k w_{ki} \delta_k",
-    "da_i/dz_i": r"\frac{\partial a_i}{\partial z_i} = f'(z_i)",
-    "dout_i/db_i": r"\frac{\partial out_i}{\partial b_i} = 1",
-    "dz_i/db_i": r"\frac{\partial z_i}{\partial b_i} = 1",
-    "dout_i/dw_ij": r"\frac{\partial out_i}{\partial w_{ij}} = a_j",
-    "dz_i/dw_ij": r"\frac{\partial z_i}{\partial w_{ij}} = a_j",
-}
-"""Factor key -> its LaTeX formula."""
-
-DERIVATIVE_LATEX: dict[str, str] = {
-    "sigmoid": "a_i(1 - a_i)",
-    "tanh": "1 - a_i^2",
-    "relu": r"[z_i > 0]",
-    "leaky_relu": r"1 \text{ or slope}",
-    "identity": "1",
-}
-
-ACTIVATION_LATEX: dict[str, str] = {
-    "sigmoid": r"\sigma",
-    "tanh": r"\tanh",
-    "relu": r"\operatorname{relu}",
-    "leaky_relu": r"\operatorname{lrelu}",
-    "identity": r"\operatorname{id}",
-}
+from retroprop.explain.data import LayerTrace, TraceData
 
 
 @dataclass
@@ -67,19 +40,15 @@ def fmt(v: float, digits: int = 6) -> str:
 
 
 def _factor_column(key: str, layer: LayerTrace) -> Column:
-    text = f"{key} = {FACTOR_TEXT[key]}"
-    latex = FACTOR_LATEX[key]
-    if key in ("da_i/dz_i", "dout_i/dz_i") and layer.activation in DERIVATIVE_TEXT:
-        text = f"{key} = {DERIVATIVE_TEXT[layer.activation]}"
-        latex = latex.replace("f'(z_i)", DERIVATIVE_LATEX[layer.activation])
-    return Column(text, latex)
+    f = layer.factor_formulas.get(key, {})
+    return Column(f"{key} = {f.get('text', key)}", f.get("latex", key))
 
 
-def _sample_col(trace: Trace) -> list[Column]:
+def _sample_col(trace: TraceData) -> list[Column]:
     return [Column("sample", r"\text{sample}")] if trace.n_samples > 1 else []
 
 
-def views(trace: Trace, digits: int = 6) -> list[TableView]:
+def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     """Every table of the trace, in reading order: forward, loss, backward."""
 
     def f(v):
@@ -125,8 +94,11 @@ def views(trace: Trace, digits: int = 6) -> list[TableView]:
         ]
         if act:
             a_sym = "out" if layer.is_output else "a"
-            fl = ACTIVATION_LATEX.get(act, rf"\operatorname{{{act}}}")
-            cols.append(Column(f"{a_sym}_i = {act}(z_i)", rf"{a_sym}_i = {fl}(z_i)"))
+            fm = layer.formulas
+            text = f"{a_sym}_i = {act}(z_i)"
+            if fm.get("text") and fm["text"] != f"{act}(z)":  # a formula, not the name
+                text += f", {act}(z) = {fm['text']}"
+            cols.append(Column(text, rf"{a_sym}_i = {fm.get('latex_i') or act}"))
         rows = [
             [*lead(s), str(i), f(layer.z[s, i]), *([f(layer.a[s, i])] if act else [])]
             for s in samples
@@ -140,75 +112,68 @@ def views(trace: Trace, digits: int = 6) -> list[TableView]:
     def cname(i):
         return classes[i] if i < len(classes) else ""
 
-    if trace.loss_function == "cross_entropy":
-        cols = [
-            *_sample_col(trace),
-            Column("i", "i"),
-            Column("class", r"\text{class}", False),
-            Column("out_i", "out_i"),
+    lf: dict[str, Any] = trace.loss_formulas
+    classes_given = lf.get("target") == "class"
+    probs, tv = trace.probabilities, trace.target_values
+    cols = [*_sample_col(trace), Column("i", "i")]
+    if classes_given:
+        cols.append(Column("class", r"\text{class}", False))
+    cols.append(Column("out_i", "out_i"))
+    if probs is not None:
+        cols.append(
             Column(
-                "p_i = e^out_i / Σ_j e^out_j",
-                r"p_i = \frac{e^{out_i}}{\sum_j e^{out_j}}",
-            ),
-            Column("δ_ri", r"\delta_{ri}"),
-        ]
-        rows = [
-            [
-                *lead(s),
-                str(i),
-                cname(i),
-                f(trace.output[s, i]),
-                f(trace.probabilities[s, i]),
-                "1" if i == trace.target[s] else "0",
-            ]
-            for s in samples
-            for i in range(k)
-        ]
-        notes = []
-        for s in samples:
+                lf.get("probabilities_text") or "p_i",
+                lf.get("probabilities_latex") or "p_i",
+            )
+        )
+    if classes_given:
+        cols.append(Column("δ_ri", r"\delta_{ri}"))
+    else:
+        cols.append(Column("t_i", "t_i"))
+    rows = []
+    for s in samples:
+        for i in range(k):
+            row = [*lead(s), str(i)]
+            if classes_given:
+                row.append(cname(i))
+            row.append(f(trace.output[s, i]))
+            if probs is not None:
+                row.append(f(probs[s, i]))
+            if classes_given:
+                row.append("1" if i == trace.target[s] else "0")
+            else:
+                row.append(f(tv[s, i]) if tv is not None else "")
+            rows.append(row)
+    notes = []
+    for s in samples:
+        who = f"sample {s}: " if n > 1 else ""
+        lwho = rf"\text{{sample {s}: }}" if n > 1 else ""
+        L = fmt(trace.loss_per_sample[s], 5)
+        text, latex = lf.get("text", "L"), lf.get("latex", "L")
+        tn, ln = lf.get("text_numbers"), lf.get("latex_numbers")
+        if tn and ln and probs is not None and classes_given:
+            p_r = fmt(probs[s, int(trace.target[s])], 4)
+            text += " = " + tn.replace("{p_r}", p_r)
+            latex += " = " + ln.replace("{p_r}", p_r)
+        if classes_given:
             r = int(trace.target[s])
-            pr, L = trace.probabilities[s, r], trace.loss_per_sample[s]
-            who = f"sample {s}: " if n > 1 else ""
             named = f" ({classes[r]})" if r < len(classes) else ""
             lnamed = rf"\ (\text{{{classes[r]}}})" if r < len(classes) else ""
-            lwho = rf"\text{{sample {s}: }}" if n > 1 else ""
+            text, latex = f"r = {r}{named}, {text}", rf"r = {r}{lnamed},\ {latex}"
+        notes.append((f"{who}{text} = {L}", rf"{lwho}{latex} = {L}"))
+        if trace.prediction is not None and k > 1:
+            c = int(trace.prediction[s])
+            named = f" ({classes[c]})" if c < len(classes) else ""
+            lnamed = rf"\ (	ext{{{classes[c]}}})" if c < len(classes) else ""
+            pt = lf.get("prediction_text", "argmax_i out_i")
+            pl = lf.get("prediction_latex", r"rg\max_i out_i")
             notes.append(
                 (
-                    (
-                        f"{who}r = {r}{named}, L = -ln(p_r) = -ln({fmt(pr, 4)}) = "
-                        f"{fmt(L, 5)}"
-                    ),
-                    (
-                        rf"{lwho}r = {r}{lnamed},\ L = -\ln(p_r) = -\ln({fmt(pr, 4)}) "
-                        rf"= {fmt(L, 5)}"
-                    ),
+                    f"{who}predicted class {pt} = {c}{named}",
+                    rf"{lwho}	ext{{predicted class }} {pl} = {c}{lnamed}",
                 )
             )
-        title = "Softmax and cross-entropy loss"
-    else:
-        cols = [
-            *_sample_col(trace),
-            Column("i", "i"),
-            Column("out_i", "out_i"),
-            Column("t_i", "t_i"),
-        ]
-        rows = [
-            [*lead(s), str(i), f(trace.output[s, i]), f(trace.target_values[s, i])]
-            for s in samples
-            for i in range(k)
-        ]
-        notes = []
-        for s in samples:
-            who = f"sample {s}: " if n > 1 else ""
-            lwho = rf"\text{{sample {s}: }}" if n > 1 else ""
-            L = fmt(trace.loss_per_sample[s], 5)
-            notes.append(
-                (
-                    f"{who}L = (1/k) Σ_i (out_i - t_i)² = {L}",
-                    rf"{lwho}L = \frac{{1}}{{k}}\sum_i (out_i - t_i)^2 = {L}",
-                )
-            )
-        title = "Mean squared error loss"
+    title = lf.get("title") or f"{trace.loss_function} loss"
     if n > 1:
         notes.append(
             (

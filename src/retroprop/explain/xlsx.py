@@ -8,8 +8,12 @@ the ``value`` cells, the whole step, one column per sample: each layer's ``z`` a
 ``a``, the softmax ``p``, ``L = -ln(p_r)``, the chain-rule factors, and each layer's
 ``delta``. Changing a weight, an input or eta recomputes everything.
 
-This module writes the lecture's formulas a second time, on purpose: a student's
-spreadsheet is the independent check. Its values are compared with the trace's
+The cell formulas come from the classes, through the trace: each activation's
+``spreadsheet``/``spreadsheet_prime`` templates (``{z}`` and ``{a}`` become cells; an
+activation without templates gets retroprop's numbers instead, labelled so) and
+the loss's ``sheet_rows``, ``spreadsheet`` and factor templates. They are the
+lecture's formulas written a second time, on purpose: a student's spreadsheet is
+the independent check. Its values are compared with the trace's
 (``tests/test_explain_renderers.py``, with LibreOffice where installed). Columns G-I
 of ``parameters`` repeat retroprop's own numbers and the difference, for the reader.
 Numbers are stored as openpyxl writes them, to 16 significant digits (a relative
@@ -18,22 +22,31 @@ change below 1e-16, far under the 1e-9 the spreadsheet is checked to).
 
 from __future__ import annotations
 
+import re
+
 from retroprop.errors import ConfigError
-from retroprop.explain.trace import Trace
+from retroprop.explain.data import TraceData
 
 PARAMETER_COLUMNS = ("name", "index", "value", "grad", "lr", "updated")
 
-# activation name -> (a from the z cell, f'(z) from the z and a cells), in cell syntax
-_ACT = {
-    "sigmoid": (lambda z, p: f"1/(1+EXP(-{z}))", lambda z, a, p: f"{a}*(1-{a})"),
-    "tanh": (lambda z, p: f"TANH({z})", lambda z, a, p: f"1-{a}^2"),
-    "relu": (lambda z, p: f"MAX({z},0)", lambda z, a, p: f"IF({z}>0,1,0)"),
-    "leaky_relu": (
-        lambda z, p: f"IF({z}>0,{z},{p['negative_slope']!r}*{z})",
-        lambda z, a, p: f"IF({z}>0,1,{p['negative_slope']!r})",
-    ),
-    "identity": (lambda z, p: f"{z}", lambda z, a, p: "1"),
-}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill(template: str, cells: dict[str, str]) -> str:
+    """``template`` with each ``{name}`` replaced by ``cells[name]``.
+
+    Raises ``ConfigError`` naming a placeholder the workbook does not define.
+    """
+
+    def one(m: re.Match) -> str:
+        if m.group(1) not in cells:
+            raise ConfigError(
+                f"spreadsheet template {template!r} uses {{{m.group(1)}}}; known: "
+                f"{', '.join('{' + k + '}' for k in sorted(cells))}"
+            )
+        return cells[m.group(1)]
+
+    return _PLACEHOLDER.sub(one, template)
 
 
 def _col(k: int) -> str:
@@ -76,7 +89,7 @@ class _Sheet:
         return rows
 
 
-def to_xlsx(trace: Trace, path) -> None:
+def to_xlsx(trace: TraceData, path) -> None:
     """Write the workbook to ``path`` atomically (needs ``openpyxl``)."""
     try:
         from openpyxl import Workbook
@@ -85,12 +98,6 @@ def to_xlsx(trace: Trace, path) -> None:
         raise ConfigError(
             "the xlsx format needs openpyxl: pip install 'retroprop[xlsx]'"
         ) from None
-    for layer in trace.layers:
-        if layer.activation is not None and layer.activation not in _ACT:
-            raise ConfigError(
-                f"no spreadsheet formula for activation "
-                f"{layer.activation!r}; known: {sorted(_ACT)}"
-            )
     wb = Workbook()
     wp = wb.active
     wp.title = "parameters"
@@ -160,12 +167,13 @@ def to_xlsx(trace: Trace, path) -> None:
             z_formula,
         )
         if layer.activation is not None:
-            fa = _ACT[layer.activation][0]
+            fa = layer.formulas.get("spreadsheet")
             a_rows = sh.block(
-                f"layer {layer.name}: a_i = {layer.activation}(z_i)",
+                f"layer {layer.name}: a_i = {layer.activation}(z_i)"
+                + ("" if fa else " (retroprop's values: no spreadsheet formula)"),
                 [f"a_{i}" for i in range(n_out)],
                 lambda i, s, zs=zs, fa=fa, L=layer: (
-                    "=" + fa(sh.cell(zs[i], s), L.activation_params)
+                    "=" + fill(fa, {"z": sh.cell(zs[i], s)}) if fa else float(L.a[s, i])
                 ),
             )
         else:
@@ -176,66 +184,70 @@ def to_xlsx(trace: Trace, path) -> None:
     def cells(rows, s):
         return [sh.cell(r, s) for r in rows]
 
-    if trace.loss_function == "cross_entropy":
-        p_rows = sh.block(
-            "softmax p_i = e^out_i / sum_j e^out_j",
-            [f"p_{i}" for i in range(k)],
-            lambda i, s: (
-                f"=EXP({sh.cell(out_rows[i], s)})/("
-                + "+".join(f"EXP({c})" for c in cells(out_rows, s))
-                + ")"
-            ),
-        )
-        (r_row,) = sh.block("true class r", ["r"], lambda u, s: int(trace.target[s]))
-        d_rows = sh.block(
-            "delta_ri",
-            [f"delta_r{i}" for i in range(k)],
-            lambda i, s: f"=IF({sh.cell(r_row, s)}={i},1,0)",
-        )
-
-        def p_r(s):
-            return (
-                f"INDEX({sh.cell(p_rows[0], s)}:{sh.cell(p_rows[-1], s)},"
-                f"{sh.cell(r_row, s)}+1)"
-            )
-
-        (l_row,) = sh.block("loss L = -ln(p_r)", ["L"], lambda u, s: f"=-LN({p_r(s)})")
-        (dldp,) = sh.block(
-            "dL/dp_r = -1/p_r", ["dL/dp_r"], lambda u, s: f"=-1/{p_r(s)}"
-        )
-        dpdo = sh.block(
-            "dp_r/dout_i = p_r (delta_ri - p_i)",
-            [f"dp_r/dout_{i}" for i in range(k)],
-            lambda i, s: f"={p_r(s)}*({sh.cell(d_rows[i], s)}-{sh.cell(p_rows[i], s)})",
-        )
-        grad_out = sh.block(
-            "dL/dout_i = dL/dp_r * dp_r/dout_i",
-            [f"dL/dout_{i}" for i in range(k)],
-            lambda i, s: f"={sh.cell(dldp, s)}*{sh.cell(dpdo[i], s)}",
+    # The loss, from its own templates: the target, its intermediate rows (softmax
+    # p...), L, then each chain-rule factor and their product dL/dout_i.
+    lf = trace.loss_formulas
+    names: dict[str, list[int]] = {"out": out_rows}  # per-output rows, by name
+    scalars: dict[str, int] = {}  # one-row quantities, by name
+    if lf["target"] == "class":
+        (scalars["r"],) = sh.block(
+            "true class r", ["r"], lambda u, s: int(trace.target[s])
         )
     else:
-        t_rows = sh.block(
+        tv = trace.target_values
+        assert tv is not None  # a loss that compares with values records them
+        names["t"] = sh.block(
             "target t_i",
             [f"t_{i}" for i in range(k)],
-            lambda i, s: float(trace.target_values[s, i]),
+            lambda i, s: float(tv[s, i]),
         )
-        (l_row,) = sh.block(
-            "loss L = (1/k) sum_i (out_i - t_i)^2",
-            ["L"],
-            lambda u, s: (
-                "=("
-                + "+".join(
-                    f"({sh.cell(o, s)}-{sh.cell(t, s)})^2"
-                    for o, t in zip(out_rows, t_rows)
-                )
-                + f")/{k}"
-            ),
+
+    def cells_for(i: int, s: int) -> dict[str, str]:
+        c = {"i": str(i), "k": str(k)}
+        for key, rows in names.items():
+            c[key] = f"{sh.cell(rows[0], s)}:{sh.cell(rows[-1], s)}"
+            c[f"{key}_i"] = sh.cell(rows[i], s)
+        for key, r in scalars.items():
+            c[key] = sh.cell(r, s)
+        return c
+
+    def write(key: str, label: str, template: str, per_output: bool) -> None:
+        if per_output:
+            names[key] = sh.block(
+                label,
+                [f"{key}_{i}" for i in range(k)],
+                lambda i, s: "=" + fill(template, cells_for(i, s)),
+            )
+        else:
+            (scalars[key],) = sh.block(
+                label, [key], lambda u, s: "=" + fill(template, cells_for(0, s))
+            )
+
+    for row in lf["sheet_rows"]:
+        write(row["key"], row["label"], row["spreadsheet"], row["per_output"])
+    write("L", f"loss {lf['text']}", lf["spreadsheet"], False)
+    l_row = scalars["L"]
+    factor_keys = []
+    for fct in lf["factors"]:
+        write(
+            fct["key"],
+            f"{fct['key']} = {fct['text']}",
+            fct["spreadsheet"],
+            fct["per_output"],
         )
-        grad_out = sh.block(
-            "dL/dout_i = 2 (out_i - t_i) / k",
-            [f"dL/dout_{i}" for i in range(k)],
-            lambda i, s: f"=2*({sh.cell(out_rows[i], s)}-{sh.cell(t_rows[i], s)})/{k}",
+        factor_keys.append(fct["key"])
+
+    def product(i: int, s: int) -> str:
+        c = cells_for(i, s)
+        return "=" + "*".join(
+            c[f"{key}_i"] if key in names else c[key] for key in factor_keys
         )
+
+    grad_out = sh.block(
+        "dL/dout_i = " + " * ".join(factor_keys),
+        [f"dL/dout_{i}" for i in range(k)],
+        product,
+    )
     sh.row += 1
     ws.cell(sh.row + 1, 1, "batch loss (mean)").font = Font(bold=True)
     ws.cell(sh.row + 1, 2, f"=AVERAGE({sh.span(l_row)})")
@@ -262,12 +274,15 @@ def to_xlsx(trace: Trace, path) -> None:
                 ),
             )
         if layer.activation is not None:
-            fp = _ACT[layer.activation][1]
+            fp = layer.formulas.get("spreadsheet_prime")
             fprime = sh.block(
-                f"layer {layer.name}: f'(z_i) for {layer.activation}",
+                f"layer {layer.name}: f'(z_i) for {layer.activation}"
+                + ("" if fp else " (retroprop's values: no spreadsheet formula)"),
                 [f"f'(z_{i})" for i in range(n_out)],
                 lambda i, s, fp=fp, zs=zs, a=a_rows, L=layer: (
-                    "=" + fp(sh.cell(zs[i], s), sh.cell(a[i], s), L.activation_params)
+                    "=" + fill(fp, {"z": sh.cell(zs[i], s), "a": sh.cell(a[i], s)})
+                    if fp
+                    else float(L.f_prime[s, i])
                 ),
             )
             deltas[li] = sh.block(
@@ -305,7 +320,12 @@ def to_xlsx(trace: Trace, path) -> None:
     for s in range(n):
         ws.column_dimensions[_col(2 + s)].width = 22
 
-    from retroprop.atomic import atomic_write
+    import io
 
-    with atomic_write(path, "wb") as f:
-        wb.save(f)
+    from retroprop.atomic import write_bytes
+
+    # Into memory first: openpyxl's ZipFile, left half-written by a full disk, would
+    # print a traceback from its __del__; the bytes then go out in one atomic write.
+    buf = io.BytesIO()
+    wb.save(buf)
+    write_bytes(path, buf.getvalue())

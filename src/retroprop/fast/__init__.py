@@ -2,7 +2,7 @@
 
 - ``spec``: which networks and settings the fast paths handle (``fast_reason``), and
   a network as flat arrays (``Layout``);
-- ``single``: ``train``'s runners, chosen by ``make_runner``;
+- ``single``: ``train``'s runners, chosen by ``pick_runner`` (``flat``: what they share);
 - ``kernels``: Numba-compiled per-sample / small-batch training of one network;
 - ``blas``: large mini-batches, BLAS products into preallocated buffers;
 - ``many`` and ``many_kernels``: ``train_many``, blocks of networks in SIMD lanes.

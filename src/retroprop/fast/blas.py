@@ -22,14 +22,20 @@ import math
 import numpy as np
 from numba import njit
 
+from retroprop.engine.activations import Activation
 from retroprop.engine.layers import Linear, Sequential
-from retroprop.fast.kernels import exp
-from retroprop.fast.single import FlatParameters
-from retroprop.fast.spec import ACTIVATION_CODES
-
-SIGMOID, TANH, RELU, LEAKY, IDENTITY = (
-    ACTIVATION_CODES[k] for k in ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+from retroprop.errors import DivergenceError
+from retroprop.fast.flat import FlatParameters
+from retroprop.fast.kernels import (
+    CROSS_ENTROPY,
+    LEAKY,
+    RELU,
+    SIGMOID,
+    TANH,
+    exp,
 )
+from retroprop.fast.spec import code_of
+
 CHUNK = 4096
 """Rows per forward pass when evaluating on a whole data set."""
 
@@ -132,7 +138,7 @@ def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta):
                 best = j
         if best == y[row]:
             correct += 1
-        if loss_code == 0:
+        if loss_code == CROSS_ENTROPY:
             yi = int(y[row])
             mx = out[r, 0]
             for j in range(1, k):
@@ -237,8 +243,10 @@ def add_outer(gemm, alpha, delta, a_prev, beta, G):
 class BlasRunner(FlatParameters):
     """Runs ``train``'s epochs with preallocated buffers (see the module docstring).
 
-    Same interface as ``single.FastRunner``: ``run_epoch`` and ``evaluate``.
+    Same interface as ``single.FastRunner``: a ``retroprop.training.Runner``.
     """
+
+    name = "blas"
 
     def __init__(
         self,
@@ -281,7 +289,8 @@ class BlasRunner(FlatParameters):
         self.X = X
         self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.y, self.T = self._labels(y)
-        self.mods = []  # (kind, slope, weight name, bias name)
+        # (kind: "linear" or an activation code, slope, weight name, bias name)
+        self.mods: list[tuple[str | int, float, str | None, str | None]] = []
         for i, m in enumerate(net):
             if isinstance(m, Linear):
                 self.mods.append(
@@ -293,10 +302,11 @@ class BlasRunner(FlatParameters):
                     )
                 )
             else:
+                assert isinstance(m, Activation)  # fast_reason lets only these by
                 self.mods.append(
                     (
-                        ACTIVATION_CODES[m.name],
-                        float(getattr(m, "negative_slope", 0.0)),
+                        code_of(type(m)),
+                        m.kernel_argument(),
                         None,
                         None,
                     )
@@ -312,8 +322,9 @@ class BlasRunner(FlatParameters):
         # outs[m] holds module m's output (a batch, or a chunk when evaluating).
         self.outs = [np.empty((rows, int(w)), dtype=self.dtype) for w in widths[1:]]
         self.xbuf = np.empty((batch_rows, int(widths[0])), dtype=self.dtype)
-        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX (deltas[0]).
-        self.deltas = [None] + [
+        # deltas[m] holds dL/d(input of module m); nothing needs dL/dX
+        # (deltas[0], an empty placeholder).
+        self.deltas = [np.empty((0, 0), dtype=self.dtype)] + [
             np.empty((batch_rows, int(w)), dtype=self.dtype) for w in widths[1:]
         ]
 
@@ -428,14 +439,12 @@ class BlasRunner(FlatParameters):
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """One epoch in ``order``; raises ``DivergenceError`` as ``train`` does."""
-        from retroprop.train import _diverged
-
         self._attach()
         if self.fused:
             self._exact_bounds()
         n, bs = order.shape[0], self.batch_size
         k = self.net.out_features
-        scale_k = 1 if self.loss_code == 0 else k
+        scale_k = 1 if self.loss_code == CROSS_ENTROPY else k
         for start in range(0, n, bs):
             idx = order[start : start + bs]
             B = idx.shape[0]
@@ -447,7 +456,7 @@ class BlasRunner(FlatParameters):
                 out, self.loss_code, self.y, self.T, idx, B * scale_k, True, delta
             )
             if not math.isfinite(total) or total > self._loss_max():
-                raise _diverged(
+                raise DivergenceError.at(
                     epoch,
                     iteration,
                     float(self.hyper[0]),
@@ -459,7 +468,7 @@ class BlasRunner(FlatParameters):
             # SGD.step's path: gradients, a pass checking every new value, the update.
             self._gradients(xb, found)
             if not sgd_check(self.theta, self.grad, self.buf, self.first, *self.hyper):
-                raise _diverged(
+                raise DivergenceError.at(
                     epoch,
                     iteration,
                     float(self.hyper[0]),
@@ -499,7 +508,7 @@ class BlasRunner(FlatParameters):
             )
             total += t
             correct += c
-        k = 1 if self.loss_code == 0 else self.net.out_features
+        k = 1 if self.loss_code == CROSS_ENTROPY else self.net.out_features
         if total > self._loss_max():  # the engine's sum overflows
             total = np.inf
         return total / (n * k), correct / n

@@ -26,10 +26,16 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
-from retroprop.fast.spec import LINEAR
+from retroprop.engine.activations import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from retroprop.engine.losses import CrossEntropyLoss
+from retroprop.fast.spec import LINEAR, code_of
 
 OK, LOSS_NOT_FINITE, STEP_NOT_FINITE, EVAL_NOT_FINITE = 0, 1, 2, 3
-SIGMOID, TANH, RELU, LEAKY, IDENTITY = 2, 3, 4, 5, 1  # spec.ACTIVATION_CODES
+# The codes the kernels switch on, read from the classes (compile-time constants).
+SIGMOID, TANH, RELU, LEAKY, IDENTITY = (
+    code_of(cls) for cls in (Sigmoid, Tanh, ReLU, LeakyReLU, Identity)
+)
+CROSS_ENTROPY = code_of(CrossEntropyLoss)
 
 
 @intrinsic
@@ -76,7 +82,12 @@ def exp(x):
     ki = np.int64(k)
     k1 = ki >> 1
     k2 = ki - k1
-    y = p * _bits_as_float((k1 + 1023) << 52) * _bits_as_float((k2 + 1023) << 52)
+    # (mypy reads the intrinsic's signature, typingctx included, as the call's)
+    y = (
+        p
+        * _bits_as_float((k1 + 1023) << 52)  # type: ignore[call-arg]
+        * _bits_as_float((k2 + 1023) << 52)  # type: ignore[call-arg]
+    )
     return y if not math.isnan(x) else x
 
 
@@ -141,7 +152,7 @@ def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=Tru
     Cross-entropy (engine.losses): ``L = -ln p_r`` by log-sum-exp, ``delta = p -
     onehot(r)``; MSE: ``L = sum (out - t)^2``, ``delta = 2 (out - t)``.
     """
-    if loss_code == 0:
+    if loss_code == CROSS_ENTROPY:
         yi = int(yr)
         mx = A[out0]
         for j in range(1, k):
@@ -289,7 +300,7 @@ def train_epoch(
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
-        scale = B if loss_code == 0 else B * k
+        scale = B if loss_code == CROSS_ENTROPY else B * k
         iterations += 1
         G[:] = 0.0
         batch_loss = 0.0
@@ -341,5 +352,5 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
                 best = j
         if best == y[row]:
             correct += 1
-    denominator = n if loss_code == 0 else n * k
+    denominator = n if loss_code == CROSS_ENTROPY else n * k
     return total / denominator, correct / n

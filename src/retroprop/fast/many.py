@@ -24,12 +24,13 @@ from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES, log_softmax
 from retroprop.engine.optim import SGD
-from retroprop.errors import ConfigError
+from retroprop.errors import ConfigError, NotDifferentiableError
 from retroprop.fast.spec import Layout, fast_reason
-from retroprop.train import loss_targets
+from retroprop.training.checks import check_xy
+from retroprop.training.runner import ENGINES
+from retroprop.training.step import loss_targets
 
-ENGINES = ("auto", "fast", "numpy")
-"""The allowed ``engine=`` values of ``train`` and ``train_many``."""
+__all__ = ["ENGINES", "ManyResult", "epoch_orders", "sample_orders", "train_many"]
 
 
 @dataclass
@@ -77,6 +78,7 @@ class ManyResult:
         if not -len(self) <= i < len(self):
             raise IndexError(f"member {i} out of range for {len(self)} networks")
         net = copy.deepcopy(self._template)
+        assert net is not None  # train_many always keeps its template
         net.load_state_dict({name: v[i] for name, v in self.params.items()})
         return net
 
@@ -127,8 +129,6 @@ def train_many(
     -------
     ManyResult
     """
-    from retroprop.train import check_xy
-
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
@@ -156,7 +156,6 @@ def train_many(
         )
     if not all(getattr(m, "differentiable", True) for m in template):
         from retroprop.engine.activations import STEP_WHY
-        from retroprop.errors import NotDifferentiableError
 
         raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
     reason = fast_reason(
@@ -337,6 +336,7 @@ def _run_numpy(
                         -np.take_along_axis(lp, yb[..., None], axis=2)
                     ).all(axis=(1, 2))
                 else:
+                    assert T is not None  # the MSE targets
                     diff = out - T[idx]
                     # MSELoss.backward: 2 (out - target) / (batch * k)
                     delta = 2.0 * diff
@@ -375,6 +375,7 @@ def _run_numpy(
                     if buf is None:
                         buf = new_buf
                     else:
+                        assert new_buf is not None  # made above, with momentum
                         buf[ok] = new_buf[ok]
             pv = layout.views(theta)
             tl, ta = evaluate(pv, X, y)
@@ -502,6 +503,7 @@ def _run_fast(
     # The epoch each diverged member stopped in: its first NaN entry.
     diverged = status.reshape(-1)[:N] != kernels.OK
     diverged_at = np.where(diverged, np.argmax(np.isnan(hist["loss"]), axis=1) + 1, -1)
+    out: dict[str, np.ndarray | None] = dict(hist)
     if validation is None:
-        hist["val_loss"] = hist["val_accuracy"] = None
-    return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **hist)
+        out["val_loss"] = out["val_accuracy"] = None
+    return dict(diverged=diverged_at >= 0, diverged_at=diverged_at, **out)

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from retroprop.fast.kernels import (
+    CROSS_ENTROPY,
     EVAL_NOT_FINITE,
     IDENTITY,
     LEAKY,
@@ -89,7 +90,7 @@ def _output(A, out0, k, loss_code, y, T, rows, scale, delta, mx, s, loss, want_d
     MSE: ``sum (out - t)^2``, ``delta = 2 (out - t) / scale``.
     """
     L = A.shape[1]
-    if loss_code == 0:
+    if loss_code == CROSS_ENTROPY:
         for l in range(L):
             mx[l] = A[out0, l]
         for j in range(1, k):
@@ -245,7 +246,7 @@ def _train_block(
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             B = stop - start
-            scale = B if loss_code == 0 else B * k
+            scale = B if loss_code == CROSS_ENTROPY else B * k
             G[:, :] = 0.0
             batch_loss[:] = 0.0
             for t in range(start, stop):
@@ -349,7 +350,7 @@ def _train_block(
                             best = j
                     if best == ye[row]:
                         correct[l] += 1.0
-            denominator = ne if loss_code == 0 else ne * k
+            denominator = ne if loss_code == CROSS_ENTROPY else ne * k
             for l in range(min(L, n_members)):
                 if not active[l]:
                     continue

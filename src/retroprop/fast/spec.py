@@ -12,15 +12,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retroprop.engine.activations import Activation, LeakyReLU
+from retroprop.engine.activations import ACTIVATIONS, Activation
 from retroprop.engine.layers import Linear, Sequential
+from retroprop.engine.losses import LOSSES
+from retroprop.training.callbacks import acts_per_iteration
 
 LINEAR = 0
-ACTIVATION_CODES = {"identity": 1, "sigmoid": 2, "tanh": 3, "relu": 4, "leaky_relu": 5}
-"""Activation name -> the code compiled kernels switch on (``LINEAR`` is 0)."""
+"""The module kind of a Linear layer; activations use their class's ``kernel_code``."""
 
-LOSS_CODES = {"cross_entropy": 0, "mse": 1}
-"""Loss name -> the code compiled kernels switch on."""
+
+def kernel_code(cls: type) -> int | None:
+    """The compiled-kernel code a class defines itself (never an inherited one: a
+    subclass that changes ``f`` must not run its parent's kernel), or None."""
+    code = cls.__dict__.get("kernel_code")
+    return None if code is None else int(code)
+
+
+def code_of(cls: type) -> int:
+    """``kernel_code(cls)`` for a class that has one (the kernels' constants)."""
+    code = kernel_code(cls)
+    if code is None:  # pragma: no cover - only for classes the kernels know
+        raise ValueError(f"{cls.__name__} has no kernel_code")
+    return code
+
+
+ACTIVATION_CODES = {
+    name: code for name, cls in ACTIVATIONS.items() if (code := kernel_code(cls))
+}
+"""Built-in activation name -> the code compiled kernels switch on, read from the
+classes (``Sigmoid.kernel_code``...)."""
+
+LOSS_CODES = {
+    name: code for name, cls in LOSSES.items() if (code := kernel_code(cls)) is not None
+}
+"""Built-in loss name -> the code compiled kernels switch on (``kernel_code``)."""
 
 
 def numba_available() -> bool:
@@ -51,16 +76,22 @@ def fast_reason(
     for i, m in enumerate(net):
         if isinstance(m, Linear):
             continue
-        if not isinstance(m, Activation) or m.name not in ACTIVATION_CODES:
+        if not isinstance(m, Activation):
             return f"module {i} ({type(m).__name__}) has no compiled kernel"
-        if type(m) not in _KNOWN_TYPES:
+        if kernel_code(type(m)) is None:
+            if any(kernel_code(c) is not None for c in type(m).__mro__[1:]):
+                return (
+                    f"module {i} is a subclass ({type(m).__name__}) of a known "
+                    f"activation; it trains on the NumPy engine"
+                )
             return (
-                f"module {i} is a subclass ({type(m).__name__}) of a known activation"
+                f"activation {m.name!r} has no compiled kernel; it trains on the "
+                f"NumPy engine"
             )
     if not net.linears:
         return "the network has no Linear layer"
-    if loss not in LOSS_CODES:
-        return f"loss {loss!r} has no compiled kernel"
+    if loss not in LOSSES or kernel_code(LOSSES[loss]) is None:
+        return f"loss {loss!r} has no compiled kernel; it trains on the NumPy engine"
     if optimizer != "sgd":
         return f"optimizer {optimizer!r} has no compiled kernel"
     for cb in callbacks:
@@ -68,47 +99,13 @@ def fast_reason(
             return f"callback {type(cb).__name__} acts on every iteration"
     if (
         y is not None
-        and loss == "cross_entropy"
+        and LOSSES[loss].target == "class"
         and not np.issubdtype(np.asarray(y).dtype, np.integer)
     ):
-        return "cross-entropy needs integer classes"
+        return f"loss {loss!r} needs integer classes"
     if check_numba and not numba_available():
         return "numba is not installed (pip install 'retroprop[fast]')"
     return None
-
-
-ITERATION_HOOKS = ("on_iteration_begin", "on_iteration_end")
-
-
-def acts_per_iteration(cb) -> bool:
-    """Whether the callback ``cb`` does something on every iteration.
-
-    True when it says so (``per_iteration = True``) or when it defines its own
-    ``on_iteration_begin``/``on_iteration_end`` (a subclass of ``Callback`` that
-    overrides one, a callback of another class that has one, or one set on the
-    instance): the compiled paths never call those hooks, so such a callback needs
-    the NumPy loop even when it forgot the flag.
-    """
-    if getattr(cb, "per_iteration", False):
-        return True
-    from retroprop.train import Callback  # here: retroprop.train imports this module
-
-    for hook in ITERATION_HOOKS:
-        if hook in getattr(cb, "__dict__", {}):
-            return True
-        mine = getattr(type(cb), hook, None)
-        if mine is not None and mine is not getattr(Callback, hook):
-            return True
-    return False
-
-
-def _known_types() -> set:
-    from retroprop.engine.activations import ACTIVATIONS
-
-    return {ACTIVATIONS[name] for name in ACTIVATION_CODES}
-
-
-_KNOWN_TYPES = _known_types()
 
 
 @dataclass
@@ -125,7 +122,8 @@ class Layout:
         Offsets of module m's weight (shape ``(out, in)``, row-major) and bias in the
         flat parameter vector; -1 where there is none.
     slopes : float64 array of shape (M,)
-        LeakyReLU's negative slope (0 elsewhere).
+        The activation's ``kernel_argument()``: LeakyReLU's negative slope (0
+        elsewhere).
     a_off : int64 array of shape (M + 2,)
         Offsets of each module's output in one per-sample activation buffer
         (``a_off[0]`` is the input).
@@ -169,11 +167,12 @@ class Layout:
                     b_off.append(-1)
                 slopes.append(0.0)
             else:
-                kinds.append(ACTIVATION_CODES[m.name])
+                assert isinstance(m, Activation)  # fast_reason lets only these by
+                kinds.append(code_of(type(m)))
                 widths.append(widths[-1])
                 w_off.append(-1)
                 b_off.append(-1)
-                slopes.append(m.negative_slope if isinstance(m, LeakyReLU) else 0.0)
+                slopes.append(m.kernel_argument())
         a_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         return cls(
             np.array(kinds, np.int64),

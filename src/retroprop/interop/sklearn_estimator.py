@@ -6,8 +6,9 @@ expose the same fitted attributes (``coefs_`` in scikit-learn's ``(in, out)``
 orientation, which is the engine's ``weight.T``). Defaults are the lecture's: hidden
 layers ``(4, 3)`` of logistic (sigmoid) units, plain SGD with ``eta = 0.05``, one
 sample per update. Every number comes from the engine: ``fit`` calls ``rp.train``,
-``partial_fit`` steps the engine's modules with a persistent ``rp.SGD`` (so momentum
-carries over between calls), and the predictions are the engine's forward pass.
+``partial_fit`` runs one epoch of ``rp.train``'s NumPy engine (the shared
+``TrainingStep``) with a persistent ``rp.SGD`` (so momentum carries over between
+calls), and the predictions are the engine's forward pass.
 
 scikit-learn is imported by this module; ``import retroprop`` never imports it.
 """
@@ -25,12 +26,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from retroprop.engine.layers import Sequential
-from retroprop.engine.losses import LOSSES, log_softmax, softmax
+from retroprop.engine.activations import differentiable_activations
+from retroprop.engine.layers import Linear, Parameter, Sequential
+from retroprop.engine.losses import log_softmax, softmax
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError
 from retroprop.train import Callback, TrainState, train
+from retroprop.training.runner import EngineRunner, epoch_order
+from retroprop.training.step import check_loss, divergence_is_checked
 
 SKLEARN_ACTIVATIONS: dict[str, str] = {
     "logistic": "sigmoid",
@@ -38,10 +42,21 @@ SKLEARN_ACTIVATIONS: dict[str, str] = {
     "relu": "relu",
     "identity": "identity",
 }
-"""scikit-learn's ``activation=`` names -> the engine's ``ACTIVATIONS`` keys.
+"""scikit-learn's ``activation=`` names -> the engine's ``ACTIVATIONS`` keys."""
 
-The keys are the allowed ``activation=`` values of the estimators.
-"""
+
+def estimator_activations() -> dict[str, str]:
+    """The allowed ``activation=`` values -> the engine's ``ACTIVATIONS`` keys.
+
+    scikit-learn's four names first, then every other trainable activation of the
+    registry (``leaky_relu``, registered ones), read when called; an engine name
+    that scikit-learn spells differently (``sigmoid``, its ``logistic``) is not
+    offered twice.
+    """
+    spelled = set(SKLEARN_ACTIVATIONS.values())
+    others = sorted(n for n in differentiable_activations() if n not in spelled)
+    return {**dict(sorted(SKLEARN_ACTIVATIONS.items())), **{n: n for n in others}}
+
 
 INIT = "glorot"
 """scikit-learn's initialisation rule, one of the engine's ``INITIALISERS``."""
@@ -63,12 +78,16 @@ class _Convergence(Callback):
 
     def on_epoch_end(self, state: TrainState) -> None:
         est = self.est
+        assert state.history is not None  # rp.train passes its History
         loss = state.history.loss[-1]
         est.loss_curve_.append(loss)
         if est.verbose:
             print(f"Iteration {len(est.loss_curve_)}, loss = {loss:.8f}")
         if self.validation is not None:
             score = est._score_network(state.net, *self.validation)
+            # fit sets both when it holds out validation data
+            assert est.validation_scores_ is not None
+            assert est.best_validation_score_ is not None
             est.validation_scores_.append(score)
             if est.verbose:
                 print(f"Validation score: {score:f}")
@@ -80,6 +99,7 @@ class _Convergence(Callback):
                 est.best_validation_score_ = score
                 self.best_state = state.net.state_dict()
         else:
+            assert est.best_loss_ is not None  # fit sets it without validation
             if loss > est.best_loss_ - est.tol:
                 self.no_improvement += 1
             else:
@@ -93,10 +113,27 @@ class _Convergence(Callback):
             state.net.load_state_dict(self.best_state)
 
 
+def _bias(lin: Linear) -> Parameter:
+    assert lin.bias is not None  # the estimators' layers always have one
+    return lin.bias
+
+
 class _BackpropBase(BaseEstimator):
     """Parameters, validation and training shared by the classifier and regressor."""
 
     _loss = ""  # a key of LOSSES, set by the subclasses
+
+    # Fitted state, set by fit/partial_fit (declared here for the type checker).
+    network_: Sequential
+    loss_curve_: list[float]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    n_iter_: int
+    t_: int
+    _optimizer: SGD | None
+    _rng: np.random.Generator
+    _updates: int
 
     def __init__(
         self,
@@ -143,7 +180,7 @@ class _BackpropBase(BaseEstimator):
             sizes = (sizes,)
         sizes = tuple(sizes)
         if not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 1
             for s in sizes
         ):
             raise ConfigError(
@@ -155,10 +192,10 @@ class _BackpropBase(BaseEstimator):
     def _check_params(self) -> None:
         """Raise ``ConfigError`` (a ValueError) naming any parameter out of range."""
         self._hidden_sizes()
-        if self.activation not in SKLEARN_ACTIVATIONS:
+        allowed = estimator_activations()
+        if self.activation not in allowed:
             raise ConfigError(
-                f"activation must be one of {sorted(SKLEARN_ACTIVATIONS)}, got "
-                f"{self.activation!r}"
+                f"activation must be one of {list(allowed)}, got {self.activation!r}"
             )
 
         def number(
@@ -247,7 +284,7 @@ class _BackpropBase(BaseEstimator):
     ) -> Sequential:
         return mlp(
             [n_features, *self._hidden_sizes(), n_outputs],
-            SKLEARN_ACTIVATIONS[self.activation],
+            estimator_activations()[self.activation],
             init=INIT,
             seed=rng,
         )
@@ -261,6 +298,7 @@ class _BackpropBase(BaseEstimator):
         self.best_loss_ = math.inf
         self._optimizer = None
         self._rng = rng
+        self._updates = 0  # parameter updates so far, as train's iteration count
 
     def fit(self, X, y):
         """Train on ``X, y`` with ``rp.train`` for up to ``max_iter`` epochs.
@@ -319,6 +357,7 @@ class _BackpropBase(BaseEstimator):
             **self._sgd_settings(),
         )
         self._optimizer = None  # rp.train's optimiser (and its momentum) is gone
+        self._updates = getattr(self, "_updates", 0) + history.iterations
         self.n_iter_ += history.epochs
         self.t_ += history.epochs * len(X)
         if not monitor.converged and history.epochs == self.max_iter:
@@ -341,18 +380,25 @@ class _BackpropBase(BaseEstimator):
         net = self.network_
         if self._optimizer is None:
             self._optimizer = SGD(net.parameters(), **self._sgd_settings())
-        loss_fn = LOSSES[self._loss]()
-        n, bs = len(X), self._batch_size(len(X))
-        order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-        X = X.astype(net.dtype, copy=False)
-        # One epoch of the engine's own step: forward, loss, backward, SGD.
-        for start in range(0, n, bs):
-            idx = order[start : start + bs]
-            loss_fn(net(X[idx]), y_enc[idx])
-            self._optimizer.zero_grad()
-            net.backward(loss_fn.backward())
-            self._optimizer.step()
-        loss = LOSSES[self._loss]()(net(X), y_enc)
+        opt = self._optimizer
+        # One epoch of train's own loop: the same sample order, the same step (and
+        # its divergence check, counting epochs and iterations across calls).
+        epoch = self.n_iter_ + 1
+        runner = EngineRunner(
+            net,
+            X.astype(net.dtype, copy=False),
+            y_enc,
+            loss=self._loss,
+            batch_size=self._batch_size(len(X)),
+            optimizer=opt,
+        )
+        order = epoch_order(self._rng, len(X), bool(self.shuffle))
+        updates = runner.run_epoch(order, epoch, self._updates)
+        with divergence_is_checked():
+            loss, _ = runner.evaluate(net, X, y_enc, self._loss)
+        check_loss(loss, epoch=epoch, iteration=updates, lr=opt.lr)
+        self._updates = updates
+        n = len(X)
         self.loss_curve_.append(loss)
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, loss)
@@ -372,7 +418,7 @@ class _BackpropBase(BaseEstimator):
     @property
     def intercepts_(self) -> list[np.ndarray]:
         """Biases per layer, shape ``(n_out,)`` (views of the engine's arrays)."""
-        return [lin.bias.data for lin in self.network_.linears]
+        return [_bias(lin).data for lin in self.network_.linears]
 
     @property
     def n_layers_(self) -> int:
@@ -411,8 +457,10 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
     ----------
     hidden_layer_sizes : tuple of int, default=(4, 3)
         Widths of the hidden layers; ``()`` for none.
-    activation : {"logistic", "tanh", "relu", "identity"}, default="logistic"
-        Hidden activation (``"logistic"`` is the engine's ``"sigmoid"``).
+    activation : {"logistic", "tanh", "relu", "identity"} or another trainable
+        activation of ``ACTIVATIONS``, default="logistic"
+        Hidden activation (``"logistic"`` is the engine's ``"sigmoid"``); see
+        ``estimator_activations()``.
     learning_rate_init : float, default=0.05
         The SGD learning rate (the lecture's eta); constant.
     batch_size : int or "auto", default=1

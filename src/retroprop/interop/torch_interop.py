@@ -6,6 +6,12 @@ indices as retroprop's, so the two state dicts have the same names and values.
 a chain of ``nn.Linear`` layers and supported activations (modules such as
 ``nn.Sigmoid`` or functions such as ``torch.sigmoid``), traced with ``torch.fx``.
 
+Both read the activations' own counterparts from ``ACTIVATIONS``: each class names
+its ``torch.nn`` module (``torch``), the torch functions and tensor methods that are
+it (``torch_functions``, ``torch_methods``) and its settings (``param_names``, the
+module's and the function's keyword arguments of the same name). A registered
+activation with ``torch = "Softplus"`` goes both ways with no change here.
+
 PyTorch is imported inside the functions; ``TorchNotInstalledError`` says how to
 install it when it is missing.
 """
@@ -19,14 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.engine.activations import (
-    Activation,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from retroprop.engine.activations import ACTIVATIONS, Activation
 from retroprop.engine.layers import Linear, Module, Sequential
 from retroprop.errors import ConfigError, ModelFileError, RetropropError
 
@@ -48,14 +47,16 @@ def import_torch():
     return torch
 
 
-# Activation class -> the name of its torch.nn module.
-TORCH_MODULES: dict[type[Activation], str] = {
-    Sigmoid: "Sigmoid",
-    Tanh: "Tanh",
-    ReLU: "ReLU",
-    LeakyReLU: "LeakyReLU",
-    Identity: "Identity",
-}
+def torch_module_name(cls: type[Activation]) -> str | None:
+    """The ``torch.nn`` class an activation class names itself (``"Sigmoid"``), or
+    None. Not inherited: a subclass that changes ``f`` is not its parent in torch."""
+    return cls.__dict__.get("torch")
+
+
+def _with_torch() -> list[type[Activation]]:
+    """The registered activation classes that have a torch module, in order."""
+    return [c for c in ACTIVATIONS.values() if torch_module_name(c)]
+
 
 _TORCH_DTYPES = {np.dtype(np.float64): "float64", np.dtype(np.float32): "float32"}
 
@@ -66,7 +67,7 @@ def to_torch(net: Sequential):
     Parameters
     ----------
     net : retroprop Sequential
-        Linear layers and Sigmoid/Tanh/ReLU/LeakyReLU/Identity activations.
+        Linear layers and activations whose class names a ``torch`` module.
 
     Returns
     -------
@@ -92,48 +93,58 @@ def to_torch(net: Sequential):
                 if m.bias is not None:
                     lin.bias.copy_(torch.from_numpy(m.bias.data.copy()))
             modules.append(lin)
-        elif type(m) in TORCH_MODULES:
-            cls = getattr(torch.nn, TORCH_MODULES[type(m)])
-            modules.append(cls(m.negative_slope) if isinstance(m, LeakyReLU) else cls())
+        elif isinstance(m, Activation) and torch_module_name(type(m)):
+            cls = getattr(torch.nn, str(torch_module_name(type(m))))
+            modules.append(cls(**m.params()))
         else:
             raise ConfigError(
-                f"module {i} ({m!r}) has no PyTorch counterpart; supported: Linear, "
-                f"{', '.join(c.__name__ for c in TORCH_MODULES)}"
+                f"module {i} ({m!r}) has no PyTorch counterpart (set the class's "
+                f"torch attribute to a torch.nn class name); supported: Linear, "
+                f"{', '.join(c.__name__ for c in _with_torch())}"
             )
     return torch.nn.Sequential(*modules)
 
 
-def _function_table(torch) -> dict[Any, str]:
-    """Functions and tensor methods a traced forward may call -> activation name."""
-    F = torch.nn.functional
-    table = {
-        torch.sigmoid: "sigmoid",
-        F.sigmoid: "sigmoid",
-        torch.tanh: "tanh",
-        F.tanh: "tanh",
-        torch.relu: "relu",
-        F.relu: "relu",
-        F.leaky_relu: "leaky_relu",
-    }
-    if hasattr(torch, "special"):
-        table[torch.special.expit] = "sigmoid"
+def _resolve(torch, dotted: str) -> Any:
+    """``"torch.nn.functional.sigmoid"`` -> the object, or None if this torch lacks it."""
+    obj: Any = torch
+    for part in dotted.split(".")[1:]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def _function_table(torch) -> dict[Any, type[Activation]]:
+    """Functions a traced forward may call -> activation class."""
+    table: dict[Any, type[Activation]] = {}
+    for cls in ACTIVATIONS.values():
+        for dotted in cls.__dict__.get("torch_functions", ()):
+            fn = _resolve(torch, dotted)
+            if fn is not None:
+                table.setdefault(fn, cls)
     return table
 
 
-_METHODS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu"}
-_ACTIVATION_CLASSES = {
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "identity": Identity,
-}
+def _method_table() -> dict[str, type[Activation]]:
+    """Tensor methods a traced forward may call (``x.sigmoid()``) -> class."""
+    table: dict[str, type[Activation]] = {}
+    for cls in ACTIVATIONS.values():
+        for name in cls.__dict__.get("torch_methods", ()):
+            table.setdefault(name, cls)
+    return table
 
 
 def _describe_supported() -> str:
+    modules = ", ".join(f"nn.{torch_module_name(c)}" for c in _with_torch())
+    functions = ", ".join(
+        f for c in ACTIVATIONS.values() for f in c.__dict__.get("torch_functions", ())
+    )
+    methods = ", ".join(f".{m}()" for m in _method_table())
     return (
-        "nn.Linear, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.Identity, "
-        "torch.sigmoid, torch.tanh, torch.relu, F.sigmoid, F.tanh, F.relu, "
-        "F.leaky_relu and the tensor methods .sigmoid(), .tanh(), .relu()"
+        f"nn.Linear, {modules}, {functions} and the tensor methods {methods}"
+        if methods
+        else f"nn.Linear, {modules}, {functions}"
     )
 
 
@@ -191,13 +202,11 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
                 dtype=dtype,
             )
             lin.weight.data = m.weight.detach().cpu().numpy().astype(dtype, copy=True)
-            if m.bias is not None:
+            if m.bias is not None and lin.bias is not None:
                 lin.bias.data = m.bias.detach().cpu().numpy().astype(dtype, copy=True)
             modules.append(lin)
-        elif kind == "leaky_relu":
-            modules.append(LeakyReLU(m))
         else:
-            modules.append(_ACTIVATION_CLASSES[kind]())
+            modules.append(m)  # the activation, built by _trace
     net = Sequential(*modules)
     for a, b in zip(net.linears[:-1], net.linears[1:]):
         if a.out_features != b.in_features:
@@ -210,8 +219,8 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
 
 def _trace(torch, module) -> list[tuple[str, Any, str]]:
     """The forward as a list of ``(kind, payload, where)``: kind is ``"linear"``
-    (payload: the nn.Linear), an activation name, or ``"leaky_relu"`` (payload: the
-    negative slope)."""
+    (payload: the nn.Linear) or ``"activation"`` (payload: the retroprop
+    activation, its settings read from the torch module or call)."""
     from torch import fx
 
     try:
@@ -223,6 +232,7 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
             f"forward that applies {_describe_supported()} one after the other"
         ) from None
     functions = _function_table(torch)
+    methods = _method_table()
     steps: list[tuple[str, Any, str]] = []
     current = None  # the node whose value flows along the chain
     for node in graph.nodes:
@@ -257,18 +267,13 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
                 )
             steps.append(_module_step(torch, sub, where))
         elif node.op == "call_function" and node.target in functions:
-            name = functions[node.target]
-            if name == "leaky_relu":
-                slope = node.kwargs.get(
-                    "negative_slope", node.args[1] if len(node.args) > 1 else 0.01
-                )
-                steps.append(("leaky_relu", float(slope), where))
-            else:
-                _no_extra_arguments(node, where)
-                steps.append((name, None, where))
-        elif node.op == "call_method" and node.target in _METHODS:
-            _no_extra_arguments(node, where)
-            steps.append((_METHODS[node.target], None, where))
+            steps.append(
+                ("activation", _from_call(functions[node.target], node, where), where)
+            )
+        elif node.op == "call_method" and node.target in methods:
+            steps.append(
+                ("activation", _from_call(methods[node.target], node, where), where)
+            )
         else:
             raise ConfigError(
                 f"{where} is not supported; retroprop supports {_describe_supported()}"
@@ -285,25 +290,28 @@ def _where(node) -> str:
     return f"{kind} {target!r} (node {node.name!r})"
 
 
-def _no_extra_arguments(node, where: str) -> None:
-    if len(node.args) > 1 or any(k != "inplace" for k in node.kwargs):
+def _from_call(cls: type[Activation], node, where: str) -> Activation:
+    """The activation a torch function call is: positional arguments after the input
+    and keyword arguments are the class's ``param_names`` (``inplace`` is ignored)."""
+    names = cls.param_names
+    if len(node.args) > 1 + len(names) or any(
+        k != "inplace" and k not in names for k in node.kwargs
+    ):
         raise ConfigError(f"{where} has arguments retroprop does not support")
+    params = dict(zip(names, node.args[1:]))
+    params.update({k: v for k, v in node.kwargs.items() if k in names})
+    return cls(**{k: float(v) for k, v in params.items()})
 
 
 def _module_step(torch, sub, where: str) -> tuple[str, Any, str]:
     nn = torch.nn
     if isinstance(sub, nn.Linear):
         return ("linear", sub, where)
-    if isinstance(sub, nn.Sigmoid):
-        return ("sigmoid", None, where)
-    if isinstance(sub, nn.Tanh):
-        return ("tanh", None, where)
-    if isinstance(sub, nn.ReLU):
-        return ("relu", None, where)
-    if isinstance(sub, nn.LeakyReLU):
-        return ("leaky_relu", float(sub.negative_slope), where)
-    if isinstance(sub, nn.Identity):
-        return ("identity", None, where)
+    for cls in _with_torch():
+        torch_cls = getattr(nn, str(torch_module_name(cls)), None)
+        if torch_cls is not None and isinstance(sub, torch_cls):
+            params = {k: float(getattr(sub, k)) for k in cls.param_names}
+            return ("activation", cls(**params), where)
     raise ConfigError(
         f"{where} is a {type(sub).__name__}, which retroprop does not support; "
         f"supported: {_describe_supported()}"
@@ -326,6 +334,11 @@ def import_class(spec: str) -> type:
     except ImportError as e:
         raise ConfigError(
             f"cannot import module {module_name!r} (from {spec!r}): {e}"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - the user's module may raise anything
+        raise ConfigError(
+            f"importing module {module_name!r} (from {spec!r}) failed: "
+            f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
         ) from None
     finally:
         if added and cwd in sys.path:
@@ -370,7 +383,9 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
     try:
         state = torch.load(name, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise
+        raise ModelFileError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{name}: is a directory, not a model file") from None
     except Exception as e:  # noqa: BLE001 - torch.load's errors have no common base
         raise ModelFileError(
             f"{name}: not a PyTorch file that loads with weights_only=True "
@@ -381,6 +396,17 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
             f"{name}: holds a {type(state).__name__}, not a state dict; save it with "
             f"torch.save(model.state_dict(), {name!r})"
         )
+    for key, value in state.items():
+        # NaN or inf weights are the file's fault, not a later update's.
+        if (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and not bool(torch.isfinite(value).all())
+        ):
+            raise ModelFileError(
+                f"{name}: {key!r} holds non-finite values (NaN or inf); the file is "
+                f"damaged or was saved from a diverged model"
+            )
     try:
         model.load_state_dict(state)
     except RuntimeError as e:

@@ -20,12 +20,13 @@ import numpy as np
 
 from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Sequential
-from retroprop.engine.losses import CrossEntropyLoss
 from retroprop.engine.network import from_config
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError
 from retroprop.interop.torch_interop import import_torch, to_torch
-from retroprop.train import _divergence_is_checked, check_xy
+from retroprop.training.checks import check_xy
+from retroprop.training.runner import epoch_order
+from retroprop.training.step import TrainingStep
 
 DEFAULT_TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 """dtype name -> default tolerance. The keys are the allowed ``dtype`` values."""
@@ -159,11 +160,12 @@ def sample_order(
     n: int, steps: int, batch_size: int, seed: int | np.random.Generator | None
 ) -> list[np.ndarray]:
     """The batches of ``steps`` SGD steps: epochs of a fresh permutation each,
-    cut into ``batch_size`` pieces (the last of an epoch may be smaller)."""
+    cut into ``batch_size`` pieces (the last of an epoch may be smaller), as
+    ``train`` draws them."""
     rng = as_generator(seed)
     batches: list[np.ndarray] = []
     while len(batches) < steps:
-        order = rng.permutation(n)
+        order = epoch_order(rng, n, shuffle=True)
         batches.extend(order[i : i + batch_size] for i in range(0, n, batch_size))
     return batches[:steps]
 
@@ -245,9 +247,17 @@ def verify(
         "nesterov": nesterov,
         "weight_decay": weight_decay,
     }
-    opt = SGD(ours.parameters(), **settings)
+    opt = SGD(
+        ours.parameters(),
+        lr=lr,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_decay=weight_decay,
+    )
+    step = TrainingStep(ours, "cross_entropy", opt)
     opt_t = torch.optim.SGD(theirs.parameters(), **settings)
-    loss_fn, loss_fn_t = CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
+    loss_fn_t = torch.nn.CrossEntropyLoss()
+    per_epoch = -(-len(X) // batch_size)
 
     names = [name for name, _ in ours.named_parameters()]
     loss_track = _Tracker("loss", "loss")
@@ -256,19 +266,13 @@ def verify(
     batches = sample_order(len(X), steps, batch_size, seed)
     diverged: tuple[int | None, int | None] = (None, None)
     for k, idx in enumerate(batches, start=1):
-        # retroprop: forward, loss, backward, step; too large an lr overflows, and
-        # retroprop then refuses the step (as train does): no NumPy warnings.
-        with _divergence_is_checked():
-            loss = loss_fn(ours(X[idx]), y[idx])
-            opt.zero_grad()
-            ours.backward(loss_fn.backward())
-            grads = {name: p.grad.copy() for name, p in ours.named_parameters()}
-            ours_ok = math.isfinite(loss)
-            if ours_ok:
-                try:
-                    opt.step()
-                except DivergenceError:
-                    ours_ok = False
+        # retroprop: train's own step (forward, loss, backward, update); too large
+        # an lr overflows, and the step refuses to update, as in train.
+        try:
+            loss = step(X[idx], y[idx], epoch=(k - 1) // per_epoch + 1, iteration=k)
+            ours_ok = True
+        except DivergenceError:
+            ours_ok = False
         # PyTorch: the same step by autograd
         opt_t.zero_grad()
         loss_t = loss_fn_t(theirs(X_t[idx]), y_t[idx])
@@ -287,8 +291,9 @@ def verify(
 
         loss_track.add(np.array(loss), np.array(loss_t.item()))
         losses.append((loss, float(loss_t.item())))
-        for name in names:
-            grad_track[name].add(grads[name], grads_t[name])
+        for name, p in ours.named_parameters():  # the step keeps its gradients
+            assert p.grad is not None  # every parameter has one after a step
+            grad_track[name].add(p.grad, grads_t[name])
 
     comparisons = []
     if losses:  # at least one step before a divergence

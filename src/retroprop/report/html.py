@@ -3,7 +3,10 @@
 The renderer computes nothing: every number on the page is a number of a trace
 (``Trace.to_dict()``, the same data as ``retroprop explain --format json``) or of the
 run's ``History``. The page's own script draws the network diagram and the curves
-from that data. The data sits in a ``<script type="application/json">`` block, with
+from that data, and every formula it shows is one the trace carries (the loss's
+``loss_formulas``, each layer's activation ``formulas`` and ``factor_formulas``, in
+LaTeX that a small reader in the page turns into MathML): the script knows no
+activation or loss by name. The data sits in a ``<script type="application/json">`` block, with
 every ``<`` written as ``\\u003c`` so no class or feature name can close the block.
 """
 
@@ -54,7 +57,8 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     linears = []
     lin_idx = [i for i, m in enumerate(mods) if isinstance(m, Linear)]
     for n, i in enumerate(lin_idx):
-        lin: Linear = mods[i]
+        lin = mods[i]
+        assert isinstance(lin, Linear)
         nxt = mods[i + 1] if i + 1 < len(mods) else None
         act = (
             getattr(nxt, "name", None)

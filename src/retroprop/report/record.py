@@ -12,12 +12,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from retroprop.engine.layers import Sequential
+from retroprop.errors import DivergenceError
 from retroprop.recipe import LECTURE, Split
 from retroprop.train import Callback, History, TrainState, evaluate
+from retroprop.training.step import divergence_is_checked
+
+if TYPE_CHECKING:
+    from retroprop.datasets import Dataset
 
 
 class RecordSteps(Callback):
@@ -69,17 +75,25 @@ class RecordSteps(Callback):
         from retroprop.explain import explain_step
 
         idx = state.batch
+        assert idx is not None  # train sets the batch before this hook
         X = self.X[idx].astype(state.net.dtype, copy=False)
-        self.traces.append(
-            explain_step(state.net, X, self.y[idx], lr=self.lr, loss=self.loss)
-        )
+        try:
+            with divergence_is_checked():
+                trace = explain_step(
+                    state.net, X, self.y[idx], lr=self.lr, loss=self.loss
+                )
+        except DivergenceError:
+            # The update about to be made diverges: the training step (the same
+            # computation) reports it next, naming the epoch and the iteration.
+            return
+        self.traces.append(trace)
         self.iterations.append(state.iteration)
         self.epochs.append(state.epoch)
         self.batches.append([int(i) for i in idx])
 
     def on_iteration_end(self, state: TrainState) -> None:
-        if state.iteration > self.steps:
-            return
+        if not self.iterations or self.iterations[-1] != state.iteration:
+            return  # not recorded
         real = state.net.state_dict()
         for name, after in self.traces[-1].updated().items():
             diff = float(np.max(np.abs(after - real[name])))
@@ -178,7 +192,7 @@ def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
 
 
 def record_training(
-    data: str | os.PathLike | None = None,
+    data: str | os.PathLike | Dataset | None = None,
     target: str | None = None,
     *,
     test_size: float = LECTURE["test_size"],
@@ -201,7 +215,7 @@ def record_training(
     Parameters
     ----------
     data, target, test_size
-        As ``prepare_data``: None is the bundled Iris.
+        As ``prepare_data``: None is the bundled Iris, a ``Dataset`` is used as it is.
     hidden : tuple of int
     activation : str
     seed : int

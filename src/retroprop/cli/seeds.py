@@ -1,0 +1,167 @@
+"""``retroprop seeds``: the same network from many random starts: the same minimum?
+
+Parses, runs ``retroprop.experiments.seed_study`` and renders its spread and its
+answers to the lecture's questions (``SeedsResult.same_minimum``,
+``SeedsResult.global_minimum``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from retroprop.cli.common import (
+    answer_line,
+    footer,
+    json_to_stdout,
+    stdout_console,
+    table,
+    write_files,
+)
+from retroprop.cli.options import (
+    POSITIVE,
+    data_options,
+    files_options,
+    load_data,
+    network_options,
+    training_options,
+)
+from retroprop.cli.progress import ProgressBar
+
+ROWS = (
+    ("final_loss", "final training loss", ".4f"),
+    ("final_accuracy", "final training accuracy", ".4f"),
+    ("test_accuracy", "test accuracy", ".4f"),
+    ("raw_distance", "distance between runs, as trained", ".3f"),
+    ("aligned_distance", "distance between runs, aligned", ".3f"),
+    ("norm", "parameter norm ||w||", ".3f"),
+)
+"""The spread table: key of ``SeedsResult.spread``, row name, number format."""
+
+
+@click.command()
+@data_options
+@network_options()
+@training_options
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(2, 10_000),
+    default=100,
+    show_default=True,
+    help="Random initialisations: seeds --seed, --seed + 1, ...",
+)
+@click.option(
+    "--tolerance",
+    type=POSITIVE,
+    default=0.1,
+    show_default=True,
+    help="Two runs are at the same minimum when their aligned parameter "
+    "distance is below this fraction of their parameter norm.",
+)
+@click.option(
+    "--worse-by",
+    type=POSITIVE,
+    default=0.05,
+    show_default=True,
+    help="A run is clearly worse when its final loss exceeds the best run's "
+    "by more than this.",
+)
+@files_options("seeds.png")
+def seeds(
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    hidden: tuple[int, ...],
+    activation: str,
+    init: str,
+    seed: int,
+    lr: float,
+    epochs: int,
+    batch_size: int | None,
+    n: int,
+    tolerance: float,
+    worse_by: float,
+    output: str,
+    json_path: str | None,
+    csv_path: str | None,
+    quiet: bool,
+) -> None:
+    """Train the same network from n random initialisations: the same minimum?
+
+    Compares the trained parameters pairwise, before and after aligning hidden
+    neurons (swapping two, or flipping a sigmoid/tanh neuron's sign, leaves the
+    function unchanged), counts the distinct minima and the clearly worse runs, and
+    answers: the same minimum? a global minimum guaranteed?
+    """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
+    from retroprop import plots
+    from retroprop.experiments import seed_study
+    from retroprop.recipe import describe, network_factory, prepare_data
+
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
+    t0 = time.perf_counter()
+    with ProgressBar(quiet) as bar:
+        result = seed_study(
+            network_factory(split, hidden, activation, init=init),
+            split.X_train,
+            split.y_train,
+            seeds=range(seed, seed + n),
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            tolerance=tolerance,
+            worse_by=worse_by,
+            test=(split.X_test, split.y_test),
+            progress=lambda stage, done, total: bar.update(
+                f"training {n} networks" if stage == "training" else "aligning pairs",
+                done,
+                total,
+            ),
+        )
+        written = write_files(result, output, plots.plot_seeds, json_path, csv_path)
+    seconds = time.perf_counter() - t0
+    if json_to_stdout(result, json_path):
+        return
+    con = stdout_console()
+    ok = ~result.diverged
+    spread = result.spread
+    if spread:
+        con.print(
+            f"{n} trainings of the {describe(split, hidden, activation)}: {epochs} "
+            f"epochs, eta = {lr:g}, batch size {batch_size or len(split.y_train)}, "
+            f"seeds {seed}..{seed + n - 1}; trained in {result.train_seconds:.1f} s "
+            f"({result.settings['engine']} engine), {seconds:.1f} s in all"
+        )
+        t = table("Spread over the runs", ["", "min", "median", "max"])
+        for key, name, fmt in ROWS:
+            if key in spread:
+                t.add_row(name, *(f"{v:{fmt}}" for v in spread[key]))
+        con.print(t)
+    answer_line(con, result.same_minimum)
+    answer_line(con, result.global_minimum)
+    if 0 < (~ok).sum() < n:
+        con.print(f"{int((~ok).sum())} runs diverged and are left out.")
+    if result.n_minima > 1:
+        tm = table(
+            "The lowest minima found",
+            ["minimum", "runs", "best loss", "mean loss", "mean accuracy"],
+        )
+        for i, m in enumerate(result.minima[:5]):
+            tm.add_row(
+                str(i),
+                str(m["runs"]),
+                f"{m['best_loss']:.4f}",
+                f"{m['mean_loss']:.4f}",
+                f"{m['mean_accuracy']:.4f}",
+            )
+        con.print(tm)
+    footer(con, written)

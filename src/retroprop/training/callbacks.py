@@ -1,0 +1,216 @@
+"""What training reports and how code hooks into it: History, TrainState, callbacks.
+
+``Callback`` is the base every hook subclasses (``train`` calls its methods);
+``acts_per_iteration`` tells the compiled paths, which run whole epochs at once,
+whether a callback needs to see every iteration. ``EarlyStopping`` is
+``train(early_stopping=N)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retroprop.engine.layers import Sequential
+from retroprop.errors import ConfigError
+
+
+@dataclass
+class History:
+    """What training measured, one entry per epoch (after that epoch's updates).
+
+    Attributes
+    ----------
+    loss, accuracy : list of float
+        On the whole training set.
+    val_loss, val_accuracy : list of float
+        On the validation set (empty without one).
+    iterations : int
+        Parameter updates made.
+    stopped_early : bool
+        Whether early stopping ended training.
+    engine : str
+        Which engine ran the epochs: ``"numpy"`` (the reference), ``"fast"`` (the
+        compiled per-sample loops) or ``"blas"`` (the compiled large-batch path).
+    engine_reason : str or None
+        Under ``engine="auto"``, why the compiled paths did not apply (e.g. a
+        callback acts on every iteration); None when they ran or were not asked for.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    iterations: int = 0
+    stopped_early: bool = False
+    engine: str = "numpy"
+    engine_reason: str | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def to_dict(self) -> dict:
+        return {
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+            "iterations": self.iterations,
+            "stopped_early": self.stopped_early,
+        }
+
+
+@dataclass
+class TrainState:
+    """What a callback is shown: the network and where training is (1-based)."""
+
+    net: Sequential
+    epoch: int = 0
+    iteration: int = 0
+    batch: np.ndarray | None = None  # indices of the samples in this iteration
+    history: History | None = None
+    stop: bool = False  # a callback sets this to end training after this epoch
+
+
+class Callback:
+    """Hooks into ``train``; override what you need. All receive the ``TrainState``.
+
+    A callback that overrides ``on_iteration_begin``/``on_iteration_end`` (or sets
+    ``per_iteration = True``) makes ``train`` use the NumPy engine, which calls them.
+    """
+
+    per_iteration = False  # True when on_iteration_begin/end do something
+
+    def on_train_begin(self, state: TrainState) -> None: ...
+    def on_epoch_begin(self, state: TrainState) -> None: ...
+    def on_iteration_begin(self, state: TrainState) -> None: ...
+    def on_iteration_end(self, state: TrainState) -> None: ...
+    def on_epoch_end(self, state: TrainState) -> None: ...
+    def on_train_end(self, state: TrainState) -> None: ...
+
+
+ITERATION_HOOKS = ("on_iteration_begin", "on_iteration_end")
+
+
+def acts_per_iteration(cb) -> bool:
+    """Whether the callback ``cb`` does something on every iteration.
+
+    True when it says so (``per_iteration = True``) or when it defines its own
+    ``on_iteration_begin``/``on_iteration_end`` (a subclass of ``Callback`` that
+    overrides one, a callback of another class that has one, or one set on the
+    instance): the compiled paths never call those hooks, so such a callback needs
+    the NumPy loop even when it forgot the flag.
+    """
+    if getattr(cb, "per_iteration", False):
+        return True
+    for hook in ITERATION_HOOKS:
+        if hook in getattr(cb, "__dict__", {}):
+            return True
+        mine = getattr(type(cb), hook, None)
+        if mine is not None and mine is not getattr(Callback, hook):
+            return True
+    return False
+
+
+class EarlyStopping(Callback):
+    """Stop when the monitored loss has not improved for ``patience`` epochs.
+
+    The monitored loss is the validation loss when ``train`` has validation data,
+    else the training loss. Either way, training ends with the parameters of the
+    epoch whose monitored loss was lowest (``History`` still lists every epoch), also
+    when the epochs run out or another callback stops training first.
+    ``train(early_stopping=N)`` is ``train(callbacks=[EarlyStopping(N), ...])``.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without a new lowest loss before stopping (at least 1).
+
+    Attributes
+    ----------
+    best : float
+        The lowest monitored loss seen.
+    best_epoch : int or None
+        Its epoch (1-based).
+    """
+
+    def __init__(self, patience: int):
+        if (
+            isinstance(patience, bool)
+            or not isinstance(patience, (int, np.integer))
+            or patience < 1
+        ):
+            raise ConfigError(
+                f"early_stopping must be a positive integer, got {patience!r}"
+            )
+        self.patience = int(patience)
+
+    def on_train_begin(self, state: TrainState) -> None:
+        self.best = math.inf
+        self.best_epoch: int | None = None
+        self.since_best, self.last = 0, math.inf
+        self.best_params: dict | None = None
+        self.stopped = False
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        h = state.history
+        assert h is not None  # train always passes its History
+        self.last = h.val_loss[-1] if h.val_loss else h.loss[-1]
+        if self.last < self.best:
+            self.best, self.best_epoch = self.last, state.epoch
+            self.best_params, self.since_best = state.net.state_dict(), 0
+            return
+        self.since_best += 1
+        if self.since_best >= self.patience:
+            self.stopped = state.stop = h.stopped_early = True
+
+    def on_train_end(self, state: TrainState) -> None:
+        # Patience ran out, or the epochs ran out (or a callback stopped) after the
+        # best epoch: keep the best parameters.
+        if self.best_params is not None and (self.stopped or self.last > self.best):
+            state.net.load_state_dict(self.best_params)
+
+
+class RecordParameter(Callback):
+    """Records a parameter's value before every iteration (the lecture's exercise 4).
+
+    ``RecordParameter("4.bias")`` on the lecture's network keeps the last layer's
+    bias as it was before each update, in ``values`` (one copy per iteration), with
+    the iteration numbers (1-based) in ``iterations`` and epochs in ``epochs``.
+    """
+
+    per_iteration = True
+
+    def __init__(self, name: str):
+        self.name = name
+        self.values: list[np.ndarray] = []
+        self.iterations: list[int] = []
+        self.epochs: list[int] = []
+
+    def on_train_begin(self, state: TrainState) -> None:
+        names = [n for n, _ in state.net.named_parameters()]
+        if self.name not in names:
+            raise ConfigError(
+                f"no parameter named {self.name!r}; the network has {names}"
+            )
+        self._param = dict(state.net.named_parameters())[self.name]
+
+    def on_iteration_begin(self, state: TrainState) -> None:
+        self.values.append(self._param.data.copy())
+        self.iterations.append(state.iteration)
+        self.epochs.append(state.epoch)
+
+
+class ProgressCallback(Callback):
+    """Calls ``fn(epoch, epochs, history)`` after every epoch (for progress bars)."""
+
+    def __init__(self, fn: Callable[[int, int, History], None], epochs: int):
+        self.fn, self.epochs = fn, epochs
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        assert state.history is not None
+        self.fn(state.epoch, self.epochs, state.history)
