@@ -252,7 +252,7 @@ def _emit(trace: Any, fmt: str, output: str | None) -> None:
         from retroprop.explain.text import tables
 
         con = stdout_console()
-        for item in tables(trace):
+        for item in tables(trace, width=con.width):  # numbers never cut at 80 columns
             con.print(item)
         return
     else:

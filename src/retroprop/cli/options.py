@@ -275,6 +275,49 @@ def output_path(
         raise click.BadParameter(str(e)) from None
 
 
+def figure_path(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A figure's path, checked before any work: its folder exists and matplotlib is
+    installed (else a ConfigError naming the ``plots`` extra: exit 2, one line). Its
+    extension is checked by ``check_figure``, after ``check_outputs`` has compared the
+    outputs with the inputs."""
+    if value is None:
+        return value
+    from retroprop.plots import require_matplotlib
+
+    require_matplotlib()
+    return output_path(ctx, param, value)
+
+
+def check_figure(path: str | None, option: str = "--output") -> None:
+    """Refuse a figure path whose extension names no format of
+    ``retroprop.plots.FORMATS`` (one line naming them), before any work."""
+    if path is None:
+        return
+    from retroprop.errors import ConfigError
+    from retroprop.plots import figure_format
+
+    try:
+        figure_format(path)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint=f"'{option}'") from None
+
+
+def dpi_option(f: F) -> F:
+    """``--dpi``: dots per inch of the figure, in ``retroprop.plots.DPI_RANGE``."""
+    from retroprop.plots import DPI, DPI_RANGE
+
+    return click.option(
+        "--dpi",
+        type=click.IntRange(*DPI_RANGE),
+        default=DPI,
+        show_default=True,
+        help=f"Dots per inch of the figure ({DPI_RANGE[0]} to {DPI_RANGE[1]}): the "
+        "PNG's resolution (300 for print), the text's scale in PDF and SVG.",
+    )(f)
+
+
 # -- option groups ------------------------------------------------------------------------
 
 
@@ -622,7 +665,8 @@ def quiet_option(f: F) -> F:
 
 
 def files_options(default_png: str) -> Callable[[F], F]:
-    """``--output`` (the PNG), ``--json``, ``--csv``, ``--quiet``: the experiments'."""
+    """``--output`` (the figure), ``--dpi``, ``--json``, ``--csv``, ``--quiet``: the
+    experiments'."""
 
     def deco(f: F) -> F:
         return _apply(
@@ -635,9 +679,11 @@ def files_options(default_png: str) -> Callable[[F], F]:
                     default=default_png,
                     show_default=True,
                     type=click.Path(dir_okay=False),
-                    callback=output_path,
-                    help="Where to write the picture (PNG).",
+                    callback=figure_path,
+                    help="Where to write the picture; its extension chooses the "
+                    "format: .png, .pdf or .svg.",
                 ),
+                dpi_option,
                 click.option(
                     "--json",
                     "json_path",

@@ -14,6 +14,7 @@ from retroprop.cli.options import (
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.command()
@@ -94,6 +95,6 @@ def report(
     con.print(
         f"Wrote {output}: {n} recorded step{'s' if n != 1 else ''} of "
         f"{rec.history.iterations} iterations, {rec.history.epochs} epochs "
-        f"(final training accuracy {rec.history.accuracy[-1]:.4f}). "
+        f"(final training accuracy {fmt(rec.history.accuracy[-1], decimals=4)}). "
         f"Open it in a browser; it needs no network."
     )

@@ -6,6 +6,8 @@ Parses, runs ``retroprop.experiments.lr_sweep`` and renders its verdict per eta
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
 from retroprop.cli.common import (
@@ -17,6 +19,7 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     batch_size_option,
+    check_figure,
     data_options,
     epochs_option,
     files_options,
@@ -25,6 +28,7 @@ from retroprop.cli.options import (
     network_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.group()
@@ -66,6 +70,7 @@ def sweep_lr(
     values: str,
     n_seeds: int,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -83,6 +88,7 @@ def sweep_lr(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import lr_sweep
     from retroprop.recipe import describe, network_factory, prepare_data
@@ -105,7 +111,9 @@ def sweep_lr(
             batch_size=batch_size,
             progress=lambda done, total: bar.update(what, done, total),
         )
-        written = write_files(result, output, plots.plot_sweep, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_sweep, dpi=dpi), json_path, csv_path
+        )
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()
@@ -124,10 +132,10 @@ def sweep_lr(
             verdict += " (" + ", ".join(result.divergence_kinds[i]) + ")"
         t.add_row(
             f"{lr:g}",
-            f"{result.mean_final_loss[i]:.4f}",
-            f"{result.loss_ratio[i]:.3f}",
-            f"{result.mean_jitter[i]:.3f}",
-            f"{result.mean_final_accuracy[i]:.4f}",
+            f"{fmt(result.mean_final_loss[i], decimals=4)}",
+            f"{fmt(result.loss_ratio[i], decimals=3)}",
+            f"{fmt(result.mean_jitter[i], decimals=3)}",
+            f"{fmt(result.mean_final_accuracy[i], decimals=4)}",
             f"{result.n_diverged[i]}/{len(seeds)}",
             verdict,
         )

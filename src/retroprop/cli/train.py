@@ -13,8 +13,11 @@ from retroprop.cli.common import (
     table,
 )
 from retroprop.cli.options import (
+    check_figure,
     data_options,
     dialect_options,
+    dpi_option,
+    figure_path,
     load_data,
     momentum_options,
     network_options,
@@ -25,6 +28,7 @@ from retroprop.cli.options import (
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.command()
@@ -61,9 +65,10 @@ from retroprop.cli.progress import ProgressBar
     "plot_path",
     metavar="PATH",
     type=click.Path(dir_okay=False),
-    callback=output_path,
-    help="Draw the loss and accuracy per epoch as a PNG at PATH.",
+    callback=figure_path,
+    help="Draw the loss and accuracy per epoch at PATH (.png, .pdf or .svg).",
 )
+@dpi_option
 @quiet_option
 def train(
     data: str | None,
@@ -84,6 +89,7 @@ def train(
     record_bias: str | None,
     as_json: bool,
     plot_path: str | None,
+    dpi: int,
     quiet: bool,
 ) -> None:
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
@@ -103,6 +109,7 @@ def train(
             "--plot": plot_path,
         },
     )
+    check_figure(plot_path, "--plot")
     import retroprop as rp
     from retroprop.datasets import (
         capacity_hint,
@@ -219,6 +226,7 @@ def train(
         plot_history(
             history,
             plot_path,
+            dpi=dpi,
             val_label="test (held out)",
             title=f"Training the {arch} {activation} "
             f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
@@ -274,13 +282,16 @@ def _render(
             t.add_row(
                 part,
                 str(r["samples"]),
-                f"{r['r2']:.4f}",
-                f"{r['mae']:.4g}",
-                f"{r['rmse']:.4g}",
+                fmt(r["r2"], decimals=4),
+                fmt(r["mae"], 4),
+                fmt(r["rmse"], 4),
             )
         else:
             t.add_row(
-                part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}"
+                part,
+                str(r["samples"]),
+                fmt(r["accuracy"], decimals=4),
+                fmt(r["loss"], decimals=4),
             )
     con.print(t)
     if not regression:
@@ -484,13 +495,13 @@ def _render_predictions(data: str, result: dict, ds, output: str | None) -> None
     if result["task"] == "regression":
         t.add_column(f"predicted {result['target'] or 'value'}", justify="right")
         for r, v in zip(rows, result["predictions"]):
-            t.add_row(*r, f"{v:.6g}")
+            t.add_row(*r, fmt(v))
         con.print(t)
         if result["scores"] is not None:
             sc = result["scores"]
             con.print(
-                f"R² {sc['r2']:.4f}, MAE {sc['mae']:.4g}, RMSE {sc['rmse']:.4g} "
-                f"({len(rows)} rows)"
+                f"R² {fmt(sc['r2'], decimals=4)}, MAE {fmt(sc['mae'], 4)}, "
+                f"RMSE {fmt(sc['rmse'], 4)} ({len(rows)} rows)"
             )
         return
     names = result["class_names"]
@@ -498,8 +509,10 @@ def _render_predictions(data: str, result: dict, ds, output: str | None) -> None
     for c in names:
         t.add_column(f"p({c})", justify="right")
     for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
-        t.add_row(*r, c, *[f"{v:.4f}" for v in p])
+        t.add_row(*r, c, *[fmt(v, decimals=4) for v in p])
     con.print(t)
     if result["accuracy"] is not None:
         right = sum(names[k] == c for k, c in zip(ds.y, result["predictions"]))
-        con.print(f"accuracy: {result['accuracy']:.4f} ({right}/{len(rows)})")
+        con.print(
+            f"accuracy: {fmt(result['accuracy'], decimals=4)} ({right}/{len(rows)})"
+        )

@@ -148,6 +148,16 @@ class Standardizer:
         mean, scale = self._fitted()
         return {"mean": mean.tolist(), "scale": scale.tolist()}
 
+    def __repr__(self) -> str:
+        if self.mean_ is None or self.scale_ is None:
+            return "Standardizer(not fitted)"
+        from retroprop.display import fmt
+
+        def row(v: np.ndarray) -> str:
+            return "[" + ", ".join(fmt(x, 4) for x in v) + "]"
+
+        return f"Standardizer(mean={row(self.mean_)}, scale={row(self.scale_)})"
+
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:
         return cls(

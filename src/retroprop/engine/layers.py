@@ -277,10 +277,44 @@ class Sequential(Module):
         for name, p in own.items():
             p.data = new[name]
 
-    def config(self) -> list[dict]:
+    def config(self) -> list[dict]:  # type: ignore[override]  # one dict per module
         """The architecture as plain data (for saving); see ``from_config``."""
         return [m.config() for m in self.modules]
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}): {m!r}" for i, m in enumerate(self.modules))
         return f"Sequential(\n{inner}\n)"
+
+    def summary_rows(self) -> list[list]:
+        """One row per module: index, module, parameter names with their shapes,
+        output shape, parameter count (what the notebook display shows)."""
+        rows: list[list] = []
+        width = self.in_features if self.linears else None
+        for i, m in enumerate(self.modules):
+            params = list(m.named_parameters())
+            names = ", ".join(f"{i}.{n} {tuple(p.data.shape)}" for n, p in params)
+            if isinstance(m, Linear):
+                width = m.out_features
+            shape = f"(n, {width})" if width is not None else ""
+            rows.append(
+                [str(i), repr(m), names, shape, sum(p.data.size for _, p in params)]
+            )
+        return rows
+
+    def _repr_html_(self) -> str:
+        """The layers with their shapes and parameter counts."""
+        from retroprop.display import html_block, html_table
+
+        rows = self.summary_rows()
+        total = sum(r[-1] for r in rows)
+        title = f"Sequential: {total} parameters, {self.dtype} " + (
+            f"(input (n, {self.in_features}))" if self.linears else ""
+        )
+        return html_block(
+            title,
+            html_table(
+                ["", "module", "parameters (shape)", "output", "count"],
+                rows,
+                numeric=[False, False, False, False, True],
+            ),
+        )

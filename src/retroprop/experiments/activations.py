@@ -70,6 +70,31 @@ class ActivationCurves(Result):
             )
         return rows
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """Each activation's values at the ends and at 0, and its largest slope."""
+        rows = [
+            [
+                r["name"],
+                r["f_low"],
+                r["f_zero"],
+                r["f_high"],
+                r["max_derivative"],
+                "" if r["trainable"] else "jumps at 0; f' = 0 elsewhere",
+            ]
+            for r in self.summary
+        ]
+        lo, hi = float(self.x[0]), float(self.x[-1])
+        return [
+            (
+                (
+                    f"Activations on [{lo:g}, {hi:g}] (retroprop.plots.plot_activations "
+                    "draws them)"
+                ),
+                ["f", "f(low)", "f(0)", "f(high)", "max f'", "note"],
+                rows,
+            )
+        ]
+
     def to_dict(self) -> dict:
         """The fields, plus ``summary``."""
         return {**super().to_dict(), "summary": plain(self.summary)}

@@ -193,6 +193,43 @@ class SeedsResult(Result):
         )
         return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """The spread over the runs and the lowest minima found."""
+        names = {
+            "final_loss": "final training loss",
+            "final_accuracy": "final training accuracy",
+            "test_accuracy": "test accuracy",
+            "raw_distance": "distance between runs, as trained",
+            "aligned_distance": "distance between runs, aligned",
+            "norm": "parameter norm ||w||",
+        }
+        spread = self.spread
+        out = [
+            (
+                f"Spread over {len(self.seeds)} runs",
+                ["", "min", "median", "max"],
+                [[names.get(k, k), *v] for k, v in spread.items()],
+            )
+        ]
+        if self.minima:
+            out.append(
+                (
+                    "The lowest minima found",
+                    ["minimum", "runs", "best loss", "mean loss", "mean accuracy"],
+                    [
+                        [
+                            i,
+                            m["runs"],
+                            m["best_loss"],
+                            m["mean_loss"],
+                            m["mean_accuracy"],
+                        ]
+                        for i, m in enumerate(self.minima[:5])
+                    ],
+                )
+            )
+        return out
+
     def to_dict(self) -> dict:
         """The fields, plus ``spread`` and ``answers`` (``same_minimum`` and
         ``global_minimum``)."""

@@ -176,6 +176,36 @@ class SweepResult(Result):
             "best_lr": self.best_lr(),
         }
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """The verdict per eta, with the means over the seeds it rests on."""
+        rows = []
+        for i, lr in enumerate(self.lrs):
+            verdict = self.verdict[i]
+            if verdict == "diverged":
+                verdict += " (" + ", ".join(self.divergence_kinds[i]) + ")"
+            rows.append(
+                [
+                    lr,
+                    self.mean_final_loss[i],
+                    self.loss_ratio[i],
+                    self.mean_jitter[i],
+                    self.mean_final_accuracy[i],
+                    f"{self.n_diverged[i]}/{len(self.seeds)}",
+                    verdict,
+                ]
+            )
+        headers = [
+            "η",
+            "loss",
+            "L / L(start)",
+            "jitter",
+            "accuracy",
+            "diverged",
+            "verdict",
+        ]
+        caption = f"Final training loss and accuracy per η (mean over {len(self.seeds)} seeds)"
+        return [(caption, headers, rows)]
+
     def best_lr(self) -> float | None:
         """The eta with the lowest mean final loss among those with no diverged run."""
         good = [i for i in range(len(self.lrs)) if not self.diverged[i].any()]

@@ -101,6 +101,48 @@ class Trace(TraceData):
         """A workbook of live formulas; see ``retroprop.explain.xlsx``."""
         to_xlsx(self, path)
 
+    # -- notebook displays (Jupyter, Colab): they read the renderers, never compute --
+
+    def _repr_html_(self) -> str:
+        """The terminal's tables as compact HTML, formulas in the column headers."""
+        from retroprop.display import html_block, html_lines, html_table
+        from retroprop.explain.views import views
+
+        where = ", ".join(
+            f"{k} {self.meta[k]}" for k in ("step", "sample", "epoch") if k in self.meta
+        )
+        title = (
+            f"One SGD step: loss {self.loss_function}, η = {self.lr:g}, "
+            f"{self.n_samples} sample(s)" + (f" ({where})" if where else "")
+        )
+        parts = ["<p>Update: θ ← θ - η dL/dθ.</p>"]
+        for view in views(self):
+            parts.append(
+                html_table(
+                    [c.text for c in view.columns],
+                    view.rows,
+                    caption=view.title,
+                    numeric=[c.numeric for c in view.columns],
+                )
+            )
+            parts.append(html_lines(text for text, _ in view.notes))
+        return html_block(title, *parts)
+
+    def _repr_markdown_(self) -> str:
+        """``to_markdown()``: the same tables with LaTeX formulas."""
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        shapes = "-".join(
+            str(n) for n in [self.x.shape[1], *(l.weight.shape[0] for l in self.layers)]
+        )
+        return (
+            f"<Trace: one SGD step of a {shapes} network, loss {self.loss_function} = "
+            f"{self.loss:.6g}, eta = {self.lr:g}, {self.n_samples} sample(s), "
+            f"{len(self.parameters)} parameters; .to_text(), .to_markdown(), "
+            f".parameter(name, index)>"
+        )
+
 
 def _layers_of(net: Sequential) -> list[tuple[int, int | None]]:
     """``[(linear index, activation index or None), ...]``; refuses other shapes."""

@@ -73,10 +73,46 @@ class ManyResult:
     def __len__(self) -> int:
         return len(self.seeds)
 
+    def _repr_html_(self) -> str:
+        """How many networks, how many diverged, the spread of their final scores."""
+        from retroprop.display import html_block, html_lines, html_table
+
+        ok = ~np.asarray(self.diverged, dtype=bool)
+        epochs = self.loss.shape[1] if self.loss.ndim == 2 else 0
+        rows = []
+        for what, arr in (
+            ("final training loss", self.loss),
+            ("final training accuracy", self.accuracy),
+            ("final validation loss", self.val_loss),
+            ("final validation accuracy", self.val_accuracy),
+        ):
+            if arr is None or not epochs or not ok.any():
+                continue
+            last = np.asarray(arr)[ok, -1]
+            rows.append([what, last.min(), last.mean(), last.max()])
+        lines = [
+            f"{len(self)} networks ({self.engine} engine), {epochs} epochs, "
+            f"{self.iterations} updates each; diverged: {int((~ok).sum())}"
+            + (
+                f" (seeds {', '.join(str(s) for s in np.asarray(self.seeds)[~ok][:10])})"
+                if (~ok).any()
+                else ""
+            )
+        ]
+        return html_block(
+            "ManyResult",
+            html_lines(lines),
+            html_table(
+                ["over the networks that did not diverge", "min", "mean", "max"], rows
+            ),
+        )
+
     def net(self, i: int) -> Sequential:
         """Member ``i`` as a Sequential of its own (a copy)."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"member {i} out of range for {len(self)} networks")
+        if self._template is None:
+            raise ConfigError("this ManyResult was built without its networks' shape")
         net = copy.deepcopy(self._template)
         assert net is not None  # train_many always keeps its template
         net.load_state_dict({name: v[i] for name, v in self.params.items()})
