@@ -194,5 +194,7 @@ def test_cli_report_too_large_is_one_line_exit_2(tmp_path):
 
     P = 4 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3  # the 4-256-128-3 network
     fit = MAX_REPORT_BYTES // report_bytes(P, 1, 1)
-    assert len(lines) == 1 and "MB of HTML" in lines[0] and f"--steps {fit} " in lines[0]
+    assert (
+        len(lines) == 1 and "MB of HTML" in lines[0] and f"--steps {fit} " in lines[0]
+    )
     assert not out.exists()

@@ -25,6 +25,7 @@ from retroprop.cli.options import (
     check_figure,
     data_options,
     files_options,
+    load_data,
     network_options,
     training_options,
 )
@@ -110,7 +111,9 @@ def seeds(
     from retroprop.experiments import seed_study
     from retroprop.recipe import describe, network_factory, prepare_data
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     t0 = time.perf_counter()
     with ProgressBar(quiet) as bar:
         result = seed_study(

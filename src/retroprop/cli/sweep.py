@@ -24,6 +24,7 @@ from retroprop.cli.options import (
     epochs_option,
     files_options,
     floats,
+    load_data,
     network_options,
 )
 from retroprop.cli.progress import ProgressBar
@@ -94,7 +95,9 @@ def sweep_lr(
     from retroprop.recipe import describe, network_factory, prepare_data
 
     lrs = floats(values, "--values", positive=True)
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     seeds = list(range(seed, seed + n_seeds))
     what = "training, one eta at a time"
     with ProgressBar(quiet) as bar:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from retroprop.errors import DivergenceError
 from retroprop.recipe import LECTURE, Split
 from retroprop.train import Callback, History, TrainState, evaluate
 from retroprop.training.step import divergence_is_checked
+
+if TYPE_CHECKING:
+    from retroprop.datasets import Dataset
 
 
 class RecordSteps(Callback):
@@ -239,7 +243,7 @@ def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
 
 
 def record_training(
-    data: str | os.PathLike | None = None,
+    data: str | os.PathLike | Dataset | None = None,
     target: str | None = None,
     *,
     test_size: float = LECTURE["test_size"],
@@ -262,7 +266,7 @@ def record_training(
     Parameters
     ----------
     data, target, test_size
-        As ``prepare_data``: None is the bundled Iris.
+        As ``prepare_data``: None is the bundled Iris, a ``Dataset`` is used as it is.
     hidden : tuple of int
     activation : str
     seed : int
