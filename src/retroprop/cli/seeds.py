@@ -11,6 +11,7 @@ import time
 
 import click
 
+from retroprop.cli.cluster import connect, scheduler_option
 from retroprop.cli.common import (
     answer_line,
     footer,
@@ -67,6 +68,7 @@ ROWS = (
     help="A run is clearly worse when its final loss exceeds the best run's "
     "by more than this.",
 )
+@scheduler_option
 @files_options("seeds.png")
 def seeds(
     data: str | None,
@@ -82,6 +84,7 @@ def seeds(
     n: int,
     tolerance: float,
     worse_by: float,
+    scheduler: str | None,
     output: str,
     json_path: str | None,
     csv_path: str | None,
@@ -100,7 +103,7 @@ def seeds(
 
     split = prepare_data(data, target, test_size=test_size, seed=seed)
     t0 = time.perf_counter()
-    with ProgressBar(quiet) as bar:
+    with connect(scheduler) as client, ProgressBar(quiet) as bar:
         result = seed_study(
             network_factory(split, hidden, activation, init=init),
             split.X_train,
@@ -117,6 +120,7 @@ def seeds(
                 done,
                 total,
             ),
+            client=client,
         )
         written = write_files(result, output, plots.plot_seeds, json_path, csv_path)
     seconds = time.perf_counter() - t0

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from retroprop.distributed import train_cells
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
@@ -184,6 +185,21 @@ class SweepResult(Result):
         return self.lrs[min(good, key=lambda i: float(np.mean(self.final_loss[i])))]
 
 
+def run_status(
+    loss: np.ndarray, diverged: np.ndarray, initial: np.ndarray
+) -> np.ndarray:
+    """One of ``STATUSES`` per run, from ``train_many``'s ``loss`` (N, epochs),
+    ``diverged`` (N,) and each run's untrained loss ``initial`` (N,)."""
+    tail = max(1, loss.shape[1] // 10)  # judge growth on the last tenth, not one epoch
+    status = np.full(len(diverged), "ok", dtype=object)
+    for j in range(len(diverged)):
+        if diverged[j]:
+            status[j] = "non-finite"
+        elif np.mean(loss[j, -tail:]) > initial[j]:
+            status[j] = "growing"
+    return status
+
+
 def _nanmean_rows(a: np.ndarray) -> np.ndarray:
     """Mean of each row over its finite entries; NaN for a row with none."""
     finite = np.isfinite(a)
@@ -204,6 +220,7 @@ def lr_sweep(
     batch_size: int | None = 1,
     loss: str = "cross_entropy",
     progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
 ) -> SweepResult:
     """Train ``make_net(seed)`` for every eta in ``lrs`` and every seed.
 
@@ -220,7 +237,11 @@ def lr_sweep(
     epochs, batch_size, loss
         As ``retroprop.train``.
     progress : callable or None
-        ``progress(done, total)`` after each eta.
+        ``progress(done, total)`` in networks trained, after each eta (or, on a
+        cluster, after each block of seeds).
+    client : dask.distributed.Client or None
+        Train on the cluster's workers (``retroprop.distributed``), every eta at
+        once; the result is bit-identical to a local run.
 
     Returns
     -------
@@ -240,26 +261,23 @@ def lr_sweep(
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)
     status = np.full((len(lrs), len(seeds)), "ok", dtype=object)
-    tail = max(1, epochs // 10)  # judge growth on the last tenth, not one noisy epoch
-    for i, lr in enumerate(lrs):
-        many = rp.train_many(
-            make_net,
-            X,
-            y,
-            seeds=seeds,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            loss=loss,
-        )
+    cells = [
+        {
+            "make_net": make_net,
+            "X": X,
+            "y": y,
+            "seeds": seeds,
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "loss": loss,
+        }
+        for lr in lrs
+    ]
+    runs = train_cells(rp.train_many, cells, client=client, progress=progress)
+    for i, many in enumerate(runs):
         L[i], A[i] = many.loss, many.accuracy
-        for j in range(len(seeds)):
-            if many.diverged[j]:
-                status[i, j] = "non-finite"
-            elif np.mean(many.loss[j, -tail:]) > initial[j]:
-                status[i, j] = "growing"
-        if progress is not None:
-            progress(i + 1, len(lrs))
+        status[i] = run_status(many.loss, many.diverged, initial)
     status = status.astype(str)
     return SweepResult(
         lrs=lrs,
