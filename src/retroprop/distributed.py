@@ -117,7 +117,7 @@ def train_cells(
             value = settings.get(name)
             if value is not None:
                 if id(value) not in scattered:
-                    [scattered[id(value)]] = client.scatter([value])
+                    [scattered[id(value)]] = client.scatter([value], hash=False)
                 settings[name] = scattered[id(value)]
         starts = range(0, len(seeds), block_size)
         n_blocks.append(len(starts))

@@ -46,14 +46,17 @@ def connect(scheduler: str | None) -> Iterator[Any]:
             "--scheduler needs Dask's distributed scheduler: pip install "
             "'retroprop[dask]' (or drop --scheduler to train here)"
         ) from None
+    fix = (
+        "start one with `dask scheduler` and give the address it prints, like "
+        "tcp://10.0.0.5:8786"
+    )
+    _check_reachable(scheduler, fix)
     try:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError, TypeError) as e:
         raise ConfigError(
             f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} "
-            f"({' '.join(str(e).split()) or type(e).__name__}); start one with "
-            f"`dask scheduler` and give the address it prints, like "
-            f"tcp://10.0.0.5:8786"
+            f"({' '.join(str(e).split()) or type(e).__name__}); {fix}"
         ) from None
     try:
         try:
@@ -66,3 +69,30 @@ def connect(scheduler: str | None) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+def _check_reachable(scheduler: str, fix: str) -> None:
+    """A TCP address nobody listens on fails at once, not after Dask's retries."""
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+
+    from retroprop.errors import ConfigError
+
+    try:
+        scheme, location = parse_address(scheduler)
+        if scheme not in ("tcp", "tls"):
+            return  # other transports (inproc, ucx) are Dask's to check
+        host, port = parse_host_port(location, default_port=8786)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"--scheduler: {scheduler!r} is not an address like tcp://HOST:PORT; {fix}"
+        ) from None
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} "
+            f"({e.strerror or type(e).__name__}); {fix}"
+        ) from None
