@@ -29,7 +29,12 @@ from retroprop.distributed import MIN_BLOCK, block_size_for, join, train_cells
 from retroprop.errors import ConfigError
 from retroprop.recipe import build_network, network_factory, prepare_data
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # The dashboard is off, yet the scheduler's health endpoint tries port 8787 first
+    # and takes another one, with this warning, when a neighbour holds it.
+    pytest.mark.filterwarnings("ignore:Port 8787 is already in use"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -305,6 +310,38 @@ def test_a_killed_workers_block_is_run_again(client, split, tmp_path):
     assert (tmp_path / "killed").exists()
     assert_same_many(local, remote)
     client.wait_for_workers(2, timeout=60)  # the nanny restarted it for the others
+
+
+def test_two_threads_of_one_worker_share_numbas_workqueue_safely(split):
+    """Numba's workqueue threading layer kills the process when two threads run
+    parallel code at once; a worker with two threads must take its blocks in turn."""
+    pytest.importorskip("numba")
+    from distributed import Client, LocalCluster
+
+    mk = network_factory(split, (4, 3), "sigmoid")
+    settings = {"seeds": range(96), "epochs": 10, "lr": 0.1, "engine": "fast"}
+    local = rp.train_many(mk, split.X_train, split.y_train, **settings)
+    with (
+        LocalCluster(
+            n_workers=1,
+            processes=True,
+            threads_per_worker=2,
+            host="127.0.0.1",
+            dashboard_address=None,
+            env={"NUMBA_THREADING_LAYER": "workqueue"},
+        ) as cluster,
+        Client(cluster) as two_threads,
+    ):
+        remote = train_cells(
+            rp.train_many,
+            [{"make_net": mk, "X": split.X_train, "y": split.y_train, **settings}],
+            client=two_threads,
+            block_size=16,
+            retries=0,
+        )[0]
+        layers = two_threads.run(lambda: __import__("numba").threading_layer())
+    assert set(layers.values()) == {"workqueue"}
+    assert_same_many(local, remote)
 
 
 # -- command line --------------------------------------------------------------------------

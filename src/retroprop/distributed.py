@@ -15,7 +15,8 @@ So which block a seed lands in, and which machine trains it, cannot change a bit
 its result. ``tests/test_distributed.py`` checks it against a ``LocalCluster``.
 
 A block whose task fails (an exception on the worker) is run again up to
-``retries`` times; a block whose worker dies is rescheduled by Dask itself.
+``retries`` times; a block whose worker dies is rescheduled by Dask itself (the data
+is copied to every worker, so it survives the loss of one).
 
 Dask is imported only inside these functions: ``import retroprop`` does not load it.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -117,7 +119,10 @@ def train_cells(
             value = settings.get(name)
             if value is not None:
                 if id(value) not in scattered:
-                    [scattered[id(value)]] = client.scatter([value], hash=False)
+                    # On every worker: a worker that dies takes no only copy along.
+                    [scattered[id(value)]] = client.scatter(
+                        [value], hash=False, broadcast=True
+                    )
                 settings[name] = scattered[id(value)]
         starts = range(0, len(seeds), block_size)
         n_blocks.append(len(starts))
@@ -145,8 +150,17 @@ def train_cells(
     return [join([p[b] for b in range(nb)]) for p, nb in zip(parts, n_blocks)]
 
 
+_COMPILED = threading.Lock()
+"""One compiled block at a time per worker process: each call already spreads its
+blocks of lanes over all of Numba's threads, and Numba's workqueue threading layer
+aborts the process when two threads enter parallel code at once."""
+
+
 def _train_block(train: Callable[..., Any], settings: dict[str, Any]) -> Any:
     """One block on a worker: the local ``train_many`` on its seeds."""
+    if settings.get("engine") == "fast":
+        with _COMPILED:
+            return train(**settings)
     return train(**settings)
 
 
