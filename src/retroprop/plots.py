@@ -404,16 +404,32 @@ def plot_grid(result, path: str | os.PathLike, *, size=None) -> str:
     acc = result.mean_test_accuracy
     acc_name = "mean test accuracy"
     if acc is None:
-        acc = np.nanmean(result.final_accuracy, axis=2)
+        acc = result.mean_final_accuracy
         acc_name = "mean final training accuracy"
     rows = [",".join(map(str, h)) or "none" for h in result.hidden]
     cols = [f"{lr:g}" for lr in result.lrs]
-    for ax, values, name, cmap, fmt in (
-        (ax1, acc, acc_name, "viridis", ".3f"),
-        (ax2, result.mean_final_loss, "mean final training loss", "magma_r", ".4f"),
+    for ax, values, name, cmap, fmt, log in (
+        (ax1, acc, acc_name, "viridis", ".3f", False),
+        (
+            ax2,
+            result.mean_final_loss,
+            "mean final training loss",
+            "magma_r",
+            ".4f",
+            True,
+        ),
     ):
         grid = np.asarray(values, dtype=float).T  # rows: hidden shapes, columns: eta
-        image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto")
+        finite = grid[np.isfinite(grid)]
+        norm = None
+        if log and finite.size and finite.min() > 0:
+            from matplotlib.colors import LogNorm
+
+            norm = LogNorm()  # a diverged cell's loss would wash out the others
+            name += " (log colour scale)"
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", norm=norm
+        )
         fig.colorbar(image, ax=ax, shrink=0.85)
         for h in range(grid.shape[0]):
             for i in range(grid.shape[1]):

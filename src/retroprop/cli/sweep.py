@@ -228,6 +228,8 @@ def sweep_grid(
     (converged, too slow, bouncing, diverged); then the best cell (highest mean
     test accuracy among cells with no diverged run).
     """
+    from rich.markup import escape
+
     from retroprop import plots
     from retroprop.experiments import grid_study
     from retroprop.experiments.grid import hidden_label
@@ -270,7 +272,7 @@ def sweep_grid(
         + (" on the Dask cluster" if client is not None else "")
     )
     t = table(
-        "Per cell, over the seeds: mean [min, max]",
+        escape("Per cell, over the seeds: mean [min, max]"),
         ["eta", "hidden", "final loss", "test accuracy", "diverged", "verdict"],
     )
     acc = (
@@ -284,8 +286,8 @@ def sweep_grid(
             t.add_row(
                 f"{lr:g}",
                 hidden_label(sizes),
-                "{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in loss)),
-                "{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in acc)),  # type: ignore[index]
+                escape("{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in loss))),
+                escape("{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in acc))),  # type: ignore[index]
                 f"{result.n_diverged[i, h]}/{n_seeds}",
                 result.verdict[i][h],
             )

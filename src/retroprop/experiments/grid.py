@@ -124,6 +124,11 @@ class GridResult(Result):
         return self._stat(self.final_loss, "max")  # type: ignore[return-value]
 
     @property
+    def mean_final_accuracy(self) -> np.ndarray:
+        """Final training accuracy per cell, mean over the finite runs."""
+        return self._stat(self.final_accuracy, "mean")  # type: ignore[return-value]
+
+    @property
     def mean_test_accuracy(self) -> np.ndarray | None:
         """Test accuracy per cell, mean over the finite runs; None without test data."""
         return self._stat(self.test_accuracy, "mean")
@@ -192,6 +197,7 @@ class GridResult(Result):
             "mean_final_loss": plain(self.mean_final_loss),
             "min_final_loss": plain(self.min_final_loss),
             "max_final_loss": plain(self.max_final_loss),
+            "mean_final_accuracy": plain(self.mean_final_accuracy),
             "mean_test_accuracy": plain(self.mean_test_accuracy),
             "min_test_accuracy": plain(self.min_test_accuracy),
             "max_test_accuracy": plain(self.max_test_accuracy),
