@@ -25,8 +25,8 @@ import pytest
 pytest.importorskip("distributed")
 
 import retroprop as rp
-from retroprop.distributed import MIN_BLOCK, block_size_for, join, train_cells
 from retroprop.errors import ConfigError
+from retroprop.fast.distributed import MIN_BLOCK, block_size_for, join, train_cells
 from retroprop.recipe import build_network, network_factory, prepare_data
 
 pytestmark = [
@@ -525,7 +525,7 @@ def test_two_processes_compiling_into_one_empty_numba_cache(tmp_path):
 
 def test_import_retroprop_loads_no_dask():
     probe = (
-        "import sys, retroprop, retroprop.distributed, retroprop.experiments\n"
+        "import sys, retroprop, retroprop.fast.distributed, retroprop.experiments\n"
         "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
     )
     out = subprocess.run(

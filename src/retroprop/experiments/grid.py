@@ -2,7 +2,7 @@
 
 ``grid_study`` trains ``make_net(hidden, seed)`` for every cell (eta, hidden) of the
 grid and every seed, with ``retroprop.train_many``: all cells at once on a Dask
-cluster when a client is given (``retroprop.distributed``), one after the other here
+cluster when a client is given (``retroprop.fast.distributed``), one after the other here
 otherwise, with the same numbers either way. Each hidden shape's row of cells is a
 learning-rate sweep, so every cell gets the sweep's verdict (converged, too slow,
 bouncing, diverged: ``retroprop.experiments.sweep``) judged the same way; the grid
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.distributed import train_cells
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.experiments.sweep import SweepResult, run_status
+from retroprop.fast.distributed import train_cells
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 

@@ -306,7 +306,7 @@ def seed_study(
         ``progress(stage, done, total)``; on a cluster the "training" stage counts
         networks, after each block of seeds.
     client : dask.distributed.Client or None
-        Train on the cluster's workers (``retroprop.distributed``); the result is
+        Train on the cluster's workers (``retroprop.fast.distributed``); the result is
         bit-identical to a local run.
 
     Returns

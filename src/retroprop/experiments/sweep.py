@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from retroprop.distributed import train_cells
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.fast.distributed import train_cells
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -240,7 +240,7 @@ def lr_sweep(
         ``progress(done, total)`` in networks trained, after each eta (or, on a
         cluster, after each block of seeds).
     client : dask.distributed.Client or None
-        Train on the cluster's workers (``retroprop.distributed``), every eta at
+        Train on the cluster's workers (``retroprop.fast.distributed``), every eta at
         once; the result is bit-identical to a local run.
 
     Returns

@@ -127,7 +127,7 @@ def train_many(
         refuses them with a ``ConfigError``).
     client : dask.distributed.Client or None
         Split the seeds into blocks trained on the cluster's workers
-        (``retroprop.distributed``); the result is bit-identical to a local run.
+        (``retroprop.fast.distributed``); the result is bit-identical to a local run.
     progress : callable or None
         With ``client``: ``progress(done, total)`` in networks, after each block.
 
@@ -137,7 +137,7 @@ def train_many(
     """
     if client is not None:
         call = {k: v for k, v in locals().items() if k not in ("client", "progress")}
-        from retroprop.distributed import train_cells
+        from retroprop.fast.distributed import train_cells
 
         return train_cells(train_many, [call], client=client, progress=progress)[0]
     from retroprop.train import check_xy

@@ -66,7 +66,8 @@ def train_cells(
     Parameters
     ----------
     train : callable
-        ``retroprop.train_many`` (passed in, so this module does not import it).
+        ``retroprop.train_many`` (passed in: ``many`` imports this module, so this
+        one does not import ``many`` back).
     cells : sequence of dict
         Keyword arguments of one ``train`` call each; ``seeds`` among them.
     client : dask.distributed.Client or None
