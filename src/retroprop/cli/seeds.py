@@ -12,6 +12,7 @@ from functools import partial
 
 import click
 
+from retroprop.cli.cluster import connect, scheduler_option
 from retroprop.cli.common import (
     answer_line,
     footer,
@@ -72,6 +73,7 @@ ROWS = (
     help="A run is clearly worse when its final loss exceeds the best run's "
     "by more than this.",
 )
+@scheduler_option
 @files_options("seeds.png")
 def seeds(
     data: str | None,
@@ -87,6 +89,7 @@ def seeds(
     n: int,
     tolerance: float,
     worse_by: float,
+    scheduler: str | None,
     output: str,
     dpi: int,
     json_path: str | None,
@@ -115,7 +118,7 @@ def seeds(
         load_data(data, target), target, test_size=test_size, seed=seed
     )
     t0 = time.perf_counter()
-    with ProgressBar(quiet) as bar:
+    with connect(scheduler) as client, ProgressBar(quiet) as bar:
         result = seed_study(
             network_factory(split, hidden, activation, init=init),
             split.X_train,
@@ -132,6 +135,7 @@ def seeds(
                 done,
                 total,
             ),
+            client=client,
         )
         written = write_files(
             result, output, partial(plots.plot_seeds, dpi=dpi), json_path, csv_path

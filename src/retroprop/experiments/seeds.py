@@ -335,6 +335,7 @@ def seed_study(
     worse_by: float = 0.05,
     test: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    client: Any = None,
 ) -> SeedsResult:
     """Train one network from many initialisations and compare where they end.
 
@@ -355,7 +356,11 @@ def seed_study(
     test : (X_test, y_test) or None
         Also measure each run's accuracy there.
     progress : callable or None
-        ``progress(stage, done, total)``.
+        ``progress(stage, done, total)``; on a cluster the "training" stage counts
+        networks, after each block of seeds.
+    client : dask.distributed.Client or None
+        Train on the cluster's workers (``retroprop.fast.distributed``); the result is
+        bit-identical to a local run.
 
     Returns
     -------
@@ -394,6 +399,10 @@ def seed_study(
         lr=lr,
         batch_size=batch_size,
         loss=loss,
+        client=client,
+        progress=None
+        if client is None
+        else lambda done, total: report("training", done, total),
     )
     train_seconds = time.perf_counter() - t0
     report("training", 1, 1)

@@ -31,6 +31,7 @@ import numpy as np
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.fast.distributed import train_cells
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -216,6 +217,15 @@ class SweepResult(Result):
         return self.lrs[min(good, key=lambda i: float(np.mean(self.final_loss[i])))]
 
 
+def run_status(many) -> np.ndarray:
+    """One of ``STATUSES`` per run of a ``ManyResult``: "ok", or the kind of
+    divergence ``retroprop.training.divergence`` found (the one definition ``train``
+    raises on)."""
+    status = np.full(len(many.diverged), "ok", dtype=object)
+    status[many.diverged] = many.divergence[many.diverged]
+    return status
+
+
 def _nanmean_rows(a: np.ndarray) -> np.ndarray:
     """Mean of each row over its finite entries; NaN for a row with none."""
     finite = np.isfinite(a)
@@ -236,6 +246,7 @@ def lr_sweep(
     batch_size: int | None = 1,
     loss: str = "cross_entropy",
     progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
 ) -> SweepResult:
     """Train ``make_net(seed)`` for every eta in ``lrs`` and every seed.
 
@@ -252,7 +263,11 @@ def lr_sweep(
     epochs, batch_size, loss
         As ``retroprop.train``.
     progress : callable or None
-        ``progress(done, total)`` after each eta.
+        ``progress(done, total)`` in networks trained, after each eta (or, on a
+        cluster, after each block of seeds).
+    client : dask.distributed.Client or None
+        Train on the cluster's workers (``retroprop.fast.distributed``), every eta at
+        once; the result is bit-identical to a local run.
 
     Returns
     -------
@@ -272,21 +287,23 @@ def lr_sweep(
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)
     status = np.full((len(lrs), len(seeds)), "ok", dtype=object)
-    for i, lr in enumerate(lrs):
-        many = rp.train_many(
-            make_net,
-            X,
-            y,
-            seeds=seeds,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            loss=loss,
-        )
+    cells = [
+        {
+            "make_net": make_net,
+            "X": X,
+            "y": y,
+            "seeds": seeds,
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "loss": loss,
+        }
+        for lr in lrs
+    ]
+    runs = train_cells(rp.train_many, cells, client=client, progress=progress)
+    for i, many in enumerate(runs):
         L[i], A[i] = many.loss, many.accuracy
-        status[i, many.diverged] = many.divergence[many.diverged]
-        if progress is not None:
-            progress(i + 1, len(lrs))
+        status[i] = run_status(many)
     status = status.astype(str)
     return SweepResult(
         lrs=lrs,

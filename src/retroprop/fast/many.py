@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -141,6 +142,8 @@ def train_many(
     shuffle: bool = True,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     engine: str = "auto",
+    client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ManyResult:
     """Train ``make_net(s)`` for every ``s`` in ``seeds``, all at once.
 
@@ -165,11 +168,21 @@ def train_many(
         ``"auto"`` uses the compiled kernels when Numba is installed and the
         members are float64; float32 members take the NumPy engine (``"fast"``
         refuses them with a ``ConfigError``).
+    client : dask.distributed.Client or None
+        Split the seeds into blocks trained on the cluster's workers
+        (``retroprop.fast.distributed``); the result is bit-identical to a local run.
+    progress : callable or None
+        With ``client``: ``progress(done, total)`` in networks, after each block.
 
     Returns
     -------
     ManyResult
     """
+    if client is not None:
+        call = {k: v for k, v in locals().items() if k not in ("client", "progress")}
+        from retroprop.fast.distributed import train_cells
+
+        return train_cells(train_many, [call], client=client, progress=progress)[0]
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
