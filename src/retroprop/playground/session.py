@@ -26,7 +26,7 @@ from retroprop.engine.layers import Linear
 from retroprop.engine.losses import LOSSES
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
-from retroprop.errors import ConfigError, DivergenceError
+from retroprop.errors import ConfigError, DivergenceError, RetropropError
 from retroprop.explain.trace import Trace, explain_step
 from retroprop.training import TrainingStep
 from retroprop.training.runner import epoch_order
@@ -469,7 +469,12 @@ class Session:
         """Everything a page draws, as JSON-ready data (floats kept exact)."""
         if not self.history or self.history[-1]["iteration"] != self.iteration:
             self.measure()
-        trace = self.trace()
+        try:
+            trace: dict[str, Any] | None = _trace_json(self.trace())
+        except (RetropropError, FloatingPointError) as e:
+            # weights so large the explained step overflows: show the run, no trace
+            trace = None
+            self.error = self.error or f"the next step cannot be explained: {e}"
         snap: dict[str, Any] = {
             "type": "state",
             "setup": self.setup.to_query(),
@@ -483,7 +488,7 @@ class Session:
             "class_names": list(self.split.dataset.class_names),
             "feature_names": list(self.split.dataset.feature_names),
             "error": self.error,
-            "trace": _trace_json(trace),
+            "trace": trace,
         }
         if plane:
             feats = (2, 3) if self.split.dataset.name == "iris" else (0, 1)

@@ -246,6 +246,7 @@ export function mount(root, transport, options = {}) {
   }
   function neuronValue(L, i) {
     const tr = state.snap.trace;
+    if (!tr) return null;
     if (state.colour === "activation") {
       if (L === 0) return tr.input[0][i];
       const rec = tr.layers[L - 1];
@@ -267,7 +268,7 @@ export function mount(root, transport, options = {}) {
     for (const l of s.layers) for (const row of l.weight) for (const w of row) wmax = Math.max(wmax, Math.abs(w));
     const wscale = niceScale(wmax);
     let vmax = 0;
-    for (let L = 0; L < nL; L++) for (let i = 0; i < n[L]; i++) vmax = Math.max(vmax, Math.abs(neuronValue(L, i) || 0));
+    for (let L = 0; L < nL; L++) for (let i = 0; i < n[L]; i++) { const v = neuronValue(L, i); if (v !== null && isFinite(v)) vmax = Math.max(vmax, Math.abs(v)); }
     const vscale = niceScale(vmax);
     const sel = selectedKey();
     const edges = sv("g", {class: "edges"}), nodes = sv("g", {class: "nodes"});
@@ -374,6 +375,7 @@ export function mount(root, transport, options = {}) {
     if (!t) return;
     const tr = s.trace;
     box.replaceChildren();
+    if (!tr) { box.append(el("p", {class: "hint", text: "No trace: the next step cannot be explained (see the message above); reset or lower η."})); return; }
     const meta = tr.meta || {};
     box.append(el("p", {class: "sub", text: `Update ${meta.step} (epoch ${meta.epoch}), on training sample ${JSON.stringify(meta.sample)}; η = ${tr.lr}`}));
     if (t.kind === "param") {
