@@ -39,7 +39,15 @@ def server():
     pytest.importorskip("starlette")
     pytest.importorskip("uvicorn")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "retroprop", "playground", "--port", "0", "--no-browser"],
+        [
+            sys.executable,
+            "-m",
+            "retroprop",
+            "playground",
+            "--port",
+            "0",
+            "--no-browser",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -187,12 +195,16 @@ def test_edit_weight_changes_the_loss(page):
 
 def test_play_advances_and_measures_speed(page, capsys):
     page.locator("#play").click()
-    page.wait_for_function("Number(document.querySelector('#iteration').textContent) > 0")
+    page.wait_for_function(
+        "Number(document.querySelector('#iteration').textContent) > 0"
+    )
     t0, n0 = time.perf_counter(), int(page.locator("#iteration").inner_text())
     page.wait_for_timeout(2000)
     n1, t1 = int(page.locator("#iteration").inner_text()), time.perf_counter()
     page.locator("#pause").click()
-    page.wait_for_function("document.querySelector('.rp-playground').dataset.playing === 'no'")
+    page.wait_for_function(
+        "document.querySelector('.rp-playground').dataset.playing === 'no'"
+    )
     rate = (n1 - n0) / (t1 - t0)
     with capsys.disabled():
         print(f"\nplayground: {rate:.0f} updates/s while drawing")
@@ -256,7 +268,9 @@ def test_screenshots(browser, server, width, height):
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"playground-{width}x{height}.png"), full_page=True)
+    pg.screenshot(
+        path=str(ARTIFACTS / f"playground-{width}x{height}.png"), full_page=True
+    )
     assert overflow <= 0, f"the page is {overflow}px wider than {width}px"
     assert pg.problems == []
     context.close()

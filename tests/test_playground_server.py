@@ -52,7 +52,12 @@ def test_page_needs_the_token_and_sets_a_cookie(client):
 def test_foreign_host_or_origin_is_refused(client, headers):
     r = client.get(f"/?token={TOKEN}", headers=headers)
     assert r.status_code == 403
-    assert client.get(f"/?token={TOKEN}", headers={"Host": f"localhost:{PORT}"}).status_code == 200
+    assert (
+        client.get(
+            f"/?token={TOKEN}", headers={"Host": f"localhost:{PORT}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_websocket_checks_and_commands(client):
@@ -61,10 +66,14 @@ def test_websocket_checks_and_commands(client):
         (f"/ws?token={TOKEN}", {"Origin": "http://evil.example"}),
         (f"/ws?token={TOKEN}", {}),  # a WebSocket without the page's Origin
     ):
-        with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"ws://{HOST}{url}", headers=headers) as ws:
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect(f"ws://{HOST}{url}", headers=headers) as ws,
+        ):
             ws.receive_json()
     with client.websocket_connect(
-        f"ws://{HOST}/ws?token={TOKEN}&dataset=circle&hidden=3", headers={"Origin": ORIGIN}
+        f"ws://{HOST}/ws?token={TOKEN}&dataset=circle&hidden=3",
+        headers={"Origin": ORIGIN},
     ) as ws:
         first = ws.receive_json()
         assert first["type"] == "state" and first["setup"]["dataset"] == "circle"
@@ -86,22 +95,36 @@ def test_upload_uses_the_csv_loader_and_its_limit(client, tmp_path):
     csv = "a,b,label\n" + "".join(
         f"{i % 7},{(i * 3) % 5},{'yes' if i % 2 else 'no'}\n" for i in range(40)
     )
-    r = client.post("/upload?name=mine.csv", content=csv.encode(), headers={"Origin": ORIGIN})
+    r = client.post(
+        "/upload?name=mine.csv", content=csv.encode(), headers={"Origin": ORIGIN}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["features"] == ["a", "b"] and body["classes"] == ["no", "yes"]
     with client.websocket_connect(
-        f"ws://{HOST}/ws?token={TOKEN}&dataset=upload&upload={body['upload']}", headers={"Origin": ORIGIN}
+        f"ws://{HOST}/ws?token={TOKEN}&dataset=upload&upload={body['upload']}",
+        headers={"Origin": ORIGIN},
     ) as ws:
         snap = ws.receive_json()
-        assert snap["feature_names"] == ["a", "b"] and snap["setup"]["dataset"] == "upload"
-    bad = client.post("/upload?name=bad.csv", content=b"a,b,label\n1,x,yes\n", headers={"Origin": ORIGIN})
+        assert (
+            snap["feature_names"] == ["a", "b"] and snap["setup"]["dataset"] == "upload"
+        )
+    bad = client.post(
+        "/upload?name=bad.csv",
+        content=b"a,b,label\n1,x,yes\n",
+        headers={"Origin": ORIGIN},
+    )
     assert bad.status_code == 400 and "line" in bad.json()["error"]
-    big = client.post("/upload", content=b"0" * (MAX_UPLOAD + 1), headers={"Origin": ORIGIN})
+    big = client.post(
+        "/upload", content=b"0" * (MAX_UPLOAD + 1), headers={"Origin": ORIGIN}
+    )
     assert big.status_code == 413 and "KiB" in big.json()["error"]
-    assert client.post(
-        "/upload", content=csv.encode(), headers={"Origin": "http://evil.example"}
-    ).status_code == 403
+    assert (
+        client.post(
+            "/upload", content=csv.encode(), headers={"Origin": "http://evil.example"}
+        ).status_code
+        == 403
+    )
 
 
 def test_taken_port_is_a_one_line_error():
@@ -109,7 +132,15 @@ def test_taken_port_is_a_one_line_error():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         out = subprocess.run(
-            [sys.executable, "-m", "retroprop", "playground", "--port", str(port), "--no-browser"],
+            [
+                sys.executable,
+                "-m",
+                "retroprop",
+                "playground",
+                "--port",
+                str(port),
+                "--no-browser",
+            ],
             capture_output=True,
             text=True,
             timeout=60,

@@ -49,8 +49,16 @@ def test_mini_batch_and_lr_follow_explain():
 def test_two_epochs_equal_rp_train():
     split = prepare_data()
     net = build_network(split)
-    rp.train(net, split.X_train, split.y_train, epochs=2, lr=0.05, batch_size=1,
-             seed=1, engine="numpy")
+    rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=2,
+        lr=0.05,
+        batch_size=1,
+        seed=1,
+        engine="numpy",
+    )
     s = Session()
     s.run_epoch()
     s.run_epoch()
@@ -91,7 +99,7 @@ def test_edit_changes_the_loss_and_is_checked():
     assert s.history[-1]["train_loss"] != before
     with pytest.raises(ConfigError, match="shape"):
         s.edit("4.bias", (3,), 1.0)
-    with pytest.raises(ConfigError, match="0.weight"):
+    with pytest.raises(ConfigError, match=r"0\.weight"):
         s.edit("9.weight", (0, 0), 1.0)
 
 
@@ -138,7 +146,9 @@ def test_divergence_stops_with_a_message():
     s = Session(Setup(lr=1e6, hidden=(4,), activation="relu"))
     s.train_for(0.5, max_updates=500)
     (snap,) = apply(s, {"cmd": "state"})
-    assert s.error and ("learning rate" in s.error or "eta" in s.error or "diverg" in s.error)
+    assert s.error and (
+        "learning rate" in s.error or "eta" in s.error or "diverg" in s.error
+    )
     json.loads(dumps(snap))
 
 
@@ -165,7 +175,8 @@ def test_torch_script_reproduces_the_run(tmp_path):
     assert "class NeuralNetwork(nn.Module)" in script and "self.fc3" in script
     path = tmp_path / "run.py"
     path.write_text(script)
-    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, check=True
+    )
     diffs = [float(line.rsplit("=", 1)[1]) for line in out.stdout.splitlines()]
     assert len(diffs) == 6 and max(diffs) < 1e-12

@@ -29,13 +29,17 @@ def test_geometry_without_noise():
     r = np.hypot(*circle.X.T)
     assert r[circle.y == 0].max() <= 0.5 and r[circle.y == 1].min() >= 0.7
     gauss = make_toy("gauss", 400, noise=0.0, seed=0)
-    np.testing.assert_allclose(gauss.X[gauss.y == 0].mean(axis=0), [0.5, 0.5], atol=0.06)
+    np.testing.assert_allclose(
+        gauss.X[gauss.y == 0].mean(axis=0), [0.5, 0.5], atol=0.06
+    )
     moons = make_toy("moons", 400, noise=0.0, seed=0)
     upper = moons.X[moons.y == 0]
     np.testing.assert_allclose(np.hypot(*upper.T), 1.0)  # the upper half circle
     spiral = make_toy("spiral", 400, noise=0.0, seed=0)
     # the two arms are the same curve turned by pi
-    np.testing.assert_allclose(spiral.X[spiral.y == 0], -spiral.X[spiral.y == 1], atol=1e-12)
+    np.testing.assert_allclose(
+        spiral.X[spiral.y == 0], -spiral.X[spiral.y == 1], atol=1e-12
+    )
 
 
 def test_noise_moves_points():

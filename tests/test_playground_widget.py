@@ -57,7 +57,10 @@ def test_the_esm_renders_the_page_in_chromium():
     };
     """
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        b = p.chromium.launch(
+            executable_path=chromium,
+            args=["--headless", "--no-sandbox", "--disable-gpu"],
+        )
         page = b.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

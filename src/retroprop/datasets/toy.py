@@ -42,9 +42,7 @@ def xor(n: int, noise: float, rng: np.random.Generator) -> Dataset:
 def circle(n: int, noise: float, rng: np.random.Generator) -> Dataset:
     """Class 0 inside radius 0.5, class 1 on a ring of radius 0.7..1."""
     half = n // 2
-    r = np.concatenate(
-        [rng.uniform(0.0, 0.5, half), rng.uniform(0.7, 1.0, n - half)]
-    )
+    r = np.concatenate([rng.uniform(0.0, 0.5, half), rng.uniform(0.7, 1.0, n - half)])
     angle = rng.uniform(0.0, 2 * np.pi, n)
     X = np.column_stack([r * np.cos(angle), r * np.sin(angle)])
     y = np.r_[np.zeros(half, int), np.ones(n - half, int)]
@@ -129,9 +127,7 @@ def make_toy(
         ``X`` of shape ``(n_samples, 2)``, ``y`` of shape ``(n_samples,)`` in {0, 1}.
     """
     if name not in TOY:
-        raise ConfigError(
-            f"toy dataset must be one of {', '.join(TOY)}, got {name!r}"
-        )
+        raise ConfigError(f"toy dataset must be one of {', '.join(TOY)}, got {name!r}")
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
         raise ConfigError(f"n_samples must be an integer >= 4, got {n_samples!r}")
     if n_samples < 4:

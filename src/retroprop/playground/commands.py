@@ -181,7 +181,9 @@ def torch_script(session: Session) -> str:
     )
     lines = []
     for n in names[:-1]:
-        lines.append(f"        x = {act}(self.{n}(x))" if act else f"        x = self.{n}(x)")
+        lines.append(
+            f"        x = {act}(self.{n}(x))" if act else f"        x = self.{n}(x)"
+        )
     lines.append(f"        x = self.{names[-1]}(x)")
     forward = "\n".join(lines)
     loss = "nn.CrossEntropyLoss()" if s.loss == "cross_entropy" else "nn.MSELoss()"

@@ -65,7 +65,9 @@ class Guard:
         await self.app(scope, receive, send)
 
     def refusal(self, scope: Scope) -> str | None:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
         if headers.get("host") not in self.hosts:
             return "wrong Host header (the playground answers only 127.0.0.1 and localhost)"
         origin = headers.get("origin")
@@ -123,7 +125,7 @@ def create_app(token: str, port: int) -> ASGIApp:
         await ws.accept()
         query = dict(ws.query_params)
         query.pop("token", None)
-        uploaded = uploads.get(query.pop("upload", ""), None)
+        uploaded = uploads.get(query.pop("upload", ""))
         try:
             setup = Setup.from_query(query)
             session = Session(setup, uploaded)
@@ -143,7 +145,9 @@ def create_app(token: str, port: int) -> ASGIApp:
 
 def _too_large() -> Response:
     return JSONResponse(
-        {"error": f"the CSV file is larger than {MAX_UPLOAD // 1024} KiB; use a smaller file"},
+        {
+            "error": f"the CSV file is larger than {MAX_UPLOAD // 1024} KiB; use a smaller file"
+        },
         status_code=413,
     )
 

@@ -414,7 +414,11 @@ class Session:
                     {
                         "name": name,
                         "weight": mod.weight.data.tolist(),
-                        "bias": mod.bias.data.tolist(),
+                        "bias": (
+                            mod.bias.data.tolist()
+                            if mod.bias is not None
+                            else [0.0] * mod.out_features
+                        ),
                         "activation": act,
                     }
                 )
@@ -445,11 +449,11 @@ class Session:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for k, mod in enumerate(modules):
                 a = mod(a)
-                is_last_linear = not any(isinstance(m, Linear) for m in modules[k + 1 :])
+                is_last_linear = not any(
+                    isinstance(m, Linear) for m in modules[k + 1 :]
+                )
                 if not isinstance(mod, Linear) and not is_last_linear:
-                    neurons.append(
-                        np.round(a.T.reshape(-1, GRID, GRID), 4).tolist()
-                    )
+                    neurons.append(np.round(a.T.reshape(-1, GRID, GRID), 4).tolist())
             out = a - a.max(axis=1, keepdims=True)
             p = np.exp(out)
             p /= p.sum(axis=1, keepdims=True)
@@ -498,9 +502,7 @@ class Session:
 
 def _columns(rows: list[dict[str, float]]) -> dict[str, list[float | None]]:
     keys = ("iteration", "train_loss", "train_accuracy", "test_loss", "test_accuracy")
-    return {
-        k: [None if not math.isfinite(r[k]) else r[k] for r in rows] for k in keys
-    }
+    return {k: [None if not math.isfinite(r[k]) else r[k] for r in rows] for k in keys}
 
 
 def _trace_json(trace: Trace) -> dict[str, Any]:

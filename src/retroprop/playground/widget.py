@@ -23,7 +23,9 @@ FRAME = 1 / 20  # seconds of training between two snapshots while playing
 
 
 def _static(name: str) -> str:
-    return (resources.files("retroprop.playground") / "static" / name).read_text("utf-8")
+    return (resources.files("retroprop.playground") / "static" / name).read_text(
+        "utf-8"
+    )
 
 
 WRAPPER = """
