@@ -261,8 +261,9 @@ def test_keyboard_and_axe(page):
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (1920, 1080)])
 def test_screenshots(browser, server, width, height):
     context, pg = open_page(browser, server, width, height)
-    pg.locator("#step-once").click()
-    wait_iteration(pg, 1)
+    for k in range(1, 4):  # three epochs, so the regions and curves show learning
+        pg.locator("#epoch-once").click()
+        wait_iteration(pg, 120 * k)
     pg.locator('[data-param="4.bias[1]"]').click()
     overflow = pg.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"

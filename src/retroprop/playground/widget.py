@@ -74,6 +74,9 @@ class Playground(anywidget.AnyWidget):
         The run; ``net``, ``history`` and ``trace`` read it.
     """
 
+    _esm = widget_esm()
+    _css = widget_css()
+
     def __init__(
         self,
         dataset: str = "iris",
@@ -94,7 +97,7 @@ class Playground(anywidget.AnyWidget):
             seed=int(seed),
             loss=loss,
         )
-        super().__init__(_esm=widget_esm(), _css=widget_css(), **kwargs)
+        super().__init__(**kwargs)
         self.session = Session(setup)
         self._lock = threading.Lock()
         self._playing = threading.Event()

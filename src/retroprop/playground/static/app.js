@@ -502,7 +502,7 @@ export function mount(root, transport, options = {}) {
   function drawCurves() {
     const h = state.snap.history;
     if (typeof uPlot === "undefined") return;
-    const width = Math.max(240, Math.min(520, $("#curve-loss").clientWidth || 320));
+    const width = Math.max(180, Math.min(520, $("#curve-loss").clientWidth || 320));
     if (!state.charts || state.charts.width !== width) {
       $("#curve-loss").replaceChildren();
       $("#curve-acc").replaceChildren();
