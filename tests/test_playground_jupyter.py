@@ -38,8 +38,10 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     cells = [
         "import retroprop as rp\npg = rp.Playground()\npg",
-        "import json\nprint('PG', json.dumps({'iteration': pg.session.iteration, "
-        "'bias': pg.net.state_dict()['4.bias'].tolist()}))",
+        (
+            "import json\nprint('PG', json.dumps({'iteration': pg.session.iteration, "
+            "'bias': pg.net.state_dict()['4.bias'].tolist()}))"
+        ),
     ]
     nb = {
         "cells": [
