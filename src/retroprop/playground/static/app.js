@@ -259,10 +259,13 @@ export function mount(root, transport, options = {}) {
   function drawNetwork() {
     const s = state.snap, svg = $("#network");
     const n = sizes(s), nL = n.length;
-    const W = 600, H = Math.max(220, 44 * Math.max(...n) + 30);
+    // a phone gets a narrower drawing, so neurons and biases stay finger-sized
+    const narrow = (svg.clientWidth || 600) < 500;
+    const W = narrow ? 400 : 600, H = Math.max(220, 44 * Math.max(...n) + 30);
+    const left = narrow ? 74 : 96, right = narrow ? 66 : 90, maxLabel = narrow ? 8 : 13;
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg.replaceChildren();
-    const x = (L) => 96 + (L * (W - 186)) / (nL - 1);
+    const x = (L) => left + (L * (W - left - right)) / (nL - 1);
     const y = (L, i) => H / 2 + (i - (n[L] - 1) / 2) * 44;
     let wmax = 0;
     for (const l of s.layers) for (const row of l.weight) for (const w of row) wmax = Math.max(wmax, Math.abs(w));
@@ -301,7 +304,7 @@ export function mount(root, transport, options = {}) {
         if (label) {
           const t = sv("text", {x: L === 0 ? x(L) - 16 : x(L) + 16, y: y(L, i) + 4,
                                 "text-anchor": L === 0 ? "end" : "start", class: "label"});
-          t.textContent = label.length > 13 ? label.slice(0, 12) + "…" : label;
+          t.textContent = label.length > maxLabel ? label.slice(0, maxLabel - 1) + "…" : label;
           t.setAttribute("aria-hidden", "true");
           nodes.append(t);  // beside the neuron, so its spoken name is the aria-label
         }
