@@ -125,6 +125,19 @@ def shown(pg, field: str) -> float:
     )
 
 
+def _numbers(line: str) -> list[float]:
+    """The numbers after the last symbolic "=" of a shown arithmetic line."""
+    # "a TIMES b = c" or "a MINUS b TIMES c = d", with the page's own signs
+    numbers = line.split(" = ", 2)[-1]
+    return [
+        float(x)
+        for x in numbers.replace("\u00d7", " ")
+        .replace("\u2212", " ")
+        .replace("=", " ")
+        .split()
+    ]
+
+
 def wait_iteration(pg, k: int) -> None:
     pg.wait_for_function(
         f"document.querySelector('#iteration').textContent === '{k}'", timeout=10_000
@@ -159,6 +172,14 @@ def test_steps_equal_retroprop_explain(page):
         assert shown(page, "lr") == cli["lr"]
         for key, v in p["factors"].items():
             assert shown(page, f"factor:{key}") == v, key
+        # the shown arithmetic closes exactly on the shown numbers
+        grad_line = page.locator('#details [data-arith="grad"]').inner_text()
+        d, factor, g = _numbers(grad_line)
+        assert d * factor == g == p["grad"]
+        v, eta, g2, u = _numbers(
+            page.locator('#details [data-arith="update"]').inner_text()
+        )
+        assert v - eta * g2 == u == p["updated"]
     # the output neuron's delta: p_i - delta_ri of the CLI's trace
     page.locator('[data-neuron="3:1"]').click()
     assert shown(page, "delta") == cli["layers"][2]["delta"][0][1]

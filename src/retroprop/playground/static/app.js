@@ -405,9 +405,25 @@ export function mount(root, transport, options = {}) {
                      num(p.factors[k], "factor:" + k)));
       }
       box.append(ul);
-      const product = keys.filter((k) => k !== "product").map((k) => exact(p.factors[k])).join(" × ");
-      box.append(el("p", {class: "arith", text: `∂L/∂θ = ${product} = ${exact(p.grad)}`}));
-      box.append(el("p", {class: "arith", text: `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`}));
+      // The lecture's chain multiplies its factors; the engine computes delta = dL/dz
+      // once per neuron (p - onehot at the outputs) and grad = delta x the last factor.
+      // Both lines are shown with full numbers: the second closes exactly in floating
+      // point; the first may differ from delta in the last digits (then "≈").
+      const chain = keys.filter((k) => k !== "product");
+      const last = chain[chain.length - 1], front = chain.slice(0, -1);
+      const d = rec && rec.delta && tr.n_samples === 1 ? rec.delta[0][i] : null;
+      if (d !== null) {
+        const prod = front.reduce((a, k) => a * p.factors[k], 1);
+        const sign = prod === d ? "=" : "≈";
+        box.append(el("p", {class: "arith", "data-arith": "delta",
+          text: `δ_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`}));
+        box.append(el("p", {class: "arith", "data-arith": "grad",
+          text: `∂L/∂θ = δ_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`}));
+      } else {
+        box.append(el("p", {class: "arith", text: `∂L/∂θ = mean over the ${tr.n_samples} samples of ${chain.join(" × ")} = ${exact(p.grad)}`}));
+      }
+      box.append(el("p", {class: "arith", "data-arith": "update",
+        text: `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`}));
       const form = el("form", {class: "edit"});
       const input = el("input", {type: "number", step: "any", id: "edit-value", value: exact(p.value),
                                  "aria-label": `new value of ${t.name}[${t.index.join(",")}]`});
