@@ -202,6 +202,25 @@ def test_lr_applies_from_the_next_update(page):
     assert shown(page, "value") == before - 0.3 * grad  # the update used eta = 0.3
 
 
+def test_export_json_is_explain_and_batch_size_applies(page):
+    page.locator("#step-once").click()
+    wait_iteration(page, 1)
+    with page.expect_download() as d:
+        page.locator('[data-export="json"]').click()
+    exported = json.loads(Path(d.value.path()).read_text())
+    assert exported["parameters"] == explain_json(2)["parameters"]
+    page.locator("#batch-size").fill("5")
+    page.locator("#batch-size").press("Enter")
+    page.wait_for_function("document.querySelector('#batch-size').value === '5'")
+    page.locator("#step-once").click()
+    wait_iteration(page, 2)
+    page.locator('[data-neuron="0:0"]').click()
+    text = page.locator("#details").inner_text()
+    rows = re.search(r"training sample \[([\d,]+)\]", text).group(1).split(",")
+    assert len(rows) == 5  # the next update is a batch of 5, without a restart
+    assert "batch=5" in page.url  # the URL holds the run as it is now
+
+
 def test_edit_weight_changes_the_loss(page):
     loss0 = float(page.locator("#loss-value").get_attribute("data-exact"))
     page.locator('[data-param="4.bias[2]"]').click()

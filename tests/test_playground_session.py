@@ -136,8 +136,10 @@ def test_apply_commands_and_errors():
     replies = apply(s, {"cmd": "lr", "value": "abc"})
     assert replies[0]["type"] == "error" and "learning rate" in replies[0]["message"]
     assert s.lr == 0.05  # unchanged
+    apply(s, {"cmd": "lr", "value": 0.2})
     (snap,) = apply(s, {"cmd": "setup", "setup": {"hidden": "3"}})
     assert snap["iteration"] == 0 and [len(l["bias"]) for l in snap["layers"]] == [3, 3]
+    assert snap["lr"] == 0.2 and snap["setup"]["lr"] == "0.2"  # kept across a restart
     assert apply(s, {"cmd": "nope"})[0]["type"] == "error"
     json.loads(dumps(snap))  # valid JSON, no NaN
 

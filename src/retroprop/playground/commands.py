@@ -58,7 +58,8 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         elif cmd == "reset":
             session.reset()
         elif cmd == "setup":
-            query = {**session.setup.to_query(), **_strings(msg.get("setup", {}))}
+            now = replace(session.setup, lr=session.lr, batch_size=session.batch_size)
+            query = {**now.to_query(), **_strings(msg.get("setup", {}))}
             session.restart(Setup.from_query(query))
         elif cmd == "lr":
             session.set_lr(_number(msg.get("value"), "the learning rate"))

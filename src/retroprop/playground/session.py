@@ -481,7 +481,10 @@ class Session:
             self.error = self.error or f"the next step cannot be explained: {e}"
         snap: dict[str, Any] = {
             "type": "state",
-            "setup": self.setup.to_query(),
+            # the run as it is now (eta and batch size may have changed since)
+            "setup": replace(
+                self.setup, lr=self.lr, batch_size=self.batch_size
+            ).to_query(),
             "lr": self.lr,
             "batch_size": self.batch_size,
             "iteration": self.iteration,

@@ -182,10 +182,12 @@ export function mount(root, transport, options = {}) {
     if (msg.type === "export") { download(msg); return; }
     if (msg.type !== "state") return;
     const first = state.snap === null;
-    const prevSetup = state.snap && JSON.stringify(state.snap.setup);
+    // a new run (not a new eta or batch size) starts new curves
+    const runKey = (snap) => JSON.stringify({...snap.setup, lr: null, batch: null});
+    const prevSetup = state.snap && runKey(state.snap);
     state.snap = msg;
     if (!msg.error) showError(""); else showError(msg.error);
-    if (prevSetup && prevSetup !== JSON.stringify(msg.setup)) state.charts = null;
+    if (prevSetup && prevSetup !== runKey(msg)) state.charts = null;
     render(first);
   });
 
