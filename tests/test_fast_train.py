@@ -213,10 +213,19 @@ def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
     counter = _Counting(monkeypatch)
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=3, lr=0.05)
     assert counter.calls == 3
-    # A per-iteration callback needs the NumPy loop.
+    # RecordParameter is recorded by the compiled loop itself (issue 15 finding 5).
     rec = rp.RecordParameter("4.bias")
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, callbacks=[rec])
-    assert counter.calls == 3 and len(rec.values) == 2 * len(y)
+    assert counter.calls == 5 and len(rec.values) == 2 * len(y)
+
+    # A callback that acts on every iteration needs the NumPy loop.
+    class Counter(rp.Callback):
+        def on_iteration_end(self, state):
+            pass
+
+    per_iteration = Counter()
+    rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, callbacks=[per_iteration])
+    assert counter.calls == 5
     with pytest.raises(rp.ConfigError, match="every iteration"):
         rp.train(
             rp.mlp([4, 4, 3, 3]),
@@ -224,12 +233,12 @@ def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
             y,
             epochs=1,
             lr=0.05,
-            callbacks=[rec],
+            callbacks=[per_iteration],
             engine="fast",
         )
     # engine="numpy" never uses it.
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, engine="numpy")
-    assert counter.calls == 3
+    assert counter.calls == 5
     # Step: both engines refuse, naming why.
     net = rp.Sequential(rp.Linear(4, 3), rp.Step(), rp.Linear(3, 3))
     for engine in ("auto", "fast", "numpy"):

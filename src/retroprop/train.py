@@ -36,10 +36,12 @@ from retroprop.training.callbacks import (
 from retroprop.training.checks import check_xy
 from retroprop.training.runner import (
     ENGINES,
+    HISTORY_KINDS,
     EngineRunner,
     Runner,
     batches,
     epoch_order,
+    history_kind,
 )
 from retroprop.training.step import (
     check_loss,
@@ -96,6 +98,7 @@ def train(
     early_stopping: int | None = None,
     callbacks: Iterable[Callback] = (),
     engine: str = "auto",
+    history: str = "auto",
 ) -> History:
     """Train ``net`` in place by gradient descent; return its History.
 
@@ -136,6 +139,14 @@ def train(
         ``"auto"`` (default) the fast path where it applies, else the NumPy engine
         (``History.engine`` says which ran, ``History.engine_reason`` why not the
         fast path).
+    history : {"auto", "full", "running"}
+        What ``History.loss``/``accuracy`` measure after each epoch: ``"full"`` the
+        whole training set after the epoch's updates (one more forward pass over
+        it), ``"running"`` the mean over the epoch's batches, each measured before
+        its update (as Keras and scikit-learn report; costs nothing); ``"auto"``
+        (default) full while that pass is cheap (samples x parameters up to
+        ``FULL_HISTORY_WORK``), else running. ``History.loss_kind`` says which.
+        Validation data is always measured in full.
 
     Raises
     ------
@@ -158,6 +169,10 @@ def train(
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if history not in HISTORY_KINDS:
+        raise ConfigError(
+            f"history must be one of {list(HISTORY_KINDS)}, got {history!r}"
+        )
     if optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
@@ -191,13 +206,16 @@ def train(
         nesterov=nesterov,
     )
     rng = as_generator(seed)
-    history = History()
-    state = TrainState(net=net, history=history)
+    hist = History(
+        loss_kind=history_kind(history, n, sum(p.data.size for p in net.parameters()))
+    )
+    full = hist.loss_kind == "full"
+    state = TrainState(net=net, history=hist)
     runner: Runner | None = None
     if engine != "numpy":
         from retroprop.fast.single import pick_runner
 
-        runner, history.engine_reason = pick_runner(
+        runner, hist.engine_reason = pick_runner(
             net,
             X,
             y,
@@ -219,7 +237,7 @@ def train(
             callbacks=callbacks,
             state=state,
         )
-    history.engine = runner.name
+    hist.engine = runner.name
     for cb in callbacks:
         cb.on_train_begin(state)
     for epoch in range(1, epochs + 1):
@@ -228,17 +246,20 @@ def train(
             cb.on_epoch_begin(state)
         order = epoch_order(rng, n, shuffle)
         state.iteration = runner.run_epoch(order, epoch, state.iteration)
-        history.iterations = state.iteration
-        with divergence_is_checked():
-            tl, ta = runner.evaluate(net, X, y, loss)
-        history.loss.append(tl)
-        history.accuracy.append(ta)
+        hist.iterations = state.iteration
+        if full:
+            with divergence_is_checked():
+                tl, ta = runner.evaluate(net, X, y, loss)
+        else:
+            tl, ta = runner.running
+        hist.loss.append(tl)
+        hist.accuracy.append(ta)
         monitored = tl
         if validation is not None:
             with divergence_is_checked():
                 vl, va = runner.evaluate(net, Xv, yv, loss)
-            history.val_loss.append(vl)
-            history.val_accuracy.append(va)
+            hist.val_loss.append(vl)
+            hist.val_accuracy.append(va)
             monitored = vl
         check_loss(monitored, epoch=epoch, iteration=state.iteration, lr=lr)
         for cb in callbacks:
@@ -247,7 +268,7 @@ def train(
             break
     for cb in callbacks:
         cb.on_train_end(state)
-    return history
+    return hist
 
 
 @dataclass

@@ -76,7 +76,9 @@ def exp(x):
     ki = np.int64(k)
     k1 = ki >> 1
     k2 = ki - k1
-    y = p * _bits_as_float((k1 + 1023) << 52) * _bits_as_float((k2 + 1023) << 52)
+    two_k1 = _bits_as_float((k1 + 1023) << 52)  # type: ignore[call-arg]
+    two_k2 = _bits_as_float((k2 + 1023) << 52)  # type: ignore[call-arg]
+    y = p * two_k1 * two_k2
     return y if not math.isnan(x) else x
 
 
@@ -263,13 +265,21 @@ def train_epoch(
     b_off,
     slopes,
     a_off,
-    loss_max=np.inf,
+    loss_max,
+    record,
+    recorded,
 ):
-    """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss)``.
+    """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss,
+    running_loss, correct)``.
 
     ``first[0]`` is 1 until the first step has filled the momentum buffer ``buf``.
     On a non-OK status ``theta`` holds the last finite parameters, ``iterations``
-    counts the failed one and ``loss`` is that batch's (summed) loss. The summed
+    counts the failed one and ``loss`` is that batch's (summed) loss. Otherwise
+    ``running_loss`` is the sum of every sample's loss and ``correct`` the number
+    of samples put in their class, each measured before its batch's update (the
+    running History). Before each iteration ``i`` (0-based in this epoch), the
+    parameters ``theta[record]`` are copied into ``recorded[i]`` (the compiled
+    ``RecordParameter``; ``record`` may be empty). The summed
     loss is a float64; ``loss_max`` (float32's largest value for a float32 network)
     is where the engine's own sum in the network's dtype would overflow, so a loss
     above it counts as non-finite too.
@@ -286,10 +296,14 @@ def train_epoch(
     new_theta = np.empty(P, dtype=theta.dtype)
     new_buf = np.empty(P, dtype=theta.dtype)
     iterations = 0
+    running_loss = 0.0
+    correct = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
         scale = B if loss_code == 0 else B * k
+        for j in range(record.shape[0]):
+            recorded[iterations, j] = theta[record[j]]
         iterations += 1
         G[:] = 0.0
         batch_loss = 0.0
@@ -299,11 +313,18 @@ def train_epoch(
             batch_loss += output_delta(
                 A, out0, k, loss_code, y[row], T, row, scale, delta
             )
+            best = 0
+            for j in range(1, k):
+                if A[out0 + j] > A[out0 + best]:
+                    best = j
+            if best == y[row]:
+                correct += 1
             backward(
                 theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off
             )
+        running_loss += batch_loss
         if not math.isfinite(batch_loss) or batch_loss > loss_max:
-            return LOSS_NOT_FINITE, iterations, batch_loss
+            return LOSS_NOT_FINITE, iterations, batch_loss, running_loss, correct
         if not sgd_step(
             theta,
             G,
@@ -317,9 +338,9 @@ def train_epoch(
             weight_decay,
             nesterov,
         ):
-            return STEP_NOT_FINITE, iterations, batch_loss
+            return STEP_NOT_FINITE, iterations, batch_loss, running_loss, correct
         first[0] = 0
-    return OK, iterations, 0.0
+    return OK, iterations, 0.0, running_loss, correct
 
 
 @njit(cache=True, error_model="numpy")

@@ -9,6 +9,8 @@ batches is swapped for the NumPy engine's ``EngineRunner``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from retroprop.engine.layers import Sequential
@@ -48,8 +50,12 @@ def pick_runner(
     if batch_size * Layout.of(net).size >= BLAS_WORK and _have_scipy():
         from retroprop.fast.blas import BlasRunner
 
-        return BlasRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt), None
-    return FastRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt), None
+        return BlasRunner(
+            net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
+        ), None
+    return FastRunner(
+        net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
+    ), None
 
 
 def make_runner(
@@ -107,6 +113,8 @@ class FastRunner(FlatParameters):
     batch_size : int
     opt : SGD
         Its settings (lr, momentum, dampening, weight_decay, nesterov) are used.
+    callbacks : iterable of Callback
+        The ``RecordParameter`` among them are recorded inside the compiled loop.
     """
 
     name = "fast"
@@ -120,6 +128,7 @@ class FastRunner(FlatParameters):
         loss: str,
         batch_size: int,
         opt,
+        callbacks=(),
     ):
         from retroprop.fast import kernels
         from retroprop.fast.spec import LOSS_CODES, Layout
@@ -144,6 +153,10 @@ class FastRunner(FlatParameters):
         self.y, self.T = self._labels(y)
         L = self.layout
         self.arch = (L.kinds, L.widths, L.w_off, L.b_off, L.slopes, L.a_off)
+        self._recording(callbacks)
+        per_epoch = -(-self.X.shape[0] // self.batch_size)
+        self.recorded = np.empty((per_epoch, self.record.size), dtype=self.dtype)
+        self.running = (math.nan, math.nan)
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """Train one epoch in ``order``; returns the iteration count after it.
@@ -152,7 +165,12 @@ class FastRunner(FlatParameters):
         finite ones.
         """
         self._attach()
-        status, its, batch_loss = self.k.train_epoch(
+        recorded = self.recorded
+        if recorded.shape[0] * self.batch_size < order.shape[0]:  # a longer order
+            recorded = np.empty(
+                (-(-order.shape[0] // self.batch_size), self.record.size), self.dtype
+            )
+        status, its, batch_loss, total, correct = self.k.train_epoch(
             self.theta,
             self.buf,
             self.first,
@@ -169,7 +187,11 @@ class FastRunner(FlatParameters):
             self.loss_code,
             *self.arch,
             self._loss_max(),
+            self.record,
+            recorded,
         )
+        if self.recorders:  # the failed iteration's too, as the engine records it
+            self._hand_over(recorded[:its], iteration + 1, epoch)
         if status == self.k.LOSS_NOT_FINITE:
             raise DivergenceError.at(
                 epoch,
@@ -184,6 +206,9 @@ class FastRunner(FlatParameters):
                 float(self.lr),
                 "an update made a parameter non-finite",
             )
+        n = max(order.shape[0], 1)
+        k = 1 if self.loss_code == 0 else self.net.out_features
+        self.running = (total / (n * k), correct / n)
         return iteration + its
 
     def evaluate(
