@@ -193,19 +193,25 @@ def test_divergence_same_epoch_iteration_and_last_finite_parameters(iris_split, 
 
 
 class _Counting:
-    """Wraps ``kernels.train_epoch`` to count how often the fast path ran."""
+    """Wraps ``kernels.train_epoch`` and ``kernels.train_run`` (the whole run) to
+    count how many epochs the fast path ran (``calls``)."""
 
     def __init__(self, monkeypatch):
         from retroprop.fast import kernels
 
         self.calls = 0
-        real = kernels.train_epoch
+        real, real_run = kernels.train_epoch, kernels.train_run
 
         def counted(*args):
             self.calls += 1
             return real(*args)
 
+        def counted_run(*args):
+            self.calls += args[6].shape[0]  # orders: one row per epoch
+            return real_run(*args)
+
         monkeypatch.setattr(kernels, "train_epoch", counted)
+        monkeypatch.setattr(kernels, "train_run", counted_run)
 
 
 def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):

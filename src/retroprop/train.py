@@ -32,6 +32,7 @@ from retroprop.training.callbacks import (
     ProgressCallback,
     RecordParameter,
     TrainState,
+    recorded_by_runner,
 )
 from retroprop.training.checks import check_xy
 from retroprop.training.runner import (
@@ -240,6 +241,21 @@ def train(
     hist.engine = runner.name
     for cb in callbacks:
         cb.on_train_begin(state)
+    if hasattr(runner, "run_all") and all(map(recorded_by_runner, callbacks)):
+        # Nothing needs Python between epochs: the whole run in compiled code,
+        # drawing the same sample orders from rng as the loop below.
+        orders = np.array([epoch_order(rng, n, shuffle) for _ in range(epochs)])
+        runner.run_all(
+            orders.reshape(epochs, n),
+            hist,
+            full,
+            (Xv, yv) if validation is not None else None,
+        )
+        state.epoch, state.iteration = hist.epochs, hist.iterations
+        last = hist.val_loss or hist.loss
+        if last:
+            check_loss(last[-1], epoch=hist.epochs, iteration=hist.iterations, lr=lr)
+        epochs = 0  # done: the loop below has nothing left to run
     for epoch in range(1, epochs + 1):
         state.epoch = epoch
         for cb in callbacks:

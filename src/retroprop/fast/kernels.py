@@ -364,3 +364,100 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
             correct += 1
     denominator = n if loss_code == 0 else n * k
     return total / denominator, correct / n
+
+
+@njit(cache=True, error_model="numpy")
+def train_run(
+    theta,
+    buf,
+    first,
+    X,
+    y,
+    T,
+    orders,
+    batch_size,
+    lr,
+    momentum,
+    one_minus_damp,
+    weight_decay,
+    nesterov,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    loss_max,
+    record,
+    recorded,
+    full,
+    Xv,
+    yv,
+    Tv,
+    history,
+):
+    """A whole training run: ``train_epoch`` for each row of ``orders`` (shape
+    ``(epochs, n)``), each followed by what ``train`` measures into ``history``
+    (shape ``(epochs, 4)``: loss, accuracy, validation loss and accuracy): the whole
+    training set (``full``) or the epoch's running mean, and ``Xv`` when it has
+    rows. Returns ``(status, epochs done, iterations, loss)``: on a non-OK status
+    the epoch it happened in (its History row is filled only for
+    ``EVAL_NOT_FINITE``, a non-finite measured loss after the epoch) and the loss.
+    ``recorded`` has a row per iteration of the whole run (``train_epoch``'s).
+    """
+    epochs, n = orders.shape
+    per_epoch = (n + batch_size - 1) // batch_size
+    k = widths[widths.shape[0] - 1]
+    kdiv = 1 if loss_code == 0 else k
+    iterations = 0
+    for e in range(epochs):
+        status, its, batch_loss, total, correct = train_epoch(
+            theta,
+            buf,
+            first,
+            X,
+            y,
+            T,
+            orders[e],
+            batch_size,
+            lr,
+            momentum,
+            one_minus_damp,
+            weight_decay,
+            nesterov,
+            loss_code,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+            loss_max,
+            record,
+            recorded[e * per_epoch : (e + 1) * per_epoch],
+        )
+        iterations += its
+        if status != OK:
+            return status, e + 1, iterations, batch_loss
+        if full:
+            lo, ac = evaluate(
+                theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_off
+            )
+            if lo * (n * kdiv) > loss_max:  # the engine's sum overflows
+                lo = np.inf
+        else:
+            lo, ac = total / (n * kdiv), correct / n
+        history[e, 0], history[e, 1] = lo, ac
+        monitored = lo
+        if Xv.shape[0] > 0:
+            vl, va = evaluate(
+                theta, Xv, yv, Tv, loss_code, kinds, widths, w_off, b_off, slopes, a_off
+            )
+            if vl * (Xv.shape[0] * kdiv) > loss_max:
+                vl = np.inf
+            history[e, 2], history[e, 3] = vl, va
+            monitored = vl
+        if not math.isfinite(monitored):
+            return EVAL_NOT_FINITE, e + 1, iterations, monitored
+    return OK, epochs, iterations, 0.0

@@ -226,3 +226,77 @@ class FastRunner(FlatParameters):
         if lo * (X.shape[0] * k) > self._loss_max():  # the engine's sum overflows
             lo = np.inf
         return float(lo), float(ac)
+
+    def run_all(
+        self,
+        orders: np.ndarray,
+        history,
+        full: bool,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+    ) -> None:
+        """The whole run in compiled code (``kernels.train_run``): an epoch per row of
+        ``orders`` (shape ``(epochs, n)``), ``history`` (a History) filled as
+        ``train``'s loop fills it, the recorders given every iteration. For runs
+        where nothing needs Python between epochs. Raises ``DivergenceError`` as
+        ``run_epoch`` does; a non-finite measured loss ends the run and the
+        History (``train`` checks it as after every epoch)."""
+        self._attach()
+        epochs, n = orders.shape
+        per_epoch = -(-n // self.batch_size)
+        recorded = np.empty((epochs * per_epoch, self.record.size), dtype=self.dtype)
+        if validation is not None:
+            Xv = np.ascontiguousarray(validation[0], dtype=self.dtype)
+            yv, Tv = self._labels(validation[1])
+        else:
+            Xv, (yv, Tv) = (
+                np.empty((0, self.X.shape[1]), self.dtype),
+                self._labels(np.zeros(0, dtype=np.int64)),
+            )
+        measured = np.zeros((epochs, 4))
+        status, done, its, lo = self.k.train_run(
+            self.theta,
+            self.buf,
+            self.first,
+            self.X,
+            self.y,
+            self.T,
+            np.ascontiguousarray(orders, dtype=np.int64),
+            self.batch_size,
+            self.lr,
+            self.momentum,
+            self.one_minus_damp,
+            self.weight_decay,
+            self.nesterov,
+            self.loss_code,
+            *self.arch,
+            self._loss_max(),
+            self.record,
+            recorded,
+            full,
+            Xv,
+            yv,
+            Tv,
+            measured,
+        )
+        if self.recorders:  # iteration i + 1 of epoch i // per_epoch + 1
+            for e in range(done):
+                first = e * per_epoch
+                rows = recorded[first : min(first + per_epoch, its)]
+                self._hand_over(rows, first + 1, e + 1)
+        filled = done if status in (self.k.OK, self.k.EVAL_NOT_FINITE) else done - 1
+        for e in range(filled):
+            history.loss.append(float(measured[e, 0]))
+            history.accuracy.append(float(measured[e, 1]))
+            if validation is not None:
+                history.val_loss.append(float(measured[e, 2]))
+                history.val_accuracy.append(float(measured[e, 3]))
+        history.iterations = int(its)
+        lr = float(self.lr)
+        if status == self.k.LOSS_NOT_FINITE:
+            why = f"the loss became {self._loss_text(lo)}"
+            raise DivergenceError.at(done, its, lr, why)
+        if status == self.k.STEP_NOT_FINITE:
+            why = "an update made a parameter non-finite"
+            raise DivergenceError.at(done, its, lr, why)
+        # EVAL_NOT_FINITE: the History ends with the non-finite loss, which
+        # train's own check after the run reports, as after each epoch.
