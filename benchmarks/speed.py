@@ -29,7 +29,7 @@ import numpy as np
 import retroprop as rp
 from retroprop.recipe import prepare_data
 
-CASES = {"a": "iris", "b": "many", "c": "large"}
+CASES = {"a": "iris", "b": "many", "c": "large", "d": "first"}
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -208,7 +208,25 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
         "retroprop train (auto: compiled)",
         t_rp,
         None,
-        f"{t_rp / steps * 1e6:.2f} us/step, 1 thread",
+        f"{t_rp / steps * 1e6:.2f} us/step, 1 thread, full-set History per epoch",
+    )
+    from benchmarks.reference import iris_loop
+
+    rng = np.random.default_rng(1)
+    orders = np.array([rng.permutation(len(y)) for _ in range(epochs)])
+    start = rp.mlp([4, 4, 3, 3], seed=1).state_dict()
+
+    def reference() -> None:
+        iris_loop({k: v.copy() for k, v in start.items()}, X, y, orders, 0.05)
+
+    t_ref = median_time(reference, repeats)
+    _row(
+        out,
+        case,
+        "reference: hand-written Numba loop",
+        t_ref,
+        t_rp,
+        f"{t_ref / steps * 1e6:.2f} us/step, the same {steps} steps, no History",
     )
     t_np = median_time(ours("numpy"), repeats)
     _row(
@@ -219,7 +237,7 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
         t_rp,
         f"{t_np / steps * 1e6:.1f} us/step",
     )
-    result = {"retroprop": t_rp, "steps": steps, "epochs": epochs}
+    result = {"retroprop": t_rp, "steps": steps, "epochs": epochs, "reference": t_ref}
     if _have("torch"):
         import torch
 
@@ -404,18 +422,42 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
         )
         case = f"c: large {name}"
 
-        def ours() -> rp.History:
+        def ours(history: str = "auto") -> rp.History:
             net = rp.mlp(sizes, seed=0, dtype=dtype)
-            return rp.train(net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0)
+            return rp.train(
+                net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0, history=history
+            )
 
+        kind = ours().loss_kind
         t_rp = median_time(ours, repeats)
         _row(
             out,
             case,
-            "retroprop train (auto: BLAS runner)",
+            f"retroprop train (auto: BLAS runner, {kind} loss)",
             t_rp,
             None,
-            f"{(train_flops + eval_flops) / t_rp / 1e9:.0f} GFLOP/s incl. evaluation",
+            f"{train_flops / t_rp / 1e9:.0f} GFLOP/s",
+        )
+        t_full = median_time(lambda: ours("full"), repeats)
+        _row(
+            out,
+            case,
+            "retroprop train, history='full'",
+            t_full,
+            t_rp,
+            f"{(train_flops + eval_flops) / t_full / 1e9:.0f} GFLOP/s incl. evaluation",
+        )
+        from benchmarks.reference import gemm_epoch
+
+        t_gemm, gemm_flops = gemm_epoch(n, sizes, batch, dtype)
+        _row(
+            out,
+            case,
+            "limit: the epoch's GEMMs alone (BLAS)",
+            t_gemm,
+            t_rp,
+            f"{gemm_flops / t_gemm / 1e9:.0f} GFLOP/s for these shapes; retroprop "
+            f"reaches {train_flops / t_rp / (gemm_flops / t_gemm):.0%} of it",
         )
         t_np = median_time(
             lambda: rp.train(
@@ -431,7 +473,14 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
             repeats,
         )
         _row(out, case, "retroprop train (engine='numpy')", t_np, t_rp)
-        result[name] = {"retroprop": t_rp, "numpy": t_np}
+        result[name] = {
+            "retroprop": t_rp,
+            "numpy": t_np,
+            "full": t_full,
+            "gemm": t_gemm,
+            "gflops": train_flops / t_rp / 1e9,
+            "gemm_gflops": gemm_flops / t_gemm / 1e9,
+        }
         if _have("torch"):
             import torch
 
@@ -482,7 +531,103 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
     return result
 
 
+# --- (d): first runs, as new processes ----------------------------------------------
+
+
+def _process_seconds(args: list[str], env: dict) -> float:
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - t0
+
+
+def first(quick: bool, repeats: int, out: TextIO) -> dict:
+    """``import retroprop``, ``retroprop train`` and ``retroprop seeds --n 100`` as
+    new processes: with an empty Numba cache (a fresh install: NUMBA_CACHE_DIR
+    pointed at a new folder) and again with the cache that run left."""
+    import tempfile
+
+    n_seeds = "10" if quick else "100"
+    commands = {
+        "import retroprop": ["-c", "import retroprop"],
+        "retroprop train": ["-m", "retroprop", "train", "--quiet"],
+        f"retroprop seeds --n {n_seeds}": ["-m", "retroprop", "seeds", "--n", n_seeds],
+    }
+    _header(out, "(d) new processes: a fresh install's first run, then warm")
+    result: dict = {}
+    for what, args in commands.items():
+        cold, warm = [], []
+        for _ in range(1 if quick else repeats):
+            with tempfile.TemporaryDirectory() as cache:
+                env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+                cold.append(_process_seconds(args, env))
+                warm.append(_process_seconds(args, env))
+        result[what] = {
+            "cold": statistics.median(cold),
+            "warm": statistics.median(warm),
+        }
+        _row(out, f"d: {what}", "empty cache (first run)", result[what]["cold"], None)
+        _row(out, f"d: {what}", "warm cache", result[what]["warm"], None)
+    return result
+
+
 def run(case: str, *, quick: bool, repeats: int, out: TextIO) -> dict:
-    """Run case ``"a"``, ``"b"`` or ``"c"`` and write its table to ``out``."""
-    fn = {"a": iris, "b": many, "c": large}[case]
+    """Run case ``"a"`` .. ``"d"`` and write its table to ``out``."""
+    fn = {"a": iris, "b": many, "c": large, "d": first}[case]
     return fn(quick, repeats, out)
+
+
+
+
+def targets(results: dict) -> list[str]:
+    """One line per target of issue 16 that the run measured: its ratio, met or not."""
+    lines = []
+
+    def line(what: str, value: float, limit: float, better: str) -> None:
+        met = value <= limit if better == "below" else value >= limit
+        sign = "<=" if better == "below" else ">="
+        lines.append(
+            f"{'MET ' if met else 'MISS'} {what}: {value:.2f} (target {sign} {limit:g})"
+        )
+
+    a = results.get("a")
+    if a:
+        line(
+            "(a) retroprop / hand-written loop",
+            a["retroprop"] / a["reference"],
+            2,
+            "below",
+        )
+    for name, r in results.get("c", {}).items():
+        if "torch_train_only" in r:
+            line(
+                f"(c) {name}: PyTorch training only / retroprop",
+                r["torch_train_only"] / r["retroprop"],
+                1.2,
+                "above",
+            )
+        if "sklearn" in r:
+            line(
+                f"(c) {name}: scikit-learn / retroprop",
+                r["sklearn"] / r["retroprop"],
+                1.5,
+                "above",
+            )
+        lines.append(
+            f"     (c) {name}: {r['gflops']:.0f} GFLOP/s, the GEMMs alone "
+            f"{r['gemm_gflops']:.0f} GFLOP/s ({r['gflops'] / r['gemm_gflops']:.0%})"
+        )
+    d = results.get("d", {})
+    limits = {"import retroprop": 0.15, "retroprop train": 2.0}
+    for what, r in d.items():
+        limit = limits.get(what, 8.0)
+        line(f"(d) {what}, first run (empty cache), s", r["cold"], limit, "below")
+    return lines
