@@ -112,3 +112,24 @@ def test_a_non_finite_measured_loss_ends_the_whole_run(iris_split, whole_runs):
     assert whole_runs
     assert isinstance(err, rp.DivergenceError) and isinstance(ref, rp.DivergenceError)
     assert (err.epoch, err.iteration) == (ref.epoch, ref.iteration) == (1, len(y))
+
+
+def test_progress_is_shown_at_intervals_of_the_same_whole_run(iris_split, whole_runs):
+    from retroprop.train import PROGRESS_UPDATES, ProgressCallback
+
+    X, y = iris_split.X_train, iris_split.y_train
+    kw = {"epochs": 50, "lr": 0.05, "batch_size": 1}
+    seen = []
+    bar = ProgressCallback(lambda e, n, h: seen.append((e, n, len(h.loss))), 50)
+    rec, rec_alone = rp.RecordParameter("2.bias"), rp.RecordParameter("2.bias")
+    shown = _run(X, y, callbacks=[rec, bar], **kw)
+    assert 1 < len(whole_runs) <= PROGRESS_UPDATES  # pieces of the whole run
+    assert seen[-1] == (50, 50, 50) and len(seen) == len(whole_runs)
+    assert [e for e, _, _ in seen] == sorted({e for e, _, _ in seen})
+    alone = _run(X, y, callbacks=[rec_alone], **kw)
+    assert len(whole_runs) == len(seen) + 1  # one piece when nothing is shown
+    for name in alone[0]:
+        assert np.array_equal(shown[0][name], alone[0][name]), name
+    assert shown[1].loss == alone[1].loss and shown[1].iterations == 50 * len(y)
+    assert rec.iterations == rec_alone.iterations and rec.epochs == rec_alone.epochs
+    assert all(np.array_equal(a, b) for a, b in zip(rec.values, rec_alone.values))

@@ -69,6 +69,10 @@ __all__ = [
 ]
 
 
+PROGRESS_UPDATES = 20
+"""How often a compiled whole run stops to show progress (when a callback does)."""
+
+
 def predict_proba(net: Sequential, X: np.ndarray) -> np.ndarray:
     """Softmax of the network's outputs, shape ``(n_samples, n_classes)``."""
     return softmax(net(X))
@@ -241,20 +245,28 @@ def train(
     hist.engine = runner.name
     for cb in callbacks:
         cb.on_train_begin(state)
-    if hasattr(runner, "run_all") and all(map(recorded_by_runner, callbacks)):
-        # Nothing needs Python between epochs: the whole run in compiled code,
-        # drawing the same sample orders from rng as the loop below.
-        orders = np.array([epoch_order(rng, n, shuffle) for _ in range(epochs)])
-        runner.run_all(
-            orders.reshape(epochs, n),
-            hist,
-            full,
-            (Xv, yv) if validation is not None else None,
-        )
-        state.epoch, state.iteration = hist.epochs, hist.iterations
-        last = hist.val_loss or hist.loss
-        if last:
+    progress = [cb for cb in callbacks if getattr(cb, "progress_only", False)]
+    if hasattr(runner, "run_all") and all(
+        recorded_by_runner(cb) or cb in progress for cb in callbacks
+    ):
+        # Nothing needs Python between epochs: the whole run in compiled code (in
+        # a few pieces when progress is shown), drawing the same sample orders
+        # from rng as the loop below.
+        piece = max(-(-epochs // PROGRESS_UPDATES) if progress else epochs, 1)
+        for start in range(0, epochs, piece):
+            count = min(piece, epochs - start)
+            orders = np.array([epoch_order(rng, n, shuffle) for _ in range(count)])
+            runner.run_all(
+                orders.reshape(count, n),
+                hist,
+                full,
+                (Xv, yv) if validation is not None else None,
+            )
+            state.epoch, state.iteration = hist.epochs, hist.iterations
+            last = hist.val_loss or hist.loss
             check_loss(last[-1], epoch=hist.epochs, iteration=hist.iterations, lr=lr)
+            for cb in progress:
+                cb.on_epoch_end(state)
         epochs = 0  # done: the loop below has nothing left to run
     for epoch in range(1, epochs + 1):
         state.epoch = epoch

@@ -236,12 +236,14 @@ class FastRunner(FlatParameters):
     ) -> None:
         """The whole run in compiled code (``kernels.train_run``): an epoch per row of
         ``orders`` (shape ``(epochs, n)``), ``history`` (a History) filled as
-        ``train``'s loop fills it, the recorders given every iteration. For runs
+        ``train``'s loop fills it (continuing after the epochs it holds: a run may
+        come in pieces), the recorders given every iteration. For runs
         where nothing needs Python between epochs. Raises ``DivergenceError`` as
         ``run_epoch`` does; a non-finite measured loss ends the run and the
         History (``train`` checks it as after every epoch)."""
         self._attach()
         epochs, n = orders.shape
+        epoch0, iteration0 = history.epochs, history.iterations  # done before
         per_epoch = -(-n // self.batch_size)
         recorded = np.empty((epochs * per_epoch, self.record.size), dtype=self.dtype)
         if validation is not None:
@@ -278,11 +280,11 @@ class FastRunner(FlatParameters):
             Tv,
             measured,
         )
-        if self.recorders:  # iteration i + 1 of epoch i // per_epoch + 1
+        if self.recorders:  # row i: iteration i + 1 of epoch i // per_epoch + 1
             for e in range(done):
                 first = e * per_epoch
                 rows = recorded[first : min(first + per_epoch, its)]
-                self._hand_over(rows, first + 1, e + 1)
+                self._hand_over(rows, iteration0 + first + 1, epoch0 + e + 1)
         filled = done if status in (self.k.OK, self.k.EVAL_NOT_FINITE) else done - 1
         for e in range(filled):
             history.loss.append(float(measured[e, 0]))
@@ -290,6 +292,8 @@ class FastRunner(FlatParameters):
             if validation is not None:
                 history.val_loss.append(float(measured[e, 2]))
                 history.val_accuracy.append(float(measured[e, 3]))
+        its += iteration0
+        done += epoch0
         history.iterations = int(its)
         lr = float(self.lr)
         if status == self.k.LOSS_NOT_FINITE:

@@ -92,6 +92,9 @@ class Callback:
     """
 
     per_iteration = False  # True when on_iteration_begin/end do something
+    # True when on_epoch_end only shows progress: the compiled whole run (no Python
+    # between epochs) then calls it at intervals, with the epochs done so far.
+    progress_only = False
 
     def on_train_begin(self, state: TrainState) -> None: ...
     def on_epoch_begin(self, state: TrainState) -> None: ...
@@ -237,7 +240,10 @@ def recorded_by_runner(cb) -> bool:
 
 
 class ProgressCallback(Callback):
-    """Calls ``fn(epoch, epochs, history)`` after every epoch (for progress bars)."""
+    """Calls ``fn(epoch, epochs, history)`` after every epoch (for progress bars);
+    when the whole run is compiled, at intervals (``progress_only``)."""
+
+    progress_only = True
 
     def __init__(self, fn: Callable[[int, int, History], None], epochs: int):
         self.fn, self.epochs = fn, epochs
