@@ -568,10 +568,14 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
 # --- (d): first runs, as new processes ----------------------------------------------
 
 
-def _process_seconds(args: list[str], env: dict) -> float:
+def _process_seconds(args: list[str], env: dict) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of ``python ARGS`` as a new process (cpu: its user +
+    system time, which a shared machine's load does not inflate)."""
+    import resource
     import subprocess
     import sys
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, *args],
@@ -580,7 +584,10 @@ def _process_seconds(args: list[str], env: dict) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def first(quick: bool, repeats: int, out: TextIO) -> dict:
@@ -603,11 +610,28 @@ def first(quick: bool, repeats: int, out: TextIO) -> dict:
                 cold.append(_process_seconds(args, env))
                 warm.append(_process_seconds(args, env))
         result[what] = {
-            "cold": statistics.median(cold),
-            "warm": statistics.median(warm),
+            "cold": statistics.median(w for w, _ in cold),
+            "cold_cpu": statistics.median(c for _, c in cold),
+            "warm": statistics.median(w for w, _ in warm),
+            "warm_cpu": statistics.median(c for _, c in warm),
         }
-        _row(out, f"d: {what}", "empty cache (first run)", result[what]["cold"], None)
-        _row(out, f"d: {what}", "warm cache", result[what]["warm"], None)
+        r = result[what]
+        _row(
+            out,
+            f"d: {what}",
+            "empty cache (first run), wall",
+            r["cold"],
+            None,
+            f"CPU {r['cold_cpu']:.2f} s",
+        )
+        _row(
+            out,
+            f"d: {what}",
+            "warm cache, wall",
+            r["warm"],
+            None,
+            f"CPU {r['warm_cpu']:.2f} s",
+        )
     return result
 
 
@@ -659,5 +683,8 @@ def targets(results: dict) -> list[str]:
     limits = {"import retroprop": 0.15, "retroprop train": 2.0}
     for what, r in d.items():
         limit = limits.get(what, 8.0)
-        line(f"(d) {what}, first run (empty cache), s", r["cold"], limit, "below")
+        line(f"(d) {what}, first run (empty cache), wall s", r["cold"], limit, "below")
+        line(
+            f"(d) {what}, first run (empty cache), CPU s", r["cold_cpu"], limit, "below"
+        )
     return lines
