@@ -239,7 +239,8 @@ def test_a_bad_csv_is_reported_in_portuguese(tmp_path):
     r = run(["train", "--data", "bad.csv"], {"LANG": "pt_BR.UTF-8"}, tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip() == (
-        "retroprop: erro: bad.csv, linha 2, coluna 'b': 'x' não é um número"
+        "retroprop: erro: bad.csv, linha 2, coluna 'b': 'x' não é um número; se 'b' "
+        "é a coluna de classe, escolha-a com --target b, ou deixe-a de fora com --drop b"
     )
     r = run(["--lang", "en", "train", "--data", "no.csv"], {"LANG": "pt_BR"}, tmp_path)
     assert r.stderr.strip() == "retroprop: error: no.csv: no such file"

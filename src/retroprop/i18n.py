@@ -142,6 +142,13 @@ def decimal(text: str) -> str:
     return text.replace(".", ",") if language() == "pt" else text
 
 
+def count(n: int) -> str:
+    """A whole number with thousands separators, for people: ``1,234,567`` in English,
+    ``1.234.567`` in Portuguese."""
+    text = f"{n:,}"
+    return text.replace(",", ".") if language() == "pt" else text
+
+
 def list_separator() -> str:
     """What separates numbers in a list people read: ``"; "`` where the decimal
     comma is in use, ``", "`` otherwise."""

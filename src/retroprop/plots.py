@@ -48,6 +48,7 @@ SIZES: dict[str, tuple[float, float]] = {
     "boundary": (8.0, 6.5),
     "surface": (13.0, 5.5),
     "sweep": (13.0, 5.5),
+    "grid": (13.0, 5.5),
     "seeds": (12.0, 8.5),
     "history": (11.0, 4.5),
 }
@@ -515,6 +516,90 @@ def plot_sweep(
         f"({len(result.seeds)} seeds per $\\eta$)"
     )
     return _save(fig, path)
+
+
+def plot_grid(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
+    """Two heatmaps over (hidden shape, eta): mean test accuracy (mean final training
+    accuracy without test data) and mean final loss; a cell with a diverged run is
+    hatched and says how many.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.GridResult
+    path : str or PathLike, or None
+        Where to write the figure (.png, .pdf, .svg); None returns the Figure.
+    size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
+    """
+    fig = _figure("grid", size, dpi)
+    ax1, ax2 = fig.subplots(1, 2)
+    acc = result.mean_test_accuracy
+    acc_name = "mean test accuracy"
+    if acc is None:
+        acc = result.mean_final_accuracy
+        acc_name = "mean final training accuracy"
+    rows = [",".join(map(str, h)) or "none" for h in result.hidden]
+    cols = [f"{lr:g}" for lr in result.lrs]
+    for ax, values, name, cmap, fmt, log in (
+        (ax1, acc, acc_name, "viridis", ".3f", False),
+        (
+            ax2,
+            result.mean_final_loss,
+            "mean final training loss",
+            "magma_r",
+            ".4f",
+            True,
+        ),
+    ):
+        grid = np.asarray(values, dtype=float).T  # rows: hidden shapes, columns: eta
+        finite = grid[np.isfinite(grid)]
+        norm = None
+        if log and finite.size and finite.min() > 0:
+            from matplotlib.colors import LogNorm
+
+            norm = LogNorm()  # a diverged cell's loss would wash out the others
+            name += " (log colour scale)"
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", norm=norm
+        )
+        fig.colorbar(image, ax=ax, shrink=0.85)
+        for h in range(grid.shape[0]):
+            for i in range(grid.shape[1]):
+                bad = int(result.n_diverged[i, h])
+                text = "NaN" if not np.isfinite(grid[h, i]) else f"{grid[h, i]:{fmt}}"
+                if bad:
+                    text += f"\n{bad}/{len(result.seeds)} diverged"
+                    ax.add_patch(
+                        _hatch(i, h, fill=False, hatch="//", edgecolor="C3", lw=1.5)
+                    )
+                ax.text(
+                    i,
+                    h,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white",
+                    bbox={"facecolor": "black", "alpha": 0.35, "lw": 0, "pad": 1.5},
+                )
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xlabel("$\\eta$  (learning rate)")
+        ax.set_ylabel("hidden layer sizes")
+        ax.set_title(name)
+    fig.suptitle(
+        f"Grid: {len(result.lrs)} $\\eta$ x {len(result.hidden)} shapes, "
+        f"{len(result.seeds)} seeds per cell, {result.loss.shape[-1]} epochs"
+    )
+    return _save(fig, path)
+
+
+def _hatch(i: int, h: int, **style):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((i - 0.5, h - 0.5), 1.0, 1.0, **style)
 
 
 def plot_seeds(

@@ -16,6 +16,7 @@ from retroprop.cli.common import stdout_console
 from retroprop.cli.options import (
     batch_size_option,
     data_options,
+    load_data,
     loss_option,
     lr_option,
     network_options,
@@ -68,8 +69,10 @@ FORMATS = {
     "--sample",
     type=click.IntRange(0),
     default=None,
-    help="Explain on training row N (0-based) instead of the batch training "
-    "visits at --step.",
+    metavar="LINE",
+    help="Explain on the training row at line LINE of the data file (the header "
+    "is line 1; `retroprop predict` names rows the same way) instead of the batch "
+    "training visits at --step.",
 )
 @lr_option
 @batch_size_option
@@ -122,17 +125,39 @@ def explain(
     )
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
+    import numpy as np
+
     import retroprop as rp
     from retroprop.errors import ConfigError, DataError
     from retroprop.recipe import build_network, prepare_data
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    from retroprop.datasets import split_lines
+
+    ds = load_data(data, target, regression=True)
+    split = prepare_data(ds, target, test_size=test_size, seed=seed)
+    lines_train, lines_test = split_lines(ds, test_size, seed)
     X, y = split.X_train, split.y_train
     class_names = list(split.dataset.class_names)
+    regression = ds.task == "regression"
+    if regression:  # the squared error on the standardised target, as train does
+        given = click.get_current_context().get_parameter_source("loss")
+        if loss != "mse" and given is not click.core.ParameterSource.DEFAULT:
+            raise click.BadParameter(
+                "a regression target is explained with mse (the squared error)",
+                param_hint="--loss",
+            )
+        loss = "mse"
+        mean, scale = float(y.mean()), float(y.std()) or 1.0
+        if model_path:
+            meta = rp.load(model_path).metadata
+            mean = float(meta.get("target_mean", mean))
+            scale = float(meta.get("target_scale", scale))
+        y = (y - mean) / scale
+        class_names = [ds.target_name]  # the one output's name, in every view
     if model_path:
-        from retroprop.datasets import train_test_split
+        from retroprop.datasets import check_trainable, train_test_split
 
         model = rp.load(model_path)
         net = model.net
@@ -142,7 +167,11 @@ def explain(
                 f"not the data's {class_names}"
             )
         X_raw = train_test_split(
-            split.dataset.X, split.dataset.y, test_size=test_size, seed=seed
+            split.dataset.X,
+            check_trainable(split.dataset),
+            test_size=test_size,
+            seed=seed,
+            stratify=not regression,
         )[0]
         if X_raw.shape[1] != net.in_features:
             raise DataError(
@@ -154,9 +183,19 @@ def explain(
         net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
     else:
         net = build_network(split, hidden, activation, seed=seed, init=init)
-    n = len(y)
-    if sample is not None and sample >= n:
-        raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
+    if sample is not None:
+        found = np.flatnonzero(lines_train == sample)
+        if not len(found):
+            where = (
+                "is in the test part"
+                if sample in lines_test
+                else "is not a data row of the file"
+            )
+            raise ConfigError(
+                f"--sample: line {sample} {where}; give the line of a training row "
+                f"(e.g. {int(lines_train.min())})"
+            )
+        sample = int(found[0])
 
     # rp.train's own run up to the start of iteration `step`: step - 1 updates.
     from retroprop.train import advance_to_step
@@ -169,6 +208,11 @@ def explain(
         "step": step,
         "epoch": at.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
+        "line": (
+            int(lines_train[rows[0]])
+            if len(rows) == 1
+            else [int(lines_train[r]) for r in rows]
+        ),
         "seed": seed,
         "data": split.dataset.name,
         "class_names": class_names,

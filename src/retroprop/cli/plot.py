@@ -24,8 +24,10 @@ from retroprop.cli.options import (
     data_options,
     files_options,
     floats,
+    load_data,
     network_options,
     parse_range,
+    read_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
@@ -308,7 +310,9 @@ def boundary(
             names = model.feature_names or ds.feature_names
             classes = model.class_names or ds.class_names
         else:
-            split = prepare_data(data, target, test_size=test_size, seed=seed)
+            split = prepare_data(
+                load_data(data, target), target, test_size=test_size, seed=seed
+            )
             net = build_network(split, hidden, activation, seed=seed, init=init)
             what = describe(split, hidden, activation)
             rp.train(
@@ -379,11 +383,13 @@ def _dataset_for_model(model: Any, data: str | None, target: str | None) -> Any:
 
     if data is None:
         return load_iris()
+    opts = {k: v for k, v in read_options().items() if k not in ("features", "task")}
     return load_csv(
         data,
         target=target,
         features=model.feature_names or None,
         class_names=model.class_names or None,
+        **opts,
     )
 
 

@@ -7,6 +7,7 @@ import click
 from retroprop.cli.common import stdout_console
 from retroprop.cli.options import (
     data_options,
+    load_data,
     network_options,
     output_path,
     quiet_option,
@@ -69,7 +70,7 @@ def report(
     check_outputs(inputs={"--data": data}, outputs={"--output": output})
     with ProgressBar(quiet) as bar:
         rec = record_training(
-            data,
+            load_data(data, target),
             target,
             test_size=test_size,
             hidden=hidden,

@@ -12,6 +12,7 @@ from functools import partial
 
 import click
 
+from retroprop.cli.cluster import connect, scheduler_option
 from retroprop.cli.common import (
     answer_line,
     footer,
@@ -25,6 +26,7 @@ from retroprop.cli.options import (
     check_figure,
     data_options,
     files_options,
+    load_data,
     network_options,
     training_options,
 )
@@ -50,10 +52,11 @@ ROWS = (
 @click.option(
     "--n",
     "n",
-    type=click.IntRange(2, 10_000),
+    type=click.IntRange(2),
     default=100,
     show_default=True,
-    help="Random initialisations: seeds --seed, --seed + 1, ...",
+    help="Random initialisations: seeds --seed, --seed + 1, ... (at most 2,000: "
+    "the comparison grows with the square of N).",
 )
 @click.option(
     "--tolerance",
@@ -71,6 +74,7 @@ ROWS = (
     help="A run is clearly worse when its final loss exceeds the best run's "
     "by more than this.",
 )
+@scheduler_option
 @files_options("seeds.png")
 def seeds(
     data: str | None,
@@ -86,6 +90,7 @@ def seeds(
     n: int,
     tolerance: float,
     worse_by: float,
+    scheduler: str | None,
     output: str,
     dpi: int,
     json_path: str | None,
@@ -110,9 +115,11 @@ def seeds(
     from retroprop.experiments import seed_study
     from retroprop.recipe import describe, network_factory, prepare_data
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     t0 = time.perf_counter()
-    with ProgressBar(quiet) as bar:
+    with connect(scheduler) as client, ProgressBar(quiet) as bar:
         result = seed_study(
             network_factory(split, hidden, activation, init=init),
             split.X_train,
@@ -129,6 +136,7 @@ def seeds(
                 done,
                 total,
             ),
+            client=client,
         )
         written = write_files(
             result, output, partial(plots.plot_seeds, dpi=dpi), json_path, csv_path

@@ -24,6 +24,7 @@ from retroprop.cli.options import (
     data_options,
     files_options,
     floats,
+    load_data,
     network_options,
     training_options,
 )
@@ -108,7 +109,9 @@ def surface(
     from retroprop.recipe import describe, network_factory, prepare_data
 
     pair = _seed_pair(seed_pair, seed)
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     what = "measuring the loss surface"
     with ProgressBar(quiet) as bar:
         done: list[str] = []

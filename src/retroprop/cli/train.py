@@ -15,18 +15,21 @@ from retroprop.cli.common import (
 from retroprop.cli.options import (
     check_figure,
     data_options,
+    dialect_options,
     dpi_option,
     figure_path,
+    load_data,
     momentum_options,
     network_options,
     optimizer_option,
     output_path,
     quiet_option,
+    read_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
-from retroprop.i18n import N_, _, decimal, ngettext
+from retroprop.i18n import N_, Message, _, count, decimal, ngettext, shown
 
 
 @click.command()
@@ -93,7 +96,9 @@ def train(
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
-    on a stratified 80/20 split standardised on the training part.
+    on a stratified 80/20 split standardised on the training part. A numeric target
+    (--task regression) trains with the squared error on one linear output, the
+    target standardised too, and reports R², MAE and RMSE.
     """
     from retroprop.atomic import check_outputs
 
@@ -107,9 +112,24 @@ def train(
     )
     check_figure(plot_path, "--plot")
     import retroprop as rp
+    from retroprop.datasets import (
+        capacity_hint,
+        regression_scores,
+        separating_features,
+    )
     from retroprop.recipe import build_network, prepare_data, split_scores
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    ds = load_data(data, target, regression=True)
+    split = prepare_data(ds, target, test_size=test_size, seed=seed)
+    regression = ds.task == "regression"
+    y_train, y_test = split.y_train, split.y_test
+    y_mean, y_scale = 0.0, 1.0
+    if regression:  # the target standardised like the features, on train only
+        y_mean, y_scale = float(y_train.mean()), float(y_train.std())
+        if not y_scale > 0:
+            y_scale = 1.0  # a constant target: only centred
+        y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
+    loss = "mse" if regression else "cross_entropy"
     net = build_network(split, hidden, activation, seed=seed, init=init)
     callbacks: list[rp.Callback] = []
     recorder = None
@@ -121,10 +141,11 @@ def train(
         history = rp.train(
             net,
             split.X_train,
-            split.y_train,
+            y_train,
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,
+            loss=loss,
             optimizer=optimizer,
             momentum=momentum,
             nesterov=nesterov,
@@ -132,34 +153,78 @@ def train(
             seed=seed,
             callbacks=[*callbacks, bar.epochs(epochs)],
             # measured only, for the picture: the held-out curves
-            validation=(split.X_test, split.y_test) if plot_path else None,
+            validation=(split.X_test, y_test) if plot_path else None,
         )
     names = split.dataset.class_names
     result: dict[str, Any] = {
         "data": split.dataset.name,
-        "architecture": [split.n_features, *hidden, split.n_classes],
+        "task": ds.task,
+        "target": ds.target_name,
+        "features": list(ds.feature_names),
+        "architecture": [split.n_features, *hidden, split.n_outputs],
         "activation": activation,
         "init": init,
         "lr": lr,
         "epochs": history.epochs,
         "iterations": history.iterations,
+        "loss_kind": history.loss_kind,  # what the per-epoch loss measured
+        "engine": history.engine,
         "batch_size": batch_size or len(split.y_train),
         "seed": seed,
         "class_names": names,
-        **split_scores(net, split),
     }
+    if ds.source:
+        result["source"] = {**ds.source, "rows": len(ds.X)}
+    if regression:  # R², MAE and RMSE in the target's units
+        for part, X, y in (
+            ("train", split.X_train, y_train),
+            ("test", split.X_test, y_test),
+        ):
+            loss_value, _acc = rp.evaluate(net, X, y, loss="mse")
+            raw = y_mean + y_scale * y
+            pred = y_mean + y_scale * net(X).ravel()
+            result[part] = {
+                **regression_scores(raw, pred),
+                "loss": loss_value,
+                "samples": len(y),
+            }
+    else:
+        result.update(split_scores(net, split))
+    warnings = [
+        Message(
+            N_(
+                "feature {f!r} alone separates the classes perfectly: if it is derived "
+                "from the class (an id sorted by class, a code), leave it out with --drop"
+            ),
+            f=f,
+        )
+        for f in separating_features(ds)
+    ]
+    hint = None
+    if not regression:
+        hint = capacity_hint(hidden, len(names), result["train"]["accuracy"])
+    result["notes"] = list(ds.notes)
+    result["warnings"] = warnings
+    result["hint"] = hint
     if recorder is not None and record_bias:
         _write_bias_csv(record_bias, recorder)
     if save_path:
+        metadata = {
+            **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
+            "target": split.dataset.target_name,
+        }
+        if regression:
+            metadata.update(
+                task="regression",
+                target_mean=y_mean,
+                target_scale=y_scale,
+            )
         model = rp.Model(
             net,
             class_names=names,
             feature_names=split.dataset.feature_names,
             standardizer=split.standardizer,
-            metadata={
-                **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
-                "target": split.dataset.target_name,
-            },
+            metadata=metadata,
         )
         rp.save(model, save_path)
     if plot_path:
@@ -213,6 +278,10 @@ def _render(
 ) -> None:
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
+    if "source" in result:
+        con.print(_source_line(result), soft_wrap=True)
+    for note in result["notes"]:
+        con.print(_("Note: {note}").format(note=shown(note)))
     con.print(
         ngettext(
             "Trained a {arch} network ({activation}) on {data}: {epochs} epoch, "
@@ -231,23 +300,43 @@ def _render(
             seed=result["seed"],
         )
     )
-    t = table(N_("Result"), [N_("split"), N_("samples"), N_("accuracy"), N_("loss")])
+    regression = result["task"] == "regression"
+    cols = (
+        [N_("split"), N_("samples"), "R²", "MAE", "RMSE"]
+        if regression
+        else [N_("split"), N_("samples"), N_("accuracy"), N_("loss")]
+    )
+    t = table(N_("Result"), cols)
     for part in (N_("train"), N_("test")):
         r = result[part]
-        t.add_row(
-            _(part),
-            str(r["samples"]),
-            f"{fmt(r['accuracy'], decimals=4)}",
-            f"{fmt(r['loss'], decimals=4)}",
-        )
+        if regression:
+            t.add_row(
+                _(part),
+                str(r["samples"]),
+                fmt(r["r2"], decimals=4),
+                fmt(r["mae"], 4),
+                fmt(r["rmse"], 4),
+            )
+        else:
+            t.add_row(
+                _(part),
+                str(r["samples"]),
+                fmt(r["accuracy"], decimals=4),
+                fmt(r["loss"], decimals=4),
+            )
     con.print(t)
-    con.print(
-        confusion_table(
-            result["test"]["confusion_matrix"],
-            result["class_names"],
-            _("Confusion matrix (test)"),
+    if not regression:
+        con.print(
+            confusion_table(
+                result["test"]["confusion_matrix"],
+                result["class_names"],
+                _("Confusion matrix (test)"),
+            )
         )
-    )
+    for warning in result["warnings"]:
+        con.print(_("Warning: {warning}").format(warning=shown(warning)))
+    if result["hint"]:
+        con.print(_("Hint: {hint}").format(hint=shown(result["hint"])))
     if save_path:
         con.print(_("Saved the model to {path}").format(path=save_path))
     if record_bias:
@@ -256,6 +345,33 @@ def _render(
                 path=record_bias
             )
         )
+
+
+def _source_line(result: dict) -> str:
+    """How the file was read and what is predicted, in one sentence."""
+    from retroprop.datasets.csvfile import DECIMALS, SEPARATORS
+
+    src = result["source"]
+    sep = _(SEPARATORS[src["sep"]]) if src["sep"] in SEPARATORS else repr(src["sep"])
+    what = (
+        _("regression of {target!r} (a number)").format(target=result["target"])
+        if result["task"] == "regression"
+        else _("classification of {target!r} ({n} classes)").format(
+            target=result["target"], n=len(result["class_names"])
+        )
+    )
+    return _(
+        "Read {data}: {rows} rows, {features} features; {sep}-separated, decimal "
+        "{decimal}, {encoding}; task: {what}"
+    ).format(
+        data=result["data"],
+        rows=src["rows"],
+        features=len(result["features"]),
+        sep=sep,
+        decimal=_(DECIMALS[src["decimal"]]),
+        encoding=src["encoding"],
+        what=what,
+    )
 
 
 @click.command()
@@ -280,18 +396,58 @@ def _render(
     default=None,
     help="Class column, if present, to report accuracy (default: the model's).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
-def predict(model_path: str, data: str, target: str | None, as_json: bool) -> None:
-    """Predict the class of every row of a CSV with a saved model."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print every prediction (and probabilities) as JSON (streamed).",
+)
+@click.option(
+    "--rows",
+    "show_rows",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Rows to list in the table before the summary (--json and --output give all).",
+)
+@click.option(
+    "--output",
+    metavar="PATH.csv",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Write the predictions to a CSV: the rows' identifying columns (or line "
+    "numbers), the predicted class and each class's probability (or the predicted "
+    "value).",
+)
+@dialect_options
+def predict(
+    model_path: str,
+    data: str,
+    target: str | None,
+    as_json: bool,
+    show_rows: int,
+    output: str | None,
+) -> None:
+    """Predict the class (or the value) of every row of a CSV with a saved model.
+
+    Rows are named by their line in the data file (the header is line 1), and by
+    the file's identifying columns (an id, a pandas index) when it has some. Prints
+    the first --rows rows and a summary (rows per class, the accuracy or R² when the
+    file has the target column); --json prints every row, --output writes them.
+    """
     from retroprop.atomic import check_outputs
 
-    check_outputs(inputs={"--model": model_path, "--data": data}, outputs={})
+    check_outputs(
+        inputs={"--model": model_path, "--data": data}, outputs={"--output": output}
+    )
     import numpy as np
 
     import retroprop as rp
-    from retroprop.datasets import load_csv
+    from retroprop.datasets import load_csv, regression_scores
 
     model = rp.load(model_path)
+    regression = model.metadata.get("task") == "regression"
     features = model.feature_names or None
     asked = target is not None  # a --target the user names must exist in the file
     if target is None and isinstance(model.metadata.get("target"), str):
@@ -300,52 +456,197 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
         data,
         target=target,
         features=features,
-        class_names=model.class_names or None,
+        class_names=None if regression else (model.class_names or None),
+        task="regression" if regression else "classification",
         require_target=asked,
+        **read_options(),
     )
     if features is None and ds.X.shape[1] != model.net.in_features:
         raise rp.DataError(
-            f"{data}: has {ds.X.shape[1]} feature columns, the model "
-            f"expects {model.net.in_features}"
+            _("{data}: has {n} feature columns, the model expects {k}").format(
+                data=data, n=ds.X.shape[1], k=model.net.in_features
+            )
         )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        proba = model.predict_proba(ds.X)
-    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        out = (
+            model.net(model.prepare(ds.X)) if regression else model.predict_proba(ds.X)
+        )
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    lines = ds.lines if ds.lines is not None else np.arange(2, len(ds.X) + 2)
     if len(bad):  # finite but huge weights can overflow on some inputs
         raise rp.ModelFileError(
             f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
-            f"(the first is data row {bad[0] + 1}); its weights are too large for "
+            f"(the first is data row {bad[0] + 1}, line {lines[bad[0]]}); its "
+            f"weights are too large for "
             f"this data"
         )
-    pred = np.argmax(proba, axis=1)
-    names = model.class_names or [str(i) for i in range(proba.shape[1])]
-    accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
-    if as_json:
-        emit_json(
-            {
-                "predictions": [names[k] for k in pred],
-                "probabilities": proba.tolist(),
-                "class_names": names,
-                "accuracy": accuracy,
-            }
+    result: dict = {
+        "lines": lines,
+        "ids": ds.ids,
+        "notes": ds.notes,
+        "source": ds.source,
+    }
+    if regression:
+        mean = float(model.metadata.get("target_mean", 0.0))
+        scale = float(model.metadata.get("target_scale", 1.0))
+        values = mean + scale * out[:, 0]
+        result.update(task="regression", target=target, predictions=values)
+        result["scores"] = None if ds.y is None else regression_scores(ds.y, values)
+    else:
+        pred = np.argmax(out, axis=1)
+        names = model.class_names or [str(i) for i in range(out.shape[1])]
+        accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
+        result.update(
+            task="classification",
+            predicted=pred,
+            predictions=np.asarray(names, dtype=str)[pred],
+            probabilities=out,
+            class_names=names,
+            accuracy=accuracy,
         )
+    if output:
+        _write_predictions(output, result)
+    if as_json:
+        _stream_json({k: v for k, v in result.items() if k != "predicted"})
         return
+    _render_predictions(data, result, ds, output, show_rows)
+
+
+def _row_names(
+    result: dict, limit: int | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The columns that name each row (the first ``limit`` rows): the file's
+    identifiers, else its line."""
+    ids = result["ids"]
+    stop = len(result["lines"]) if limit is None else limit
+    if ids:
+        return list(ids), [list(v) for v in zip(*(c[:stop] for c in ids.values()))]
+    return [N_("line")], [[str(n)] for n in result["lines"][:stop]]
+
+
+def _stream_json(result: dict) -> None:
+    """``result`` as one JSON object on stdout, its NumPy arrays written in chunks of
+    rows, so that a million rows never become one Python list of lists (``json``
+    writes each chunk in C; floats keep every digit)."""
+    import json
+    import sys
+
+    import numpy as np
+
+    from retroprop.jsondata import plain
+
+    out, chunk = sys.stdout, 65_536
+    out.write("{")
+    for i, (key, value) in enumerate(result.items()):
+        out.write(("," if i else "") + f"\n  {json.dumps(key)}: ")
+        if isinstance(value, np.ndarray):
+            out.write("[")
+            for start in range(0, len(value), chunk):
+                part = json.dumps(value[start : start + chunk].tolist())[1:-1]
+                out.write(("," if start else "") + part)
+            out.write("]")
+        else:
+            out.write(json.dumps(plain(value)))
+    out.write("\n}\n")
+    out.flush()
+
+
+def _write_predictions(path: str, result: dict) -> None:
+    import csv
+    import io
+
+    from retroprop.atomic import write_text
+
+    heads, rows = _row_names(result)
+    if "line" not in heads:
+        heads, rows = (
+            ["line", *heads],
+            [[str(n), *r] for n, r in zip(result["lines"], rows)],
+        )
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if result["task"] == "regression":
+        w.writerow([*heads, f"predicted {result['target'] or 'value'}"])
+        for r, v in zip(rows, result["predictions"]):
+            w.writerow([*r, repr(float(v))])
+    else:
+        w.writerow([*heads, "predicted", *[f"p({c})" for c in result["class_names"]]])
+        for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
+            w.writerow([*r, c, *[repr(float(x)) for x in p]])
+    write_text(path, buf.getvalue())
+
+
+def _render_predictions(
+    data: str, result: dict, ds, output: str | None, show_rows: int
+) -> None:
+    import numpy as np
     from rich.table import Table
 
+    con = stdout_console()
+    for note in result["notes"]:
+        con.print(_("Note: {note}").format(note=shown(note)))
+    n = len(result["lines"])
+    heads, rows = _row_names(result, min(n, show_rows))
+    if output:
+        con.print(
+            ngettext(
+                "Wrote {n} prediction for {data} to {path}",
+                "Wrote {n} predictions for {data} to {path}",
+                n,
+            ).format(n=n, data=data, path=output)
+        )
     t = Table(title=_("Predictions for {data}").format(data=data), title_justify="left")
-    t.add_column(_("row"), justify="right")
+    for h in heads:
+        t.add_column(_(h) if h in ("line", "index") else h, justify="right")
+    more = ngettext(
+        "... and {n} more row (--rows N lists more, --json all)",
+        "... and {n} more rows (--rows N lists more, --json all)",
+        n - show_rows,
+    ).format(n=count(n - show_rows))
+    if result["task"] == "regression":
+        t.add_column(
+            _("predicted {target}").format(target=result["target"] or _("value")),
+            justify="right",
+        )
+        for r, v in zip(rows, result["predictions"]):
+            t.add_row(*r, fmt(v))
+        con.print(t)
+        if n > show_rows:
+            con.print(more)
+        if result["scores"] is not None:
+            sc = result["scores"]
+            con.print(
+                ngettext(
+                    "R² {r2}, MAE {mae}, RMSE {rmse} ({n} row)",
+                    "R² {r2}, MAE {mae}, RMSE {rmse} ({n} rows)",
+                    n,
+                ).format(
+                    r2=fmt(sc["r2"], decimals=4),
+                    mae=fmt(sc["mae"], 4),
+                    rmse=fmt(sc["rmse"], 4),
+                    n=n,
+                )
+            )
+        return
+    names = result["class_names"]
     t.add_column(_("predicted"))
     for c in names:
         t.add_column(f"p({c})", justify="right")
-    for i, (k, p) in enumerate(zip(pred, proba)):
-        t.add_row(str(i + 1), names[k], *[f"{fmt(v, decimals=4)}" for v in p])
-    con = stdout_console()
+    for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
+        t.add_row(*r, str(c), *[fmt(v, decimals=4) for v in p])
     con.print(t)
-    if accuracy is not None:
+    if n > show_rows:
+        con.print(more)
+    pred = result["predicted"]
+    counts = np.bincount(pred, minlength=len(names))
+    con.print(
+        ngettext("{n} row predicted: ", "{n} rows predicted: ", n).format(n=count(n))
+        + ", ".join(f"{c} {count(int(k))}" for c, k in zip(names, counts))
+    )
+    if result["accuracy"] is not None:
+        right = int(np.sum(pred == ds.y))
         con.print(
             _("accuracy: {accuracy} ({right}/{n})").format(
-                accuracy=fmt(accuracy, decimals=4),
-                right=int(np.sum(pred == ds.y)),
-                n=len(pred),
+                accuracy=fmt(result["accuracy"], decimals=4), right=right, n=n
             )
         )

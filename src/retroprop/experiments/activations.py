@@ -141,6 +141,11 @@ def activation_curves(
     lo, hi = (float(v) for v in x_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")
+    if not np.isfinite(hi - lo):  # the points are spaced by (hi - lo) / (n - 1)
+        raise ConfigError(
+            f"range {lo:g},{hi:g} is too wide: high - low overflows float64 "
+            f"(above 1.8e308); narrow it"
+        )
     if n_points < 3:
         raise ConfigError(f"n_points must be at least 3, got {n_points}")
     x = np.linspace(lo, hi, n_points)
