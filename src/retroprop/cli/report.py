@@ -15,7 +15,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
-from retroprop.i18n import ngettext
+from retroprop.i18n import _, ngettext
 
 
 @click.command()
@@ -60,7 +60,8 @@ def report(
 
     Trains as `retroprop train` does (same defaults, seed and sample order), keeps
     every number of the first --steps iterations (`retroprop explain`'s trace,
-    taken before each real update) and the loss and accuracy of every epoch. Open
+    taken before each real update) and the loss and accuracy of every epoch (R²,
+    MAE and RMSE for a regression target, trained on the squared error as train does). Open
     the file in any browser: click a neuron, a weight or a bias for its numbers and
     the lecture's formulas; move through the steps with the slider or the arrow keys.
     """
@@ -70,7 +71,7 @@ def report(
     check_outputs(inputs={"--data": data}, outputs={"--output": output})
     with ProgressBar(quiet) as bar:
         rec = record_training(
-            load_data(data, target),
+            load_data(data, target, regression=True),
             target,
             test_size=test_size,
             hidden=hidden,
@@ -93,20 +94,26 @@ def report(
     write_html(output, rec.to_html(title))
     con = stdout_console()
     n = len(rec.recorder.traces)
+    if rec.regression is not None:
+        final = _("final training R² {r2}").format(
+            r2=fmt(rec.regression.curves["r2"][-1], decimals=4)
+        )
+    else:
+        final = _("final training accuracy {accuracy}").format(
+            accuracy=fmt(rec.history.accuracy[-1], decimals=4)
+        )
     con.print(
         ngettext(
             "Wrote {output}: {n} recorded step of {iterations} iterations, {epochs} "
-            "epochs (final training accuracy {accuracy}). Open it in a browser; it "
-            "needs no network.",
+            "epochs ({final}). Open it in a browser; it needs no network.",
             "Wrote {output}: {n} recorded steps of {iterations} iterations, {epochs} "
-            "epochs (final training accuracy {accuracy}). Open it in a browser; it "
-            "needs no network.",
+            "epochs ({final}). Open it in a browser; it needs no network.",
             n,
         ).format(
             output=output,
             n=n,
             iterations=rec.history.iterations,
             epochs=rec.history.epochs,
-            accuracy=fmt(rec.history.accuracy[-1], decimals=4),
+            final=final,
         )
     )

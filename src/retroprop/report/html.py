@@ -46,6 +46,7 @@ LABELS = {
     "loss_steps": N_("Loss of each recorded step's sample,"),
     "loss_epochs": N_("Mean loss per epoch"),
     "accuracy_epochs": N_("Accuracy per epoch"),
+    "r2_epochs": N_("R² per epoch"),
     "train": N_("train"),
     "test": N_("test"),
     "footer": N_(
