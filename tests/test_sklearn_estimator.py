@@ -269,7 +269,11 @@ def test_int_hidden_size_and_auto_batch(iris):
 def test_partial_fit_judges_divergence_as_fit_does(iris, activation):
     """eta = 100 grows the loss in one epoch: partial_fit raises fit's error."""
     X, _, y = iris
-    settings = dict(activation=activation, learning_rate_init=100.0, random_state=0)
+    settings = {
+        "activation": activation,
+        "learning_rate_init": 100.0,
+        "random_state": 0,
+    }
     with pytest.raises(rp.DivergenceError) as by_fit:
         BackpropClassifier(max_iter=1, **settings).fit(X, y)
     with pytest.raises(rp.DivergenceError) as by_partial:
@@ -302,7 +306,7 @@ def test_partial_fit_judges_from_the_first_call(iris):
 
 
 def test_partial_fit_regressor_divergence(iris):
-    X, _, y = iris
+    X = iris[0]
     target = X[:, 2] * 3.0
     with pytest.raises(rp.DivergenceError, match="times where it started"):
         BackpropRegressor(learning_rate_init=5.0, random_state=0).partial_fit(X, target)
