@@ -102,14 +102,14 @@ def test_every_format_writes_its_file(capsys, tmp_path, fmt):
         assert got == grads
     elif fmt == "markdown":
         assert printed.rstrip("\n") == text.rstrip("\n")
-        assert "## Layer 4 backward: biases 4.bias" in text
+        assert "## 4 (output layer) backward: biases 4.bias" in text
         assert r"\frac{\partial L}{\partial p_r}" in text
     else:
         for title in (
-            "Layer 0 forward",
+            "0 (hidden layer 1) forward",
             "Softmax and cross-entropy loss",
-            "Layer 4 backward: biases 4.bias",
-            "Layer 0 backward: weights",
+            "4 (output layer) backward: biases 4.bias",
+            "0 (hidden layer 1) backward: weights",
         ):
             assert title in text and title in printed
 

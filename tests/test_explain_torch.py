@@ -68,7 +68,7 @@ def test_torch_model_is_explained_like_the_same_retroprop_model(user_dir, capsys
     from retroprop.recipe import prepare_data
     from retroprop.torch import from_torch as convert
 
-    net = rp.mlp([4, 4, 3, 3], seed=0)
+    net = rp.mlp([4, 4, 3, 3], seed=0, names=["fc1", "fc2", "fc3"])
     net.load_state_dict(
         {k: v.astype(np.float64) for k, v in convert(model).state_dict().items()}
     )

@@ -334,7 +334,7 @@ def test_html_page_shows_its_latex(trace, tmp_path):
 
     seen = browse(trace_html(trace), tmp_path)
     assert seen["problems"] == []
-    assert "hidden 1 (softplus)" in seen["heads"]
+    assert "0 (hidden layer 1), softplus" in seen["heads"]
     assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
     assert (
         r"\frac{\partial a_{0}}{\partial z_{0}} = \frac{1}{1 + e^{-z_{0}}}"
@@ -353,7 +353,7 @@ def test_report_draws_it(softplus, tmp_path):
     seen = browse(rec.to_html(), tmp_path)
     assert seen["problems"] == []
     assert (
-        "hidden 1 (softplus)" in seen["heads"]
-        and "hidden 2 (softplus)" in seen["heads"]
+        "0 (hidden layer 1), softplus" in seen["heads"]
+        and "2 (hidden layer 2), softplus" in seen["heads"]
     )
     assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]

@@ -19,6 +19,18 @@ SCHEMA = "retroprop.explain/1"
 """The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning."""
 
 
+def layer_label(name: str, number: int, is_output: bool) -> str:
+    """How every view names a Linear layer: its name, then its place in the network.
+
+    ``layer_label("fc1", 1, False)`` is ``"fc1 (hidden layer 1)"``,
+    ``layer_label("fc3", 3, True)`` is ``"fc3 (output layer)"``; ``number`` counts the
+    Linear layers from 1.
+    """
+    if is_output:
+        return f"{name} (output layer)"
+    return f"{name} (hidden layer {number})"
+
+
 @dataclass
 class LayerTrace:
     """One Linear layer (and the activation after it, if any) in one step.
@@ -29,7 +41,12 @@ class LayerTrace:
     Attributes
     ----------
     name : str
-        The Linear's index in the Sequential (``"0"``, ``"2"``, ``"4"``...).
+        The Linear's name in the network: the name it came with (``"fc1"`` from the
+        lecture's PyTorch class, or given to ``mlp(..., names=...)``), else its index
+        in the Sequential (``"0"``, ``"2"``, ``"4"``...). Its parameters are
+        ``"<name>.weight"`` and ``"<name>.bias"``.
+    number : int
+        Its position among the Linear layers, from 1 (the lecture's layer ``l``).
     activation : str or None
         Name of the activation after the Linear (None: the layer outputs ``z``).
     activation_params : dict
@@ -79,10 +96,16 @@ class LayerTrace:
     activation_params: dict = field(default_factory=dict)
     factor_formulas: dict[str, dict[str, str]] = field(default_factory=dict)
     formulas: dict[str, str | None] = field(default_factory=dict)
+    number: int = 1
 
     @property
     def weight_name(self) -> str:
         return f"{self.name}.weight"
+
+    @property
+    def label(self) -> str:
+        """The one way every view names the layer: ``"fc1 (hidden layer 1)"``."""
+        return layer_label(self.name, self.number, self.is_output)
 
     @property
     def bias_name(self) -> str | None:
@@ -96,6 +119,8 @@ class LayerTrace:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "number": self.number,
+            "label": self.label,
             "weight_name": self.weight_name,
             "bias_name": self.bias_name,
             "activation": self.activation,
@@ -213,12 +238,27 @@ class TraceData:
         return self.x.shape[0]
 
     def parameter(self, name: str, index: tuple[int, ...] | int) -> ParameterTrace:
-        """The entry of parameter ``name`` at ``index`` (``("4.bias", 1)``)."""
+        """The entry of parameter ``name`` at ``index`` (``("fc3.bias", 1)``).
+
+        Raises ``KeyError`` listing the trace's parameter names and their shapes
+        when ``name`` is not one of them or ``index`` is outside its shape.
+        """
         index = (index,) if isinstance(index, (int, np.integer)) else tuple(index)
         for p in self.parameters:
             if p.name == name and p.index == index:
                 return p
-        raise KeyError(f"no parameter {name}{list(index)} in the trace")
+        shapes = {k: v.shape for k, v in self.values().items()}
+        valid = ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
+        if name not in shapes:
+            raise KeyError(
+                f"no parameter named {name!r} in the trace; its parameters (and "
+                f"shapes) are: {valid}"
+            )
+        bounds = ", ".join(f"0..{n - 1}" for n in shapes[name])
+        raise KeyError(
+            f"{name} has no entry {list(index)}: its shape is {list(shapes[name])}, "
+            f"so the index takes {len(shapes[name])} number(s) in {bounds}"
+        )
 
     def grads(self) -> dict[str, np.ndarray]:
         """``{name: gradient array}`` shaped like ``state_dict()``."""
@@ -236,8 +276,8 @@ class TraceData:
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in self.layers:
             shapes[layer.weight_name] = layer.weight.shape
-            if layer.bias is not None:
-                shapes[f"{layer.name}.bias"] = layer.bias.shape
+            if layer.bias_name is not None and layer.bias is not None:
+                shapes[layer.bias_name] = layer.bias.shape
         out = {name: np.empty(shape) for name, shape in shapes.items()}
         for p in self.parameters:
             out[p.name][p.index] = getattr(p, what)

@@ -279,11 +279,11 @@ def explain_step(
             formulas[key] = {"text": text, "latex": latex}
         layers.append(
             LayerTrace(
-                name=str(lin_i),
+                name=work.names[lin_i],  # "fc1" as the network came, else "0"
                 activation=getattr(act, "name", None),
                 is_output=is_output,
-                weight=before[f"{lin_i}.weight"],
-                bias=before.get(f"{lin_i}.bias"),
+                weight=before[work.parameter_name(lin_i, "weight")],
+                bias=before.get(work.parameter_name(lin_i, "bias")),
                 a_prev=lin.a_prev.copy(),
                 z=z.copy(),
                 a=(act.a if act is not None else z).copy(),
@@ -295,6 +295,7 @@ def explain_step(
                 activation_params=act.params() if act is not None else {},
                 factor_formulas=formulas,
                 formulas=_activation_formulas(act),
+                number=li + 1,
             )
         )
 
@@ -303,7 +304,7 @@ def explain_step(
         s = layer.symbol
         entries = [(layer.weight_name, idx) for idx in np.ndindex(layer.weight.shape)]
         if layer.bias is not None:
-            bias_name = f"{layer.name}.bias"
+            bias_name = layer.bias_name or ""
             entries += [(bias_name, idx) for idx in np.ndindex(layer.bias.shape)]
         for name, idx in entries:
             i = idx[0]

@@ -81,7 +81,7 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     for layer in trace.layers:
         n_out, n_in = layer.weight.shape
         act = layer.activation
-        title = f"Layer {layer.name} forward: Linear({n_in}, {n_out})"
+        title = f"{layer.label} forward: Linear({n_in}, {n_out})"
         title += f" then {act}" if act else ""
         s_ = layer.symbol
         cols = [
@@ -236,7 +236,7 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             what = "biases" if is_bias else "weights"
             out.append(
                 TableView(
-                    f"Layer {layer.name} backward: {what} {pname}",
+                    f"{layer.label} backward: {what} {pname}",
                     cols,
                     rows,
                     batch_note,

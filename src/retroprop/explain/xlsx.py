@@ -162,14 +162,14 @@ def to_xlsx(trace: TraceData, path) -> None:
             return f
 
         zs = sh.block(
-            f"layer {layer.name}: z_i = w_i . a_prev + b_i",
+            f"{layer.label}: z_i = w_i . a_prev + b_i",
             [f"z_{i}" for i in range(n_out)],
             z_formula,
         )
         if layer.activation is not None:
             fa = layer.formulas.get("spreadsheet")
             a_rows = sh.block(
-                f"layer {layer.name}: a_i = {layer.activation}(z_i)"
+                f"{layer.label}: a_i = {layer.activation}(z_i)"
                 + ("" if fa else " (retroprop's values: no spreadsheet formula)"),
                 [f"a_{i}" for i in range(n_out)],
                 lambda i, s, zs=zs, fa=fa, L=layer: (
@@ -263,7 +263,7 @@ def to_xlsx(trace: TraceData, path) -> None:
             above = trace.layers[li + 1]
             d_above = deltas[li + 1]
             grad_a = sh.block(
-                f"layer {layer.name}: dL/da_i = sum_k w_ki delta_k",
+                f"{layer.label}: dL/da_i = sum_k w_ki delta_k",
                 [f"dL/da_{i}" for i in range(n_out)],
                 lambda i, s, above=above, d_above=d_above: (
                     "="
@@ -276,7 +276,7 @@ def to_xlsx(trace: TraceData, path) -> None:
         if layer.activation is not None:
             fp = layer.formulas.get("spreadsheet_prime")
             fprime = sh.block(
-                f"layer {layer.name}: f'(z_i) for {layer.activation}"
+                f"{layer.label}: f'(z_i) for {layer.activation}"
                 + ("" if fp else " (retroprop's values: no spreadsheet formula)"),
                 [f"f'(z_{i})" for i in range(n_out)],
                 lambda i, s, fp=fp, zs=zs, a=a_rows, L=layer: (
@@ -286,7 +286,7 @@ def to_xlsx(trace: TraceData, path) -> None:
                 ),
             )
             deltas[li] = sh.block(
-                f"layer {layer.name}: delta_i = dL/dz_i",
+                f"{layer.label}: delta_i = dL/dz_i",
                 [f"delta_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a, f=fprime: (
                     f"={sh.cell(g[i], s)}*{sh.cell(f[i], s)}"
@@ -294,7 +294,7 @@ def to_xlsx(trace: TraceData, path) -> None:
             )
         else:
             deltas[li] = sh.block(
-                f"layer {layer.name}: delta_i = dL/dz_i",
+                f"{layer.label}: delta_i = dL/dz_i",
                 [f"delta_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a: f"={sh.cell(g[i], s)}",
             )

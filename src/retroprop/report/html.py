@@ -21,6 +21,7 @@ from typing import Any
 
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
+from retroprop.explain.data import layer_label
 from retroprop.jsondata import plain
 
 TEMPLATE = "template.html"
@@ -38,7 +39,9 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     layers : list of dict
         Layer 0 is the inputs, then one per Linear: ``size``, ``kind`` (``"input"``,
         ``"hidden"``, ``"output"``), ``activation`` (name or None), ``module`` (the
-        Linear's index in the Sequential) and ``bias`` (its ``state_dict`` name).
+        Linear's name in the network: ``"fc1"``, or its index ``"0"``), ``label``
+        (``layer_label``: ``"fc1 (hidden layer 1)"``) and ``bias`` (its
+        ``state_dict`` name).
     linears : list of dict
         One per Linear: ``module``, ``weight`` and ``bias`` names, ``in``, ``out`` and
         the diagram layers it connects (``from``, ``to``).
@@ -71,13 +74,14 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
                 "size": lin.out_features,
                 "kind": "output" if n == len(lin_idx) - 1 else "hidden",
                 "activation": act,
-                "module": i,
+                "module": net.names[i],
+                "label": layer_label(net.names[i], n + 1, n == len(lin_idx) - 1),
                 "bias": bias,
             }
         )
         linears.append(
             {
-                "module": i,
+                "module": net.names[i],
                 "weight": names[id(lin.weight)],
                 "bias": bias,
                 "in": lin.in_features,
@@ -108,13 +112,14 @@ def layout_from_trace(trace: dict) -> tuple[list[dict], list[dict]]:
     linears = []
     for n, row in enumerate(rows):
         out, inp = len(row["weight"]), len(row["weight"][0])
-        module = int(row["name"])
+        module = row["name"]
         layers.append(
             {
                 "size": out,
                 "kind": "output" if row["is_output"] else "hidden",
                 "activation": row["activation"],
                 "module": module,
+                "label": layer_label(module, n + 1, row["is_output"]),
                 "bias": row["bias_name"],
             }
         )
