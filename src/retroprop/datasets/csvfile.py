@@ -230,9 +230,10 @@ def load_csv(
             y[i] = index[lab]
     return Dataset(
         X=X,
-        y=y,
+        y=y,  # type: ignore[arg-type]  # None: a file without classes (predict)
         feature_names=list(features),
         class_names=names,
         name=name,
         target_name=target or "class",
+        lines=np.array([line for line, _ in rows], dtype=np.int64),
     )

@@ -21,6 +21,9 @@ class Dataset:
     class_names : list of str
     name : str
         Where the data came from (a file path, or ``"iris"``).
+    lines : ndarray of shape (n_samples,) or None
+        Each row's line in its CSV file (the header is line 1), for pointing a
+        student at the sample (``train --record``); None when not read from a file.
     """
 
     X: np.ndarray
@@ -29,6 +32,7 @@ class Dataset:
     class_names: list[str]
     name: str = ""
     target_name: str = field(default="class")
+    lines: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:

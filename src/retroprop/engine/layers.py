@@ -293,7 +293,7 @@ class Sequential(Module):
         for name, p in own.items():
             p.data = new[name]
 
-    def config(self) -> list[dict]:
+    def config(self) -> list[dict]:  # type: ignore[override]
         """The architecture as plain data (for saving); see ``from_config``."""
         out = []
         for i, (name, m) in enumerate(zip(self.names, self.modules)):

@@ -176,26 +176,58 @@ class EarlyStopping(Callback):
 
 
 class RecordParameter(Callback):
-    """Records a parameter's value before every iteration (the lecture's exercise 4).
+    """Records a parameter before and after every update (the lecture's exercise 4).
 
-    ``RecordParameter("4.bias")`` on the lecture's network keeps the last layer's
-    bias as it was before each update, in ``values`` (one copy per iteration), with
-    the iteration numbers (1-based) in ``iterations`` and epochs in ``epochs``.
+    ``RecordParameter("fc3.bias")`` (``"4.bias"`` on an unnamed network) keeps the
+    last layer's bias as it was before each update in ``values`` and as the update
+    left it in ``after`` (one copy per iteration), with the iteration numbers
+    (1-based) in ``iterations``, epochs in ``epochs`` and the rows of ``X`` the
+    update used in ``samples``. Given the training data ``X, y``, it also keeps what
+    the hand update needs: each sample's true class ``r`` in ``targets`` and the
+    probabilities ``p_i = softmax(out)_i`` the network gave it before the update in
+    ``probabilities``.
+
+    Parameters
+    ----------
+    name : str
+        A name of ``net.state_dict()``.
+    X : ndarray of shape (n_samples, n_features), optional
+    y : ndarray of shape (n_samples,), optional
+        The arrays given to ``train`` (``state.batch`` indexes them).
+
+    Attributes
+    ----------
+    values, after : list of ndarray, each shaped like the parameter
+    iterations, epochs : list of int
+    samples : list of ndarray of shape (batch,)
+    targets : list of ndarray of shape (batch,)
+        Empty without ``y``.
+    probabilities : list of ndarray of shape (batch, k)
+        Empty without ``X``.
     """
 
     per_iteration = True
 
-    def __init__(self, name: str):
+    def __init__(
+        self, name: str, X: np.ndarray | None = None, y: np.ndarray | None = None
+    ):
         self.name = name
+        self.X = None if X is None else np.asarray(X)
+        self.y = None if y is None else np.asarray(y)
         self.values: list[np.ndarray] = []
+        self.after: list[np.ndarray] = []
         self.iterations: list[int] = []
         self.epochs: list[int] = []
+        self.samples: list[np.ndarray] = []
+        self.targets: list[np.ndarray] = []
+        self.probabilities: list[np.ndarray] = []
 
     def on_train_begin(self, state: TrainState) -> None:
         names = [n for n, _ in state.net.named_parameters()]
         if self.name not in names:
             raise ConfigError(
-                f"no parameter named {self.name!r}; the network has {names}"
+                f"no parameter named {self.name!r}; the network's parameters are "
+                f"{', '.join(names)}"
             )
         self._param = dict(state.net.named_parameters())[self.name]
 
@@ -203,6 +235,18 @@ class RecordParameter(Callback):
         self.values.append(self._param.data.copy())
         self.iterations.append(state.iteration)
         self.epochs.append(state.epoch)
+        idx = np.asarray(state.batch if state.batch is not None else [], dtype=int)
+        self.samples.append(idx.copy())
+        if self.y is not None:
+            self.targets.append(self.y[idx].copy())
+        if self.X is not None:
+            from retroprop.engine.losses import softmax
+
+            # the forward the update is about to run, seen from here: p = softmax(out)
+            self.probabilities.append(softmax(state.net(self.X[idx])))
+
+    def on_iteration_end(self, state: TrainState) -> None:
+        self.after.append(self._param.data.copy())
 
 
 class ProgressCallback(Callback):

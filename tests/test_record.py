@@ -1,0 +1,230 @@
+"""Exercise 4, complete: ``train --record-bias`` / ``--record NAME`` write, per update,
+the sample, its data-file line, its class r, the probabilities p_i and the parameter
+before and after; as CSV (English or Portuguese spreadsheet dialect) or xlsx."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from importlib import resources
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.cli import main
+from retroprop.recipe import LECTURE, build_network, prepare_data
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return e.value.code, out, err
+
+
+def read_csv(text: str, sep: str = ",", decimal: str = ".") -> list[dict]:
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=sep))
+    out = []
+    for row in rows:
+        d: dict = {}
+        for k, v in row.items():
+            if k == "class":
+                d[k] = v
+            elif "." in v or "e" in v or (decimal != "." and decimal in v):
+                d[k] = float(v.replace(decimal, ".")) if decimal != "." else float(v)
+            else:
+                d[k] = int(v)
+        out.append(d)
+    return out
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """One run of the lecture's training for 2 epochs, recorded in both dialects
+    and as xlsx."""
+    d = tmp_path_factory.mktemp("rec")
+    paths = {"en": d / "b.csv", "pt": d / "b_pt.csv", "xlsx": d / "b.xlsx"}
+    for key, extra in (
+        ("en", []),
+        ("pt", ["--csv-dialect", "pt"]),
+        ("xlsx", []),
+    ):
+        with pytest.raises(SystemExit) as e:
+            main(
+                [
+                    "train",
+                    "-q",
+                    "--epochs",
+                    "2",
+                    "--record-bias",
+                    str(paths[key]),
+                    *extra,
+                ]
+            )
+        assert e.value.code == 0
+    return paths
+
+
+def test_each_row_is_the_lectures_hand_update(recorded):
+    rows = read_csv(recorded["en"].read_text())
+    assert len(rows) == 240  # 120 training samples, 2 epochs, batch size 1
+    eta = LECTURE["lr"]
+    for row in rows:
+        p = np.array([row[f"p_{i}"] for i in range(3)])
+        before = np.array([row[f"4.bias[{i}] before"] for i in range(3)])
+        after = np.array([row[f"4.bias[{i}] after"] for i in range(3)])
+        delta_r = np.eye(3)[row["r"]]
+        assert p.sum() == pytest.approx(1.0, abs=1e-12)
+        # b_i <- b_i - eta * (p_i - delta_ri): the update the student redoes by hand
+        np.testing.assert_allclose(after, before - eta * (p - delta_r), atol=1e-15)
+    # each row's "after" is the next row's "before"
+    for a, b in itertools.pairwise(rows):
+        for i in range(3):
+            assert a[f"4.bias[{i}] after"] == b[f"4.bias[{i}] before"]
+
+
+def test_sample_line_and_class_point_at_the_data_file(recorded):
+    rows = read_csv(recorded["en"].read_text())
+    split = prepare_data()
+    with resources.as_file(resources.files("retroprop.datasets") / "iris.csv") as path:
+        lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    for row in rows[:130]:
+        cells = lines[row["line"] - 1].split(",")  # line 1 is the header
+        values = np.array(
+            [float(c) for c, h in zip(cells, header) if h != "species"], dtype=float
+        )
+        np.testing.assert_allclose(values, split.X_train_raw[row["sample"]], rtol=1e-12)
+        assert cells[header.index("species")] == row["class"]
+        assert split.dataset.class_names[row["r"]] == row["class"]
+        assert split.y_train[row["sample"]] == row["r"]
+    # the samples follow train's order: one permutation of the 120 rows per epoch
+    order = np.random.default_rng(LECTURE["seed"]).permutation(120)
+    assert [r["sample"] for r in rows[:120]] == order.tolist()
+
+
+def test_the_probabilities_are_the_networks_before_the_update(recorded):
+    rows = read_csv(recorded["en"].read_text())
+    split = prepare_data()
+    net = build_network(split)
+    for row in rows[:3]:
+        t = rp.explain_step(
+            net, split.X_train[row["sample"]], row["r"], lr=LECTURE["lr"]
+        )
+        np.testing.assert_allclose(
+            [row[f"p_{i}"] for i in range(3)], t.probabilities[0], rtol=1e-12
+        )
+        net.load_state_dict(t.updated())
+
+
+def test_portuguese_dialect_has_semicolons_and_decimal_commas(recorded):
+    en, pt = recorded["en"].read_text(), recorded["pt"].read_text()
+    first = pt.splitlines()[1]
+    assert ";" in first and "." not in first and "," in first
+    assert pt.splitlines()[0].split(";")[0] == "iteration"
+    assert read_csv(pt, ";", ",") == read_csv(en)
+
+
+def test_xlsx_holds_numbers_as_numbers(recorded):
+    openpyxl = pytest.importorskip("openpyxl")
+    ws = openpyxl.load_workbook(recorded["xlsx"]).active
+    rows = list(ws.iter_rows(values_only=True))
+    header, body = list(rows[0]), rows[1:]
+    en = read_csv(recorded["en"].read_text())
+    assert header == list(en[0])
+    assert len(body) == len(en)
+    for got, want in zip(body, en):
+        for h, v in zip(header, got):
+            if h == "class":
+                assert v == want[h]
+            else:
+                assert isinstance(v, (int, float)) and not isinstance(v, bool)
+                # openpyxl writes 16 significant digits (a spreadsheet keeps 15)
+                assert v == pytest.approx(want[h], rel=1e-15, abs=0)
+
+
+def test_record_any_parameter_by_name(capsys, tmp_path):
+    path = tmp_path / "w.csv"
+    code, _, err = run(
+        capsys,
+        "train",
+        "-q",
+        "--epochs",
+        "1",
+        "--record",
+        "2.weight",
+        "--record",
+        "4.bias",
+        "--record-to",
+        path,
+    )
+    assert code == 0, err
+    rows = read_csv(path.read_text())
+    assert len(rows) == 120
+    assert "2.weight[2,3] before" in rows[0] and "4.bias[2] after" in rows[0]
+    # the library's recording of the same run, to the bit
+    split = prepare_data()
+    net = build_network(split)
+    rec = rp.RecordParameter("2.weight")
+    rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=1,
+        lr=LECTURE["lr"],
+        seed=LECTURE["seed"],
+        callbacks=[rec],
+    )
+    for row, before, after in zip(rows, rec.values, rec.after):
+        assert row["2.weight[1,2] before"] == before[1, 2]
+        assert row["2.weight[1,2] after"] == after[1, 2]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--record", "fc9.bias", "--record-to", "x.csv"], "0.weight, 0.bias"),
+        (["--record", "4.bias"], "--record needs a file to write to"),
+        (["--record-to", "x.csv"], "--record-to needs a parameter"),
+        (
+            ["--record-bias", "a.csv", "--record-to", "b.csv", "--record", "4.bias"],
+            "give one",
+        ),
+    ],
+)
+def test_bad_recording_options_are_one_line_errors(
+    capsys, tmp_path, monkeypatch, args, says
+):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "train", "-q", "--epochs", "1", *args)
+    assert code == 2
+    assert says in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_library_recorder_keeps_the_sample_columns():
+    split = prepare_data()
+    net = rp.mlp([4, 4, 3, 3], seed=1, names=["fc1", "fc2", "fc3"])
+    rec = rp.RecordParameter("fc3.bias", split.X_train, split.y_train)
+    rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=1,
+        lr=0.05,
+        batch_size=4,
+        callbacks=[rec],
+    )
+    assert len(rec.values) == len(rec.after) == 30
+    assert [len(s) for s in rec.samples] == [4] * 30
+    for s, r, p in zip(rec.samples, rec.targets, rec.probabilities):
+        np.testing.assert_array_equal(split.y_train[s], r)
+        assert p.shape == (4, 3)
+    from retroprop.teach import record_table
+
+    table = record_table([rec])
+    assert len(table.rows) == 120  # one row per sample of every update
+    assert table.header[:3] == ["iteration", "epoch", "sample"]
