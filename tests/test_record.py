@@ -228,3 +228,28 @@ def test_library_recorder_keeps_the_sample_columns():
     table = record_table([rec])
     assert len(table.rows) == 120  # one row per sample of every update
     assert table.header[:3] == ["iteration", "epoch", "sample"]
+
+
+def test_explain_model_says_where_the_weights_came_from(capsys, tmp_path):
+    model = tmp_path / "trained.safetensors"
+    code, _, err = run(capsys, "train", "-q", "--epochs", "3", "--save", model)
+    assert code == 0, err
+    code, out, err = run(capsys, "explain", "--model", model, "--format", "json")
+    assert code == 0, err
+    import json
+
+    meta = json.loads(out)["meta"]
+    assert meta["weights"]["file"] == str(model)
+    assert meta["weights"]["epochs"] == 3
+    for fmt in ("markdown", "table"):
+        code, out, err = run(
+            capsys, "explain", "--model", model, "--format", fmt, "--step", "2"
+        )
+        assert code == 0, err
+        text = " ".join(out.split()).lower()
+        assert f"weights from {model} (trained for 3 epochs)" in text
+        assert "update 2 of training continued from them" in text
+        assert "(step 2" not in text
+    # new weights: the step of a training run, as before
+    code, out, err = run(capsys, "explain", "--format", "markdown")
+    assert "Step 1, sample" in out and "weights from" not in out

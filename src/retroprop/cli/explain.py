@@ -128,6 +128,7 @@ def explain(
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
+    weights: dict | None = None  # where the weights came from, when from a file
     split = prepare_data(data, target, test_size=test_size, seed=seed)
     X, y = split.X_train, split.y_train
     class_names = list(split.dataset.class_names)
@@ -150,8 +151,10 @@ def explain(
                 f"{model_path} expects {net.in_features}"
             )
         X = model.prepare(X_raw)
+        weights = {"file": model_path, **_training_of(model.metadata)}
     elif torch_model or torch_class:
         net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
+        weights = {"file": torch_model}
     else:
         net = build_network(split, hidden, activation, seed=seed, init=init)
     n = len(y)
@@ -174,8 +177,16 @@ def explain(
         "class_names": class_names,
         "feature_names": list(split.dataset.feature_names),
     }
+    if weights is not None:
+        meta["weights"] = weights
     trace = rp.explain_step(net, X[rows], y[rows], lr=lr, loss=loss, meta=meta)
     _emit(trace, fmt, output)
+
+
+def _training_of(metadata: dict) -> dict:
+    """What a model file says of its training (``train --save`` writes epochs, lr,
+    seed and data): the keys present, for ``meta["weights"]``."""
+    return {k: metadata[k] for k in ("epochs", "lr", "seed", "data") if k in metadata}
 
 
 def _torch_network(path: str | None, class_spec: str | None, split: Any) -> Any:

@@ -31,6 +31,36 @@ def layer_label(name: str, number: int, is_output: bool) -> str:
     return f"{name} (hidden layer {number})"
 
 
+def step_context(meta: dict) -> str:
+    """Which step a trace explains and where its weights came from, in one line.
+
+    ``meta`` as the command line fills it: ``step``, ``sample``, ``epoch`` and, for
+    weights read from a file, ``weights`` (``{"file": ..., "epochs": ...}``).
+    ``"step 1, sample 86, epoch 1"``; from a trained model ``"weights from
+    trained.safetensors (trained for 100 epochs); the step explained is update 1
+    of training continued from them (sample 86)"``.
+    """
+    where = ", ".join(
+        f"{k} {meta[k]}" for k in ("step", "sample", "epoch") if k in meta
+    )
+    source = meta.get("weights")
+    if not isinstance(source, dict) or "file" not in source:
+        return where
+    epochs = source.get("epochs")
+    origin = (
+        f"weights from {source['file']} (trained for {epochs} epochs)"
+        if epochs is not None
+        else f"weights from {source['file']}"
+    )
+    if "step" not in meta:
+        return origin
+    sample = f" (sample {meta['sample']})" if "sample" in meta else ""
+    return (
+        f"{origin}; the step explained is update {meta['step']} of training "
+        f"continued from them{sample}"
+    )
+
+
 @dataclass
 class LayerTrace:
     """One Linear layer (and the activation after it, if any) in one step.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 
-from retroprop.explain.data import TraceData
+from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
 
 
@@ -21,9 +21,7 @@ def tables(trace: TraceData, digits: int = 6) -> list:
         f"One SGD step: loss {trace.loss_function}, η = {trace.lr:g}, "
         f"{trace.n_samples} sample(s)"
     )
-    where = ", ".join(
-        f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta
-    )
+    where = step_context(trace.meta)
     items: list = [Text(heading + (f" ({where})" if where else ""), style="bold")]
     for view in views(trace, digits):
         t = Table(title=view.title, title_justify="left", title_style="bold")

@@ -21,7 +21,7 @@ from typing import Any
 
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
-from retroprop.explain.data import layer_label
+from retroprop.explain.data import layer_label, step_context
 from retroprop.jsondata import plain
 
 TEMPLATE = "template.html"
@@ -235,6 +235,8 @@ def trace_html(trace: Any, title: str | None = None) -> str:
     for k in ("data", "seed"):
         if k in meta:
             header[k] = meta[k]
+    if isinstance(meta.get("weights"), dict):
+        header["weights"] = step_context(meta)
     return render_html(
         [d],
         class_names=meta.get("class_names"),
