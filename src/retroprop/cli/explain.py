@@ -35,7 +35,7 @@ FORMATS = {
 
 @click.command()
 @data_options
-@network_options()
+@network_options(step=True)
 @click.option(
     "--model",
     "model_path",
@@ -161,6 +161,11 @@ def explain(
     if sample is not None and sample >= n:
         raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
 
+    if not all(getattr(m, "differentiable", True) for m in net):
+        return _explain_stopped(
+            net, X, y, step, sample, lr, loss, split, seed, fmt, output
+        )
+
     # rp.train's own run up to the start of iteration `step`: step - 1 updates.
     from retroprop.train import advance_to_step
 
@@ -168,7 +173,7 @@ def explain(
         net, X, y, step=step, lr=lr, batch_size=batch_size, loss=loss, seed=seed
     )
     rows = [sample] if sample is not None else [int(i) for i in at.batch]
-    meta = {
+    meta: dict[str, Any] = {
         "step": step,
         "epoch": at.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
@@ -180,6 +185,51 @@ def explain(
     if weights is not None:
         meta["weights"] = weights
     trace = rp.explain_step(net, X[rows], y[rows], lr=lr, loss=loss, meta=meta)
+    _emit(trace, fmt, output)
+
+
+def _explain_stopped(
+    net: Any,
+    X: Any,
+    y: Any,
+    step: int,
+    sample: int | None,
+    lr: float,
+    loss: str,
+    split: Any,
+    seed: int,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """A network with the step function: its forward pass on the first sample
+    training would visit, and where backpropagation stops (nothing trains it, so
+    only step 1 exists)."""
+    import numpy as np
+
+    import retroprop as rp
+
+    if step != 1:
+        raise click.UsageError(
+            f"--step {step}: a network with the step function is never updated "
+            f"(backpropagation stops at its derivative), so only --step 1 exists"
+        )
+    row = (
+        sample
+        if sample is not None
+        else int(np.random.default_rng(seed).permutation(len(y))[0])  # train's first
+    )
+    meta = {
+        "step": 1,
+        "epoch": 1,
+        "sample": row,
+        "seed": seed,
+        "data": split.dataset.name,
+        "class_names": list(split.dataset.class_names),
+        "feature_names": list(split.dataset.feature_names),
+    }
+    trace = rp.explain_step(
+        net, X[[row]], y[[row]], lr=lr, loss=loss, meta=meta, stop=True
+    )
     _emit(trace, fmt, output)
 
 

@@ -246,6 +246,11 @@ class TraceData:
     prediction : ndarray of shape (n,) or None
         The predicted class of each sample (``Loss.predict``: the largest output),
         when the targets are classes.
+    stopped : dict or None
+        For a network backpropagation cannot go through (the step function):
+        ``{"at": the first backward factor that has no value, "reason": why}``; the
+        trace then holds the forward pass and the loss only (no ``parameters``,
+        backward arrays NaN). None for a full step.
     """
 
     lr: float
@@ -262,6 +267,7 @@ class TraceData:
     meta: dict = field(default_factory=dict)
     loss_formulas: dict = field(default_factory=dict)
     prediction: np.ndarray | None = None
+    stopped: dict | None = None
 
     @property
     def n_samples(self) -> int:
@@ -354,6 +360,7 @@ class TraceData:
                     None if self.prediction is None else self.prediction.tolist()
                 ),
                 "meta": self.meta,
+                "stopped": self.stopped,
             }
         )
         assert isinstance(d, dict)

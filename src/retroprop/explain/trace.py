@@ -127,6 +127,8 @@ def explain_step(
     lr: float = 0.05,
     loss: str = "cross_entropy",
     meta: dict | None = None,
+    *,
+    stop: bool = False,
 ) -> Trace:
     """Run one SGD step of ``net`` on ``x, y`` and record every number of it.
 
@@ -149,6 +151,12 @@ def explain_step(
         outputs) or ``"mse"``.
     meta : dict or None
         Context kept in ``Trace.meta``.
+    stop : bool
+        For a network with an activation that has no derivative (the step
+        function): False raises ``NotDifferentiableError``; True returns the
+        forward pass and the loss, with ``Trace.stopped`` naming the first backward
+        factor that cannot be computed and why (the lecture's point about the step
+        function), and no gradients or update.
 
     Returns
     -------
@@ -159,7 +167,7 @@ def explain_step(
     ConfigError, DataError
         On a loss, learning rate, network or data that cannot be explained.
     NotDifferentiableError
-        When the network has a Step activation.
+        When the network has a Step activation (unless ``stop``).
     """
     from retroprop.train import loss_targets
 
@@ -177,13 +185,13 @@ def explain_step(
     ):
         raise ConfigError(f"lr must be a finite number >= 0, got {lr!r}")
     pairs = _layers_of(net)
-    for m in net:
-        if not getattr(m, "differentiable", True):
-            from retroprop.engine.activations import STEP_WHY
+    dead = [m for m in net if not getattr(m, "differentiable", True)]
+    if dead and not stop:
+        from retroprop.engine.activations import STEP_WHY
 
-            raise NotDifferentiableError(
-                f"cannot explain a step of this network: {STEP_WHY}"
-            )
+        raise NotDifferentiableError(
+            f"cannot explain a step of this network: {STEP_WHY}"
+        )
     X = np.asarray(x, dtype=net.dtype)
     if X.ndim == 1:
         X = X.reshape(1, -1)
@@ -206,6 +214,9 @@ def explain_step(
             )
         if Y.min() < 0 or Y.max() >= k:
             raise DataError(f"y must hold classes 0..{k - 1}, got {Y.min()}..{Y.max()}")
+
+    if dead:
+        return _stopped_trace(net, pairs, X, Y, lr, loss, meta)
 
     # The step itself: the engine's forward, loss, backward and SGD on a copy.
     work = copy.deepcopy(net)
@@ -346,6 +357,83 @@ def explain_step(
         meta=dict(meta or {}),
         loss_formulas=loss_cls.describe(),
         prediction=prediction,
+    )
+
+
+def _stopped_trace(
+    net: Sequential,
+    pairs: list[tuple[int, int | None]],
+    X: np.ndarray,
+    Y: np.ndarray,
+    lr: float,
+    loss: str,
+    meta: dict | None,
+) -> Trace:
+    """The forward pass and the loss of a network that backpropagation cannot go
+    through, and where the backward pass stops: at the derivative of the topmost
+    activation that has none (the first factor the chain rule needs from it)."""
+    from retroprop.engine.activations import STEP_WHY
+    from retroprop.train import loss_targets
+
+    work = copy.deepcopy(net)
+    out = work(X)
+    loss_cls = LOSSES[loss]
+    loss_fn = loss_cls()
+    targets = loss_targets(Y, net.out_features, loss, out.dtype)
+    loss_value = loss_fn(out, targets)
+    layers, stopped_at = [], None
+    for li, (lin_i, act_i) in enumerate(pairs):
+        lin = cast(Linear, work[lin_i])
+        act = cast(Activation, work[act_i]) if act_i is not None else None
+        is_output = li == len(pairs) - 1
+        z = (
+            act.z
+            if act is not None
+            else (out if is_output else cast(Linear, work[pairs[li + 1][0]]).a_prev)
+        )
+        nan = np.full(z.shape, np.nan)
+        layer = LayerTrace(
+            name=work.names[lin_i],
+            activation=getattr(act, "name", None),
+            is_output=is_output,
+            weight=lin.weight.data.copy(),
+            bias=None if lin.bias is None else lin.bias.data.copy(),
+            a_prev=lin.a_prev.copy(),
+            z=z.copy(),
+            a=(act.a if act is not None else z).copy(),
+            grad_a=nan,
+            f_prime=None,
+            delta=nan.copy(),
+            grad_a_prev=np.full(lin.a_prev.shape, np.nan),
+            factors={},
+            activation_params=act.params() if act is not None else {},
+            formulas=_activation_formulas(act),
+            number=li + 1,
+        )
+        layers.append(layer)
+        if act is not None and not act.differentiable:
+            top = "out" if is_output else "a"
+            stopped_at = f"d{top}_i/dz_i of {layer.label}, {act.name}'(z)"
+    return Trace(
+        lr=float(lr),
+        loss_function=loss,
+        loss=float(loss_value),
+        loss_per_sample=loss_fn.per_sample(out, targets),
+        x=X.copy(),
+        target=Y.copy(),
+        target_values=(
+            None
+            if loss_cls.target == "class"
+            else np.asarray(targets, dtype=out.dtype).reshape(out.shape).copy()
+        ),
+        output=out.copy(),
+        probabilities=loss_fn.probabilities(out),
+        layers=layers,
+        parameters=[],
+        meta=dict(meta or {}),
+        loss_formulas=loss_cls.describe(),
+        prediction=loss_fn.predict(out) if Y.ndim == 1 else None,
+        stopped={"at": stopped_at or "", "reason": STEP_WHY},
     )
 
 

@@ -164,13 +164,13 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
         if trace.prediction is not None and k > 1:
             c = int(trace.prediction[s])
             named = f" ({classes[c]})" if c < len(classes) else ""
-            lnamed = rf"\ (	ext{{{classes[c]}}})" if c < len(classes) else ""
+            lnamed = rf"\ (\text{{{classes[c]}}})" if c < len(classes) else ""
             pt = lf.get("prediction_text", "argmax_i out_i")
-            pl = lf.get("prediction_latex", r"rg\max_i out_i")
+            pl = lf.get("prediction_latex", r"\arg\max_i out_i")
             notes.append(
                 (
                     f"{who}predicted class {pt} = {c}{named}",
-                    rf"{lwho}	ext{{predicted class }} {pl} = {c}{lnamed}",
+                    rf"{lwho}\text{{predicted class }} {pl} = {c}{lnamed}",
                 )
             )
     title = lf.get("title") or f"{trace.loss_function} loss"
@@ -182,6 +182,16 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             )
         )
     out.append(TableView(title, cols, rows, notes))
+    if trace.stopped is not None:
+        # backpropagation cannot go on: say where and why, and show nothing after
+        out.append(
+            TableView(
+                f"Backpropagation stops at {trace.stopped['at']}",
+                [Column("why", r"\text{why}", False)],
+                [[trace.stopped["reason"]]],
+            )
+        )
+        return out
 
     batch_note = (
         [

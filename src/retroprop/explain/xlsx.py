@@ -98,6 +98,9 @@ def to_xlsx(trace: TraceData, path) -> None:
         raise ConfigError(
             "the xlsx format needs openpyxl: pip install 'retroprop[xlsx]'"
         ) from None
+    if trace.stopped is not None:
+        _stopped_xlsx(trace, path)
+        return
     wb = Workbook()
     wp = wb.active
     wp.title = "parameters"
@@ -326,6 +329,45 @@ def to_xlsx(trace: TraceData, path) -> None:
 
     # Into memory first: openpyxl's ZipFile, left half-written by a full disk, would
     # print a traceback from its __del__; the bytes then go out in one atomic write.
+    buf = io.BytesIO()
+    wb.save(buf)
+    write_bytes(path, buf.getvalue())
+
+
+def _stopped_xlsx(trace: TraceData, path) -> None:
+    """A step backpropagation cannot make: the forward tables (numbers as numbers)
+    and, on the ``stopped`` sheet, the factor where it stops and why."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from retroprop.explain.views import views
+
+    wb = Workbook()
+    stop = wb.active
+    assert stop is not None and trace.stopped is not None
+    stop.title = "stopped"
+    stop.append(["stopped_at", trace.stopped["at"]])
+    stop.append(["reason", trace.stopped["reason"]])
+    stop["A1"].font = stop["A2"].font = Font(bold=True)
+    ws = wb.create_sheet("forward")
+    for view in views(trace, digits=17)[:-1]:
+        ws.append([view.title])
+        ws.cell(ws.max_row, 1).font = Font(bold=True)
+        ws.append([c.text for c in view.columns])
+        for row in view.rows:
+            ws.append(
+                [
+                    float(v) if c.numeric and v not in ("", "nan") else v
+                    for c, v in zip(view.columns, row)
+                ]
+            )
+        for text, _ in view.notes:
+            ws.append([text])
+        ws.append([])
+    import io
+
+    from retroprop.atomic import write_bytes
+
     buf = io.BytesIO()
     wb.save(buf)
     write_bytes(path, buf.getvalue())

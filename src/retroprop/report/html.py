@@ -224,6 +224,8 @@ def trace_html(trace: Any, title: str | None = None) -> str:
     -------
     str
     """
+    if getattr(trace, "stopped", None) is not None:
+        return _stopped_html(trace, title)
     d = trace.to_dict() if hasattr(trace, "to_dict") else trace
     meta = d.get("meta") or {}
     sample = meta.get("sample")
@@ -278,3 +280,43 @@ def write_html(path: str | os.PathLike, page: str) -> None:
     from retroprop.atomic import write_text
 
     write_text(path, page)
+
+
+def _stopped_html(trace: Any, title: str | None) -> str:
+    """A step backpropagation cannot make: the forward tables and, highlighted, the
+    factor where the backward pass stops and why (no diagram: there is nothing to
+    click through)."""
+    import html as h
+
+    from retroprop.explain.views import views
+
+    title = title or "retroprop: backpropagation stops"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{h.escape(title)}</title>",
+        (
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+            "collapse;margin:.5em 0 1.5em}td,th{border:1px solid #999;padding:3px "
+            "8px}td{text-align:right}.stopped{border:2px solid #b00;padding:1em;"
+            "background:#fee}</style></head><body>"
+        ),
+        f"<h1>{h.escape(title)}</h1>",
+    ]
+    all_views = views(trace)
+    for view in all_views[:-1]:
+        parts.append(f"<h2>{h.escape(view.title)}</h2><table><tr>")
+        parts += [f"<th>{h.escape(c.text)}</th>" for c in view.columns]
+        parts.append("</tr>")
+        for row in view.rows:
+            cells = "".join(f"<td>{h.escape(v)}</td>" for v in row)
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+        parts += [f"<p>{h.escape(text)}</p>" for text, _ in view.notes]
+    last = all_views[-1]
+    parts.append(
+        f'<div class="stopped" id="stopped"><h2>{h.escape(last.title)}</h2>'
+        f"<p>{h.escape(last.rows[0][0])}</p></div>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
