@@ -157,7 +157,7 @@ def test_model_option(capsys, tmp_path):
         (["--loss", "hinge"], "--loss"),
         (["--model", "no-such-file.safetensors"], "no-such-file.safetensors"),
         (["--format", "json", "--output", "/no/such/folder/x.json"], "does not exist"),
-        (["--activation", "step"], "step"),
+        (["--activation", "step", "--step", "2"], "only --step 1 exists"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(capsys, args, piece):

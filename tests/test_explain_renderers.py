@@ -123,7 +123,7 @@ def test_text_and_markdown_show_the_trace_numbers(lecture_trace):
     assert rf"L = -\ln(p_r) = -\ln({fmt(p_r, 4)}) = {fmt(L, 5)}" in md
     # formulas in the headers, LaTeX in the Markdown
     assert "dL/dp_r = -1/p_r" in text and "p_r (δ_ri - p_i)" in text
-    assert "da_i/dz_i = a (1 - a)" in text and "Σ_k w_ki δ_k" in text
+    assert "dout_i/dz_i = a (1 - a)" in text and "Σ_k w_ki ∂L/∂z_k" in text
     assert r"$\frac{\partial L}{\partial p_r} = -\frac{1}{p_r}$" in md
     assert r"a_i(1 - a_i)" in md
     # forward before backward, output layer's backward first

@@ -60,7 +60,7 @@ def test_json_has_the_forward_pass_and_where_it_stops(capsys):
     assert d["loss"] == pytest.approx(-np.log(p[r]), rel=1e-12)
     # the backward pass stops at the topmost step's derivative: hidden layer 2
     assert d["stopped"] == {
-        "at": "da_i/dz_i of 2 (hidden layer 2), step'(z)",
+        "at": "dout_i/dz_i of 2 (hidden layer 2), step'(z)",
         "reason": STEP_WHY,
     }
     assert d["parameters"] == []  # no gradient, no update
@@ -72,7 +72,7 @@ def test_text_views_stop_with_the_lectures_reason(capsys, fmt):
     code, out, err = run(capsys, "explain", "--activation", "step", "--format", fmt)
     assert code == 0, err
     text = squash(out)
-    assert "Backpropagation stops at da_i/dz_i of 2 (hidden layer 2)" in text
+    assert "Backpropagation stops at dout_i/dz_i of 2 (hidden layer 2)" in text
     assert squash(STEP_WHY) in text
     assert "0 (hidden layer 1) forward" in text and "then step" in text
     assert "backward" not in text  # no table after the stop
@@ -83,7 +83,10 @@ def test_csv_says_where_and_why(capsys):
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows == [
-        {"stopped_at": "da_i/dz_i of 2 (hidden layer 2), step'(z)", "reason": STEP_WHY}
+        {
+            "stopped_at": "dout_i/dz_i of 2 (hidden layer 2), step'(z)",
+            "reason": STEP_WHY,
+        }
     ]
 
 

@@ -15,8 +15,10 @@ import numpy as np
 
 from retroprop.jsondata import plain
 
-SCHEMA = "retroprop.explain/1"
-"""The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning."""
+SCHEMA = "retroprop.explain/2"
+"""The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning
+(2: layers named as the network names them, ``label``, ``number``, ``stopped``,
+the lecture's factor keys ``dL/dout_i`` and ``dout_i/dz_i`` for hidden layers)."""
 
 
 def layer_label(name: str, number: int, is_output: bool) -> str:

@@ -1,6 +1,6 @@
 """The terminal renderer: one rich table per layer, forward then backward.
 
-Column headers carry the formulas (``z_i = w_i · a_prev + b_i``,
+Column headers carry the formulas (``z_i = w_i · out^(l-1) + b_i``,
 ``dL/dp_r = -1/p_r``...); the numbers are the trace's, formatted, never recomputed.
 """
 

@@ -12,10 +12,15 @@ gradient into chain-rule factors, shown beside the engine's product:
   ``dL/db_i = dL/dp_r * dp_r/dout_i * dout_i/db_i`` with ``dL/dp_r = -1/p_r``,
   ``dp_r/dout_i = p_r (delta_ri - p_i)``, ``dout_i/db_i = 1``, whose product is
   ``p_i - delta_ri``; for MSE ``dL/dout_i = 2 (out_i - t_i) / k``; ``dout_i/dw_ij =
-  a_j`` for the weights;
-- hidden layers: the backpropagated error ``dL/da_i = sum_k w_ki delta_k``, the
-  activation's derivative ``da_i/dz_i = f'(z_i)`` (``a (1 - a)`` for the sigmoid)
-  and ``dz_i/db_i = 1``, ``dz_i/dw_ij = a_j``.
+  out_j`` for the weights;
+- hidden layers: the backpropagated error ``dL/dout_i = sum_k w_ki dL/dz_k``, the
+  activation's derivative ``dout_i/dz_i = f'(z_i)`` (``a (1 - a)`` for the sigmoid,
+  ``a`` being the neuron's output) and ``dz_i/db_i = 1``, ``dz_i/dw_ij = out_j``.
+
+The notation is the lecture's: ``out_j`` is a neuron's output (``out_j^(l-1)`` the
+previous layer's, the input ``x_j`` for the first layer), ``delta_ri`` is only the
+Kronecker delta (1 when ``i = r``), and the error term ``dL/dz_i`` is written as
+such (the engine's variable ``delta``), never as a bare delta.
 
 Per-sample values are per-sample losses' derivatives; for a batch of ``n`` samples the
 gradient is their mean (the engine's ``reduction="mean"``), and ``factors`` hold the
@@ -50,14 +55,17 @@ from retroprop.explain.xlsx import to_xlsx
 __all__ = ["SCHEMA", "LayerTrace", "ParameterTrace", "Trace", "explain_step"]
 
 CHAIN_FORMULAS: dict[str, tuple[str, str]] = {
-    "dL/da_i": (
-        "Σ_k w_ki δ_k",
-        r"\frac{\partial L}{\partial a_i} = \sum_k w_{ki} \delta_k",
+    "dL/dout_i": (
+        "Σ_k w_ki ∂L/∂z_k",
+        (
+            r"\frac{\partial L}{\partial out_i} = \sum_k w_{ki} "
+            r"\frac{\partial L}{\partial z_k}"
+        ),
     ),
     "dout_i/db_i": ("1", r"\frac{\partial out_i}{\partial b_i} = 1"),
     "dz_i/db_i": ("1", r"\frac{\partial z_i}{\partial b_i} = 1"),
-    "dout_i/dw_ij": ("a_j", r"\frac{\partial out_i}{\partial w_{ij}} = a_j"),
-    "dz_i/dw_ij": ("a_j", r"\frac{\partial z_i}{\partial w_{ij}} = a_j"),
+    "dout_i/dw_ij": ("out_j", r"\frac{\partial out_i}{\partial w_{ij}} = out_j"),
+    "dz_i/dw_ij": ("out_j", r"\frac{\partial z_i}{\partial w_{ij}} = out_j"),
     "product": ("dL/dθ", r"\frac{\partial L}{\partial \theta}"),
 }
 """The factors every network has, whatever its loss and activations: key -> (plain
@@ -65,8 +73,8 @@ text of the right-hand side, the whole equation in LaTeX)."""
 
 
 def _derivative_formula(key: str, act: Activation) -> dict[str, str]:
-    """``da_i/dz_i`` (or ``dout_i/dz_i``) written with the activation's derivative."""
-    top = "out_i" if key.startswith("dout") else "a_i"
+    """``dout_i/dz_i`` written with the activation's derivative."""
+    top = "out_i"
     return {
         "text": act.formula("text_prime"),
         "latex": (
@@ -276,16 +284,16 @@ def explain_step(
             factors.update(loss_factors)
             formulas.update(loss_factor_formulas)
         else:
-            factors["dL/da_i"] = grad_a.copy()
+            factors["dL/dout_i"] = grad_a.copy()
         if f_prime is not None:
-            key = "dout_i/dz_i" if is_output else "da_i/dz_i"
+            key = "dout_i/dz_i"
             factors[key] = f_prime
             formulas[key] = _derivative_formula(key, cast(Activation, act))
-        # the factors every layer has: dz_i/db_i = 1, dz_i/dw_ij = a_j (out_i at an
-        # output without activation), the backpropagated dL/da_i of hidden layers
+        # the factors every layer has: dz_i/db_i = 1, dz_i/dw_ij = out_j (out_i at an
+        # output without activation), the backpropagated dL/dout_i of hidden layers
         s_ = "out" if is_output and act is None else "z"
         generic = [f"d{s_}_i/db_i", f"d{s_}_i/dw_ij", "product"]
-        for key in generic if is_output else ["dL/da_i", *generic]:
+        for key in generic if is_output else ["dL/dout_i", *generic]:
             text, latex = CHAIN_FORMULAS[key]
             formulas[key] = {"text": text, "latex": latex}
         layers.append(
@@ -320,7 +328,7 @@ def explain_step(
         for name, idx in entries:
             i = idx[0]
             cols = {key: arr[:, i] for key, arr in layer.factors.items()}
-            if len(idx) == 2:  # weight w_ij: dz_i/dw_ij = a_j
+            if len(idx) == 2:  # weight w_ij: dz_i/dw_ij = out_j
                 j = idx[1]
                 cols[f"d{s}_i/dw_ij"] = layer.a_prev[:, j]
                 cols["product"] = layer.delta[:, i] * layer.a_prev[:, j]
@@ -412,8 +420,7 @@ def _stopped_trace(
         )
         layers.append(layer)
         if act is not None and not act.differentiable:
-            top = "out" if is_output else "a"
-            stopped_at = f"d{top}_i/dz_i of {layer.label}, {act.name}'(z)"
+            stopped_at = f"dout_i/dz_i of {layer.label}, {act.name}'(z)"
     return Trace(
         lr=float(lr),
         loss_function=loss,

@@ -84,16 +84,22 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
         title = f"{layer.label} forward: Linear({n_in}, {n_out})"
         title += f" then {act}" if act else ""
         s_ = layer.symbol
+        # the lecture's out_j^(l-1): the previous layer's outputs (x for the first)
+        first = layer.number == 1
+        prev = "x" if first else f"out^({layer.number - 1})"
+        prev_latex = (
+            r"\mathbf{x}" if first else rf"\mathbf{{out}}^{{({layer.number - 1})}}"
+        )
         cols = [
             *_sample_col(trace),
             Column("i", "i"),
             Column(
-                f"{s_}_i = w_i · a_prev + b_i",
-                rf"{s_}_i = \mathbf{{w}}_i \cdot \mathbf{{a}}^{{prev}} + b_i",
+                f"{s_}_i = w_i · {prev} + b_i",
+                rf"{s_}_i = \mathbf{{w}}_i \cdot {prev_latex} + b_i",
             ),
         ]
         if act:
-            a_sym = "out" if layer.is_output else "a"
+            a_sym = "out"
             fm = layer.formulas
             text = f"{a_sym}_i = {act}(z_i)"
             if fm.get("text") and fm["text"] != f"{act}(z)":  # a formula, not the name

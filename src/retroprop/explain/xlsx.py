@@ -165,14 +165,14 @@ def to_xlsx(trace: TraceData, path) -> None:
             return f
 
         zs = sh.block(
-            f"{layer.label}: z_i = w_i . a_prev + b_i",
+            f"{layer.label}: z_i = w_i . out_prev + b_i",
             [f"z_{i}" for i in range(n_out)],
             z_formula,
         )
         if layer.activation is not None:
             fa = layer.formulas.get("spreadsheet")
             a_rows = sh.block(
-                f"{layer.label}: a_i = {layer.activation}(z_i)"
+                f"{layer.label}: out_i = {layer.activation}(z_i)"
                 + ("" if fa else " (retroprop's values: no spreadsheet formula)"),
                 [f"a_{i}" for i in range(n_out)],
                 lambda i, s, zs=zs, fa=fa, L=layer: (
@@ -266,7 +266,7 @@ def to_xlsx(trace: TraceData, path) -> None:
             above = trace.layers[li + 1]
             d_above = deltas[li + 1]
             grad_a = sh.block(
-                f"{layer.label}: dL/da_i = sum_k w_ki delta_k",
+                f"{layer.label}: dL/dout_i = sum_k w_ki dL/dz_k",
                 [f"dL/da_{i}" for i in range(n_out)],
                 lambda i, s, above=above, d_above=d_above: (
                     "="
@@ -289,7 +289,7 @@ def to_xlsx(trace: TraceData, path) -> None:
                 ),
             )
             deltas[li] = sh.block(
-                f"{layer.label}: delta_i = dL/dz_i",
+                f"{layer.label}: dL/dz_i",
                 [f"delta_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a, f=fprime: (
                     f"={sh.cell(g[i], s)}*{sh.cell(f[i], s)}"
@@ -297,12 +297,12 @@ def to_xlsx(trace: TraceData, path) -> None:
             )
         else:
             deltas[li] = sh.block(
-                f"{layer.label}: delta_i = dL/dz_i",
+                f"{layer.label}: dL/dz_i",
                 [f"delta_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a: f"={sh.cell(g[i], s)}",
             )
 
-    # gradients: the mean over the samples of delta_i (bias) and delta_i a_j (weight)
+    # gradients: the mean over the samples of dL/dz_i (bias) and dL/dz_i out_j (weight)
     for li, layer in enumerate(trace.layers):
         prev = layer_rows[li][0]
         for (name, idx), r in prow.items():
