@@ -335,7 +335,7 @@ def test_html_page_shows_its_latex(trace, tmp_path):
     seen = browse(trace_html(trace), tmp_path)
     assert seen["problems"] == []
     assert "0 (hidden layer 1), softplus" in seen["heads"]
-    assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
+    assert r"out_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
     assert (
         r"\frac{\partial out_{0}}{\partial z_{0}} = \frac{1}{1 + e^{-z_{0}}}"
         in seen["bias"]
@@ -356,4 +356,4 @@ def test_report_draws_it(softplus, tmp_path):
         "0 (hidden layer 1), softplus" in seen["heads"]
         and "2 (hidden layer 2), softplus" in seen["heads"]
     )
-    assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
+    assert r"out_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
