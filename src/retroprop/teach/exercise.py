@@ -19,6 +19,7 @@ sheet) and write as live cell formulas (the key's xlsx).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -174,6 +175,12 @@ def make_exercise(
     return ex
 
 
+def _in_outputs(formula: str, out: str) -> str:
+    """An activation's derivative written in its output ``a`` (``"a (1 - a)"``),
+    in the lecture's symbol for that output (``"out_0^(1) (1 - out_0^(1))"``)."""
+    return re.sub(r"(?<![A-Za-z])a(?![A-Za-z])", out, formula)
+
+
 def _sup(layer: int) -> str:
     return f"^({layer})"
 
@@ -315,7 +322,8 @@ def _fill_quantities(ex: Exercise) -> None:
                     float(layer.f_prime[0, j]),
                     "backward",
                     prime,
-                    f"{act.name}'(z) = {act.formula('text_prime')}",
+                    f"{act.name}'(z_{j}{_sup(L)}) = "
+                    + _in_outputs(act.formula("text_prime"), f"out_{j}{_sup(L)}"),
                 )
             )
             answers.append(

@@ -28,6 +28,11 @@ WORDS: dict[str, dict[str, str]] = {
             "softmax na camada de saída e a função de loss (custo) cross entropy "
             "L = -ln(p_r). Fator de aprendizagem η = {lr}."
         ),
+        "network_n": (
+            "Uma rede {sizes}: função de ativação {activation} nas camadas ocultas, "
+            "softmax na camada de saída e a função de loss (custo) cross entropy "
+            "L = -ln(p_r). Fator de aprendizagem η = {lr}."
+        ),
         "instance": (
             "A instância de treinamento tem as características x = ({x}) e a "
             "classe r = {r}."
@@ -67,6 +72,11 @@ WORDS: dict[str, dict[str, str]] = {
         "network": (
             "A {sizes} network: activation function {activation} in the hidden "
             "layer, softmax at the output layer and the cross-entropy loss "
+            "L = -ln(p_r). Learning rate η = {lr}."
+        ),
+        "network_n": (
+            "A {sizes} network: activation function {activation} in the hidden "
+            "layers, softmax at the output layer and the cross-entropy loss "
             "L = -ln(p_r). Learning rate η = {lr}."
         ),
         "instance": (
@@ -133,7 +143,7 @@ def _intro(ex: Exercise, lang: str, key: bool) -> tuple[str, list[str]]:
     sep = "; " if lang == "pt" else ", "
     lines = [
         w["version"].format(number=ex.number, seed=ex.seed),
-        w["network"].format(
+        w["network" if len(ex.sizes) <= 3 else "network_n"].format(
             sizes="-".join(map(str, ex.sizes)),
             activation=ex.activation,
             lr=_given_num(ex.lr, lang),
