@@ -122,8 +122,13 @@ def test_missing_and_non_utf8_files(tmp_path):
     with pytest.raises(rp.DataError, match="directory"):
         load_csv(tmp_path)
     p = write(tmp_path, b"a,b\n1,x\n2,\xff\n")
+    # Asked for UTF-8, the byte is refused; detected, the file is read as cp1252
+    # (a single-byte fallback, reported in source and notes).
     with pytest.raises(rp.DataError, match=r"line 3: byte 0xff is not UTF-8"):
-        load_csv(p)
+        load_csv(p, encoding="utf-8")
+    ds = load_csv(p)
+    assert ds.class_names == ["x", "\xff".encode("latin-1").decode("cp1252")]
+    assert ds.source["encoding"] == "cp1252" and "cp1252" in ds.notes[0]
 
 
 def test_data_error_is_a_value_error():

@@ -117,8 +117,10 @@ def test_every_format_writes_its_file(capsys, tmp_path, fmt):
 
 def test_sample_option(capsys):
     split = prepare_data()
-    d = run_json(capsys, "--sample", 5)
-    assert d["meta"]["sample"] == 5
+    # --sample names a row by its line in the data file, as predict does
+    line = int(rp.datasets.split_lines(split.dataset, 0.2, LECTURE["seed"])[0][5])
+    d = run_json(capsys, "--sample", line)
+    assert d["meta"]["sample"] == 5 and d["meta"]["line"] == line
     assert d["input"] == [split.X_train[5].tolist()]
     assert d["target"] == [int(split.y_train[5])]
 
@@ -137,7 +139,9 @@ def test_model_option(capsys, tmp_path):
         capsys, "train", "--epochs", "3", "--quiet", "--json", "--save", path
     )
     assert code == 0, err
-    d = run_json(capsys, "--model", path, "--sample", 0)
+    split = prepare_data()
+    line = int(rp.datasets.split_lines(split.dataset, 0.2, LECTURE["seed"])[0][0])
+    d = run_json(capsys, "--model", path, "--sample", line)
     model = rp.load(path)
     state = model.net.state_dict()
     for p in d["parameters"]:

@@ -84,11 +84,12 @@ CASES: dict[str, tuple[bytes, str]] = {
         _csv(*GOOD_ROWS[:2], '1,"' + "x" * 200_000 + '",a'),
         r"line 4: .*field larger than field limit",
     ),
-    "non-UTF-8 byte": (
-        _csv(*GOOD_ROWS[:3]) + b"1.0,2.0,caf\xe9\n",
-        r"line 5: byte 0xe9 is not UTF-8",
+    # (a non-UTF-8 byte is now read as cp1252, and UTF-16 with a byte-order mark is
+    # read: test_data_dialects.py; without a BOM it is NUL bytes, named as such)
+    "UTF-16 file without BOM": (
+        "f1,f2,label\n1,2,a\n".encode("utf-16-le"),
+        r"line 1: contains a NUL byte.*--encoding utf-16-le",
     ),
-    "UTF-16 file": ("f1,f2,label\n1,2,a\n".encode("utf-16"), r"line 1: byte 0xff"),
     "NUL byte": (_csv(*GOOD_ROWS[:1], "1.0,2\x00,a"), r"line 3: contains a NUL byte"),
     # bytes 0..255: the newline (byte 10) ends line 1, so 0x80 is on line 2
     "binary garbage": (bytes(range(256)) * 4, r"line 2: byte 0x80 is not UTF-8"),
@@ -147,6 +148,21 @@ def test_not_a_file(tmp_path, capsys, make):
     assert info.value.code == 2
     _, err = capsys.readouterr()
     assert err.count("\n") == 1 and "Traceback" not in err and str(path) in err
+
+
+def test_a_non_utf8_byte_is_refused_when_utf8_is_asked_for(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(_csv(*GOOD_ROWS[:3]) + b"1.0,2.0,caf\xe9\n")
+    with pytest.raises(DataError) as info:
+        load_csv(path, encoding="utf-8")
+    msg = str(info.value)
+    assert msg.startswith(str(path)) and "\n" not in msg
+    assert re.search(r"line 5: byte 0xe9 is not UTF-8", msg), msg
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["train", "-q", "--epochs", "1", "--encoding", "utf-8", "--data", str(path)]
+        )
+    assert exit_info.value.code == 2
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):

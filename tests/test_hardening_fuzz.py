@@ -129,7 +129,10 @@ def _csv_only_data_error(path, content: bytes) -> None:
             assert np.isfinite(ds.X).all()
             if ds.y is not None:
                 assert ds.y.shape == (ds.X.shape[0],)
-                assert ds.y.min() >= 0 and ds.y.max() < len(ds.class_names)
+                if ds.task == "regression":  # a numeric target: finite values
+                    assert ds.y.dtype == np.float64 and np.isfinite(ds.y).all()
+                else:
+                    assert ds.y.min() >= 0 and ds.y.max() < len(ds.class_names)
 
 
 def test_the_valid_csv_loads(folder):

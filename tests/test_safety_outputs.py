@@ -250,6 +250,7 @@ def no_work(monkeypatch):
 
     monkeypatch.setattr("retroprop.recipe.prepare_data", started)
     monkeypatch.setattr("retroprop.recipe.load_dataset", started)
+    monkeypatch.setattr("retroprop.datasets.load_csv", started)  # cli's load_data
 
 
 @pytest.mark.parametrize(
@@ -273,6 +274,21 @@ def test_an_output_naming_the_data_is_refused_before_any_work(
     code, out, err = run(capsys, *[a.format(d=data_csv) for a in args])
     assert "the same file as --data" in one_line_error(code, err)
     assert out == "" and data_csv.read_bytes() == before
+
+
+def test_predict_output_naming_its_data_or_model_is_refused(
+    tmp_path, capsys, data_csv, no_work
+):
+    model = tmp_path / "m.safetensors"
+    rp.save(_model(0), model)
+    before = model.read_bytes(), data_csv.read_bytes()
+    for path, named in ((data_csv, "--data"), (model, "--model")):
+        code, out, err = run(
+            capsys, "predict", "--model", model, "--data", data_csv, "--output", path
+        )
+        assert f"the same file as {named}" in one_line_error(code, err)
+        assert out == ""
+    assert (model.read_bytes(), data_csv.read_bytes()) == before
 
 
 def test_an_output_naming_the_model_is_refused(tmp_path, capsys, data_csv, no_work):

@@ -298,7 +298,12 @@ def browse(page_html: str, tmp_path, clicks: bool = True) -> dict:
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+            ],
         )
         pg = b.new_page(viewport={"width": 1400, "height": 1000})
         pg.on(

@@ -56,6 +56,16 @@ from retroprop.train import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # rp.Playground needs the playground extra (anywidget): imported on first use
+    if name == "Playground":
+        from retroprop.playground.widget import Playground
+
+        return Playground
+    raise AttributeError(f"module 'retroprop' has no attribute {name!r}")
+
+
 __all__ = [
     "ACTIVATIONS",
     "INITIALISERS",

@@ -6,6 +6,15 @@ standard types keep working; the command line turns every one into a one-line me
 
 from __future__ import annotations
 
+import math
+
+
+def num(x: float) -> str:
+    """A number short enough for a message: 6 significant digits, scientific
+    notation for huge and tiny ones (``1e+302``, never 300 digits)."""
+    x = float(x)
+    return f"{x:g}" if math.isfinite(x) else str(x)
+
 
 class RetropropError(Exception):
     """Base of every error retroprop raises on purpose."""
@@ -28,31 +37,62 @@ class NotDifferentiableError(RetropropError, ValueError):
 
 
 class DivergenceError(RetropropError, ArithmeticError):
-    """Training produced a non-finite loss or parameter; the last finite ones were kept.
+    """Training diverged (``retroprop.training.divergence`` defines when).
 
     Attributes
     ----------
     epoch, iteration : int
         Where it happened (both 1-based; ``iteration`` counts updates from the start).
     lr : float
-        The learning rate in use.
+        The learning rate the caller gave (never a float32-rounded copy of it).
+    what : str
+        What went wrong, e.g. ``"the loss became nan"``.
+    history : History or None
+        The epochs measured before, when ``train`` raised it.
     """
 
-    def __init__(self, message: str, *, epoch: int, iteration: int, lr: float):
+    def __init__(
+        self,
+        message: str,
+        *,
+        epoch: int = 0,
+        iteration: int = 0,
+        lr: float = math.nan,
+        what: str = "",
+    ):
+        # Defaults only so that pickle (a worker process sending it back) can call
+        # cls(message); the real values come back with the instance's __dict__.
         super().__init__(message)
         self.epoch = epoch
         self.iteration = iteration
         self.lr = lr
+        self.what = what or message
+        self.history: object = None
 
     @classmethod
-    def at(cls, epoch: int, iteration: int, lr: float, what: str) -> DivergenceError:
-        """The error every training path raises: where it happened, what became
-        non-finite (``what``, e.g. ``"the loss became nan"``) and the eta to try."""
+    def at(
+        cls,
+        epoch: int,
+        iteration: int,
+        lr: float,
+        what: str,
+        *,
+        advice: str | None = None,
+        kept: bool = True,
+    ) -> DivergenceError:
+        """The error every training path raises: where it happened, what went wrong
+        (``what``, e.g. ``"the loss became nan"``) and what to do: ``advice``, or
+        by default a smaller eta; ``kept``: the step refused the update, so the
+        parameters are the last finite ones. Huge and tiny numbers print in
+        scientific notation."""
+        if advice is None:
+            advice = f"Try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
         return cls(
             f"training diverged at epoch {epoch}, iteration {iteration} with "
-            f"lr={lr:g}: {what}; the last finite parameters were kept. Try a smaller "
-            f"learning rate (eta), e.g. lr={lr / 10:g}",
+            f"lr={num(lr)}: {what}"
+            f"{'; the last finite parameters were kept' if kept else ''}. {advice}",
             epoch=epoch,
             iteration=iteration,
             lr=lr,
+            what=what,
         )

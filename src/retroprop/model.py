@@ -9,6 +9,7 @@ restore exactly this.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Model:
     class_names: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
     standardizer: Standardizer | None = None
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Raw features -> the network's input, shape ``(n, n_features)``."""
@@ -52,3 +53,57 @@ class Model:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class indices for raw features, shape ``(n,)``."""
         return predict(self.net, self.prepare(X))
+
+    def _repr_html_(self) -> str:
+        """Classes, features, the standardizer's mean and scale, the network."""
+        from retroprop.display import html_block, html_table
+
+        std = self.standardizer
+        n_features = self.net.in_features if self.net.linears else 0
+        names = self.feature_names or [f"x{j}" for j in range(n_features)]
+        if std is not None and std.mean_ is not None and std.scale_ is not None:
+            features = html_table(
+                ["feature", "mean (subtracted)", "scale (divided by)"],
+                [[n, m, s] for n, m, s in zip(names, std.mean_, std.scale_)],
+                caption=f"{len(names)} features, standardised: (x - mean) / scale",
+            )
+        else:
+            features = html_table(
+                ["feature"],
+                [[n] for n in names],
+                caption=f"{len(names)} features, not standardised",
+            )
+        classes = html_table(
+            ["output", "class"],
+            [[k, c] for k, c in enumerate(self.class_names)],
+            caption=f"{len(self.class_names)} classes",
+            numeric=[True, False],
+        )
+        meta = (
+            html_table(
+                ["metadata", "value"],
+                [[k, v] for k, v in self.metadata.items()],
+                numeric=[False, False],
+            )
+            if self.metadata
+            else ""
+        )
+        return html_block("Model", classes, features, meta, self.net._repr_html_())
+
+    def __repr__(self) -> str:
+        arch = (
+            "-".join(
+                str(n)
+                for n in [
+                    self.net.in_features,
+                    *(l.out_features for l in self.net.linears),
+                ]
+            )
+            if self.net.linears
+            else "empty"
+        )
+        std = "standardised" if self.standardizer is not None else "raw"
+        return (
+            f"Model({arch} network, classes={self.class_names}, "
+            f"features={self.feature_names} ({std}))"
+        )

@@ -1,29 +1,53 @@
-"""Matplotlib figures from experiment results: each function draws one PNG.
+"""Matplotlib figures from experiment results: each function draws one figure.
 
-The functions take a result object (``retroprop.experiments``) or a ``History`` and a
-path, draw with matplotlib's object API on a headless canvas (no pyplot, no global
-state, no screen needed), and write the PNG atomically. They never recompute the
-numbers they draw. matplotlib is imported inside each function, so ``import
-retroprop`` stays light. Sizes are in inches at ``DPI`` dots per inch; ``SIZES`` holds
-each figure's default, so a figure of kind ``k`` is ``SIZES[k] * DPI`` pixels.
+The functions take a result object (``retroprop.experiments``) or a ``History``, draw
+with matplotlib's object API on a headless canvas (no pyplot, no global state, no
+screen needed) and never recompute the numbers they draw. Without a path they return
+the ``matplotlib.figure.Figure`` (a notebook shows it inline); with a path they write
+the file atomically, in the format its extension names (``FORMATS``: ``.png``,
+``.pdf``, ``.svg``), and return the path. matplotlib is imported inside each function,
+so ``import retroprop`` stays light; ``require_matplotlib`` says which extra to
+install. Sizes are in inches at ``dpi`` dots per inch (default ``DPI``); ``SIZES``
+holds each figure's default, so a PNG of kind ``k`` is ``SIZES[k] * dpi`` pixels.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import numbers
 import os
+from typing import Any
 
 import numpy as np
 
 from retroprop.atomic import write_bytes
+from retroprop.errors import ConfigError
 
 DPI = 100
+"""Default dots per inch: of the PNG written, and of the figure shown in a notebook."""
+DPI_RANGE = (30, 1200)
+"""The dpi accepted (inclusive): below 30 a figure is unreadable, above 1200 a PNG of
+the largest figure passes 200 megapixels."""
+FORMATS: dict[str, str] = {
+    ".png": "png",
+    ".pdf": "pdf",
+    ".svg": "svg",
+}
+"""File extension -> the format written (matplotlib's name for it)."""
+# No date in the file: the same figure gives the same bytes (PDF and SVG).
+_METADATA: dict[str, dict[str, Any]] = {
+    "png": {},
+    "pdf": {"CreationDate": None},
+    "svg": {"Date": None},
+}
 SIZES: dict[str, tuple[float, float]] = {
     "activations": (11.0, 7.0),
     "descent": (13.0, 7.5),
     "boundary": (8.0, 6.5),
     "surface": (13.0, 5.5),
     "sweep": (13.0, 5.5),
+    "grid": (13.0, 5.5),
     "seeds": (12.0, 8.5),
     "history": (11.0, 4.5),
 }
@@ -43,32 +67,104 @@ CLASS_COLORS = [
 ]
 
 
-def _figure(kind: str, size: tuple[float, float] | None = None):
+def figure_format(path: str | os.PathLike) -> str:
+    """The format a figure path asks for, by its extension: ``"png"``, ``"pdf"`` or
+    ``"svg"`` (any case).
+
+    Raises
+    ------
+    ConfigError
+        For any other extension, naming the ones accepted.
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        raise ConfigError(
+            f"cannot write a figure to {os.fspath(path)!r}: its extension is "
+            f"{ext or 'missing'}; end the file name in {', '.join(FORMATS)}"
+        )
+    return FORMATS[ext]
+
+
+def check_dpi(dpi: float) -> int:
+    """``dpi`` as an int inside ``DPI_RANGE``, or a ConfigError naming the range."""
+    lo, hi = DPI_RANGE
+    ok = isinstance(dpi, numbers.Real) and not isinstance(dpi, bool)
+    if not ok or not lo <= dpi <= hi:
+        raise ConfigError(f"dpi must be a number from {lo} to {hi}, got {dpi!r}")
+    return round(float(dpi))
+
+
+def require_matplotlib() -> None:
+    """Raise a ConfigError naming the extra to install when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "drawing figures needs matplotlib, which is not installed; "
+            "install the plotting extra: pip install 'retroprop[plots]'"
+        ) from None
+
+
+@functools.cache
+def _figure_class() -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size or SIZES[kind], dpi=DPI, layout="constrained")
-    return fig
+    class NotebookFigure(Figure):
+        """A matplotlib Figure that Jupyter and Colab show inline as a PNG, even
+        when pyplot (which registers matplotlib's own display) was never imported."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=self.dpi)
+            return buf.getvalue()
+
+    return NotebookFigure
 
 
-def _save(fig, path: str | os.PathLike) -> str:
-    """Render ``fig`` as PNG into memory, then write it atomically."""
+def _figure(kind: str, size: tuple[float, float] | None = None, dpi: float = DPI):
+    require_matplotlib()
+    return _figure_class()(
+        figsize=size or SIZES[kind], dpi=check_dpi(dpi), layout="constrained"
+    )
+
+
+def _save(fig, path: str | os.PathLike | None) -> Any:
+    """``fig`` itself when ``path`` is None; else render it in the format of the
+    path's extension at the figure's dpi into memory, write it atomically and return
+    the path."""
+    if path is None:
+        return fig
+    fmt = figure_format(path)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    from matplotlib import rc_context
+
+    # a fixed salt for the SVG's element ids: the same figure gives the same bytes
+    with rc_context({"svg.hashsalt": "retroprop"}):
+        fig.savefig(buf, format=fmt, dpi=fig.dpi, metadata=_METADATA[fmt])
     write_bytes(path, buf.getvalue())
     return os.fspath(path)
 
 
-def plot_activations(result, path: str | os.PathLike, *, size=None) -> str:
+def plot_activations(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
     """Each activation and its derivative, one panel each; the step's jump marked.
 
     Parameters
     ----------
     result : retroprop.experiments.ActivationCurves
-    path : str or PathLike
-        Where to write the PNG.
+    path : str or PathLike or None
+        Where to write the figure (``.png``, ``.pdf`` or ``.svg``); None returns the
+        Figure instead.
     size : (width, height) in inches, or None for ``SIZES["activations"]``.
+    dpi : number in ``DPI_RANGE``
+        Dots per inch of the figure (and of the PNG).
+
+    Returns
+    -------
+    matplotlib.figure.Figure when ``path`` is None, else the path written.
     """
-    fig = _figure("activations", size)
+    fig = _figure("activations", size, dpi)
     names = result.names
     cols = 2 if len(names) > 1 else 1
     rows = int(np.ceil(len(names) / cols))
@@ -127,16 +223,19 @@ _STATUS_TEXT = {
 }
 
 
-def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
+def plot_descent(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
     """One panel per (start, eta): the curve, the tangent at each step, the path.
 
     Parameters
     ----------
     result : retroprop.experiments.DescentDemo
-    path : str or PathLike
+    path : str or PathLike or None (return the Figure)
     size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
     """
-    fig = _figure("descent", size)
+    fig = _figure("descent", size, dpi)
     rows, cols = len(result.starts), len(result.lrs)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
     x, fx = result.x, result.f
@@ -191,20 +290,26 @@ def plot_descent(result, path: str | os.PathLike, *, size=None) -> str:
 
 
 def plot_boundary(
-    result, path: str | os.PathLike, *, size=None, title: str | None = None
-) -> str:
+    result,
+    path: str | os.PathLike | None = None,
+    *,
+    size=None,
+    dpi: float = DPI,
+    title: str | None = None,
+) -> Any:
     """Decision regions on two features with the data points.
 
     Parameters
     ----------
     result : retroprop.experiments.DecisionBoundary
-    path : str or PathLike
+    path : str or PathLike or None (return the Figure)
     size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
     title : str or None
     """
     from matplotlib.colors import ListedColormap
 
-    fig = _figure("boundary", size)
+    fig = _figure("boundary", size, dpi)
     ax = fig.subplots()
     k = len(result.class_names)
     colors = [CLASS_COLORS[i % len(CLASS_COLORS)] for i in range(k)]
@@ -248,18 +353,21 @@ def plot_boundary(
     return _save(fig, path)
 
 
-def plot_surface(result, path: str | os.PathLike, *, size=None) -> str:
+def plot_surface(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
     """Left: the loss on the line between two trained networks; right: the plane.
 
     Parameters
     ----------
     result : retroprop.experiments.SurfaceResult
-    path : str or PathLike
+    path : str or PathLike or None (return the Figure)
     size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
     """
     from matplotlib.colors import LogNorm
 
-    fig = _figure("surface", size)
+    fig = _figure("surface", size, dpi)
     ax1, ax2 = fig.subplots(1, 2)
     s1, s2 = result.seeds
     for line, label, style in (
@@ -302,16 +410,19 @@ def plot_surface(result, path: str | os.PathLike, *, size=None) -> str:
     return _save(fig, path)
 
 
-def plot_sweep(result, path: str | os.PathLike, *, size=None) -> str:
+def plot_sweep(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
     """Left: loss per epoch for each eta (seeds as thin lines); right: accuracy vs eta.
 
     Parameters
     ----------
     result : retroprop.experiments.SweepResult
-    path : str or PathLike
+    path : str or PathLike or None (return the Figure)
     size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
     """
-    fig = _figure("sweep", size)
+    fig = _figure("sweep", size, dpi)
     ax1, ax2 = fig.subplots(1, 2)
     epochs = np.arange(1, result.loss.shape[2] + 1)
     for i, lr in enumerate(result.lrs):
@@ -387,16 +498,103 @@ def plot_sweep(result, path: str | os.PathLike, *, size=None) -> str:
     return _save(fig, path)
 
 
-def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
+def plot_grid(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
+    """Two heatmaps over (hidden shape, eta): mean test accuracy (mean final training
+    accuracy without test data) and mean final loss; a cell with a diverged run is
+    hatched and says how many.
+
+    Parameters
+    ----------
+    result : retroprop.experiments.GridResult
+    path : str or PathLike, or None
+        Where to write the figure (.png, .pdf, .svg); None returns the Figure.
+    size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
+    """
+    fig = _figure("grid", size, dpi)
+    ax1, ax2 = fig.subplots(1, 2)
+    acc = result.mean_test_accuracy
+    acc_name = "mean test accuracy"
+    if acc is None:
+        acc = result.mean_final_accuracy
+        acc_name = "mean final training accuracy"
+    rows = [",".join(map(str, h)) or "none" for h in result.hidden]
+    cols = [f"{lr:g}" for lr in result.lrs]
+    for ax, values, name, cmap, fmt, log in (
+        (ax1, acc, acc_name, "viridis", ".3f", False),
+        (
+            ax2,
+            result.mean_final_loss,
+            "mean final training loss",
+            "magma_r",
+            ".4f",
+            True,
+        ),
+    ):
+        grid = np.asarray(values, dtype=float).T  # rows: hidden shapes, columns: eta
+        finite = grid[np.isfinite(grid)]
+        norm = None
+        if log and finite.size and finite.min() > 0:
+            from matplotlib.colors import LogNorm
+
+            norm = LogNorm()  # a diverged cell's loss would wash out the others
+            name += " (log colour scale)"
+        image = ax.imshow(
+            np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", norm=norm
+        )
+        fig.colorbar(image, ax=ax, shrink=0.85)
+        for h in range(grid.shape[0]):
+            for i in range(grid.shape[1]):
+                bad = int(result.n_diverged[i, h])
+                text = "NaN" if not np.isfinite(grid[h, i]) else f"{grid[h, i]:{fmt}}"
+                if bad:
+                    text += f"\n{bad}/{len(result.seeds)} diverged"
+                    ax.add_patch(
+                        _hatch(i, h, fill=False, hatch="//", edgecolor="C3", lw=1.5)
+                    )
+                ax.text(
+                    i,
+                    h,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white",
+                    bbox={"facecolor": "black", "alpha": 0.35, "lw": 0, "pad": 1.5},
+                )
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xlabel("$\\eta$  (learning rate)")
+        ax.set_ylabel("hidden layer sizes")
+        ax.set_title(name)
+    fig.suptitle(
+        f"Grid: {len(result.lrs)} $\\eta$ x {len(result.hidden)} shapes, "
+        f"{len(result.seeds)} seeds per cell, {result.loss.shape[-1]} epochs"
+    )
+    return _save(fig, path)
+
+
+def _hatch(i: int, h: int, **style):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((i - 0.5, h - 0.5), 1.0, 1.0, **style)
+
+
+def plot_seeds(
+    result, path: str | os.PathLike | None = None, *, size=None, dpi: float = DPI
+) -> Any:
     """Spread of final loss and accuracy, and parameter distances before/after alignment.
 
     Parameters
     ----------
     result : retroprop.experiments.SeedsResult
-    path : str or PathLike
+    path : str or PathLike or None (return the Figure)
     size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
     """
-    fig = _figure("seeds", size)
+    fig = _figure("seeds", size, dpi)
     (a1, a2), (a3, a4) = fig.subplots(2, 2)
     ok = ~result.diverged
     loss = result.final_loss[ok]
@@ -465,24 +663,26 @@ def plot_seeds(result, path: str | os.PathLike, *, size=None) -> str:
 
 def plot_history(
     history,
-    path: str | os.PathLike,
+    path: str | os.PathLike | None = None,
     *,
     size=None,
+    dpi: float = DPI,
     title: str | None = None,
     val_label: str = "validation",
-) -> str:
+) -> Any:
     """Loss and accuracy per epoch of one training run.
 
     Parameters
     ----------
     history : retroprop.History
-    path : str or PathLike
+    path : str or PathLike or None (return the Figure)
     size : (width, height) in inches, or None
+    dpi : number in ``DPI_RANGE``
     title : str or None
     val_label : str
         Legend of the ``val_*`` curves, when the History has them.
     """
-    fig = _figure("history", size)
+    fig = _figure("history", size, dpi)
     ax1, ax2 = fig.subplots(1, 2)
     epochs = np.arange(1, history.epochs + 1)
     ax1.plot(epochs, history.loss, "-", color="C0", lw=2, label="training")

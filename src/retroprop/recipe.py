@@ -18,6 +18,7 @@ import numpy as np
 from retroprop.datasets import (
     Dataset,
     Standardizer,
+    check_trainable,
     load_csv,
     load_iris,
     train_test_split,
@@ -79,6 +80,11 @@ class Split:
         return len(self.dataset.class_names)
 
     @property
+    def n_outputs(self) -> int:
+        """One output per class; one for a regression target."""
+        return 1 if self.dataset.task == "regression" else self.n_classes
+
+    @property
     def X_train_raw(self) -> np.ndarray:
         """The training features back in the data's own units, ``(n, n_features)``."""
         mean, scale = self.standardizer.mean_, self.standardizer.scale_
@@ -88,13 +94,16 @@ class Split:
 
 
 def load_dataset(
-    data: str | os.PathLike | None = None, target: str | None = None
+    data: str | os.PathLike | Dataset | None = None, target: str | None = None
 ) -> Dataset:
     """Iris when ``data`` is None, else the CSV file ``data`` with class column ``target``.
 
     With Iris, a ``target`` other than its class column ``"species"`` is an error
-    rather than silently ignored.
+    rather than silently ignored. A ``Dataset`` (read with ``load_csv``'s options) is
+    used as it is.
     """
+    if isinstance(data, Dataset):
+        return data
     if data is not None:
         return load_csv(data, target=target)
     ds = load_iris()
@@ -108,7 +117,7 @@ def load_dataset(
 
 
 def prepare_data(
-    data: str | os.PathLike | None = None,
+    data: str | os.PathLike | Dataset | None = None,
     target: str | None = None,
     *,
     test_size: float = LECTURE["test_size"],
@@ -117,8 +126,13 @@ def prepare_data(
 ) -> Split:
     """Load, split (stratified, seeded) and standardise; see ``Split``."""
     ds = load_dataset(data, target)
+    y = check_trainable(ds)
     X_tr, X_te, y_tr, y_te = train_test_split(
-        ds.X, ds.y, test_size=test_size, seed=seed
+        ds.X,
+        y,
+        test_size=test_size,
+        seed=seed,
+        stratify=ds.task == "classification",
     )
     scaler = Standardizer().fit(X_tr)
     if not standardize:
@@ -153,7 +167,7 @@ def build_network(
 ) -> Sequential:
     """``mlp([n_features, *hidden, n_classes])`` for the data of ``split``."""
     return mlp(
-        [split.n_features, *hidden, split.n_classes],
+        [split.n_features, *hidden, split.n_outputs],
         activation,
         init=init,
         seed=seed,

@@ -24,7 +24,7 @@ from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Sequential
 from retroprop.engine.losses import LOSSES, softmax
 from retroprop.engine.optim import OPTIMIZERS
-from retroprop.errors import ConfigError, NotDifferentiableError
+from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError
 from retroprop.training.callbacks import (
     Callback,
     EarlyStopping,
@@ -34,6 +34,13 @@ from retroprop.training.callbacks import (
     TrainState,
 )
 from retroprop.training.checks import check_xy
+from retroprop.training.divergence import (
+    chance_loss,
+    data_advice,
+    describe,
+    judge,
+    output_spread,
+)
 from retroprop.training.runner import (
     ENGINES,
     EngineRunner,
@@ -182,6 +189,12 @@ def train(
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ConfigError("validation must be a pair (X_val, y_val)")
         Xv, yv = check_xy(*validation, net=net, what="validation X", loss=loss)
+    biggest = float(np.finfo(net.dtype).max)
+    if isinstance(lr, (int, float, np.number)) and abs(float(lr)) > biggest:
+        raise ConfigError(
+            f"lr={float(lr):g} does not fit in the network's {net.dtype} (largest "
+            f"{biggest:g}); use a smaller lr"
+        )
     opt = OPTIMIZERS[optimizer](
         net.parameters(),
         lr=lr,
@@ -220,34 +233,101 @@ def train(
             state=state,
         )
     history.engine = runner.name
+    # Where the run starts, for the one definition of divergence (training.divergence)
+    with divergence_is_checked():
+        initial = evaluate(net, X, y, loss)[0] if epochs else float("nan")
     for cb in callbacks:
         cb.on_train_begin(state)
-    for epoch in range(1, epochs + 1):
-        state.epoch = epoch
-        for cb in callbacks:
-            cb.on_epoch_begin(state)
-        order = epoch_order(rng, n, shuffle)
-        state.iteration = runner.run_epoch(order, epoch, state.iteration)
-        history.iterations = state.iteration
-        with divergence_is_checked():
-            tl, ta = runner.evaluate(net, X, y, loss)
-        history.loss.append(tl)
-        history.accuracy.append(ta)
-        monitored = tl
-        if validation is not None:
+    try:
+        for epoch in range(1, epochs + 1):
+            state.epoch = epoch
+            for cb in callbacks:
+                cb.on_epoch_begin(state)
+            order = epoch_order(rng, n, shuffle)
+            state.iteration = runner.run_epoch(order, epoch, state.iteration)
+            history.iterations = state.iteration
             with divergence_is_checked():
-                vl, va = runner.evaluate(net, Xv, yv, loss)
-            history.val_loss.append(vl)
-            history.val_accuracy.append(va)
-            monitored = vl
-        check_loss(monitored, epoch=epoch, iteration=state.iteration, lr=lr)
-        for cb in callbacks:
-            cb.on_epoch_end(state)
-        if state.stop:
-            break
+                tl, ta = runner.evaluate(net, X, y, loss)
+            history.loss.append(tl)
+            history.accuracy.append(ta)
+            monitored = tl
+            if validation is not None:
+                with divergence_is_checked():
+                    vl, va = runner.evaluate(net, Xv, yv, loss)
+                history.val_loss.append(vl)
+                history.val_accuracy.append(va)
+                monitored = vl
+            check_loss(monitored, epoch=epoch, iteration=state.iteration, lr=lr)
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+            if state.stop:
+                break
+    except DivergenceError as err:
+        # The runners may hold eta in float32 (rounded, or inf above 3.4e38): name
+        # the eta the caller gave, and blame the data when the very start overflowed.
+        start_failed = not np.isfinite(initial)
+        raise _diverged(
+            err.epoch,
+            err.iteration,
+            lr,
+            err.what,
+            data_advice(X, y, loss, None if start_failed else lr),
+            history,
+        ) from None
     for cb in callbacks:
         cb.on_train_end(state)
+    if epochs:
+        _check_ended_well(net, X, y, loss, initial, lr, history)
     return history
+
+
+def _diverged(
+    epoch: int,
+    iteration: int,
+    lr: float,
+    what: str,
+    advice: str,
+    history: History,
+    kept: bool = True,
+) -> DivergenceError:
+    err = DivergenceError.at(
+        epoch, iteration, lr, what, advice=advice or None, kept=kept
+    )
+    err.history = history
+    return err
+
+
+def _check_ended_well(
+    net: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: str,
+    initial: float,
+    lr: float,
+    history: History,
+) -> None:
+    """Raise ``DivergenceError`` when the trained network's loss grew far above
+    its start or its outputs collapsed (``training.divergence.judge``)."""
+    with divergence_is_checked():
+        out = net(X)
+        final = float(
+            LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))
+        )
+    chance = chance_loss(y, out.shape[1], loss)
+    if final < chance * (1 - 1e-9):  # neither growing nor dead: most runs stop here
+        return
+    kind = judge(initial, final, chance, output_spread(out, X, y, loss))
+    if kind is None:
+        return
+    raise _diverged(
+        history.epochs,
+        history.iterations,
+        lr,
+        describe(kind, initial, final, chance),
+        "",
+        history,
+        kept=False,
+    )
 
 
 @dataclass

@@ -26,6 +26,7 @@ COMMANDS = {
     "surface": "retroprop.cli.surface:surface",
     "verify": "retroprop.cli.verify:verify",
     "exercise": "retroprop.cli.exercise:exercise",
+    "playground": "retroprop.cli.playground:playground",
 }
 
 

@@ -16,6 +16,7 @@ from retroprop.cli.common import stdout_console
 from retroprop.cli.options import (
     batch_size_option,
     data_options,
+    load_data,
     loss_option,
     lr_option,
     network_options,
@@ -68,8 +69,10 @@ FORMATS = {
     "--sample",
     type=click.IntRange(0),
     default=None,
-    help="Explain on training row N (0-based) instead of the batch training "
-    "visits at --step.",
+    metavar="LINE",
+    help="Explain on the training row at line LINE of the data file (the header "
+    "is line 1; `retroprop predict` names rows the same way) instead of the batch "
+    "training visits at --step.",
 )
 @lr_option
 @batch_size_option
@@ -122,6 +125,8 @@ def explain(
     )
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
+    import numpy as np
+
     import retroprop as rp
     from retroprop.errors import ConfigError, DataError
     from retroprop.recipe import build_network, prepare_data
@@ -129,11 +134,31 @@ def explain(
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
     weights: dict | None = None  # where the weights came from, when from a file
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    from retroprop.datasets import split_lines
+
+    ds = load_data(data, target, regression=True)
+    split = prepare_data(ds, target, test_size=test_size, seed=seed)
+    lines_train, lines_test = split_lines(ds, test_size, seed)
     X, y = split.X_train, split.y_train
     class_names = list(split.dataset.class_names)
+    regression = ds.task == "regression"
+    if regression:  # the squared error on the standardised target, as train does
+        given = click.get_current_context().get_parameter_source("loss")
+        if loss != "mse" and given is not click.core.ParameterSource.DEFAULT:
+            raise click.BadParameter(
+                "a regression target is explained with mse (the squared error)",
+                param_hint="--loss",
+            )
+        loss = "mse"
+        mean, scale = float(y.mean()), float(y.std()) or 1.0
+        if model_path:
+            saved = rp.load(model_path).metadata
+            mean = float(saved.get("target_mean", mean))
+            scale = float(saved.get("target_scale", scale))
+        y = (y - mean) / scale
+        class_names = [ds.target_name]  # the one output's name, in every view
     if model_path:
-        from retroprop.datasets import train_test_split
+        from retroprop.datasets import check_trainable, train_test_split
 
         model = rp.load(model_path)
         net = model.net
@@ -143,7 +168,11 @@ def explain(
                 f"not the data's {class_names}"
             )
         X_raw = train_test_split(
-            split.dataset.X, split.dataset.y, test_size=test_size, seed=seed
+            split.dataset.X,
+            check_trainable(split.dataset),
+            test_size=test_size,
+            seed=seed,
+            stratify=not regression,
         )[0]
         if X_raw.shape[1] != net.in_features:
             raise DataError(
@@ -157,13 +186,35 @@ def explain(
         weights = {"file": torch_model}
     else:
         net = build_network(split, hidden, activation, seed=seed, init=init)
-    n = len(y)
-    if sample is not None and sample >= n:
-        raise ConfigError(f"--sample must be a training row 0..{n - 1}, got {sample}")
+    if sample is not None:
+        found = np.flatnonzero(lines_train == sample)
+        if not len(found):
+            where = (
+                "is in the test part"
+                if sample in lines_test
+                else "is not a data row of the file"
+            )
+            raise ConfigError(
+                f"--sample: line {sample} {where}; give the line of a training row "
+                f"(e.g. {int(lines_train.min())})"
+            )
+        sample = int(found[0])
 
     if not all(getattr(m, "differentiable", True) for m in net):
         return _explain_stopped(
-            net, X, y, step, sample, lr, loss, split, seed, fmt, output
+            net,
+            X,
+            y,
+            step,
+            sample,
+            lr,
+            loss,
+            split,
+            seed,
+            fmt,
+            output,
+            lines=lines_train,
+            class_names=class_names,
         )
 
     # rp.train's own run up to the start of iteration `step`: step - 1 updates.
@@ -177,6 +228,11 @@ def explain(
         "step": step,
         "epoch": at.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
+        "line": (
+            int(lines_train[rows[0]])
+            if len(rows) == 1
+            else [int(lines_train[r]) for r in rows]
+        ),
         "seed": seed,
         "data": split.dataset.name,
         "class_names": class_names,
@@ -200,6 +256,9 @@ def _explain_stopped(
     seed: int,
     fmt: str,
     output: str | None,
+    *,
+    lines: Any,
+    class_names: list[str],
 ) -> None:
     """A network with the step function: its forward pass on the first sample
     training would visit, and where backpropagation stops (nothing trains it, so
@@ -222,9 +281,10 @@ def _explain_stopped(
         "step": 1,
         "epoch": 1,
         "sample": row,
+        "line": int(lines[row]),
         "seed": seed,
         "data": split.dataset.name,
-        "class_names": list(split.dataset.class_names),
+        "class_names": class_names,
         "feature_names": list(split.dataset.feature_names),
     }
     trace = rp.explain_step(
@@ -269,7 +329,7 @@ def _emit(trace: Any, fmt: str, output: str | None) -> None:
         from retroprop.explain.text import tables
 
         con = stdout_console()
-        for item in tables(trace):
+        for item in tables(trace, width=con.width):  # numbers never cut at 80 columns
             con.print(item)
         return
     else:

@@ -9,6 +9,11 @@ keys of the library's registries (``retroprop.ACTIVATIONS``, ``INITIALISERS``,
 checked: an activation registered by the user's code is offered like a built-in one.
 Commands that train offer only activations with a derivative (not the step).
 
+The data options also say how to read ``--data`` (``--sep``, ``--decimal``,
+``--encoding``, ``--drop-missing``) and which columns to use (``--features``,
+``--drop``, ``--task``); the command does not receive them: ``load_data`` and
+``read_options`` read them from the click context.
+
 Bad values fail here, before any work, as click usage errors: one line naming the
 option, the value and what is allowed; ``retroprop.cli.main`` turns them into exit 2.
 """
@@ -17,11 +22,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from retroprop.recipe import LECTURE
+
+if TYPE_CHECKING:
+    from retroprop.datasets import Dataset
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -267,6 +275,49 @@ def output_path(
         raise click.BadParameter(str(e)) from None
 
 
+def figure_path(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A figure's path, checked before any work: its folder exists and matplotlib is
+    installed (else a ConfigError naming the ``plots`` extra: exit 2, one line). Its
+    extension is checked by ``check_figure``, after ``check_outputs`` has compared the
+    outputs with the inputs."""
+    if value is None:
+        return value
+    from retroprop.plots import require_matplotlib
+
+    require_matplotlib()
+    return output_path(ctx, param, value)
+
+
+def check_figure(path: str | None, option: str = "--output") -> None:
+    """Refuse a figure path whose extension names no format of
+    ``retroprop.plots.FORMATS`` (one line naming them), before any work."""
+    if path is None:
+        return
+    from retroprop.errors import ConfigError
+    from retroprop.plots import figure_format
+
+    try:
+        figure_format(path)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint=f"'{option}'") from None
+
+
+def dpi_option(f: F) -> F:
+    """``--dpi``: dots per inch of the figure, in ``retroprop.plots.DPI_RANGE``."""
+    from retroprop.plots import DPI, DPI_RANGE
+
+    return click.option(
+        "--dpi",
+        type=click.IntRange(*DPI_RANGE),
+        default=DPI,
+        show_default=True,
+        help=f"Dots per inch of the figure ({DPI_RANGE[0]} to {DPI_RANGE[1]}): the "
+        "PNG's resolution (300 for print), the text's scale in PDF and SVG.",
+    )(f)
+
+
 # -- option groups ------------------------------------------------------------------------
 
 
@@ -277,9 +328,14 @@ def _apply(f: F, options: Sequence[Callable[[Any], Any]]) -> F:
 
 
 def data_options(f: F) -> F:
-    """``--data``, ``--target``, ``--test-size``: Iris by default, or the user's CSV."""
+    """``--data``, ``--target``, ``--test-size``, how to read the file and which columns.
+
+    Iris by default, or the user's CSV. The reading options (``dialect_options``,
+    ``column_options``) are not passed to the command: ``load_data(data, target)``
+    reads them from the click context.
+    """
     return _apply(
-        f,
+        column_options(dialect_options(f)),
         [
             click.option(
                 "--data",
@@ -304,6 +360,158 @@ def data_options(f: F) -> F:
             ),
         ],
     )
+
+
+_READ = "retroprop.read"  # ctx.meta key: load_csv's options given on the command line
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None and value is not False and value != ():
+        ctx.meta.setdefault(_READ, {})[param.name] = value
+    return value
+
+
+def _columns(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> list[str] | None:
+    if value is None:
+        return None
+    cols = [c.strip() for c in value.split(",")]
+    if not all(cols):
+        raise click.BadParameter(
+            f"expected column names or numbers separated by commas, got {value!r}"
+        )
+    return _remember(ctx, param, cols)
+
+
+def _separator(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    sep = named.get(value.lower(), value)
+    if len(sep) != 1:
+        raise click.BadParameter(
+            f"expected one character (or tab, comma, semicolon, pipe), got {value!r}"
+        )
+    return _remember(ctx, param, sep)
+
+
+def dialect_options(f: F) -> F:
+    """``--sep``, ``--decimal``, ``--encoding``, ``--drop-missing``: how to read a CSV."""
+    return _apply(
+        f,
+        [
+            click.option(
+                "--sep",
+                metavar="CHAR",
+                expose_value=False,
+                callback=_separator,
+                help="Field separator of --data (default: detected among , ; tab |).",
+            ),
+            click.option(
+                "--decimal",
+                type=click.Choice([".", ","]),
+                expose_value=False,
+                callback=_remember,
+                help="Decimal mark of --data's numbers (default: detected).",
+            ),
+            click.option(
+                "--encoding",
+                metavar="NAME",
+                expose_value=False,
+                callback=_remember,
+                help="Text encoding of --data, e.g. utf-8, cp1252, latin-1, utf-16 "
+                "(default: detected).",
+            ),
+            click.option(
+                "--drop-missing",
+                is_flag=True,
+                expose_value=False,
+                callback=_remember,
+                help="Drop the rows with a missing value (empty, NA, N/A, NaN, null, ?) "
+                "instead of stopping at the first.",
+            ),
+        ],
+    )
+
+
+def column_options(f: F) -> F:
+    """``--features``, ``--drop``, ``--task``: which columns, and what to predict.
+
+    A command with its own option of one of these names (``plot boundary``'s
+    ``--features``, the two features on the axes) keeps it.
+    """
+    from retroprop.datasets.dataset import TASKS
+
+    own = {p.name for p in getattr(f, "__click_params__", [])}
+    opts = {
+        "features": click.option(
+            "--features",
+            metavar="COLS",
+            expose_value=False,
+            callback=_columns,
+            help="Feature columns to use, by name or number from 1, comma-separated "
+            "(default: all but the target); named here, an id-like column is used.",
+        ),
+        "drop": click.option(
+            "--drop",
+            metavar="COLS",
+            expose_value=False,
+            callback=_columns,
+            help="Columns to leave out, by name or number from 1, comma-separated.",
+        ),
+        "task": click.option(
+            "--task",
+            type=click.Choice(list(TASKS)),
+            expose_value=False,
+            callback=_remember,
+            help="Predict classes or a number (default: classes when the target is "
+            "text or a few whole numbers, else regression).",
+        ),
+    }
+    return _apply(f, [opt for name, opt in opts.items() if name not in own])
+
+
+def read_options() -> dict[str, Any]:
+    """``load_csv``'s keyword arguments given on the command line (``--sep``, ...)."""
+    ctx = click.get_current_context(silent=True)
+    return dict(ctx.meta.get(_READ, {})) if ctx is not None else {}
+
+
+def load_data(
+    data: str | None, target: str | None, *, regression: bool = False
+) -> Dataset:
+    """The ``Dataset`` the command's data options describe (Iris when no ``--data``).
+
+    ``regression=False``: a command that trains classifiers only refuses a regression
+    target with a one-line error instead of misreading it.
+    """
+    from importlib import resources
+
+    from retroprop.datasets import load_csv
+    from retroprop.errors import DataError
+    from retroprop.recipe import load_dataset
+
+    opts = read_options()
+    if data is None and not opts:
+        return load_dataset(None, target)
+    if data is None:
+        if target not in (None, "species"):
+            return load_dataset(None, target)  # its error names Iris' columns
+        with resources.as_file(
+            resources.files("retroprop.datasets") / "iris.csv"
+        ) as path:
+            ds = load_csv(path, target="species", **opts)
+        ds.name, ds.source = "iris", {}
+    else:
+        ds = load_csv(data, target=target, **opts)
+    if ds.task == "regression" and not regression:
+        raise DataError(
+            f"{ds.name}: the target {ds.target_name!r} holds numbers (regression); "
+            f"this command trains classifiers only: use retroprop train, or "
+            f"--task classification if the numbers are classes"
+        )
+    return ds
 
 
 def network_options(*, init: bool = True, step: bool = False) -> Callable[[F], F]:
@@ -463,7 +671,8 @@ def quiet_option(f: F) -> F:
 
 
 def files_options(default_png: str) -> Callable[[F], F]:
-    """``--output`` (the PNG), ``--json``, ``--csv``, ``--quiet``: the experiments'."""
+    """``--output`` (the figure), ``--dpi``, ``--json``, ``--csv``, ``--quiet``: the
+    experiments'."""
 
     def deco(f: F) -> F:
         return _apply(
@@ -476,9 +685,11 @@ def files_options(default_png: str) -> Callable[[F], F]:
                     default=default_png,
                     show_default=True,
                     type=click.Path(dir_okay=False),
-                    callback=output_path,
-                    help="Where to write the picture (PNG).",
+                    callback=figure_path,
+                    help="Where to write the picture; its extension chooses the "
+                    "format: .png, .pdf or .svg.",
                 ),
+                dpi_option,
                 click.option(
                     "--json",
                     "json_path",

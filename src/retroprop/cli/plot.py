@@ -1,12 +1,13 @@
 """``retroprop plot activations|descent|boundary``: the lecture's pictures.
 
 Each command parses its options, runs one function of ``retroprop.experiments``,
-writes the PNG (``--output``) and on request the numbers as JSON (``--json``, ``-``
+writes the figure (``--output``: PNG, PDF or SVG by its extension, at ``--dpi``) and on request the numbers as JSON (``--json``, ``-``
 for stdout) and CSV (``--csv``), and prints the result's own summary and verdicts.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import click
@@ -19,14 +20,18 @@ from retroprop.cli.common import (
     write_files,
 )
 from retroprop.cli.options import (
+    check_figure,
     data_options,
     files_options,
     floats,
+    load_data,
     network_options,
     parse_range,
+    read_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.group()
@@ -65,6 +70,7 @@ def activations(
     functions: str,
     points: int,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -80,6 +86,7 @@ def activations(
         inputs={},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import activation_curves
 
@@ -89,7 +96,11 @@ def activations(
         result = activation_curves(names, x_range, points)
         bar.update("evaluating", 1, 1)
         written = write_files(
-            result, output, plots.plot_activations, json_path, csv_path
+            result,
+            output,
+            partial(plots.plot_activations, dpi=dpi),
+            json_path,
+            csv_path,
         )
     if json_to_stdout(result, json_path):
         return
@@ -118,8 +129,8 @@ def activations(
     "function",
     metavar="EXPR",
     default=None,
-    help="The error curve L(w) in x, e.g. 'x**4 - 3*x**2 + x' (numbers, x, "
-    "+ - * / **, sin cos tan exp log sqrt tanh sigmoid abs; never eval'd). "
+    help="The error curve L(w), e.g. 'w**4 - 3*w**2 + w' (numbers, the variable w "
+    "or x, + - * / **, sin cos tan exp log sqrt tanh sigmoid abs; never eval'd). "
     "Default: that curve.",
 )
 @click.option(
@@ -162,6 +173,7 @@ def descent(
     steps: int,
     x_range: tuple[float, float],
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -178,6 +190,7 @@ def descent(
         inputs={},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import DEFAULT_FUNCTION, descent_demo
 
@@ -193,7 +206,9 @@ def descent(
             x_range=x_range,
         )
         bar.update("descending", 1, 1)
-        written = write_files(result, output, plots.plot_descent, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_descent, dpi=dpi), json_path, csv_path
+        )
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()
@@ -261,6 +276,7 @@ def boundary(
     model_path: str | None,
     resolution: int,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -272,6 +288,7 @@ def boundary(
         inputs={"--data": data, "--model": model_path},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     import retroprop as rp
     from retroprop import plots
     from retroprop.experiments import decision_boundary
@@ -282,11 +299,13 @@ def boundary(
             model = rp.load(model_path)
             ds = _dataset_for_model(model, data, target)
             net, standardizer = model.net, model.standardizer
-            X_pts, y_pts, what = ds.X, ds.y, f"the model {model_path}"
+            X_pts, y_pts, what = ds.X, ds.y, f"model {model_path}"
             names = model.feature_names or ds.feature_names
             classes = model.class_names or ds.class_names
         else:
-            split = prepare_data(data, target, test_size=test_size, seed=seed)
+            split = prepare_data(
+                load_data(data, target), target, test_size=test_size, seed=seed
+            )
             net = build_network(split, hidden, activation, seed=seed, init=init)
             what = describe(split, hidden, activation)
             rp.train(
@@ -319,7 +338,7 @@ def boundary(
         )
 
         def draw(r: Any, p: str) -> str:
-            return plots.plot_boundary(r, p, title=title)
+            return plots.plot_boundary(r, p, dpi=dpi, title=title)
 
         written = write_files(result, output, draw, json_path, csv_path)
     if json_to_stdout(result, json_path):
@@ -330,9 +349,9 @@ def boundary(
         f"{result.feature_names[1]} (y), other features at their mean"
     )
     con.print(
-        f"network accuracy (all features): {result.accuracy:.4f}; "
+        f"network accuracy (all features): {fmt(result.accuracy, decimals=4)}; "
         f"points in their own region on this slice: "
-        f"{result.slice_accuracy:.4f}"
+        f"{fmt(result.slice_accuracy, decimals=4)}"
     )
     t = table("Share of the drawn plane per class", ["class", "share", "points"])
     for name, share, count in zip(
@@ -348,11 +367,13 @@ def _dataset_for_model(model: Any, data: str | None, target: str | None) -> Any:
 
     if data is None:
         return load_iris()
+    opts = {k: v for k, v in read_options().items() if k not in ("features", "task")}
     return load_csv(
         data,
         target=target,
         features=model.feature_names or None,
         class_names=model.class_names or None,
+        **opts,
     )
 
 

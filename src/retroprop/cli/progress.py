@@ -14,6 +14,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
+from retroprop.display import fmt
 from retroprop.train import Callback, TrainState
 
 
@@ -88,4 +89,6 @@ class EpochProgress(Callback):
     def on_epoch_end(self, state: TrainState) -> None:
         history = state.history
         loss = history.loss[-1] if history is not None and history.loss else math.nan
-        self.bar.update(self.description, state.epoch, self.epochs, f"loss {loss:.4f}")
+        self.bar.update(
+            self.description, state.epoch, self.epochs, f"loss {fmt(loss, decimals=4)}"
+        )

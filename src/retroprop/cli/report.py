@@ -7,12 +7,14 @@ import click
 from retroprop.cli.common import stdout_console
 from retroprop.cli.options import (
     data_options,
+    load_data,
     network_options,
     output_path,
     quiet_option,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.command()
@@ -67,7 +69,7 @@ def report(
     check_outputs(inputs={"--data": data}, outputs={"--output": output})
     with ProgressBar(quiet) as bar:
         rec = record_training(
-            data,
+            load_data(data, target),
             target,
             test_size=test_size,
             hidden=hidden,
@@ -93,6 +95,6 @@ def report(
     con.print(
         f"Wrote {output}: {n} recorded step{'s' if n != 1 else ''} of "
         f"{rec.history.iterations} iterations, {rec.history.epochs} epochs "
-        f"(final training accuracy {rec.history.accuracy[-1]:.4f}). "
+        f"(final training accuracy {fmt(rec.history.accuracy[-1], decimals=4)}). "
         f"Open it in a browser; it needs no network."
     )

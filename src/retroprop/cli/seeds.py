@@ -8,9 +8,11 @@ answers to the lecture's questions (``SeedsResult.same_minimum``,
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import click
 
+from retroprop.cli.cluster import connect, scheduler_option
 from retroprop.cli.common import (
     answer_line,
     footer,
@@ -21,22 +23,25 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     POSITIVE,
+    check_figure,
     data_options,
     files_options,
+    load_data,
     network_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 ROWS = (
-    ("final_loss", "final training loss", ".4f"),
-    ("final_accuracy", "final training accuracy", ".4f"),
-    ("test_accuracy", "test accuracy", ".4f"),
-    ("raw_distance", "distance between runs, as trained", ".3f"),
-    ("aligned_distance", "distance between runs, aligned", ".3f"),
-    ("norm", "parameter norm ||w||", ".3f"),
+    ("final_loss", "final training loss", 4),
+    ("final_accuracy", "final training accuracy", 4),
+    ("test_accuracy", "test accuracy", 4),
+    ("raw_distance", "distance between runs, as trained", 3),
+    ("aligned_distance", "distance between runs, aligned", 3),
+    ("norm", "parameter norm ||w||", 3),
 )
-"""The spread table: key of ``SeedsResult.spread``, row name, number format."""
+"""The spread table: key of ``SeedsResult.spread``, row name, decimals shown."""
 
 
 @click.command()
@@ -46,10 +51,11 @@ ROWS = (
 @click.option(
     "--n",
     "n",
-    type=click.IntRange(2, 10_000),
+    type=click.IntRange(2),
     default=100,
     show_default=True,
-    help="Random initialisations: seeds --seed, --seed + 1, ...",
+    help="Random initialisations: seeds --seed, --seed + 1, ... (at most 2,000: "
+    "the comparison grows with the square of N).",
 )
 @click.option(
     "--tolerance",
@@ -67,6 +73,7 @@ ROWS = (
     help="A run is clearly worse when its final loss exceeds the best run's "
     "by more than this.",
 )
+@scheduler_option
 @files_options("seeds.png")
 def seeds(
     data: str | None,
@@ -82,7 +89,9 @@ def seeds(
     n: int,
     tolerance: float,
     worse_by: float,
+    scheduler: str | None,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -100,13 +109,16 @@ def seeds(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import seed_study
     from retroprop.recipe import describe, network_factory, prepare_data
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     t0 = time.perf_counter()
-    with ProgressBar(quiet) as bar:
+    with connect(scheduler) as client, ProgressBar(quiet) as bar:
         result = seed_study(
             network_factory(split, hidden, activation, init=init),
             split.X_train,
@@ -123,8 +135,11 @@ def seeds(
                 done,
                 total,
             ),
+            client=client,
         )
-        written = write_files(result, output, plots.plot_seeds, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_seeds, dpi=dpi), json_path, csv_path
+        )
     seconds = time.perf_counter() - t0
     if json_to_stdout(result, json_path):
         return
@@ -135,13 +150,13 @@ def seeds(
         con.print(
             f"{n} trainings of the {describe(split, hidden, activation)}: {epochs} "
             f"epochs, eta = {lr:g}, batch size {batch_size or len(split.y_train)}, "
-            f"seeds {seed}..{seed + n - 1}; trained in {result.train_seconds:.1f} s "
-            f"({result.settings['engine']} engine), {seconds:.1f} s in all"
+            f"seeds {seed}..{seed + n - 1}; trained in {fmt(result.train_seconds, decimals=1)} s "
+            f"({result.settings['engine']} engine), {fmt(seconds, decimals=1)} s in all"
         )
         t = table("Spread over the runs", ["", "min", "median", "max"])
-        for key, name, fmt in ROWS:
+        for key, name, decimals in ROWS:
             if key in spread:
-                t.add_row(name, *(f"{v:{fmt}}" for v in spread[key]))
+                t.add_row(name, *(fmt(v, decimals=decimals) for v in spread[key]))
         con.print(t)
     answer_line(con, result.same_minimum)
     answer_line(con, result.global_minimum)
@@ -156,9 +171,9 @@ def seeds(
             tm.add_row(
                 str(i),
                 str(m["runs"]),
-                f"{m['best_loss']:.4f}",
-                f"{m['mean_loss']:.4f}",
-                f"{m['mean_accuracy']:.4f}",
+                f"{fmt(m['best_loss'], decimals=4)}",
+                f"{fmt(m['mean_loss'], decimals=4)}",
+                f"{fmt(m['mean_accuracy'], decimals=4)}",
             )
         con.print(tm)
     footer(con, written)

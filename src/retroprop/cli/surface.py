@@ -6,6 +6,8 @@ plane and the answer: the same valley? (``SurfaceResult.same_valley``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import click
 
 from retroprop.cli.common import (
@@ -18,13 +20,16 @@ from retroprop.cli.common import (
 )
 from retroprop.cli.options import (
     POSITIVE,
+    check_figure,
     data_options,
     files_options,
     floats,
+    load_data,
     network_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 STAGES = ("training seed", "training seed", "line between", "plane around")
 
@@ -78,6 +83,7 @@ def surface(
     resolution: int,
     points: int,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -94,6 +100,7 @@ def surface(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     import numpy as np
 
     from retroprop import plots
@@ -101,7 +108,9 @@ def surface(
     from retroprop.recipe import describe, network_factory, prepare_data
 
     pair = _seed_pair(seed_pair, seed)
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     what = "measuring the loss surface"
     with ProgressBar(quiet) as bar:
         done: list[str] = []
@@ -125,7 +134,9 @@ def surface(
             progress=stage,
         )
         bar.update(what, len(STAGES), len(STAGES))
-        written = write_files(result, output, plots.plot_surface, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_surface, dpi=dpi), json_path, csv_path
+        )
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()
@@ -143,17 +154,17 @@ def surface(
     ):
         t.add_row(
             name,
-            f"{ln.loss[0]:.4f}",
-            f"{ln.loss[-1]:.4f}",
-            f"{np.max(ln.loss):.4f}",
-            f"{ln.barrier:.4f}",
+            f"{fmt(ln.loss[0], decimals=4)}",
+            f"{fmt(ln.loss[-1], decimals=4)}",
+            f"{fmt(np.max(ln.loss), decimals=4)}",
+            f"{fmt(ln.barrier, decimals=4)}",
         )
     con.print(t)
     p = result.plane
     con.print(
         f"Around w_a on [-{span:g}, {span:g}]^2 ({resolution}x{resolution} points): "
-        f"L(w_a) = {p.center_loss:.4f}, lowest {np.min(p.loss):.4f}, highest "
-        f"{np.max(p.loss):.4f}"
+        f"L(w_a) = {fmt(p.center_loss, decimals=4)}, lowest {fmt(np.min(p.loss), decimals=4)}, highest "
+        f"{fmt(np.max(p.loss), decimals=4)}"
     )
     answer_line(con, result.same_valley)
     footer(con, written)

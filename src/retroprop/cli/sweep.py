@@ -1,13 +1,21 @@
-"""``retroprop sweep lr``: how the learning rate eta influences the minimisation.
+"""``retroprop sweep lr`` and ``sweep grid``: how eta (and the shape) influence the
+minimisation.
 
-Parses, runs ``retroprop.experiments.lr_sweep`` and renders its verdict per eta
-(converged, too slow, bouncing, diverged: ``SweepResult.verdict``).
+``sweep lr`` parses, runs ``retroprop.experiments.lr_sweep`` and renders its verdict
+per eta (converged, too slow, bouncing, diverged: ``SweepResult.verdict``); ``sweep
+grid`` runs ``grid_study`` over eta x hidden shapes and renders each cell's spread,
+verdict and the best cell (``GridResult``). Both train on a Dask cluster with
+``--scheduler``.
 """
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import click
 
+from retroprop.cli.cluster import connect, scheduler_option
 from retroprop.cli.common import (
     footer,
     json_to_stdout,
@@ -16,19 +24,26 @@ from retroprop.cli.common import (
     write_files,
 )
 from retroprop.cli.options import (
+    SEED,
+    activation_choice,
     batch_size_option,
+    check_figure,
     data_options,
     epochs_option,
     files_options,
     floats,
+    load_data,
     network_options,
+    parse_hidden,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
+from retroprop.recipe import LECTURE
 
 
 @click.group()
 def sweep() -> None:
-    """Train at several settings and compare: `retroprop sweep lr`."""
+    """Train at several settings and compare: `retroprop sweep lr`, `sweep grid`."""
 
 
 @sweep.command("lr")
@@ -51,6 +66,7 @@ def sweep() -> None:
     show_default=True,
     help="Networks per eta: seeds --seed, --seed + 1, ...",
 )
+@scheduler_option
 @files_options("sweep-lr.png")
 def sweep_lr(
     data: str | None,
@@ -64,7 +80,9 @@ def sweep_lr(
     batch_size: int | None,
     values: str,
     n_seeds: int,
+    scheduler: str | None,
     output: str,
+    dpi: int,
     json_path: str | None,
     csv_path: str | None,
     quiet: bool,
@@ -72,7 +90,8 @@ def sweep_lr(
     """How eta influences the minimisation: train at each eta, several seeds each.
 
     The verdict per eta, on the mean over its seeds: diverged (a run's loss became
-    non-finite or ended above where it started), too slow (the loss did not fall
+    non-finite, ended far above where it started and above chance, or its network
+    died; the definition `train` exits 1 on), too slow (the loss did not fall
     below half its start), bouncing (the loss jitters by more than half its mean
     over the last tenth of the epochs), else converged.
     """
@@ -82,16 +101,19 @@ def sweep_lr(
         inputs={"--data": data},
         outputs={"--output": output, "--json": json_path, "--csv": csv_path},
     )
+    check_figure(output)
     from retroprop import plots
     from retroprop.experiments import lr_sweep
     from retroprop.recipe import describe, network_factory, prepare_data
 
     lrs = floats(values, "--values", positive=True)
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     seeds = list(range(seed, seed + n_seeds))
-    what = "training, one eta at a time"
-    with ProgressBar(quiet) as bar:
-        bar.update(what, 0, len(lrs))
+    what = f"training {len(lrs) * n_seeds} networks"
+    with connect(scheduler) as client, ProgressBar(quiet) as bar:
+        bar.update(what, 0, len(lrs) * n_seeds)
         result = lr_sweep(
             network_factory(split, hidden, activation, init=init),
             split.X_train,
@@ -101,8 +123,11 @@ def sweep_lr(
             epochs=epochs,
             batch_size=batch_size,
             progress=lambda done, total: bar.update(what, done, total),
+            client=client,
         )
-        written = write_files(result, output, plots.plot_sweep, json_path, csv_path)
+        written = write_files(
+            result, output, partial(plots.plot_sweep, dpi=dpi), json_path, csv_path
+        )
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()
@@ -121,10 +146,10 @@ def sweep_lr(
             verdict += " (" + ", ".join(result.divergence_kinds[i]) + ")"
         t.add_row(
             f"{lr:g}",
-            f"{result.mean_final_loss[i]:.4f}",
-            f"{result.loss_ratio[i]:.3f}",
-            f"{result.mean_jitter[i]:.3f}",
-            f"{result.mean_final_accuracy[i]:.4f}",
+            f"{fmt(result.mean_final_loss[i], decimals=4)}",
+            f"{fmt(result.loss_ratio[i], decimals=3)}",
+            f"{fmt(result.mean_jitter[i], decimals=3)}",
+            f"{fmt(result.mean_final_accuracy[i], decimals=4)}",
             f"{result.n_diverged[i]}/{len(seeds)}",
             verdict,
         )
@@ -137,4 +162,177 @@ def sweep_lr(
     best = result.best_lr()
     if best is not None:
         con.print(f"Lowest mean final loss without divergence: eta = {best:g}")
+    footer(con, written)
+
+
+def parse_hidden_shapes(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> list[tuple[int, ...]]:
+    """Every ``--hidden SIZES`` given (``4,3``, ``8``, ``none``), in order."""
+    shapes = [parse_hidden(ctx, param, v) for v in value]
+    if len(set(shapes)) != len(shapes):
+        raise click.BadParameter(f"each shape once, please; got {list(value)}")
+    return shapes
+
+
+@sweep.command("grid")
+@data_options
+@click.option(
+    "--lr",
+    "lr_values",
+    metavar="ETAS",
+    default="0.01,0.05,0.1",
+    show_default=True,
+    help="Comma-separated learning rates (positive), one grid column each.",
+)
+@click.option(
+    "--hidden",
+    metavar="SIZES",
+    multiple=True,
+    default=(",".join(map(str, LECTURE["hidden"])),),
+    show_default=True,
+    callback=parse_hidden_shapes,
+    help="Hidden layer sizes of one architecture, comma-separated ('none' for no "
+    "hidden layer); repeat for more: --hidden 4,3 --hidden 8.",
+)
+@click.option(
+    "--activation",
+    type=activation_choice(trainable=True),
+    default=LECTURE["activation"],
+    show_default=True,
+    help="Activation of the hidden layers.",
+)
+@click.option(
+    "--seed",
+    type=SEED,
+    default=LECTURE["seed"],
+    show_default=True,
+    help="Seed of the split and the first network; the others follow.",
+)
+@epochs_option
+@batch_size_option
+@click.option(
+    "--seeds",
+    "n_seeds",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Networks per cell: seeds --seed, --seed + 1, ... (the same in every cell).",
+)
+@scheduler_option
+@files_options("sweep-grid.png")
+def sweep_grid(
+    data: str | None,
+    target: str | None,
+    test_size: float,
+    lr_values: str,
+    hidden: list[tuple[int, ...]],
+    activation: str,
+    seed: int,
+    epochs: int,
+    batch_size: int | None,
+    n_seeds: int,
+    scheduler: str | None,
+    output: str,
+    dpi: int,
+    json_path: str | None,
+    csv_path: str | None,
+    quiet: bool,
+) -> None:
+    """A class-wide study: every eta x every hidden shape, n seeds each.
+
+    Per cell: the final training loss and the test accuracy over the seeds (mean,
+    min, max), the runs that diverged, and the learning-rate sweep's verdict
+    (converged, too slow, bouncing, diverged); then the best cell (highest mean
+    test accuracy among cells with no diverged run).
+    """
+    from retroprop.atomic import check_outputs
+
+    check_outputs(
+        inputs={"--data": data},
+        outputs={"--output": output, "--json": json_path, "--csv": csv_path},
+    )
+    check_figure(output)
+    from rich.markup import escape
+
+    from retroprop import plots
+    from retroprop.experiments import grid_study
+    from retroprop.experiments.grid import hidden_label
+    from retroprop.recipe import build_network, prepare_data
+
+    lrs = floats(lr_values, "--lr", positive=True)
+    if len(set(lrs)) != len(lrs):
+        raise click.BadParameter(f"each eta once, please; got {lr_values!r}")
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
+    seeds = list(range(seed, seed + n_seeds))
+    total = len(lrs) * len(hidden) * n_seeds
+    what = f"training {total} networks"
+
+    def make_net(sizes: tuple[int, ...], s: int) -> Any:
+        return build_network(split, sizes, activation, seed=s)
+
+    with connect(scheduler) as client, ProgressBar(quiet) as bar:
+        bar.update(what, 0, total)
+        result = grid_study(
+            make_net,
+            split.X_train,
+            split.y_train,
+            lrs=lrs,
+            hidden=hidden,
+            seeds=seeds,
+            epochs=epochs,
+            batch_size=batch_size,
+            test=(split.X_test, split.y_test),
+            progress=lambda done, total: bar.update(what, done, total),
+            client=client,
+        )
+        written = write_files(
+            result, output, partial(plots.plot_grid, dpi=dpi), json_path, csv_path
+        )
+    if json_to_stdout(result, json_path):
+        return
+    con = stdout_console()
+    con.print(
+        f"Grid of {len(lrs)} etas x {len(hidden)} hidden shapes x {n_seeds} seeds "
+        f"({activation} networks on {split.dataset.name}): {epochs} epochs, batch "
+        f"size {batch_size or len(split.y_train)}, seeds {seeds[0]}..{seeds[-1]}"
+        + (" on the Dask cluster" if client is not None else "")
+    )
+    t = table(
+        escape("Per cell, over the seeds: mean [min, max]"),
+        ["eta", "hidden", "final loss", "test accuracy", "diverged", "verdict"],
+    )
+    acc = (
+        result.mean_test_accuracy,
+        result.min_test_accuracy,
+        result.max_test_accuracy,
+    )
+    loss = (result.mean_final_loss, result.min_final_loss, result.max_final_loss)
+    for i, lr in enumerate(result.lrs):
+        for h, sizes in enumerate(result.hidden):
+            t.add_row(
+                f"{lr:g}",
+                hidden_label(sizes),
+                escape("{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in loss))),
+                escape("{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in acc))),  # type: ignore[index]
+                f"{result.n_diverged[i, h]}/{n_seeds}",
+                result.verdict[i][h],
+            )
+    con.print(t)
+    best = result.best_cell
+    if best is None:
+        con.print("Every cell has a diverged run: try smaller learning rates.")
+    else:
+        con.print(
+            f"Best cell: eta = {best['lr']:g}, hidden {hidden_label(best['hidden'])}: "
+            f"mean test accuracy {best['mean_test_accuracy']:.4f}, mean final loss "
+            f"{best['mean_final_loss']:.4f} ({best['verdict']})"
+        )
+    for cell in result.diverged_cells:
+        con.print(
+            f"Diverged: eta = {cell['lr']:g}, hidden {hidden_label(cell['hidden'])}: "
+            f"{cell['n_diverged']}/{n_seeds} runs ({', '.join(cell['kinds'])})"
+        )
     footer(con, written)

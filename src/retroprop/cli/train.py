@@ -13,15 +13,22 @@ from retroprop.cli.common import (
     table,
 )
 from retroprop.cli.options import (
+    check_figure,
     data_options,
+    dialect_options,
+    dpi_option,
+    figure_path,
+    load_data,
     momentum_options,
     network_options,
     optimizer_option,
     output_path,
     quiet_option,
+    read_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
+from retroprop.display import fmt
 
 
 @click.command()
@@ -90,9 +97,10 @@ from retroprop.cli.progress import ProgressBar
     "plot_path",
     metavar="PATH",
     type=click.Path(dir_okay=False),
-    callback=output_path,
-    help="Draw the loss and accuracy per epoch as a PNG at PATH.",
+    callback=figure_path,
+    help="Draw the loss and accuracy per epoch at PATH (.png, .pdf or .svg).",
 )
+@dpi_option
 @quiet_option
 def train(
     data: str | None,
@@ -117,12 +125,15 @@ def train(
     csv_dialect: str,
     as_json: bool,
     plot_path: str | None,
+    dpi: int,
     quiet: bool,
 ) -> None:
     """Train a network; by default the lecture's 4-4-3-3 sigmoid network on Iris.
 
     Cross-entropy on softmax outputs, per-sample gradient descent with eta = 0.05,
-    on a stratified 80/20 split standardised on the training part.
+    on a stratified 80/20 split standardised on the training part. A numeric target
+    (--task regression) trains with the squared error on one linear output, the
+    target standardised too, and reports R², MAE and RMSE.
     """
     from retroprop.atomic import check_outputs
 
@@ -135,6 +146,7 @@ def train(
             "--plot": plot_path,
         },
     )
+    check_figure(plot_path, "--plot")
     record_path = _record_path(record_bias, record_names, record_to)
     if record_path and record_format is None:
         from retroprop.teach.record import record_format as format_of
@@ -144,9 +156,24 @@ def train(
         _need_openpyxl()
     dialect = _dialect(csv_dialect)
     import retroprop as rp
+    from retroprop.datasets import (
+        capacity_hint,
+        regression_scores,
+        separating_features,
+    )
     from retroprop.recipe import build_network, prepare_data, split_scores
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    ds = load_data(data, target, regression=True)
+    split = prepare_data(ds, target, test_size=test_size, seed=seed)
+    regression = ds.task == "regression"
+    y_train, y_test = split.y_train, split.y_test
+    y_mean, y_scale = 0.0, 1.0
+    if regression:  # the target standardised like the features, on train only
+        y_mean, y_scale = float(y_train.mean()), float(y_train.std())
+        if not y_scale > 0:
+            y_scale = 1.0  # a constant target: only centred
+        y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
+    loss = "mse" if regression else "cross_entropy"
     net = build_network(split, hidden, activation, seed=seed, init=init)
     callbacks: list[rp.Callback] = []
     recorders = []
@@ -156,16 +183,20 @@ def train(
             biases = [n for n, _ in net.named_parameters() if n.endswith(".bias")]
             wanted.insert(0, biases[-1])  # the last layer's bias, as the lecture's
         for name in dict.fromkeys(wanted):  # each once, in the order asked
-            recorders.append(rp.RecordParameter(name, split.X_train, split.y_train))
+            if regression:  # no class r nor probabilities p_i: the values only
+                recorders.append(rp.RecordParameter(name))
+            else:
+                recorders.append(rp.RecordParameter(name, split.X_train, y_train))
         callbacks.extend(recorders)
     with ProgressBar(quiet or as_json) as bar:
         history = rp.train(
             net,
             split.X_train,
-            split.y_train,
+            y_train,
             epochs=epochs,
             lr=lr,
             batch_size=batch_size,
+            loss=loss,
             optimizer=optimizer,
             momentum=momentum,
             nesterov=nesterov,
@@ -173,12 +204,15 @@ def train(
             seed=seed,
             callbacks=[*callbacks, bar.epochs(epochs)],
             # measured only, for the picture: the held-out curves
-            validation=(split.X_test, split.y_test) if plot_path else None,
+            validation=(split.X_test, y_test) if plot_path else None,
         )
     names = split.dataset.class_names
     result: dict[str, Any] = {
         "data": split.dataset.name,
-        "architecture": [split.n_features, *hidden, split.n_classes],
+        "task": ds.task,
+        "target": ds.target_name,
+        "features": list(ds.feature_names),
+        "architecture": [split.n_features, *hidden, split.n_outputs],
         "activation": activation,
         "init": init,
         "lr": lr,
@@ -187,26 +221,59 @@ def train(
         "batch_size": batch_size or len(split.y_train),
         "seed": seed,
         "class_names": names,
-        **split_scores(net, split),
     }
+    if ds.source:
+        result["source"] = {**ds.source, "rows": len(ds.X)}
+    if regression:  # R², MAE and RMSE in the target's units
+        for part, X, y in (
+            ("train", split.X_train, y_train),
+            ("test", split.X_test, y_test),
+        ):
+            loss_value, _ = rp.evaluate(net, X, y, loss="mse")
+            raw = y_mean + y_scale * y
+            pred = y_mean + y_scale * net(X).ravel()
+            result[part] = {
+                **regression_scores(raw, pred),
+                "loss": loss_value,
+                "samples": len(y),
+            }
+    else:
+        result.update(split_scores(net, split))
+    warnings = [
+        f"feature {f!r} alone separates the classes perfectly: if it is derived "
+        f"from the class (an id sorted by class, a code), leave it out with --drop"
+        for f in separating_features(ds)
+    ]
+    hint = None
+    if not regression:
+        hint = capacity_hint(hidden, len(names), result["train"]["accuracy"])
+    result["notes"] = list(ds.notes)
+    result["warnings"] = warnings
+    result["hint"] = hint
     if recorders and record_path:
+        from retroprop.datasets import split_lines
         from retroprop.teach.record import record_table, write_record
 
-        lines = _train_lines(split, test_size, seed)
-        table = record_table(
-            recorders, lines=lines, class_names=split.dataset.class_names
-        )
+        lines = split_lines(ds, test_size, seed)[0]
+        table = record_table(recorders, lines=lines, class_names=names)
         write_record(record_path, table, record_format, dialect)
     if save_path:
+        metadata = {
+            **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
+            "target": split.dataset.target_name,
+        }
+        if regression:
+            metadata.update(
+                task="regression",
+                target_mean=y_mean,
+                target_scale=y_scale,
+            )
         model = rp.Model(
             net,
             class_names=names,
             feature_names=split.dataset.feature_names,
             standardizer=split.standardizer,
-            metadata={
-                **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
-                "target": split.dataset.target_name,
-            },
+            metadata=metadata,
         )
         rp.save(model, save_path)
     if plot_path:
@@ -216,6 +283,7 @@ def train(
         plot_history(
             history,
             plot_path,
+            dpi=dpi,
             val_label="test (held out)",
             title=f"Training the {arch} {activation} "
             f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
@@ -272,28 +340,6 @@ def _need_openpyxl() -> None:
         )
 
 
-def _train_lines(split: Any, test_size: float, seed: int) -> Any:
-    """The data-file line of each training row, or None if the data has none.
-
-    The split is a pure function of the classes and the seed, so splitting the row
-    numbers the same way finds which rows became the training set.
-    """
-    import numpy as np
-
-    from retroprop.datasets import train_test_split
-
-    lines = split.dataset.lines
-    if lines is None:
-        return None
-    rows = np.arange(len(split.dataset.y)).reshape(-1, 1)
-    train_rows, _, y_train, _ = train_test_split(
-        rows, split.dataset.y, test_size=test_size, seed=seed
-    )
-    if not np.array_equal(y_train, split.y_train):  # pragma: no cover - a guard
-        return None
-    return lines[train_rows[:, 0]]
-
-
 def _render(
     result: dict[str, Any],
     save_path: str | None,
@@ -302,30 +348,84 @@ def _render(
 ) -> None:
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
+    if "source" in result:
+        con.print(_source_line(result), soft_wrap=True)
+    for note in result["notes"]:
+        con.print(f"Note: {note}")
     con.print(
         f"Trained a {arch} network ({result['activation']}) on {result['data']}: "
         f"{result['epochs']} epochs, {result['iterations']} updates, "
         f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
     )
-    t = table("Result", ["split", "samples", "accuracy", "loss"])
+    regression = result["task"] == "regression"
+    cols = (
+        ["split", "samples", "R²", "MAE", "RMSE"]
+        if regression
+        else ["split", "samples", "accuracy", "loss"]
+    )
+    t = table("Result", cols)
     for part in ("train", "test"):
         r = result[part]
-        t.add_row(part, str(r["samples"]), f"{r['accuracy']:.4f}", f"{r['loss']:.4f}")
+        if regression:
+            t.add_row(
+                part,
+                str(r["samples"]),
+                fmt(r["r2"], decimals=4),
+                fmt(r["mae"], 4),
+                fmt(r["rmse"], 4),
+            )
+        else:
+            t.add_row(
+                part,
+                str(r["samples"]),
+                fmt(r["accuracy"], decimals=4),
+                fmt(r["loss"], decimals=4),
+            )
     con.print(t)
-    con.print(
-        confusion_table(
-            result["test"]["confusion_matrix"],
-            result["class_names"],
-            "Confusion matrix (test)",
+    if not regression:
+        con.print(
+            confusion_table(
+                result["test"]["confusion_matrix"],
+                result["class_names"],
+                "Confusion matrix (test)",
+            )
         )
-    )
+    for warning in result["warnings"]:
+        con.print(f"Warning: {warning}")
+    if result["hint"]:
+        con.print(f"Hint: {result['hint']}")
     if save_path:
         con.print(f"Saved the model to {save_path}")
-    if record_path:
+    if record_path and regression:
+        con.print(
+            f"Wrote {', '.join(recorded)} before and after each update, with each "
+            f"sample, to {record_path}"
+        )
+    elif record_path:
         con.print(
             f"Wrote {', '.join(recorded)} before and after each update, with each "
             f"sample, its class r and the probabilities p_i, to {record_path}"
         )
+
+
+def _source_line(result: dict) -> str:
+    """How the file was read and what is predicted, in one sentence."""
+    from retroprop.datasets.csvfile import DECIMALS, SEPARATORS
+
+    src = result["source"]
+    sep = SEPARATORS.get(src["sep"], repr(src["sep"]))
+    what = (
+        f"regression of {result['target']!r} (a number)"
+        if result["task"] == "regression"
+        else f"classification of {result['target']!r} "
+        f"({len(result['class_names'])} classes)"
+    )
+    return (
+        f"Read {result['data']}: {src['rows']} rows, {len(result['features'])} "
+        f"features; "
+        f"{sep}-separated, decimal {DECIMALS[src['decimal']]}, {src['encoding']}; "
+        f"task: {what}"
+    )
 
 
 @click.command()
@@ -350,18 +450,58 @@ def _render(
     default=None,
     help="Class column, if present, to report accuracy (default: the model's).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print predictions as JSON.")
-def predict(model_path: str, data: str, target: str | None, as_json: bool) -> None:
-    """Predict the class of every row of a CSV with a saved model."""
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print every prediction (and probabilities) as JSON (streamed).",
+)
+@click.option(
+    "--rows",
+    "show_rows",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Rows to list in the table before the summary (--json and --output give all).",
+)
+@click.option(
+    "--output",
+    metavar="PATH.csv",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Write the predictions to a CSV: the rows' identifying columns (or line "
+    "numbers), the predicted class and each class's probability (or the predicted "
+    "value).",
+)
+@dialect_options
+def predict(
+    model_path: str,
+    data: str,
+    target: str | None,
+    as_json: bool,
+    show_rows: int,
+    output: str | None,
+) -> None:
+    """Predict the class (or the value) of every row of a CSV with a saved model.
+
+    Rows are named by their line in the data file (the header is line 1), and by
+    the file's identifying columns (an id, a pandas index) when it has some. Prints
+    the first --rows rows and a summary (rows per class, the accuracy or R² when the
+    file has the target column); --json prints every row, --output writes them.
+    """
     from retroprop.atomic import check_outputs
 
-    check_outputs(inputs={"--model": model_path, "--data": data}, outputs={})
+    check_outputs(
+        inputs={"--model": model_path, "--data": data}, outputs={"--output": output}
+    )
     import numpy as np
 
     import retroprop as rp
-    from retroprop.datasets import load_csv
+    from retroprop.datasets import load_csv, regression_scores
 
     model = rp.load(model_path)
+    regression = model.metadata.get("task") == "regression"
     features = model.feature_names or None
     asked = target is not None  # a --target the user names must exist in the file
     if target is None and isinstance(model.metadata.get("target"), str):
@@ -370,8 +510,10 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
         data,
         target=target,
         features=features,
-        class_names=model.class_names or None,
+        class_names=None if regression else (model.class_names or None),
+        task="regression" if regression else "classification",
         require_target=asked,
+        **read_options(),
     )
     if features is None and ds.X.shape[1] != model.net.in_features:
         raise rp.DataError(
@@ -379,37 +521,160 @@ def predict(model_path: str, data: str, target: str | None, as_json: bool) -> No
             f"expects {model.net.in_features}"
         )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        proba = model.predict_proba(ds.X)
-    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        out = (
+            model.net(model.prepare(ds.X)) if regression else model.predict_proba(ds.X)
+        )
+    bad = np.flatnonzero(~np.isfinite(out).all(axis=1))
+    lines = ds.lines if ds.lines is not None else np.arange(2, len(ds.X) + 2)
     if len(bad):  # finite but huge weights can overflow on some inputs
         raise rp.ModelFileError(
             f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
-            f"(the first is data row {bad[0] + 1}); its weights are too large for "
+            f"(the first is data row {bad[0] + 1}, line {lines[bad[0]]}); its "
+            f"weights are too large for "
             f"this data"
         )
-    pred = np.argmax(proba, axis=1)
-    names = model.class_names or [str(i) for i in range(proba.shape[1])]
-    accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
-    if as_json:
-        emit_json(
-            {
-                "predictions": [names[k] for k in pred],
-                "probabilities": proba.tolist(),
-                "class_names": names,
-                "accuracy": accuracy,
-            }
+    result: dict = {
+        "lines": lines,
+        "ids": ds.ids,
+        "notes": ds.notes,
+        "source": ds.source,
+    }
+    if regression:
+        mean = float(model.metadata.get("target_mean", 0.0))
+        scale = float(model.metadata.get("target_scale", 1.0))
+        values = mean + scale * out[:, 0]
+        result.update(task="regression", target=target, predictions=values)
+        result["scores"] = None if ds.y is None else regression_scores(ds.y, values)
+    else:
+        pred = np.argmax(out, axis=1)
+        names = model.class_names or [str(i) for i in range(out.shape[1])]
+        accuracy = None if ds.y is None else float(np.mean(pred == ds.y))
+        result.update(
+            task="classification",
+            predicted=pred,
+            predictions=np.asarray(names, dtype=str)[pred],
+            probabilities=out,
+            class_names=names,
+            accuracy=accuracy,
         )
+    if output:
+        _write_predictions(output, result)
+    if as_json:
+        _stream_json({k: v for k, v in result.items() if k != "predicted"})
         return
+    _render_predictions(data, result, ds, output, show_rows)
+
+
+def _row_names(
+    result: dict, limit: int | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """The columns that name each row (the first ``limit`` rows): the file's
+    identifiers, else its line."""
+    ids = result["ids"]
+    stop = len(result["lines"]) if limit is None else limit
+    if ids:
+        return list(ids), [list(v) for v in zip(*(c[:stop] for c in ids.values()))]
+    return ["line"], [[str(n)] for n in result["lines"][:stop]]
+
+
+def _stream_json(result: dict) -> None:
+    """``result`` as one JSON object on stdout, its NumPy arrays written in chunks of
+    rows, so that a million rows never become one Python list of lists (``json``
+    writes each chunk in C; floats keep every digit)."""
+    import json
+    import sys
+
+    import numpy as np
+
+    from retroprop.jsondata import plain
+
+    out, chunk = sys.stdout, 65_536
+    out.write("{")
+    for i, (key, value) in enumerate(result.items()):
+        out.write(("," if i else "") + f"\n  {json.dumps(key)}: ")
+        if isinstance(value, np.ndarray):
+            out.write("[")
+            for start in range(0, len(value), chunk):
+                part = json.dumps(value[start : start + chunk].tolist())[1:-1]
+                out.write(("," if start else "") + part)
+            out.write("]")
+        else:
+            out.write(json.dumps(plain(value)))
+    out.write("\n}\n")
+    out.flush()
+
+
+def _write_predictions(path: str, result: dict) -> None:
+    import csv
+    import io
+
+    from retroprop.atomic import write_text
+
+    heads, rows = _row_names(result)
+    if "line" not in heads:
+        heads, rows = (
+            ["line", *heads],
+            [[str(n), *r] for n, r in zip(result["lines"], rows)],
+        )
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if result["task"] == "regression":
+        w.writerow([*heads, f"predicted {result['target'] or 'value'}"])
+        for r, v in zip(rows, result["predictions"]):
+            w.writerow([*r, repr(float(v))])
+    else:
+        w.writerow([*heads, "predicted", *[f"p({c})" for c in result["class_names"]]])
+        for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
+            w.writerow([*r, c, *[repr(float(x)) for x in p]])
+    write_text(path, buf.getvalue())
+
+
+def _render_predictions(
+    data: str, result: dict, ds, output: str | None, show_rows: int
+) -> None:
+    import numpy as np
     from rich.table import Table
 
+    con = stdout_console()
+    for note in result["notes"]:
+        con.print(f"Note: {note}")
+    n = len(result["lines"])
+    heads, rows = _row_names(result, min(n, show_rows))
+    if output:
+        con.print(f"Wrote {n} predictions for {data} to {output}")
     t = Table(title=f"Predictions for {data}", title_justify="left")
-    t.add_column("row", justify="right")
+    for h in heads:
+        t.add_column(h, justify="right")
+    more = f"... and {n - show_rows:,} more rows (--rows N lists more, --json all)"
+    if result["task"] == "regression":
+        t.add_column(f"predicted {result['target'] or 'value'}", justify="right")
+        for r, v in zip(rows, result["predictions"]):
+            t.add_row(*r, fmt(v))
+        con.print(t)
+        if n > show_rows:
+            con.print(more)
+        if result["scores"] is not None:
+            sc = result["scores"]
+            con.print(
+                f"R² {fmt(sc['r2'], decimals=4)}, MAE {fmt(sc['mae'], 4)}, "
+                f"RMSE {fmt(sc['rmse'], 4)} ({n} rows)"
+            )
+        return
+    names = result["class_names"]
     t.add_column("predicted")
     for c in names:
         t.add_column(f"p({c})", justify="right")
-    for i, (k, p) in enumerate(zip(pred, proba)):
-        t.add_row(str(i + 1), names[k], *[f"{v:.4f}" for v in p])
-    con = stdout_console()
+    for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
+        t.add_row(*r, str(c), *[fmt(v, decimals=4) for v in p])
     con.print(t)
-    if accuracy is not None:
-        con.print(f"accuracy: {accuracy:.4f} ({int(np.sum(pred == ds.y))}/{len(pred)})")
+    if n > show_rows:
+        con.print(more)
+    pred = result["predicted"]
+    counts = np.bincount(pred, minlength=len(names))
+    con.print(
+        f"{n:,} rows predicted: "
+        + ", ".join(f"{c} {int(k):,}" for c, k in zip(names, counts))
+    )
+    if result["accuracy"] is not None:
+        right = int(np.sum(pred == ds.y))
+        con.print(f"accuracy: {fmt(result['accuracy'], decimals=4)} ({right}/{n})")

@@ -19,6 +19,7 @@ from retroprop.cli.options import (
     batch_size_option,
     data_options,
     dtype_option,
+    load_data,
     lr_option,
     momentum_options,
     network_options,
@@ -90,7 +91,9 @@ def verify(
     from retroprop.interop.verify import verify as run_verify
     from retroprop.recipe import build_network, prepare_data
 
-    split = prepare_data(data, target, test_size=test_size, seed=seed)
+    split = prepare_data(
+        load_data(data, target), target, test_size=test_size, seed=seed
+    )
     if model_path:
         import retroprop as rp
 

@@ -23,12 +23,19 @@ def train_test_split(
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     test_size : float in (0, 1)
-        Fraction of each class held out (rounded, at least one sample per class that
-        has two or more).
+        Fraction of each class held out (rounded, at least one sample of each class in
+        each part), so the test part is ``test_size`` of the rows to within one row
+        per class.
     seed : int or Generator
         The split is a pure function of the seed.
     stratify : bool
-        Split each class separately (default) or the whole set at once.
+        Split each class separately (default) or the whole set at once (for
+        regression targets).
+
+    Raises
+    ------
+    DataError
+        When stratifying and a class has a single sample: it cannot be in both parts.
     """
     if not 0.0 < test_size < 1.0:
         raise ConfigError(
@@ -41,6 +48,15 @@ def train_test_split(
         if stratify
         else [np.arange(len(y))]
     )
+    if stratify:
+        sizes = [len(idx) for idx in groups]
+        if sizes and min(sizes) < 2:
+            c = np.unique(y)[int(np.argmin(sizes))]
+            raise DataError(
+                f"class {c} has a single sample: a stratified split needs at least 2 "
+                f"per class (one to train on, one to test); add samples of it or "
+                f"remove it"
+            )
     test = []
     for idx in groups:
         idx = rng.permutation(idx)
@@ -131,6 +147,16 @@ class Standardizer:
     def to_dict(self) -> dict:
         mean, scale = self._fitted()
         return {"mean": mean.tolist(), "scale": scale.tolist()}
+
+    def __repr__(self) -> str:
+        if self.mean_ is None or self.scale_ is None:
+            return "Standardizer(not fitted)"
+        from retroprop.display import fmt
+
+        def row(v: np.ndarray) -> str:
+            return "[" + ", ".join(fmt(x, 4) for x in v) + "]"
+
+        return f"Standardizer(mean={row(self.mean_)}, scale={row(self.scale_)})"
 
     @classmethod
     def from_dict(cls, d: dict) -> Standardizer:

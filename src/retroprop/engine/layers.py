@@ -293,7 +293,7 @@ class Sequential(Module):
         for name, p in own.items():
             p.data = new[name]
 
-    def config(self) -> list[dict]:  # type: ignore[override]
+    def config(self) -> list[dict]:  # type: ignore[override]  # one dict per module
         """The architecture as plain data (for saving); see ``from_config``."""
         out = []
         for i, (name, m) in enumerate(zip(self.names, self.modules)):
@@ -306,6 +306,41 @@ class Sequential(Module):
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({n}): {m!r}" for n, m in zip(self.names, self.modules))
         return f"Sequential(\n{inner}\n)"
+
+    def summary_rows(self) -> list[list]:
+        """One row per module: its name (``fc1``, or its index), module, parameter
+        names with their shapes, output shape, parameter count (what the notebook
+        display shows)."""
+        rows: list[list] = []
+        width = self.in_features if self.linears else None
+        for name, m in zip(self.names, self.modules):
+            params = list(m.named_parameters())
+            shapes = ", ".join(f"{name}.{n} {tuple(p.data.shape)}" for n, p in params)
+            if isinstance(m, Linear):
+                width = m.out_features
+            shape = f"(n, {width})" if width is not None else ""
+            rows.append(
+                [name, repr(m), shapes, shape, sum(p.data.size for _, p in params)]
+            )
+        return rows
+
+    def _repr_html_(self) -> str:
+        """The layers with their shapes and parameter counts."""
+        from retroprop.display import html_block, html_table
+
+        rows = self.summary_rows()
+        total = sum(r[-1] for r in rows)
+        title = f"Sequential: {total} parameters, {self.dtype} " + (
+            f"(input (n, {self.in_features}))" if self.linears else ""
+        )
+        return html_block(
+            title,
+            html_table(
+                ["", "module", "parameters (shape)", "output", "count"],
+                rows,
+                numeric=[False, False, False, False, True],
+            ),
+        )
 
 
 def check_module_names(names: Sequence[str] | None, n: int) -> list[str]:

@@ -74,7 +74,8 @@ class SGD:
 
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
-        new_values, new_buffers = [], []
+        new_values: list[np.ndarray | None] = []
+        new_buffers: list[np.ndarray | None] = []
         for p, buf in zip(self.params, self.momentum_buffers):
             if p.grad is None:
                 new_values.append(None)

@@ -3,6 +3,7 @@
 - ``activation_curves``: the activations and their derivatives (why not the step).
 - ``descent_demo``: gradient descent on a one-variable curve for several eta.
 - ``lr_sweep``: how eta influences the minimisation of a network.
+- ``grid_study``: every eta x hidden shape x seed, the class-wide study.
 - ``seed_study``: many initialisations; distinct minima after aligning neurons.
 - ``loss_surface``: the loss between two trained networks and around one.
 - ``decision_boundary``: a trained network's decision regions on two features.
@@ -28,6 +29,7 @@ from retroprop.experiments.descent import (
     gradient_descent,
     parse_function,
 )
+from retroprop.experiments.grid import GridResult, grid_study
 from retroprop.experiments.seeds import SeedsResult, seed_study
 from retroprop.experiments.surface import (
     LineSurface,
@@ -47,6 +49,7 @@ __all__ = [
     "DecisionBoundary",
     "DescentDemo",
     "DescentRun",
+    "GridResult",
     "LineSurface",
     "PlaneSurface",
     "SeedsResult",
@@ -59,6 +62,7 @@ __all__ = [
     "distance",
     "filter_normalised_directions",
     "gradient_descent",
+    "grid_study",
     "interpolate",
     "linear_names",
     "loss_surface",

@@ -70,6 +70,31 @@ class ActivationCurves(Result):
             )
         return rows
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """Each activation's values at the ends and at 0, and its largest slope."""
+        rows = [
+            [
+                r["name"],
+                r["f_low"],
+                r["f_zero"],
+                r["f_high"],
+                r["max_derivative"],
+                "" if r["trainable"] else "jumps at 0; f' = 0 elsewhere",
+            ]
+            for r in self.summary
+        ]
+        lo, hi = float(self.x[0]), float(self.x[-1])
+        return [
+            (
+                (
+                    f"Activations on [{lo:g}, {hi:g}] (retroprop.plots.plot_activations "
+                    "draws them)"
+                ),
+                ["f", "f(low)", "f(0)", "f(high)", "max f'", "note"],
+                rows,
+            )
+        ]
+
     def to_dict(self) -> dict:
         """The fields, plus ``summary``."""
         return {**super().to_dict(), "summary": plain(self.summary)}
@@ -116,6 +141,11 @@ def activation_curves(
     lo, hi = (float(v) for v in x_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")
+    if not np.isfinite(hi - lo):  # the points are spaced by (hi - lo) / (n - 1)
+        raise ConfigError(
+            f"range {lo:g},{hi:g} is too wide: high - low overflows float64 "
+            f"(above 1.8e308); narrow it"
+        )
     if n_points < 3:
         raise ConfigError(f"n_points must be at least 3, got {n_points}")
     x = np.linspace(lo, hi, n_points)

@@ -80,6 +80,31 @@ class DecisionBoundary(Result):
         k = len(self.class_names)
         return np.bincount(np.asarray(self.labels, dtype=np.int64), minlength=k)[:k]
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """The share of the drawn plane each class takes, and the accuracies."""
+        shares = [
+            [c, f"{s:.1%}", int(n)]
+            for c, s, n in zip(self.class_names, self.class_share, self.class_points)
+        ]
+        return [
+            (
+                (
+                    f"Decision regions on {self.feature_names[0]} and "
+                    f"{self.feature_names[1]} (other features at their mean)"
+                ),
+                ["class", "share of the plane", "points"],
+                shares,
+            ),
+            (
+                "",
+                ["accuracy", "value"],
+                [
+                    ["network (all features)", self.accuracy],
+                    ["points in their own region on this slice", self.slice_accuracy],
+                ],
+            ),
+        ]
+
     def to_dict(self) -> dict:
         """Every field but ``inputs`` (the grid already gives them), plus
         ``class_share`` and ``class_points``."""

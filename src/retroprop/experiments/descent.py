@@ -6,7 +6,8 @@ the nearest minimum, a too-large one oscillates or diverges, and a start on the 
 side of a hill ends in a local, not the global, minimum.
 
 A user's curve is a text like ``"x**4 - 3*x**2 + x"``. ``parse_function`` reads it with
-Python's ``ast`` module and accepts only numbers, the variable ``x``, ``pi`` and ``e``,
+Python's ``ast`` module and accepts only numbers, the variable (``w``, the lecture's
+weight, or ``x``: the same variable, one of the two per curve), ``pi`` and ``e``,
 ``+ - * / **``, unary minus and the functions of
 ``FUNCTIONS``; nothing is ever passed to ``eval``. The derivative is exact: every node
 returns its value and its derivative together (forward-mode differentiation, the
@@ -99,7 +100,8 @@ def parse_function(text: str) -> Expression:
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(
-            "the function must be a non-empty expression in x, like 'x**4 - 3*x**2 + x'"
+            "the function must be a non-empty expression in w (or x), like "
+            "'w**4 - 3*w**2 + w'"
         )
     if len(text) > MAX_LENGTH:
         raise ConfigError(
@@ -116,13 +118,19 @@ def parse_function(text: str) -> Expression:
         raise ConfigError(
             f"the function has {n} parts; at most {MAX_NODES} are allowed"
         )
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    if {"w", "x"} <= names:
+        raise ConfigError(
+            f"the function {text!r} uses both w and x; write it in one variable, "
+            f"w (the lecture's weight) or x"
+        )
     node, _ = _compile(tree.body, text)
     return Expression(text.strip(), node)
 
 
 def _refuse(text: str, what: str) -> ConfigError:
     return ConfigError(
-        f"the function {text!r} uses {what}, which is not allowed; use numbers, x, "
+        f"the function {text!r} uses {what}, which is not allowed; use numbers, w (or x), "
         f"pi, e, + - * / ** and the functions {', '.join(sorted(FUNCTIONS))}"
     )
 
@@ -135,7 +143,7 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
         c = float(node.value)  # floats only: 10**10**10 overflows, it never hangs
         return (lambda x: (c, 0.0)), False
     if isinstance(node, ast.Name):
-        if node.id == "x":
+        if node.id in ("w", "x"):  # the one variable, in the lecture's name or x
             return (lambda x: (x, 1.0)), True
         if node.id in CONSTANTS:
             c = CONSTANTS[node.id]
@@ -443,6 +451,22 @@ class DescentDemo(Result):
         """``function`` with its variable written ``w``, as the axes name it:
         ``"x**4 - 3*x**2 + x"`` -> ``"w**4 - 3*w**2 + w"``."""
         return in_w(self.function)
+
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """Where each (eta, start) ended, and the curve's minima."""
+        runs = [[r.lr, r.x0, r.final_x, r.final_f, r.outcome] for r in self.runs]
+        minima = [
+            [m, "global" if i == self.global_minimum else "local"]
+            for i, m in enumerate(self.minima)
+        ]
+        return [
+            (
+                f"Gradient descent on L(w) = {self.function_in_w}, {self.steps} steps",
+                ["η", "w0", "final w", "L(final w)", "outcome"],
+                runs,
+            ),
+            ("Minima of L(w) on the range", ["w", "minimum"], minima),
+        ]
 
     def csv_rows(self) -> list[list[Any]]:
         rows: list[list[Any]] = [["lr", "x0", "step", "x", "f", "grad", "status"]]

@@ -92,3 +92,39 @@ class Result:
     def write_csv(self, path: str | os.PathLike) -> None:
         """Write ``to_csv()`` to ``path`` atomically."""
         write_text(path, self.to_csv())
+
+    # -- notebook display (Jupyter, Colab): reads the fields and verdicts ----------
+
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """``(caption, headers, rows)`` of the tables the notebook shows; each result
+        lists its main numbers (default: its scalar fields)."""
+        rows = [
+            [f.name, getattr(self, f.name)]
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if isinstance(getattr(self, f.name), (int, float, str, np.number))
+        ]
+        return [("", ["field", "value"], rows)] if rows else []
+
+    def answers(self) -> list[Answer]:
+        """The result's answers to the lecture's questions (its ``Answer`` properties)."""
+        out = []
+        for name in dir(type(self)):
+            if isinstance(getattr(type(self), name, None), property):
+                value = getattr(self, name)
+                if isinstance(value, Answer):
+                    out.append(value)
+        return out
+
+    def _repr_html_(self) -> str:
+        from retroprop.display import escape, html_block, html_table
+
+        doc = (type(self).__doc__ or "").strip().splitlines()
+        title = type(self).__name__ + (f": {doc[0].rstrip('.')}" if doc else "")
+        parts = [
+            f'<p class="verdict"><b>{escape(a.question)}</b> {escape(a.answer)}: '
+            f"{escape(a.because)}.</p>"
+            for a in self.answers()
+        ]
+        for caption, headers, rows in self.display_tables():
+            parts.append(html_table(headers, rows, caption=caption or None))
+        return html_block(title, *parts)

@@ -27,9 +27,25 @@ import numpy as np
 from retroprop.engine.activations import Activation
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
-from retroprop.experiments.align import distance, linear_names, pairwise_distances
+from retroprop.experiments.align import (
+    distance,
+    distances_via_reference,
+    linear_names,
+    pairwise_distances,
+)
 from retroprop.experiments.result import Answer, Result
 from retroprop.jsondata import plain
+
+MAX_SEEDS = 2_000
+"""The most runs one study compares: its result holds N x N distance matrices (two
+of them, 8 N^2 bytes each: 64 MB at 2,000, 400 MB at 5,000) and its JSON lists
+every entry; training grows linearly, the comparison quadratically."""
+
+PAIRWISE_MAX = 200
+"""Up to this many runs every pair is aligned on its own (``align``, about 0.3 ms a
+pair); above it, every run is aligned once to the run with the lowest loss and the
+aligned vectors are compared all at once (linear in alignments, one vectorised
+distance matrix), which is how n = 2,000 takes seconds instead of ten minutes."""
 
 
 @dataclass
@@ -197,6 +213,43 @@ class SeedsResult(Result):
         )
         return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """The spread over the runs and the lowest minima found."""
+        names = {
+            "final_loss": "final training loss",
+            "final_accuracy": "final training accuracy",
+            "test_accuracy": "test accuracy",
+            "raw_distance": "distance between runs, as trained",
+            "aligned_distance": "distance between runs, aligned",
+            "norm": "parameter norm ||w||",
+        }
+        spread = self.spread
+        out = [
+            (
+                f"Spread over {len(self.seeds)} runs",
+                ["", "min", "median", "max"],
+                [[names.get(k, k), *v] for k, v in spread.items()],
+            )
+        ]
+        if self.minima:
+            out.append(
+                (
+                    "The lowest minima found",
+                    ["minimum", "runs", "best loss", "mean loss", "mean accuracy"],
+                    [
+                        [
+                            i,
+                            m["runs"],
+                            m["best_loss"],
+                            m["mean_loss"],
+                            m["mean_accuracy"],
+                        ]
+                        for i, m in enumerate(self.minima[:5])
+                    ],
+                )
+            )
+        return out
+
     def to_dict(self) -> dict:
         """The fields, plus ``spread`` and ``answers`` (``same_minimum`` and
         ``global_minimum``)."""
@@ -286,6 +339,7 @@ def seed_study(
     worse_by: float = 0.05,
     test: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    client: Any = None,
 ) -> SeedsResult:
     """Train one network from many initialisations and compare where they end.
 
@@ -306,7 +360,11 @@ def seed_study(
     test : (X_test, y_test) or None
         Also measure each run's accuracy there.
     progress : callable or None
-        ``progress(stage, done, total)``.
+        ``progress(stage, done, total)``; on a cluster the "training" stage counts
+        networks, after each block of seeds.
+    client : dask.distributed.Client or None
+        Train on the cluster's workers (``retroprop.fast.distributed``); the result is
+        bit-identical to a local run.
 
     Returns
     -------
@@ -317,6 +375,12 @@ def seed_study(
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
     if len(seeds) < 2:
         raise ConfigError(f"a seed study needs at least two seeds, got {len(seeds)}")
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(
+            f"a seed study compares at most {MAX_SEEDS:,} runs, got {len(seeds):,}: "
+            f"its N x N distance matrices grow with the square of N (8 N^2 bytes "
+            f"each); study fewer seeds"
+        )
     if len(np.unique(seeds)) != len(seeds):
         raise ConfigError("the seeds must be different from each other")
     if not tolerance > 0 or not worse_by > 0:
@@ -339,6 +403,10 @@ def seed_study(
         lr=lr,
         batch_size=batch_size,
         loss=loss,
+        client=client,
+        progress=None
+        if client is None
+        else lambda done, total: report("training", done, total),
     )
     train_seconds = time.perf_counter() - t0
     report("training", 1, 1)
@@ -358,9 +426,16 @@ def seed_study(
     raw, aligned = np.full((n, n), np.nan), np.full((n, n), np.nan)
     if len(kept):
         raw[np.ix_(idx, idx)] = pairwise_distances(kept)
-        aligned[np.ix_(idx, idx)] = pairwise_distances(
-            kept, layers, activation, progress=lambda d, t: report("aligning", d, t)
-        )
+        aligning = lambda d, t: report("aligning", d, t)  # noqa: E731
+        if len(kept) <= PAIRWISE_MAX:
+            aligned[np.ix_(idx, idx)] = pairwise_distances(
+                kept, layers, activation, progress=aligning
+            )
+        else:
+            reference = int(np.argmin(many.loss[idx, -1])) if epochs else 0
+            aligned[np.ix_(idx, idx)] = distances_via_reference(
+                kept, reference, layers, activation, progress=aligning
+            )
     final_loss = (
         np.array(
             [
@@ -434,5 +509,8 @@ def seed_study(
             "loss": loss,
             "activation": act,
             "engine": many.engine,
+            "alignment": "pairwise"
+            if len(idx) <= PAIRWISE_MAX
+            else "to the lowest-loss run",
         },
     )

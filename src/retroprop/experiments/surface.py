@@ -245,6 +245,26 @@ class SurfaceResult(Result):
     aligned_line: LineSurface
     plane: PlaneSurface
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """The loss along the line between the two networks, as trained and aligned."""
+        rows = [
+            [name, ln.loss[0], ln.loss[-1], np.max(ln.loss), ln.barrier]
+            for name, ln in (
+                ("as trained", self.line),
+                ("hidden neurons aligned", self.aligned_line),
+            )
+        ]
+        return [
+            (
+                (
+                    f"Along the line (1 - alpha) w_a + alpha w_b (seeds {self.seeds[0]} and "
+                    f"{self.seeds[1]})"
+                ),
+                ["", "L(0)", "L(1)", "max L", "barrier"],
+                rows,
+            )
+        ]
+
     @property
     def barrier_threshold(self) -> float:
         """``BARRIER_RELATIVE * max(final_loss) + BARRIER_ABSOLUTE``."""

@@ -2,9 +2,11 @@
 
 For each eta, ``lr_sweep`` trains the same networks (one per seed) with
 ``retroprop.train_many`` and keeps the loss per epoch. A run is flagged as diverged,
-never a crash, when its loss became non-finite (``train_many`` freezes it) or when its
-mean loss over the last tenth of the epochs is above the loss it started from (eta so
-large that the steps overshoot instead of descending).
+never a crash, by the definition ``retroprop.train`` raises on
+(``retroprop.training.divergence``): its loss became non-finite (``train_many``
+freezes it), or it ended far above where it started and above chance (eta so large
+that the steps overshoot instead of descending), or the network died (its outputs no
+longer depend on the input).
 
 Each eta then gets one verdict (``SweepResult.verdict``), judged in this order on the
 mean over its seeds:
@@ -29,12 +31,13 @@ import numpy as np
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.fast.distributed import train_cells
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
-STATUSES = ("ok", "growing", "non-finite")
-"""Per run: trained; loss ended (last tenth of the epochs) above where it started;
-loss or weights overflowed."""
+STATUSES = ("ok", "growing", "dead", "non-finite")
+"""Per run: trained; loss ended far above where it started; outputs no longer depend
+on the input; loss or weights overflowed (``retroprop.training.divergence.KINDS``)."""
 
 VERDICTS = ("converged", "too slow", "bouncing", "diverged")
 """Per eta, see the module docstring for how each is decided."""
@@ -119,7 +122,7 @@ class SweepResult(Result):
     @property
     def divergence_kinds(self) -> list[list[str]]:
         """Per eta, the sorted distinct statuses of its diverged runs
-        (``"growing"``, ``"non-finite"``); empty when none diverged."""
+        (``"growing"``, ``"dead"``, ``"non-finite"``); empty when none diverged."""
         return [
             sorted({str(s) for s in self.status[i][self.diverged[i]]})
             for i in range(len(self.lrs))
@@ -176,12 +179,51 @@ class SweepResult(Result):
             "best_lr": self.best_lr(),
         }
 
+    def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
+        """The verdict per eta, with the means over the seeds it rests on."""
+        rows = []
+        for i, lr in enumerate(self.lrs):
+            verdict = self.verdict[i]
+            if verdict == "diverged":
+                verdict += " (" + ", ".join(self.divergence_kinds[i]) + ")"
+            rows.append(
+                [
+                    lr,
+                    self.mean_final_loss[i],
+                    self.loss_ratio[i],
+                    self.mean_jitter[i],
+                    self.mean_final_accuracy[i],
+                    f"{self.n_diverged[i]}/{len(self.seeds)}",
+                    verdict,
+                ]
+            )
+        headers = [
+            "η",
+            "loss",
+            "L / L(start)",
+            "jitter",
+            "accuracy",
+            "diverged",
+            "verdict",
+        ]
+        caption = f"Final training loss and accuracy per η (mean over {len(self.seeds)} seeds)"
+        return [(caption, headers, rows)]
+
     def best_lr(self) -> float | None:
         """The eta with the lowest mean final loss among those with no diverged run."""
         good = [i for i in range(len(self.lrs)) if not self.diverged[i].any()]
         if not good:
             return None
         return self.lrs[min(good, key=lambda i: float(np.mean(self.final_loss[i])))]
+
+
+def run_status(many) -> np.ndarray:
+    """One of ``STATUSES`` per run of a ``ManyResult``: "ok", or the kind of
+    divergence ``retroprop.training.divergence`` found (the one definition ``train``
+    raises on)."""
+    status = np.full(len(many.diverged), "ok", dtype=object)
+    status[many.diverged] = many.divergence[many.diverged]
+    return status
 
 
 def _nanmean_rows(a: np.ndarray) -> np.ndarray:
@@ -204,6 +246,7 @@ def lr_sweep(
     batch_size: int | None = 1,
     loss: str = "cross_entropy",
     progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
 ) -> SweepResult:
     """Train ``make_net(seed)`` for every eta in ``lrs`` and every seed.
 
@@ -220,7 +263,11 @@ def lr_sweep(
     epochs, batch_size, loss
         As ``retroprop.train``.
     progress : callable or None
-        ``progress(done, total)`` after each eta.
+        ``progress(done, total)`` in networks trained, after each eta (or, on a
+        cluster, after each block of seeds).
+    client : dask.distributed.Client or None
+        Train on the cluster's workers (``retroprop.fast.distributed``), every eta at
+        once; the result is bit-identical to a local run.
 
     Returns
     -------
@@ -240,26 +287,23 @@ def lr_sweep(
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)
     status = np.full((len(lrs), len(seeds)), "ok", dtype=object)
-    tail = max(1, epochs // 10)  # judge growth on the last tenth, not one noisy epoch
-    for i, lr in enumerate(lrs):
-        many = rp.train_many(
-            make_net,
-            X,
-            y,
-            seeds=seeds,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            loss=loss,
-        )
+    cells = [
+        {
+            "make_net": make_net,
+            "X": X,
+            "y": y,
+            "seeds": seeds,
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "loss": loss,
+        }
+        for lr in lrs
+    ]
+    runs = train_cells(rp.train_many, cells, client=client, progress=progress)
+    for i, many in enumerate(runs):
         L[i], A[i] = many.loss, many.accuracy
-        for j in range(len(seeds)):
-            if many.diverged[j]:
-                status[i, j] = "non-finite"
-            elif np.mean(many.loss[j, -tail:]) > initial[j]:
-                status[i, j] = "growing"
-        if progress is not None:
-            progress(i + 1, len(lrs))
+        status[i] = run_status(many)
     status = status.astype(str)
     return SweepResult(
         lrs=lrs,

@@ -199,6 +199,19 @@ class ParameterTrace:
     factors: dict[str, float]
     per_sample: list[dict[str, float]]
 
+    def _repr_html_(self) -> str:
+        """The chain-rule factors, their product and the update, as held."""
+        from retroprop.display import html_block, html_table
+
+        where = "[" + ", ".join(map(str, self.index)) + "]"
+        rows = [[k, v] for k, v in self.factors.items()]
+        rows += [
+            ["dL/dθ (gradient)", self.grad],
+            ["θ before the step", self.value],
+            ["θ - η dL/dθ (after)", self.updated],
+        ]
+        return html_block(f"{self.name}{where}", html_table(["factor", "value"], rows))
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,

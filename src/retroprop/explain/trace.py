@@ -46,7 +46,13 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DataError, NotDifferentiableError
-from retroprop.explain.data import SCHEMA, LayerTrace, ParameterTrace, TraceData
+from retroprop.explain.data import (
+    SCHEMA,
+    LayerTrace,
+    ParameterTrace,
+    TraceData,
+    step_context,
+)
 from retroprop.explain.markdown import to_markdown
 from retroprop.explain.tabular import to_csv
 from retroprop.explain.text import to_text
@@ -108,6 +114,46 @@ class Trace(TraceData):
     def to_xlsx(self, path) -> None:
         """A workbook of live formulas; see ``retroprop.explain.xlsx``."""
         to_xlsx(self, path)
+
+    # -- notebook displays (Jupyter, Colab): they read the renderers, never compute --
+
+    def _repr_html_(self) -> str:
+        """The terminal's tables as compact HTML, formulas in the column headers."""
+        from retroprop.display import html_block, html_lines, html_table
+        from retroprop.explain.views import views
+
+        where = step_context(self.meta)  # where the weights came from, too
+        title = (
+            f"One SGD step: loss {self.loss_function}, η = {self.lr:g}, "
+            f"{self.n_samples} sample(s)" + (f" ({where})" if where else "")
+        )
+        parts = ["<p>Update: θ ← θ - η dL/dθ.</p>"]
+        for view in views(self):
+            parts.append(
+                html_table(
+                    [c.text for c in view.columns],
+                    view.rows,
+                    caption=view.title,
+                    numeric=[c.numeric for c in view.columns],
+                )
+            )
+            parts.append(html_lines(text for text, _ in view.notes))
+        return html_block(title, *parts)
+
+    def _repr_markdown_(self) -> str:
+        """``to_markdown()``: the same tables with LaTeX formulas."""
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        shapes = "-".join(
+            str(n) for n in [self.x.shape[1], *(l.weight.shape[0] for l in self.layers)]
+        )
+        return (
+            f"<Trace: one SGD step of a {shapes} network, loss {self.loss_function} = "
+            f"{self.loss:.6g}, eta = {self.lr:g}, {self.n_samples} sample(s), "
+            f"{len(self.parameters)} parameters; .to_text(), .to_markdown(), "
+            f".parameter(name, index)>"
+        )
 
 
 def _layers_of(net: Sequential) -> list[tuple[int, int | None]]:

@@ -34,9 +34,11 @@ class TableView:
 
 
 def fmt(v: float, digits: int = 6) -> str:
-    """A number to ``digits`` significant figures (``-0`` shown as ``0``)."""
-    s = f"{v:.{digits}g}"
-    return "0" if s in ("-0", "0") else s
+    """A number to ``digits`` significant figures (``-0`` shown as ``0``): the one
+    number format, ``retroprop.display.fmt``."""
+    from retroprop.display import fmt as display_fmt
+
+    return display_fmt(v, digits)
 
 
 def _factor_column(key: str, layer: LayerTrace) -> Column:

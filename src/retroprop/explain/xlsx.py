@@ -267,7 +267,7 @@ def to_xlsx(trace: TraceData, path) -> None:
             d_above = deltas[li + 1]
             grad_a = sh.block(
                 f"{layer.label}: dL/dout_i = sum_k w_ki dL/dz_k",
-                [f"dL/da_{i}" for i in range(n_out)],
+                [f"dL/dout_{i}" for i in range(n_out)],
                 lambda i, s, above=above, d_above=d_above: (
                     "="
                     + "+".join(
@@ -290,7 +290,7 @@ def to_xlsx(trace: TraceData, path) -> None:
             )
             deltas[li] = sh.block(
                 f"{layer.label}: dL/dz_i",
-                [f"delta_{i}" for i in range(n_out)],
+                [f"dL/dz_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a, f=fprime: (
                     f"={sh.cell(g[i], s)}*{sh.cell(f[i], s)}"
                 ),
@@ -298,7 +298,7 @@ def to_xlsx(trace: TraceData, path) -> None:
         else:
             deltas[li] = sh.block(
                 f"{layer.label}: dL/dz_i",
-                [f"delta_{i}" for i in range(n_out)],
+                [f"dL/dz_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a: f"={sh.cell(g[i], s)}",
             )
 

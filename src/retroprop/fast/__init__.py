@@ -5,7 +5,9 @@
 - ``single``: ``train``'s runners, chosen by ``pick_runner`` (``flat``: what they share);
 - ``kernels``: Numba-compiled per-sample / small-batch training of one network;
 - ``blas``: large mini-batches, BLAS products into preallocated buffers;
-- ``many`` and ``many_kernels``: ``train_many``, blocks of networks in SIMD lanes.
+- ``many`` and ``many_kernels``: ``train_many``, blocks of networks in SIMD lanes;
+- ``distributed``: ``train_many``'s seeds in blocks on a Dask cluster (Dask is
+  imported only there, only when a client is given).
 
 Nothing here imports Numba at import time; ``kernels``, ``blas`` and
 ``many_kernels`` are imported when a fast path runs, and their compiled code is

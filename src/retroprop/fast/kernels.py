@@ -23,12 +23,23 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
 
-from retroprop.engine.activations import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
-from retroprop.engine.losses import CrossEntropyLoss
-from retroprop.fast.spec import LINEAR, code_of
+from retroprop.fast.health import prepare_numba
+
+prepare_numba()  # a fork-safe threading layer and a sound cache, before any @njit
+
+from numba import njit, types  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+from retroprop.engine.activations import (  # noqa: E402
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
+from retroprop.engine.losses import CrossEntropyLoss  # noqa: E402
+from retroprop.fast.spec import LINEAR, code_of  # noqa: E402
 
 OK, LOSS_NOT_FINITE, STEP_NOT_FINITE, EVAL_NOT_FINITE = 0, 1, 2, 3
 # The codes the kernels switch on, read from the classes (compile-time constants).

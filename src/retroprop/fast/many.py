@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from retroprop.errors import ConfigError, NotDifferentiableError
 from retroprop.fast.spec import Layout, fast_reason
 from retroprop.training.checks import check_xy
 from retroprop.training.runner import ENGINES
-from retroprop.training.step import loss_targets
+from retroprop.training.step import evaluate, loss_targets
 
 __all__ = ["ENGINES", "ManyResult", "epoch_orders", "sample_orders", "train_many"]
 
@@ -47,10 +48,14 @@ class ManyResult:
     val_loss, val_accuracy : ndarray of shape (N, epochs) or None
         The same on the validation set, when one was given.
     diverged : bool ndarray of shape (N,)
-        Members whose loss or parameters became non-finite; they keep their last
-        finite parameters and stop, the others continue.
+        Members that diverged by ``retroprop.training.divergence``'s definition
+        (the one ``train`` raises on). Those whose loss or parameters became
+        non-finite keep their last finite parameters and stop, the others continue;
+        a loss that grew or a dead network is judged after the last epoch.
     diverged_at : int ndarray of shape (N,)
         The epoch (1-based) a member diverged in, -1 if it did not.
+    divergence : str ndarray of shape (N,)
+        Per member, the kind of divergence (a key of ``divergence.KINDS``) or ``""``.
     seeds : ndarray of shape (N,)
     iterations : int
         Updates each member that did not diverge made.
@@ -68,15 +73,52 @@ class ManyResult:
     engine: str
     val_loss: np.ndarray | None = None
     val_accuracy: np.ndarray | None = None
+    divergence: np.ndarray = field(default_factory=lambda: np.array([], dtype=str))
     _template: Sequential | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.seeds)
 
+    def _repr_html_(self) -> str:
+        """How many networks, how many diverged, the spread of their final scores."""
+        from retroprop.display import html_block, html_lines, html_table
+
+        ok = ~np.asarray(self.diverged, dtype=bool)
+        epochs = self.loss.shape[1] if self.loss.ndim == 2 else 0
+        rows = []
+        for what, arr in (
+            ("final training loss", self.loss),
+            ("final training accuracy", self.accuracy),
+            ("final validation loss", self.val_loss),
+            ("final validation accuracy", self.val_accuracy),
+        ):
+            if arr is None or not epochs or not ok.any():
+                continue
+            last = np.asarray(arr)[ok, -1]
+            rows.append([what, last.min(), last.mean(), last.max()])
+        lines = [
+            f"{len(self)} networks ({self.engine} engine), {epochs} epochs, "
+            f"{self.iterations} updates each; diverged: {int((~ok).sum())}"
+            + (
+                f" (seeds {', '.join(str(s) for s in np.asarray(self.seeds)[~ok][:10])})"
+                if (~ok).any()
+                else ""
+            )
+        ]
+        return html_block(
+            "ManyResult",
+            html_lines(lines),
+            html_table(
+                ["over the networks that did not diverge", "min", "mean", "max"], rows
+            ),
+        )
+
     def net(self, i: int) -> Sequential:
         """Member ``i`` as a Sequential of its own (a copy)."""
         if not -len(self) <= i < len(self):
             raise IndexError(f"member {i} out of range for {len(self)} networks")
+        if self._template is None:
+            raise ConfigError("this ManyResult was built without its networks' shape")
         net = copy.deepcopy(self._template)
         assert net is not None  # train_many always keeps its template
         net.load_state_dict({name: v[i] for name, v in self.params.items()})
@@ -100,6 +142,8 @@ def train_many(
     shuffle: bool = True,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     engine: str = "auto",
+    client: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ManyResult:
     """Train ``make_net(s)`` for every ``s`` in ``seeds``, all at once.
 
@@ -124,11 +168,21 @@ def train_many(
         ``"auto"`` uses the compiled kernels when Numba is installed and the
         members are float64; float32 members take the NumPy engine (``"fast"``
         refuses them with a ``ConfigError``).
+    client : dask.distributed.Client or None
+        Split the seeds into blocks trained on the cluster's workers
+        (``retroprop.fast.distributed``); the result is bit-identical to a local run.
+    progress : callable or None
+        With ``client``: ``progress(done, total)`` in networks, after each block.
 
     Returns
     -------
     ManyResult
     """
+    if client is not None:
+        call = {k: v for k, v in locals().items() if k not in ("client", "progress")}
+        from retroprop.fast.distributed import train_cells
+
+        return train_cells(train_many, [call], client=client, progress=progress)[0]
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
@@ -214,7 +268,7 @@ def train_many(
         out = _run_fast(template, layout, theta, X, y, seeds, **settings)
     else:
         out = _run_numpy(template, layout, theta, X, y, seeds, **settings)
-    return ManyResult(
+    result = ManyResult(
         params={k: v.copy() for k, v in layout.views(theta).items()},
         seeds=seeds,
         iterations=int(epochs) * -(-n // int(batch_size)),
@@ -222,6 +276,35 @@ def train_many(
         _template=copy.deepcopy(template),
         **out,
     )
+    _judge_members(result, nets, X, y, loss)
+    return result
+
+
+def _judge_members(
+    result: ManyResult, nets: list[Sequential], X: np.ndarray, y: np.ndarray, loss: str
+) -> None:
+    """Flag the members that diverged by ``training.divergence.judge``, as ``train``
+    would raise for them: non-finite ones are flagged already; a finite one is
+    looked at only when its final loss is not below chance (growing and dead
+    networks both are), so most members cost nothing here."""
+    from retroprop.training.divergence import chance_loss, judge, output_spread
+
+    _N, epochs = result.loss.shape
+    kinds = np.where(result.diverged, "non-finite", "").astype(object)
+    if epochs:
+        chance = chance_loss(y, nets[0].out_features, loss)
+        final = result.loss[:, -1]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for i in np.flatnonzero(~result.diverged & (final >= chance * (1 - 1e-9))):
+                net = result.net(int(i))
+                spread = output_spread(net(X), X, y, loss)
+                initial = evaluate(nets[i], X, y, loss)[0]
+                kind = judge(initial, float(final[i]), chance, spread)
+                if kind is not None:
+                    kinds[i] = kind
+                    result.diverged_at[i] = epochs
+    result.divergence = kinds.astype(str)
+    result.diverged = kinds != ""
 
 
 def sample_orders(rngs: list[np.random.Generator], n: int, shuffle: bool) -> np.ndarray:
@@ -419,6 +502,7 @@ def _run_fast(
     (float32 ones take ``_run_numpy``, which detects float32 overflow as ``train``).
     """
     from retroprop.fast import kernels, many_kernels
+    from retroprop.fast.health import PARALLEL_LOCK
     from retroprop.fast.spec import LOSS_CODES
 
     N, n = theta.shape[0], X.shape[0]
@@ -472,33 +556,34 @@ def _run_fast(
     for epoch0 in range(0, epochs, chunk):
         E = min(chunk, epochs - epoch0)
         orders = epoch_orders(rngs, n, E, shuffle)
-        many_kernels.train_many_blocks(
-            blocks,
-            bufs,
-            active,
-            status,
-            first,
-            X,
-            yf,
-            T,
-            orders,
-            epoch0,
-            batch_size,
-            float(dt(lr)),
-            float(dt(momentum)),
-            float(dt(1.0 - dampening)),
-            float(dt(weight_decay)),
-            nesterov,
-            LOSS_CODES[loss],
-            *arch,
-            Xv,
-            yv,
-            Tv,
-            hist["loss"],
-            hist["accuracy"],
-            hist["val_loss"],
-            hist["val_accuracy"],
-        )
+        with PARALLEL_LOCK:  # a fork-safe threading layer, one caller at a time
+            many_kernels.train_many_blocks(
+                blocks,
+                bufs,
+                active,
+                status,
+                first,
+                X,
+                yf,
+                T,
+                orders,
+                epoch0,
+                batch_size,
+                float(dt(lr)),
+                float(dt(momentum)),
+                float(dt(1.0 - dampening)),
+                float(dt(weight_decay)),
+                nesterov,
+                LOSS_CODES[loss],
+                *arch,
+                Xv,
+                yv,
+                Tv,
+                hist["loss"],
+                hist["accuracy"],
+                hist["val_loss"],
+                hist["val_accuracy"],
+            )
     theta[...] = blocks.transpose(0, 2, 1).reshape(nb * L, -1)[:N]
     # The epoch each diverged member stopped in: its first NaN entry.
     diverged = status.reshape(-1)[:N] != kernels.OK

@@ -221,6 +221,17 @@ def verify(
         raise ConfigError(
             f"dtype must be one of {sorted(DEFAULT_TOLERANCE)}, got {dtype!r}"
         )
+    biggest = float(np.finfo(np.dtype(dtype)).max)
+    for name, value in (
+        ("lr", lr),
+        ("momentum", momentum),
+        ("weight_decay", weight_decay),
+    ):
+        if isinstance(value, (int, float)) and abs(value) > biggest:
+            raise ConfigError(
+                f"{name}={value:g} does not fit in {dtype} (largest {biggest:g}), "
+                f"the dtype both sides compute in; use a smaller {name} or float64"
+            )
     if not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ConfigError(f"steps must be a positive integer, got {steps!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

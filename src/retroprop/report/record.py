@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from retroprop.errors import DivergenceError
 from retroprop.recipe import LECTURE, Split
 from retroprop.train import Callback, History, TrainState, evaluate
 from retroprop.training.step import divergence_is_checked
+
+if TYPE_CHECKING:
+    from retroprop.datasets import Dataset
 
 
 class RecordSteps(Callback):
@@ -182,13 +186,64 @@ class Recording:
         )
 
 
+MAX_REPORT_BYTES = 100_000_000
+"""The largest report page ``record_training`` agrees to make (100 MB of HTML). A
+page keeps every number of every recorded step, so it grows with the parameters
+times the batch times the steps: a 784-256-128-10 network takes about 100 MB and
+1 GB of memory per step; beyond this a browser cannot open the page anyway."""
+
+BYTES_PER_PARAMETER = (420, 170)
+"""``(a, b)``: one recorded step of a network with P parameters and batch size B
+takes about ``P (a + b B)`` bytes of HTML (measured on 47 to 9,091 parameters,
+batch sizes 1 to 16, by ``benchmarks/bench_reliability.py``; rounded up; ``a`` raised
+from 350 when the trace began to carry each layer's formulas)."""
+
+
+def report_bytes(n_parameters: int, batch_size: int, steps: int) -> int:
+    """The estimated size in bytes of a report page (``BYTES_PER_PARAMETER``)."""
+    a, b = BYTES_PER_PARAMETER
+    return int(n_parameters * (a + b * batch_size) * steps)
+
+
+def _check_report_size(
+    net: Sequential, batch_size: int, steps: int, iterations: int
+) -> None:
+    from retroprop.errors import ConfigError
+
+    recorded = min(steps, iterations)
+    P = sum(p.data.size for p in net.parameters())
+    size = report_bytes(P, batch_size, recorded)
+    if size <= MAX_REPORT_BYTES:
+        return
+    per_step = report_bytes(P, batch_size, 1)
+    fit = MAX_REPORT_BYTES // per_step
+    arch = "-".join(str(v) for v in [net.in_features, *_widths(net)])
+    what = (
+        f"use --steps {fit} or fewer"
+        if fit >= 1
+        else "even one step is too large: use a smaller network or batch size"
+    )
+    raise ConfigError(
+        f"a report of {recorded} steps of the {arch} network with batch size "
+        f"{batch_size} would be about {size / 1e6:,.0f} MB of HTML "
+        f"({per_step / 1e6:,.1f} MB a step: every number of every step is kept), "
+        f"above the cap of {MAX_REPORT_BYTES / 1e6:.0f} MB; {what}"
+    )
+
+
+def _widths(net: Sequential) -> list[int]:
+    from retroprop.engine.layers import Linear
+
+    return [m.out_features for m in net if isinstance(m, Linear)]
+
+
 def _iterations_per_epoch(n: int, batch_size: int | None) -> int:
     b = n if batch_size is None else batch_size
     return -(-n // b)
 
 
 def record_training(
-    data: str | os.PathLike | None = None,
+    data: str | os.PathLike | Dataset | None = None,
     target: str | None = None,
     *,
     test_size: float = LECTURE["test_size"],
@@ -211,7 +266,7 @@ def record_training(
     Parameters
     ----------
     data, target, test_size
-        As ``prepare_data``: None is the bundled Iris.
+        As ``prepare_data``: None is the bundled Iris, a ``Dataset`` is used as it is.
     hidden : tuple of int
     activation : str
     seed : int
@@ -219,7 +274,9 @@ def record_training(
     epochs : int
     batch_size : int or None
     steps : int
-        Iterations to trace, from the first (at most the run's iterations).
+        Iterations to trace, from the first (at most the run's iterations). A page
+        estimated above ``MAX_REPORT_BYTES`` is refused before training
+        (``ConfigError`` naming how many steps fit).
     callbacks : iterable of Callback
         More callbacks for ``train`` (e.g. a progress bar).
 
@@ -236,6 +293,13 @@ def record_training(
     split = prepare_data(data, target, test_size=test_size, seed=seed)
     raw = prepare_data(data, target, test_size=test_size, seed=seed, standardize=False)
     net = build_network(split, tuple(hidden), activation, seed=seed)
+    n = len(split.y_train)
+    _check_report_size(
+        net,
+        min(n, batch_size or n),
+        steps,
+        epochs * _iterations_per_epoch(n, batch_size),
+    )
     initial = dict(
         zip(("loss", "accuracy"), evaluate(net, split.X_train, split.y_train))
     )

@@ -63,6 +63,49 @@ class History:
             "stopped_early": self.stopped_early,
         }
 
+    def plot(self, path=None, **kwargs):
+        """Loss and accuracy per epoch (training and validation): a matplotlib Figure,
+        or the file at ``path`` (``.png``, ``.pdf``, ``.svg``); keyword arguments go to
+        ``retroprop.plots.plot_history`` (``title``, ``dpi``, ``size``, ``val_label``).
+        """
+        from retroprop.plots import plot_history
+
+        return plot_history(self, path, **kwargs)
+
+    def _rows(self, last: int = 5) -> list[list]:
+        """The first epoch and the last ``last`` ones, as displayed."""
+        if not self.epochs:
+            return []
+        shown = sorted({0, *range(max(self.epochs - last, 0), self.epochs)})
+        rows = []
+        for e in shown:
+            row: list = [e + 1, self.loss[e], self.accuracy[e]]
+            if self.val_loss:
+                row += [self.val_loss[e], self.val_accuracy[e]]
+            rows.append(row)
+        return rows
+
+    def _headers(self) -> list[str]:
+        h = ["epoch", "loss", "accuracy"]
+        return [*h, "val. loss", "val. accuracy"] if self.val_loss else h
+
+    def _title(self) -> str:
+        early = ", stopped early" if self.stopped_early else ""
+        return f"History: {self.epochs} epochs, {self.iterations} updates{early}"
+
+    def _repr_html_(self) -> str:
+        """A small table: the first epoch and the last five; ``.plot()`` draws all."""
+        from retroprop.display import html_block, html_table
+
+        return html_block(self._title(), html_table(self._headers(), self._rows()))
+
+    def _repr_markdown_(self) -> str:
+        from retroprop.display import markdown_table
+
+        return f"**{self._title()}**\n\n" + markdown_table(
+            self._headers(), self._rows()
+        )
+
 
 @dataclass
 class TrainState:

@@ -1,0 +1,220 @@
+"""The local web app of ``retroprop playground``: a Starlette app, one session per
+WebSocket.
+
+It protects itself as Jupyter does: every HTTP request and WebSocket must carry the
+random token (``?token=`` once, then the cookie set from it), a Host header naming
+this server (``127.0.0.1:PORT`` or ``localhost:PORT``) and, when the browser sends
+one, an Origin of the same server; anything else is refused with 403. Uploads are
+limited to ``MAX_UPLOAD`` bytes and read by retroprop's own CSV loader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from retroprop.datasets import Dataset, load_csv
+from retroprop.errors import RetropropError
+from retroprop.playground.commands import apply, dumps
+from retroprop.playground.session import Session, Setup
+
+COOKIE = "retroprop_playground_token"
+MAX_UPLOAD = 2 * 1024 * 1024  # bytes of CSV
+MAX_UPLOADS = 16  # kept per server, oldest dropped
+FRAME = 1 / 25  # seconds of training between two snapshots while playing
+
+
+def static_dir() -> str:
+    """The folder of the page's files (HTML, JS, CSS, vendored libraries)."""
+    return str(resources.files("retroprop.playground") / "static")
+
+
+class Guard:
+    """ASGI middleware: the token, Host and Origin checks of every request."""
+
+    def __init__(self, app: ASGIApp, token: str, port: int):
+        self.app, self.token, self.port = app, token, port
+        self.hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+        self.origins = {f"http://{h}" for h in self.hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        why = self.refusal(scope)
+        if why is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": why})
+                return
+            await PlainTextResponse(f"403 forbidden: {why}", status_code=403)(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
+
+    def refusal(self, scope: Scope) -> str | None:
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        if headers.get("host") not in self.hosts:
+            return "wrong Host header (the playground answers only 127.0.0.1 and localhost)"
+        origin = headers.get("origin")
+        if origin is not None and origin not in self.origins:
+            return "cross-origin request refused"
+        if scope["type"] == "websocket" and origin is None:
+            return "a WebSocket needs the page's Origin"
+        conn = HTTPConnection(scope)
+        given = conn.query_params.get("token") or conn.cookies.get(COOKIE)
+        if not given or not secrets.compare_digest(given, self.token):
+            return "missing or wrong token: open the URL `retroprop playground` printed"
+        return None
+
+
+def create_app(token: str, port: int) -> ASGIApp:
+    """The playground app for a server on ``127.0.0.1:port`` with this ``token``."""
+    uploads: dict[str, Dataset] = {}
+
+    async def index(request: Request) -> Response:
+        with open(os.path.join(static_dir(), "index.html"), encoding="utf-8") as f:
+            page = f.read()
+        response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    async def upload(request: Request) -> Response:
+        size = int(request.headers.get("content-length") or 0)
+        if size > MAX_UPLOAD:
+            return _too_large()
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_UPLOAD:
+                return _too_large()
+        target = request.query_params.get("target") or None
+        name = os.path.basename(request.query_params.get("name") or "upload.csv")
+        try:
+            ds = await asyncio.to_thread(_load_upload, body, name, target)
+        except (RetropropError, OSError, UnicodeDecodeError) as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        key = secrets.token_urlsafe(8)
+        uploads[key] = ds
+        while len(uploads) > MAX_UPLOADS:
+            uploads.pop(next(iter(uploads)))
+        return JSONResponse(
+            {
+                "upload": key,
+                "samples": int(ds.X.shape[0]),
+                "features": list(ds.feature_names),
+                "classes": list(ds.class_names),
+            }
+        )
+
+    async def socket(ws: WebSocket) -> None:
+        await ws.accept()
+        query = dict(ws.query_params)
+        query.pop("token", None)
+        uploaded = uploads.get(query.pop("upload", ""))
+        try:
+            setup = Setup.from_query(query)
+            session = Session(setup, uploaded)
+        except RetropropError as e:
+            await ws.send_text(dumps({"type": "error", "message": str(e)}))
+            session = Session()
+        await serve_session(ws, session, uploads)
+
+    routes = [
+        Route("/", index),
+        Route("/upload", upload, methods=["POST"]),
+        WebSocketRoute("/ws", socket),
+        Mount("/static", StaticFiles(directory=static_dir()), name="static"),
+    ]
+    return Guard(Starlette(routes=routes), token, port)
+
+
+def _too_large() -> Response:
+    return JSONResponse(
+        {
+            "error": f"the CSV file is larger than {MAX_UPLOAD // 1024} KiB; use a smaller file"
+        },
+        status_code=413,
+    )
+
+
+def _load_upload(body: bytes, name: str, target: str | None) -> Dataset:
+    """The uploaded bytes through ``load_csv``: the messages of ``train --data``."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, name if name.endswith(".csv") else name + ".csv")
+        with open(path, "wb") as f:
+            f.write(body)
+        ds = load_csv(path, target=target)
+    ds.name = name
+    return ds
+
+
+async def serve_session(
+    ws: WebSocket, session: Session, uploads: dict[str, Dataset]
+) -> None:
+    """Commands in, snapshots out; ``play`` trains in chunks of ``FRAME`` seconds in a
+    worker thread and sends one snapshot per chunk."""
+    lock = asyncio.Lock()
+    playing = asyncio.Event()
+    await ws.send_text(dumps(session.snapshot()))
+
+    async def player() -> None:
+        while True:
+            await playing.wait()
+            async with lock:
+                await asyncio.to_thread(session.train_for, FRAME)
+                snap = await asyncio.to_thread(session.snapshot)
+            if session.error:
+                playing.clear()
+            snap["playing"] = playing.is_set()
+            await ws.send_text(dumps(snap))
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(player())
+    try:
+        while True:
+            msg: Any = await ws.receive_json()
+            if not isinstance(msg, dict):
+                continue
+            cmd = msg.get("cmd")
+            if cmd == "play":
+                session.error = None
+                playing.set()
+                continue
+            if cmd == "pause":
+                playing.clear()
+            if cmd == "setup" and isinstance(msg.get("setup"), dict):
+                key = msg["setup"].pop("upload", None)
+                if key:
+                    if key not in uploads:
+                        await ws.send_text(
+                            dumps({"type": "error", "message": "upload the CSV again"})
+                        )
+                        continue
+                    session.uploaded = uploads[key]
+            if cmd in ("setup", "reset"):
+                playing.clear()
+            async with lock:
+                replies = await asyncio.to_thread(apply, session, msg)
+            for r in replies:
+                if r.get("type") == "state":
+                    r["playing"] = playing.is_set()
+                await ws.send_text(dumps(r))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        task.cancel()

@@ -1,0 +1,51 @@
+// The local server's host: a WebSocket to /ws carrying the page's own query string
+// (the setup, and the token), uploads by POST /upload, the setup kept in the URL.
+import { mount } from "./app.js";
+
+const query = new URLSearchParams(location.search);
+const token = query.get("token") || "";
+const proto = location.protocol === "https:" ? "wss:" : "ws:";
+const socket = new WebSocket(`${proto}//${location.host}/ws?${query.toString()}`);
+const listeners = [];
+const pending = [];
+
+socket.addEventListener("message", (e) => {
+  const msg = JSON.parse(e.data);
+  for (const cb of listeners) cb(msg);
+});
+socket.addEventListener("open", () => { for (const m of pending.splice(0)) socket.send(m); });
+socket.addEventListener("close", (e) => {
+  const p = document.getElementById("error");
+  if (p) {
+    p.hidden = false;
+    p.textContent = `The connection to the playground closed${e.reason ? ": " + e.reason : ""}; is \`retroprop playground\` still running? Reload to reconnect.`;
+  }
+});
+
+const transport = {
+  send(msg) {
+    const text = JSON.stringify(msg);
+    if (socket.readyState === WebSocket.OPEN) socket.send(text); else pending.push(text);
+  },
+  onMessage(cb) { listeners.push(cb); },
+};
+
+async function upload(file) {
+  if (file.size > 2 * 1024 * 1024) throw new Error("the CSV file is larger than 2048 KiB; use a smaller file");
+  const r = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, {
+    method: "POST", body: file, headers: {"Content-Type": "text/csv"},
+  });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || `upload refused (${r.status})`);
+  return body.upload;
+}
+
+function onSetup(setup) {
+  // the URL holds the run: reload or share it and get the same run
+  const q = new URLSearchParams(setup);
+  if (token) q.set("token", token);
+  const url = `${location.pathname}?${q.toString()}`;
+  if (url !== location.pathname + location.search) history.replaceState(null, "", url);
+}
+
+window.playground = mount(document.getElementById("app"), transport, {upload, onSetup});

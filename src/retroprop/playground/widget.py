@@ -1,0 +1,165 @@
+"""``rp.Playground``: the playground as a notebook widget (anywidget).
+
+The page is the same ``static/app.js`` the local server serves, wrapped in an
+anywidget ``render({model, el})``; the ``Session`` runs in the kernel and the page's
+commands arrive as custom messages (``model.send`` / ``msg:custom``). ``pg.net``,
+``pg.history`` and ``pg.trace`` are the live Python objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import anywidget
+
+from retroprop.explain.trace import Trace
+from retroprop.playground.commands import apply, dumps
+from retroprop.playground.session import Session, Setup
+
+FRAME = 1 / 20  # seconds of training between two snapshots while playing
+
+
+def _static(name: str) -> str:
+    return (resources.files("retroprop.playground") / "static" / name).read_text(
+        "utf-8"
+    )
+
+
+WRAPPER = """
+export default {
+  render({ model, el }) {
+    const transport = {
+      send: (msg) => model.send(msg),
+      onMessage: (cb) => model.on("msg:custom", (msg) => cb(typeof msg === "string" ? JSON.parse(msg) : msg)),
+    };
+    mount(el, transport);
+    model.send({ cmd: "state" });
+    return () => model.send({ cmd: "pause" });
+  },
+};
+"""
+
+
+@cache
+def widget_esm() -> str:
+    """uPlot, the page's module and the anywidget wrapper, as one ES module."""
+    app = _static("app.js").replace("export function mount(", "function mount(")
+    return "\n".join([_static("vendor/uPlot.iife.min.js"), app, WRAPPER])
+
+
+@cache
+def widget_css() -> str:
+    return _static("vendor/uPlot.min.css") + "\n" + _static("style.css")
+
+
+class Playground(anywidget.AnyWidget):
+    """The live playground in a notebook cell.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"iris"`` (the lecture's) or a 2-D set: ``"xor"``, ``"circle"``,
+        ``"gauss"``, ``"spiral"``, ``"moons"``.
+    hidden : sequence of int
+    activation, loss : str
+    lr : float
+    batch_size, seed : int
+
+    Attributes
+    ----------
+    session : Session
+        The run; ``net``, ``history`` and ``trace`` read it.
+    """
+
+    _esm = widget_esm()
+    _css = widget_css()
+
+    def __init__(
+        self,
+        dataset: str = "iris",
+        hidden: tuple[int, ...] = (4, 3),
+        activation: str = "sigmoid",
+        lr: float = 0.05,
+        batch_size: int = 1,
+        seed: int = 1,
+        loss: str = "cross_entropy",
+        **kwargs: Any,
+    ):
+        setup = Setup(
+            dataset=dataset,
+            hidden=tuple(int(h) for h in hidden),
+            activation=activation,
+            lr=float(lr),
+            batch_size=int(batch_size),
+            seed=int(seed),
+            loss=loss,
+        )
+        super().__init__(**kwargs)
+        self.session = Session(setup)
+        self._lock = threading.Lock()
+        self._playing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_msg(self._on_msg)
+
+    @property
+    def net(self):
+        """The network being trained (``Sequential``)."""
+        return self.session.net
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """Loss and accuracy (train and test) measured so far, one dict per row."""
+        return self.session.history
+
+    @property
+    def trace(self) -> Trace:
+        """The next update explained (``explain --step iteration+1``)."""
+        with self._lock:
+            return self.session.trace()
+
+    def _reply(self, msg: dict[str, Any]) -> None:
+        self.send(dumps(msg))
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        cmd = content.get("cmd")
+        if cmd == "play":
+            self.play()
+            return
+        if cmd in ("pause", "setup", "reset"):
+            self.pause()
+        with self._lock:
+            replies = apply(self.session, content)
+        for r in replies:
+            if r.get("type") == "state":
+                r["playing"] = self._playing.is_set()
+            self._reply(r)
+
+    def play(self) -> None:
+        """Train in a background thread, one snapshot per ``FRAME`` seconds."""
+        if self._playing.is_set():
+            return
+        self.session.error = None
+        self._playing.set()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._playing.clear()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _run(self) -> None:
+        while self._playing.is_set():
+            with self._lock:
+                self.session.train_for(FRAME)
+                snap = self.session.snapshot()
+            if self.session.error:
+                self._playing.clear()
+            snap["playing"] = self._playing.is_set()
+            self._reply(snap)

@@ -1,0 +1,229 @@
+"""The playground's Session: its default run is `retroprop train`'s and `explain`'s
+default run, number for number; the commands; the exports."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.errors import ConfigError
+from retroprop.playground.commands import apply, dumps, export
+from retroprop.playground.session import Session, Setup
+from retroprop.recipe import build_network, prepare_data
+
+
+def explain_json(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "retroprop", "explain", *args, "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("k", [0, 7])
+def test_k_steps_are_explain_step_k_plus_1(k):
+    s = Session()
+    s.steps(k)
+    mine = json.loads(s.trace().to_json())
+    cli = explain_json("--step", str(k + 1))
+    assert mine["parameters"] == cli["parameters"]  # exact floats
+    assert mine["layers"] == cli["layers"]
+    assert mine["meta"] == cli["meta"]
+
+
+def test_mini_batch_and_lr_follow_explain():
+    s = Session(Setup(batch_size=4, lr=0.2))
+    s.steps(5)
+    cli = explain_json("--step", "6", "--batch-size", "4", "--lr", "0.2")
+    assert json.loads(s.trace().to_json())["parameters"] == cli["parameters"]
+
+
+def test_two_epochs_equal_rp_train():
+    split = prepare_data()
+    net = build_network(split)
+    rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=2,
+        lr=0.05,
+        batch_size=1,
+        seed=1,
+        engine="numpy",
+    )
+    s = Session()
+    s.run_epoch()
+    s.run_epoch()
+    assert s.iteration == 2 * 120 and s.epoch == 3
+    for (n1, p1), (n2, p2) in zip(net.named_parameters(), s.net.named_parameters()):
+        assert n1 == n2
+        np.testing.assert_array_equal(p1.data, p2.data)
+    assert s.history[-1]["iteration"] == 240
+
+
+def test_lr_applies_from_the_next_update():
+    s = Session()
+    s.step()
+    s.set_lr(0.5)
+    t = json.loads(s.trace().to_json())
+    p = next(p for p in t["parameters"] if p["name"] == "4.bias" and p["index"] == [0])
+    s.step()
+    assert s.parameter("4.bias")[0] == p["value"] - 0.5 * p["grad"]
+
+
+def test_batch_size_changes_mid_epoch_without_restart():
+    s = Session()
+    s.steps(3)
+    w = s.parameter("0.weight").copy()
+    s.set_batch_size(10)
+    assert len(s.next_batch()) == 10
+    assert s.iteration == 3
+    np.testing.assert_array_equal(s.parameter("0.weight"), w)  # no restart
+    s.step()
+    assert s.position == 13
+
+
+def test_edit_changes_the_loss_and_is_checked():
+    s = Session()
+    before = s.measure()["train_loss"]
+    s.edit("4.bias", (2,), 4.0)
+    assert s.parameter("4.bias")[2] == 4.0
+    assert s.history[-1]["train_loss"] != before
+    with pytest.raises(ConfigError, match="shape"):
+        s.edit("4.bias", (3,), 1.0)
+    with pytest.raises(ConfigError, match=r"0\.weight"):
+        s.edit("9.weight", (0, 0), 1.0)
+
+
+def test_setup_round_trips_through_the_query_and_names_bad_values():
+    s = Setup(dataset="moons", hidden=(6, 2), activation="tanh", lr=0.1, seed=4)
+    assert Setup.from_query(s.to_query()) == s
+    assert Setup.from_query({}) == Setup()
+    for query, word in (
+        ({"dataset": "mnist"}, "dataset"),
+        ({"hidden": "4,x"}, "hidden"),
+        ({"hidden": "0"}, "hidden"),
+        ({"lr": "-1"}, "learning rate"),
+        ({"batch": "two"}, "batch"),
+        ({"activation": "step"}, "activation"),
+    ):
+        with pytest.raises(ConfigError, match=word):
+            Setup.from_query(query)
+
+
+def test_toy_data_session_and_plane():
+    s = Session(Setup(dataset="xor", hidden=(5, 4)))
+    plane = s.plane()
+    assert np.array(plane["classes"]).shape == (40, 40)
+    assert [len(layer) for layer in plane["neurons"]] == [5, 4]
+    assert len(plane["train"]) + len(plane["test"]) == 200
+    s.steps(10)
+    assert s.iteration == 10
+
+
+def test_apply_commands_and_errors():
+    s = Session()
+    (snap,) = apply(s, {"cmd": "step", "n": 3})
+    assert snap["iteration"] == 3 and snap["type"] == "state"
+    replies = apply(s, {"cmd": "lr", "value": "abc"})
+    assert replies[0]["type"] == "error" and "learning rate" in replies[0]["message"]
+    assert s.lr == 0.05  # unchanged
+    apply(s, {"cmd": "lr", "value": 0.2})
+    (snap,) = apply(s, {"cmd": "setup", "setup": {"hidden": "3"}})
+    assert snap["iteration"] == 0 and [len(l["bias"]) for l in snap["layers"]] == [3, 3]
+    assert snap["lr"] == 0.2 and snap["setup"]["lr"] == "0.2"  # kept across a restart
+    assert apply(s, {"cmd": "nope"})[0]["type"] == "error"
+    json.loads(dumps(snap))  # valid JSON, no NaN
+
+
+def test_divergence_stops_with_a_message():
+    s = Session(Setup(lr=1e6, hidden=(4,), activation="relu"))
+    s.train_for(0.5, max_updates=500)
+    (snap,) = apply(s, {"cmd": "state"})
+    assert s.error and (
+        "learning rate" in s.error or "eta" in s.error or "diverg" in s.error
+    )
+    json.loads(dumps(snap))
+
+
+def test_exports(tmp_path):
+    s = Session()
+    s.steps(2)
+    model = export(s, "safetensors")
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(base64.b64decode(model["base64"]))
+    back = rp.load(path)
+    for (_, a), (_, b) in zip(back.net.named_parameters(), s.net.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    step = json.loads(base64.b64decode(export(s, "json")["base64"]))
+    assert step["meta"]["step"] == 3
+    assert b"|" in base64.b64decode(export(s, "markdown")["base64"])
+    assert base64.b64decode(export(s, "xlsx")["base64"])[:2] == b"PK"
+
+
+def test_torch_script_reproduces_the_run(tmp_path):
+    pytest.importorskip("torch")
+    s = Session()
+    s.steps(5)
+    script = base64.b64decode(export(s, "torch")["base64"]).decode()
+    assert "class NeuralNetwork(nn.Module)" in script and "self.fc3" in script
+    path = tmp_path / "run.py"
+    path.write_text(script)
+    out = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, check=True
+    )
+    diffs = [float(line.rsplit("=", 1)[1]) for line in out.stdout.splitlines()]
+    assert len(diffs) == 6 and max(diffs) < 1e-12
+
+
+def test_a_named_network_is_drawn_and_explained_by_its_names():
+    # the lecture's names: the drawing, the trace and the edits use fc1..fc3, and each
+    # layer carries the label every explain view gives it
+    from retroprop.engine.network import mlp
+    from retroprop.engine.optim import SGD
+    from retroprop.training import TrainingStep
+
+    s = Session()
+    renamed = {"0": "fc1", "2": "fc2", "4": "fc3"}
+    named = mlp([4, 4, 3, 3], names=["fc1", "fc2", "fc3"])
+    named.load_state_dict(
+        {
+            f"{renamed[layer]}.{kind}": v
+            for (layer, kind), v in (
+                (k.split("."), v) for k, v in s.net.state_dict().items()
+            )
+        }
+    )
+    before = json.loads(s.trace().to_json())
+    s.net = named
+    s.optimizer = SGD(named.parameters(), lr=s.lr)
+    s.train_step = TrainingStep(named, s.setup.loss, s.optimizer)
+    layers = s.layers()
+    assert [l["name"] for l in layers] == ["fc1", "fc2", "fc3"]
+    assert [l["label"] for l in layers] == [
+        "fc1 (hidden layer 1)",
+        "fc2 (hidden layer 2)",
+        "fc3 (output layer)",
+    ]
+    after = json.loads(s.trace().to_json())
+    assert [l["label"] for l in after["layers"]] == [l["label"] for l in layers]
+    for p, q in zip(before["parameters"], after["parameters"]):
+        layer, kind = p["name"].split(".")
+        assert q["name"] == f"{renamed[layer]}.{kind}" and q["index"] == p["index"]
+        assert (q["value"], q["grad"], q["updated"]) == (
+            p["value"],
+            p["grad"],
+            p["updated"],
+        )
+    s.edit("fc3.bias", (1,), 0.5)
+    assert s.parameter("fc3.bias")[1] == 0.5
+    with pytest.raises(ConfigError, match=r"fc3\.bias"):
+        s.parameter("4.bias")
