@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.speed import CASES, machine, run
+from benchmarks.speed import CASES, machine, run, targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--only takes cases from {sorted(CASES)}, got {unknown}")
     print(machine())
     print(f"median of {repeats} repeat(s) per measurement, after one warm-up run\n")
+    results = {}
     for case in cases:
-        run(case, quick=args.quick, repeats=repeats, out=sys.stdout)
+        results[case] = run(case, quick=args.quick, repeats=repeats, out=sys.stdout)
+    print("\nTargets (issue 16), this run:")
+    for line in targets(results):
+        print(line)
     return 0
 
 

@@ -29,17 +29,26 @@ import numpy as np
 import retroprop as rp
 from retroprop.recipe import prepare_data
 
-CASES = {"a": "iris", "b": "many", "c": "large"}
+CPU = time.process_time
+
+CASES = {"a": "iris", "b": "many", "c": "large", "d": "first"}
 
 
-def median_time(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs, after one warm-up run."""
+def median_time(
+    fn: Callable[[], object],
+    repeats: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Median time of ``fn()`` over ``repeats`` runs, after one warm-up run: wall
+    time, or ``clock=time.process_time`` for this process's CPU time (for
+    single-threaded cases on a shared machine, where wall time also counts the time
+    slices other processes take)."""
     fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -187,7 +196,11 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
     X, y = split.X_train, split.y_train
     epochs = 3 if quick else 100
     steps = epochs * len(y)
-    _header(out, f"(a) Iris 4-4-3-3, {epochs} epochs of per-sample SGD ({steps} steps)")
+    _header(
+        out,
+        f"(a) Iris 4-4-3-3, {epochs} epochs of per-sample SGD ({steps} steps); "
+        "CPU time of this process (single-threaded)",
+    )
 
     def ours(engine: str) -> Callable[[], object]:
         return lambda: rp.train(
@@ -200,7 +213,7 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
             engine=engine,
         )
 
-    t_rp = median_time(ours("auto"), repeats)
+    t_rp = median_time(ours("auto"), repeats, CPU)
     case = "a: Iris per-sample"
     _row(
         out,
@@ -208,9 +221,48 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
         "retroprop train (auto: compiled)",
         t_rp,
         None,
-        f"{t_rp / steps * 1e6:.2f} us/step, 1 thread",
+        f"{t_rp / steps * 1e6:.2f} us/step, 1 thread, full-set History per epoch",
     )
-    t_np = median_time(ours("numpy"), repeats)
+    running = median_time(
+        lambda: rp.train(
+            rp.mlp([4, 4, 3, 3], seed=1),
+            X,
+            y,
+            epochs=epochs,
+            lr=0.05,
+            seed=1,
+            history="running",
+        ),
+        repeats,
+        CPU,
+    )
+    _row(
+        out,
+        case,
+        "retroprop train, history='running'",
+        running,
+        t_rp,
+        f"{running / steps * 1e6:.2f} us/step: no full-set pass per epoch",
+    )
+    from benchmarks.reference import iris_loop
+
+    rng = np.random.default_rng(1)
+    orders = np.array([rng.permutation(len(y)) for _ in range(epochs)])
+    start = rp.mlp([4, 4, 3, 3], seed=1).state_dict()
+
+    def reference() -> None:
+        iris_loop({k: v.copy() for k, v in start.items()}, X, y, orders, 0.05)
+
+    t_ref = median_time(reference, repeats, CPU)
+    _row(
+        out,
+        case,
+        "reference: hand-written Numba loop",
+        t_ref,
+        t_rp,
+        f"{t_ref / steps * 1e6:.2f} us/step, the same {steps} steps, no History",
+    )
+    t_np = median_time(ours("numpy"), repeats, CPU)
     _row(
         out,
         case,
@@ -219,14 +271,14 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
         t_rp,
         f"{t_np / steps * 1e6:.1f} us/step",
     )
-    result = {"retroprop": t_rp, "steps": steps, "epochs": epochs}
+    result = {"retroprop": t_rp, "steps": steps, "epochs": epochs, "reference": t_ref}
     if _have("torch"):
         import torch
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the compiled per-sample path uses one thread
         try:
-            t_pt = median_time(lambda: torch_iris(X, y, epochs, 1), repeats)
+            t_pt = median_time(lambda: torch_iris(X, y, epochs, 1), repeats, CPU)
         finally:
             torch.set_num_threads(threads)
         result["torch"] = t_pt
@@ -239,7 +291,7 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
             f"{t_pt / steps * 1e6:.1f} us/step, torch.set_num_threads(1)",
         )
     if _have("sklearn"):
-        t_sk = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats)
+        t_sk = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats, CPU)
         result["sklearn"] = t_sk
         _row(
             out,
@@ -404,18 +456,42 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
         )
         case = f"c: large {name}"
 
-        def ours() -> rp.History:
+        def ours(history: str = "auto") -> rp.History:
             net = rp.mlp(sizes, seed=0, dtype=dtype)
-            return rp.train(net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0)
+            return rp.train(
+                net, X, y, epochs=1, lr=lr, batch_size=batch, seed=0, history=history
+            )
 
+        kind = ours().loss_kind
         t_rp = median_time(ours, repeats)
         _row(
             out,
             case,
-            "retroprop train (auto: BLAS runner)",
+            f"retroprop train (auto: BLAS runner, {kind} loss)",
             t_rp,
             None,
-            f"{(train_flops + eval_flops) / t_rp / 1e9:.0f} GFLOP/s incl. evaluation",
+            f"{train_flops / t_rp / 1e9:.0f} GFLOP/s",
+        )
+        t_full = median_time(lambda: ours("full"), repeats)
+        _row(
+            out,
+            case,
+            "retroprop train, history='full'",
+            t_full,
+            t_rp,
+            f"{(train_flops + eval_flops) / t_full / 1e9:.0f} GFLOP/s incl. evaluation",
+        )
+        from benchmarks.reference import gemm_epoch
+
+        t_gemm, gemm_flops = gemm_epoch(n, sizes, batch, dtype)
+        _row(
+            out,
+            case,
+            "limit: the epoch's GEMMs alone (BLAS)",
+            t_gemm,
+            t_rp,
+            f"{gemm_flops / t_gemm / 1e9:.0f} GFLOP/s for these shapes; retroprop "
+            f"reaches {train_flops / t_rp / (gemm_flops / t_gemm):.0%} of it",
         )
         t_np = median_time(
             lambda: rp.train(
@@ -431,7 +507,14 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
             repeats,
         )
         _row(out, case, "retroprop train (engine='numpy')", t_np, t_rp)
-        result[name] = {"retroprop": t_rp, "numpy": t_np}
+        result[name] = {
+            "retroprop": t_rp,
+            "numpy": t_np,
+            "full": t_full,
+            "gemm": t_gemm,
+            "gflops": train_flops / t_rp / 1e9,
+            "gemm_gflops": gemm_flops / t_gemm / 1e9,
+        }
         if _have("torch"):
             import torch
 
@@ -482,7 +565,126 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
     return result
 
 
+# --- (d): first runs, as new processes ----------------------------------------------
+
+
+def _process_seconds(args: list[str], env: dict) -> tuple[float, float]:
+    """``(wall, cpu)`` seconds of ``python ARGS`` as a new process (cpu: its user +
+    system time, which a shared machine's load does not inflate)."""
+    import resource
+    import subprocess
+    import sys
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, *args],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def first(quick: bool, repeats: int, out: TextIO) -> dict:
+    """``import retroprop``, ``retroprop train`` and ``retroprop seeds --n 100`` as
+    new processes: with an empty Numba cache (a fresh install: NUMBA_CACHE_DIR
+    pointed at a new folder) and again with the cache that run left."""
+    import tempfile
+
+    commands = {"import retroprop": ["-c", "import retroprop"]}
+    if not quick:  # a first run compiles: seconds to a minute, not for a smoke test
+        commands["retroprop train"] = ["-m", "retroprop", "train", "--quiet"]
+        commands["retroprop seeds --n 100"] = ["-m", "retroprop", "seeds", "--n", "100"]
+    _header(out, "(d) new processes: a fresh install's first run, then warm")
+    result: dict = {}
+    for what, args in commands.items():
+        cold, warm = [], []
+        for _ in range(1 if quick else repeats):
+            with tempfile.TemporaryDirectory() as cache:
+                env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+                cold.append(_process_seconds(args, env))
+                warm.append(_process_seconds(args, env))
+        result[what] = {
+            "cold": statistics.median(w for w, _ in cold),
+            "cold_cpu": statistics.median(c for _, c in cold),
+            "warm": statistics.median(w for w, _ in warm),
+            "warm_cpu": statistics.median(c for _, c in warm),
+        }
+        r = result[what]
+        _row(
+            out,
+            f"d: {what}",
+            "empty cache (first run), wall",
+            r["cold"],
+            None,
+            f"CPU {r['cold_cpu']:.2f} s",
+        )
+        _row(
+            out,
+            f"d: {what}",
+            "warm cache, wall",
+            r["warm"],
+            None,
+            f"CPU {r['warm_cpu']:.2f} s",
+        )
+    return result
+
+
 def run(case: str, *, quick: bool, repeats: int, out: TextIO) -> dict:
-    """Run case ``"a"``, ``"b"`` or ``"c"`` and write its table to ``out``."""
-    fn = {"a": iris, "b": many, "c": large}[case]
+    """Run case ``"a"`` .. ``"d"`` and write its table to ``out``."""
+    fn = {"a": iris, "b": many, "c": large, "d": first}[case]
     return fn(quick, repeats, out)
+
+
+def targets(results: dict) -> list[str]:
+    """One line per target of issue 16 that the run measured: its ratio, met or not."""
+    lines = []
+
+    def line(what: str, value: float, limit: float, better: str) -> None:
+        met = value <= limit if better == "below" else value >= limit
+        sign = "<=" if better == "below" else ">="
+        lines.append(
+            f"{'MET ' if met else 'MISS'} {what}: {value:.2f} (target {sign} {limit:g})"
+        )
+
+    a = results.get("a")
+    if a:
+        line(
+            "(a) retroprop / hand-written loop",
+            a["retroprop"] / a["reference"],
+            2,
+            "below",
+        )
+    for name, r in results.get("c", {}).items():
+        if "torch_train_only" in r:
+            line(
+                f"(c) {name}: PyTorch training only / retroprop",
+                r["torch_train_only"] / r["retroprop"],
+                1.2,
+                "above",
+            )
+        if "sklearn" in r:
+            line(
+                f"(c) {name}: scikit-learn / retroprop",
+                r["sklearn"] / r["retroprop"],
+                1.5,
+                "above",
+            )
+        lines.append(
+            f"     (c) {name}: {r['gflops']:.0f} GFLOP/s, the GEMMs alone "
+            f"{r['gemm_gflops']:.0f} GFLOP/s ({r['gflops'] / r['gemm_gflops']:.0%})"
+        )
+    d = results.get("d", {})
+    limits = {"import retroprop": 0.15, "retroprop train": 2.0}
+    for what, r in d.items():
+        limit = limits.get(what, 8.0)
+        line(f"(d) {what}, first run (empty cache), wall s", r["cold"], limit, "below")
+        line(
+            f"(d) {what}, first run (empty cache), CPU s", r["cold_cpu"], limit, "below"
+        )
+    return lines

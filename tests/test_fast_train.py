@@ -193,19 +193,25 @@ def test_divergence_same_epoch_iteration_and_last_finite_parameters(iris_split, 
 
 
 class _Counting:
-    """Wraps ``kernels.train_epoch`` to count how often the fast path ran."""
+    """Wraps ``kernels.train_epoch`` and ``kernels.train_run`` (the whole run) to
+    count how many epochs the fast path ran (``calls``)."""
 
     def __init__(self, monkeypatch):
         from retroprop.fast import kernels
 
         self.calls = 0
-        real = kernels.train_epoch
+        real, real_run = kernels.train_epoch, kernels.train_run
 
         def counted(*args):
             self.calls += 1
             return real(*args)
 
+        def counted_run(*args):
+            self.calls += args[6].shape[0]  # orders: one row per epoch
+            return real_run(*args)
+
         monkeypatch.setattr(kernels, "train_epoch", counted)
+        monkeypatch.setattr(kernels, "train_run", counted_run)
 
 
 def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
@@ -213,10 +219,19 @@ def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
     counter = _Counting(monkeypatch)
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=3, lr=0.05)
     assert counter.calls == 3
-    # A per-iteration callback needs the NumPy loop.
+    # RecordParameter is recorded by the compiled loop itself (issue 15 finding 5).
     rec = rp.RecordParameter("4.bias")
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, callbacks=[rec])
-    assert counter.calls == 3 and len(rec.values) == 2 * len(y)
+    assert counter.calls == 5 and len(rec.values) == 2 * len(y)
+
+    # A callback that acts on every iteration needs the NumPy loop.
+    class Counter(rp.Callback):
+        def on_iteration_end(self, state):
+            pass
+
+    per_iteration = Counter()
+    rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, callbacks=[per_iteration])
+    assert counter.calls == 5
     with pytest.raises(rp.ConfigError, match="every iteration"):
         rp.train(
             rp.mlp([4, 4, 3, 3]),
@@ -224,12 +239,12 @@ def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):
             y,
             epochs=1,
             lr=0.05,
-            callbacks=[rec],
+            callbacks=[per_iteration],
             engine="fast",
         )
     # engine="numpy" never uses it.
     rp.train(rp.mlp([4, 4, 3, 3]), X, y, epochs=2, lr=0.05, engine="numpy")
-    assert counter.calls == 3
+    assert counter.calls == 5
     # Step: both engines refuse, naming why.
     net = rp.Sequential(rp.Linear(4, 3), rp.Step(), rp.Linear(3, 3))
     for engine in ("auto", "fast", "numpy"):

@@ -88,6 +88,9 @@ def test_recorded_steps_are_the_real_training_steps():
         batch_size=1,
         seed=1,
         callbacks=[bias],
+        # The report's recorder runs the NumPy engine (it explains every step in
+        # Python); RecordParameter alone now records on the compiled path too.
+        engine="numpy",
     )
     rec = record_training(steps=20, epochs=2)
     r = rec.recorder

@@ -87,6 +87,7 @@ def test_history_fields():
         "val_accuracy",
         "iterations",
         "stopped_early",
+        "loss_kind",
     }
 
 

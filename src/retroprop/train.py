@@ -32,6 +32,7 @@ from retroprop.training.callbacks import (
     ProgressCallback,
     RecordParameter,
     TrainState,
+    recorded_by_runner,
 )
 from retroprop.training.checks import check_xy
 from retroprop.training.divergence import (
@@ -43,10 +44,12 @@ from retroprop.training.divergence import (
 )
 from retroprop.training.runner import (
     ENGINES,
+    HISTORY_KINDS,
     EngineRunner,
     Runner,
     batches,
     epoch_order,
+    history_kind,
 )
 from retroprop.training.step import (
     check_loss,
@@ -71,6 +74,10 @@ __all__ = [
     "predict_proba",
     "train",
 ]
+
+
+PROGRESS_UPDATES = 20
+"""How often a compiled whole run stops to show progress (when a callback does)."""
 
 
 def predict_proba(net: Sequential, X: np.ndarray) -> np.ndarray:
@@ -103,6 +110,7 @@ def train(
     early_stopping: int | None = None,
     callbacks: Iterable[Callback] = (),
     engine: str = "auto",
+    history: str = "auto",
 ) -> History:
     """Train ``net`` in place by gradient descent; return its History.
 
@@ -143,6 +151,14 @@ def train(
         ``"auto"`` (default) the fast path where it applies, else the NumPy engine
         (``History.engine`` says which ran, ``History.engine_reason`` why not the
         fast path).
+    history : {"auto", "full", "running"}
+        What ``History.loss``/``accuracy`` measure after each epoch: ``"full"`` the
+        whole training set after the epoch's updates (one more forward pass over
+        it), ``"running"`` the mean over the epoch's batches, each measured before
+        its update (as Keras and scikit-learn report; costs nothing); ``"auto"``
+        (default) full while that pass is cheap (samples x parameters up to
+        ``FULL_HISTORY_WORK``), else running. ``History.loss_kind`` says which.
+        Validation data is always measured in full.
 
     Raises
     ------
@@ -165,6 +181,10 @@ def train(
         raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
     if engine not in ENGINES:
         raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+    if history not in HISTORY_KINDS:
+        raise ConfigError(
+            f"history must be one of {list(HISTORY_KINDS)}, got {history!r}"
+        )
     if optimizer not in OPTIMIZERS:
         raise ConfigError(
             f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
@@ -204,13 +224,16 @@ def train(
         nesterov=nesterov,
     )
     rng = as_generator(seed)
-    history = History()
-    state = TrainState(net=net, history=history)
+    hist = History(
+        loss_kind=history_kind(history, n, sum(p.data.size for p in net.parameters()))
+    )
+    full = hist.loss_kind == "full"
+    state = TrainState(net=net, history=hist)
     runner: Runner | None = None
     if engine != "numpy":
         from retroprop.fast.single import pick_runner
 
-        runner, history.engine_reason = pick_runner(
+        runner, hist.engine_reason = pick_runner(
             net,
             X,
             y,
@@ -232,30 +255,60 @@ def train(
             callbacks=callbacks,
             state=state,
         )
-    history.engine = runner.name
+    hist.engine = runner.name
     # Where the run starts, for the one definition of divergence (training.divergence)
     with divergence_is_checked():
         initial = evaluate(net, X, y, loss)[0] if epochs else float("nan")
     for cb in callbacks:
         cb.on_train_begin(state)
+    progress = [cb for cb in callbacks if getattr(cb, "progress_only", False)]
     try:
-        for epoch in range(1, epochs + 1):
+        if hasattr(runner, "run_all") and all(
+            recorded_by_runner(cb) or cb in progress for cb in callbacks
+        ):
+            # Nothing needs Python between epochs: the whole run in compiled code (in
+            # a few pieces when progress is shown), drawing the same sample orders
+            # from rng as the loop below.
+            piece = max(-(-epochs // PROGRESS_UPDATES) if progress else epochs, 1)
+            for start in range(0, epochs, piece):
+                count = min(piece, epochs - start)
+                orders = np.array([epoch_order(rng, n, shuffle) for _ in range(count)])
+                runner.run_all(
+                    orders.reshape(count, n),
+                    hist,
+                    full,
+                    (Xv, yv) if validation is not None else None,
+                )
+                state.epoch, state.iteration = hist.epochs, hist.iterations
+                last = hist.val_loss or hist.loss
+                check_loss(
+                    last[-1], epoch=hist.epochs, iteration=hist.iterations, lr=lr
+                )
+                for cb in progress:
+                    cb.on_epoch_end(state)
+            loop_epochs = 0  # done: the loop below has nothing left to run
+        else:
+            loop_epochs = epochs
+        for epoch in range(1, loop_epochs + 1):
             state.epoch = epoch
             for cb in callbacks:
                 cb.on_epoch_begin(state)
             order = epoch_order(rng, n, shuffle)
             state.iteration = runner.run_epoch(order, epoch, state.iteration)
-            history.iterations = state.iteration
-            with divergence_is_checked():
-                tl, ta = runner.evaluate(net, X, y, loss)
-            history.loss.append(tl)
-            history.accuracy.append(ta)
+            hist.iterations = state.iteration
+            if full:
+                with divergence_is_checked():
+                    tl, ta = runner.evaluate(net, X, y, loss)
+            else:
+                tl, ta = runner.running
+            hist.loss.append(tl)
+            hist.accuracy.append(ta)
             monitored = tl
             if validation is not None:
                 with divergence_is_checked():
                     vl, va = runner.evaluate(net, Xv, yv, loss)
-                history.val_loss.append(vl)
-                history.val_accuracy.append(va)
+                hist.val_loss.append(vl)
+                hist.val_accuracy.append(va)
                 monitored = vl
             check_loss(monitored, epoch=epoch, iteration=state.iteration, lr=lr)
             for cb in callbacks:
@@ -272,13 +325,13 @@ def train(
             lr,
             err.what,
             data_advice(X, y, loss, None if start_failed else lr),
-            history,
+            hist,
         ) from None
     for cb in callbacks:
         cb.on_train_end(state)
     if epochs:
-        _check_ended_well(net, X, y, loss, initial, lr, history)
-    return history
+        _check_ended_well(net, X, y, loss, initial, lr, hist)
+    return hist
 
 
 def _diverged(

@@ -80,8 +80,11 @@ class ProgressBar:
 class EpochProgress(Callback):
     """Moves a ``ProgressBar`` after every epoch: epoch ``k`` of ``epochs``, the loss.
 
-    Epoch-level only, so the compiled training paths still apply.
+    Epoch-level only, so the compiled training paths still apply; a compiled whole
+    run moves it at intervals (``progress_only``).
     """
+
+    progress_only = True
 
     def __init__(self, bar: ProgressBar, epochs: int, description: str = "training"):
         self.bar, self.epochs, self.description = bar, epochs, description

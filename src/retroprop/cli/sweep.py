@@ -315,8 +315,8 @@ def sweep_grid(
             t.add_row(
                 f"{lr:g}",
                 hidden_label(sizes),
-                escape("{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in loss))),
-                escape("{:.4f} [{:.4f}, {:.4f}]".format(*(v[i, h] for v in acc))),  # type: ignore[index]
+                _spread(loss, i, h),
+                _spread(acc, i, h),
                 f"{result.n_diverged[i, h]}/{n_seeds}",
                 result.verdict[i][h],
             )
@@ -327,8 +327,8 @@ def sweep_grid(
     else:
         con.print(
             f"Best cell: eta = {best['lr']:g}, hidden {hidden_label(best['hidden'])}: "
-            f"mean test accuracy {best['mean_test_accuracy']:.4f}, mean final loss "
-            f"{best['mean_final_loss']:.4f} ({best['verdict']})"
+            f"mean test accuracy {fmt(best['mean_test_accuracy'], decimals=4)}, mean "
+            f"final loss {fmt(best['mean_final_loss'], decimals=4)} ({best['verdict']})"
         )
     for cell in result.diverged_cells:
         con.print(
@@ -336,3 +336,11 @@ def sweep_grid(
             f"{cell['n_diverged']}/{n_seeds} runs ({', '.join(cell['kinds'])})"
         )
     footer(con, written)
+
+
+def _spread(values: Any, i: int, h: int) -> str:
+    """``mean [min, max]`` of one grid cell, each number in the one format."""
+    from rich.markup import escape
+
+    mean, lo, hi = (fmt(v[i, h], decimals=4) for v in values)
+    return escape(f"{mean} [{lo}, {hi}]")

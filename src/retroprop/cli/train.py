@@ -218,6 +218,8 @@ def train(
         "lr": lr,
         "epochs": history.epochs,
         "iterations": history.iterations,
+        "loss_kind": history.loss_kind,  # what the per-epoch loss measured
+        "engine": history.engine,
         "batch_size": batch_size or len(split.y_train),
         "seed": seed,
         "class_names": names,

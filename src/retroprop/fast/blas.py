@@ -257,6 +257,7 @@ class BlasRunner(FlatParameters):
         loss: str,
         batch_size: int,
         opt,
+        callbacks=(),
     ):
         from retroprop.fast.spec import LOSS_CODES, Layout
 
@@ -312,6 +313,8 @@ class BlasRunner(FlatParameters):
                     )
                 )
         self.no_bias = np.zeros(0, dtype=self.dtype)
+        self._recording(callbacks)  # RecordParameter, recorded in run_epoch
+        self.running = (math.nan, math.nan)
         self.activation_next = [
             m + 1 < len(self.mods) and self.mods[m + 1][0] != "linear"
             for m in range(len(self.mods))
@@ -445,16 +448,21 @@ class BlasRunner(FlatParameters):
         n, bs = order.shape[0], self.batch_size
         k = self.net.out_features
         scale_k = 1 if self.loss_code == CROSS_ENTROPY else k
+        running, correct = 0.0, 0
         for start in range(0, n, bs):
             idx = order[start : start + bs]
             B = idx.shape[0]
             iteration += 1
+            if self.recorders:  # the parameters before this iteration
+                self._hand_over(self.theta[self.record][None], iteration, epoch)
             xb = np.take(self.X, idx, axis=0, out=self.xbuf[:B])
             out = self._forward(xb)
             delta = self.deltas[-1][:B]
-            total, _ = loss_and_delta(
+            total, c = loss_and_delta(
                 out, self.loss_code, self.y, self.T, idx, B * scale_k, True, delta
             )
+            running += total
+            correct += c
             if not math.isfinite(total) or total > self._loss_max():
                 raise DivergenceError.at(
                     epoch,
@@ -478,6 +486,7 @@ class BlasRunner(FlatParameters):
             self.first = False
             if self.fused:
                 self._exact_bounds()
+        self.running = (running / (max(n, 1) * scale_k), correct / max(n, 1))
         return iteration
 
     def evaluate(

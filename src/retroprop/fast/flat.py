@@ -8,10 +8,12 @@ and the training labels are prepared once.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from retroprop.engine.layers import Sequential
+from retroprop.training.callbacks import recorded_by_runner
 from retroprop.training.step import loss_targets
 
 
@@ -27,6 +29,34 @@ class FlatParameters:
     X: np.ndarray  # the training inputs as the runner reads them
     X_given: np.ndarray  # and as train gave them
     y_given: np.ndarray
+    layout: Any  # spec.Layout
+
+    def _recording(self, callbacks) -> None:
+        """Prepare to record what the ``RecordParameter`` callbacks ask for:
+        ``self.record`` the flat positions to copy before each iteration, and per
+        recorder its columns among them and its parameter's shape."""
+        self.recorders: list[tuple[Any, slice, tuple[int, ...]]] = []
+        positions: list[np.ndarray] = []
+        start = 0
+        for cb in callbacks:
+            if not recorded_by_runner(cb):
+                continue
+            idx = self.layout.indices(cb.name)  # empty for an unknown name, which
+            if idx.size == 0:  # the recorder's on_train_begin refuses
+                continue
+            shape = self.layout.shapes[self.layout.names.index(cb.name)]
+            self.recorders.append((cb, slice(start, start + idx.size), shape))
+            positions.append(idx)
+            start += idx.size
+        self.record = (
+            np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
+        )
+
+    def _hand_over(self, rows: np.ndarray, first_iteration: int, epoch: int) -> None:
+        """Give each recorder its columns of ``rows`` (one row per iteration, the
+        parameters before it), reshaped to its parameter."""
+        for cb, cols, shape in self.recorders:
+            cb.add(rows[:, cols].reshape(rows.shape[0], *shape), first_iteration, epoch)
 
     def _labels(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``y`` as float64 (compared with the argmax, as ``evaluate``) and the MSE

@@ -285,13 +285,21 @@ def train_epoch(
     b_off,
     slopes,
     a_off,
-    loss_max=np.inf,
+    loss_max,
+    record,
+    recorded,
 ):
-    """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss)``.
+    """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss,
+    running_loss, correct)``.
 
     ``first[0]`` is 1 until the first step has filled the momentum buffer ``buf``.
     On a non-OK status ``theta`` holds the last finite parameters, ``iterations``
-    counts the failed one and ``loss`` is that batch's (summed) loss. The summed
+    counts the failed one and ``loss`` is that batch's (summed) loss. Otherwise
+    ``running_loss`` is the sum of every sample's loss and ``correct`` the number
+    of samples put in their class, each measured before its batch's update (the
+    running History). Before each iteration ``i`` (0-based in this epoch), the
+    parameters ``theta[record]`` are copied into ``recorded[i]`` (the compiled
+    ``RecordParameter``; ``record`` may be empty). The summed
     loss is a float64; ``loss_max`` (float32's largest value for a float32 network)
     is where the engine's own sum in the network's dtype would overflow, so a loss
     above it counts as non-finite too.
@@ -308,10 +316,14 @@ def train_epoch(
     new_theta = np.empty(P, dtype=theta.dtype)
     new_buf = np.empty(P, dtype=theta.dtype)
     iterations = 0
+    running_loss = 0.0
+    correct = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
         scale = B if loss_code == CROSS_ENTROPY else B * k
+        for j in range(record.shape[0]):
+            recorded[iterations, j] = theta[record[j]]
         iterations += 1
         G[:] = 0.0
         batch_loss = 0.0
@@ -321,11 +333,18 @@ def train_epoch(
             batch_loss += output_delta(
                 A, out0, k, loss_code, y[row], T, row, scale, delta
             )
+            best = 0
+            for j in range(1, k):
+                if A[out0 + j] > A[out0 + best]:
+                    best = j
+            if best == y[row]:
+                correct += 1
             backward(
                 theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off
             )
+        running_loss += batch_loss
         if not math.isfinite(batch_loss) or batch_loss > loss_max:
-            return LOSS_NOT_FINITE, iterations, batch_loss
+            return LOSS_NOT_FINITE, iterations, batch_loss, running_loss, correct
         if not sgd_step(
             theta,
             G,
@@ -339,9 +358,9 @@ def train_epoch(
             weight_decay,
             nesterov,
         ):
-            return STEP_NOT_FINITE, iterations, batch_loss
+            return STEP_NOT_FINITE, iterations, batch_loss, running_loss, correct
         first[0] = 0
-    return OK, iterations, 0.0
+    return OK, iterations, 0.0, running_loss, correct
 
 
 @njit(cache=True, error_model="numpy")
@@ -365,3 +384,100 @@ def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_o
             correct += 1
     denominator = n if loss_code == CROSS_ENTROPY else n * k
     return total / denominator, correct / n
+
+
+@njit(cache=True, error_model="numpy")
+def train_run(
+    theta,
+    buf,
+    first,
+    X,
+    y,
+    T,
+    orders,
+    batch_size,
+    lr,
+    momentum,
+    one_minus_damp,
+    weight_decay,
+    nesterov,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    loss_max,
+    record,
+    recorded,
+    full,
+    Xv,
+    yv,
+    Tv,
+    history,
+):
+    """A whole training run: ``train_epoch`` for each row of ``orders`` (shape
+    ``(epochs, n)``), each followed by what ``train`` measures into ``history``
+    (shape ``(epochs, 4)``: loss, accuracy, validation loss and accuracy): the whole
+    training set (``full``) or the epoch's running mean, and ``Xv`` when it has
+    rows. Returns ``(status, epochs done, iterations, loss)``: on a non-OK status
+    the epoch it happened in (its History row is filled only for
+    ``EVAL_NOT_FINITE``, a non-finite measured loss after the epoch) and the loss.
+    ``recorded`` has a row per iteration of the whole run (``train_epoch``'s).
+    """
+    epochs, n = orders.shape
+    per_epoch = (n + batch_size - 1) // batch_size
+    k = widths[widths.shape[0] - 1]
+    kdiv = 1 if loss_code == 0 else k
+    iterations = 0
+    for e in range(epochs):
+        status, its, batch_loss, total, correct = train_epoch(
+            theta,
+            buf,
+            first,
+            X,
+            y,
+            T,
+            orders[e],
+            batch_size,
+            lr,
+            momentum,
+            one_minus_damp,
+            weight_decay,
+            nesterov,
+            loss_code,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+            loss_max,
+            record,
+            recorded[e * per_epoch : (e + 1) * per_epoch],
+        )
+        iterations += its
+        if status != OK:
+            return status, e + 1, iterations, batch_loss
+        if full:
+            lo, ac = evaluate(
+                theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_off
+            )
+            if lo * (n * kdiv) > loss_max:  # the engine's sum overflows
+                lo = np.inf
+        else:
+            lo, ac = total / (n * kdiv), correct / n
+        history[e, 0], history[e, 1] = lo, ac
+        monitored = lo
+        if Xv.shape[0] > 0:
+            vl, va = evaluate(
+                theta, Xv, yv, Tv, loss_code, kinds, widths, w_off, b_off, slopes, a_off
+            )
+            if vl * (Xv.shape[0] * kdiv) > loss_max:
+                vl = np.inf
+            history[e, 2], history[e, 3] = vl, va
+            monitored = vl
+        if not math.isfinite(monitored):
+            return EVAL_NOT_FINITE, e + 1, iterations, monitored
+    return OK, epochs, iterations, 0.0

@@ -9,6 +9,8 @@ batches is swapped for the NumPy engine's ``EngineRunner``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from retroprop.engine.layers import Sequential
@@ -48,8 +50,12 @@ def pick_runner(
     if batch_size * Layout.of(net).size >= BLAS_WORK and _have_scipy():
         from retroprop.fast.blas import BlasRunner
 
-        return BlasRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt), None
-    return FastRunner(net, X, y, loss=loss, batch_size=batch_size, opt=opt), None
+        return BlasRunner(
+            net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
+        ), None
+    return FastRunner(
+        net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
+    ), None
 
 
 def make_runner(
@@ -107,6 +113,8 @@ class FastRunner(FlatParameters):
     batch_size : int
     opt : SGD
         Its settings (lr, momentum, dampening, weight_decay, nesterov) are used.
+    callbacks : iterable of Callback
+        The ``RecordParameter`` among them are recorded inside the compiled loop.
     """
 
     name = "fast"
@@ -120,6 +128,7 @@ class FastRunner(FlatParameters):
         loss: str,
         batch_size: int,
         opt,
+        callbacks=(),
     ):
         from retroprop.fast import kernels
         from retroprop.fast.spec import LOSS_CODES, Layout
@@ -144,6 +153,10 @@ class FastRunner(FlatParameters):
         self.y, self.T = self._labels(y)
         L = self.layout
         self.arch = (L.kinds, L.widths, L.w_off, L.b_off, L.slopes, L.a_off)
+        self._recording(callbacks)
+        per_epoch = -(-self.X.shape[0] // self.batch_size)
+        self.recorded = np.empty((per_epoch, self.record.size), dtype=self.dtype)
+        self.running = (math.nan, math.nan)
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """Train one epoch in ``order``; returns the iteration count after it.
@@ -152,7 +165,12 @@ class FastRunner(FlatParameters):
         finite ones.
         """
         self._attach()
-        status, its, batch_loss = self.k.train_epoch(
+        recorded = self.recorded
+        if recorded.shape[0] * self.batch_size < order.shape[0]:  # a longer order
+            recorded = np.empty(
+                (-(-order.shape[0] // self.batch_size), self.record.size), self.dtype
+            )
+        status, its, batch_loss, total, correct = self.k.train_epoch(
             self.theta,
             self.buf,
             self.first,
@@ -169,7 +187,11 @@ class FastRunner(FlatParameters):
             self.loss_code,
             *self.arch,
             self._loss_max(),
+            self.record,
+            recorded,
         )
+        if self.recorders:  # the failed iteration's too, as the engine records it
+            self._hand_over(recorded[:its], iteration + 1, epoch)
         if status == self.k.LOSS_NOT_FINITE:
             raise DivergenceError.at(
                 epoch,
@@ -184,6 +206,9 @@ class FastRunner(FlatParameters):
                 float(self.lr),
                 "an update made a parameter non-finite",
             )
+        n = max(order.shape[0], 1)
+        k = 1 if self.loss_code == 0 else self.net.out_features
+        self.running = (total / (n * k), correct / n)
         return iteration + its
 
     def evaluate(
@@ -201,3 +226,81 @@ class FastRunner(FlatParameters):
         if lo * (X.shape[0] * k) > self._loss_max():  # the engine's sum overflows
             lo = np.inf
         return float(lo), float(ac)
+
+    def run_all(
+        self,
+        orders: np.ndarray,
+        history,
+        full: bool,
+        validation: tuple[np.ndarray, np.ndarray] | None,
+    ) -> None:
+        """The whole run in compiled code (``kernels.train_run``): an epoch per row of
+        ``orders`` (shape ``(epochs, n)``), ``history`` (a History) filled as
+        ``train``'s loop fills it (continuing after the epochs it holds: a run may
+        come in pieces), the recorders given every iteration. For runs
+        where nothing needs Python between epochs. Raises ``DivergenceError`` as
+        ``run_epoch`` does; a non-finite measured loss ends the run and the
+        History (``train`` checks it as after every epoch)."""
+        self._attach()
+        epochs, n = orders.shape
+        epoch0, iteration0 = history.epochs, history.iterations  # done before
+        per_epoch = -(-n // self.batch_size)
+        recorded = np.empty((epochs * per_epoch, self.record.size), dtype=self.dtype)
+        if validation is not None:
+            Xv = np.ascontiguousarray(validation[0], dtype=self.dtype)
+            yv, Tv = self._labels(validation[1])
+        else:
+            Xv, (yv, Tv) = (
+                np.empty((0, self.X.shape[1]), self.dtype),
+                self._labels(np.zeros(0, dtype=np.int64)),
+            )
+        measured = np.zeros((epochs, 4))
+        status, done, its, lo = self.k.train_run(
+            self.theta,
+            self.buf,
+            self.first,
+            self.X,
+            self.y,
+            self.T,
+            np.ascontiguousarray(orders, dtype=np.int64),
+            self.batch_size,
+            self.lr,
+            self.momentum,
+            self.one_minus_damp,
+            self.weight_decay,
+            self.nesterov,
+            self.loss_code,
+            *self.arch,
+            self._loss_max(),
+            self.record,
+            recorded,
+            full,
+            Xv,
+            yv,
+            Tv,
+            measured,
+        )
+        if self.recorders:  # row i: iteration i + 1 of epoch i // per_epoch + 1
+            for e in range(done):
+                first = e * per_epoch
+                rows = recorded[first : min(first + per_epoch, its)]
+                self._hand_over(rows, iteration0 + first + 1, epoch0 + e + 1)
+        filled = done if status in (self.k.OK, self.k.EVAL_NOT_FINITE) else done - 1
+        for e in range(filled):
+            history.loss.append(float(measured[e, 0]))
+            history.accuracy.append(float(measured[e, 1]))
+            if validation is not None:
+                history.val_loss.append(float(measured[e, 2]))
+                history.val_accuracy.append(float(measured[e, 3]))
+        its += iteration0
+        done += epoch0
+        history.iterations = int(its)
+        lr = float(self.lr)
+        if status == self.k.LOSS_NOT_FINITE:
+            why = f"the loss became {self._loss_text(lo)}"
+            raise DivergenceError.at(done, its, lr, why)
+        if status == self.k.STEP_NOT_FINITE:
+            why = "an update made a parameter non-finite"
+            raise DivergenceError.at(done, its, lr, why)
+        # EVAL_NOT_FINITE: the History ends with the non-finite loss, which
+        # train's own check after the run reports, as after each epoch.

@@ -15,7 +15,7 @@ import numpy as np
 from retroprop.engine.activations import ACTIVATIONS, Activation
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES
-from retroprop.training.callbacks import acts_per_iteration
+from retroprop.training.callbacks import acts_per_iteration, recorded_by_runner
 
 LINEAR = 0
 """The module kind of a Linear layer; activations use their class's ``kernel_code``."""
@@ -70,7 +70,8 @@ def fast_reason(
 
     The fast paths handle a Sequential of Linear layers and differentiable
     activations, cross-entropy or MSE, SGD (any momentum, dampening, weight decay,
-    Nesterov), and callbacks that only act per epoch. ``check_numba=False`` leaves
+    Nesterov), and callbacks that only act per epoch (``RecordParameter`` too: the
+    fast paths record the parameter themselves). ``check_numba=False`` leaves
     out the one check that imports Numba.
     """
     for i, m in enumerate(net):
@@ -95,7 +96,7 @@ def fast_reason(
     if optimizer != "sgd":
         return f"optimizer {optimizer!r} has no compiled kernel"
     for cb in callbacks:
-        if acts_per_iteration(cb):
+        if acts_per_iteration(cb) and not recorded_by_runner(cb):
             return f"callback {type(cb).__name__} acts on every iteration"
     if (
         y is not None
@@ -196,6 +197,15 @@ class Layout:
             v = params[name].data
             out[off : off + v.size] = v.ravel()
         return out
+
+    def indices(self, name: str) -> np.ndarray:
+        """The positions of parameter ``name``'s values in the flat vector (empty
+        for a name the network does not have)."""
+        if name not in self.names:
+            return np.zeros(0, dtype=np.int64)
+        i = self.names.index(name)
+        size = int(np.prod(self.shapes[i]))
+        return np.arange(self.offsets[i], self.offsets[i] + size, dtype=np.int64)
 
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """``{name: view of flat}`` with each parameter's shape (works on stacked

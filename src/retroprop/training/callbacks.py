@@ -25,7 +25,10 @@ class History:
     Attributes
     ----------
     loss, accuracy : list of float
-        On the whole training set.
+        On the training set: measured on the whole set after the epoch's updates
+        when ``loss_kind == "full"``, or the running mean over the epoch's batches,
+        each measured just before its update (as Keras and scikit-learn report),
+        when ``loss_kind == "running"``.
     val_loss, val_accuracy : list of float
         On the validation set (empty without one).
     iterations : int
@@ -38,6 +41,9 @@ class History:
     engine_reason : str or None
         Under ``engine="auto"``, why the compiled paths did not apply (e.g. a
         callback acts on every iteration); None when they ran or were not asked for.
+    loss_kind : str
+        ``"full"`` or ``"running"``: what ``loss`` and ``accuracy`` measure (see
+        above; ``train(history=...)`` chooses).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -48,6 +54,7 @@ class History:
     stopped_early: bool = False
     engine: str = "numpy"
     engine_reason: str | None = None
+    loss_kind: str = "full"
 
     @property
     def epochs(self) -> int:
@@ -61,6 +68,7 @@ class History:
             "val_accuracy": self.val_accuracy,
             "iterations": self.iterations,
             "stopped_early": self.stopped_early,
+            "loss_kind": self.loss_kind,
         }
 
     def plot(self, path=None, **kwargs):
@@ -127,6 +135,9 @@ class Callback:
     """
 
     per_iteration = False  # True when on_iteration_begin/end do something
+    # True when on_epoch_end only shows progress: the compiled whole run (no Python
+    # between epochs) then calls it at intervals, with the epochs done so far.
+    progress_only = False
 
     def on_train_begin(self, state: TrainState) -> None: ...
     def on_epoch_begin(self, state: TrainState) -> None: ...
@@ -291,9 +302,35 @@ class RecordParameter(Callback):
     def on_iteration_end(self, state: TrainState) -> None:
         self.after.append(self._param.data.copy())
 
+    def add(self, values: np.ndarray, first_iteration: int, epoch: int) -> None:
+        """Record ``values`` of shape ``(m, *parameter shape)``: the parameter before
+        iterations ``first_iteration .. first_iteration + m - 1`` of ``epoch`` (how
+        the compiled paths, which record inside their loops, hand them over)."""
+        for i, v in enumerate(values):
+            self.values.append(v.copy())
+            self.iterations.append(first_iteration + i)
+            self.epochs.append(epoch)
+
+
+def recorded_by_runner(cb) -> bool:
+    """Whether ``cb`` is a plain ``RecordParameter``, whose recording the compiled
+    paths do themselves (so recording never changes which engine runs, nor the
+    result); a subclass that changes its hooks is run by the NumPy engine."""
+    if not isinstance(cb, RecordParameter):
+        return False
+    if any(hook in getattr(cb, "__dict__", {}) for hook in ITERATION_HOOKS):
+        return False
+    return all(
+        getattr(type(cb), hook) is getattr(RecordParameter, hook)
+        for hook in (*ITERATION_HOOKS, "add")
+    )
+
 
 class ProgressCallback(Callback):
-    """Calls ``fn(epoch, epochs, history)`` after every epoch (for progress bars)."""
+    """Calls ``fn(epoch, epochs, history)`` after every epoch (for progress bars);
+    when the whole run is compiled, at intervals (``progress_only``)."""
+
+    progress_only = True
 
     def __init__(self, fn: Callable[[int, int, History], None], epochs: int):
         self.fn, self.epochs = fn, epochs

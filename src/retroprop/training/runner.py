@@ -9,6 +9,7 @@ and calls the per-iteration hooks; the compiled runners of ``retroprop.fast``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
@@ -16,16 +17,34 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.training.callbacks import Callback, TrainState
-from retroprop.training.step import TrainingStep, evaluate
+from retroprop.training.step import TrainingStep, evaluate, loss_targets
 
 ENGINES = ("auto", "fast", "numpy")
 """The allowed ``engine=`` values of ``train`` and ``train_many``."""
+
+HISTORY_KINDS = ("auto", "full", "running")
+"""The allowed ``history=`` values of ``train``: what ``History.loss`` measures."""
+
+FULL_HISTORY_WORK = 100_000_000
+"""Under ``history="auto"``, the full training-set loss is measured after each epoch
+while samples times parameters (the multiply-adds of that forward pass) stay below
+this: a few milliseconds per epoch. Above it, the running loss costs nothing."""
+
+
+def history_kind(history: str, n_samples: int, n_parameters: int) -> str:
+    """``"full"`` or ``"running"`` for ``train(history=...)`` (``"auto"`` resolved)."""
+    if history != "auto":
+        return history
+    return "full" if n_samples * n_parameters <= FULL_HISTORY_WORK else "running"
 
 
 class Runner(Protocol):
     """One epoch of training, and the measurement after it."""
 
     name: str  # which engine it is: "numpy", "fast" or "blas" (``History.engine``)
+    # (mean loss, accuracy) over the last epoch's batches, each measured before its
+    # update: what History records under history="running"
+    running: tuple[float, float]
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """Train on the samples in ``order`` (shape ``(n,)``, cut into batches);
@@ -90,18 +109,40 @@ class EngineRunner:
         self.step = TrainingStep(net, loss, optimizer)
         self.callbacks = list(callbacks)
         self.state = state if state is not None else TrainState(net=net)
+        self.running = (math.nan, math.nan)
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         state = self.state
+        total, correct = 0.0, 0
         for idx in batches(order, self.batch_size):
             iteration += 1
             state.iteration, state.batch = iteration, idx
             for cb in self.callbacks:
                 cb.on_iteration_begin(state)
-            self.step(self.X[idx], self.y[idx], epoch=epoch, iteration=iteration)
+            loss = self.step(self.X[idx], self.y[idx], epoch=epoch, iteration=iteration)
+            total += loss * len(idx)  # the batch's mean loss, back to a sum
+            correct += self._correct(idx)
             for cb in self.callbacks:
                 cb.on_iteration_end(state)
+        n = max(len(order), 1)
+        self.running = (total / n, correct / n)
         return iteration
+
+    def _correct(self, idx: np.ndarray) -> int:
+        """How many of the batch's samples the network (before its update) put in
+        their class, read from what the loss cached: softmax ``p`` for
+        cross-entropy, ``out - target`` for MSE."""
+        fn, y = self.step.loss_fn, self.y[idx]
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            return 0  # regression targets: no classes
+        if hasattr(fn, "p"):
+            out = fn.p
+        else:
+            diff = getattr(fn, "diff", None)  # MSE caches out - target
+            if diff is None:
+                return 0  # a registered loss that caches neither: not counted
+            out = diff + loss_targets(y, diff.shape[1], "mse", diff.dtype)
+        return int(np.count_nonzero(np.argmax(out, axis=1) == y))
 
     def evaluate(
         self, net: Sequential, X: np.ndarray, y: np.ndarray, loss: str

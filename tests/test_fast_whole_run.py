@@ -1,0 +1,135 @@
+"""The whole run in compiled code (``kernels.train_run``) against the engine.
+
+When no callback needs Python between epochs, ``train`` hands the whole run to the
+compiled loop (History, validation and recording computed inside). It must equal
+the NumPy engine to 1e-12 in float64 with the same History and the same divergence
+point, and the epoch-by-epoch compiled path bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import retroprop as rp
+from retroprop.fast.spec import numba_available
+
+pytestmark = pytest.mark.skipif(not numba_available(), reason="needs numba")
+
+
+class _EveryEpoch(rp.Callback):
+    """Acts after every epoch: keeps ``train`` in its epoch-by-epoch loop."""
+
+    def on_epoch_end(self, state):
+        pass
+
+
+def _run(X, y, *, engine="auto", callbacks=(), sizes=(4, 5, 3), **kw):
+    net = rp.mlp(list(sizes), "tanh", seed=7)
+    try:
+        h = rp.train(net, X, y, engine=engine, callbacks=list(callbacks), **kw)
+    except rp.DivergenceError as e:
+        return net.state_dict(), e
+    return net.state_dict(), h
+
+
+@pytest.fixture
+def whole_runs(monkeypatch):
+    """Counts the calls of ``kernels.train_run``."""
+    from retroprop.fast import kernels
+
+    calls = []
+    real = kernels.train_run
+
+    def counted(*args):
+        calls.append(args[6].shape)
+        return real(*args)
+
+    monkeypatch.setattr(kernels, "train_run", counted)
+    return calls
+
+
+@pytest.mark.parametrize("history", ["full", "running"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_whole_run_equals_the_engine_and_the_epoch_loop(
+    history, loss, iris_split, whole_runs
+):
+    X, y = iris_split.X_train, iris_split.y_train
+    kw = {
+        "epochs": 4,
+        "lr": 0.1,
+        "batch_size": 5,
+        "momentum": 0.5,
+        "loss": loss,
+        "history": history,
+        "validation": (iris_split.X_test, iris_split.y_test),
+    }
+    rec = rp.RecordParameter("2.weight")
+    whole = _run(X, y, callbacks=[rec], **kw)
+    assert whole_runs == [(4, len(y))] and whole[1].engine == "fast"
+    rec_epochs = rp.RecordParameter("2.weight")
+    by_epoch = _run(X, y, callbacks=[rec_epochs, _EveryEpoch()], **kw)
+    assert len(whole_runs) == 1  # the epoch loop did not use it
+    ref = _run(X, y, engine="numpy", **kw)
+    for name in ref[0]:
+        assert np.array_equal(whole[0][name], by_epoch[0][name]), name
+        np.testing.assert_allclose(whole[0][name], ref[0][name], rtol=0, atol=1e-12)
+    hw, he, hr = whole[1], by_epoch[1], ref[1]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert getattr(hw, key) == getattr(he, key), key
+        np.testing.assert_allclose(getattr(hw, key), getattr(hr, key), rtol=1e-12)
+    assert hw.iterations == he.iterations == hr.iterations == 4 * 24
+    assert hw.loss_kind == hr.loss_kind == history
+    assert rec.iterations == rec_epochs.iterations == list(range(1, 97))
+    assert rec.epochs == rec_epochs.epochs == [1 + i // 24 for i in range(96)]
+    assert all(np.array_equal(a, b) for a, b in zip(rec.values, rec_epochs.values))
+
+
+@pytest.mark.parametrize(
+    ("scale", "lr", "what"),
+    [(1.0, 1e200, "step or loss"), (30.0, 1e155, "step or loss")],
+)
+def test_whole_run_diverges_where_the_engine_does(
+    scale, lr, what, iris_split, whole_runs
+):
+    X, y = iris_split.X_train * scale, iris_split.y_train
+    kw = {"epochs": 5, "lr": lr, "batch_size": 4, "loss": "mse"}
+    (_, err) = _run(X, y, sizes=(4, 6, 3), **kw)
+    (_, ref) = _run(X, y, sizes=(4, 6, 3), engine="numpy", **kw)
+    assert whole_runs, "the whole run was not used"
+    assert isinstance(err, rp.DivergenceError) and isinstance(ref, rp.DivergenceError)
+    assert (err.epoch, err.iteration, err.lr) == (ref.epoch, ref.iteration, ref.lr)
+
+
+def test_a_non_finite_measured_loss_ends_the_whole_run(iris_split, whole_runs):
+    # Validation inputs so large that the measured loss overflows, while training
+    # itself stays finite: train's epoch-end check stops after epoch 1.
+    X, y = iris_split.X_train, iris_split.y_train
+    Xv = np.full_like(iris_split.X_test, 1e300)
+    kw = {"epochs": 3, "lr": 0.05, "loss": "mse", "validation": (Xv, iris_split.y_test)}
+    (_, err) = _run(X, y, sizes=(4, 3), **kw)
+    (_, ref) = _run(X, y, sizes=(4, 3), engine="numpy", **kw)
+    assert whole_runs
+    assert isinstance(err, rp.DivergenceError) and isinstance(ref, rp.DivergenceError)
+    assert (err.epoch, err.iteration) == (ref.epoch, ref.iteration) == (1, len(y))
+
+
+def test_progress_is_shown_at_intervals_of_the_same_whole_run(iris_split, whole_runs):
+    from retroprop.train import PROGRESS_UPDATES, ProgressCallback
+
+    X, y = iris_split.X_train, iris_split.y_train
+    kw = {"epochs": 50, "lr": 0.05, "batch_size": 1}
+    seen = []
+    bar = ProgressCallback(lambda e, n, h: seen.append((e, n, len(h.loss))), 50)
+    rec, rec_alone = rp.RecordParameter("2.bias"), rp.RecordParameter("2.bias")
+    shown = _run(X, y, callbacks=[rec, bar], **kw)
+    assert 1 < len(whole_runs) <= PROGRESS_UPDATES  # pieces of the whole run
+    assert seen[-1] == (50, 50, 50) and len(seen) == len(whole_runs)
+    assert [e for e, _, _ in seen] == sorted({e for e, _, _ in seen})
+    alone = _run(X, y, callbacks=[rec_alone], **kw)
+    assert len(whole_runs) == len(seen) + 1  # one piece when nothing is shown
+    for name in alone[0]:
+        assert np.array_equal(shown[0][name], alone[0][name]), name
+    assert shown[1].loss == alone[1].loss and shown[1].iterations == 50 * len(y)
+    assert rec.iterations == rec_alone.iterations and rec.epochs == rec_alone.epochs
+    assert all(np.array_equal(a, b) for a, b in zip(rec.values, rec_alone.values))
