@@ -253,3 +253,147 @@ def test_explain_model_says_where_the_weights_came_from(capsys, tmp_path):
     # new weights: the step of a training run, as before
     code, out, err = run(capsys, "explain", "--format", "markdown")
     assert "Step 1, sample" in out and "weights from" not in out
+
+
+def test_a_plain_recorder_on_the_compiled_path_keeps_before_and_after():
+    # RecordParameter without X, y is recorded inside the compiled loops (the run is
+    # the unrecorded one); its `after` is the next update's `before` and, for the
+    # last update, the trained parameter, as the NumPy engine records it
+    pytest.importorskip("numba")
+    split = prepare_data()
+    recs, nets, engines = {}, {}, {}
+    for engine in ("fast", "numpy"):
+        nets[engine] = rp.mlp([4, 4, 3, 3], seed=1)
+        recs[engine] = rp.RecordParameter("4.bias")
+        h = rp.train(
+            nets[engine],
+            split.X_train,
+            split.y_train,
+            epochs=2,
+            lr=0.05,
+            batch_size=1,
+            callbacks=[recs[engine]],
+            engine=engine,
+        )
+        engines[engine] = h.engine
+    assert engines == {"fast": "fast", "numpy": "numpy"}
+    fast, ref = recs["fast"], recs["numpy"]
+    assert len(fast.after) == len(fast.values) == len(ref.after) == 240
+    for u in range(239):
+        np.testing.assert_array_equal(fast.after[u], fast.values[u + 1])
+    np.testing.assert_array_equal(fast.after[-1], nets["fast"].state_dict()["4.bias"])
+    np.testing.assert_allclose(
+        np.array(fast.after), np.array(ref.after), rtol=0, atol=1e-12
+    )
+    assert fast.samples == []  # the compiled paths do not hand the batches over
+    from retroprop.teach import record_table
+
+    table = record_table([fast])
+    assert table.header == [
+        "iteration",
+        "epoch",
+        *[f"4.bias[{i}] before" for i in range(3)],
+        *[f"4.bias[{i}] after" for i in range(3)],
+    ]
+    assert len(table.rows) == 240
+    assert table.rows[-1][-3:] == [float(v) for v in fast.after[-1]]
+
+
+def test_a_recorder_given_the_data_trains_on_the_numpy_engine():
+    pytest.importorskip("numba")
+    split = prepare_data()
+    rec = rp.RecordParameter("4.bias", split.X_train, split.y_train)
+    h = rp.train(
+        rp.mlp([4, 4, 3, 3], seed=1),
+        split.X_train,
+        split.y_train,
+        epochs=1,
+        lr=0.05,
+        callbacks=[rec],
+    )
+    assert h.engine == "numpy"  # r and p_i are computed in Python before each update
+    assert len(rec.samples) == len(rec.targets) == len(rec.probabilities) == 120
+
+
+def test_a_regression_run_records_the_parameter_and_the_rows(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "reg.csv"
+    X = rng.random((40, 2))
+    y = 2 * X[:, 0] - X[:, 1] + 0.1 * rng.random(40)
+    data.write_text(
+        "a,b,y\n" + "".join(f"{a:.4f},{b:.4f},{t:.5f}\n" for (a, b), t in zip(X, y))
+    )
+    out = tmp_path / "rec.csv"
+    code, _, err = run(
+        capsys, "train", "-q", "--data", data, "--epochs", "1", "--record-bias", out
+    )
+    assert code == 0, err
+    rows = read_csv(out.read_text())
+    assert list(rows[0]) == [
+        "iteration",
+        "epoch",
+        "sample",
+        "line",
+        "4.bias[0] before",
+        "4.bias[0] after",
+    ]
+    assert [r["iteration"] for r in rows] == list(range(1, 33))  # 32 training rows
+    for a, b in itertools.pairwise(rows):
+        assert b["4.bias[0] before"] == a["4.bias[0] after"]
+    assert {r["line"] for r in rows} <= set(range(2, 42))
+
+
+def test_replayed_samples_and_probabilities_equal_the_recorded_ones():
+    # the command line records with plain recorders (the compiled run, unchanged by
+    # recording) and replays each update's batch, r and p_i afterwards: the same as
+    # a recorder that computes them in Python during training
+    import copy
+
+    from retroprop.teach.record import replay_samples
+
+    split = prepare_data()
+    X, y = split.X_train, split.y_train
+    live = rp.RecordParameter("4.bias", X, y)
+    rp.train(build_network(split), X, y, epochs=2, lr=0.05, batch_size=3, seed=5,
+             callbacks=[live])  # fmt: skip
+    net = build_network(split)
+    start = copy.deepcopy(net)
+    snaps = [rp.RecordParameter(name) for name, _ in net.named_parameters()]
+    h = rp.train(net, X, y, epochs=2, lr=0.05, batch_size=3, seed=5, callbacks=snaps)
+    rec = snaps[-1]
+    replay_samples(rec, start, snaps, X, y, batch_size=3, seed=5)
+    assert rec.iterations == live.iterations and len(rec.samples) == h.iterations
+    for a, b in zip(rec.samples, live.samples):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(rec.targets, live.targets):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(
+        np.concatenate(rec.probabilities),
+        np.concatenate(live.probabilities),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_a_large_recording_computes_the_samples_during_training(
+    capsys, tmp_path, monkeypatch
+):
+    import retroprop.cli.train as cli_train
+
+    paths = {}
+    for key, cap in (("replayed", cli_train.RECORD_REPLAY_FLOATS), ("live", 0)):
+        monkeypatch.setattr(cli_train, "RECORD_REPLAY_FLOATS", cap)
+        paths[key] = tmp_path / f"{key}.csv"
+        code, _, err = run(
+            capsys, "train", "-q", "--epochs", "1", "--record-bias", paths[key]
+        )
+        assert code == 0, err
+    replayed, live = (read_csv(paths[k].read_text()) for k in ("replayed", "live"))
+    assert list(replayed[0]) == list(live[0])
+    assert len(replayed) == len(live) == 120
+    for a, b in zip(replayed, live):
+        for k in ("iteration", "epoch", "sample", "line", "r", "class"):
+            assert a[k] == b[k], k
+        for k in a:
+            if k.startswith(("p_", "4.bias")):
+                assert a[k] == pytest.approx(b[k], rel=0, abs=1e-12), k

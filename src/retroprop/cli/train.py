@@ -30,6 +30,10 @@ from retroprop.cli.options import (
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
 
+RECORD_REPLAY_FLOATS = 32_000_000
+"""Most parameter values (every parameter, every update: 256 MB of float64) kept to
+replay a recording's samples and probabilities after a compiled run."""
+
 
 @click.command()
 @data_options
@@ -176,18 +180,37 @@ def train(
     loss = "mse" if regression else "cross_entropy"
     net = build_network(split, hidden, activation, seed=seed, init=init)
     callbacks: list[rp.Callback] = []
-    recorders = []
+    recorders: list[rp.RecordParameter] = []
+    snapshots: list[rp.RecordParameter] = []
+    replay = False
     if record_path:
+        import copy
+
         wanted = list(record_names)
         if record_bias:
             biases = [n for n, _ in net.named_parameters() if n.endswith(".bias")]
             wanted.insert(0, biases[-1])  # the last layer's bias, as the lecture's
-        for name in dict.fromkeys(wanted):  # each once, in the order asked
-            if regression:  # no class r nor probabilities p_i: the values only
+        wanted = list(dict.fromkeys(wanted))  # each once, in the order asked
+        net_before = copy.deepcopy(net)
+        # Plain recorders run inside the compiled loops, so recording never changes
+        # the run; each update's sample, r and p_i are replayed afterwards from
+        # every parameter's recording. Above RECORD_REPLAY_FLOATS numbers kept, the
+        # recorders compute them during training instead (the NumPy engine).
+        params = dict(net.named_parameters())
+        n_batches = -(-len(y_train) // (batch_size or len(y_train)))
+        size = sum(p.data.size for p in params.values()) * epochs * n_batches
+        replay = regression or size <= RECORD_REPLAY_FLOATS
+        for name in wanted:
+            if replay:
                 recorders.append(rp.RecordParameter(name))
             else:
                 recorders.append(rp.RecordParameter(name, split.X_train, y_train))
+        if replay and not regression:
+            snapshots = [r for r in recorders if r.name in params] + [
+                rp.RecordParameter(name) for name in params if name not in wanted
+            ]
         callbacks.extend(recorders)
+        callbacks.extend(s for s in snapshots if s not in recorders)
     with ProgressBar(quiet or as_json) as bar:
         history = rp.train(
             net,
@@ -256,6 +279,19 @@ def train(
         from retroprop.datasets import split_lines
         from retroprop.teach.record import record_table, write_record
 
+        if replay:
+            from retroprop.teach.record import replay_samples
+
+            replay_samples(
+                recorders[0],
+                net_before,
+                snapshots,
+                split.X_train,
+                None if regression else y_train,
+                batch_size=batch_size or len(y_train),
+                seed=seed,
+                probabilities=not regression,
+            )
         lines = split_lines(ds, test_size, seed)[0]
         table = record_table(recorders, lines=lines, class_names=names)
         write_record(record_path, table, record_format, dialect)

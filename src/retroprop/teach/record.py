@@ -60,8 +60,13 @@ def record_table(
         raise ConfigError("record_table needs at least one RecordParameter")
     first = recorders[0]
     k = first.probabilities[0].shape[1] if first.probabilities else 0
-    header = ["iteration", "epoch", "sample"]
-    if lines is not None:
+    # A compiled path records no samples (a recorder without X, y): one row per
+    # update, without the sample columns.
+    by_sample = len(first.samples) >= len(first.iterations)
+    header = ["iteration", "epoch"]
+    if by_sample:
+        header.append("sample")
+    if by_sample and lines is not None:
         header.append("line")
     if first.targets:
         header.append("r")
@@ -76,10 +81,13 @@ def record_table(
             header.append(f"{rec.name}[{','.join(map(str, idx))}] after")
     rows: list[list[int | float | str]] = []
     for u, it in enumerate(first.iterations):
-        for s, sample in enumerate(first.samples[u]):
-            row: list[int | float | str] = [int(it), int(first.epochs[u]), int(sample)]
-            if lines is not None:
-                row.append(int(lines[sample]))
+        batch = first.samples[u] if by_sample else [None]
+        for s, sample in enumerate(batch):
+            row: list[int | float | str] = [int(it), int(first.epochs[u])]
+            if sample is not None:
+                row.append(int(sample))
+                if lines is not None:
+                    row.append(int(lines[sample]))
             if first.targets:
                 r = int(first.targets[u][s])
                 row.append(r)
@@ -159,3 +167,47 @@ def write_record(
     else:
         raise ConfigError(f"the record format must be csv or xlsx, got {fmt!r}")
     return fmt
+
+
+def replay_samples(
+    recorder,
+    net_before,
+    snapshots: Sequence,
+    X: np.ndarray,
+    y: np.ndarray | None,
+    *,
+    batch_size: int,
+    seed: int,
+    probabilities: bool = True,
+) -> None:
+    """Fill ``recorder``'s ``samples`` (and ``targets``, ``probabilities``) after a
+    run the compiled paths recorded, so that recording never changes the run.
+
+    The batches are ``train``'s own (``epoch_order`` from ``seed``, cut into
+    ``batch_size``); the probabilities ``p_i`` are the network's before each update,
+    from ``snapshots``: plain ``RecordParameter`` of every parameter of the network
+    (the recorder itself may be one of them), applied to a copy of ``net_before``.
+    """
+    import copy
+
+    from retroprop.engine.init import as_generator
+    from retroprop.engine.losses import softmax
+    from retroprop.training.runner import batches, epoch_order
+
+    n = len(X)
+    rng = as_generator(seed)
+    per_epoch: list[list[np.ndarray]] = []
+    for ep in recorder.epochs:
+        while len(per_epoch) < ep:
+            per_epoch.append(list(batches(epoch_order(rng, n, True), batch_size)))
+    per = -(-n // batch_size)  # updates per epoch
+    recorder.samples, recorder.targets, recorder.probabilities = [], [], []
+    net = copy.deepcopy(net_before)
+    for u, (it, ep) in enumerate(zip(recorder.iterations, recorder.epochs)):
+        idx = per_epoch[ep - 1][it - 1 - (ep - 1) * per]
+        recorder.samples.append(idx.copy())
+        if y is not None:
+            recorder.targets.append(np.asarray(y)[idx].copy())
+        if probabilities:
+            net.load_state_dict({s.name: s.values[u] for s in snapshots})
+            recorder.probabilities.append(softmax(net(X[idx])))

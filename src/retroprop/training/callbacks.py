@@ -241,6 +241,10 @@ class RecordParameter(Callback):
     probabilities ``p_i = softmax(out)_i`` the network gave it before the update in
     ``probabilities``.
 
+    Without ``X`` and ``y`` the compiled paths record it inside their loops (the
+    run is the same as without it); they record ``values`` and ``after`` but not
+    ``samples``. With ``X`` or ``y``, training runs on the NumPy engine.
+
     Parameters
     ----------
     name : str
@@ -254,6 +258,7 @@ class RecordParameter(Callback):
     values, after : list of ndarray, each shaped like the parameter
     iterations, epochs : list of int
     samples : list of ndarray of shape (batch,)
+        Empty when a compiled path recorded (no ``X``, ``y``).
     targets : list of ndarray of shape (batch,)
         Empty without ``y``.
     probabilities : list of ndarray of shape (batch, k)
@@ -302,11 +307,22 @@ class RecordParameter(Callback):
     def on_iteration_end(self, state: TrainState) -> None:
         self.after.append(self._param.data.copy())
 
+    def on_train_end(self, state: TrainState) -> None:
+        # The compiled paths hand over the values before each update (``add``): the
+        # value after the last one is the parameter as training left it.
+        if len(self.after) < len(self.values):
+            self.after.append(self._param.data.copy())
+
     def add(self, values: np.ndarray, first_iteration: int, epoch: int) -> None:
         """Record ``values`` of shape ``(m, *parameter shape)``: the parameter before
         iterations ``first_iteration .. first_iteration + m - 1`` of ``epoch`` (how
-        the compiled paths, which record inside their loops, hand them over)."""
+        the compiled paths, which record inside their loops, hand them over). Each
+        value is also the one after the iteration before it (``after``); the last
+        ``after`` is completed at the end of training. The compiled paths record no
+        ``samples`` (a recorder given ``X`` or ``y`` runs on the NumPy engine)."""
         for i, v in enumerate(values):
+            if len(self.after) < len(self.values):  # the previous update's result
+                self.after.append(v.copy())
             self.values.append(v.copy())
             self.iterations.append(first_iteration + i)
             self.epochs.append(epoch)
@@ -315,8 +331,12 @@ class RecordParameter(Callback):
 def recorded_by_runner(cb) -> bool:
     """Whether ``cb`` is a plain ``RecordParameter``, whose recording the compiled
     paths do themselves (so recording never changes which engine runs, nor the
-    result); a subclass that changes its hooks is run by the NumPy engine."""
+    result); a subclass that changes its hooks is run by the NumPy engine, and so
+    is a recorder given ``X`` or ``y``: each sample's class ``r`` and
+    probabilities ``p_i`` are computed in Python before every update."""
     if not isinstance(cb, RecordParameter):
+        return False
+    if cb.X is not None or cb.y is not None:
         return False
     if any(hook in getattr(cb, "__dict__", {}) for hook in ITERATION_HOOKS):
         return False
