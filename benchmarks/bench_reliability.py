@@ -37,8 +37,17 @@ def bench_predict(rows: int = 1_000_000) -> None:
     with tempfile.TemporaryDirectory() as d:
         model = os.path.join(d, "m.retroprop")
         subprocess.run(
-            [sys.executable, "-m", "retroprop", "train", "--epochs", "5", "-q",
-             "--save", model],
+            [
+                sys.executable,
+                "-m",
+                "retroprop",
+                "train",
+                "--epochs",
+                "5",
+                "-q",
+                "--save",
+                model,
+            ],
             check=True,
             capture_output=True,
         )
@@ -50,8 +59,17 @@ def bench_predict(rows: int = 1_000_000) -> None:
         for extra in ([], ["--json"]):
             t = time.perf_counter()
             out = subprocess.run(
-                [sys.executable, "-m", "retroprop", "predict", "--model", model,
-                 "--data", csv, *extra],
+                [
+                    sys.executable,
+                    "-m",
+                    "retroprop",
+                    "predict",
+                    "--model",
+                    model,
+                    "--data",
+                    csv,
+                    *extra,
+                ],
                 capture_output=True,
                 text=True,
             )
@@ -76,8 +94,9 @@ def bench_threads() -> None:
     )
     for layer in ("", "omp"):
         env = {**os.environ, "NUMBA_THREADING_LAYER": layer}
-        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           text=True)
+        r = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True
+        )
         print("train_many 512 x 100 epochs:", r.stdout.strip() or r.stderr[-200:])
 
 

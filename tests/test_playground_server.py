@@ -148,3 +148,35 @@ def test_taken_port_is_a_one_line_error():
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and f"port {port}" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_upload_chooses_columns_as_train_does(client, tmp_path):
+    # An id column and a column to leave out: --features / --drop, by name or number.
+    from retroprop.datasets import load_csv
+
+    client.get(f"/?token={TOKEN}")
+    csv = "id,a,b,noise,label\n" + "".join(
+        f"{i + 1},{i % 7},{(i * 3) % 5},{i % 3},{'yes' if i % 2 else 'no'}\n"
+        for i in range(40)
+    )
+    (tmp_path / "mine.csv").write_text(csv)
+
+    def up(query: str):
+        return client.post(
+            f"/upload?name=mine.csv&{query}",
+            content=csv.encode(),
+            headers={"Origin": ORIGIN},
+        )
+
+    picked = up("features=a,3")
+    assert picked.status_code == 200, picked.text
+    assert picked.json()["features"] == ["a", "b"]
+    dropped = up("drop=id,noise")
+    assert dropped.status_code == 200, dropped.text
+    # the same columns as train's loader with train's options
+    ds = load_csv(tmp_path / "mine.csv", drop=["id", "noise"])
+    assert dropped.json()["features"] == list(ds.feature_names) == ["a", "b"]
+    bad = up("features=a,nope")
+    assert bad.status_code == 400 and "nope" in bad.json()["error"]
+    empty = up("drop=a,,b")
+    assert empty.status_code == 400 and "comma" in empty.json()["error"]

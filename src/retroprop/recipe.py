@@ -140,6 +140,20 @@ def prepare_data(
     return Split(scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te, scaler, ds)
 
 
+def training_loss(split: Split) -> str:
+    """The loss ``train`` uses for ``split``: ``"mse"`` for a regression target (one
+    linear output), else ``"cross_entropy"`` (softmax outputs)."""
+    return "mse" if split.dataset.task == "regression" else "cross_entropy"
+
+
+def target_scaling(y_train: np.ndarray) -> tuple[float, float]:
+    """``(mean, scale)`` that standardise a regression target, fitted on the training
+    part only, as the features are: ``(y - mean) / scale``. A constant target is
+    only centred (``scale`` 1.0)."""
+    mean, scale = float(np.mean(y_train)), float(np.std(y_train))
+    return mean, scale if scale > 0 else 1.0
+
+
 def parse_hidden(text: str) -> tuple[int, ...]:
     """``"4,3"`` -> ``(4, 3)``; ``""`` or ``"none"`` -> no hidden layer."""
     text = text.strip()

@@ -129,7 +129,7 @@ def explain(
 
     import retroprop as rp
     from retroprop.errors import ConfigError, DataError
-    from retroprop.recipe import build_network, prepare_data
+    from retroprop.recipe import build_network, prepare_data, target_scaling
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
@@ -150,7 +150,7 @@ def explain(
                 param_hint="--loss",
             )
         loss = "mse"
-        mean, scale = float(y.mean()), float(y.std()) or 1.0
+        mean, scale = target_scaling(y)
         if model_path:
             saved = rp.load(model_path).metadata
             mean = float(saved.get("target_mean", mean))

@@ -59,7 +59,8 @@ def report(
 
     Trains as `retroprop train` does (same defaults, seed and sample order), keeps
     every number of the first --steps iterations (`retroprop explain`'s trace,
-    taken before each real update) and the loss and accuracy of every epoch. Open
+    taken before each real update) and the loss and accuracy of every epoch (R²,
+    MAE and RMSE for a regression target, trained on the squared error as train does). Open
     the file in any browser: click a neuron, a weight or a bias for its numbers and
     the lecture's formulas; move through the steps with the slider or the arrow keys.
     """
@@ -69,7 +70,7 @@ def report(
     check_outputs(inputs={"--data": data}, outputs={"--output": output})
     with ProgressBar(quiet) as bar:
         rec = record_training(
-            load_data(data, target),
+            load_data(data, target, regression=True),
             target,
             test_size=test_size,
             hidden=hidden,
@@ -92,9 +93,12 @@ def report(
     write_html(output, rec.to_html(title))
     con = stdout_console()
     n = len(rec.recorder.traces)
+    if rec.regression is not None:
+        final = f"final training R² {fmt(rec.regression.curves['r2'][-1], decimals=4)}"
+    else:
+        final = f"final training accuracy {fmt(rec.history.accuracy[-1], decimals=4)}"
     con.print(
         f"Wrote {output}: {n} recorded step{'s' if n != 1 else ''} of "
         f"{rec.history.iterations} iterations, {rec.history.epochs} epochs "
-        f"(final training accuracy {fmt(rec.history.accuracy[-1], decimals=4)}). "
-        f"Open it in a browser; it needs no network."
+        f"({final}). Open it in a browser; it needs no network."
     )

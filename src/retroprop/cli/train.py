@@ -165,7 +165,13 @@ def train(
         regression_scores,
         separating_features,
     )
-    from retroprop.recipe import build_network, prepare_data, split_scores
+    from retroprop.recipe import (
+        build_network,
+        prepare_data,
+        split_scores,
+        target_scaling,
+        training_loss,
+    )
 
     ds = load_data(data, target, regression=True)
     split = prepare_data(ds, target, test_size=test_size, seed=seed)
@@ -173,11 +179,9 @@ def train(
     y_train, y_test = split.y_train, split.y_test
     y_mean, y_scale = 0.0, 1.0
     if regression:  # the target standardised like the features, on train only
-        y_mean, y_scale = float(y_train.mean()), float(y_train.std())
-        if not y_scale > 0:
-            y_scale = 1.0  # a constant target: only centred
+        y_mean, y_scale = target_scaling(y_train)
         y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
-    loss = "mse" if regression else "cross_entropy"
+    loss = training_loss(split)
     net = build_network(split, hidden, activation, seed=seed, init=init)
     callbacks: list[rp.Callback] = []
     recorders: list[rp.RecordParameter] = []

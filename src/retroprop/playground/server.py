@@ -14,6 +14,7 @@ import asyncio
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from retroprop.datasets import Dataset, load_csv
-from retroprop.errors import RetropropError
+from retroprop.errors import ConfigError, RetropropError
 from retroprop.playground.commands import apply, dumps
 from retroprop.playground.session import Session, Setup
 
@@ -105,7 +106,8 @@ def create_app(token: str, port: int) -> ASGIApp:
         target = request.query_params.get("target") or None
         name = os.path.basename(request.query_params.get("name") or "upload.csv")
         try:
-            ds = await asyncio.to_thread(_load_upload, body, name, target)
+            options = _read_options(request.query_params)
+            ds = await asyncio.to_thread(_load_upload, body, name, target, options)
         except (RetropropError, OSError, UnicodeDecodeError) as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         key = secrets.token_urlsafe(8)
@@ -152,13 +154,45 @@ def _too_large() -> Response:
     )
 
 
-def _load_upload(body: bytes, name: str, target: str | None) -> Dataset:
-    """The uploaded bytes through ``load_csv``: the messages of ``train --data``."""
+UPLOAD_OPTIONS = ("features", "drop", "sep", "decimal", "encoding")
+"""Query parameters of ``POST /upload`` passed to ``load_csv`` as ``train``'s options
+of the same names (``--features``, ``--drop``, ``--sep``, ``--decimal``,
+``--encoding``); ``drop_missing=1`` is ``--drop-missing``."""
+
+
+def _read_options(query: Mapping[str, str]) -> dict[str, Any]:
+    """``load_csv``'s keyword arguments from the upload's query, read as the command
+    line reads them (columns comma-separated, by name or number from 1)."""
+    out: dict[str, Any] = {}
+    for key in UPLOAD_OPTIONS:
+        value = (query.get(key) or "").strip()
+        if not value:
+            continue
+        if key in ("features", "drop"):
+            cols = [c.strip() for c in value.split(",")]
+            if not all(cols):
+                raise ConfigError(
+                    f"{key}: expected column names or numbers separated by commas, "
+                    f"got {value!r}"
+                )
+            out[key] = cols
+        else:
+            out[key] = value
+    if query.get("drop_missing") in ("1", "true"):
+        out["drop_missing"] = True
+    return out
+
+
+def _load_upload(
+    body: bytes, name: str, target: str | None, options: dict[str, Any] | None = None
+) -> Dataset:
+    """The uploaded bytes through ``load_csv``: the messages of ``train --data``,
+    with the columns and dialect chosen as ``train``'s options choose them."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, name if name.endswith(".csv") else name + ".csv")
         with open(path, "wb") as f:
             f.write(body)
-        ds = load_csv(path, target=target)
+        ds = load_csv(path, target=target, **(options or {}))
     ds.name = name
     return ds
 

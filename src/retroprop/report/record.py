@@ -104,6 +104,34 @@ class RecordSteps(Callback):
                 self.max_mismatch = max(self.max_mismatch, diff)
 
 
+class RegressionCurves(Callback):
+    """R², MAE and RMSE on the training and test parts after each epoch, in the
+    target's own units (the network predicts the standardised target; ``mean`` and
+    ``scale`` undo it). Measures only: training is unchanged."""
+
+    def __init__(
+        self,
+        parts: dict[str, tuple[np.ndarray, np.ndarray]],
+        mean: float,
+        scale: float,
+    ):
+        self.parts, self.mean, self.scale = parts, mean, scale
+        self.curves: dict[str, list[float]] = {}
+
+    def measure(self, net: Sequential) -> None:
+        from retroprop.datasets import regression_scores
+
+        for part, (X, y) in self.parts.items():
+            pred = self.mean + self.scale * net(X).ravel()
+            raw = self.mean + self.scale * y
+            prefix = "" if part == "train" else "val_"
+            for k, v in regression_scores(raw, pred).items():
+                self.curves.setdefault(prefix + k, []).append(v)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self.measure(state.net)
+
+
 @dataclass
 class Recording:
     """A training run with its first iterations traced.
@@ -131,20 +159,25 @@ class Recording:
     split: Split
     settings: dict = field(default_factory=dict)
     x_raw: np.ndarray | None = None
+    regression: RegressionCurves | None = None
 
     def curves(self) -> dict:
         """The learning curves for the page: epoch 0 (before training) onwards."""
         h = self.history
-        out = {
+        out: dict = {
             "first_epoch": 0,
             "loss": [self.initial["loss"], *h.loss],
-            "accuracy": [self.initial["accuracy"], *h.accuracy],
             "iterations_per_epoch": _iterations_per_epoch(
                 len(self.split.y_train), self.settings["batch_size"]
             ),
         }
         if h.val_loss:
             out["val_loss"] = [self.initial["val_loss"], *h.val_loss]
+        if self.regression is not None:  # R², MAE, RMSE instead of accuracy
+            out.update(self.regression.curves)
+            return out
+        out["accuracy"] = [self.initial["accuracy"], *h.accuracy]
+        if h.val_loss:
             out["val_accuracy"] = [self.initial["val_accuracy"], *h.val_accuracy]
         return out
 
@@ -174,10 +207,20 @@ class Recording:
             "seed": s["seed"],
             "max_mismatch": self.recorder.max_mismatch,
         }
+        class_names = ds.class_names
+        if self.regression is not None:
+            # the one output's name; its values un-standardised for the page
+            class_names = [ds.target_name]
+            meta.update(
+                task="regression",
+                target=ds.target_name,
+                target_mean=self.regression.mean,
+                target_scale=self.regression.scale,
+            )
         return render_html(
             self.recorder.traces,
             self.net,
-            class_names=ds.class_names,
+            class_names=class_names,
             feature_names=ds.feature_names,
             steps=self.steps(),
             history=self.curves(),
@@ -261,7 +304,10 @@ def record_training(
     Same data preparation, network, seed and sample order as ``retroprop train`` with
     the same options (``prepare_data``, ``build_network``, ``rp.train`` with plain
     SGD); the test split is evaluated after every epoch for the curves, which does
-    not change the training.
+    not change the training. A regression target (``Dataset.task``) trains as
+    ``retroprop train`` does: the squared error on one linear output, the target
+    standardised on the training part (``target_scaling``); the curves are then R²,
+    MAE and RMSE in the target's units instead of accuracy.
 
     Parameters
     ----------
@@ -285,7 +331,12 @@ def record_training(
     Recording
     """
     from retroprop.errors import ConfigError
-    from retroprop.recipe import build_network, prepare_data
+    from retroprop.recipe import (
+        build_network,
+        prepare_data,
+        target_scaling,
+        training_loss,
+    )
     from retroprop.train import train
 
     if not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -300,23 +351,35 @@ def record_training(
         steps,
         epochs * _iterations_per_epoch(n, batch_size),
     )
+    loss = training_loss(split)
+    y_train, y_test = split.y_train, split.y_test
+    regression = None
+    more: list[Callback] = []
+    if loss == "mse":  # regression: the target standardised on train, as train does
+        mean, scale = target_scaling(y_train)
+        y_train, y_test = (y_train - mean) / scale, (y_test - mean) / scale
+        parts = {"train": (split.X_train, y_train), "test": (split.X_test, y_test)}
+        regression = RegressionCurves(parts, mean, scale)
+        regression.measure(net)  # epoch 0, before training
+        more.append(regression)
     initial = dict(
-        zip(("loss", "accuracy"), evaluate(net, split.X_train, split.y_train))
+        zip(("loss", "accuracy"), evaluate(net, split.X_train, y_train, loss))
     )
     initial.update(
-        zip(("val_loss", "val_accuracy"), evaluate(net, split.X_test, split.y_test))
+        zip(("val_loss", "val_accuracy"), evaluate(net, split.X_test, y_test, loss))
     )
-    recorder = RecordSteps(split.X_train, split.y_train, lr, steps)
+    recorder = RecordSteps(split.X_train, y_train, lr, steps, loss=loss)
     history = train(
         net,
         split.X_train,
-        split.y_train,
+        y_train,
         epochs=epochs,
         lr=lr,
         batch_size=batch_size,
+        loss=loss,
         seed=seed,
-        validation=(split.X_test, split.y_test),
-        callbacks=[recorder, *callbacks],
+        validation=(split.X_test, y_test),
+        callbacks=[recorder, *more, *callbacks],
     )
     settings = {
         "lr": lr,
@@ -326,4 +389,6 @@ def record_training(
         "activation": activation,
         "hidden": list(hidden),
     }
-    return Recording(recorder, history, initial, net, split, settings, raw.X_train)
+    return Recording(
+        recorder, history, initial, net, split, settings, raw.X_train, regression
+    )

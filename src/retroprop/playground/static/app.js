@@ -81,6 +81,8 @@ const SHELL = `
     <label>noise <input id="noise" type="number" min="0" max="2" step="0.05" aria-label="noise of the 2-D data"></label>
     <label>seed <input id="seed" type="number" min="0" step="1" aria-label="seed"></label>
     <label class="file">CSV <input id="upload" type="file" accept=".csv,text/csv" aria-label="CSV data of your own (upload)"></label>
+    <label class="columns">features <input id="features" type="text" size="8" placeholder="all" aria-label="feature columns of the CSV, by name or number, comma-separated (like train --features)"></label>
+    <label class="columns">drop <input id="drop" type="text" size="6" aria-label="columns of the CSV to leave out, by name or number, comma-separated (like train --drop)"></label>
   </div>
   <div class="group status" aria-label="Progress">
     <span>update <output id="iteration">0</output></span>
@@ -164,14 +166,16 @@ export function mount(root, transport, options = {}) {
     const file = e.target.files[0];
     if (!file || !state.upload) return;
     try {
-      const key = await state.upload(file);
+      const key = await state.upload(file, {features: $("#features").value, drop: $("#drop").value});
       if (!$("#dataset option[value=upload]")) {
         $("#dataset").append(el("option", {value: "upload", text: file.name}));
       }
       send({cmd: "setup", setup: {dataset: "upload", upload: key}});
     } catch (err) { showError(String(err.message || err)); }
   });
-  if (!state.upload) $("#upload").closest("label").hidden = true;
+  if (!state.upload) {
+    for (const l of [$("#upload"), $("#features"), $("#drop")]) l.closest("label").hidden = true;
+  }
 
   function showError(text) {
     const p = $("#error");

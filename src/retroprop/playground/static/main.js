@@ -30,9 +30,11 @@ const transport = {
   onMessage(cb) { listeners.push(cb); },
 };
 
-async function upload(file) {
+async function upload(file, columns = {}) {
   if (file.size > 2 * 1024 * 1024) throw new Error("the CSV file is larger than 2048 KiB; use a smaller file");
-  const r = await fetch(`/upload?name=${encodeURIComponent(file.name)}`, {
+  const q = new URLSearchParams({name: file.name});
+  for (const [k, v] of Object.entries(columns)) if (v && v.trim()) q.set(k, v.trim());
+  const r = await fetch(`/upload?${q.toString()}`, {
     method: "POST", body: file, headers: {"Content-Type": "text/csv"},
   });
   const body = await r.json();
