@@ -227,3 +227,48 @@ def test_a_named_network_is_drawn_and_explained_by_its_names():
     assert s.parameter("fc3.bias")[1] == 0.5
     with pytest.raises(ConfigError, match=r"fc3\.bias"):
         s.parameter("4.bias")
+
+
+@pytest.mark.parametrize(
+    ("activation", "lr", "kind"),
+    [
+        ("sigmoid", 100.0, "growing"),
+        ("relu", 3.0, "growing"),
+        ("tanh", 10.0, "growing"),
+    ],
+)
+def test_a_too_large_eta_diverges_as_train_says(activation, lr, kind):
+    """One epoch at too large an eta on Iris: the session judges the run as rp.train
+    does, with train's kind and message, after run_epoch and after a played chunk."""
+    split = prepare_data()
+    with pytest.raises(rp.DivergenceError) as by_train:
+        rp.train(
+            build_network(split, activation=activation),
+            split.X_train,
+            split.y_train,
+            epochs=1,
+            lr=lr,
+            batch_size=1,
+            seed=1,
+            engine="numpy",
+        )
+    assert by_train.value.what.startswith("the loss ended at")  # not non-finite
+    s = Session(Setup(lr=lr, activation=activation))
+    with pytest.raises(rp.DivergenceError) as by_session:
+        s.run_epoch()
+    assert str(by_session.value) == str(by_train.value) and s.divergence == kind
+    played = Session(Setup(lr=lr, activation=activation))
+    assert played.train_for(600, max_updates=120) == 120
+    (snap,) = apply(played, {"cmd": "state"})
+    assert snap["error"] == str(by_train.value) and snap["divergence"] == kind
+    (snap,) = apply(played, {"cmd": "reset"})
+    assert snap["divergence"] is None and snap["error"] is None
+
+
+def test_a_healthy_run_is_judged_healthy():
+    s = Session()
+    s.steps(7)
+    s.run_epoch()
+    assert s.train_for(600, max_updates=120) == 120
+    assert s.divergence is None and s.error is None
+    assert s.check_divergence() is None

@@ -263,3 +263,50 @@ def test_int_hidden_size_and_auto_batch(iris):
     ).fit(X, y)
     assert [W.shape for W in est.coefs_] == [(4, 5), (5, 3)]
     assert est.n_layers_ == 3 and est.n_outputs_ == 3
+
+
+@pytest.mark.parametrize("activation", ["logistic", "relu"])
+def test_partial_fit_judges_divergence_as_fit_does(iris, activation):
+    """eta = 100 grows the loss in one epoch: partial_fit raises fit's error."""
+    X, _, y = iris
+    settings = {
+        "activation": activation,
+        "learning_rate_init": 100.0,
+        "random_state": 0,
+    }
+    with pytest.raises(rp.DivergenceError) as by_fit:
+        BackpropClassifier(max_iter=1, **settings).fit(X, y)
+    with pytest.raises(rp.DivergenceError) as by_partial:
+        BackpropClassifier(**settings).partial_fit(X, y, classes=[0, 1, 2])
+    assert "growing" not in str(by_fit.value)  # the message, not the kind's name
+    assert str(by_partial.value) == str(by_fit.value)
+    assert "times where it started" in by_partial.value.what
+
+
+def test_partial_fit_judges_from_the_first_call(iris):
+    """The initial loss is the first call's: a run that grows over calls raises at
+    the call where it has grown, and a healthy multi-call run never does."""
+    X, _, y = iris
+    healthy = BackpropClassifier(learning_rate_init=0.05, random_state=0)
+    healthy.partial_fit(X, y, classes=[0, 1, 2])
+    for _ in range(4):
+        healthy.partial_fit(X, y)
+    assert healthy.n_iter_ == 5 and healthy.loss_curve_[-1] < healthy.loss_curve_[0]
+    est = BackpropClassifier(learning_rate_init=100.0, random_state=0)
+    with pytest.raises(rp.DivergenceError, match="epoch 1, iteration 150 "):
+        est.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(rp.DivergenceError) as second:
+        est.partial_fit(X, y)  # judged from the first call's loss, as fit's 2 epochs
+    with pytest.raises(rp.DivergenceError) as by_fit:
+        BackpropClassifier(learning_rate_init=100.0, random_state=0, max_iter=2).fit(
+            X, y
+        )
+    assert str(second.value) == str(by_fit.value)
+    assert "epoch 2, iteration 300 " in str(second.value) and est.n_iter_ == 2
+
+
+def test_partial_fit_regressor_divergence(iris):
+    X = iris[0]
+    target = X[:, 2] * 3.0
+    with pytest.raises(rp.DivergenceError, match="times where it started"):
+        BackpropRegressor(learning_rate_init=5.0, random_state=0).partial_fit(X, target)

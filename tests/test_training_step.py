@@ -136,7 +136,13 @@ def test_partial_fit_counts_epochs_and_iterations_across_calls(iris):
         BackpropClassifier(**kw).fit(X, y)
     assert (fit_err.value.epoch, fit_err.value.iteration) == (2, 13)
     est = BackpropClassifier(**kw)
-    est.partial_fit(X, y, classes=np.unique(y))
+    # the loss has already grown 1e19-fold after epoch 1: each call is judged as
+    # fit judges its run, so the first call raises what fit(max_iter=1) raises
+    with pytest.raises(rp.DivergenceError) as first:
+        est.partial_fit(X, y, classes=np.unique(y))
+    with pytest.raises(rp.DivergenceError) as one_epoch:
+        BackpropClassifier(**{**kw, "max_iter": 1}).fit(X, y)
+    assert str(first.value) == str(one_epoch.value)
     with pytest.raises(rp.DivergenceError) as err:
         est.partial_fit(X, y)
     assert (err.value.epoch, err.value.iteration) == (2, 13)

@@ -218,3 +218,83 @@ def test_step_is_not_an_activation_choice_and_a_step_model_says_why(tmp_path, ca
     code, _, err = run(["verify", "--model", str(tmp_path / "s.rpm")], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert STEP_WHY in err
+
+
+@pytest.mark.parametrize(
+    ("activation", "lr", "kind", "words"),
+    [
+        ("sigmoid", "100", "growing", "times where it started"),
+        ("relu", "10", "dead", "no longer depend on its input"),
+    ],
+)
+def test_both_growing_or_dead_is_both_diverging_exit_2(
+    capsys, activation, lr, kind, words
+):
+    """No step overflows, but both runs end diverged by rp.train's definition (the
+    same kind and message train gives): too large an eta, exit 2 in one line."""
+    argv = ["verify", "--activation", activation, "--lr", lr, "--batch-size", "full"]
+    code, out, err = run(argv, capsys)  # 100 steps = 100 epochs of rp.train
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "both diverge at step 100;" in lines[0], err
+    assert words in lines[0] and "smaller --lr" in lines[0]
+    from retroprop.recipe import LECTURE, build_network, prepare_data
+
+    seed = LECTURE["seed"]  # what the command used
+    s = prepare_data(seed=seed)
+    n = len(s.y_train)
+    result = verify(
+        build_network(s, [4, 3], activation, seed=seed),
+        s.X_train,
+        s.y_train,
+        lr=float(lr),
+        seed=seed,
+        batch_size=n,
+    )
+    assert result.retroprop_diverged_at == result.torch_diverged_at == 100
+    assert result.retroprop_divergence == result.torch_divergence == kind
+    assert result.both_diverged
+    with pytest.raises(rp.DivergenceError) as by_train:
+        rp.train(
+            build_network(s, [4, 3], activation, seed=seed),
+            s.X_train,
+            s.y_train,
+            epochs=100,
+            lr=float(lr),
+            batch_size=n,
+            seed=seed,
+        )
+    # train's kind (its sample order sums the batch in another order: the chaotic
+    # dead run's loss differs in the 5th digit)
+    assert words in by_train.value.what and words in result.retroprop_divergence_what
+    if kind == "growing":
+        assert result.retroprop_divergence_what == by_train.value.what
+    assert f"retroprop: {result.retroprop_divergence_what}; PyTorch: " in lines[0]
+
+
+def test_only_one_side_growing_is_a_failure_exit_1(capsys, monkeypatch):
+    """retroprop's updates made 2000 times larger: its loss grows, PyTorch's does
+    not. Only one side diverging is a difference (exit 1), named with its kind."""
+    from retroprop.engine.optim import SGD
+
+    real = SGD.step
+
+    def too_large(self):
+        lr, self.lr = self.lr, self.lr * 2000
+        try:
+            return real(self)
+        finally:
+            self.lr = lr
+
+    monkeypatch.setattr(SGD, "step", too_large)
+    code, out, err = run(["verify", "--json"], capsys)
+    assert code == 1, err
+    data = json.loads(out)
+    assert (
+        data["retroprop_divergence"] == "growing" and data["torch_divergence"] is None
+    )
+    assert data["retroprop_diverged_at"] == 100 and data["torch_diverged_at"] is None
+    code, out, err = run(["verify"], capsys)
+    assert code == 1, err
+    assert "retroprop diverged at step 100, PyTorch did not diverge" in out
+    assert "retroprop: the loss ended at" in out

@@ -4,7 +4,9 @@ The comparison is ``retroprop.interop.verify.verify``; this command builds the
 network and the data, calls it, and renders the result. Exit 0 when everything
 agrees, 1 when something does not (including only one side diverging), 2 when
 PyTorch is missing, the input is bad, or both sides diverge at the same step (too
-large an lr: one line says so).
+large an lr: one line says so, with what went wrong on each side). Divergence is
+``rp.train``'s: a non-finite loss or parameter, a loss that grew far above its
+start, or a dead network (``retroprop.training.divergence``).
 """
 
 from __future__ import annotations
@@ -122,8 +124,9 @@ def verify(
     )
     if result.both_diverged:
         raise ConfigError(
-            f"both diverge at step {result.retroprop_diverged_at}; try a "
-            f"smaller --lr (got {lr:g})"
+            f"both diverge at step {result.retroprop_diverged_at}; retroprop: "
+            f"{result.retroprop_divergence_what}; PyTorch: "
+            f"{result.torch_divergence_what}; try a smaller --lr (got {lr:g})"
         )
     if as_json:
         emit_json(result.to_dict())
@@ -193,3 +196,9 @@ def render(result: Any, console: Any) -> None:
             f"{when(result.retroprop_diverged_at)}, PyTorch "
             f"{when(result.torch_diverged_at)}"
         )
+        for side, what in (
+            ("retroprop", result.retroprop_divergence_what),
+            ("PyTorch", result.torch_divergence_what),
+        ):
+            if what:
+                console.print(f"  {side}: {what}", markup=False)

@@ -8,7 +8,11 @@ layers ``(4, 3)`` of logistic (sigmoid) units, plain SGD with ``eta = 0.05``, on
 sample per update. Every number comes from the engine: ``fit`` calls ``rp.train``,
 ``partial_fit`` runs one epoch of ``rp.train``'s NumPy engine (the shared
 ``TrainingStep``) with a persistent ``rp.SGD`` (so momentum carries over between
-calls), and the predictions are the engine's forward pass.
+calls), and the predictions are the engine's forward pass. After each
+``partial_fit`` call the run since the first call is judged with ``rp.train``'s
+definition of divergence (``retroprop.training.divergence``: a non-finite, growing or
+dead run), the initial loss measured at the first call, and the same
+``DivergenceError`` is raised.
 
 scikit-learn is imported by this module; ``import retroprop`` never imports it.
 """
@@ -28,13 +32,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from retroprop.engine.activations import differentiable_activations
 from retroprop.engine.layers import Linear, Parameter, Sequential
-from retroprop.engine.losses import log_softmax, softmax
+from retroprop.engine.losses import LOSSES, log_softmax, softmax
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
-from retroprop.errors import ConfigError
+from retroprop.errors import ConfigError, DivergenceError
 from retroprop.train import Callback, TrainState, train
+from retroprop.training.divergence import chance_loss, describe, judge, output_spread
 from retroprop.training.runner import EngineRunner, epoch_order
-from retroprop.training.step import check_loss, divergence_is_checked
+from retroprop.training.step import check_loss, divergence_is_checked, loss_targets
 
 SKLEARN_ACTIVATIONS: dict[str, str] = {
     "logistic": "sigmoid",
@@ -111,6 +116,19 @@ class _Convergence(Callback):
     def on_train_end(self, state: TrainState) -> None:
         if self.best_state is not None:
             state.net.load_state_dict(self.best_state)
+
+
+def _loss_of(
+    net: Sequential, X: np.ndarray, y_enc: np.ndarray, loss: str
+) -> tuple[float, np.ndarray]:
+    """The mean loss of ``net`` on ``X, y_enc`` and its outputs, as ``rp.train``
+    measures them for its divergence check."""
+    with divergence_is_checked():
+        out = net(X.astype(net.dtype, copy=False))
+        value = float(
+            LOSSES[loss]()(out, loss_targets(y_enc, out.shape[1], loss, out.dtype))
+        )
+    return value, out
 
 
 def _bias(lin: Linear) -> Parameter:
@@ -299,6 +317,7 @@ class _BackpropBase(BaseEstimator):
         self._optimizer = None
         self._rng = rng
         self._updates = 0  # parameter updates so far, as train's iteration count
+        self._initial_loss = math.nan  # partial_fit's loss before its first update
 
     def fit(self, X, y):
         """Train on ``X, y`` with ``rp.train`` for up to ``max_iter`` epochs.
@@ -378,6 +397,10 @@ class _BackpropBase(BaseEstimator):
             self._start(X.shape[1], self._n_outputs(), self._generator())
             self.validation_scores_ = self.best_validation_score_ = None
         net = self.network_
+        if first or not math.isfinite(getattr(self, "_initial_loss", math.nan)):
+            # where the run starts (as train's initial loss), for the judgement below
+            with divergence_is_checked():
+                self._initial_loss = _loss_of(net, X, y_enc, self._loss)[0]
         if self._optimizer is None:
             self._optimizer = SGD(net.parameters(), **self._sgd_settings())
         opt = self._optimizer
@@ -406,7 +429,26 @@ class _BackpropBase(BaseEstimator):
         self.t_ += n
         if self.verbose:
             print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        # the epoch counts (as in fit, the parameters stay where it left them)
+        self._check_ended_well(X, y_enc, epoch, updates, float(self.learning_rate_init))
         return self
+
+    def _check_ended_well(
+        self, X: np.ndarray, y_enc: np.ndarray, epoch: int, updates: int, lr: float
+    ) -> None:
+        """Raise ``DivergenceError`` as ``rp.train`` does when the run since the
+        first ``partial_fit`` call grew or died (``training.divergence.judge``)."""
+        final, out = _loss_of(self.network_, X, y_enc, self._loss)
+        chance = chance_loss(y_enc, out.shape[1], self._loss)
+        if final < chance * (1 - 1e-9):  # neither growing nor dead: most calls
+            return
+        initial = self._initial_loss
+        kind = judge(initial, final, chance, output_spread(out, X, y_enc, self._loss))
+        if kind is None:
+            return
+        raise DivergenceError.at(
+            epoch, updates, lr, describe(kind, initial, final, chance), kept=False
+        )
 
     # -- fitted attributes ---------------------------------------------------------------
 

@@ -8,6 +8,12 @@ uses exactly the same equations"), for every parameter instead of one bias.
 A quantity passes when ``max |retroprop - torch| <= tolerance * max(1, scale)``,
 ``scale`` being the largest ``|torch value|`` of that quantity: an absolute tolerance
 for values below 1, a relative one above.
+
+After the steps each side is judged with ``rp.train``'s definition of divergence
+(``retroprop.training.divergence``): a loss or parameter that became non-finite
+stops the run at that step; a loss that grew far above where it started, or outputs
+that no longer depend on the input (a dead network), count as diverging at the last
+step. Both sides diverging at the same step is too large an eta, not a difference.
 """
 
 from __future__ import annotations
@@ -20,13 +26,15 @@ import numpy as np
 
 from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Sequential
+from retroprop.engine.losses import CrossEntropyLoss
 from retroprop.engine.network import from_config
 from retroprop.engine.optim import SGD
-from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError
+from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError, num
 from retroprop.interop.torch_interop import import_torch, to_torch
 from retroprop.training.checks import check_xy
+from retroprop.training.divergence import chance_loss, describe, judge, output_spread
 from retroprop.training.runner import epoch_order
-from retroprop.training.step import TrainingStep
+from retroprop.training.step import TrainingStep, divergence_is_checked, loss_targets
 
 DEFAULT_TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
 """dtype name -> default tolerance. The keys are the allowed ``dtype`` values."""
@@ -71,9 +79,13 @@ class VerifyResult:
 
     ``passed`` is True when every comparison passed and both sides diverged at the
     same step or not at all. ``retroprop_diverged_at`` / ``torch_diverged_at``: the
-    1-based step at which that side's loss or an updated parameter became non-finite
-    (retroprop refuses such a step), None if it did not; the steps compared end
-    before the first divergence of either side.
+    1-based step at which that side diverged (``rp.train``'s definition): the step
+    whose loss or an updated parameter became non-finite (retroprop refuses such a
+    step; the steps compared end before the first one of either side), or the last
+    step when the loss grew or the network died; None if it did not.
+    ``retroprop_divergence`` / ``torch_divergence``: the kind (one of
+    ``training.divergence.KINDS``) and ``retroprop_divergence_what`` /
+    ``torch_divergence_what`` what went wrong, as in ``DivergenceError.what``.
     """
 
     comparisons: list[Comparison]
@@ -90,6 +102,10 @@ class VerifyResult:
     losses: list[tuple[float, float]] = field(default_factory=list)  # (ours, torch)
     retroprop_diverged_at: int | None = None
     torch_diverged_at: int | None = None
+    retroprop_divergence: str | None = None
+    torch_divergence: str | None = None
+    retroprop_divergence_what: str = ""
+    torch_divergence_what: str = ""
 
     @property
     def passed(self) -> bool:
@@ -276,14 +292,23 @@ def verify(
     losses = []
     batches = sample_order(len(X), steps, batch_size, seed)
     diverged: tuple[int | None, int | None] = (None, None)
+    # (kind, what) of each side's divergence, judged as rp.train judges a run
+    kinds: list[tuple[str | None, str]] = [(None, ""), (None, "")]
+    k_out = ours.out_features
+    chance = chance_loss(y, k_out, "cross_entropy")
+    with divergence_is_checked():
+        initial_ours, _ = _judged_loss(ours(X), y)
+    with torch.no_grad():
+        initial_theirs = float(loss_fn_t(theirs(X_t), y_t).item())
     for k, idx in enumerate(batches, start=1):
         # retroprop: train's own step (forward, loss, backward, update); too large
         # an lr overflows, and the step refuses to update, as in train.
         try:
             loss = step(X[idx], y[idx], epoch=(k - 1) // per_epoch + 1, iteration=k)
             ours_ok = True
-        except DivergenceError:
+        except DivergenceError as err:
             ours_ok = False
+            kinds[0] = ("non-finite", err.what)
         # PyTorch: the same step by autograd
         opt_t.zero_grad()
         loss_t = loss_fn_t(theirs(X_t[idx]), y_t[idx])
@@ -296,6 +321,10 @@ def verify(
         theirs_ok = math.isfinite(loss_t.item()) and all(
             bool(torch.isfinite(p).all()) for p in theirs.parameters()
         )
+        if not theirs_ok:
+            kinds[1] = ("non-finite", f"the loss became {num(loss_t.item())}")
+            if math.isfinite(loss_t.item()):
+                kinds[1] = ("non-finite", "an updated parameter became non-finite")
         if not (ours_ok and theirs_ok):
             diverged = (None if ours_ok else k, None if theirs_ok else k)
             break
@@ -306,11 +335,34 @@ def verify(
             assert p.grad is not None  # every parameter has one after a step
             grad_track[name].add(p.grad, grads_t[name])
 
+    completed = diverged == (None, None)
+    if completed:  # no step overflowed: did a run grow, or die?
+        with divergence_is_checked():
+            final_ours, out_ours = _judged_loss(ours(X), y)
+        with torch.no_grad():
+            out_t = theirs(X_t)
+            final_theirs = float(loss_fn_t(out_t, y_t).item())
+        sides = (
+            (initial_ours, final_ours, out_ours),
+            (initial_theirs, final_theirs, out_t.numpy()),
+        )
+        for side, (initial, final, out) in enumerate(sides):
+            kind = judge(
+                initial, final, chance, output_spread(out, X, y, "cross_entropy")
+            )
+            if kind is not None:
+                kinds[side] = (kind, describe(kind, initial, final, chance))
+        last = len(batches)
+        diverged = (
+            None if kinds[0][0] is None else last,
+            None if kinds[1][0] is None else last,
+        )
+
     comparisons = []
     if losses:  # at least one step before a divergence
         comparisons.append(loss_track.result(tolerance))
         comparisons += [grad_track[name].result(tolerance) for name in names]
-    if diverged == (None, None):
+    if completed:
         params_t = {name: p.detach().numpy() for name, p in theirs.named_parameters()}
         for name, p in ours.named_parameters():
             track = _Tracker("parameter", name)
@@ -331,4 +383,17 @@ def verify(
         losses=losses,
         retroprop_diverged_at=diverged[0],
         torch_diverged_at=diverged[1],
+        retroprop_divergence=kinds[0][0],
+        torch_divergence=kinds[1][0],
+        retroprop_divergence_what=kinds[0][1],
+        torch_divergence_what=kinds[1][1],
     )
+
+
+def _judged_loss(out: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """The mean cross-entropy of the logits ``out`` on classes ``y`` (as
+    ``rp.train`` measures it for its divergence check) and the logits."""
+    value = CrossEntropyLoss()(
+        out, loss_targets(y, out.shape[1], "cross_entropy", out.dtype)
+    )
+    return float(value), out

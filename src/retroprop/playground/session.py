@@ -5,14 +5,18 @@ server (one session per WebSocket) and the notebook widget (one per widget) shar
 Its default run is ``retroprop train``'s default run: Iris split and standardised with
 seed 1, the 4-4-3-3 sigmoid network, eta 0.05, batch size 1, the same sample order,
 each update the shared ``TrainingStep``. After ``k`` updates, ``trace()`` is the step
-``retroprop explain --step k+1`` explains, number for number.
+``retroprop explain --step k+1`` explains, number for number. After each chunk of
+updates (``steps``, ``run_epoch``, ``train_for``) the run is judged with
+``rp.train``'s definition of divergence (``retroprop.training.divergence``): a
+non-finite, growing or dead run raises (or, for ``train_for``, keeps in ``error``)
+the ``DivergenceError`` train would, and ``divergence`` names its kind.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -32,8 +36,9 @@ from retroprop.explain.data import layer_label
 from retroprop.explain.trace import Trace, explain_step
 from retroprop.recipe import Split, prepare_data
 from retroprop.training import TrainingStep
+from retroprop.training.divergence import chance_loss, describe, judge, output_spread
 from retroprop.training.runner import epoch_order
-from retroprop.training.step import evaluate
+from retroprop.training.step import divergence_is_checked, evaluate, loss_targets
 
 DATASETS = ("iris", *TOY, "upload")
 """The allowed ``Setup.dataset`` values (``upload``: a CSV given to the session)."""
@@ -192,12 +197,16 @@ class Session:
     history : list of dict
         One row per measurement: ``iteration``, ``epoch``, ``train_loss``,
         ``train_accuracy``, ``test_loss``, ``test_accuracy``.
+    divergence : str or None
+        The kind of divergence (``training.divergence.KINDS``) the last judgement
+        found, None if the run has not diverged; ``error`` holds the message.
     """
 
     def __init__(self, setup: Setup | None = None, uploaded: Dataset | None = None):
         self.uploaded = uploaded
         self.selected: tuple[str, tuple[int, ...]] | None = None
         self.error: str | None = None
+        self.divergence: str | None = None
         self.restart((setup or Setup()).checked())
 
     # --- the run -------------------------------------------------------------------
@@ -234,8 +243,10 @@ class Session:
         self.iteration = 0
         self.history: list[dict[str, float]] = []
         self.error = None
+        self.divergence = None
+        self.last_epoch = 0  # the epoch of the last update, as train counts it
         self._advance_epoch()
-        self.measure()
+        self.initial_loss = self.measure()["train_loss"]  # where the run starts
 
     def reset(self) -> None:
         """The same setup from its start (eta and batch size as set now)."""
@@ -271,6 +282,7 @@ class Session:
             iteration=self.iteration + 1,
         )
         self.iteration += 1
+        self.last_epoch = self.epoch
         self.position += len(idx)
         if self.position >= len(self.order):
             self._advance_epoch()
@@ -278,14 +290,52 @@ class Session:
         return loss
 
     def steps(self, n: int) -> None:
-        for _ in range(n):
-            self.step()
+        """``n`` updates, then the run is judged (``check_divergence``)."""
+        self._judged(lambda: [self.step() for _ in range(n)])
 
     def run_epoch(self) -> None:
-        """Updates until the end of the current epoch."""
+        """Updates until the end of the current epoch, then the run is judged."""
         epoch = self.epoch
-        while self.epoch == epoch:
-            self.step()
+
+        def updates() -> None:
+            while self.epoch == epoch:
+                self.step()
+
+        self._judged(updates)
+
+    def _judged(self, updates: Callable[[], object]) -> None:
+        try:
+            updates()
+        except DivergenceError:
+            self.divergence = "non-finite"
+            raise
+        self.check_divergence()
+
+    def check_divergence(self) -> str | None:
+        """Judge the run since its start as ``rp.train`` judges a finished run
+        (``training.divergence.judge`` on the training part): raise the
+        ``DivergenceError`` train would when it grew or died; else return None.
+        ``divergence`` keeps the kind."""
+        s, loss = self.split, self.setup.loss
+        with divergence_is_checked():
+            out = self.net(s.X_train)
+            final = float(
+                LOSSES[loss]()(
+                    out, loss_targets(s.y_train, out.shape[1], loss, out.dtype)
+                )
+            )
+        chance = chance_loss(s.y_train, out.shape[1], loss)
+        kind = None
+        if self.iteration and not final < chance * (1 - 1e-9):
+            spread = output_spread(out, s.X_train, s.y_train, loss)
+            kind = judge(self.initial_loss, final, chance, spread)
+        self.divergence = kind
+        if kind is None:
+            return None
+        what = describe(kind, self.initial_loss, final, chance)
+        raise DivergenceError.at(
+            self.last_epoch, self.iteration, self.lr, what, kept=False
+        )
 
     def train_for(self, seconds: float, max_updates: int = 100_000) -> int:
         """Update for about ``seconds`` of wall time; returns the updates made.
@@ -295,11 +345,16 @@ class Session:
         end = time.perf_counter() + seconds
         done = 0
         try:
-            while done < max_updates:
-                self.step()
-                done += 1
-                if done % 8 == 0 and time.perf_counter() >= end:
-                    break
+            try:
+                while done < max_updates:
+                    self.step()
+                    done += 1
+                    if done % 8 == 0 and time.perf_counter() >= end:
+                        break
+            except DivergenceError:
+                self.divergence = "non-finite"
+                raise
+            self.check_divergence()
         except DivergenceError as e:
             self.error = str(e)
         return done
@@ -337,7 +392,9 @@ class Session:
         if not math.isfinite(value):
             raise ConfigError(f"a weight must be a finite number, got {value!r}")
         data[index] = float(value)
-        self.measure()
+        row = self.measure()
+        if self.iteration == 0:  # edited before any update: the run starts here
+            self.initial_loss = row["train_loss"]
 
     # --- what the views show -------------------------------------------------------
 
@@ -493,6 +550,7 @@ class Session:
             "class_names": list(self.split.dataset.class_names),
             "feature_names": list(self.split.dataset.feature_names),
             "error": self.error,
+            "divergence": self.divergence,
             "trace": trace,
         }
         if plane:
