@@ -202,10 +202,14 @@ class SeedsResult(Result):
             f"{self.n_worse} of {ok} runs ended clearly worse (final loss above the "
             f"best, {self.best_loss:.4f}, + {self.worse_by:g})"
         )
+        # the lecture's answer is no: descent stops at the minimum below its start
         why = (
-            "each start leads gradient descent into its own minimum"
+            "each start leads gradient descent down into its own local minimum, and "
+            "nothing guarantees that any of them is the global one"
             if self.n_worse
-            else "they agree, yet nothing shows the best found is the lowest there is"
+            else "they agree, yet gradient descent only goes down the slope from "
+            "where it starts, so nothing guarantees that the minimum it reaches is "
+            "the global one"
         )
         return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
 

@@ -5,18 +5,16 @@ The same tables as the terminal renderer; headers and the loss line are LaTeX.
 
 from __future__ import annotations
 
-from retroprop.explain.data import TraceData
+from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
 
 
 def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
     """The trace as Markdown; also written atomically to ``path`` if given."""
     lines = [f"# One SGD step ({trace.loss_function}, $\\eta = {trace.lr:g}$)", ""]
-    ctx = [
-        f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta
-    ]
+    ctx = step_context(trace.meta)
     if ctx:
-        lines += [", ".join(ctx).capitalize() + ".", ""]
+        lines += [ctx[0].upper() + ctx[1:] + ".", ""]
     lines += [
         (
             "Update rule: $\\theta \\leftarrow \\theta - \\eta "

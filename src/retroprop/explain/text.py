@@ -1,6 +1,6 @@
 """The terminal renderer: one rich table per layer, forward then backward.
 
-Column headers carry the formulas (``z_i = w_i · a_prev + b_i``,
+Column headers carry the formulas (``z_i = w_i · out^(l-1) + b_i``,
 ``dL/dp_r = -1/p_r``...); the numbers are the trace's, formatted, never recomputed.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from retroprop.explain.data import TraceData
+from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
 
 
@@ -26,9 +26,7 @@ def tables(trace: TraceData, digits: int = 6, width: int | None = None) -> list:
         f"One SGD step: loss {trace.loss_function}, η = {trace.lr:g}, "
         f"{trace.n_samples} sample(s)"
     )
-    where = ", ".join(
-        f"{k} {trace.meta[k]}" for k in ("step", "sample", "epoch") if k in trace.meta
-    )
+    where = step_context(trace.meta)
     items: list = [Text(heading + (f" ({where})" if where else ""), style="bold")]
     for view in views(trace, digits):
         widest = [
