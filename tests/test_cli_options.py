@@ -104,7 +104,6 @@ def test_the_types_directly():
     [
         ["train"],
         ["report"],
-        ["explain"],
         ["verify"],
         ["sweep", "lr"],
         ["seeds"],

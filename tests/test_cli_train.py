@@ -162,12 +162,26 @@ def test_record_bias_csv_is_the_last_bias_before_each_iteration(tmp_path):
     r = run("train", "--epochs", "2", "--record-bias", path, "--json")
     assert_ok(r)
     rows = list(csv.reader(path.open()))
-    assert rows[0] == ["iteration", "epoch", "4.bias[0]", "4.bias[1]", "4.bias[2]"]
+    before_cols = ["4.bias[0] before", "4.bias[1] before", "4.bias[2] before"]
+    assert rows[0] == [
+        "iteration",
+        "epoch",
+        "sample",
+        "line",
+        "r",
+        "class",
+        "p_0",
+        "p_1",
+        "p_2",
+        *before_cols,
+        *[c.replace("before", "after") for c in before_cols],
+    ]
     body = rows[1:]
     assert len(body) == json.loads(r.stdout)["iterations"] == 240
     assert [int(b[0]) for b in body] == list(range(1, 241))
     assert [int(b[1]) for b in body] == [1] * 120 + [2] * 120
-    values = np.array([[float(v) for v in b[2:]] for b in body])
+    at = [rows[0].index(c) for c in before_cols]
+    values = np.array([[float(b[i]) for i in at] for b in body])
     # The same run in the library gives the same numbers, to the last bit.
     split = prepare_data()
     net = build_network(split, seed=1)

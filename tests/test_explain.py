@@ -156,16 +156,18 @@ def test_lecture_identities_on_the_iris_network(iris_split):
     for layer, above in zip(hidden, t.layers[1:]):
         a = layer.a[0]
         err = above.weight.T @ above.delta[0]
-        np.testing.assert_allclose(layer.factors["dL/da_i"][0], err, rtol=0, atol=1e-15)
-        np.testing.assert_array_equal(layer.factors["da_i/dz_i"][0], a * (1 - a))
+        np.testing.assert_allclose(
+            layer.factors["dL/dout_i"][0], err, rtol=0, atol=1e-15
+        )
+        np.testing.assert_array_equal(layer.factors["dout_i/dz_i"][0], a * (1 - a))
         np.testing.assert_allclose(
             layer.delta[0], err * a * (1 - a), rtol=0, atol=1e-15
         )
         for i in range(len(a)):
             f = t.parameter(layer.bias_name, i).factors
-            assert list(f) == ["dL/da_i", "da_i/dz_i", "dz_i/db_i", "product"]
+            assert list(f) == ["dL/dout_i", "dout_i/dz_i", "dz_i/db_i", "product"]
             assert f["product"] == pytest.approx(
-                f["dL/da_i"] * f["da_i/dz_i"], abs=1e-15
+                f["dL/dout_i"] * f["dout_i/dz_i"], abs=1e-15
             )
 
 
@@ -307,9 +309,9 @@ def test_linear_without_bias_and_linear_after_linear_match_torch():
     np.testing.assert_allclose(t.layers[0].z, z0.detach().numpy(), rtol=0, atol=1e-12)
     for k, v in t.grads().items():
         np.testing.assert_allclose(v, w[k].grad.numpy(), rtol=0, atol=1e-12, err_msg=k)
-    # a hidden layer without activation: dL/da_i = sum_k w_ki delta_k, no f'
+    # a hidden layer without activation: dL/dout_i = sum_k w_ki delta_k, no f'
     assert list(t.parameter("0.weight", (0, 0)).factors) == [
-        "dL/da_i",
+        "dL/dout_i",
         "dz_i/dw_ij",
         "product",
     ]

@@ -50,8 +50,9 @@ def test_step_and_record_bias_tell_the_same_story(capsys, tmp_path):
         capsys, "train", "--epochs", "2", "--quiet", "--json", "--record-bias", bias_csv
     )
     assert code == 0, err
-    rows = list(csv.reader(io.StringIO(bias_csv.read_text())))[1:]
-    recorded = {int(r[0]): np.array([float(v) for v in r[2:]]) for r in rows}
+    header, *rows = list(csv.reader(io.StringIO(bias_csv.read_text())))
+    at = [header.index(f"4.bias[{i}] before") for i in range(3)]
+    recorded = {int(r[0]): np.array([float(r[i]) for i in at]) for r in rows}
     lr = LECTURE["lr"]
     for k in (1, 2, 37, 120, 121):  # 120 training rows: 121 is epoch 2's first
         d = run_json(capsys, "--step", k)
@@ -111,14 +112,14 @@ def test_every_format_writes_its_file(capsys, tmp_path, fmt):
         assert got == grads
     elif fmt == "markdown":
         assert printed.rstrip("\n") == text.rstrip("\n")
-        assert "## Layer 4 backward: biases 4.bias" in text
+        assert "## 4 (output layer) backward: biases 4.bias" in text
         assert r"\frac{\partial L}{\partial p_r}" in text
     else:
         for title in (
-            "Layer 0 forward",
+            "0 (hidden layer 1) forward",
             "Softmax and cross-entropy loss",
-            "Layer 4 backward: biases 4.bias",
-            "Layer 0 backward: weights",
+            "4 (output layer) backward: biases 4.bias",
+            "0 (hidden layer 1) backward: weights",
         ):
             assert title in text and title in printed
 
@@ -169,7 +170,7 @@ def test_model_option(capsys, tmp_path):
         (["--loss", "hinge"], "--loss"),
         (["--model", "no-such-file.safetensors"], "no-such-file.safetensors"),
         (["--format", "json", "--output", "/no/such/folder/x.json"], "does not exist"),
-        (["--activation", "step"], "step"),
+        (["--activation", "step", "--step", "2"], "only --step 1 exists"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(capsys, args, piece):

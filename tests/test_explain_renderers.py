@@ -109,7 +109,7 @@ def test_text_and_markdown_show_the_trace_numbers(lecture_trace):
     for layer in t.layers:
         for name in (layer.bias_name, layer.weight_name):
             what = "biases" if name.endswith("bias") else "weights"
-            title = f"Layer {layer.name} backward: {what} {name}"
+            title = f"{layer.label} backward: {what} {name}"
             params = [p for p in t.parameters if p.name == name]
             for rows in (_table_rows(text, title), _md_rows(md, title)):
                 assert len(rows) == len(params)
@@ -123,19 +123,19 @@ def test_text_and_markdown_show_the_trace_numbers(lecture_trace):
     assert rf"L = -\ln(p_r) = -\ln({fmt(p_r, 4)}) = {fmt(L, 5)}" in md
     # formulas in the headers, LaTeX in the Markdown
     assert "dL/dp_r = -1/p_r" in text and "p_r (δ_ri - p_i)" in text
-    assert "da_i/dz_i = a (1 - a)" in text and "Σ_k w_ki δ_k" in text
+    assert "dout_i/dz_i = a (1 - a)" in text and "Σ_k w_ki ∂L/∂z_k" in text
     assert r"$\frac{\partial L}{\partial p_r} = -\frac{1}{p_r}$" in md
     assert r"a_i(1 - a_i)" in md
     # forward before backward, output layer's backward first
     order = [
         text.index(s)
         for s in (
-            "Layer 0 forward",
-            "Layer 4 forward",
+            "0 (hidden layer 1) forward",
+            "4 (output layer) forward",
             "Softmax",
-            "Layer 4 backward",
-            "Layer 2 backward",
-            "Layer 0 backward",
+            "4 (output layer) backward",
+            "2 (hidden layer 2) backward",
+            "0 (hidden layer 1) backward",
         )
     ]
     assert order == sorted(order)
@@ -145,7 +145,7 @@ def test_batch_tables_show_samples_and_the_mean():
     t = _other_traces()[1]
     text = t.to_text(width=250)
     assert "batch of 2 samples" in text
-    rows = _table_rows(text, "Layer 0 forward")
+    rows = _table_rows(text, "0 (hidden layer 1) forward")
     assert [r[0] for r in rows] == ["0"] * 5 + ["1"] * 5  # the sample column
     assert [r[2] for r in rows] == [fmt(v) for v in t.layers[0].z.ravel()]
 

@@ -297,7 +297,8 @@ def test_a_message_is_english_text_shown_translated():
     best = i18n.Message(
         i18n.N_(
             "{worse} of {ok} runs ended clearly worse (final loss above the best, "
-            "{best}, + {by}): each start leads gradient descent into its own minimum"
+            "{best}, + {by}): each start leads gradient descent down into its own "
+            "local minimum, and nothing guarantees that any of them is the global one"
         ),
         worse=1,
         ok=2,

@@ -139,16 +139,16 @@ def test_the_lecture_class_from_a_notebook_cell_goes_through_explain_and_verify(
     net = from_torch(module)
     x, r = iris_split.X_train[0], int(iris_split.y_train[0])
     trace = rp.explain_step(net, x, r, lr=0.05)
-    # the same gradient by PyTorch's autograd: fc3.bias is the trace's 4.bias
+    # the same gradient by PyTorch's autograd; the trace keeps the class's names
     loss = torch.nn.functional.cross_entropy(
         module(torch.tensor(x[None, :])), torch.tensor([r])
     )
     loss.backward()
     np.testing.assert_allclose(
-        trace.grads()["4.bias"], module.fc3.bias.grad.numpy(), rtol=1e-12, atol=1e-15
+        trace.grads()["fc3.bias"], module.fc3.bias.grad.numpy(), rtol=1e-12, atol=1e-15
     )
     np.testing.assert_allclose(
-        trace.grads()["0.weight"],
+        trace.grads()["fc1.weight"],
         module.fc1.weight.grad.numpy(),
         rtol=1e-12,
         atol=1e-15,

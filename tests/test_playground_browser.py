@@ -287,7 +287,9 @@ def test_keyboard_and_axe(page):
     page.keyboard.press("Enter")
     assert page.locator("#details [data-selected]").inner_text() == "0.weight[0,0]"
     label = page.locator('[data-param="2.weight[1,3]"]').get_attribute("aria-label")
-    assert label.startswith("weight from hidden 1 neuron 4 to hidden 2 neuron 2: value")
+    assert label.startswith(
+        "weight from 0 (hidden layer 1) neuron 4 to 2 (hidden layer 2) neuron 2: value"
+    )
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document)")
     bad = [

@@ -184,6 +184,51 @@ def test_torch_script_reproduces_the_run(tmp_path):
     assert len(diffs) == 6 and max(diffs) < 1e-12
 
 
+def test_a_named_network_is_drawn_and_explained_by_its_names():
+    # the lecture's names: the drawing, the trace and the edits use fc1..fc3, and each
+    # layer carries the label every explain view gives it
+    from retroprop.engine.network import mlp
+    from retroprop.engine.optim import SGD
+    from retroprop.training import TrainingStep
+
+    s = Session()
+    renamed = {"0": "fc1", "2": "fc2", "4": "fc3"}
+    named = mlp([4, 4, 3, 3], names=["fc1", "fc2", "fc3"])
+    named.load_state_dict(
+        {
+            f"{renamed[layer]}.{kind}": v
+            for (layer, kind), v in (
+                (k.split("."), v) for k, v in s.net.state_dict().items()
+            )
+        }
+    )
+    before = json.loads(s.trace().to_json())
+    s.net = named
+    s.optimizer = SGD(named.parameters(), lr=s.lr)
+    s.train_step = TrainingStep(named, s.setup.loss, s.optimizer)
+    layers = s.layers()
+    assert [l["name"] for l in layers] == ["fc1", "fc2", "fc3"]
+    assert [l["label"] for l in layers] == [
+        "fc1 (hidden layer 1)",
+        "fc2 (hidden layer 2)",
+        "fc3 (output layer)",
+    ]
+    after = json.loads(s.trace().to_json())
+    assert [l["label"] for l in after["layers"]] == [l["label"] for l in layers]
+    for p, q in zip(before["parameters"], after["parameters"]):
+        layer, kind = p["name"].split(".")
+        assert q["name"] == f"{renamed[layer]}.{kind}" and q["index"] == p["index"]
+        assert (q["value"], q["grad"], q["updated"]) == (
+            p["value"],
+            p["grad"],
+            p["updated"],
+        )
+    s.edit("fc3.bias", (1,), 0.5)
+    assert s.parameter("fc3.bias")[1] == 0.5
+    with pytest.raises(ConfigError, match=r"fc3\.bias"):
+        s.parameter("4.bias")
+
+
 @pytest.mark.parametrize(
     ("activation", "lr", "kind"),
     [

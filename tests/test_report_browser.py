@@ -160,8 +160,8 @@ def test_click_bias_and_weight_show_the_trace(page, report):
     assert page.locator("#details [data-selected]").inner_text() == "2.weight[1,2]"
     assert_shows(page, traces[0], "2.weight", [1, 2])
     assert (
-        shown(page, "factor:da_i/dz_i")
-        == entry(traces[0], "2.weight", [1, 2])["factors"]["da_i/dz_i"]
+        shown(page, "factor:dout_i/dz_i")
+        == entry(traces[0], "2.weight", [1, 2])["factors"]["dout_i/dz_i"]
     )
 
 
@@ -283,7 +283,7 @@ def test_explained_step_page(browser, tmp_path):
     pg.locator('[data-param="0.bias[4]"]').click()
     per_sample = entry(trace, "0.bias", [4])["per_sample"]
     assert shown(pg, "factor:product") == per_sample[1]["product"]
-    assert shown(pg, "factor:da_i/dz_i") == per_sample[1]["da_i/dz_i"]
+    assert shown(pg, "factor:dout_i/dz_i") == per_sample[1]["dout_i/dz_i"]
     assert_shows(pg, trace, "0.bias", [4])
     assert problems == [] and requests == [path.as_uri()]
     pg.close()

@@ -130,7 +130,7 @@ def test_mse_page_shows_mse_formulas_and_predicts_from_the_outputs(browser, tmp_
     heads = pg.locator("#network .head").evaluate_all(
         "es => es.map(e => e.textContent)"
     )
-    assert heads[-1] == "outputs"  # no softmax with MSE
+    assert heads[-1] == "4 (output layer)"  # no softmax with MSE
     sample = pg.locator("#sample").inner_text()
     assert f"predicted {CLASSES[predicted]}" in sample
     assert "(1/k) Σ_i (out_i - t_i)²" in sample and "ln" not in sample
@@ -175,7 +175,7 @@ def test_cross_entropy_page_keeps_the_lectures_chain(browser, tmp_path):
     heads = pg.locator("#network .head").evaluate_all(
         "es => es.map(e => e.textContent)"
     )
-    assert heads[-1] == "outputs + softmax"
+    assert heads[-1].endswith("(output layer) + softmax")
     pg.locator('[data-param="4.bias[1]"]').click()
     forms = alttexts(pg)
     assert r"\frac{\partial L}{\partial p_r} = -\frac{1}{p_r}" in forms

@@ -130,7 +130,7 @@ def test_to_text_in_jupyter_displays_nothing_by_itself(lecture_net, monkeypatch)
     trace = rp.explain_step(lecture_net, np.zeros(4), 0)
     text = trace.to_text()
     assert shown == []
-    assert "Layer 4 backward: biases 4.bias" in text
+    assert "4 (output layer) backward: biases 4.bias" in text
     assert text.count("Softmax and cross-entropy loss") == 1
 
 

@@ -147,10 +147,24 @@ def test_nested_sequential_and_no_bias():
     model = Nested().double()
     net = from_torch(model)
     assert net.config() == [
-        {"type": "linear", "in_features": 4, "out_features": 5, "bias": False},
+        {
+            "type": "linear",
+            "in_features": 4,
+            "out_features": 5,
+            "bias": False,
+            "module_name": "body.0",
+        },
         {"type": "activation", "name": "tanh"},
-        {"type": "linear", "in_features": 5, "out_features": 3, "bias": True},
+        {
+            "type": "linear",
+            "in_features": 5,
+            "out_features": 3,
+            "bias": True,
+            "module_name": "head",
+        },
     ]
+    # the layers keep the model's names
+    assert list(net.state_dict()) == list(model.state_dict())
     _assert_same_parameters(net, model)
     _assert_same_parameters(net, to_torch(net))
     x = _x()

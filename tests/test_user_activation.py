@@ -222,7 +222,7 @@ def test_trace_holds_the_derivative_softplus_gives(trace):
     z = hidden.z
     # softplus'(z) = 1 / (1 + e^-z), worked out here independently of the class
     np.testing.assert_allclose(
-        hidden.factors["da_i/dz_i"], 1 / (1 + np.exp(-z)), atol=0
+        hidden.factors["dout_i/dz_i"], 1 / (1 + np.exp(-z)), atol=0
     )
     np.testing.assert_allclose(hidden.a, np.log1p(np.exp(z)), rtol=1e-15)
     assert hidden.formulas["latex"] == r"\ln(1 + e^{z})"
@@ -235,11 +235,11 @@ def test_trace_holds_the_derivative_softplus_gives(trace):
 
 def test_text_and_markdown_show_its_formulas(trace):
     text = trace.to_text(width=250)
-    assert "a_i = softplus(z_i)" in text
-    assert "da_i/dz_i = softplus'(z)" in text
+    assert "out_i = softplus(z_i)" in text
+    assert "dout_i/dz_i = softplus'(z)" in text
     md = trace.to_markdown()
-    assert r"$a_i = \ln(1 + e^{z_i})$" in md
-    assert r"\frac{\partial a_i}{\partial z_i} = \frac{1}{1 + e^{-z_i}}" in md
+    assert r"$out_i = \ln(1 + e^{z_i})$" in md
+    assert r"\frac{\partial out_i}{\partial z_i} = \frac{1}{1 + e^{-z_i}}" in md
 
 
 def test_csv_and_json_carry_its_numbers_and_formulas(trace):
@@ -248,11 +248,11 @@ def test_csv_and_json_carry_its_numbers_and_formulas(trace):
     for row, p in zip(rows, trace.parameters):
         assert float(row["grad"]) == p.grad
         if p.name.startswith("0."):
-            assert float(row["da_i/dz_i"]) == p.factors["da_i/dz_i"]
+            assert float(row["dout_i/dz_i"]) == p.factors["dout_i/dz_i"]
     d = json.loads(trace.to_json())
     assert d["layers"][0]["activation"] == "softplus"
     assert d["layers"][0]["formulas"]["latex_prime"] == r"\frac{1}{1 + e^{-z}}"
-    assert d["layers"][0]["factor_formulas"]["da_i/dz_i"]["latex"].endswith(
+    assert d["layers"][0]["factor_formulas"]["dout_i/dz_i"]["latex"].endswith(
         r"\frac{1}{1 + e^{-z_i}}"
     )
 
@@ -339,10 +339,10 @@ def test_html_page_shows_its_latex(trace, tmp_path):
 
     seen = browse(trace_html(trace), tmp_path)
     assert seen["problems"] == []
-    assert "hidden 1 (softplus)" in seen["heads"]
-    assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
+    assert "0 (hidden layer 1), softplus" in seen["heads"]
+    assert r"out_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
     assert (
-        r"\frac{\partial a_{0}}{\partial z_{0}} = \frac{1}{1 + e^{-z_{0}}}"
+        r"\frac{\partial out_{0}}{\partial z_{0}} = \frac{1}{1 + e^{-z_{0}}}"
         in seen["bias"]
     )
 
@@ -358,7 +358,7 @@ def test_report_draws_it(softplus, tmp_path):
     seen = browse(rec.to_html(), tmp_path)
     assert seen["problems"] == []
     assert (
-        "hidden 1 (softplus)" in seen["heads"]
-        and "hidden 2 (softplus)" in seen["heads"]
+        "0 (hidden layer 1), softplus" in seen["heads"]
+        and "2 (hidden layer 2), softplus" in seen["heads"]
     )
-    assert r"a_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]
+    assert r"out_{0} = \ln(1 + e^{z_{0}})" in seen["neuron"]

@@ -27,6 +27,7 @@ COMMANDS = {
     "seeds": "retroprop.cli.seeds:seeds",
     "surface": "retroprop.cli.surface:surface",
     "verify": "retroprop.cli.verify:verify",
+    "exercise": "retroprop.cli.exercise:exercise",
     "playground": "retroprop.cli.playground:playground",
 }
 

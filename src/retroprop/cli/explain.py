@@ -36,7 +36,7 @@ FORMATS = {
 
 @click.command()
 @data_options
-@network_options()
+@network_options(step=True)
 @click.option(
     "--model",
     "model_path",
@@ -133,6 +133,7 @@ def explain(
 
     if model_path and (torch_model or torch_class):
         raise click.UsageError("give either --model or --torch-model, not both")
+    weights: dict | None = None  # where the weights came from, when from a file
     from retroprop.datasets import split_lines
 
     ds = load_data(data, target, regression=True)
@@ -151,9 +152,9 @@ def explain(
         loss = "mse"
         mean, scale = target_scaling(y)
         if model_path:
-            meta = rp.load(model_path).metadata
-            mean = float(meta.get("target_mean", mean))
-            scale = float(meta.get("target_scale", scale))
+            saved = rp.load(model_path).metadata
+            mean = float(saved.get("target_mean", mean))
+            scale = float(saved.get("target_scale", scale))
         y = (y - mean) / scale
         class_names = [ds.target_name]  # the one output's name, in every view
     if model_path:
@@ -179,8 +180,10 @@ def explain(
                 f"{model_path} expects {net.in_features}"
             )
         X = model.prepare(X_raw)
+        weights = {"file": model_path, **_training_of(model.metadata)}
     elif torch_model or torch_class:
         net = _torch_network(torch_model, torch_class, split)  # float64, for the trace
+        weights = {"file": torch_model}
     else:
         net = build_network(split, hidden, activation, seed=seed, init=init)
     if sample is not None:
@@ -197,6 +200,23 @@ def explain(
             )
         sample = int(found[0])
 
+    if not all(getattr(m, "differentiable", True) for m in net):
+        return _explain_stopped(
+            net,
+            X,
+            y,
+            step,
+            sample,
+            lr,
+            loss,
+            split,
+            seed,
+            fmt,
+            output,
+            lines=lines_train,
+            class_names=class_names,
+        )
+
     # rp.train's own run up to the start of iteration `step`: step - 1 updates.
     from retroprop.train import advance_to_step
 
@@ -204,7 +224,7 @@ def explain(
         net, X, y, step=step, lr=lr, batch_size=batch_size, loss=loss, seed=seed
     )
     rows = [sample] if sample is not None else [int(i) for i in at.batch]
-    meta = {
+    meta: dict[str, Any] = {
         "step": step,
         "epoch": at.epoch,
         "sample": rows[0] if len(rows) == 1 else rows,
@@ -218,8 +238,65 @@ def explain(
         "class_names": class_names,
         "feature_names": list(split.dataset.feature_names),
     }
+    if weights is not None:
+        meta["weights"] = weights
     trace = rp.explain_step(net, X[rows], y[rows], lr=lr, loss=loss, meta=meta)
     _emit(trace, fmt, output)
+
+
+def _explain_stopped(
+    net: Any,
+    X: Any,
+    y: Any,
+    step: int,
+    sample: int | None,
+    lr: float,
+    loss: str,
+    split: Any,
+    seed: int,
+    fmt: str,
+    output: str | None,
+    *,
+    lines: Any,
+    class_names: list[str],
+) -> None:
+    """A network with the step function: its forward pass on the first sample
+    training would visit, and where backpropagation stops (nothing trains it, so
+    only step 1 exists)."""
+    import numpy as np
+
+    import retroprop as rp
+
+    if step != 1:
+        raise click.UsageError(
+            f"--step {step}: a network with the step function is never updated "
+            f"(backpropagation stops at its derivative), so only --step 1 exists"
+        )
+    row = (
+        sample
+        if sample is not None
+        else int(np.random.default_rng(seed).permutation(len(y))[0])  # train's first
+    )
+    meta = {
+        "step": 1,
+        "epoch": 1,
+        "sample": row,
+        "line": int(lines[row]),
+        "seed": seed,
+        "data": split.dataset.name,
+        "class_names": class_names,
+        "feature_names": list(split.dataset.feature_names),
+    }
+    trace = rp.explain_step(
+        net, X[[row]], y[[row]], lr=lr, loss=loss, meta=meta, stop=True
+    )
+    _emit(trace, fmt, output)
+
+
+def _training_of(metadata: dict) -> dict:
+    """What a model file says of its training (``train --save`` writes epochs, lr,
+    seed and data): the keys present, for ``meta["weights"]``."""
+    return {k: metadata[k] for k in ("epochs", "lr", "seed", "data") if k in metadata}
 
 
 def _torch_network(path: str | None, class_spec: str | None, split: Any) -> Any:

@@ -514,8 +514,9 @@ def load_data(
     return ds
 
 
-def network_options(*, init: bool = True) -> Callable[[F], F]:
-    """``--hidden``, ``--activation`` (trainable ones), ``--init``, ``--seed``."""
+def network_options(*, init: bool = True, step: bool = False) -> Callable[[F], F]:
+    """``--hidden``, ``--activation`` (trainable ones; every one with ``step``, for
+    ``explain``, which shows where backpropagation stops), ``--init``, ``--seed``."""
 
     def deco(f: F) -> F:
         opts = [
@@ -529,10 +530,15 @@ def network_options(*, init: bool = True) -> Callable[[F], F]:
             ),
             click.option(
                 "--activation",
-                type=activation_choice(trainable=True),
+                type=activation_choice(trainable=not step),
                 default=LECTURE["activation"],
                 show_default=True,
-                help="Activation of the hidden layers.",
+                help="Activation of the hidden layers."
+                + (
+                    " 'step' shows the forward pass and where backpropagation stops."
+                    if step
+                    else ""
+                ),
             ),
         ]
         if init:

@@ -31,6 +31,10 @@ from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
 from retroprop.i18n import N_, Message, _, count, decimal, ngettext, shown
 
+RECORD_REPLAY_FLOATS = 32_000_000
+"""Most parameter values (every parameter, every update: 256 MB of float64) kept to
+replay a recording's samples and probabilities after a compiled run."""
+
 
 @click.command()
 @data_options
@@ -52,8 +56,40 @@ from retroprop.i18n import N_, Message, _, count, decimal, ngettext, shown
     metavar="PATH",
     type=click.Path(dir_okay=False),
     callback=output_path,
-    help="Write a CSV of the last layer's bias before each iteration "
-    "(the lecture's exercise 4).",
+    help="The lecture's exercise 4: write, per update, the sample (its data-file "
+    "line), its true class r, the probabilities p_i and the last layer's bias "
+    "before and after, to PATH (CSV, or xlsx for a .xlsx name).",
+)
+@click.option(
+    "--record",
+    "record_names",
+    metavar="NAME",
+    multiple=True,
+    help="Record the parameter NAME (as in the model's state dict: fc3.bias, "
+    "4.weight...) the same way; repeatable; written to --record-to (or to "
+    "--record-bias's file).",
+)
+@click.option(
+    "--record-to",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    callback=output_path,
+    help="Where --record writes (CSV, or xlsx for a .xlsx name).",
+)
+@click.option(
+    "--record-format",
+    type=click.Choice(["csv", "xlsx"]),
+    default=None,
+    help="The recording's format (default: xlsx for a .xlsx file name, else CSV).",
+)
+@click.option(
+    "--csv-dialect",
+    type=click.Choice(["en", "pt", "locale"]),
+    default="en",
+    show_default=True,
+    help="The recording CSV's spreadsheet dialect: en is ',' between fields and '.' "
+    "decimals; pt is ';' and ',' as a pt-BR spreadsheet reads them; locale picks pt "
+    "for a pt_* locale (LC_ALL, LC_NUMERIC, LANG).",
 )
 @click.option(
     "--json",
@@ -88,6 +124,10 @@ def train(
     weight_decay: float,
     save_path: str | None,
     record_bias: str | None,
+    record_names: tuple[str, ...],
+    record_to: str | None,
+    record_format: str | None,
+    csv_dialect: str,
     as_json: bool,
     plot_path: str | None,
     dpi: int,
@@ -107,10 +147,19 @@ def train(
         outputs={
             "--save": save_path,
             "--record-bias": record_bias,
+            "--record-to": record_to,
             "--plot": plot_path,
         },
     )
     check_figure(plot_path, "--plot")
+    record_path = _record_path(record_bias, record_names, record_to)
+    if record_path and record_format is None:
+        from retroprop.teach.record import record_format as format_of
+
+        record_format = format_of(record_path, None)
+    if record_format == "xlsx":
+        _need_openpyxl()
+    dialect = _dialect(csv_dialect)
     import retroprop as rp
     from retroprop.datasets import (
         capacity_hint,
@@ -136,11 +185,37 @@ def train(
     loss = training_loss(split)
     net = build_network(split, hidden, activation, seed=seed, init=init)
     callbacks: list[rp.Callback] = []
-    recorder = None
-    if record_bias:
-        biases = [name for name, _ in net.named_parameters() if name.endswith(".bias")]
-        recorder = rp.RecordParameter(biases[-1])
-        callbacks.append(recorder)
+    recorders: list[rp.RecordParameter] = []
+    snapshots: list[rp.RecordParameter] = []
+    replay = False
+    if record_path:
+        import copy
+
+        wanted = list(record_names)
+        if record_bias:
+            biases = [n for n, _ in net.named_parameters() if n.endswith(".bias")]
+            wanted.insert(0, biases[-1])  # the last layer's bias, as the lecture's
+        wanted = list(dict.fromkeys(wanted))  # each once, in the order asked
+        net_before = copy.deepcopy(net)
+        # Plain recorders run inside the compiled loops, so recording never changes
+        # the run; each update's sample, r and p_i are replayed afterwards from
+        # every parameter's recording. Above RECORD_REPLAY_FLOATS numbers kept, the
+        # recorders compute them during training instead (the NumPy engine).
+        params = dict(net.named_parameters())
+        n_batches = -(-len(y_train) // (batch_size or len(y_train)))
+        size = sum(p.data.size for p in params.values()) * epochs * n_batches
+        replay = regression or size <= RECORD_REPLAY_FLOATS
+        for name in wanted:
+            if replay:
+                recorders.append(rp.RecordParameter(name))
+            else:
+                recorders.append(rp.RecordParameter(name, split.X_train, y_train))
+        if replay and not regression:
+            snapshots = [r for r in recorders if r.name in params] + [
+                rp.RecordParameter(name) for name in params if name not in wanted
+            ]
+        callbacks.extend(recorders)
+        callbacks.extend(s for s in snapshots if s not in recorders)
     with ProgressBar(quiet or as_json) as bar:
         history = rp.train(
             net,
@@ -210,8 +285,26 @@ def train(
     result["notes"] = list(ds.notes)
     result["warnings"] = warnings
     result["hint"] = hint
-    if recorder is not None and record_bias:
-        _write_bias_csv(record_bias, recorder)
+    if recorders and record_path:
+        from retroprop.datasets import split_lines
+        from retroprop.teach.record import record_table, write_record
+
+        if replay:
+            from retroprop.teach.record import replay_samples
+
+            replay_samples(
+                recorders[0],
+                net_before,
+                snapshots,
+                split.X_train,
+                None if regression else y_train,
+                batch_size=batch_size or len(y_train),
+                seed=seed,
+                probabilities=not regression,
+            )
+        lines = split_lines(ds, test_size, seed)[0]
+        table = record_table(recorders, lines=lines, class_names=names)
+        write_record(record_path, table, record_format, dialect)
     if save_path:
         metadata = {
             **{k: result[k] for k in ("lr", "epochs", "seed", "data")},
@@ -255,30 +348,61 @@ def train(
     if as_json:
         emit_json(result)
         return
-    _render(result, save_path, record_bias)
+    _render(result, save_path, record_path, [r.name for r in recorders])
     if plot_path:
         stdout_console().print(
             _("Drew the loss and accuracy per epoch to {path}").format(path=plot_path)
         )
 
 
-def _write_bias_csv(path: str, recorder: Any) -> None:
-    from retroprop.atomic import atomic_write
-
-    k = recorder.values[0].shape[0] if recorder.values else 0
-    with atomic_write(path, "w") as f:
-        f.write(
-            ",".join(
-                ["iteration", "epoch", *[f"{recorder.name}[{i}]" for i in range(k)]]
-            )
-            + "\n"
+def _record_path(
+    record_bias: str | None, names: tuple[str, ...], record_to: str | None
+) -> str | None:
+    """Where the recording goes; refuses --record without a file to write to."""
+    if record_bias and record_to:
+        raise click.UsageError(
+            "--record-bias and --record-to both name the recording's file: give one"
         )
-        for it, ep, v in zip(recorder.iterations, recorder.epochs, recorder.values):
-            f.write(",".join([str(it), str(ep), *[repr(float(x)) for x in v]]) + "\n")
+    if names and not (record_bias or record_to):
+        raise click.UsageError(
+            "--record needs a file to write to: add --record-to PATH (.csv or .xlsx)"
+        )
+    if record_to and not names:
+        raise click.UsageError(
+            "--record-to needs a parameter to record: add --record NAME (fc3.bias...)"
+        )
+    return record_bias or record_to
+
+
+def _dialect(choice: str) -> str:
+    """``en`` or ``pt``; ``locale`` reads LC_ALL, LC_NUMERIC, LANG in that order."""
+    if choice != "locale":
+        return choice
+    import os
+
+    for var in ("LC_ALL", "LC_NUMERIC", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "pt" if value.lower().startswith("pt") else "en"
+    return "en"
+
+
+def _need_openpyxl() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("openpyxl") is None:
+        from retroprop.errors import ConfigError
+
+        raise ConfigError(
+            "an xlsx recording needs openpyxl: pip install 'retroprop[xlsx]'"
+        )
 
 
 def _render(
-    result: dict[str, Any], save_path: str | None, record_bias: str | None
+    result: dict[str, Any],
+    save_path: str | None,
+    record_path: str | None,
+    recorded: list[str],
 ) -> None:
     con = stdout_console()
     arch = "-".join(map(str, result["architecture"]))
@@ -343,11 +467,19 @@ def _render(
         con.print(_("Hint: {hint}").format(hint=shown(result["hint"])))
     if save_path:
         con.print(_("Saved the model to {path}").format(path=save_path))
-    if record_bias:
+    if record_path and regression:
         con.print(
-            _("Wrote the last layer's bias before each iteration to {path}").format(
-                path=record_bias
-            )
+            _(
+                "Wrote {recorded} before and after each update, with each sample, "
+                "to {path}"
+            ).format(recorded=", ".join(recorded), path=record_path)
+        )
+    elif record_path:
+        con.print(
+            _(
+                "Wrote {recorded} before and after each update, with each sample, "
+                "its class r and the probabilities p_i, to {path}"
+            ).format(recorded=", ".join(recorded), path=record_path)
         )
 
 

@@ -29,7 +29,9 @@ class Dataset:
     task : {"classification", "regression"}
     lines : ndarray of shape (n_samples,), int64, or None
         The data file's line number of each row (the header is line 1), the name
-        ``retroprop predict`` and ``explain --sample`` give rows.
+        ``retroprop predict`` and ``explain --sample`` give rows and that
+        ``train --record`` writes to point a student at the sample; None when the
+        data was not read from a file.
     source : dict
         How the file was read: ``encoding``, ``sep``, ``decimal``, ``quotechar``,
         the columns dropped and why, the rows dropped for missing values.

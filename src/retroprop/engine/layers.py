@@ -7,7 +7,7 @@ backward in reverse, handing each the ``delta`` of the one above.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -181,17 +181,33 @@ class Linear(Module):
 class Sequential(Module):
     """Modules applied in order, like ``torch.nn.Sequential``.
 
-    Parameters are named ``"<index>.<name>"`` (``"0.weight"``, ``"0.bias"``,
-    ``"2.weight"``...) exactly as torch names them, so state dicts move between the two.
+    Parameters are named ``"<module name>.<name>"``: by default the module's index
+    (``"0.weight"``, ``"0.bias"``, ``"2.weight"``...) exactly as ``torch.nn.Sequential``
+    names them; with ``names`` the layers keep the names they came with, as the
+    lecture's ``NeuralNetwork`` does (``"fc1.weight"``, ``"fc3.bias"``), so state dicts
+    move between the two either way.
+
+    Parameters
+    ----------
+    *modules : Module
+    names : sequence of str, optional
+        One name per module (an activation's name is usually its index, ``"1"``);
+        different and non-empty. A submodule of a torch model keeps its dotted path
+        (``"layers.0"``).
     """
 
-    def __init__(self, *modules: Module):
+    def __init__(self, *modules: Module, names: Sequence[str] | None = None):
         for i, m in enumerate(modules):
             if not isinstance(m, Module):
                 raise ConfigError(
                     f"Sequential takes retroprop modules; item {i} is {type(m).__name__}"
                 )
         self.modules: list[Module] = list(modules)
+        self.names: list[str] = check_module_names(names, len(self.modules))
+
+    def parameter_name(self, i: int, which: str) -> str:
+        """The state-dict name of module ``i``'s ``which`` (``"fc3.bias"``, ``"4.bias"``)."""
+        return f"{self.names[i]}.{which}"
 
     def __getitem__(self, i: int) -> Module:
         return self.modules[i]
@@ -222,9 +238,9 @@ class Sequential(Module):
         return delta
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        for i, m in enumerate(self.modules):
+        for prefix, m in zip(self.names, self.modules):
             for name, p in m.named_parameters():
-                yield f"{i}.{name}", p
+                yield f"{prefix}.{name}", p
 
     @property
     def linears(self) -> list[Linear]:
@@ -279,25 +295,32 @@ class Sequential(Module):
 
     def config(self) -> list[dict]:  # type: ignore[override]  # one dict per module
         """The architecture as plain data (for saving); see ``from_config``."""
-        return [m.config() for m in self.modules]
+        out = []
+        for i, (name, m) in enumerate(zip(self.names, self.modules)):
+            entry = m.config()
+            if name != str(i):  # a name the network came with ("fc1")
+                entry = {**entry, "module_name": name}
+            out.append(entry)
+        return out
 
     def __repr__(self) -> str:
-        inner = "\n".join(f"  ({i}): {m!r}" for i, m in enumerate(self.modules))
+        inner = "\n".join(f"  ({n}): {m!r}" for n, m in zip(self.names, self.modules))
         return f"Sequential(\n{inner}\n)"
 
     def summary_rows(self) -> list[list]:
-        """One row per module: index, module, parameter names with their shapes,
-        output shape, parameter count (what the notebook display shows)."""
+        """One row per module: its name (``fc1``, or its index), module, parameter
+        names with their shapes, output shape, parameter count (what the notebook
+        display shows)."""
         rows: list[list] = []
         width = self.in_features if self.linears else None
-        for i, m in enumerate(self.modules):
+        for name, m in zip(self.names, self.modules):
             params = list(m.named_parameters())
-            names = ", ".join(f"{i}.{n} {tuple(p.data.shape)}" for n, p in params)
+            shapes = ", ".join(f"{name}.{n} {tuple(p.data.shape)}" for n, p in params)
             if isinstance(m, Linear):
                 width = m.out_features
             shape = f"(n, {width})" if width is not None else ""
             rows.append(
-                [str(i), repr(m), names, shape, sum(p.data.size for _, p in params)]
+                [name, repr(m), shapes, shape, sum(p.data.size for _, p in params)]
             )
         return rows
 
@@ -318,3 +341,25 @@ class Sequential(Module):
                 numeric=[False, False, False, False, True],
             ),
         )
+
+
+def check_module_names(names: Sequence[str] | None, n: int) -> list[str]:
+    """``names`` as a list of ``n`` module names (default ``"0"``, ``"1"``...).
+
+    Raises ``ConfigError`` naming what is wrong: a count that differs from the
+    modules', a name that is not a non-empty string without ``"."``, or a repeat.
+    """
+    if names is None:
+        return [str(i) for i in range(n)]
+    if isinstance(names, str):
+        raise ConfigError(f"names must be a list of strings, got the string {names!r}")
+    out = list(names)
+    if len(out) != n:
+        raise ConfigError(f"names must give one name per module ({n}), got {len(out)}")
+    for name in out:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"a module name must be a non-empty string, got {name!r}")
+    twice = sorted({s for s in out if out.count(s) > 1})
+    if twice:
+        raise ConfigError(f"module names must differ; {twice} appear more than once")
+    return out

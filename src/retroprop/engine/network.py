@@ -26,6 +26,7 @@ def mlp(
     init: str = "torch",
     seed: int | np.random.Generator | None = 0,
     dtype: type | np.dtype = np.float64,
+    names: Sequence[str] | None = None,
 ) -> Sequential:
     """A multilayer perceptron ``Linear, f, Linear, f, ..., Linear``.
 
@@ -45,6 +46,11 @@ def mlp(
     seed : int, numpy.random.Generator or None
         Randomness for every layer's initial values, drawn layer by layer.
     dtype : float64 (default) or float32
+    names : sequence of str, optional
+        Names of the Linear layers, one per layer (``["fc1", "fc2", "fc3"]`` as in
+        the lecture's PyTorch class): the parameters become ``"fc1.weight"``...;
+        the activations are named by their index. Default: every module by its
+        index (``"0.weight"``, ``"2.weight"``...), as ``torch.nn.Sequential``.
     """
     sizes = list(sizes)
     if len(sizes) < 2 or not all(
@@ -71,9 +77,18 @@ def mlp(
         f"the network {'-'.join(map(str, sizes))}",
         copies=TRAINING_COPIES,  # mlp builds networks to train them
     )
+    if names is not None and (
+        isinstance(names, str) or len(list(names)) != len(sizes) - 1
+    ):
+        raise ConfigError(
+            f"names must give one name per Linear layer ({len(sizes) - 1} for sizes "
+            f"{sizes}), got {names!r}"
+        )
     rng = as_generator(seed)
     modules: list[Module] = []
+    module_names: list[str] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        module_names.append(list(names)[i] if names is not None else str(len(modules)))
         modules.append(
             Linear(
                 fan_in, fan_out, init=init, seed=rng, dtype=dtype, activation=activation
@@ -82,8 +97,9 @@ def mlp(
         last = i == len(sizes) - 2
         name = output_activation if last else activation
         if name is not None:
+            module_names.append(str(len(modules)))
             modules.append(ACTIVATIONS[name]())
-    return Sequential(*modules)
+    return Sequential(*modules, names=module_names)
 
 
 def _finite_number(v: object) -> bool:
@@ -106,9 +122,16 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
     # Every layer's sizes checked, then the total against memory, before allocating.
     check_fits_in_memory(count_parameters(config), dtype, "the architecture")
     modules: list[Module] = []
+    names: list[str] = []
     for i, entry in enumerate(config):
         if not isinstance(entry, dict):
             raise ConfigError(f"layer {i} of the architecture is not an object")
+        module_name = entry.get("module_name", str(i))  # as it came: "fc1"
+        if not isinstance(module_name, str):
+            raise ConfigError(
+                f"layer {i}: its module_name must be a string, got {module_name!r}"
+            )
+        names.append(module_name)
         kind = entry.get("type")
         if kind == "linear":
             try:
@@ -150,4 +173,4 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
                 f"the architecture does not chain: a layer of {a.out_features} outputs "
                 f"feeds one of {b.in_features} inputs"
             )
-    return Sequential(*modules)
+    return Sequential(*modules, names=names)

@@ -26,7 +26,12 @@ def linear_names(net: Sequential) -> list[tuple[str, str | None]]:
     out = []
     for i, m in enumerate(net):
         if isinstance(m, Linear):
-            out.append((f"{i}.weight", f"{i}.bias" if m.bias is not None else None))
+            out.append(
+                (
+                    net.parameter_name(i, "weight"),
+                    net.parameter_name(i, "bias") if m.bias is not None else None,
+                )
+            )
     return out
 
 

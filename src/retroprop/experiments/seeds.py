@@ -224,17 +224,20 @@ class SeedsResult(Result):
                 ),
                 numbers,
             )
+        # the lecture's answer is no: descent stops at the minimum below its start
         because = (
             N_(
                 "{worse} of {ok} runs ended clearly worse (final loss above the "
-                "best, {best}, + {by}): each start leads gradient descent into its "
-                "own minimum"
+                "best, {best}, + {by}): each start leads gradient descent down into "
+                "its own local minimum, and nothing guarantees that any of them is "
+                "the global one"
             )
             if self.n_worse
             else N_(
                 "{worse} of {ok} runs ended clearly worse (final loss above the "
-                "best, {best}, + {by}): they agree, yet nothing shows the best found "
-                "is the lowest there is"
+                "best, {best}, + {by}): they agree, yet gradient descent only goes "
+                "down the slope from where it starts, so nothing guarantees that the "
+                "minimum it reaches is the global one"
             )
         )
         return Answer(

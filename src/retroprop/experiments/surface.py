@@ -145,9 +145,11 @@ def filter_normalised_directions(
         W = m.weight.data.astype(np.float64)
         d = rng.standard_normal(W.shape)
         row_norm = np.linalg.norm(d, axis=1, keepdims=True)
-        out[f"{i}.weight"] = d / row_norm * np.linalg.norm(W, axis=1, keepdims=True)
+        out[net.parameter_name(i, "weight")] = (
+            d / row_norm * np.linalg.norm(W, axis=1, keepdims=True)
+        )
         if m.bias is not None:
-            out[f"{i}.bias"] = np.zeros(m.bias.data.shape)
+            out[net.parameter_name(i, "bias")] = np.zeros(m.bias.data.shape)
     return out
 
 

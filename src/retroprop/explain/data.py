@@ -15,8 +15,52 @@ import numpy as np
 
 from retroprop.jsondata import plain
 
-SCHEMA = "retroprop.explain/1"
-"""The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning."""
+SCHEMA = "retroprop.explain/2"
+"""The ``schema`` value of ``Trace.to_dict()``; bumped if a key changes meaning
+(2: layers named as the network names them, ``label``, ``number``, ``stopped``,
+the lecture's factor keys ``dL/dout_i`` and ``dout_i/dz_i`` for hidden layers)."""
+
+
+def layer_label(name: str, number: int, is_output: bool) -> str:
+    """How every view names a Linear layer: its name, then its place in the network.
+
+    ``layer_label("fc1", 1, False)`` is ``"fc1 (hidden layer 1)"``,
+    ``layer_label("fc3", 3, True)`` is ``"fc3 (output layer)"``; ``number`` counts the
+    Linear layers from 1.
+    """
+    if is_output:
+        return f"{name} (output layer)"
+    return f"{name} (hidden layer {number})"
+
+
+def step_context(meta: dict) -> str:
+    """Which step a trace explains and where its weights came from, in one line.
+
+    ``meta`` as the command line fills it: ``step``, ``sample``, ``epoch`` and, for
+    weights read from a file, ``weights`` (``{"file": ..., "epochs": ...}``).
+    ``"step 1, sample 86, epoch 1"``; from a trained model ``"weights from
+    trained.safetensors (trained for 100 epochs); the step explained is update 1
+    of training continued from them (sample 86)"``.
+    """
+    where = ", ".join(
+        f"{k} {meta[k]}" for k in ("step", "sample", "epoch") if k in meta
+    )
+    source = meta.get("weights")
+    if not isinstance(source, dict) or "file" not in source:
+        return where
+    epochs = source.get("epochs")
+    origin = (
+        f"weights from {source['file']} (trained for {epochs} epochs)"
+        if epochs is not None
+        else f"weights from {source['file']}"
+    )
+    if "step" not in meta:
+        return origin
+    sample = f" (sample {meta['sample']})" if "sample" in meta else ""
+    return (
+        f"{origin}; the step explained is update {meta['step']} of training "
+        f"continued from them{sample}"
+    )
 
 
 @dataclass
@@ -29,7 +73,12 @@ class LayerTrace:
     Attributes
     ----------
     name : str
-        The Linear's index in the Sequential (``"0"``, ``"2"``, ``"4"``...).
+        The Linear's name in the network: the name it came with (``"fc1"`` from the
+        lecture's PyTorch class, or given to ``mlp(..., names=...)``), else its index
+        in the Sequential (``"0"``, ``"2"``, ``"4"``...). Its parameters are
+        ``"<name>.weight"`` and ``"<name>.bias"``.
+    number : int
+        Its position among the Linear layers, from 1 (the lecture's layer ``l``).
     activation : str or None
         Name of the activation after the Linear (None: the layer outputs ``z``).
     activation_params : dict
@@ -79,10 +128,16 @@ class LayerTrace:
     activation_params: dict = field(default_factory=dict)
     factor_formulas: dict[str, dict[str, str]] = field(default_factory=dict)
     formulas: dict[str, str | None] = field(default_factory=dict)
+    number: int = 1
 
     @property
     def weight_name(self) -> str:
         return f"{self.name}.weight"
+
+    @property
+    def label(self) -> str:
+        """The one way every view names the layer: ``"fc1 (hidden layer 1)"``."""
+        return layer_label(self.name, self.number, self.is_output)
 
     @property
     def bias_name(self) -> str | None:
@@ -96,6 +151,8 @@ class LayerTrace:
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "number": self.number,
+            "label": self.label,
             "weight_name": self.weight_name,
             "bias_name": self.bias_name,
             "activation": self.activation,
@@ -204,6 +261,11 @@ class TraceData:
     prediction : ndarray of shape (n,) or None
         The predicted class of each sample (``Loss.predict``: the largest output),
         when the targets are classes.
+    stopped : dict or None
+        For a network backpropagation cannot go through (the step function):
+        ``{"at": the first backward factor that has no value, "reason": why}``; the
+        trace then holds the forward pass and the loss only (no ``parameters``,
+        backward arrays NaN). None for a full step.
     """
 
     lr: float
@@ -220,18 +282,34 @@ class TraceData:
     meta: dict = field(default_factory=dict)
     loss_formulas: dict = field(default_factory=dict)
     prediction: np.ndarray | None = None
+    stopped: dict | None = None
 
     @property
     def n_samples(self) -> int:
         return self.x.shape[0]
 
     def parameter(self, name: str, index: tuple[int, ...] | int) -> ParameterTrace:
-        """The entry of parameter ``name`` at ``index`` (``("4.bias", 1)``)."""
+        """The entry of parameter ``name`` at ``index`` (``("fc3.bias", 1)``).
+
+        Raises ``KeyError`` listing the trace's parameter names and their shapes
+        when ``name`` is not one of them or ``index`` is outside its shape.
+        """
         index = (index,) if isinstance(index, (int, np.integer)) else tuple(index)
         for p in self.parameters:
             if p.name == name and p.index == index:
                 return p
-        raise KeyError(f"no parameter {name}{list(index)} in the trace")
+        shapes = {k: v.shape for k, v in self.values().items()}
+        valid = ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
+        if name not in shapes:
+            raise KeyError(
+                f"no parameter named {name!r} in the trace; its parameters (and "
+                f"shapes) are: {valid}"
+            )
+        bounds = ", ".join(f"0..{n - 1}" for n in shapes[name])
+        raise KeyError(
+            f"{name} has no entry {list(index)}: its shape is {list(shapes[name])}, "
+            f"so the index takes {len(shapes[name])} number(s) in {bounds}"
+        )
 
     def grads(self) -> dict[str, np.ndarray]:
         """``{name: gradient array}`` shaped like ``state_dict()``."""
@@ -249,8 +327,8 @@ class TraceData:
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in self.layers:
             shapes[layer.weight_name] = layer.weight.shape
-            if layer.bias is not None:
-                shapes[f"{layer.name}.bias"] = layer.bias.shape
+            if layer.bias_name is not None and layer.bias is not None:
+                shapes[layer.bias_name] = layer.bias.shape
         out = {name: np.empty(shape) for name, shape in shapes.items()}
         for p in self.parameters:
             out[p.name][p.index] = getattr(p, what)
@@ -297,6 +375,7 @@ class TraceData:
                     None if self.prediction is None else self.prediction.tolist()
                 ),
                 "meta": self.meta,
+                "stopped": self.stopped,
             }
         )
         assert isinstance(d, dict)

@@ -5,9 +5,9 @@ The same tables as the terminal renderer; headers and the loss line are LaTeX.
 
 from __future__ import annotations
 
-from retroprop.explain.data import TraceData
+from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
-from retroprop.i18n import N_, _, decimal
+from retroprop.i18n import _, decimal
 
 
 def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
@@ -18,13 +18,9 @@ def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
         ),
         "",
     ]
-    ctx = [
-        f"{_(k)} {trace.meta[k]}"
-        for k in (N_("step"), N_("sample"), N_("epoch"))
-        if k in trace.meta
-    ]
+    ctx = step_context(trace.meta)
     if ctx:
-        lines += [", ".join(ctx).capitalize() + ".", ""]
+        lines += [ctx[0].upper() + ctx[1:] + ".", ""]
     lines += [
         (
             _(

@@ -29,8 +29,12 @@ def to_csv(trace: TraceData, path=None) -> str:
     """The CSV text; also written atomically to ``path`` if given."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    keys = factor_columns(trace)
-    w.writerow([*BASE_COLUMNS, *keys])
+    if trace.stopped is not None:  # no parameter has a gradient: say why
+        w.writerow(["stopped_at", "reason"])
+        w.writerow([trace.stopped["at"], trace.stopped["reason"]])
+    keys = factor_columns(trace) if trace.stopped is None else []
+    if trace.stopped is None:
+        w.writerow([*BASE_COLUMNS, *keys])
     for p in trace.parameters:
         w.writerow(
             [

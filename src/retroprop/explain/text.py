@@ -1,6 +1,6 @@
 """The terminal renderer: one rich table per layer, forward then backward.
 
-Column headers carry the formulas (``z_i = w_i · a_prev + b_i``,
+Column headers carry the formulas (``z_i = w_i · out^(l-1) + b_i``,
 ``dL/dp_r = -1/p_r``...); the numbers are the trace's, formatted, never recomputed.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from retroprop.explain.data import TraceData
+from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
-from retroprop.i18n import N_, _, decimal, ngettext
+from retroprop.i18n import decimal, ngettext
 
 
 def tables(trace: TraceData, digits: int = 6, width: int | None = None) -> list:
@@ -28,11 +28,7 @@ def tables(trace: TraceData, digits: int = 6, width: int | None = None) -> list:
         "One SGD step: loss {loss}, η = {lr}, {n} samples",
         trace.n_samples,
     ).format(loss=trace.loss_function, lr=decimal(f"{trace.lr:g}"), n=trace.n_samples)
-    where = ", ".join(
-        f"{_(k)} {trace.meta[k]}"
-        for k in (N_("step"), N_("sample"), N_("epoch"))
-        if k in trace.meta
-    )
+    where = step_context(trace.meta)
     items: list = [Text(heading + (f" ({where})" if where else ""), style="bold")]
     for view in views(trace, digits):
         widest = [

@@ -12,10 +12,15 @@ gradient into chain-rule factors, shown beside the engine's product:
   ``dL/db_i = dL/dp_r * dp_r/dout_i * dout_i/db_i`` with ``dL/dp_r = -1/p_r``,
   ``dp_r/dout_i = p_r (delta_ri - p_i)``, ``dout_i/db_i = 1``, whose product is
   ``p_i - delta_ri``; for MSE ``dL/dout_i = 2 (out_i - t_i) / k``; ``dout_i/dw_ij =
-  a_j`` for the weights;
-- hidden layers: the backpropagated error ``dL/da_i = sum_k w_ki delta_k``, the
-  activation's derivative ``da_i/dz_i = f'(z_i)`` (``a (1 - a)`` for the sigmoid)
-  and ``dz_i/db_i = 1``, ``dz_i/dw_ij = a_j``.
+  out_j`` for the weights;
+- hidden layers: the backpropagated error ``dL/dout_i = sum_k w_ki dL/dz_k``, the
+  activation's derivative ``dout_i/dz_i = f'(z_i)`` (``a (1 - a)`` for the sigmoid,
+  ``a`` being the neuron's output) and ``dz_i/db_i = 1``, ``dz_i/dw_ij = out_j``.
+
+The notation is the lecture's: ``out_j`` is a neuron's output (``out_j^(l-1)`` the
+previous layer's, the input ``x_j`` for the first layer), ``delta_ri`` is only the
+Kronecker delta (1 when ``i = r``), and the error term ``dL/dz_i`` is written as
+such (the engine's variable ``delta``), never as a bare delta.
 
 Per-sample values are per-sample losses' derivatives; for a batch of ``n`` samples the
 gradient is their mean (the engine's ``reduction="mean"``), and ``factors`` hold the
@@ -41,7 +46,13 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DataError, NotDifferentiableError
-from retroprop.explain.data import SCHEMA, LayerTrace, ParameterTrace, TraceData
+from retroprop.explain.data import (
+    SCHEMA,
+    LayerTrace,
+    ParameterTrace,
+    TraceData,
+    step_context,
+)
 from retroprop.explain.markdown import to_markdown
 from retroprop.explain.tabular import to_csv
 from retroprop.explain.text import to_text
@@ -50,14 +61,17 @@ from retroprop.explain.xlsx import to_xlsx
 __all__ = ["SCHEMA", "LayerTrace", "ParameterTrace", "Trace", "explain_step"]
 
 CHAIN_FORMULAS: dict[str, tuple[str, str]] = {
-    "dL/da_i": (
-        "Σ_k w_ki δ_k",
-        r"\frac{\partial L}{\partial a_i} = \sum_k w_{ki} \delta_k",
+    "dL/dout_i": (
+        "Σ_k w_ki ∂L/∂z_k",
+        (
+            r"\frac{\partial L}{\partial out_i} = \sum_k w_{ki} "
+            r"\frac{\partial L}{\partial z_k}"
+        ),
     ),
     "dout_i/db_i": ("1", r"\frac{\partial out_i}{\partial b_i} = 1"),
     "dz_i/db_i": ("1", r"\frac{\partial z_i}{\partial b_i} = 1"),
-    "dout_i/dw_ij": ("a_j", r"\frac{\partial out_i}{\partial w_{ij}} = a_j"),
-    "dz_i/dw_ij": ("a_j", r"\frac{\partial z_i}{\partial w_{ij}} = a_j"),
+    "dout_i/dw_ij": ("out_j", r"\frac{\partial out_i}{\partial w_{ij}} = out_j"),
+    "dz_i/dw_ij": ("out_j", r"\frac{\partial z_i}{\partial w_{ij}} = out_j"),
     "product": ("dL/dθ", r"\frac{\partial L}{\partial \theta}"),
 }
 """The factors every network has, whatever its loss and activations: key -> (plain
@@ -65,8 +79,8 @@ text of the right-hand side, the whole equation in LaTeX)."""
 
 
 def _derivative_formula(key: str, act: Activation) -> dict[str, str]:
-    """``da_i/dz_i`` (or ``dout_i/dz_i``) written with the activation's derivative."""
-    top = "out_i" if key.startswith("dout") else "a_i"
+    """``dout_i/dz_i`` written with the activation's derivative."""
+    top = "out_i"
     return {
         "text": act.formula("text_prime"),
         "latex": (
@@ -108,9 +122,7 @@ class Trace(TraceData):
         from retroprop.display import html_block, html_lines, html_table
         from retroprop.explain.views import views
 
-        where = ", ".join(
-            f"{k} {self.meta[k]}" for k in ("step", "sample", "epoch") if k in self.meta
-        )
+        where = step_context(self.meta)  # where the weights came from, too
         title = (
             f"One SGD step: loss {self.loss_function}, η = {self.lr:g}, "
             f"{self.n_samples} sample(s)" + (f" ({where})" if where else "")
@@ -169,6 +181,8 @@ def explain_step(
     lr: float = 0.05,
     loss: str = "cross_entropy",
     meta: dict | None = None,
+    *,
+    stop: bool = False,
 ) -> Trace:
     """Run one SGD step of ``net`` on ``x, y`` and record every number of it.
 
@@ -191,6 +205,12 @@ def explain_step(
         outputs) or ``"mse"``.
     meta : dict or None
         Context kept in ``Trace.meta``.
+    stop : bool
+        For a network with an activation that has no derivative (the step
+        function): False raises ``NotDifferentiableError``; True returns the
+        forward pass and the loss, with ``Trace.stopped`` naming the first backward
+        factor that cannot be computed and why (the lecture's point about the step
+        function), and no gradients or update.
 
     Returns
     -------
@@ -201,7 +221,7 @@ def explain_step(
     ConfigError, DataError
         On a loss, learning rate, network or data that cannot be explained.
     NotDifferentiableError
-        When the network has a Step activation.
+        When the network has a Step activation (unless ``stop``).
     """
     from retroprop.train import loss_targets
 
@@ -219,13 +239,13 @@ def explain_step(
     ):
         raise ConfigError(f"lr must be a finite number >= 0, got {lr!r}")
     pairs = _layers_of(net)
-    for m in net:
-        if not getattr(m, "differentiable", True):
-            from retroprop.engine.activations import STEP_WHY
+    dead = [m for m in net if not getattr(m, "differentiable", True)]
+    if dead and not stop:
+        from retroprop.engine.activations import STEP_WHY
 
-            raise NotDifferentiableError(
-                f"cannot explain a step of this network: {STEP_WHY}"
-            )
+        raise NotDifferentiableError(
+            f"cannot explain a step of this network: {STEP_WHY}"
+        )
     X = np.asarray(x, dtype=net.dtype)
     if X.ndim == 1:
         X = X.reshape(1, -1)
@@ -248,6 +268,9 @@ def explain_step(
             )
         if Y.min() < 0 or Y.max() >= k:
             raise DataError(f"y must hold classes 0..{k - 1}, got {Y.min()}..{Y.max()}")
+
+    if dead:
+        return _stopped_trace(net, pairs, X, Y, lr, loss, meta)
 
     # The step itself: the engine's forward, loss, backward and SGD on a copy.
     work = copy.deepcopy(net)
@@ -307,25 +330,25 @@ def explain_step(
             factors.update(loss_factors)
             formulas.update(loss_factor_formulas)
         else:
-            factors["dL/da_i"] = grad_a.copy()
+            factors["dL/dout_i"] = grad_a.copy()
         if f_prime is not None:
-            key = "dout_i/dz_i" if is_output else "da_i/dz_i"
+            key = "dout_i/dz_i"
             factors[key] = f_prime
             formulas[key] = _derivative_formula(key, cast(Activation, act))
-        # the factors every layer has: dz_i/db_i = 1, dz_i/dw_ij = a_j (out_i at an
-        # output without activation), the backpropagated dL/da_i of hidden layers
+        # the factors every layer has: dz_i/db_i = 1, dz_i/dw_ij = out_j (out_i at an
+        # output without activation), the backpropagated dL/dout_i of hidden layers
         s_ = "out" if is_output and act is None else "z"
         generic = [f"d{s_}_i/db_i", f"d{s_}_i/dw_ij", "product"]
-        for key in generic if is_output else ["dL/da_i", *generic]:
+        for key in generic if is_output else ["dL/dout_i", *generic]:
             text, latex = CHAIN_FORMULAS[key]
             formulas[key] = {"text": text, "latex": latex}
         layers.append(
             LayerTrace(
-                name=str(lin_i),
+                name=work.names[lin_i],  # "fc1" as the network came, else "0"
                 activation=getattr(act, "name", None),
                 is_output=is_output,
-                weight=before[f"{lin_i}.weight"],
-                bias=before.get(f"{lin_i}.bias"),
+                weight=before[work.parameter_name(lin_i, "weight")],
+                bias=before.get(work.parameter_name(lin_i, "bias")),
                 a_prev=lin.a_prev.copy(),
                 z=z.copy(),
                 a=(act.a if act is not None else z).copy(),
@@ -337,6 +360,7 @@ def explain_step(
                 activation_params=act.params() if act is not None else {},
                 factor_formulas=formulas,
                 formulas=_activation_formulas(act),
+                number=li + 1,
             )
         )
 
@@ -345,12 +369,12 @@ def explain_step(
         s = layer.symbol
         entries = [(layer.weight_name, idx) for idx in np.ndindex(layer.weight.shape)]
         if layer.bias is not None:
-            bias_name = f"{layer.name}.bias"
+            bias_name = layer.bias_name or ""
             entries += [(bias_name, idx) for idx in np.ndindex(layer.bias.shape)]
         for name, idx in entries:
             i = idx[0]
             cols = {key: arr[:, i] for key, arr in layer.factors.items()}
-            if len(idx) == 2:  # weight w_ij: dz_i/dw_ij = a_j
+            if len(idx) == 2:  # weight w_ij: dz_i/dw_ij = out_j
                 j = idx[1]
                 cols[f"d{s}_i/dw_ij"] = layer.a_prev[:, j]
                 cols["product"] = layer.delta[:, i] * layer.a_prev[:, j]
@@ -387,6 +411,82 @@ def explain_step(
         meta=dict(meta or {}),
         loss_formulas=loss_cls.describe(),
         prediction=prediction,
+    )
+
+
+def _stopped_trace(
+    net: Sequential,
+    pairs: list[tuple[int, int | None]],
+    X: np.ndarray,
+    Y: np.ndarray,
+    lr: float,
+    loss: str,
+    meta: dict | None,
+) -> Trace:
+    """The forward pass and the loss of a network that backpropagation cannot go
+    through, and where the backward pass stops: at the derivative of the topmost
+    activation that has none (the first factor the chain rule needs from it)."""
+    from retroprop.engine.activations import STEP_WHY
+    from retroprop.train import loss_targets
+
+    work = copy.deepcopy(net)
+    out = work(X)
+    loss_cls = LOSSES[loss]
+    loss_fn = loss_cls()
+    targets = loss_targets(Y, net.out_features, loss, out.dtype)
+    loss_value = loss_fn(out, targets)
+    layers, stopped_at = [], None
+    for li, (lin_i, act_i) in enumerate(pairs):
+        lin = cast(Linear, work[lin_i])
+        act = cast(Activation, work[act_i]) if act_i is not None else None
+        is_output = li == len(pairs) - 1
+        z = (
+            act.z
+            if act is not None
+            else (out if is_output else cast(Linear, work[pairs[li + 1][0]]).a_prev)
+        )
+        nan = np.full(z.shape, np.nan)
+        layer = LayerTrace(
+            name=work.names[lin_i],
+            activation=getattr(act, "name", None),
+            is_output=is_output,
+            weight=lin.weight.data.copy(),
+            bias=None if lin.bias is None else lin.bias.data.copy(),
+            a_prev=lin.a_prev.copy(),
+            z=z.copy(),
+            a=(act.a if act is not None else z).copy(),
+            grad_a=nan,
+            f_prime=None,
+            delta=nan.copy(),
+            grad_a_prev=np.full(lin.a_prev.shape, np.nan),
+            factors={},
+            activation_params=act.params() if act is not None else {},
+            formulas=_activation_formulas(act),
+            number=li + 1,
+        )
+        layers.append(layer)
+        if act is not None and not act.differentiable:
+            stopped_at = f"dout_i/dz_i of {layer.label}, {act.name}'(z)"
+    return Trace(
+        lr=float(lr),
+        loss_function=loss,
+        loss=float(loss_value),
+        loss_per_sample=loss_fn.per_sample(out, targets),
+        x=X.copy(),
+        target=Y.copy(),
+        target_values=(
+            None
+            if loss_cls.target == "class"
+            else np.asarray(targets, dtype=out.dtype).reshape(out.shape).copy()
+        ),
+        output=out.copy(),
+        probabilities=loss_fn.probabilities(out),
+        layers=layers,
+        parameters=[],
+        meta=dict(meta or {}),
+        loss_formulas=loss_cls.describe(),
+        prediction=loss_fn.predict(out) if Y.ndim == 1 else None,
+        stopped={"at": stopped_at or "", "reason": STEP_WHY},
     )
 
 

@@ -85,21 +85,27 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     for layer in trace.layers:
         n_out, n_in = layer.weight.shape
         act = layer.activation
-        title = _("Layer {name} forward: Linear({n_in}, {n_out})").format(
-            name=layer.name, n_in=n_in, n_out=n_out
+        title = _("{name} forward: Linear({n_in}, {n_out})").format(
+            name=layer.label, n_in=n_in, n_out=n_out
         )
         title += _(" then {activation}").format(activation=act) if act else ""
         s_ = layer.symbol
+        # the lecture's out_j^(l-1): the previous layer's outputs (x for the first)
+        first = layer.number == 1
+        prev = "x" if first else f"out^({layer.number - 1})"
+        prev_latex = (
+            r"\mathbf{x}" if first else rf"\mathbf{{out}}^{{({layer.number - 1})}}"
+        )
         cols = [
             *_sample_col(trace),
             Column("i", "i"),
             Column(
-                f"{s_}_i = w_i · a_prev + b_i",
-                rf"{s_}_i = \mathbf{{w}}_i \cdot \mathbf{{a}}^{{prev}} + b_i",
+                f"{s_}_i = w_i · {prev} + b_i",
+                rf"{s_}_i = \mathbf{{w}}_i \cdot {prev_latex} + b_i",
             ),
         ]
         if act:
-            a_sym = "out" if layer.is_output else "a"
+            a_sym = "out"
             fm = layer.formulas
             text = f"{a_sym}_i = {act}(z_i)"
             if fm.get("text") and fm["text"] != f"{act}(z)":  # a formula, not the name
@@ -170,15 +176,15 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
         if trace.prediction is not None and k > 1:
             c = int(trace.prediction[s])
             named = f" ({classes[c]})" if c < len(classes) else ""
-            lnamed = rf"\ (	ext{{{classes[c]}}})" if c < len(classes) else ""
+            lnamed = rf"\ (\text{{{classes[c]}}})" if c < len(classes) else ""
             pt = lf.get("prediction_text", "argmax_i out_i")
-            pl = lf.get("prediction_latex", r"rg\max_i out_i")
+            pl = lf.get("prediction_latex", r"\arg\max_i out_i")
             notes.append(
                 (
                     _("{who}predicted class {formula} = {c}{named}").format(
                         who=who, formula=pt, c=c, named=named
                     ),
-                    rf"{lwho}	ext{{predicted class }} {pl} = {c}{lnamed}",
+                    rf"{lwho}\text{{predicted class }} {pl} = {c}{lnamed}",
                 )
             )
     title = _(lf.get("title") or f"{trace.loss_function} loss")
@@ -192,6 +198,16 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             )
         )
     out.append(TableView(title, cols, rows, notes))
+    if trace.stopped is not None:
+        # backpropagation cannot go on: say where and why, and show nothing after
+        out.append(
+            TableView(
+                f"Backpropagation stops at {trace.stopped['at']}",
+                [Column("why", r"\text{why}", False)],
+                [[trace.stopped["reason"]]],
+            )
+        )
+        return out
 
     batch_note = (
         [
@@ -248,8 +264,8 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             what = _("biases") if is_bias else _("weights")
             out.append(
                 TableView(
-                    _("Layer {name} backward: {what} {parameter}").format(
-                        name=layer.name, what=what, parameter=pname
+                    _("{name} backward: {what} {parameter}").format(
+                        name=layer.label, what=what, parameter=pname
                     ),
                     cols,
                     rows,

@@ -106,6 +106,9 @@ def to_xlsx(trace: TraceData, path) -> None:
         raise ConfigError(
             "the xlsx format needs openpyxl: pip install 'retroprop[xlsx]'"
         ) from None
+    if trace.stopped is not None:
+        _stopped_xlsx(trace, path)
+        return
     wb = Workbook()
     wp = wb.active
     # the sheets' names in the language in use; formulas name them quoted ('passo'!B2)
@@ -172,14 +175,14 @@ def to_xlsx(trace: TraceData, path) -> None:
             return f
 
         zs = sh.block(
-            f"layer {layer.name}: z_i = w_i . a_prev + b_i",
+            f"{layer.label}: z_i = w_i . out_prev + b_i",
             [f"z_{i}" for i in range(n_out)],
             z_formula,
         )
         if layer.activation is not None:
             fa = layer.formulas.get("spreadsheet")
             a_rows = sh.block(
-                f"layer {layer.name}: a_i = {layer.activation}(z_i)"
+                f"{layer.label}: out_i = {layer.activation}(z_i)"
                 + ("" if fa else " (retroprop's values: no spreadsheet formula)"),
                 [f"a_{i}" for i in range(n_out)],
                 lambda i, s, zs=zs, fa=fa, L=layer: (
@@ -273,8 +276,8 @@ def to_xlsx(trace: TraceData, path) -> None:
             above = trace.layers[li + 1]
             d_above = deltas[li + 1]
             grad_a = sh.block(
-                f"layer {layer.name}: dL/da_i = sum_k w_ki delta_k",
-                [f"dL/da_{i}" for i in range(n_out)],
+                f"{layer.label}: dL/dout_i = sum_k w_ki dL/dz_k",
+                [f"dL/dout_{i}" for i in range(n_out)],
                 lambda i, s, above=above, d_above=d_above: (
                     "="
                     + "+".join(
@@ -286,7 +289,7 @@ def to_xlsx(trace: TraceData, path) -> None:
         if layer.activation is not None:
             fp = layer.formulas.get("spreadsheet_prime")
             fprime = sh.block(
-                f"layer {layer.name}: f'(z_i) for {layer.activation}"
+                f"{layer.label}: f'(z_i) for {layer.activation}"
                 + ("" if fp else " (retroprop's values: no spreadsheet formula)"),
                 [f"f'(z_{i})" for i in range(n_out)],
                 lambda i, s, fp=fp, zs=zs, a=a_rows, L=layer: (
@@ -296,20 +299,20 @@ def to_xlsx(trace: TraceData, path) -> None:
                 ),
             )
             deltas[li] = sh.block(
-                f"layer {layer.name}: delta_i = dL/dz_i",
-                [f"delta_{i}" for i in range(n_out)],
+                f"{layer.label}: dL/dz_i",
+                [f"dL/dz_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a, f=fprime: (
                     f"={sh.cell(g[i], s)}*{sh.cell(f[i], s)}"
                 ),
             )
         else:
             deltas[li] = sh.block(
-                f"layer {layer.name}: delta_i = dL/dz_i",
-                [f"delta_{i}" for i in range(n_out)],
+                f"{layer.label}: dL/dz_i",
+                [f"dL/dz_{i}" for i in range(n_out)],
                 lambda i, s, g=grad_a: f"={sh.cell(g[i], s)}",
             )
 
-    # gradients: the mean over the samples of delta_i (bias) and delta_i a_j (weight)
+    # gradients: the mean over the samples of dL/dz_i (bias) and dL/dz_i out_j (weight)
     for li, layer in enumerate(trace.layers):
         prev = layer_rows[li][0]
         for (name, idx), r in prow.items():
@@ -336,6 +339,45 @@ def to_xlsx(trace: TraceData, path) -> None:
 
     # Into memory first: openpyxl's ZipFile, left half-written by a full disk, would
     # print a traceback from its __del__; the bytes then go out in one atomic write.
+    buf = io.BytesIO()
+    wb.save(buf)
+    write_bytes(path, buf.getvalue())
+
+
+def _stopped_xlsx(trace: TraceData, path) -> None:
+    """A step backpropagation cannot make: the forward tables (numbers as numbers)
+    and, on the ``stopped`` sheet, the factor where it stops and why."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from retroprop.explain.views import views
+
+    wb = Workbook()
+    stop = wb.active
+    assert stop is not None and trace.stopped is not None
+    stop.title = "stopped"
+    stop.append(["stopped_at", trace.stopped["at"]])
+    stop.append(["reason", trace.stopped["reason"]])
+    stop["A1"].font = stop["A2"].font = Font(bold=True)
+    ws = wb.create_sheet("forward")
+    for view in views(trace, digits=17)[:-1]:
+        ws.append([view.title])
+        ws.cell(ws.max_row, 1).font = Font(bold=True)
+        ws.append([c.text for c in view.columns])
+        for row in view.rows:
+            ws.append(
+                [
+                    float(v) if c.numeric and v not in ("", "nan") else v
+                    for c, v in zip(view.columns, row)
+                ]
+            )
+        for text, _kind in view.notes:
+            ws.append([text])
+        ws.append([])
+    import io
+
+    from retroprop.atomic import write_bytes
+
     buf = io.BytesIO()
     wb.save(buf)
     write_bytes(path, buf.getvalue())

@@ -298,8 +298,8 @@ class BlasRunner(FlatParameters):
                     (
                         "linear",
                         0.0,
-                        f"{i}.weight",
-                        f"{i}.bias" if m.bias is not None else None,
+                        net.parameter_name(i, "weight"),
+                        net.parameter_name(i, "bias") if m.bias is not None else None,
                     )
                 )
             else:

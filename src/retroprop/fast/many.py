@@ -358,8 +358,8 @@ def _run_numpy(
     W, b = {}, {}
     for i, m in enumerate(mods):
         if isinstance(m, Linear):
-            W[i] = f"{i}.weight"
-            b[i] = f"{i}.bias" if m.bias is not None else None
+            W[i] = template.parameter_name(i, "weight")
+            b[i] = template.parameter_name(i, "bias") if m.bias is not None else None
     T = None if loss == "cross_entropy" else loss_targets(y, k, loss, X.dtype)
     grad = np.zeros_like(theta)
     gv = layout.views(grad)

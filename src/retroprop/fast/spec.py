@@ -154,13 +154,13 @@ class Layout:
                 kinds.append(LINEAR)
                 widths.append(m.out_features)
                 w_off.append(size)
-                names.append(f"{i}.weight")
+                names.append(net.parameter_name(i, "weight"))
                 shapes.append(m.weight.data.shape)
                 offsets.append(size)
                 size += m.weight.data.size
                 if m.bias is not None:
                     b_off.append(size)
-                    names.append(f"{i}.bias")
+                    names.append(net.parameter_name(i, "bias"))
                     shapes.append(m.bias.data.shape)
                     offsets.append(size)
                     size += m.bias.data.size

@@ -72,8 +72,9 @@ def to_torch(net: Sequential):
     Returns
     -------
     torch.nn.Sequential
-        Module ``i`` is retroprop's module ``i``; weights of shape ``(out, in)`` in the
-        network's dtype (float64 or float32), so ``state_dict()`` names and values
+        Module ``i`` is retroprop's module ``i``, under its name (``fc1`` for a
+        network named so, else ``"0"``, ``"1"``...); weights of shape ``(out, in)`` in
+        the network's dtype (float64 or float32), so ``state_dict()`` names and values
         agree with ``net.state_dict()``.
     """
     torch = import_torch()
@@ -102,7 +103,13 @@ def to_torch(net: Sequential):
                 f"torch attribute to a torch.nn class name); supported: Linear, "
                 f"{', '.join(c.__name__ for c in _with_torch())}"
             )
-    return torch.nn.Sequential(*modules)
+    if net.names == [str(i) for i in range(len(net))]:
+        return torch.nn.Sequential(*modules)
+    from collections import OrderedDict
+
+    # the layers keep their names ("fc1"); torch's module names cannot hold "."
+    keys = [name.replace(".", "_") for name in net.names]
+    return torch.nn.Sequential(OrderedDict(zip(keys, modules)))
 
 
 def _resolve(torch, dotted: str) -> Any:
@@ -192,7 +199,11 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
                 f"{sorted(str(d) for d in dtypes)}; convert with model.double()"
             )
         dtype = np.dtype(str(next(iter(dtypes))).replace("torch.", ""))
-    for kind, m, _where in steps:
+    names: list[str] = []
+    for kind, m, where in steps:
+        # a submodule keeps its name in the model ("fc1", or "0" in a Sequential);
+        # an activation called as a function is named by its position
+        names.append(where[len("layer ") :].strip("'") if kind == "linear" else "")
         if kind == "linear":
             lin = Linear(
                 m.in_features,
@@ -207,7 +218,11 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
             modules.append(lin)
         else:
             modules.append(m)  # the activation, built by _trace
-    net = Sequential(*modules)
+    taken = set(names)
+    for i, name in enumerate(names):
+        if not name:
+            names[i] = str(i) if str(i) not in taken else f"{i}_activation"
+    net = Sequential(*modules, names=names)
     for a, b in zip(net.linears[:-1], net.linears[1:]):
         if a.out_features != b.in_features:
             raise ConfigError(

@@ -32,6 +32,7 @@ from retroprop.engine.losses import LOSSES
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DivergenceError, RetropropError
+from retroprop.explain.data import layer_label
 from retroprop.explain.trace import Trace, explain_step
 from retroprop.recipe import Split, prepare_data
 from retroprop.training import TrainingStep
@@ -369,7 +370,8 @@ class Session:
         self.batch_size = check_batch_size(b)
 
     def parameter(self, name: str) -> np.ndarray:
-        """The array of parameter ``name`` (``"2.weight"``), shape (out, in) or (out,)."""
+        """The array of parameter ``name`` (``"2.weight"``, ``"fc2.weight"`` on a named
+        network), shape (out, in) or (out,)."""
         params = dict(self.net.named_parameters())
         if name not in params:
             raise ConfigError(
@@ -449,17 +451,23 @@ class Session:
         )
 
     def layers(self) -> list[dict[str, Any]]:
-        """The network for drawing: per linear layer its name, weight and bias."""
+        """The network for drawing: per linear layer its name (as the network names
+        it: ``"fc1"``, else its index), its label (``"fc1 (hidden layer 1)"``, as
+        every explain view names it), weight and bias."""
         out = []
-        modules = [(str(i), m) for i, m in enumerate(self.net.modules)]
+        modules = list(zip(self.net.names, self.net.modules))
+        number = 0
+        n_linear = sum(isinstance(m, Linear) for m in self.net.modules)
         for k, (name, mod) in enumerate(modules):
             if isinstance(mod, Linear):
+                number += 1
                 act = ""
                 if k + 1 < len(modules) and not isinstance(modules[k + 1][1], Linear):
                     act = type(modules[k + 1][1]).__name__
                 out.append(
                     {
                         "name": name,
+                        "label": layer_label(name, number, number == n_linear),
                         "weight": mod.weight.data.tolist(),
                         "bias": (
                             mod.bias.data.tolist()

@@ -21,6 +21,7 @@ from typing import Any
 
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
+from retroprop.explain.data import layer_label, step_context
 from retroprop.i18n import N_, _, html_lang
 from retroprop.jsondata import plain
 
@@ -68,7 +69,9 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     layers : list of dict
         Layer 0 is the inputs, then one per Linear: ``size``, ``kind`` (``"input"``,
         ``"hidden"``, ``"output"``), ``activation`` (name or None), ``module`` (the
-        Linear's index in the Sequential) and ``bias`` (its ``state_dict`` name).
+        Linear's name in the network: ``"fc1"``, or its index ``"0"``), ``label``
+        (``layer_label``: ``"fc1 (hidden layer 1)"``) and ``bias`` (its
+        ``state_dict`` name).
     linears : list of dict
         One per Linear: ``module``, ``weight`` and ``bias`` names, ``in``, ``out`` and
         the diagram layers it connects (``from``, ``to``).
@@ -101,13 +104,14 @@ def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
                 "size": lin.out_features,
                 "kind": "output" if n == len(lin_idx) - 1 else "hidden",
                 "activation": act,
-                "module": i,
+                "module": net.names[i],
+                "label": layer_label(net.names[i], n + 1, n == len(lin_idx) - 1),
                 "bias": bias,
             }
         )
         linears.append(
             {
-                "module": i,
+                "module": net.names[i],
                 "weight": names[id(lin.weight)],
                 "bias": bias,
                 "in": lin.in_features,
@@ -138,13 +142,14 @@ def layout_from_trace(trace: dict) -> tuple[list[dict], list[dict]]:
     linears = []
     for n, row in enumerate(rows):
         out, inp = len(row["weight"]), len(row["weight"][0])
-        module = int(row["name"])
+        module = row["name"]
         layers.append(
             {
                 "size": out,
                 "kind": "output" if row["is_output"] else "hidden",
                 "activation": row["activation"],
                 "module": module,
+                "label": layer_label(module, n + 1, row["is_output"]),
                 "bias": row["bias_name"],
             }
         )
@@ -250,6 +255,8 @@ def trace_html(trace: Any, title: str | None = None) -> str:
     -------
     str
     """
+    if getattr(trace, "stopped", None) is not None:
+        return _stopped_html(trace, title)
     d = trace.to_dict() if hasattr(trace, "to_dict") else trace
     meta = d.get("meta") or {}
     sample = meta.get("sample")
@@ -261,6 +268,8 @@ def trace_html(trace: Any, title: str | None = None) -> str:
     for k in ("data", "seed"):
         if k in meta:
             header[k] = meta[k]
+    if isinstance(meta.get("weights"), dict):
+        header["weights"] = step_context(meta)
     return render_html(
         [d],
         class_names=meta.get("class_names"),
@@ -305,3 +314,43 @@ def write_html(path: str | os.PathLike, page: str) -> None:
     from retroprop.atomic import write_text
 
     write_text(path, page)
+
+
+def _stopped_html(trace: Any, title: str | None) -> str:
+    """A step backpropagation cannot make: the forward tables and, highlighted, the
+    factor where the backward pass stops and why (no diagram: there is nothing to
+    click through)."""
+    import html as h
+
+    from retroprop.explain.views import views
+
+    title = title or "retroprop: backpropagation stops"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{h.escape(title)}</title>",
+        (
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:"
+            "collapse;margin:.5em 0 1.5em}td,th{border:1px solid #999;padding:3px "
+            "8px}td{text-align:right}.stopped{border:2px solid #b00;padding:1em;"
+            "background:#fee}</style></head><body>"
+        ),
+        f"<h1>{h.escape(title)}</h1>",
+    ]
+    all_views = views(trace)
+    for view in all_views[:-1]:
+        parts.append(f"<h2>{h.escape(view.title)}</h2><table><tr>")
+        parts += [f"<th>{h.escape(c.text)}</th>" for c in view.columns]
+        parts.append("</tr>")
+        for row in view.rows:
+            cells = "".join(f"<td>{h.escape(v)}</td>" for v in row)
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+        parts += [f"<p>{h.escape(text)}</p>" for text, _ in view.notes]
+    last = all_views[-1]
+    parts.append(
+        f'<div class="stopped" id="stopped"><h2>{h.escape(last.title)}</h2>'
+        f"<p>{h.escape(last.rows[0][0])}</p></div>"
+    )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

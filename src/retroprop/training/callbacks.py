@@ -230,26 +230,63 @@ class EarlyStopping(Callback):
 
 
 class RecordParameter(Callback):
-    """Records a parameter's value before every iteration (the lecture's exercise 4).
+    """Records a parameter before and after every update (the lecture's exercise 4).
 
-    ``RecordParameter("4.bias")`` on the lecture's network keeps the last layer's
-    bias as it was before each update, in ``values`` (one copy per iteration), with
-    the iteration numbers (1-based) in ``iterations`` and epochs in ``epochs``.
+    ``RecordParameter("fc3.bias")`` (``"4.bias"`` on an unnamed network) keeps the
+    last layer's bias as it was before each update in ``values`` and as the update
+    left it in ``after`` (one copy per iteration), with the iteration numbers
+    (1-based) in ``iterations``, epochs in ``epochs`` and the rows of ``X`` the
+    update used in ``samples``. Given the training data ``X, y``, it also keeps what
+    the hand update needs: each sample's true class ``r`` in ``targets`` and the
+    probabilities ``p_i = softmax(out)_i`` the network gave it before the update in
+    ``probabilities``.
+
+    Without ``X`` and ``y`` the compiled paths record it inside their loops (the
+    run is the same as without it); they record ``values`` and ``after`` but not
+    ``samples``. With ``X`` or ``y``, training runs on the NumPy engine.
+
+    Parameters
+    ----------
+    name : str
+        A name of ``net.state_dict()``.
+    X : ndarray of shape (n_samples, n_features), optional
+    y : ndarray of shape (n_samples,), optional
+        The arrays given to ``train`` (``state.batch`` indexes them).
+
+    Attributes
+    ----------
+    values, after : list of ndarray, each shaped like the parameter
+    iterations, epochs : list of int
+    samples : list of ndarray of shape (batch,)
+        Empty when a compiled path recorded (no ``X``, ``y``).
+    targets : list of ndarray of shape (batch,)
+        Empty without ``y``.
+    probabilities : list of ndarray of shape (batch, k)
+        Empty without ``X``.
     """
 
     per_iteration = True
 
-    def __init__(self, name: str):
+    def __init__(
+        self, name: str, X: np.ndarray | None = None, y: np.ndarray | None = None
+    ):
         self.name = name
+        self.X = None if X is None else np.asarray(X)
+        self.y = None if y is None else np.asarray(y)
         self.values: list[np.ndarray] = []
+        self.after: list[np.ndarray] = []
         self.iterations: list[int] = []
         self.epochs: list[int] = []
+        self.samples: list[np.ndarray] = []
+        self.targets: list[np.ndarray] = []
+        self.probabilities: list[np.ndarray] = []
 
     def on_train_begin(self, state: TrainState) -> None:
         names = [n for n, _ in state.net.named_parameters()]
         if self.name not in names:
             raise ConfigError(
-                f"no parameter named {self.name!r}; the network has {names}"
+                f"no parameter named {self.name!r}; the network's parameters are "
+                f"{', '.join(names)}"
             )
         self._param = dict(state.net.named_parameters())[self.name]
 
@@ -257,12 +294,35 @@ class RecordParameter(Callback):
         self.values.append(self._param.data.copy())
         self.iterations.append(state.iteration)
         self.epochs.append(state.epoch)
+        idx = np.asarray(state.batch if state.batch is not None else [], dtype=int)
+        self.samples.append(idx.copy())
+        if self.y is not None:
+            self.targets.append(self.y[idx].copy())
+        if self.X is not None:
+            from retroprop.engine.losses import softmax
+
+            # the forward the update is about to run, seen from here: p = softmax(out)
+            self.probabilities.append(softmax(state.net(self.X[idx])))
+
+    def on_iteration_end(self, state: TrainState) -> None:
+        self.after.append(self._param.data.copy())
+
+    def on_train_end(self, state: TrainState) -> None:
+        # The compiled paths hand over the values before each update (``add``): the
+        # value after the last one is the parameter as training left it.
+        if len(self.after) < len(self.values):
+            self.after.append(self._param.data.copy())
 
     def add(self, values: np.ndarray, first_iteration: int, epoch: int) -> None:
         """Record ``values`` of shape ``(m, *parameter shape)``: the parameter before
         iterations ``first_iteration .. first_iteration + m - 1`` of ``epoch`` (how
-        the compiled paths, which record inside their loops, hand them over)."""
+        the compiled paths, which record inside their loops, hand them over). Each
+        value is also the one after the iteration before it (``after``); the last
+        ``after`` is completed at the end of training. The compiled paths record no
+        ``samples`` (a recorder given ``X`` or ``y`` runs on the NumPy engine)."""
         for i, v in enumerate(values):
+            if len(self.after) < len(self.values):  # the previous update's result
+                self.after.append(v.copy())
             self.values.append(v.copy())
             self.iterations.append(first_iteration + i)
             self.epochs.append(epoch)
@@ -271,8 +331,12 @@ class RecordParameter(Callback):
 def recorded_by_runner(cb) -> bool:
     """Whether ``cb`` is a plain ``RecordParameter``, whose recording the compiled
     paths do themselves (so recording never changes which engine runs, nor the
-    result); a subclass that changes its hooks is run by the NumPy engine."""
+    result); a subclass that changes its hooks is run by the NumPy engine, and so
+    is a recorder given ``X`` or ``y``: each sample's class ``r`` and
+    probabilities ``p_i`` are computed in Python before every update."""
     if not isinstance(cb, RecordParameter):
+        return False
+    if cb.X is not None or cb.y is not None:
         return False
     if any(hook in getattr(cb, "__dict__", {}) for hook in ITERATION_HOOKS):
         return False

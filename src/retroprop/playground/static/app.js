@@ -53,10 +53,12 @@ function niceScale(m) {  // the legend's end: 1, 2 or 5 times a power of ten >= 
   return 10 * p;
 }
 
-function layerName(L, nLayers) {
+function layerName(L, layers) {
+  // the explain views' one label: "fc1 (hidden layer 1)", "fc3 (output layer)"
   if (L === 0) return "input";
-  if (L === nLayers - 1) return "output";
-  return `hidden ${L}`;
+  const lin = layers[L - 1];
+  if (lin && lin.label) return lin.label;
+  return L === layers.length ? "output layer" : `hidden layer ${L}`;
 }
 
 const SHELL = `
@@ -95,8 +97,8 @@ const SHELL = `
     <h2 id="net-title">Network <small id="arch"></small></h2>
     <div class="legend" id="legend"></div>
     <fieldset class="toggle"><legend>Colour neurons by</legend>
-      <label><input type="radio" name="colour" value="activation" checked> activation a</label>
-      <label><input type="radio" name="colour" value="delta"> δ = ∂L/∂z</label>
+      <label><input type="radio" name="colour" value="activation" checked> output out</label>
+      <label><input type="radio" name="colour" value="delta"> ∂L/∂z</label>
     </fieldset>
     <svg id="network" role="group" aria-label="the network: tab to a neuron, weight or bias and press Enter for its numbers"></svg>
   </section>
@@ -289,7 +291,7 @@ export function mount(root, transport, options = {}) {
           const d = `M${x(L - 1) + 12},${y(L - 1, j)} C${(x(L - 1) + x(L)) / 2},${y(L - 1, j)} ${(x(L - 1) + x(L)) / 2},${y(L, i)} ${x(L) - 12},${y(L, i)}`;
           const g = sv("g", {class: "edge" + (key === sel ? " selected" : ""), "data-param": key,
                              tabindex: "0", role: "button",
-                             "aria-label": `weight from ${layerName(L - 1, nL)} neuron ${j + 1} to ${layerName(L, nL)} neuron ${i + 1}: value ${short(w)}`});
+                             "aria-label": `weight from ${layerName(L - 1, s.layers)} neuron ${j + 1} to ${layerName(L, s.layers)} neuron ${i + 1}: value ${short(w)}`});
           g.append(sv("path", {d, class: "line", stroke: mix(w / wscale),
                                "stroke-width": String(0.6 + 5 * Math.min(1, Math.abs(w) / wscale))}));
           g.append(sv("path", {d, class: "hit"}));
@@ -305,7 +307,7 @@ export function mount(root, transport, options = {}) {
                     : L === nL - 1 ? (s.class_names[i] || `class ${i}`) : "";
         const g = sv("g", {class: "neuron" + (key === sel ? " selected" : ""), "data-neuron": key,
                            tabindex: "0", role: "button",
-                           "aria-label": `${layerName(L, nL)} neuron ${i + 1}${label ? " (" + label + ")" : ""}: ${state.colour === "activation" ? "activation" : "delta"} ${short(v)}`});
+                           "aria-label": `${layerName(L, s.layers)} neuron ${i + 1}${label ? " (" + label + ")" : ""}: ${state.colour === "activation" ? "output out" : "∂L/∂z"} ${short(v)}`});
         g.append(sv("circle", {cx: x(L), cy: y(L, i), r: 12, fill: v === null ? "#fff" : mix(v / vscale)}));
         if (label) {
           const t = sv("text", {x: L === 0 ? x(L) - 16 : x(L) + 16, y: y(L, i) + 4,
@@ -322,7 +324,7 @@ export function mount(root, transport, options = {}) {
                                 class: "bias" + (bkey === sel ? " selected" : ""),
                                 fill: mix(b / wscale), "data-param": bkey, tabindex: "0",
                                 role: "button",
-                                "aria-label": `bias of ${layerName(L, nL)} neuron ${i + 1}: value ${short(b)}`});
+                                "aria-label": `bias of ${layerName(L, s.layers)} neuron ${i + 1}: value ${short(b)}`});
           bind(r, {kind: "param", name: `${lin.name}.bias`, index: [i]});
           nodes.append(r);
         }
@@ -332,10 +334,10 @@ export function mount(root, transport, options = {}) {
     const legend = $("#legend");
     legend.replaceChildren(
       scaleBar("weights and biases", wscale),
-      scaleBar(state.colour === "activation" ? "neuron activation a" : "neuron δ = ∂L/∂z", vscale),
+      scaleBar(state.colour === "activation" ? "neuron output out" : "neuron ∂L/∂z", vscale),
     );
     if (state.colour === "delta") {
-      legend.append(el("p", {class: "note", text: "δ > 0: the next update lowers the weights into that neuron from positive inputs (w ← w − η δ a_j)."}));
+      legend.append(el("p", {class: "note", text: "∂L/∂z > 0: the next update lowers the weights into that neuron from positive inputs (w_ij ← w_ij − η ∂L/∂z_i out_j)."}));
     }
     restoreFocus();
   }
@@ -399,7 +401,7 @@ export function mount(root, transport, options = {}) {
       row("η", num(tr.lr, "lr"));
       row("updated", num(p.updated, "updated"));
       const i = t.index[0];
-      if (rec && rec.delta) row(`δ of neuron ${i + 1} (∂L/∂z)`, num(rec.delta[0][i], "delta"));
+      if (rec && rec.delta) row(`∂L/∂z_${i + 1} of neuron ${i + 1}`, num(rec.delta[0][i], "delta"));
       box.append(dl);
       box.append(el("h4", {text: "Chain rule"}));
       const forms = (rec && rec.factor_formulas) || {};
@@ -411,7 +413,7 @@ export function mount(root, transport, options = {}) {
                      num(p.factors[k], "factor:" + k)));
       }
       box.append(ul);
-      // The lecture's chain multiplies its factors; the engine computes delta = dL/dz
+      // The lecture's chain multiplies its factors; the engine computes dL/dz
       // once per neuron (p - onehot at the outputs) and grad = delta x the last factor.
       // Both lines are shown with full numbers: the second closes exactly in floating
       // point; the first may differ from delta in the last digits (then "≈").
@@ -422,9 +424,9 @@ export function mount(root, transport, options = {}) {
         const prod = front.reduce((a, k) => a * p.factors[k], 1);
         const sign = prod === d ? "=" : "≈";
         box.append(el("p", {class: "arith", "data-arith": "delta",
-          text: `δ_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`}));
+          text: `∂L/∂z_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`}));
         box.append(el("p", {class: "arith", "data-arith": "grad",
-          text: `∂L/∂θ = δ_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`}));
+          text: `∂L/∂θ = ∂L/∂z_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`}));
       } else {
         box.append(el("p", {class: "arith", text: `∂L/∂θ = mean over the ${tr.n_samples} samples of ${chain.join(" × ")} = ${exact(p.grad)}`}));
       }
@@ -442,8 +444,8 @@ export function mount(root, transport, options = {}) {
       });
       box.append(form);
     } else {
-      const nL = tr.layers.length + 1, L = t.layer, i = t.index;
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${layerName(L, nL)} neuron ${i + 1}`})));
+      const L = t.layer, i = t.index;
+      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${layerName(L, s.layers)} neuron ${i + 1}`})));
       const dl = el("dl");
       const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
       if (L === 0) {
@@ -451,12 +453,12 @@ export function mount(root, transport, options = {}) {
         if (tr.layers[0].grad_a_prev) row("∂L/∂x", num(tr.layers[0].grad_a_prev[0][i], "grad"));
       } else {
         const rec = tr.layers[L - 1];
-        row("z = w·a_prev + b", num(rec.z[0][i], "z"));
-        row(rec.is_output ? "out" : "a = f(z)", num(rec.a[0][i], "value"));
+        row("z = w·out⁽ˡ⁻¹⁾ + b", num(rec.z[0][i], "z"));
+        row(rec.activation ? "out = f(z)" : "out = z", num(rec.a[0][i], "value"));
         if (rec.is_output && tr.probabilities) row("p (softmax)", num(tr.probabilities[0][i], "p"));
-        if (rec.grad_a) row("∂L/∂a", num(rec.grad_a[0][i], "grad"));
+        if (rec.grad_a) row("∂L/∂out", num(rec.grad_a[0][i], "grad"));
         if (rec.f_prime) row("f′(z)", num(rec.f_prime[0][i], "f_prime"));
-        row("δ = ∂L/∂z", num(rec.delta[0][i], "delta"));
+        row("∂L/∂z", num(rec.delta[0][i], "delta"));
       }
       box.append(dl);
     }
@@ -509,7 +511,7 @@ export function mount(root, transport, options = {}) {
       box.replaceChildren();
       p.neurons.forEach((layer, l) => layer.forEach((_, i) => {
         const c = el("canvas", {width: 40, height: 40, role: "img", "data-heatmap": `${l + 1}:${i}`,
-                                "aria-label": `output of hidden ${l + 1} neuron ${i + 1} over the plane`});
+                                "aria-label": `output out of ${layerName(l + 1, state.snap.layers)} neuron ${i + 1} over the plane`});
         box.append(el("figure", {}, c, el("figcaption", {text: `h${l + 1}.${i + 1}`})));
       }));
     }
