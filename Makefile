@@ -9,7 +9,7 @@ SITE ?= site
 # Material for MkDocs prints a long notice about MkDocs 2 on every build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test bench lint ruff format-check mypy docs docs-serve wheel-check clean
+.PHONY: run test bench lint ruff format-check mypy docs docs-serve wheel-check catalogues clean
 
 $(BIN)/retroprop: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,17 @@ docs-serve: $(VENV)/.docs-deps
 # The built wheel, installed into a fresh venv, runs the main commands.
 wheel-check: $(BIN)/retroprop
 	bash .ci/wheel-check $(BIN)/python
+
+# The translations (docs/languages.md): extract the marked messages into the template,
+# merge them into each language's .po (new ones arrive empty, changed ones fuzzy), then
+# compile the .mo files the package ships. Translate in the .po, then run it again.
+LOCALES := src/retroprop/locale
+catalogues: $(VENV)/.test-deps
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location \
+		--sort-output --project retroprop -o $(LOCALES)/retroprop.pot .
+	$(BIN)/pybabel update -D retroprop -i $(LOCALES)/retroprop.pot -d $(LOCALES) \
+		--no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile --statistics -D retroprop -d $(LOCALES)
 
 clean:
 	rm -rf $(VENV) build site src/*.egg-info .pytest_cache

@@ -10,8 +10,13 @@ cold build takes minutes and would be charged to that test (or its timeout).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+# The suite asserts English output; the language tests (test_i18n.py) ask for theirs.
+os.environ["RETROPROP_LANG"] = "en"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -176,7 +176,10 @@ def test_no_private_name_crosses_a_package():
             private = [
                 part
                 for part in [*dep.split("."), name or ""]
-                if part.startswith("_") and not part.startswith("__")
+                if part.startswith("_")
+                and not part.startswith("__")
+                and part
+                != "_"  # gettext's _() (retroprop.i18n) is public by convention
             ]
             if private and package_of(dep) != package_of(m):
                 crossing.append(f"{MODULES[m].relative_to(SRC)}:{line} {dep} {name}")
@@ -188,6 +191,7 @@ LEAVES = {
     "retroprop.atomic",
     "retroprop.display",
     "retroprop.plots",
+    "retroprop.i18n",
 }
 """Views and utilities that import nothing of retroprop but each other: any layer may
 call them (``History.plot()`` draws with ``retroprop.plots``, as pandas' ``.plot()``)."""

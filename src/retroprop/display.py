@@ -18,6 +18,8 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from retroprop.i18n import decimal
+
 LARGE = 1e6
 """From this magnitude on, ``fmt`` writes scientific notation."""
 SMALL = 1e-4
@@ -38,7 +40,8 @@ def fmt(v: Any, digits: int = 6, *, decimals: int | None = None) -> str:
 
     Both styles switch to scientific notation outside ``[SMALL, LARGE)``, so no
     number is ever wider than about ``digits + 6`` characters; ``-0`` is ``0``;
-    NaN and infinities are ``nan``, ``inf``, ``-inf``.
+    NaN and infinities are ``nan``, ``inf``, ``-inf``. In Portuguese
+    (``retroprop.i18n.language()``) the decimal point is a comma: ``0,9667``.
     """
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return str(v)
@@ -54,8 +57,8 @@ def fmt(v: Any, digits: int = 6, *, decimals: int | None = None) -> str:
     else:
         s = f"{x:.{max(decimals - 1, 1)}e}"
     if s.lstrip("-").strip("0.") == "":  # -0, -0.0000
-        return s.lstrip("-")
-    return s
+        s = s.lstrip("-")
+    return decimal(s)  # the decimal comma in Portuguese: people read this
 
 
 def escape(text: Any) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 
 from retroprop.atomic import write_bytes
 from retroprop.errors import ConfigError
+from retroprop.i18n import N_, _, language
 
 DPI = 100
 """Default dots per inch: of the PNG written, and of the figure shown in a notebook."""
@@ -128,10 +129,29 @@ def _figure(kind: str, size: tuple[float, float] | None = None, dpi: float = DPI
     )
 
 
+def _decimal_comma(fig: Any) -> None:
+    """In Portuguese, the tick labels of the linear axes with the decimal comma."""
+    if language() != "pt":
+        return
+    from matplotlib.ticker import ScalarFormatter
+
+    class CommaFormatter(ScalarFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            text = super().__call__(x, pos)
+            # in mathtext a bare comma is punctuation (a space after it): {,}
+            return text.replace(".", "{,}" if text.startswith("$") else ",")
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_formatter()) is ScalarFormatter:
+                axis.set_major_formatter(CommaFormatter())
+
+
 def _save(fig, path: str | os.PathLike | None) -> Any:
     """``fig`` itself when ``path`` is None; else render it in the format of the
     path's extension at the figure's dpi into memory, write it atomically and return
     the path."""
+    _decimal_comma(fig)
     if path is None:
         return fig
     fmt = figure_format(path)
@@ -216,10 +236,10 @@ def plot_activations(
 
 
 _STATUS_TEXT = {
-    "converged": "converged",
-    "not converged": "not converged (crawling)",
-    "oscillating": "oscillating",
-    "diverged": "diverged",
+    "converged": N_("converged"),
+    "not converged": N_("not converged (crawling)"),
+    "oscillating": N_("oscillating"),
+    "diverged": N_("diverged"),
 }
 
 
@@ -257,19 +277,19 @@ def plot_descent(
                 mec="k",
                 ls="none",
                 zorder=5,
-                label="global minimum" if is_global else "local minimum",
+                label=_("global minimum") if is_global else _("local minimum"),
             )
         for xk, fk, gk in zip(run.x, run.f, run.grad):
             # the same drawn length (5 % of the panel) whatever the slope
             half = 0.05 / np.hypot(1 / sx, gk / sy)
             t = np.array([xk - half, xk + half])
             ax.plot(t, fk + gk * (t - xk), color="C1", lw=1, alpha=0.7)
-        ax.plot([], [], color="C1", lw=1, label="tangent, slope dL/dw")
-        ax.plot(run.x, run.f, "-o", color="C0", ms=3.5, lw=1, label="path w_k")
-        ax.plot(run.x[:1], run.f[:1], "s", color="C3", ms=7, label="start")
+        ax.plot([], [], color="C1", lw=1, label=_("tangent, slope dL/dw"))
+        ax.plot(run.x, run.f, "-o", color="C0", ms=3.5, lw=1, label=_("path w_k"))
+        ax.plot(run.x[:1], run.f[:1], "s", color="C3", ms=7, label=_("start"))
         ax.set_xlim(x[0], x[-1])
         ax.set_ylim(lo - pad, hi + pad)
-        status = _STATUS_TEXT[run.status]
+        status = _(_STATUS_TEXT[run.status])
         if run.minimum is not None:
             status += ", global min." if run.reached_global else ", LOCAL min."
         ax.set_title(f"$\\eta$ = {run.lr:g}, $w_0$ = {run.x0:g}: {status}", fontsize=10)
@@ -345,7 +365,7 @@ def plot_boundary(
         )
     ax.set_xlabel(result.feature_names[0])
     ax.set_ylabel(result.feature_names[1])
-    ax.legend(title="class (points: data)", fontsize=9, loc="best")
+    ax.legend(title=_("class (points: data)"), fontsize=9, loc="best")
     ax.set_title(
         title
         or "Decision regions of the trained network (other features at their mean)"
@@ -382,8 +402,8 @@ def plot_surface(
             label=f"{label} (barrier {line.barrier:.3g})",
         )
     ax1.set_xlabel(f"$\\alpha$  (0: network of seed {s1}, 1: network of seed {s2})")
-    ax1.set_ylabel("L  (training loss)")
-    ax1.set_title("Loss on $(1-\\alpha)\\,w_a + \\alpha\\, w_b$")
+    ax1.set_ylabel(_("L  (training loss)"))
+    ax1.set_title(_("Loss on $(1-\\alpha)\\,w_a + \\alpha\\, w_b$"))
     ax1.legend(fontsize=9)
     ax1.grid(alpha=0.3)
     p = result.plane
@@ -401,12 +421,12 @@ def plot_surface(
         ms=16,
         label=f"trained $w_a$ (L = {p.center_loss:.3g})",
     )
-    fig.colorbar(cs, ax=ax2, label="L  (training loss, log scale)", format="%.2g")
-    ax2.set_xlabel("a  (along filter-normalised direction $d_1$)")
-    ax2.set_ylabel("b  (along $d_2$)")
-    ax2.set_title("Loss on $w_a + a\\,d_1 + b\\,d_2$")
+    fig.colorbar(cs, ax=ax2, label=_("L  (training loss, log scale)"), format="%.2g")
+    ax2.set_xlabel(_("a  (along filter-normalised direction $d_1$)"))
+    ax2.set_ylabel(_("b  (along $d_2$)"))
+    ax2.set_title(_("Loss on $w_a + a\\,d_1 + b\\,d_2$"))
     ax2.legend(loc="upper right", fontsize=9)
-    fig.suptitle("The loss surface around trained networks")
+    fig.suptitle(_("The loss surface around trained networks"))
     return _save(fig, path)
 
 
@@ -450,9 +470,9 @@ def plot_sweep(
                     epochs[finite[-1]], curve[finite[-1]], "x", color=color, ms=9, mew=2
                 )
     ax1.set_yscale("log")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("L  (training loss, log scale)")
-    ax1.set_title("Training loss per epoch (dashed, x: diverged)")
+    ax1.set_xlabel(_("epoch"))
+    ax1.set_ylabel(_("L  (training loss, log scale)"))
+    ax1.set_title(_("Training loss per epoch (dashed, x: diverged)"))
     ax1.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax1.grid(alpha=0.3, which="both")
     lrs = np.asarray(result.lrs)
@@ -465,7 +485,7 @@ def plot_sweep(
             color="C0",
             s=30,
             alpha=0.7,
-            label="run" if j == 0 else None,
+            label=_("run") if j == 0 else None,
         )
         bad = result.diverged[:, j]
         ax2.scatter(
@@ -474,7 +494,7 @@ def plot_sweep(
             color="C3",
             marker="x",
             s=60,
-            label="diverged run" if j == 0 else None,
+            label=_("diverged run") if j == 0 else None,
         )
     with np.errstate(invalid="ignore"):
         mean = np.array(
@@ -483,11 +503,11 @@ def plot_sweep(
                 for i in range(len(lrs))
             ]
         )
-    ax2.plot(lrs, mean, "-", color="C0", lw=1.5, label="mean of converging runs")
+    ax2.plot(lrs, mean, "-", color="C0", lw=1.5, label=_("mean of converging runs"))
     ax2.set_xscale("log")
     ax2.set_ylim(-0.03, 1.03)
-    ax2.set_xlabel("$\\eta$  (learning rate, log scale)")
-    ax2.set_ylabel("final training accuracy")
+    ax2.set_xlabel(_("$\\eta$  (learning rate, log scale)"))
+    ax2.set_ylabel(_("final training accuracy"))
     ax2.set_title(f"Accuracy after {result.loss.shape[2]} epochs")
     ax2.legend(fontsize=9, loc="lower left")
     ax2.grid(alpha=0.3, which="both")
@@ -605,8 +625,8 @@ def plot_seeds(
         ls="--",
         label=f"best + {result.worse_by:g}: beyond is clearly worse",
     )
-    a1.set_xlabel("final L  (training loss)")
-    a1.set_ylabel("runs")
+    a1.set_xlabel(_("final L  (training loss)"))
+    a1.set_ylabel(_("runs"))
     a1.set_title(f"Final loss of {ok.sum()} runs: {result.n_worse} clearly worse")
     if len(loss):
         a1.set_xlim(
@@ -617,19 +637,19 @@ def plot_seeds(
     acc = result.final_accuracy[ok]
     bins = np.linspace(acc.min() - 0.005, acc.max() + 0.005, 21) if len(acc) else 10
     a2.hist(acc, bins=bins, color="C2", edgecolor="k", lw=0.5)
-    a2.set_xlabel("final training accuracy")
-    a2.set_ylabel("runs")
-    a2.set_title("Final accuracy")
+    a2.set_xlabel(_("final training accuracy"))
+    a2.set_ylabel(_("runs"))
+    a2.set_title(_("Final accuracy"))
     iu = np.triu_indices(len(result.seeds), 1)
     raw = result.raw_distance[iu]
     ali = result.aligned_distance[iu]
     raw, ali = raw[np.isfinite(raw)], ali[np.isfinite(ali)]  # diverged runs left out
     bins = np.linspace(0, max(raw.max(), ali.max(), 1e-12), 40) if len(raw) else 10
-    a3.hist(raw, bins=bins, alpha=0.6, color="C1", label="as trained")
-    a3.hist(ali, bins=bins, alpha=0.6, color="C4", label="hidden neurons aligned")
-    a3.set_xlabel("distance $\\|w_i - w_j\\|$ between two runs' parameters")
-    a3.set_ylabel("pairs of runs")
-    a3.set_title("Pairwise parameter distances")
+    a3.hist(raw, bins=bins, alpha=0.6, color="C1", label=_("as trained"))
+    a3.hist(ali, bins=bins, alpha=0.6, color="C4", label=_("hidden neurons aligned"))
+    a3.set_xlabel(_("distance $\\|w_i - w_j\\|$ between two runs' parameters"))
+    a3.set_ylabel(_("pairs of runs"))
+    a3.set_title(_("Pairwise parameter distances"))
     a3.legend(fontsize=9)
     # each run's closest other run, relative to the size of the two weight vectors
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -647,7 +667,7 @@ def plot_seeds(
     )
     a4.set_xlim(left=0)
     a4.set_xlabel(r"aligned distance to the nearest other run / $\|w\|$")
-    a4.set_ylabel("runs")
+    a4.set_ylabel(_("runs"))
     a4.set_title(f"{result.n_minima} distinct minima among {ok.sum()} runs")
     a4.legend(fontsize=9)
     from matplotlib.ticker import MaxNLocator
@@ -668,7 +688,7 @@ def plot_history(
     size=None,
     dpi: float = DPI,
     title: str | None = None,
-    val_label: str = "validation",
+    val_label: str = N_("validation"),
 ) -> Any:
     """Loss and accuracy per epoch of one training run.
 
@@ -685,8 +705,8 @@ def plot_history(
     fig = _figure("history", size, dpi)
     ax1, ax2 = fig.subplots(1, 2)
     epochs = np.arange(1, history.epochs + 1)
-    ax1.plot(epochs, history.loss, "-", color="C0", lw=2, label="training")
-    ax2.plot(epochs, history.accuracy, "-", color="C0", lw=2, label="training")
+    ax1.plot(epochs, history.loss, "-", color="C0", lw=2, label=_("training"))
+    ax2.plot(epochs, history.accuracy, "-", color="C0", lw=2, label=_("training"))
     if history.val_loss:
         ax1.plot(
             epochs[: len(history.val_loss)],
@@ -694,7 +714,7 @@ def plot_history(
             "-",
             color="C1",
             lw=2,
-            label=val_label,
+            label=_(val_label),
         )
         ax2.plot(
             epochs[: len(history.val_accuracy)],
@@ -702,17 +722,17 @@ def plot_history(
             "-",
             color="C1",
             lw=2,
-            label=val_label,
+            label=_(val_label),
         )
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("L  (mean loss per sample)")
-    ax1.set_title("Loss")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("accuracy")
+    ax1.set_xlabel(_("epoch"))
+    ax1.set_ylabel(_("L  (mean loss per sample)"))
+    ax1.set_title(_("Loss"))
+    ax2.set_xlabel(_("epoch"))
+    ax2.set_ylabel(_("accuracy"))
     ax2.set_ylim(-0.02, 1.02)
-    ax2.set_title("Accuracy")
+    ax2.set_title(_("Accuracy"))
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=9)
-    fig.suptitle(title or "Training")
+    fig.suptitle(title or _("Training"))
     return _save(fig, path)

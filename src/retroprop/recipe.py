@@ -26,6 +26,7 @@ from retroprop.datasets import (
 from retroprop.engine.layers import Sequential
 from retroprop.engine.network import mlp
 from retroprop.errors import ConfigError, DataError
+from retroprop.i18n import _
 from retroprop.train import evaluate, predict
 
 
@@ -208,7 +209,9 @@ def network_factory(
 def describe(split: Split, hidden: Sequence[int], activation: str) -> str:
     """``"4-4-3-3 sigmoid network on iris"``: the network and the data, in words."""
     arch = "-".join(map(str, [split.n_features, *hidden, split.n_classes]))
-    return f"{arch} {activation} network on {split.dataset.name}"
+    return _("{arch} {activation} network on {data}").format(
+        arch=arch, activation=activation, data=split.dataset.name
+    )
 
 
 def confusion_matrix(

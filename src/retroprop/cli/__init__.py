@@ -14,6 +14,8 @@ import sys
 
 import click
 
+from retroprop.i18n import N_, _, set_language
+
 # name -> "module:attribute"; a command's module is imported only when it runs.
 COMMANDS = {
     "train": "retroprop.cli.train:train",
@@ -39,8 +41,64 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in COMMANDS:
             module, attr = COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module), attr)
+            return translated(getattr(importlib.import_module(module), attr))
         return super().get_command(ctx, name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        translated(self)
+        super().format_help(ctx, formatter)
+
+
+_ENGLISH: dict[tuple[int, str], str] = {}  # (id of a holder, attribute) -> English
+
+
+def translated(command: click.Command) -> click.Command:
+    """``command`` with its help and its options' help in the language in use (the
+    texts are written in English and marked with ``N_``; ``--lang`` is known only
+    once the root group has parsed it, after the modules were imported)."""
+
+    def tr(holder: object, attr: str) -> None:
+        key = (id(holder), attr)
+        text = _ENGLISH.setdefault(key, getattr(holder, attr, None) or "")
+        if text:
+            setattr(holder, attr, _(text))
+
+    if not any(p.name == "lang" for p in command.params):
+        command.params.append(lang_option())  # `retroprop train --lang pt` too
+    for holder in [command, *command.params]:
+        tr(holder, "help")
+        if isinstance(holder, click.Command):
+            tr(holder, "short_help")
+    if isinstance(command, click.Group) and not isinstance(command, LazyGroup):
+        for sub in command.commands.values():
+            translated(sub)
+    return command
+
+
+def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None):
+    if value is not None or ctx.parent is None:
+        set_language(value)  # None at the root: RETROPROP_LANG, then the locale
+        translated(ctx.command)  # its help, should --help follow
+    return value
+
+
+LANG_HELP = N_(
+    "Language of the output: pt (português) or en (English); default: "
+    "RETROPROP_LANG, then the locale (LANG=pt_BR.UTF-8 gives pt)."
+)
+
+
+def lang_option() -> click.Option:
+    """``--lang pt|en``: on the root group and on every command."""
+    return click.Option(
+        ["--lang"],
+        type=click.Choice(["pt", "en"]),
+        default=None,
+        is_eager=True,
+        expose_value=False,
+        callback=_choose_language,
+        help=LANG_HELP,
+    )
 
 
 @click.group(
@@ -56,6 +114,9 @@ def cli() -> None:
     """
 
 
+cli.params.append(lang_option())
+
+
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
@@ -67,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="retroprop", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("retroprop: interrupted", err=True)
+        click.echo(_("retroprop: interrupted"), err=True)
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as e:
         e.show()  # bare `retroprop`: the help text, as click prints it
@@ -76,28 +137,41 @@ def main(argv: list[str] | None = None) -> None:
         # One line, like every other error: what is wrong and where to read more.
         where = e.ctx.command_path if e.ctx is not None else "retroprop"
         click.echo(
-            f"retroprop: error: {_one_line(e.format_message())} (see '{where} --help')",
+            _("retroprop: error: {message} (see '{where} --help')").format(
+                message=_one_line(e.format_message()), where=where
+            ),
             err=True,
         )
         sys.exit(e.exit_code)
     except click.ClickException as e:
-        click.echo(f"retroprop: error: {_one_line(e.format_message())}", err=True)
+        click.echo(
+            _("retroprop: error: {message}").format(
+                message=_one_line(e.format_message())
+            ),
+            err=True,
+        )
         sys.exit(e.exit_code)
     except DivergenceError as e:
-        click.echo(f"retroprop: error: {_one_line(e)}", err=True)
+        click.echo(
+            _("retroprop: error: {message}").format(message=_one_line(e)), err=True
+        )
         sys.exit(1)
     except (RetropropError, OSError) as e:
-        click.echo(f"retroprop: error: {_one_line(e)}", err=True)
+        click.echo(
+            _("retroprop: error: {message}").format(message=_one_line(e)), err=True
+        )
         sys.exit(2)
     except MemoryError:
         click.echo(
-            "retroprop: error: out of memory: the network or the data is too large "
-            "for this machine; try smaller --hidden sizes or --batch-size",
+            _(
+                "retroprop: error: out of memory: the network or the data is too large "
+                "for this machine; try smaller --hidden sizes or --batch-size"
+            ),
             err=True,
         )
         sys.exit(2)
     except KeyboardInterrupt:
-        click.echo("retroprop: interrupted", err=True)
+        click.echo(_("retroprop: interrupted"), err=True)
         sys.exit(130)
     except Exception as e:  # never a traceback, unless asked for
         if os.environ.get("RETROPROP_DEBUG"):

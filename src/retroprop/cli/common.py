@@ -9,9 +9,11 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import click
+
+from retroprop.i18n import _, shown
 
 
 def stdout_console() -> Any:
@@ -49,9 +51,12 @@ def table(title: str, columns: Sequence[str]) -> Any:
     """A rich table: the first and the word columns left, numbers right."""
     from rich.table import Table
 
-    t = Table(title=title, title_justify="left")
+    t = Table(title=_(title), title_justify="left")
     for i, c in enumerate(columns):
-        t.add_column(c, justify="left" if i == 0 or c in TEXT_COLUMNS else "right")
+        justify: Literal["left", "right"] = (
+            "left" if i == 0 or c in TEXT_COLUMNS else "right"
+        )
+        t.add_column(_(c) if c else c, justify=justify)  # marked N_ by the commands
     return t
 
 
@@ -60,7 +65,7 @@ def confusion_table(m: Any, class_names: Sequence[str], title: str) -> Any:
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
-    t.add_column("true \\ predicted", style="bold")
+    t.add_column(_("true \\ predicted"), style="bold")
     for c in class_names:
         t.add_column(c, justify="right")
     for i, c in enumerate(class_names):
@@ -94,7 +99,9 @@ def write_files(
 
 def answer_line(console: Any, answer: Any) -> None:
     """``Question? answer: because`` with the question in bold."""
-    console.print(f"[bold]{answer.question}[/bold] {answer.answer}: {answer.because}.")
+    console.print(
+        f"[bold]{_(answer.question)}[/bold] {_(answer.answer)}: {shown(answer.because)}."
+    )
 
 
 def json_to_stdout(result: Any, json_path: str | None) -> bool:
@@ -107,4 +114,4 @@ def json_to_stdout(result: Any, json_path: str | None) -> bool:
 
 
 def footer(console: Any, written: list[str]) -> None:
-    console.print("Wrote " + ", ".join(written))
+    console.print(_("Wrote {paths}").format(paths=", ".join(written)))

@@ -32,6 +32,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, _, decimal
 
 
 @click.group()
@@ -106,17 +107,19 @@ def activations(
         return
     con = stdout_console()
     t = table(
-        f"Activations on [{x_range[0]:g}, {x_range[1]:g}]",
-        ["f", "f(low)", "f(0)", "f(high)", "max f'", "note"],
+        _("Activations on [{low}, {high}]").format(
+            low=decimal(f"{x_range[0]:g}"), high=decimal(f"{x_range[1]:g}")
+        ),
+        ["f", "f(low)", "f(0)", "f(high)", "max f'", N_("note")],
     )
     for row in result.summary:
-        note = "" if row["trainable"] else "jumps at 0; f' = 0 elsewhere"
+        note = "" if row["trainable"] else _("jumps at 0; f' = 0 elsewhere")
         t.add_row(
             row["name"],
-            f"{row['f_low']:.4g}",
-            f"{row['f_zero']:.4g}",
-            f"{row['f_high']:.4g}",
-            f"{row['max_derivative']:.4g}",
+            *(
+                decimal(f"{row[k]:.4g}")
+                for k in ("f_low", "f_zero", "f_high", "max_derivative")
+            ),
             note,
         )
     con.print(t)
@@ -224,12 +227,16 @@ def descent(
         f"{mins}"
     )
     t = table(
-        f"Gradient descent, {steps} steps",
-        ["eta", "w0", "final w", "L(final w)", "outcome"],
+        _("Gradient descent, {steps} steps").format(steps=steps),
+        ["eta", "w0", N_("final w"), N_("L(final w)"), N_("outcome")],
     )
     for r in result.runs:
         t.add_row(
-            f"{r.lr:g}", f"{r.x0:g}", f"{r.final_x:.5g}", f"{r.final_f:.5g}", r.outcome
+            decimal(f"{r.lr:g}"),
+            decimal(f"{r.x0:g}"),
+            decimal(f"{r.final_x:.5g}"),
+            decimal(f"{r.final_f:.5g}"),
+            r.outcome,
         )
     con.print(t)
     footer(con, written)
@@ -345,15 +352,24 @@ def boundary(
         return
     con = stdout_console()
     con.print(
-        f"Decision regions of the {what} on {result.feature_names[0]} (x) and "
-        f"{result.feature_names[1]} (y), other features at their mean"
+        _(
+            "Decision regions of the {what} on {x} (x) and {y} (y), other features "
+            "at their mean"
+        ).format(what=what, x=result.feature_names[0], y=result.feature_names[1])
     )
     con.print(
-        f"network accuracy (all features): {fmt(result.accuracy, decimals=4)}; "
-        f"points in their own region on this slice: "
-        f"{fmt(result.slice_accuracy, decimals=4)}"
+        _(
+            "network accuracy (all features): {accuracy}; points in their own "
+            "region on this slice: {slice}"
+        ).format(
+            accuracy=fmt(result.accuracy, decimals=4),
+            slice=fmt(result.slice_accuracy, decimals=4),
+        )
     )
-    t = table("Share of the drawn plane per class", ["class", "share", "points"])
+    t = table(
+        N_("Share of the drawn plane per class"),
+        [N_("class"), N_("share"), N_("points")],
+    )
     for name, share, count in zip(
         result.class_names, result.class_share, result.class_points
     ):

@@ -15,6 +15,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import _, ngettext
 
 
 @click.command()
@@ -94,11 +95,25 @@ def report(
     con = stdout_console()
     n = len(rec.recorder.traces)
     if rec.regression is not None:
-        final = f"final training R² {fmt(rec.regression.curves['r2'][-1], decimals=4)}"
+        final = _("final training R² {r2}").format(
+            r2=fmt(rec.regression.curves["r2"][-1], decimals=4)
+        )
     else:
-        final = f"final training accuracy {fmt(rec.history.accuracy[-1], decimals=4)}"
+        final = _("final training accuracy {accuracy}").format(
+            accuracy=fmt(rec.history.accuracy[-1], decimals=4)
+        )
     con.print(
-        f"Wrote {output}: {n} recorded step{'s' if n != 1 else ''} of "
-        f"{rec.history.iterations} iterations, {rec.history.epochs} epochs "
-        f"({final}). Open it in a browser; it needs no network."
+        ngettext(
+            "Wrote {output}: {n} recorded step of {iterations} iterations, {epochs} "
+            "epochs ({final}). Open it in a browser; it needs no network.",
+            "Wrote {output}: {n} recorded steps of {iterations} iterations, {epochs} "
+            "epochs ({final}). Open it in a browser; it needs no network.",
+            n,
+        ).format(
+            output=output,
+            n=n,
+            iterations=rec.history.iterations,
+            epochs=rec.history.epochs,
+            final=final,
+        )
     )

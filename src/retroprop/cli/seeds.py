@@ -32,14 +32,15 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, _, decimal
 
 ROWS = (
-    ("final_loss", "final training loss", 4),
-    ("final_accuracy", "final training accuracy", 4),
-    ("test_accuracy", "test accuracy", 4),
-    ("raw_distance", "distance between runs, as trained", 3),
-    ("aligned_distance", "distance between runs, aligned", 3),
-    ("norm", "parameter norm ||w||", 3),
+    ("final_loss", N_("final training loss"), 4),
+    ("final_accuracy", N_("final training accuracy"), 4),
+    ("test_accuracy", N_("test accuracy"), 4),
+    ("raw_distance", N_("distance between runs, as trained"), 3),
+    ("aligned_distance", N_("distance between runs, aligned"), 3),
+    ("norm", N_("parameter norm ||w||"), 3),
 )
 """The spread table: key of ``SeedsResult.spread``, row name, decimals shown."""
 
@@ -148,24 +149,42 @@ def seeds(
     spread = result.spread
     if spread:
         con.print(
-            f"{n} trainings of the {describe(split, hidden, activation)}: {epochs} "
-            f"epochs, eta = {lr:g}, batch size {batch_size or len(split.y_train)}, "
-            f"seeds {seed}..{seed + n - 1}; trained in {fmt(result.train_seconds, decimals=1)} s "
-            f"({result.settings['engine']} engine), {fmt(seconds, decimals=1)} s in all"
+            _(
+                "{n} trainings of the {network}: {epochs} epochs, eta = {lr}, batch "
+                "size {batch_size}, seeds {first}..{last}; trained in {seconds} s "
+                "({engine} engine), {total} s in all"
+            ).format(
+                n=n,
+                network=describe(split, hidden, activation),
+                epochs=epochs,
+                lr=decimal(f"{lr:g}"),
+                batch_size=batch_size or len(split.y_train),
+                first=seed,
+                last=seed + n - 1,
+                seconds=fmt(result.train_seconds, decimals=1),
+                engine=result.settings["engine"],
+                total=fmt(seconds, decimals=1),
+            )
         )
-        t = table("Spread over the runs", ["", "min", "median", "max"])
+        t = table(N_("Spread over the runs"), ["", N_("min"), N_("median"), N_("max")])
         for key, name, decimals in ROWS:
             if key in spread:
-                t.add_row(name, *(fmt(v, decimals=decimals) for v in spread[key]))
+                t.add_row(_(name), *(fmt(v, decimals=decimals) for v in spread[key]))
         con.print(t)
     answer_line(con, result.same_minimum)
     answer_line(con, result.global_minimum)
     if 0 < (~ok).sum() < n:
-        con.print(f"{int((~ok).sum())} runs diverged and are left out.")
+        con.print(_("{n} runs diverged and are left out.").format(n=int((~ok).sum())))
     if result.n_minima > 1:
         tm = table(
-            "The lowest minima found",
-            ["minimum", "runs", "best loss", "mean loss", "mean accuracy"],
+            N_("The lowest minima found"),
+            [
+                N_("minimum"),
+                N_("runs"),
+                N_("best loss"),
+                N_("mean loss"),
+                N_("mean accuracy"),
+            ],
         )
         for i, m in enumerate(result.minima[:5]):
             tm.add_row(

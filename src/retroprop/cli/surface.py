@@ -30,6 +30,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, _, decimal
 
 STAGES = ("training seed", "training seed", "line between", "plane around")
 
@@ -141,19 +142,27 @@ def surface(
         return
     con = stdout_console()
     con.print(
-        f"Loss surface of the {describe(split, hidden, activation)}: seeds {pair[0]} "
-        f"and {pair[1]}, {epochs} epochs, eta = {lr:g}"
+        _(
+            "Loss surface of the {network}: seeds {a} and {b}, {epochs} epochs, "
+            "eta = {lr}"
+        ).format(
+            network=describe(split, hidden, activation),
+            a=pair[0],
+            b=pair[1],
+            epochs=epochs,
+            lr=decimal(f"{lr:g}"),
+        )
     )
     t = table(
-        "Along the line (1 - alpha) w_a + alpha w_b",
-        ["", "L(0)", "L(1)", "max L", "barrier"],
+        N_("Along the line (1 - alpha) w_a + alpha w_b"),
+        ["", "L(0)", "L(1)", N_("max L"), N_("barrier")],
     )
     for name, ln in (
-        ("as trained", result.line),
-        ("hidden neurons aligned", result.aligned_line),
+        (N_("as trained"), result.line),
+        (N_("hidden neurons aligned"), result.aligned_line),
     ):
         t.add_row(
-            name,
+            _(name),
             f"{fmt(ln.loss[0], decimals=4)}",
             f"{fmt(ln.loss[-1], decimals=4)}",
             f"{fmt(np.max(ln.loss), decimals=4)}",
@@ -162,9 +171,16 @@ def surface(
     con.print(t)
     p = result.plane
     con.print(
-        f"Around w_a on [-{span:g}, {span:g}]^2 ({resolution}x{resolution} points): "
-        f"L(w_a) = {fmt(p.center_loss, decimals=4)}, lowest {fmt(np.min(p.loss), decimals=4)}, highest "
-        f"{fmt(np.max(p.loss), decimals=4)}"
+        _(
+            "Around w_a on [-{span}, {span}]^2 ({n}x{n} points): L(w_a) = {center}, "
+            "lowest {lowest}, highest {highest}"
+        ).format(
+            span=decimal(f"{span:g}"),
+            n=resolution,
+            center=fmt(p.center_loss, decimals=4),
+            lowest=fmt(np.min(p.loss), decimals=4),
+            highest=fmt(np.max(p.loss), decimals=4),
+        )
     )
     answer_line(con, result.same_valley)
     footer(con, written)

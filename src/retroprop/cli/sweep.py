@@ -38,6 +38,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, _, decimal, list_separator
 from retroprop.recipe import LECTURE
 
 
@@ -132,20 +133,35 @@ def sweep_lr(
         return
     con = stdout_console()
     con.print(
-        f"Learning-rate sweep of the {describe(split, hidden, activation)}: {epochs} "
-        f"epochs, batch size {batch_size or len(split.y_train)}, seeds "
-        f"{seeds[0]}..{seeds[-1]}"
+        _(
+            "Learning-rate sweep of the {network}: {epochs} epochs, batch size "
+            "{batch_size}, seeds {first}..{last}"
+        ).format(
+            network=describe(split, hidden, activation),
+            epochs=epochs,
+            batch_size=batch_size or len(split.y_train),
+            first=seeds[0],
+            last=seeds[-1],
+        )
     )
     t = table(
-        "Final training loss and accuracy per eta (mean over seeds)",
-        ["eta", "loss", "L / L(start)", "jitter", "accuracy", "diverged", "verdict"],
+        N_("Final training loss and accuracy per eta (mean over seeds)"),
+        [
+            "eta",
+            N_("loss"),
+            "L / L(start)",
+            N_("jitter"),
+            N_("accuracy"),
+            N_("diverged"),
+            N_("verdict"),
+        ],
     )
     for i, lr in enumerate(result.lrs):
-        verdict = result.verdict[i]
-        if verdict == "diverged":
+        verdict = _(result.verdict[i])  # the JSON keeps the English word
+        if result.verdict[i] == "diverged":
             verdict += " (" + ", ".join(result.divergence_kinds[i]) + ")"
         t.add_row(
-            f"{lr:g}",
+            decimal(f"{lr:g}"),
             f"{fmt(result.mean_final_loss[i], decimals=4)}",
             f"{fmt(result.loss_ratio[i], decimals=3)}",
             f"{fmt(result.mean_jitter[i], decimals=3)}",
@@ -155,13 +171,19 @@ def sweep_lr(
         )
     con.print(t)
     con.print(
-        "L / L(start): final over initial loss (too slow above 0.5). jitter: std / "
-        "mean of the loss over the last tenth of the epochs (bouncing above 0.5: "
-        "the steps overshoot back and forth)."
+        _(
+            "L / L(start): final over initial loss (too slow above 0.5). jitter: "
+            "std / mean of the loss over the last tenth of the epochs (bouncing "
+            "above 0.5: the steps overshoot back and forth)."
+        )
     )
     best = result.best_lr()
     if best is not None:
-        con.print(f"Lowest mean final loss without divergence: eta = {best:g}")
+        con.print(
+            _("Lowest mean final loss without divergence: eta = {lr}").format(
+                lr=decimal(f"{best:g}")
+            )
+        )
     footer(con, written)
 
 
@@ -295,14 +317,33 @@ def sweep_grid(
         return
     con = stdout_console()
     con.print(
-        f"Grid of {len(lrs)} etas x {len(hidden)} hidden shapes x {n_seeds} seeds "
-        f"({activation} networks on {split.dataset.name}): {epochs} epochs, batch "
-        f"size {batch_size or len(split.y_train)}, seeds {seeds[0]}..{seeds[-1]}"
-        + (" on the Dask cluster" if client is not None else "")
+        _(
+            "Grid of {lrs} etas x {hidden} hidden shapes x {seeds} seeds ({activation} "
+            "networks on {data}): {epochs} epochs, batch size {batch_size}, seeds "
+            "{first}..{last}"
+        ).format(
+            lrs=len(lrs),
+            hidden=len(hidden),
+            seeds=n_seeds,
+            activation=activation,
+            data=split.dataset.name,
+            epochs=epochs,
+            batch_size=batch_size or len(split.y_train),
+            first=seeds[0],
+            last=seeds[-1],
+        )
+        + (_(" on the Dask cluster") if client is not None else "")
     )
     t = table(
-        escape("Per cell, over the seeds: mean [min, max]"),
-        ["eta", "hidden", "final loss", "test accuracy", "diverged", "verdict"],
+        escape(_("Per cell, over the seeds: mean [min, max]")),
+        [
+            "eta",
+            N_("hidden"),
+            N_("final loss"),
+            N_("test accuracy"),
+            N_("diverged"),
+            N_("verdict"),
+        ],
     )
     acc = (
         result.mean_test_accuracy,
@@ -313,34 +354,49 @@ def sweep_grid(
     for i, lr in enumerate(result.lrs):
         for h, sizes in enumerate(result.hidden):
             t.add_row(
-                f"{lr:g}",
+                decimal(f"{lr:g}"),
                 hidden_label(sizes),
                 _spread(loss, i, h),
                 _spread(acc, i, h),
                 f"{result.n_diverged[i, h]}/{n_seeds}",
-                result.verdict[i][h],
+                _(result.verdict[i][h]),  # the JSON keeps the English word
             )
     con.print(t)
     best = result.best_cell
     if best is None:
-        con.print("Every cell has a diverged run: try smaller learning rates.")
+        con.print(_("Every cell has a diverged run: try smaller learning rates."))
     else:
         con.print(
-            f"Best cell: eta = {best['lr']:g}, hidden {hidden_label(best['hidden'])}: "
-            f"mean test accuracy {fmt(best['mean_test_accuracy'], decimals=4)}, mean "
-            f"final loss {fmt(best['mean_final_loss'], decimals=4)} ({best['verdict']})"
+            _(
+                "Best cell: eta = {lr}, hidden {hidden}: mean test accuracy "
+                "{accuracy}, mean final loss {loss} ({verdict})"
+            ).format(
+                lr=decimal(f"{best['lr']:g}"),
+                hidden=hidden_label(best["hidden"]),
+                accuracy=fmt(best["mean_test_accuracy"], decimals=4),
+                loss=fmt(best["mean_final_loss"], decimals=4),
+                verdict=_(best["verdict"]),
+            )
         )
     for cell in result.diverged_cells:
         con.print(
-            f"Diverged: eta = {cell['lr']:g}, hidden {hidden_label(cell['hidden'])}: "
-            f"{cell['n_diverged']}/{n_seeds} runs ({', '.join(cell['kinds'])})"
+            _(
+                "Diverged: eta = {lr}, hidden {hidden}: {n}/{seeds} runs ({kinds})"
+            ).format(
+                lr=decimal(f"{cell['lr']:g}"),
+                hidden=hidden_label(cell["hidden"]),
+                n=cell["n_diverged"],
+                seeds=n_seeds,
+                kinds=", ".join(cell["kinds"]),
+            )
         )
     footer(con, written)
 
 
 def _spread(values: Any, i: int, h: int) -> str:
-    """``mean [min, max]`` of one grid cell, each number in the one format."""
+    """``mean [min, max]`` of one grid cell, each number in the one format (decimal
+    commas, and so ``; `` between the two bounds, in Portuguese)."""
     from rich.markup import escape
 
     mean, lo, hi = (fmt(v[i, h], decimals=4) for v in values)
-    return escape(f"{mean} [{lo}, {hi}]")
+    return escape(f"{mean} [{lo}{list_separator()}{hi}]")

@@ -29,6 +29,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
+from retroprop.i18n import N_, Message, _, count, decimal, ngettext, shown
 
 RECORD_REPLAY_FLOATS = 32_000_000
 """Most parameter values (every parameter, every update: 256 MB of float64) kept to
@@ -258,7 +259,7 @@ def train(
             ("train", split.X_train, y_train),
             ("test", split.X_test, y_test),
         ):
-            loss_value, _ = rp.evaluate(net, X, y, loss="mse")
+            loss_value, _acc = rp.evaluate(net, X, y, loss="mse")
             raw = y_mean + y_scale * y
             pred = y_mean + y_scale * net(X).ravel()
             result[part] = {
@@ -269,8 +270,13 @@ def train(
     else:
         result.update(split_scores(net, split))
     warnings = [
-        f"feature {f!r} alone separates the classes perfectly: if it is derived "
-        f"from the class (an id sorted by class, a code), leave it out with --drop"
+        Message(
+            N_(
+                "feature {f!r} alone separates the classes perfectly: if it is derived "
+                "from the class (an id sorted by class, a code), leave it out with --drop"
+            ),
+            f=f,
+        )
         for f in separating_features(ds)
     ]
     hint = None
@@ -326,17 +332,27 @@ def train(
             history,
             plot_path,
             dpi=dpi,
-            val_label="test (held out)",
-            title=f"Training the {arch} {activation} "
-            f"network on {result['data']}, $\\eta$ = {lr:g}, batch size "
-            f"{result['batch_size']}, seed {seed}",
+            val_label=_("test (held out)"),
+            title=_(
+                "Training the {arch} {activation} network on {data}, $\\eta$ = {lr}, "
+                "batch size {batch_size}, seed {seed}"
+            ).format(
+                arch=arch,
+                activation=activation,
+                data=result["data"],
+                lr=decimal(f"{lr:g}"),
+                batch_size=result["batch_size"],
+                seed=seed,
+            ),
         )
     if as_json:
         emit_json(result)
         return
     _render(result, save_path, record_path, [r.name for r in recorders])
     if plot_path:
-        stdout_console().print(f"Drew the loss and accuracy per epoch to {plot_path}")
+        stdout_console().print(
+            _("Drew the loss and accuracy per epoch to {path}").format(path=plot_path)
+        )
 
 
 def _record_path(
@@ -393,24 +409,37 @@ def _render(
     if "source" in result:
         con.print(_source_line(result), soft_wrap=True)
     for note in result["notes"]:
-        con.print(f"Note: {note}")
+        con.print(_("Note: {note}").format(note=shown(note)))
     con.print(
-        f"Trained a {arch} network ({result['activation']}) on {result['data']}: "
-        f"{result['epochs']} epochs, {result['iterations']} updates, "
-        f"lr = {result['lr']:g}, batch size {result['batch_size']}, seed {result['seed']}"
+        ngettext(
+            "Trained a {arch} network ({activation}) on {data}: {epochs} epoch, "
+            "{iterations} updates, lr = {lr}, batch size {batch_size}, seed {seed}",
+            "Trained a {arch} network ({activation}) on {data}: {epochs} epochs, "
+            "{iterations} updates, lr = {lr}, batch size {batch_size}, seed {seed}",
+            result["epochs"],
+        ).format(
+            arch=arch,
+            activation=result["activation"],
+            data=result["data"],
+            epochs=result["epochs"],
+            iterations=result["iterations"],
+            lr=decimal(f"{result['lr']:g}"),
+            batch_size=result["batch_size"],
+            seed=result["seed"],
+        )
     )
     regression = result["task"] == "regression"
     cols = (
-        ["split", "samples", "R²", "MAE", "RMSE"]
+        [N_("split"), N_("samples"), "R²", "MAE", "RMSE"]
         if regression
-        else ["split", "samples", "accuracy", "loss"]
+        else [N_("split"), N_("samples"), N_("accuracy"), N_("loss")]
     )
-    t = table("Result", cols)
-    for part in ("train", "test"):
+    t = table(N_("Result"), cols)
+    for part in (N_("train"), N_("test")):
         r = result[part]
         if regression:
             t.add_row(
-                part,
+                _(part),
                 str(r["samples"]),
                 fmt(r["r2"], decimals=4),
                 fmt(r["mae"], 4),
@@ -418,7 +447,7 @@ def _render(
             )
         else:
             t.add_row(
-                part,
+                _(part),
                 str(r["samples"]),
                 fmt(r["accuracy"], decimals=4),
                 fmt(r["loss"], decimals=4),
@@ -429,24 +458,28 @@ def _render(
             confusion_table(
                 result["test"]["confusion_matrix"],
                 result["class_names"],
-                "Confusion matrix (test)",
+                _("Confusion matrix (test)"),
             )
         )
     for warning in result["warnings"]:
-        con.print(f"Warning: {warning}")
+        con.print(_("Warning: {warning}").format(warning=shown(warning)))
     if result["hint"]:
-        con.print(f"Hint: {result['hint']}")
+        con.print(_("Hint: {hint}").format(hint=shown(result["hint"])))
     if save_path:
-        con.print(f"Saved the model to {save_path}")
+        con.print(_("Saved the model to {path}").format(path=save_path))
     if record_path and regression:
         con.print(
-            f"Wrote {', '.join(recorded)} before and after each update, with each "
-            f"sample, to {record_path}"
+            _(
+                "Wrote {recorded} before and after each update, with each sample, "
+                "to {path}"
+            ).format(recorded=", ".join(recorded), path=record_path)
         )
     elif record_path:
         con.print(
-            f"Wrote {', '.join(recorded)} before and after each update, with each "
-            f"sample, its class r and the probabilities p_i, to {record_path}"
+            _(
+                "Wrote {recorded} before and after each update, with each sample, "
+                "its class r and the probabilities p_i, to {path}"
+            ).format(recorded=", ".join(recorded), path=record_path)
         )
 
 
@@ -455,18 +488,25 @@ def _source_line(result: dict) -> str:
     from retroprop.datasets.csvfile import DECIMALS, SEPARATORS
 
     src = result["source"]
-    sep = SEPARATORS.get(src["sep"], repr(src["sep"]))
+    sep = _(SEPARATORS[src["sep"]]) if src["sep"] in SEPARATORS else repr(src["sep"])
     what = (
-        f"regression of {result['target']!r} (a number)"
+        _("regression of {target!r} (a number)").format(target=result["target"])
         if result["task"] == "regression"
-        else f"classification of {result['target']!r} "
-        f"({len(result['class_names'])} classes)"
+        else _("classification of {target!r} ({n} classes)").format(
+            target=result["target"], n=len(result["class_names"])
+        )
     )
-    return (
-        f"Read {result['data']}: {src['rows']} rows, {len(result['features'])} "
-        f"features; "
-        f"{sep}-separated, decimal {DECIMALS[src['decimal']]}, {src['encoding']}; "
-        f"task: {what}"
+    return _(
+        "Read {data}: {rows} rows, {features} features; {sep}-separated, decimal "
+        "{decimal}, {encoding}; task: {what}"
+    ).format(
+        data=result["data"],
+        rows=src["rows"],
+        features=len(result["features"]),
+        sep=sep,
+        decimal=_(DECIMALS[src["decimal"]]),
+        encoding=src["encoding"],
+        what=what,
     )
 
 
@@ -559,8 +599,9 @@ def predict(
     )
     if features is None and ds.X.shape[1] != model.net.in_features:
         raise rp.DataError(
-            f"{data}: has {ds.X.shape[1]} feature columns, the model "
-            f"expects {model.net.in_features}"
+            _("{data}: has {n} feature columns, the model expects {k}").format(
+                data=data, n=ds.X.shape[1], k=model.net.in_features
+            )
         )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         out = (
@@ -616,7 +657,7 @@ def _row_names(
     stop = len(result["lines"]) if limit is None else limit
     if ids:
         return list(ids), [list(v) for v in zip(*(c[:stop] for c in ids.values()))]
-    return ["line"], [[str(n)] for n in result["lines"][:stop]]
+    return [N_("line")], [[str(n)] for n in result["lines"][:stop]]
 
 
 def _stream_json(result: dict) -> None:
@@ -679,17 +720,30 @@ def _render_predictions(
 
     con = stdout_console()
     for note in result["notes"]:
-        con.print(f"Note: {note}")
+        con.print(_("Note: {note}").format(note=shown(note)))
     n = len(result["lines"])
     heads, rows = _row_names(result, min(n, show_rows))
     if output:
-        con.print(f"Wrote {n} predictions for {data} to {output}")
-    t = Table(title=f"Predictions for {data}", title_justify="left")
+        con.print(
+            ngettext(
+                "Wrote {n} prediction for {data} to {path}",
+                "Wrote {n} predictions for {data} to {path}",
+                n,
+            ).format(n=n, data=data, path=output)
+        )
+    t = Table(title=_("Predictions for {data}").format(data=data), title_justify="left")
     for h in heads:
-        t.add_column(h, justify="right")
-    more = f"... and {n - show_rows:,} more rows (--rows N lists more, --json all)"
+        t.add_column(_(h) if h in ("line", "index") else h, justify="right")
+    more = ngettext(
+        "... and {n} more row (--rows N lists more, --json all)",
+        "... and {n} more rows (--rows N lists more, --json all)",
+        n - show_rows,
+    ).format(n=count(n - show_rows))
     if result["task"] == "regression":
-        t.add_column(f"predicted {result['target'] or 'value'}", justify="right")
+        t.add_column(
+            _("predicted {target}").format(target=result["target"] or _("value")),
+            justify="right",
+        )
         for r, v in zip(rows, result["predictions"]):
             t.add_row(*r, fmt(v))
         con.print(t)
@@ -698,12 +752,20 @@ def _render_predictions(
         if result["scores"] is not None:
             sc = result["scores"]
             con.print(
-                f"R² {fmt(sc['r2'], decimals=4)}, MAE {fmt(sc['mae'], 4)}, "
-                f"RMSE {fmt(sc['rmse'], 4)} ({n} rows)"
+                ngettext(
+                    "R² {r2}, MAE {mae}, RMSE {rmse} ({n} row)",
+                    "R² {r2}, MAE {mae}, RMSE {rmse} ({n} rows)",
+                    n,
+                ).format(
+                    r2=fmt(sc["r2"], decimals=4),
+                    mae=fmt(sc["mae"], 4),
+                    rmse=fmt(sc["rmse"], 4),
+                    n=n,
+                )
             )
         return
     names = result["class_names"]
-    t.add_column("predicted")
+    t.add_column(_("predicted"))
     for c in names:
         t.add_column(f"p({c})", justify="right")
     for r, c, p in zip(rows, result["predictions"], result["probabilities"]):
@@ -714,9 +776,13 @@ def _render_predictions(
     pred = result["predicted"]
     counts = np.bincount(pred, minlength=len(names))
     con.print(
-        f"{n:,} rows predicted: "
-        + ", ".join(f"{c} {int(k):,}" for c, k in zip(names, counts))
+        ngettext("{n} row predicted: ", "{n} rows predicted: ", n).format(n=count(n))
+        + ", ".join(f"{c} {count(int(k))}" for c, k in zip(names, counts))
     )
     if result["accuracy"] is not None:
         right = int(np.sum(pred == ds.y))
-        con.print(f"accuracy: {fmt(result['accuracy'], decimals=4)} ({right}/{n})")
+        con.print(
+            _("accuracy: {accuracy} ({right}/{n})").format(
+                accuracy=fmt(result["accuracy"], decimals=4), right=right, n=n
+            )
+        )

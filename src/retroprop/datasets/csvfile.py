@@ -36,11 +36,12 @@ import numpy as np
 
 from retroprop.datasets.dataset import TASKS, Dataset
 from retroprop.errors import DataError
+from retroprop.i18n import N_, _
 
-SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SEPARATORS = {",": N_("comma"), ";": N_("semicolon"), "\t": N_("tab"), "|": N_("pipe")}
 """The separators detected, in order of preference when several fit."""
 
-DECIMALS = {".": "point", ",": "comma"}
+DECIMALS = {".": N_("point"), ",": N_("comma")}
 """The decimal marks a number may use (one per file)."""
 
 MISSING_TOKENS = frozenset(
@@ -78,9 +79,13 @@ def _opener(name: str) -> Callable[[], io.BufferedIOBase]:
         # A device such as /dev/zero never ends; a pipe (e.g. /dev/stdin) is read.
         mode = os.stat(name).st_mode
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
-            raise DataError(f"{name}: is a device or socket, not a CSV file")
+            raise DataError(
+                _("{name}: is a device or socket, not a CSV file").format(name=name)
+            )
         if stat.S_ISDIR(mode):
-            raise DataError(f"{name}: is a directory, not a CSV file")
+            raise DataError(
+                _("{name}: is a directory, not a CSV file").format(name=name)
+            )
         if not stat.S_ISREG(mode):
             with open(name, "rb") as f:
                 raw = f.read()
@@ -88,11 +93,15 @@ def _opener(name: str) -> Callable[[], io.BufferedIOBase]:
         with open(name, "rb"):
             pass
     except FileNotFoundError:
-        raise DataError(f"{name}: no such file") from None
+        raise DataError(_("{name}: no such file").format(name=name)) from None
     except IsADirectoryError:
-        raise DataError(f"{name}: is a directory, not a CSV file") from None
+        raise DataError(
+            _("{name}: is a directory, not a CSV file").format(name=name)
+        ) from None
     except OSError as e:
-        raise DataError(f"{name}: cannot be read ({e.strerror})") from None
+        raise DataError(
+            _("{name}: cannot be read ({reason})").format(name=name, reason=e.strerror)
+        ) from None
     return lambda: open(name, "rb")
 
 
@@ -150,8 +159,10 @@ def _choose_encoding(
             codec = codecs.lookup(encoding).name
         except LookupError:
             raise DataError(
-                f"{name}: unknown encoding {encoding!r}; use e.g. utf-8, cp1252, "
-                f"latin-1 or utf-16"
+                _(
+                    "{name}: unknown encoding {encoding!r}; use e.g. utf-8, cp1252, "
+                    "latin-1 or utf-16"
+                ).format(name=name, encoding=encoding)
             ) from None
         if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
             codec = "utf-8-sig"
@@ -160,8 +171,10 @@ def _choose_encoding(
             line, byte = scan.error
             what = "UTF-8" if codec.startswith("utf-8") else codec
             raise DataError(
-                f"{name}, line {line}: byte 0x{byte:02x} is not {what} text; save the "
-                f"file as UTF-8, or give its encoding with --encoding"
+                _(
+                    "{name}, line {line}: byte 0x{byte:02x} is not {what} text; save "
+                    "the file as UTF-8, or give its encoding with --encoding"
+                ).format(name=name, line=line, byte=byte, what=what)
             )
         return codec, None, scan
     if head.startswith(codecs.BOM_UTF8):
@@ -183,8 +196,10 @@ def _choose_encoding(
             )
             return fallback, note, other
     raise DataError(
-        f"{name}, line {line}: byte 0x{byte:02x} is not UTF-8 text; save the file "
-        f"as UTF-8, or give its encoding with --encoding"
+        _(
+            "{name}, line {line}: byte 0x{byte:02x} is not {what} text; save "
+            "the file as UTF-8, or give its encoding with --encoding"
+        ).format(name=name, line=line, byte=byte, what="UTF-8")
     )
 
 
@@ -241,7 +256,7 @@ def _guess_sep(sample: str, whole: bool) -> str:
             rows = rows[:-1]  # the last sampled row may be cut short
         if not rows:
             continue
-        counts = {len(cells) for _, cells in rows}
+        counts = {len(cells) for _line, cells in rows}
         k = len(rows[0][1])
         if len(counts) == 1 and k > best_k:
             best, best_k = sep, k
@@ -255,7 +270,7 @@ def _guess_decimal(rows: list[tuple[int, list[str]]], sep: str) -> str:
     if sep == ",":
         return "."
     comma = point = 0
-    for _, cells in rows:
+    for _line, cells in rows:
         for c in cells:
             s = c.strip()
             if "," in s and _NUMBER.fullmatch(s.replace(",", ".", 1)):
@@ -499,8 +514,15 @@ def _read_careful(
                     continue
                 if len(cells) != n_cols:
                     raise DataError(
-                        f"{name}, line {reader.line_num}: has {len(cells)} fields, "
-                        f"the header has {n_cols}; every row needs one value per column"
+                        _(
+                            "{name}, line {line}: has {fields} fields, the header has "
+                            "{columns}; every row needs one value per column"
+                        ).format(
+                            name=name,
+                            line=reader.line_num,
+                            fields=len(cells),
+                            columns=n_cols,
+                        )
                         + _sep_hint(sep)
                     )
                 if n + len(rows) >= cap:  # more rows than lines: cannot happen
@@ -517,7 +539,7 @@ def _read_careful(
             ) from None
         flush(rows)
     if n == 0:
-        raise DataError(f"{name}: has a header but no data rows")
+        raise DataError(_("{name}: has a header but no data rows").format(name=name))
     columns: list[_Column] = []
     for j in range(n_cols):
         if j in vocabs:
@@ -535,7 +557,9 @@ def _read_careful(
 
 
 def _sep_hint(sep: str) -> str:
-    return f" (the separator read is the {SEPARATORS.get(sep, repr(sep))}; give --sep)"
+    return _(" (the separator read is the {sep}; give --sep)").format(
+        sep=_(SEPARATORS[sep]) if sep in SEPARATORS else repr(sep)
+    )
 
 
 # --- Choosing columns -------------------------------------------------------------------
@@ -612,7 +636,7 @@ def label_order(labels: Sequence[str]) -> list[str]:
     distinct = sorted(set(labels))
     values = [_cell(s, ".") for s in distinct]
     if all(isinstance(v, float) for v in values):
-        return [s for _, s in sorted(zip(values, distinct))]
+        return [s for _v, s in sorted(zip(values, distinct))]
     return distinct
 
 
@@ -697,8 +721,10 @@ def load_csv(
             else ""
         )
         raise DataError(
-            f"{name}, line {scan.nul_line}: contains a NUL byte; this is not a CSV "
-            f"file{hint}"
+            _(
+                "{name}, line {line}: contains a NUL byte; this is not a CSV file"
+            ).format(name=name, line=scan.nul_line)
+            + hint
         )
     sep_found, dec, header, header_line, rows = _sniff(
         name, open_raw, codec, sep, decimal
@@ -713,7 +739,7 @@ def load_csv(
         if j == t
         or any(
             len(cells) == len(header) and _cell(cells[j].strip(), dec) == "text"
-            for _, cells in rows
+            for _line, cells in rows
         )
     }
     table = None
@@ -776,7 +802,9 @@ def _sniff(
         raise DataError(f"{name}, line {error[0]}: {error[1]}; is this a CSV file?")
     if not sampled:
         raise DataError(
-            f"{name}: the file is empty; it needs a header line and data rows"
+            _("{name}: the file is empty; it needs a header line and data rows").format(
+                name=name
+            )
         )
     header_line, header_cells = sampled[0]
     header = [c.strip() for c in header_cells]
@@ -786,7 +814,7 @@ def _sniff(
         raise DataError(f"{name}: the separator and the decimal mark are both {dec!r}")
     _check_header(name, header, header_line)
     if not rows and whole:
-        raise DataError(f"{name}: has a header but no data rows")
+        raise DataError(_("{name}: has a header but no data rows").format(name=name))
     return sep_found, dec, header, header_line, rows
 
 
@@ -839,8 +867,10 @@ def _resolve_target(
     if not require_target:
         return None
     raise DataError(
-        f"{name}: no column named {target!r}; the columns are "
-        f"{', '.join(header)} (choose one with --target)"
+        _(
+            "{name}: no column named {target!r}; the columns are {columns} "
+            "(choose one with --target)"
+        ).format(name=name, target=target, columns=", ".join(header))
     )
 
 
@@ -896,11 +926,13 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
             keep &= ~labels_missing
         elif labels_missing.any():
             i = int(np.argmax(labels_missing & keep))
-            what = "target value" if ask.task == "regression" else "class label"
+            what = _("target value") if ask.task == "regression" else _("class label")
             raise DataError(
-                f"{name}, line {table.lines[i]}, column {target_name!r}: missing "
-                f"{what}; fill it in or remove the row, or drop the rows with "
-                f"missing values with --drop-missing"
+                _(
+                    "{name}, line {line}, column {target!r}: missing {what}; fill it "
+                    "in or remove the row, or drop the rows with missing values with "
+                    "--drop-missing"
+                ).format(name=name, line=table.lines[i], target=target_name, what=what)
             )
     lines = table.lines
     if not keep.all():
@@ -1096,8 +1128,10 @@ def _target(
         names = label_order([vocab[c] for c in present])
         if len(names) < 2:
             raise DataError(
-                f"{name}: column {column!r} has only one class ({names[0]!r}); "
-                f"classification needs at least two"
+                _(
+                    "{name}: column {target!r} has only one class ({only!r}); "
+                    "classification needs at least two"
+                ).format(name=name, target=column, only=names[0])
             )
     else:
         names = list(ask.class_names)
@@ -1140,17 +1174,23 @@ def _shell(c: str) -> str:
 
 def _cell_message(name, table, i, header, j, t, why, w, source) -> str:
     c = header[j]
-    where = f"{name}, line {table.lines[i]}, column {c!r}"
+    where = _("{name}, line {line}, column {col!r}").format(
+        name=name, line=table.lines[i], col=c
+    )
     shown = w if len(w) <= 40 else w[:40] + "..."
     if why == "missing":
         if shown.lower() in ("nan", "-nan", "+nan"):
-            what = f"{shown!r} is not a finite number: a missing value"
+            what = _("{shown!r} is not a finite number: a missing value").format(
+                shown=shown
+            )
+        elif shown:
+            what = _("missing value ({shown!r})").format(shown=shown)
         else:
-            what = f"missing value ({shown!r})" if shown else "missing value"
-        return (
-            f"{where}: {what}; fill it in, or drop the rows with missing values "
-            f"with --drop-missing (drop_missing=True)"
-        )
+            what = _("missing value")
+        return _(
+            "{where}: {what}; fill it in, or drop the rows with missing values "
+            "with --drop-missing (drop_missing=True)"
+        ).format(where=where, what=what)
     if why == "not finite":
         return f"{where}: {shown!r} is not a finite number; features must be finite"
     if why == "too large":
@@ -1172,8 +1212,10 @@ def _cell_message(name, table, i, header, j, t, why, w, source) -> str:
         )
     hint = ""
     if t != j:
-        hint = (
-            f"; if {c!r} is the class column, choose it with --target {_shell(c)}, "
-            f"or leave it out with --drop {_shell(c)}"
-        )
-    return f"{where}: {shown!r} is not a number{hint}"
+        hint = _(
+            "; if {col!r} is the class column, choose it with --target {shell}, "
+            "or leave it out with --drop {shell}"
+        ).format(col=c, shell=_shell(c))
+    return (
+        _("{where}: {shown!r} is not a number").format(where=where, shown=shown) + hint
+    )

@@ -152,9 +152,10 @@ class Standardizer:
         if self.mean_ is None or self.scale_ is None:
             return "Standardizer(not fitted)"
         from retroprop.display import fmt
+        from retroprop.i18n import list_separator
 
-        def row(v: np.ndarray) -> str:
-            return "[" + ", ".join(fmt(x, 4) for x in v) + "]"
+        def row(v: np.ndarray) -> str:  # "; " between numbers with decimal commas
+            return "[" + list_separator().join(fmt(x, 4) for x in v) + "]"
 
         return f"Standardizer(mean={row(self.mean_)}, scale={row(self.scale_)})"
 

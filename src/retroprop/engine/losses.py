@@ -18,6 +18,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from retroprop.errors import ConfigError
+from retroprop.i18n import N_
 
 REDUCTIONS = ("mean", "sum")
 
@@ -195,7 +196,7 @@ class CrossEntropyLoss(Loss):
     """
 
     name = "cross_entropy"
-    title = "Softmax and cross-entropy loss"
+    title = N_("Softmax and cross-entropy loss")
     text = "L = -ln(p_r)"
     latex = r"L = -\ln(p_r)"
     text_numbers = "-ln({p_r})"
@@ -305,7 +306,7 @@ class MSELoss(Loss):
     """
 
     name = "mse"
-    title = "Mean squared error loss"
+    title = N_("Mean squared error loss")
     text = "L = (1/k) Σ_i (out_i - t_i)²"
     latex = r"L = \frac{1}{k}\sum_i (out_i - t_i)^2"
     spreadsheet = "SUMXMY2({out},{t})/{k}"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.atomic import write_text
+from retroprop.i18n import _, shown
 from retroprop.jsondata import plain
 
 
@@ -121,8 +122,8 @@ class Result:
         doc = (type(self).__doc__ or "").strip().splitlines()
         title = type(self).__name__ + (f": {doc[0].rstrip('.')}" if doc else "")
         parts = [
-            f'<p class="verdict"><b>{escape(a.question)}</b> {escape(a.answer)}: '
-            f"{escape(a.because)}.</p>"
+            f'<p class="verdict"><b>{escape(_(a.question))}</b> {escape(_(a.answer))}: '
+            f"{escape(shown(a.because))}.</p>"
             for a in self.answers()
         ]
         for caption, headers, rows in self.display_tables():

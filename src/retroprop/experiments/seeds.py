@@ -34,6 +34,7 @@ from retroprop.experiments.align import (
     pairwise_distances,
 )
 from retroprop.experiments.result import Answer, Result
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 
 MAX_SEEDS = 2_000
@@ -158,22 +159,44 @@ class SeedsResult(Result):
             "tolerance": self.tolerance,
             "closest_aligned": self.closest_aligned,
         }
-        question = "Do two trainings reach the same minimum?"
+        question = N_("Do two trainings reach the same minimum?")
         if ok < 2:
             return Answer(
                 question,
-                "cannot tell",
-                f"{n - ok} of {n} runs diverged: too few left to compare; try a "
-                f"smaller learning rate",
+                N_("cannot tell"),
+                Message(
+                    N_(
+                        "{diverged} of {n} runs diverged: too few left to compare; "
+                        "try a smaller learning rate"
+                    ),
+                    diverged=n - ok,
+                    n=n,
+                ),
                 numbers,
             )
-        word = "minimum" if self.n_minima == 1 else "minima"
+        because = (
+            N_(
+                "{k} distinct minimum among {ok} runs (two runs share one when their "
+                "aligned distance is below {tolerance} x their parameter norm; the "
+                "closest pair is at {closest})"
+            )
+            if self.n_minima == 1
+            else N_(
+                "{k} distinct minima among {ok} runs (two runs share one when their "
+                "aligned distance is below {tolerance} x their parameter norm; the "
+                "closest pair is at {closest})"
+            )
+        )
         return Answer(
             question,
-            "yes" if self.n_minima == 1 else "no",
-            f"{self.n_minima} distinct {word} among {ok} runs (two runs share one "
-            f"when their aligned distance is below {self.tolerance:g} x their "
-            f"parameter norm; the closest pair is at {self.closest_aligned:.3f})",
+            N_("yes") if self.n_minima == 1 else N_("no"),
+            Message(
+                because,
+                k=self.n_minima,
+                ok=ok,
+                tolerance=f"{self.tolerance:g}",
+                closest=f"{self.closest_aligned:.3f}",
+            ),
             numbers,
         )
 
@@ -190,28 +213,45 @@ class SeedsResult(Result):
             "best_loss": self.best_loss,
             "worse_by": self.worse_by,
         }
-        question = "Is a global minimum guaranteed?"
+        question = N_("Is a global minimum guaranteed?")
         if ok == 0:
             return Answer(
                 question,
-                "cannot tell",
-                f"all {len(self.seeds)} runs diverged; try a smaller learning rate",
+                N_("cannot tell"),
+                Message(
+                    N_("all {n} runs diverged; try a smaller learning rate"),
+                    n=len(self.seeds),
+                ),
                 numbers,
             )
-        worse = (
-            f"{self.n_worse} of {ok} runs ended clearly worse (final loss above the "
-            f"best, {self.best_loss:.4f}, + {self.worse_by:g})"
-        )
         # the lecture's answer is no: descent stops at the minimum below its start
-        why = (
-            "each start leads gradient descent down into its own local minimum, and "
-            "nothing guarantees that any of them is the global one"
+        because = (
+            N_(
+                "{worse} of {ok} runs ended clearly worse (final loss above the "
+                "best, {best}, + {by}): each start leads gradient descent down into "
+                "its own local minimum, and nothing guarantees that any of them is "
+                "the global one"
+            )
             if self.n_worse
-            else "they agree, yet gradient descent only goes down the slope from "
-            "where it starts, so nothing guarantees that the minimum it reaches is "
-            "the global one"
+            else N_(
+                "{worse} of {ok} runs ended clearly worse (final loss above the "
+                "best, {best}, + {by}): they agree, yet gradient descent only goes "
+                "down the slope from where it starts, so nothing guarantees that the "
+                "minimum it reaches is the global one"
+            )
         )
-        return Answer(question, "not guaranteed", f"{worse}: {why}", numbers)
+        return Answer(
+            question,
+            N_("not guaranteed"),
+            Message(
+                because,
+                worse=self.n_worse,
+                ok=ok,
+                best=f"{self.best_loss:.4f}",
+                by=f"{self.worse_by:g}",
+            ),
+            numbers,
+        )
 
     def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         """The spread over the runs and the lowest minima found."""

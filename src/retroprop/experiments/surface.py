@@ -28,6 +28,7 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import align, linear_names
 from retroprop.experiments.result import Answer, Result
+from retroprop.i18n import N_
 from retroprop.jsondata import plain
 from retroprop.train import evaluate, train
 
@@ -296,14 +297,14 @@ class SurfaceResult(Result):
         )
         if self.has_barrier:
             return Answer(
-                "Do the two trainings end in the same valley?",
-                "no",
+                N_("Do the two trainings end in the same valley?"),
+                N_("no"),
                 f"a barrier separates them: different valleys ({rule})",
                 numbers,
             )
         return Answer(
-            "Do the two trainings end in the same valley?",
-            "yes",
+            N_("Do the two trainings end in the same valley?"),
+            N_("yes"),
             f"no barrier: the straight line stays low ({rule})",
             numbers,
         )

@@ -32,6 +32,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.fast.distributed import train_cells
+from retroprop.i18n import N_
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -39,7 +40,7 @@ STATUSES = ("ok", "growing", "dead", "non-finite")
 """Per run: trained; loss ended far above where it started; outputs no longer depend
 on the input; loss or weights overflowed (``retroprop.training.divergence.KINDS``)."""
 
-VERDICTS = ("converged", "too slow", "bouncing", "diverged")
+VERDICTS = (N_("converged"), N_("too slow"), N_("bouncing"), N_("diverged"))
 """Per eta, see the module docstring for how each is decided."""
 
 TOO_SLOW = 0.5

@@ -7,18 +7,26 @@ from __future__ import annotations
 
 from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
+from retroprop.i18n import _, decimal
 
 
 def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
     """The trace as Markdown; also written atomically to ``path`` if given."""
-    lines = [f"# One SGD step ({trace.loss_function}, $\\eta = {trace.lr:g}$)", ""]
+    lines = [
+        _("# One SGD step ({loss}, $\\eta = {lr}$)").format(
+            loss=trace.loss_function, lr=decimal(f"{trace.lr:g}")
+        ),
+        "",
+    ]
     ctx = step_context(trace.meta)
     if ctx:
         lines += [ctx[0].upper() + ctx[1:] + ".", ""]
     lines += [
         (
-            "Update rule: $\\theta \\leftarrow \\theta - \\eta "
-            "\\frac{\\partial L}{\\partial \\theta}$."
+            _(
+                "Update rule: $\\theta \\leftarrow \\theta - \\eta "
+                "\\frac{\\partial L}{\\partial \\theta}$."
+            )
         ),
         "",
     ]
@@ -31,7 +39,7 @@ def to_markdown(trace: TraceData, path=None, digits: int = 6) -> str:
         for row in view.rows:
             lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
         lines.append("")
-        for _, latex in view.notes:
+        for _text, latex in view.notes:
             lines += [f"$${latex}$$", ""]
     text = "\n".join(lines)
     if path is not None:

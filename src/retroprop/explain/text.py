@@ -11,6 +11,7 @@ from typing import Any
 
 from retroprop.explain.data import TraceData, step_context
 from retroprop.explain.views import views
+from retroprop.i18n import decimal, ngettext
 
 
 def tables(trace: TraceData, digits: int = 6, width: int | None = None) -> list:
@@ -22,10 +23,11 @@ def tables(trace: TraceData, digits: int = 6, width: int | None = None) -> list:
     """
     from rich.text import Text
 
-    heading = (
-        f"One SGD step: loss {trace.loss_function}, η = {trace.lr:g}, "
-        f"{trace.n_samples} sample(s)"
-    )
+    heading = ngettext(
+        "One SGD step: loss {loss}, η = {lr}, {n} sample",
+        "One SGD step: loss {loss}, η = {lr}, {n} samples",
+        trace.n_samples,
+    ).format(loss=trace.loss_function, lr=decimal(f"{trace.lr:g}"), n=trace.n_samples)
     where = step_context(trace.meta)
     items: list = [Text(heading + (f" ({where})" if where else ""), style="bold")]
     for view in views(trace, digits):
@@ -40,7 +42,7 @@ def tables(trace: TraceData, digits: int = 6, width: int | None = None) -> list:
                 items.append(_vertical(view))
                 continue
         items.append(t)
-        for text, _ in view.notes:
+        for text, _latex in view.notes:
             items.append(Text(text))
     return items
 

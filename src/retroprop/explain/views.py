@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retroprop.explain.data import LayerTrace, TraceData
+from retroprop.i18n import _
 
 
 @dataclass
@@ -47,7 +48,8 @@ def _factor_column(key: str, layer: LayerTrace) -> Column:
 
 
 def _sample_col(trace: TraceData) -> list[Column]:
-    return [Column("sample", r"\text{sample}")] if trace.n_samples > 1 else []
+    word = _("sample")
+    return [Column(word, rf"\text{{{word}}}")] if trace.n_samples > 1 else []
 
 
 def views(trace: TraceData, digits: int = 6) -> list[TableView]:
@@ -69,11 +71,11 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     ]
     out.append(
         TableView(
-            "Input",
+            _("Input"),
             [
                 *_sample_col(trace),
                 Column("j", "j"),
-                Column("feature", r"\text{feature}", False),
+                Column(_("feature"), rf"\text{{{_('feature')}}}", False),
                 Column("x_j", "x_j"),
             ],
             rows,
@@ -83,8 +85,10 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     for layer in trace.layers:
         n_out, n_in = layer.weight.shape
         act = layer.activation
-        title = f"{layer.label} forward: Linear({n_in}, {n_out})"
-        title += f" then {act}" if act else ""
+        title = _("{name} forward: Linear({n_in}, {n_out})").format(
+            name=layer.label, n_in=n_in, n_out=n_out
+        )
+        title += _(" then {activation}").format(activation=act) if act else ""
         s_ = layer.symbol
         # the lecture's out_j^(l-1): the previous layer's outputs (x for the first)
         first = layer.number == 1
@@ -125,7 +129,7 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
     probs, tv = trace.probabilities, trace.target_values
     cols = [*_sample_col(trace), Column("i", "i")]
     if classes_given:
-        cols.append(Column("class", r"\text{class}", False))
+        cols.append(Column(_("class"), rf"\text{{{_('class')}}}", False))
     cols.append(Column("out_i", "out_i"))
     if probs is not None:
         cols.append(
@@ -154,8 +158,8 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             rows.append(row)
     notes = []
     for s in samples:
-        who = f"sample {s}: " if n > 1 else ""
-        lwho = rf"\text{{sample {s}: }}" if n > 1 else ""
+        who = _("sample {s}: ").format(s=s) if n > 1 else ""
+        lwho = rf"\text{{{who}}}" if n > 1 else ""
         L = fmt(trace.loss_per_sample[s], 5)
         text, latex = lf.get("text", "L"), lf.get("latex", "L")
         tn, ln = lf.get("text_numbers"), lf.get("latex_numbers")
@@ -177,15 +181,19 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
             pl = lf.get("prediction_latex", r"\arg\max_i out_i")
             notes.append(
                 (
-                    f"{who}predicted class {pt} = {c}{named}",
+                    _("{who}predicted class {formula} = {c}{named}").format(
+                        who=who, formula=pt, c=c, named=named
+                    ),
                     rf"{lwho}\text{{predicted class }} {pl} = {c}{lnamed}",
                 )
             )
-    title = lf.get("title") or f"{trace.loss_function} loss"
+    title = _(lf.get("title") or f"{trace.loss_function} loss")
     if n > 1:
         notes.append(
             (
-                f"batch loss (mean over {n} samples) = {fmt(trace.loss, 5)}",
+                _("batch loss (mean over {n} samples) = {loss}").format(
+                    n=n, loss=fmt(trace.loss, 5)
+                ),
                 rf"\bar L = {fmt(trace.loss, 5)}",
             )
         )
@@ -205,8 +213,10 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
         [
             (
                 (
-                    f"batch of {n} samples: each factor is its mean over the samples; "
-                    f"the gradient is the mean of the per-sample products"
+                    _(
+                        "batch of {n} samples: each factor is its mean over the "
+                        "samples; the gradient is the mean of the per-sample products"
+                    ).format(n=n)
                 ),
                 rf"\text{{batch of {n}: factors are means over the samples}}",
             )
@@ -251,10 +261,12 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
                 ]
                 for p in params
             ]
-            what = "biases" if is_bias else "weights"
+            what = _("biases") if is_bias else _("weights")
             out.append(
                 TableView(
-                    f"{layer.label} backward: {what} {pname}",
+                    _("{name} backward: {what} {parameter}").format(
+                        name=layer.label, what=what, parameter=pname
+                    ),
                     cols,
                     rows,
                     batch_note,

@@ -26,8 +26,16 @@ import re
 
 from retroprop.errors import ConfigError
 from retroprop.explain.data import TraceData
+from retroprop.i18n import N_, _
 
-PARAMETER_COLUMNS = ("name", "index", "value", "grad", "lr", "updated")
+PARAMETER_COLUMNS = (
+    N_("name"),
+    N_("index"),
+    N_("value"),
+    N_("grad"),
+    N_("lr"),
+    N_("updated"),
+)
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -103,36 +111,38 @@ def to_xlsx(trace: TraceData, path) -> None:
         return
     wb = Workbook()
     wp = wb.active
-    wp.title = "parameters"
-    ws = wb.create_sheet("step")
+    # the sheets' names in the language in use; formulas name them quoted ('passo'!B2)
+    wp.title = _("parameters")
+    ws = wb.create_sheet(_("step"))
+    step = f"'{ws.title}'"
     n, k = trace.n_samples, trace.output.shape[1]
     sh = _Sheet(ws, n)
 
     # parameters: one row per scalar parameter; remember each value cell
     header = [
         *PARAMETER_COLUMNS,
-        "retroprop grad",
-        "retroprop updated",
-        "updated - retroprop",
+        N_("retroprop grad"),
+        N_("retroprop updated"),
+        N_("updated - retroprop"),
     ]
     for c, text in enumerate(header, start=1):
-        wp.cell(1, c, text).font = Font(bold=True)
+        wp.cell(1, c, _(text)).font = Font(bold=True)
     value_cell: dict[tuple[str, tuple[int, ...]], str] = {}
     prow: dict[tuple[str, tuple[int, ...]], int] = {}
     for r, p in enumerate(trace.parameters, start=2):
         wp.cell(r, 1, p.name)
         wp.cell(r, 2, str(list(p.index)))
         wp.cell(r, 3, p.value)
-        wp.cell(r, 5, "=step!$B$2")
+        wp.cell(r, 5, f"={step}!$B$2")
         wp.cell(r, 6, f"=C{r}-E{r}*D{r}")  # w <- w - eta * dL/dw
         wp.cell(r, 7, p.grad)
         wp.cell(r, 8, p.updated)
         wp.cell(r, 9, f"=F{r}-H{r}")
-        value_cell[p.name, p.index] = f"parameters!$C${r}"
+        value_cell[p.name, p.index] = f"'{wp.title}'!$C${r}"
         prow[p.name, p.index] = r
 
     ws.cell(
-        1, 1, "One SGD step, recomputed by the spreadsheet (retroprop explain)"
+        1, 1, _("One SGD step, recomputed by the spreadsheet (retroprop explain)")
     ).font = Font(bold=True)
     ws.cell(2, 1, "eta")
     ws.cell(2, 2, trace.lr)
@@ -307,14 +317,14 @@ def to_xlsx(trace: TraceData, path) -> None:
         prev = layer_rows[li][0]
         for (name, idx), r in prow.items():
             if name == layer.bias_name:
-                wp.cell(r, 4, f"=AVERAGE(step!{sh.span(deltas[li][idx[0]])})")
+                wp.cell(r, 4, f"=AVERAGE({step}!{sh.span(deltas[li][idx[0]])})")
             elif name == layer.weight_name:
                 i, j = idx
                 wp.cell(
                     r,
                     4,
-                    f"=SUMPRODUCT(step!{sh.span(deltas[li][i])},"
-                    f"step!{sh.span(prev[j])})/{n}",
+                    f"=SUMPRODUCT({step}!{sh.span(deltas[li][i])},"
+                    f"{step}!{sh.span(prev[j])})/{n}",
                 )
     wp.column_dimensions["A"].width = 12
     ws.column_dimensions["A"].width = 40
@@ -361,7 +371,7 @@ def _stopped_xlsx(trace: TraceData, path) -> None:
                     for c, v in zip(view.columns, row)
                 ]
             )
-        for text, _ in view.notes:
+        for text, _kind in view.notes:
             ws.append([text])
         ws.append([])
     import io

@@ -22,6 +22,7 @@ from typing import Any
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.explain.data import layer_label, step_context
+from retroprop.i18n import N_, _, html_lang
 from retroprop.jsondata import plain
 
 TEMPLATE = "template.html"
@@ -29,6 +30,35 @@ TEMPLATE = "template.html"
 
 _DATA_SLOT = "__RETROPROP_DATA__"
 _TITLE_SLOT = "__RETROPROP_TITLE__"
+
+LABELS = {
+    "network": N_("The network at this step"),
+    "positive": N_("positive"),
+    "negative": N_("negative"),
+    "line_width": N_("line width: |value|"),
+    "colour_by": N_("colour lines by:"),
+    "weight": N_("weight"),
+    "gradient": N_("gradient"),
+    "click_diagram": N_("Click a neuron, a line (weight) or a small square (bias)."),
+    "details": N_("Details"),
+    "click_details": N_("Click a neuron, a weight or a bias in the diagram."),
+    "sample": N_("The sample of this step"),
+    "curves": N_("Learning curves"),
+    "loss_steps": N_("Loss of each recorded step's sample,"),
+    "loss_epochs": N_("Mean loss per epoch"),
+    "accuracy_epochs": N_("Accuracy per epoch"),
+    "r2_epochs": N_("R² per epoch"),
+    "train": N_("train"),
+    "test": N_("test"),
+    "footer": N_(
+        "Made by retroprop. Every number on this page is a number of the recorded "
+        "traces or of the run's history; hover a number for its full value. Formulas "
+        'after the lecture "Retropropagação" by Paulo Ricardo Lisboa de Almeida '
+        "(CC BY 4.0)."
+    ),
+}
+"""The page's fixed texts (``data-label`` in the template), in the language in use in
+the page's data: the page shows them as given, and keeps its English without them."""
 
 
 def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
@@ -205,6 +235,7 @@ def render_html(
         "linears": linears,
         "steps": [{**dict(s), "trace": t} for s, t in zip(steps, traces)],
         "history": history,
+        "labels": {key: _(text) for key, text in LABELS.items()},
     }
     return fill_template(data, title)
 
@@ -245,13 +276,16 @@ def trace_html(trace: Any, title: str | None = None) -> str:
         feature_names=meta.get("feature_names"),
         steps=[step],
         meta=header,
-        title=title or f"retroprop: step {step['iteration']} explained",
+        title=title
+        or _("retroprop: step {step} explained").format(step=step["iteration"]),
     )
 
 
 def fill_template(data: dict, title: str) -> str:
     """Put ``data`` (as JSON) and ``title`` into the template."""
     template = resources.files("retroprop.report").joinpath(TEMPLATE).read_text("utf-8")
+    # the page's language (pt-BR in Portuguese): screen readers and hyphenation
+    template = template.replace('<html lang="en">', f'<html lang="{html_lang()}">', 1)
     return template.replace(_TITLE_SLOT, html.escape(title)).replace(
         _DATA_SLOT, embed_json(data)
     )
