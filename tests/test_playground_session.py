@@ -272,3 +272,111 @@ def test_a_healthy_run_is_judged_healthy():
     assert s.train_for(600, max_updates=120) == 120
     assert s.divergence is None and s.error is None
     assert s.check_divergence() is None
+
+
+def test_momentum_equals_rp_train_and_torch_sgd():
+    """A session with momentum is rp.train with momentum (bit for bit) and
+    torch.optim.SGD(momentum) on the same batches (float64, 1e-12)."""
+    torch = pytest.importorskip("torch")
+    split = prepare_data()
+    net = build_network(split)
+    rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=1,
+        lr=0.05,
+        momentum=0.9,
+        batch_size=1,
+        seed=1,
+        engine="numpy",
+    )
+    s = Session(Setup(momentum=0.9))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 4),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(4, 3),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(3, 3),
+    ).double()
+    with torch.no_grad():
+        for (_, p), (_, q) in zip(model.named_parameters(), s.net.named_parameters()):
+            p.copy_(torch.from_numpy(q.data))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    X, y = torch.from_numpy(s.split.X_train), torch.from_numpy(s.split.y_train)
+    for _ in range(120):  # one epoch
+        idx = torch.from_numpy(s.next_batch().copy())
+        s.step()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+        opt.step()
+    for (_, p1), (_, p2), (_, t) in zip(
+        net.named_parameters(), s.net.named_parameters(), model.named_parameters()
+    ):
+        np.testing.assert_array_equal(p1.data, p2.data)
+        np.testing.assert_allclose(p2.data, t.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_momentum_applies_from_the_next_update_and_the_step_shows_it():
+    s = Session()
+    s.steps(3)
+    s.set_momentum(0.5)
+    assert s.current_setup().to_query()["momentum"] == "0.5"
+    snap = s.snapshot(plane=False)
+    (p,) = [
+        p
+        for p in snap["trace"]["parameters"]
+        if p["name"] == "2.weight" and p["index"] == [1, 3]
+    ]
+    # the first update with momentum starts the velocity at the gradient
+    assert p["buffer"] is None and p["velocity"] == p["grad"]
+    s.step()
+    assert s.parameter("2.weight")[1, 3] == p["updated"]
+    snap = s.snapshot(plane=False)
+    (p,) = [
+        p
+        for p in snap["trace"]["parameters"]
+        if p["name"] == "2.weight" and p["index"] == [1, 3]
+    ]
+    assert p["velocity"] == 0.5 * p["buffer"] + p["grad"]
+    assert p["updated"] == p["value"] - 0.05 * p["velocity"]
+    s.step()
+    assert s.parameter("2.weight")[1, 3] == p["updated"]  # what the page showed
+    with pytest.raises(ConfigError, match="momentum"):
+        s.set_momentum(1.5)
+    assert "momentum" in apply(s, {"cmd": "momentum", "value": "x"})[0]["message"]
+
+
+def test_activation_per_layer():
+    s = Session(Setup.from_query({"hidden": "4,3", "activation": "tanh,relu"}))
+    kinds = [type(m).__name__ for m in s.net.modules]
+    assert kinds == ["Linear", "Tanh", "Linear", "ReLU", "Linear"]
+    # the same initial weights as one activation for all (mlp's, from the seed)
+    same = Session(Setup(activation="tanh"))
+    for (_, a), (_, b) in zip(s.net.named_parameters(), same.net.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert s.setup.to_query()["activation"] == "tanh,relu"
+    layers = s.snapshot(plane=False)["layers"]
+    assert [layer["activation"] for layer in layers] == ["Tanh", "ReLU", ""]
+    # the step explained is explain_step's on a network built by hand
+    net = build_network(prepare_data(), activation="tanh")
+    net.modules[3] = rp.engine.activations.ACTIVATIONS["relu"]()
+    rows = s.next_batch()
+    trace = rp.explain_step(net, s.split.X_train[rows], s.split.y_train[rows])
+    assert (
+        json.loads(trace.to_json())["parameters"]
+        == json.loads(s.trace().to_json())["parameters"]
+    )
+    for bad, says in (("tanh,relu,relu", "3 layers"), ("tanh,step", "one of")):
+        with pytest.raises(ConfigError, match=says):
+            Setup.from_query({"activation": bad})
+
+
+def test_speed_gives_updates_per_frame():
+    s = Session()
+    s.set_speed(30)
+    assert [s.play_frame(0.05) for _ in range(4)] == [1, 2, 1, 2]  # 1.5 per frame
+    assert s.iteration == 6
+    with pytest.raises(ConfigError, match="speed"):
+        s.set_speed(-1)
+    assert apply(s, {"cmd": "speed", "value": 0})[0]["speed"] == 0

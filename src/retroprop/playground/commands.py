@@ -13,7 +13,6 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import replace
 from typing import Any
 
 from retroprop.errors import RetropropError
@@ -32,8 +31,9 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the command ``msg`` on ``session``; the replies to send.
 
     Commands: ``step`` (``n`` updates, default 1), ``epoch``, ``reset``,
-    ``setup`` (any URL field: restarts), ``lr``, ``batch_size`` (from the next
-    update on), ``edit`` (``name``, ``index``, ``value``), ``select`` (``name``,
+    ``setup`` (any URL field: restarts), ``lr``, ``batch_size``, ``momentum``
+    (from the next update on), ``speed`` (updates per second while playing, 0: as
+    fast as possible), ``edit`` (``name``, ``index``, ``value``), ``select`` (``name``,
     ``index``), ``export`` (``format``: a key of ``EXPORTS``), ``state``.
     ``play``/``pause`` belong to the host. A bad command or value gives one
     ``{"type": "error"}`` reply naming it; the session is left as it was.
@@ -58,11 +58,17 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         elif cmd == "reset":
             session.reset()
         elif cmd == "setup":
-            now = replace(session.setup, lr=session.lr, batch_size=session.batch_size)
-            query = {**now.to_query(), **_strings(msg.get("setup", {}))}
+            query = {
+                **session.current_setup().to_query(),
+                **_strings(msg.get("setup", {})),
+            }
             session.restart(Setup.from_query(query))
         elif cmd == "lr":
             session.set_lr(_number(msg.get("value"), "the learning rate"))
+        elif cmd == "speed":
+            session.set_speed(_number(msg.get("value"), "the speed"))
+        elif cmd == "momentum":
+            session.set_momentum(_number(msg.get("value"), "the momentum"))
         elif cmd == "batch_size":
             value = _number(msg.get("value"), "the batch size")
             if value != int(value):
@@ -84,7 +90,7 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             raise RetropropError(
                 f"unknown command {cmd!r}; the page sends step, epoch, reset, setup, "
-                f"lr, batch_size, edit, select, export, play, pause"
+                f"lr, batch_size, momentum, speed, edit, select, export, play, pause"
             )
     except (RetropropError, TypeError, ValueError) as e:
         return [{"type": "error", "message": str(e)}, session.snapshot()]
@@ -166,7 +172,7 @@ def torch_script(session: Session) -> str:
     sample order are the same) and the same initial weights, then trains with
     ``torch.optim.SGD`` for as many updates as the playground made.
     """
-    s = replace(session.setup, lr=session.lr, batch_size=session.batch_size)
+    s = session.current_setup()
     sizes = [session.n_features, *s.hidden, session.n_classes]
     acts = {
         "sigmoid": "torch.sigmoid",
@@ -174,14 +180,14 @@ def torch_script(session: Session) -> str:
         "relu": "torch.relu",
         "identity": "",
     }
-    act = acts.get(s.activation, f"torch.{s.activation}")
     names = [f"fc{i + 1}" for i in range(len(sizes) - 1)]
     layers = "\n".join(
         f"        self.{n} = nn.Linear({a}, {b})"
         for n, a, b in zip(names, sizes, sizes[1:])
     )
     lines = []
-    for n in names[:-1]:
+    for n, name in zip(names[:-1], s.activations()):
+        act = acts.get(name, f"nn.functional.{name}")
         lines.append(
             f"        x = {act}(self.{n}(x))" if act else f"        x = self.{n}(x)"
         )
@@ -221,7 +227,7 @@ with torch.no_grad():
     for (name, p), (_, q) in zip(model.named_parameters(), session.net.named_parameters()):
         p.copy_(torch.from_numpy(q.data))
 
-optimizer = torch.optim.SGD(model.parameters(), lr={s.lr!r})
+optimizer = torch.optim.SGD(model.parameters(), lr={s.lr!r}, momentum={s.momentum!r})
 criterion = {loss}
 X = torch.from_numpy(session.split.X_train)
 y = torch.from_numpy(session.split.y_train)

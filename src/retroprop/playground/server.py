@@ -209,14 +209,17 @@ async def serve_session(
     async def player() -> None:
         while True:
             await playing.wait()
+            start = asyncio.get_running_loop().time()
             async with lock:
-                await asyncio.to_thread(session.train_for, FRAME)
+                await asyncio.to_thread(session.play_frame, FRAME)
                 snap = await asyncio.to_thread(session.snapshot)
             if session.error:
                 playing.clear()
             snap["playing"] = playing.is_set()
             await ws.send_text(dumps(snap))
-            await asyncio.sleep(0)
+            # at a chosen speed a frame lasts FRAME; as fast as possible, no pause
+            spent = asyncio.get_running_loop().time() - start
+            await asyncio.sleep(max(0.0, FRAME - spent) if session.speed else 0)
 
     task = asyncio.create_task(player())
     try:

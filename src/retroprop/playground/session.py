@@ -27,7 +27,7 @@ from retroprop.datasets.checks import split_lines
 from retroprop.datasets.toy import TOY, make_toy
 from retroprop.engine.activations import ACTIVATIONS
 from retroprop.engine.init import as_generator
-from retroprop.engine.layers import Linear
+from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
@@ -45,6 +45,7 @@ DATASETS = ("iris", *TOY, "upload")
 
 MAX_HIDDEN = 64  # neurons per hidden layer the page can draw and train live
 MAX_LAYERS = 6
+MAX_SPEED = 100_000  # updates per second a page may ask for
 GRID = 40  # cells per side of the decision-region and heatmap pictures
 
 
@@ -60,6 +61,7 @@ class Setup:
     activation: str = "sigmoid"
     lr: float = 0.05
     batch_size: int = 1
+    momentum: float = 0.0
     seed: int = 1
     loss: str = "cross_entropy"
     noise: float = 0.1
@@ -68,9 +70,11 @@ class Setup:
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> Setup:
-        """A setup from URL parameters (``dataset``, ``hidden=4,3``, ``activation``,
-        ``lr``, ``batch``, ``seed``, ``loss``, ``noise``, ``samples``); a missing one
-        keeps its default, a bad one raises ``ConfigError`` naming it."""
+        """A setup from URL parameters (``dataset``, ``hidden=4,3``, ``activation``
+        (one name for every hidden layer, or one per layer: ``sigmoid,tanh``),
+        ``lr``, ``batch``, ``momentum``, ``seed``, ``loss``, ``noise``,
+        ``samples``); a missing one keeps its default, a bad one raises
+        ``ConfigError`` naming it."""
         s = cls()
         kw: dict[str, Any] = {}
         if "dataset" in query:
@@ -84,6 +88,7 @@ class Setup:
         for key, field, kind in (
             ("lr", "lr", float),
             ("batch", "batch_size", int),
+            ("momentum", "momentum", float),
             ("seed", "seed", int),
             ("noise", "noise", float),
             ("samples", "samples", int),
@@ -104,10 +109,19 @@ class Setup:
             raise ConfigError(
                 f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
             )
-        if self.activation not in ACTIVATIONS or self.activation == "step":
-            allowed = sorted(a for a in ACTIVATIONS if a != "step")
+        for name in self.activation.split(","):
+            if name not in ACTIVATIONS or name == "step":
+                allowed = sorted(a for a in ACTIVATIONS if a != "step")
+                raise ConfigError(
+                    f"activation must be one of {', '.join(allowed)} (or one per "
+                    f"hidden layer, comma-separated), got {self.activation!r}"
+                )
+        n_acts = len(self.activation.split(","))
+        if n_acts > 1 and n_acts != len(self.hidden):
             raise ConfigError(
-                f"activation must be one of {', '.join(allowed)}, got {self.activation!r}"
+                f"activation names {n_acts} layers ({self.activation}) but the "
+                f"network has {len(self.hidden)} hidden layers; give one name for "
+                f"all or one per hidden layer"
             )
         if self.loss not in LOSSES:
             raise ConfigError(
@@ -115,6 +129,7 @@ class Setup:
             )
         check_lr(self.lr)
         check_batch_size(self.batch_size)
+        check_momentum(self.momentum)
         if len(self.hidden) > MAX_LAYERS or any(
             h < 1 or h > MAX_HIDDEN for h in self.hidden
         ):
@@ -130,6 +145,11 @@ class Setup:
             raise ConfigError(f"samples must be 10..5000, got {self.samples}")
         return self
 
+    def activations(self) -> tuple[str, ...]:
+        """The activation of each hidden layer (``"tanh"`` -> every layer's)."""
+        names = tuple(self.activation.split(","))
+        return names if len(names) > 1 else names * len(self.hidden)
+
     def to_query(self) -> dict[str, str]:
         """URL parameters that ``from_query`` reads back into this setup."""
         d = asdict(self)
@@ -139,6 +159,7 @@ class Setup:
             "activation": self.activation,
             "lr": repr(self.lr),
             "batch": str(self.batch_size),
+            "momentum": repr(self.momentum),
             "seed": str(self.seed),
             "loss": self.loss,
             "noise": repr(d["noise"]),
@@ -163,6 +184,12 @@ def check_lr(lr: float) -> float:
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ConfigError(f"the learning rate must be a number > 0, got {lr!r}")
     return float(lr)
+
+
+def check_momentum(m: float) -> float:
+    if not (isinstance(m, (int, float)) and math.isfinite(m) and 0 <= m < 1):
+        raise ConfigError(f"the momentum must be a number in [0, 1), got {m!r}")
+    return float(m)
 
 
 def check_batch_size(b: int) -> int:
@@ -204,6 +231,8 @@ class Session:
 
     def __init__(self, setup: Setup | None = None, uploaded: Dataset | None = None):
         self.uploaded = uploaded
+        self.speed = 0.0  # updates per second while playing; 0: as fast as possible
+        self.owed = 0.0
         self.selected: tuple[str, tuple[int, ...]] | None = None
         self.error: str | None = None
         self.divergence: str | None = None
@@ -226,15 +255,17 @@ class Session:
                 setup.dataset, setup.samples, noise=setup.noise, seed=setup.seed
             )
         self.split = split_data(ds, setup.test_size, setup.seed)
-        self.net = mlp(
+        self.net = build_network(
             [self.n_features, *setup.hidden, self.n_classes],
-            setup.activation,
-            init="torch",
+            setup.activations(),
             seed=setup.seed,
         )
-        self.optimizer = SGD(self.net.parameters(), lr=setup.lr)
+        self.optimizer = SGD(
+            self.net.parameters(), lr=setup.lr, momentum=setup.momentum
+        )
         self.train_step = TrainingStep(self.net, setup.loss, self.optimizer)
         self.lr, self.batch_size = setup.lr, setup.batch_size
+        self.momentum = setup.momentum
         # train's sample order: one permutation per epoch from rng(seed)
         self.rng = as_generator(setup.seed)
         self.order = np.arange(0)
@@ -249,8 +280,17 @@ class Session:
         self.initial_loss = self.measure()["train_loss"]  # where the run starts
 
     def reset(self) -> None:
-        """The same setup from its start (eta and batch size as set now)."""
-        self.restart(replace(self.setup, lr=self.lr, batch_size=self.batch_size))
+        """The same setup from its start (eta, batch size and momentum as set now)."""
+        self.restart(self.current_setup())
+
+    def current_setup(self) -> Setup:
+        """The setup with eta, the batch size and the momentum as they are now."""
+        return replace(
+            self.setup,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            momentum=self.momentum,
+        )
 
     @property
     def n_features(self) -> int:
@@ -359,10 +399,44 @@ class Session:
             self.error = str(e)
         return done
 
+    def set_speed(self, speed: float) -> None:
+        """Updates per second while playing: 0 is as fast as the machine goes."""
+        if not (isinstance(speed, (int, float)) and math.isfinite(speed)) or not (
+            0 <= speed <= MAX_SPEED
+        ):
+            raise ConfigError(
+                f"the speed must be 0 (as fast as possible) to {MAX_SPEED} updates "
+                f"per second, got {speed!r}"
+            )
+        self.speed = float(speed)
+
+    def play_frame(self, seconds: float) -> int:
+        """One frame of play: ``speed * seconds`` updates (fractions carried to the
+        next frame), or as many as fit in ``seconds`` at speed 0. Returns the number
+        made; a divergence stops the run and is kept in ``error``."""
+        if not self.speed:
+            return self.train_for(seconds)
+        self.owed += self.speed * seconds
+        n = int(self.owed)
+        self.owed -= n
+        if n == 0:
+            return 0
+        try:
+            self.steps(n)
+        except DivergenceError as e:
+            self.error = str(e)
+        return n
+
     def set_lr(self, lr: float) -> None:
         """eta of every update from the next one on (no restart)."""
         self.lr = check_lr(lr)
         self.optimizer.lr = self.lr
+
+    def set_momentum(self, m: float) -> None:
+        """The momentum of every update from the next one on (no restart; the
+        velocities built so far are kept, as torch keeps them)."""
+        self.momentum = check_momentum(m)
+        self.optimizer.momentum = self.momentum
 
     def set_batch_size(self, b: int) -> None:
         """The batch size from the next update on: the rest of the epoch's order is
@@ -450,6 +524,33 @@ class Session:
             meta=meta,
         )
 
+    def with_momentum(self, trace: dict[str, Any]) -> dict[str, Any]:
+        """The explained step as this run makes it: with momentum ``mu`` > 0 each
+        parameter's entry gains ``buffer`` (its velocity so far, None before the
+        first update) and ``velocity`` (``mu * buffer + grad``, torch's ``buf``;
+        ``grad`` on the first update), and ``updated`` becomes ``value - eta *
+        velocity``. Without momentum the trace is ``explain --step``'s unchanged."""
+        if not self.momentum:
+            return trace
+        buffers = {
+            name: buf
+            for (name, _), buf in zip(
+                self.net.named_parameters(), self.optimizer.momentum_buffers
+            )
+        }
+        for p in trace["parameters"]:
+            buf = buffers.get(p["name"])
+            before = None if buf is None else float(buf[tuple(p["index"])])
+            # SGD.step's own arithmetic (dampening 0): buf = mu * buf + g; w - eta * buf
+            velocity = (
+                p["grad"] if before is None else self.momentum * before + p["grad"]
+            )
+            p["buffer"] = before
+            p["velocity"] = velocity
+            p["updated"] = p["value"] - self.lr * velocity
+        trace["momentum"] = self.momentum
+        return trace
+
     def layers(self) -> list[dict[str, Any]]:
         """The network for drawing: per linear layer its name (as the network names
         it: ``"fc1"``, else its index), its label (``"fc1 (hidden layer 1)"``, as
@@ -529,7 +630,7 @@ class Session:
         if not self.history or self.history[-1]["iteration"] != self.iteration:
             self.measure()
         try:
-            trace: dict[str, Any] | None = _trace_json(self.trace())
+            trace: dict[str, Any] | None = self.with_momentum(_trace_json(self.trace()))
         except (RetropropError, FloatingPointError) as e:
             # weights so large the explained step overflows: show the run, no trace
             trace = None
@@ -537,11 +638,11 @@ class Session:
         snap: dict[str, Any] = {
             "type": "state",
             # the run as it is now (eta and batch size may have changed since)
-            "setup": replace(
-                self.setup, lr=self.lr, batch_size=self.batch_size
-            ).to_query(),
+            "setup": self.current_setup().to_query(),
             "lr": self.lr,
             "batch_size": self.batch_size,
+            "momentum": self.momentum,
+            "speed": self.speed,
             "iteration": self.iteration,
             "epoch": self.epoch,
             "measure": self.history[-1],
@@ -557,6 +658,21 @@ class Session:
             feats = (2, 3) if self.split.dataset.name == "iris" else (0, 1)
             snap["plane"] = self.plane(feats if self.n_features > 3 else (0, 1))
         return snap
+
+
+def build_network(
+    sizes: list[int], activations: tuple[str, ...], seed: int
+) -> Sequential:
+    """``mlp(sizes, ...)`` (torch's initial weights from ``seed``) with hidden layer
+    ``k`` followed by ``activations[k]``; one activation for all is ``mlp``'s own
+    network, so the weights are ``retroprop train``'s."""
+    net = mlp(sizes, activations[0], init="torch", seed=seed)
+    if len(set(activations)) == 1:
+        return net
+    modules = list(net.modules)
+    for k, name in enumerate(activations):
+        modules[2 * k + 1] = ACTIVATIONS[name]()  # Linear, f, Linear, f, ..., Linear
+    return Sequential(*modules, names=net.names)
 
 
 def _columns(rows: list[dict[str, float]]) -> dict[str, list[float | None]]:

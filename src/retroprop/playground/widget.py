@@ -9,6 +9,7 @@ commands arrive as custom messages (``model.send`` / ``msg:custom``). ``pg.net``
 from __future__ import annotations
 
 import threading
+import time
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -156,10 +157,13 @@ class Playground(anywidget.AnyWidget):
 
     def _run(self) -> None:
         while self._playing.is_set():
+            start = time.perf_counter()
             with self._lock:
-                self.session.train_for(FRAME)
+                self.session.play_frame(FRAME)
                 snap = self.session.snapshot()
             if self.session.error:
                 self._playing.clear()
             snap["playing"] = self._playing.is_set()
             self._reply(snap)
+            if self.session.speed:  # a chosen speed: frames FRAME apart
+                time.sleep(max(0.0, FRAME - (time.perf_counter() - start)))
