@@ -33,7 +33,8 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
     Commands: ``step`` (``n`` updates, default 1), ``epoch``, ``reset``,
     ``setup`` (any URL field: restarts), ``lr``, ``batch_size``, ``momentum``
     (from the next update on), ``speed`` (updates per second while playing, 0: as
-    fast as possible), ``edit`` (``name``, ``index``, ``value``), ``select`` (``name``,
+    fast as possible), ``view`` (``layer``, ``open``, ``start``: which neurons of a
+    wide layer the page draws), ``edit`` (``name``, ``index``, ``value``), ``select`` (``name``,
     ``index``), ``export`` (``format``: a key of ``EXPORTS``), ``state``.
     ``play``/``pause`` belong to the host. A bad command or value gives one
     ``{"type": "error"}`` reply naming it; the session is left as it was.
@@ -65,6 +66,12 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
             session.restart(Setup.from_query(query))
         elif cmd == "lr":
             session.set_lr(_number(msg.get("value"), "the learning rate"))
+        elif cmd == "view":
+            session.set_view(
+                int(_number(msg.get("layer"), "the layer")),
+                bool(msg.get("open", True)),
+                int(_number(msg.get("start", 0), "the first neuron")),
+            )
         elif cmd == "speed":
             session.set_speed(_number(msg.get("value"), "the speed"))
         elif cmd == "momentum":
@@ -90,7 +97,7 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             raise RetropropError(
                 f"unknown command {cmd!r}; the page sends step, epoch, reset, setup, "
-                f"lr, batch_size, momentum, speed, edit, select, export, play, pause"
+                f"lr, batch_size, momentum, speed, view, edit, select, export, play, pause"
             )
     except (RetropropError, TypeError, ValueError) as e:
         return [{"type": "error", "message": str(e)}, session.snapshot()]

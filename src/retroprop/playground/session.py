@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -43,7 +43,9 @@ from retroprop.training.step import divergence_is_checked, evaluate, loss_target
 DATASETS = ("iris", *TOY, "upload")
 """The allowed ``Setup.dataset`` values (``upload``: a CSV given to the session)."""
 
-MAX_HIDDEN = 64  # neurons per hidden layer the page can draw and train live
+MAX_HIDDEN = 512  # neurons per hidden layer the page can train live
+WIDE_INPUT = 32  # more inputs than this draw as a heatmap of the input layer
+WIDE_LAYER = 16  # a wider layer is drawn collapsed, or this many neurons at a time
 MAX_LAYERS = 6
 MAX_SPEED = 100_000  # updates per second a page may ask for
 GRID = 40  # cells per side of the decision-region and heatmap pictures
@@ -233,6 +235,9 @@ class Session:
         self.uploaded = uploaded
         self.speed = 0.0  # updates per second while playing; 0: as fast as possible
         self.owed = 0.0
+        # layer position L (1 = first hidden) -> {"open": bool, "start": int} of a
+        # layer wider than WIDE_LAYER: which of its neurons the page draws
+        self.views: dict[int, dict[str, Any]] = {}
         self.selected: tuple[str, tuple[int, ...]] | None = None
         self.error: str | None = None
         self.divergence: str | None = None
@@ -275,6 +280,7 @@ class Session:
         self.history: list[dict[str, float]] = []
         self.error = None
         self.divergence = None
+        self.views = {}
         self.last_epoch = 0  # the epoch of the last update, as train counts it
         self._advance_epoch()
         self.initial_loss = self.measure()["train_loss"]  # where the run starts
@@ -551,10 +557,185 @@ class Session:
         trace["momentum"] = self.momentum
         return trace
 
+    # --- large networks: only what is drawn ---------------------------------------
+
+    @property
+    def sizes(self) -> list[int]:
+        """The widths of the layers, inputs first: ``[4, 4, 3, 3]``."""
+        return [self.n_features, *self.setup.hidden, self.n_classes]
+
+    @property
+    def large(self) -> bool:
+        """True when the page cannot draw every neuron (a heatmap of the inputs or
+        a collapsed layer): the snapshot then carries only what is drawn."""
+        n = self.sizes
+        return n[0] > WIDE_INPUT or any(w > WIDE_LAYER for w in n[1:])
+
+    def window(self, L: int) -> tuple[int, int] | None:
+        """The neurons ``[start, stop)`` of layer ``L`` drawn one by one; None when
+        the layer is drawn as a whole (the input heatmap, a collapsed layer)."""
+        width = self.sizes[L]
+        if L == 0:
+            return (0, width) if width <= WIDE_INPUT else None
+        if width <= WIDE_LAYER:
+            return (0, width)
+        view = self.views.get(L, {"open": False, "start": 0})
+        if not view["open"]:
+            return None
+        start = view["start"]
+        return (start, min(width, start + WIDE_LAYER))
+
+    def set_view(self, layer: int, open_: bool, start: int = 0) -> None:
+        """Open (``open_``) or collapse layer ``layer``; an open layer shows the
+        ``WIDE_LAYER`` neurons from ``start`` (rounded down to a page)."""
+        n = self.sizes
+        if not (1 <= layer < len(n)) or n[layer] <= WIDE_LAYER:
+            wide = [L for L in range(1, len(n)) if n[L] > WIDE_LAYER]
+            raise ConfigError(
+                f"layer {layer} cannot be opened or collapsed; the wide layers are "
+                f"{', '.join(map(str, wide)) or 'none'}"
+            )
+        start = max(0, min(int(start), n[layer] - 1))
+        self.views[layer] = {"open": bool(open_), "start": start - start % WIDE_LAYER}
+
+    def light_trace(self) -> dict[str, Any]:
+        """The next update of a large network, as the page draws it: what
+        ``trace()`` holds per neuron (z, out, dL/dout, f'(z), delta: the engine's own
+        forward and backward on the next batch, nothing updated) and, per drawn
+        weight or bias and the selected one, value, gradient, update and the two
+        chain-rule factors ``dL/dz_i`` and ``dz_i/dw_ij``. ``light`` is True."""
+        rows = self.next_batch()
+        X, y = self.split.X_train[rows], self.split.y_train[rows]
+        loss_name, net = self.setup.loss, self.net
+        loss_fn = LOSSES[loss_name]()
+        n = len(rows)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = net(X)
+            targets = loss_targets(y, out.shape[1], loss_name, out.dtype)
+            loss = float(loss_fn(out, targets))
+            grad = loss_fn.backward()
+            net.zero_grad()  # backward accumulates: start from none
+            received = {}
+            for i in reversed(range(len(net))):  # the chain rule, module by module
+                received[i] = grad * n  # per sample: the mean divided each by n
+                grad = net[i].backward(grad)
+        modules = list(net.modules)
+        linear = [k for k, m in enumerate(modules) if isinstance(m, Linear)]
+        layers, params = [], []
+        named = dict(net.named_parameters())
+        buffers = dict(zip(named, self.optimizer.momentum_buffers))
+
+        def entry(name: str, idx: tuple[int, ...], delta, a_prev) -> dict[str, Any]:
+            value = float(named[name].data[idx])
+            g = float(cast(np.ndarray, named[name].grad)[idx])
+            i = idx[0]
+            factors = {"dL/dz_i": float(delta[:, i].mean())}
+            if len(idx) == 2:
+                factors["dz_i/dw_ij"] = float(a_prev[:, idx[1]].mean())
+            else:
+                factors["dz_i/db_i"] = 1.0
+            e = {
+                "name": name,
+                "index": list(idx),
+                "value": value,
+                "grad": g,
+                "updated": value - self.lr * g,
+                "factors": factors,
+            }
+            if self.momentum:
+                buf = buffers.get(name)
+                before = None if buf is None else float(buf[idx])
+                velocity = g if before is None else self.momentum * before + g
+                e.update(
+                    buffer=before, velocity=velocity, updated=value - self.lr * velocity
+                )
+            return e
+
+        for number, k in enumerate(linear, start=1):
+            lin = cast(Linear, modules[k])
+            is_output = k == linear[-1]
+            act = (
+                modules[k + 1]
+                if k + 1 < len(modules) and not isinstance(modules[k + 1], Linear)
+                else None
+            )
+            top = k + 1 if act is not None else k
+            z = act.z if act is not None else out if is_output else None
+            if z is None:
+                z = modules[k + 1].a_prev
+            a = act.a if act is not None else z
+            delta = received[k]
+            name = net.names[k]
+            layers.append(
+                {
+                    "name": name,
+                    "number": number,
+                    "label": layer_label(name, number, is_output),
+                    "weight_name": net.parameter_name(k, "weight"),
+                    "bias_name": net.parameter_name(k, "bias"),
+                    "activation": getattr(act, "name", None),
+                    "is_output": is_output,
+                    "z": z.tolist(),
+                    "a": a.tolist(),
+                    "grad_a": received[top].tolist(),
+                    "f_prime": act.derivative().tolist() if act is not None else None,
+                    "delta": delta.tolist(),
+                    "grad_a_prev": None,
+                    "factor_formulas": {},
+                }
+            )
+            rws, cls = self.window(number), self.window(number - 1)
+            wname, bname = (
+                net.parameter_name(k, "weight"),
+                net.parameter_name(k, "bias"),
+            )
+            if rws is not None:
+                for i in range(*rws):
+                    params.append(entry(bname, (i,), delta, lin.a_prev))
+                    if cls is not None:
+                        for j in range(*cls):
+                            params.append(entry(wname, (i, j), delta, lin.a_prev))
+            if self.selected and self.selected[0] in (wname, bname):
+                sel_name, sel_idx = self.selected
+                data = self.parameter(sel_name)
+                if (
+                    len(sel_idx) == data.ndim
+                    and all(0 <= v < w for v, w in zip(sel_idx, data.shape))
+                    and not any(
+                        p["name"] == sel_name and tuple(p["index"]) == tuple(sel_idx)
+                        for p in params
+                    )
+                ):
+                    params.append(entry(sel_name, tuple(sel_idx), delta, lin.a_prev))
+        net.zero_grad()
+        probabilities = loss_fn.probabilities(out)
+        meta = {
+            "step": self.iteration + 1,
+            "epoch": self.epoch,
+            "sample": int(rows[0]) if n == 1 else [int(r) for r in rows],
+        }
+        return {
+            "light": True,
+            "lr": self.lr,
+            "loss_function": loss_name,
+            "loss": loss,
+            "n_samples": n,
+            "input": X.tolist(),
+            "output": out.tolist(),
+            "probabilities": None if probabilities is None else probabilities.tolist(),
+            "layers": layers,
+            "parameters": params,
+            "meta": meta,
+            "momentum": self.momentum or None,
+        }
+
     def layers(self) -> list[dict[str, Any]]:
         """The network for drawing: per linear layer its name (as the network names
         it: ``"fc1"``, else its index), its label (``"fc1 (hidden layer 1)"``, as
-        every explain view names it), weight and bias."""
+        every explain view names it), ``in_features``, ``out_features``, and the
+        drawn part of its weight and bias: rows ``rows`` = [start, stop) of its
+        neurons and columns ``cols`` of the previous layer's (None: not drawn one by
+        one; a small network draws all)."""
         out = []
         modules = list(zip(self.net.names, self.net.modules))
         number = 0
@@ -565,17 +746,25 @@ class Session:
                 act = ""
                 if k + 1 < len(modules) and not isinstance(modules[k + 1][1], Linear):
                     act = type(modules[k + 1][1]).__name__
+                rows, cols = self.window(number), self.window(number - 1)
+                r0, r1 = rows or (0, 0)
+                c0, c1 = cols or (0, 0)
+                bias = (
+                    mod.bias.data
+                    if mod.bias is not None
+                    else np.zeros(mod.out_features)
+                )
                 out.append(
                     {
                         "name": name,
                         "label": layer_label(name, number, number == n_linear),
-                        "weight": mod.weight.data.tolist(),
-                        "bias": (
-                            mod.bias.data.tolist()
-                            if mod.bias is not None
-                            else [0.0] * mod.out_features
-                        ),
+                        "weight": mod.weight.data[r0:r1, c0:c1].tolist(),
+                        "bias": bias[r0:r1].tolist(),
                         "activation": act,
+                        "in_features": mod.in_features,
+                        "out_features": mod.out_features,
+                        "rows": list(rows) if rows else None,
+                        "cols": list(cols) if cols else None,
                     }
                 )
         return out
@@ -587,7 +776,8 @@ class Session:
         other inputs are held at their mean (0 after standardising). Returns
         ``extent`` ([x0, x1, y0, y1]), ``classes`` (GRID x GRID winning classes),
         ``confidence`` (their probabilities), ``neurons`` (per hidden layer, per
-        neuron, a GRID x GRID list of activations) and the train/test points.
+        neuron, a GRID x GRID list of activations; none for a ``large`` network),
+        ``neuron_rows`` (the neurons of each list) and the train/test points.
         """
         s = self.split
         fx, fy = features
@@ -600,16 +790,24 @@ class Session:
         grid = np.zeros((GRID * GRID, self.n_features))
         grid[:, fx], grid[:, fy] = gx.ravel(), gy.ravel()
         a = grid
-        neurons = []
+        neurons, which = [], []
         modules = list(self.net.modules)
+        L = 0
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for k, mod in enumerate(modules):
                 a = mod(a)
                 is_last_linear = not any(
                     isinstance(m, Linear) for m in modules[k + 1 :]
                 )
-                if not isinstance(mod, Linear) and not is_last_linear:
-                    neurons.append(np.round(a.T.reshape(-1, GRID, GRID), 4).tolist())
+                if isinstance(mod, Linear):
+                    L += 1
+                elif not is_last_linear:
+                    # a small network's every neuron; a large one's none (its
+                    # heatmaps over two of many inputs would fill the snapshot)
+                    start, stop = (0, 0) if self.large else (self.window(L) or (0, 0))
+                    maps = a.T[start:stop].reshape(-1, GRID, GRID)
+                    neurons.append(np.round(maps, 4).tolist())
+                    which.append([start, stop])
             out = a - a.max(axis=1, keepdims=True)
             p = np.exp(out)
             p /= p.sum(axis=1, keepdims=True)
@@ -619,6 +817,7 @@ class Session:
             "classes": p.argmax(axis=1).reshape(GRID, GRID).tolist(),
             "confidence": np.round(p.max(axis=1), 3).reshape(GRID, GRID).tolist(),
             "neurons": neurons,
+            "neuron_rows": which,
             "train": np.round(s.X_train[:, [fx, fy]], 4).tolist(),
             "train_y": s.y_train.tolist(),
             "test": np.round(s.X_test[:, [fx, fy]], 4).tolist(),
@@ -630,7 +829,11 @@ class Session:
         if not self.history or self.history[-1]["iteration"] != self.iteration:
             self.measure()
         try:
-            trace: dict[str, Any] | None = self.with_momentum(_trace_json(self.trace()))
+            trace: dict[str, Any] | None = (
+                self.light_trace()
+                if self.large
+                else self.with_momentum(_trace_json(self.trace()))
+            )
         except (RetropropError, FloatingPointError) as e:
             # weights so large the explained step overflows: show the run, no trace
             trace = None
@@ -643,6 +846,8 @@ class Session:
             "batch_size": self.batch_size,
             "momentum": self.momentum,
             "speed": self.speed,
+            "sizes": self.sizes,
+            "views": {str(k): v for k, v in self.views.items()},
             "iteration": self.iteration,
             "epoch": self.epoch,
             "measure": self.history[-1],
