@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from retroprop.datasets import Dataset, load_csv
 from retroprop.errors import ConfigError, RetropropError
+from retroprop.i18n import _
 from retroprop.playground.commands import apply, dumps
 from retroprop.playground.session import Session, Setup
 
@@ -70,16 +71,20 @@ class Guard:
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
         }
         if headers.get("host") not in self.hosts:
-            return "wrong Host header (the playground answers only 127.0.0.1 and localhost)"
+            return _(
+                "wrong Host header (the playground answers only 127.0.0.1 and localhost)"
+            )
         origin = headers.get("origin")
         if origin is not None and origin not in self.origins:
-            return "cross-origin request refused"
+            return _("cross-origin request refused")
         if scope["type"] == "websocket" and origin is None:
-            return "a WebSocket needs the page's Origin"
+            return _("a WebSocket needs the page's Origin")
         conn = HTTPConnection(scope)
         given = conn.query_params.get("token") or conn.cookies.get(COOKIE)
         if not given or not secrets.compare_digest(given, self.token):
-            return "missing or wrong token: open the URL `retroprop playground` printed"
+            return _(
+                "missing or wrong token: open the URL `retroprop playground` printed"
+            )
         return None
 
 
@@ -89,7 +94,7 @@ def create_app(token: str, port: int) -> ASGIApp:
 
     async def index(request: Request) -> Response:
         with open(os.path.join(static_dir(), "index.html"), encoding="utf-8") as f:
-            page = f.read()
+            page = localised(f.read())
         response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -145,10 +150,34 @@ def create_app(token: str, port: int) -> ASGIApp:
     return Guard(Starlette(routes=routes), token, port)
 
 
+def localised(page: str) -> str:
+    """``index.html`` in the language in use: ``<html lang>``, the title, and the
+    page's words for ``main.js`` in ``<script id="rp-labels">``."""
+    from html import escape
+
+    from retroprop.i18n import language
+    from retroprop.playground.labels import LABELS, page_data
+
+    return (
+        page.replace('<html lang="en">', f'<html lang="{language()}">')
+        .replace(
+            "<title>retroprop playground</title>",
+            f"<title>{escape(_(LABELS['title']))}</title>",
+        )
+        .replace(
+            "</head>",
+            f'<script id="rp-labels" type="application/json">{page_data()}</script>\n'
+            "</head>",
+        )
+    )
+
+
 def _too_large() -> Response:
     return JSONResponse(
         {
-            "error": f"the CSV file is larger than {MAX_UPLOAD // 1024} KiB; use a smaller file"
+            "error": _(
+                "the CSV file is larger than {kib} KiB; use a smaller file"
+            ).format(kib=MAX_UPLOAD // 1024)
         },
         status_code=413,
     )
@@ -239,7 +268,9 @@ async def serve_session(
                 if key:
                     if key not in uploads:
                         await ws.send_text(
-                            dumps({"type": "error", "message": "upload the CSV again"})
+                            dumps(
+                                {"type": "error", "message": _("upload the CSV again")}
+                            )
                         )
                         continue
                     session.uploaded = uploads[key]

@@ -15,9 +15,13 @@ from importlib import resources
 from typing import Any
 
 import anywidget
+import traitlets
 
+from retroprop.errors import ConfigError
 from retroprop.explain.trace import Trace
+from retroprop.i18n import LANGUAGES, language, normalize
 from retroprop.playground.commands import apply, dumps
+from retroprop.playground.labels import page_labels
 from retroprop.playground.session import Session, Setup
 
 FRAME = 1 / 20  # seconds of training between two snapshots while playing
@@ -36,7 +40,7 @@ export default {
       send: (msg) => model.send(msg),
       onMessage: (cb) => model.on("msg:custom", (msg) => cb(typeof msg === "string" ? JSON.parse(msg) : msg)),
     };
-    mount(el, transport);
+    mount(el, transport, { labels: model.get("_labels"), lang: model.get("_lang") });
     model.send({ cmd: "state" });
     return () => model.send({ cmd: "pause" });
   },
@@ -66,8 +70,13 @@ class Playground(anywidget.AnyWidget):
         ``"gauss"``, ``"spiral"``, ``"moons"``.
     hidden : sequence of int
     activation, loss : str
-    lr : float
+        ``activation`` names every hidden layer's, or one per layer
+        (``"sigmoid,tanh"``).
+    lr, momentum : float
     batch_size, seed : int
+    lang : str or None
+        The page's language (``"pt"``, ``"en"``); None: ``RETROPROP_LANG``, then
+        the locale, as the command line.
 
     Attributes
     ----------
@@ -77,6 +86,9 @@ class Playground(anywidget.AnyWidget):
 
     _esm = widget_esm()
     _css = widget_css()
+    # the page's words in the widget's language (``lang``, else the language in use)
+    _labels = traitlets.Dict().tag(sync=True)
+    _lang = traitlets.Unicode("en").tag(sync=True)
 
     def __init__(
         self,
@@ -87,6 +99,8 @@ class Playground(anywidget.AnyWidget):
         batch_size: int = 1,
         seed: int = 1,
         loss: str = "cross_entropy",
+        momentum: float = 0.0,
+        lang: str | None = None,
         **kwargs: Any,
     ):
         setup = Setup(
@@ -97,8 +111,14 @@ class Playground(anywidget.AnyWidget):
             batch_size=int(batch_size),
             seed=int(seed),
             loss=loss,
+            momentum=float(momentum),
         )
-        super().__init__(**kwargs)
+        code = language() if lang is None else normalize(lang)
+        if code is None:
+            raise ConfigError(
+                f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}"
+            )
+        super().__init__(_labels=page_labels(code), _lang=code, **kwargs)
         self.session = Session(setup)
         self._lock = threading.Lock()
         self._playing = threading.Event()
