@@ -16,6 +16,7 @@ import tempfile
 from typing import Any
 
 from retroprop.errors import RetropropError
+from retroprop.i18n import N_, _
 from retroprop.playground.session import Session, Setup
 
 EXPORTS = {
@@ -44,7 +45,9 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         if cmd == "step":
             n = int(msg.get("n", 1))
             if not 1 <= n <= 100_000:
-                raise RetropropError(f"step n must be 1..100000, got {n}")
+                raise RetropropError(
+                    _("step n must be 1..100000, got {value}").format(value=n)
+                )
             session.error = None
             try:
                 session.steps(n)
@@ -65,27 +68,31 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
             }
             session.restart(Setup.from_query(query))
         elif cmd == "lr":
-            session.set_lr(_number(msg.get("value"), "the learning rate"))
+            session.set_lr(_number(msg.get("value"), N_("the learning rate")))
         elif cmd == "view":
             session.set_view(
-                int(_number(msg.get("layer"), "the layer")),
+                int(_number(msg.get("layer"), N_("the layer"))),
                 bool(msg.get("open", True)),
-                int(_number(msg.get("start", 0), "the first neuron")),
+                int(_number(msg.get("start", 0), N_("the first neuron"))),
             )
         elif cmd == "speed":
-            session.set_speed(_number(msg.get("value"), "the speed"))
+            session.set_speed(_number(msg.get("value"), N_("the speed")))
         elif cmd == "momentum":
-            session.set_momentum(_number(msg.get("value"), "the momentum"))
+            session.set_momentum(_number(msg.get("value"), N_("the momentum")))
         elif cmd == "batch_size":
-            value = _number(msg.get("value"), "the batch size")
+            value = _number(msg.get("value"), N_("the batch size"))
             if value != int(value):
-                raise RetropropError(f"the batch size must be an integer, got {value}")
+                raise RetropropError(
+                    _("the batch size must be an integer, got {value}").format(
+                        value=value
+                    )
+                )
             session.set_batch_size(int(value))
         elif cmd == "edit":
             session.edit(
                 str(msg.get("name")),
                 tuple(msg.get("index", ())),
-                _number(msg.get("value"), "the weight"),
+                _number(msg.get("value"), N_("the weight")),
             )
         elif cmd == "select":
             session.selected = (str(msg.get("name")), tuple(msg.get("index", ())))
@@ -108,15 +115,23 @@ def _number(value: Any, what: str) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise RetropropError(f"{what} must be a number, got {value!r}") from None
+        raise RetropropError(
+            _("{what} must be a number, got {value}").format(
+                what=_(what), value=repr(value)
+            )
+        ) from None
     if not math.isfinite(x):
-        raise RetropropError(f"{what} must be a finite number, got {value!r}")
+        raise RetropropError(
+            _("{what} must be a finite number, got {value}").format(
+                what=_(what), value=repr(value)
+            )
+        )
     return x
 
 
 def _strings(d: Any) -> dict[str, str]:
     if not isinstance(d, dict):
-        raise RetropropError("setup must be an object of URL fields")
+        raise RetropropError(_("setup must be an object of URL fields"))
     return {str(k): str(v) for k, v in d.items()}
 
 
@@ -124,7 +139,9 @@ def export(session: Session, fmt: str) -> dict[str, Any]:
     """``{"type": "export", "filename", "mime", "base64"}`` for a download."""
     if fmt not in EXPORTS:
         raise RetropropError(
-            f"export format must be one of {', '.join(EXPORTS)}, got {fmt!r}"
+            _("export format must be one of {allowed}, got {value}").format(
+                allowed=", ".join(EXPORTS), value=repr(fmt)
+            )
         )
     stem = f"playground-{session.setup.dataset}-iter{session.iteration}"
     if fmt == "safetensors":

@@ -180,7 +180,6 @@ LABELS = {
     "show_aria": N_("{layer}: show neurons {a}–{b}"),
     "collapse_aria": N_("{layer}: collapse to one bar"),
     "collapse": N_("collapse"),
-    "weights_in": N_("weights from the {n} inputs, as the input heatmap"),
 }
 """The page's texts by key, in English (``N_``: marked, translated by ``labels``)."""
 

@@ -34,6 +34,7 @@ from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DivergenceError, RetropropError
 from retroprop.explain.data import layer_label
 from retroprop.explain.trace import Trace, explain_step
+from retroprop.i18n import _
 from retroprop.recipe import Split, prepare_data
 from retroprop.training import TrainingStep
 from retroprop.training.divergence import chance_loss, describe, judge, output_spread
@@ -99,9 +100,13 @@ class Setup:
                 try:
                     kw[field] = kind(query[key])
                 except ValueError:
+                    what = (
+                        _("{key} must be an integer, got {value}")
+                        if kind is int
+                        else _("{key} must be a number, got {value}")
+                    )
                     raise ConfigError(
-                        f"{key} must be a{'n integer' if kind is int else ' number'}, "
-                        f"got {query[key]!r}"
+                        what.format(key=key, value=repr(query[key]))
                     ) from None
         return replace(s, **kw).checked()
 
@@ -109,25 +114,33 @@ class Setup:
         """This setup, after checking every field (``ConfigError`` names the bad one)."""
         if self.dataset not in DATASETS:
             raise ConfigError(
-                f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
+                _("dataset must be one of {allowed}, got {value}").format(
+                    allowed=", ".join(DATASETS), value=repr(self.dataset)
+                )
             )
         for name in self.activation.split(","):
             if name not in ACTIVATIONS or name == "step":
                 allowed = sorted(a for a in ACTIVATIONS if a != "step")
                 raise ConfigError(
-                    f"activation must be one of {', '.join(allowed)} (or one per "
-                    f"hidden layer, comma-separated), got {self.activation!r}"
+                    _(
+                        "activation must be one of {allowed} (or one per hidden "
+                        "layer, comma-separated), got {value}"
+                    ).format(allowed=", ".join(allowed), value=repr(self.activation))
                 )
         n_acts = len(self.activation.split(","))
         if n_acts > 1 and n_acts != len(self.hidden):
             raise ConfigError(
-                f"activation names {n_acts} layers ({self.activation}) but the "
-                f"network has {len(self.hidden)} hidden layers; give one name for "
-                f"all or one per hidden layer"
+                _(
+                    "activation names {n} layers ({value}) but the network has "
+                    "{hidden} hidden layers; give one name for all or one per "
+                    "hidden layer"
+                ).format(n=n_acts, value=self.activation, hidden=len(self.hidden))
             )
         if self.loss not in LOSSES:
             raise ConfigError(
-                f"loss must be one of {', '.join(sorted(LOSSES))}, got {self.loss!r}"
+                _("loss must be one of {allowed}, got {value}").format(
+                    allowed=", ".join(sorted(LOSSES)), value=repr(self.loss)
+                )
             )
         check_lr(self.lr)
         check_batch_size(self.batch_size)
@@ -136,15 +149,27 @@ class Setup:
             h < 1 or h > MAX_HIDDEN for h in self.hidden
         ):
             raise ConfigError(
-                f"hidden must be at most {MAX_LAYERS} layers of 1..{MAX_HIDDEN} "
-                f"neurons, got {','.join(map(str, self.hidden))}"
+                _(
+                    "hidden must be at most {layers} layers of 1..{most} neurons, "
+                    "got {value}"
+                ).format(
+                    layers=MAX_LAYERS,
+                    most=MAX_HIDDEN,
+                    value=",".join(map(str, self.hidden)),
+                )
             )
         if self.seed < 0:
-            raise ConfigError(f"seed must be an integer >= 0, got {self.seed}")
+            raise ConfigError(
+                _("seed must be an integer >= 0, got {value}").format(value=self.seed)
+            )
         if not (math.isfinite(self.noise) and 0 <= self.noise <= 2):
-            raise ConfigError(f"noise must be between 0 and 2, got {self.noise}")
+            raise ConfigError(
+                _("noise must be between 0 and 2, got {value}").format(value=self.noise)
+            )
         if not 10 <= self.samples <= 5000:
-            raise ConfigError(f"samples must be 10..5000, got {self.samples}")
+            raise ConfigError(
+                _("samples must be 10..5000, got {value}").format(value=self.samples)
+            )
         return self
 
     def activations(self) -> tuple[str, ...]:
@@ -178,25 +203,40 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         return tuple(int(s) for s in text.split(","))
     except ValueError:
         raise ConfigError(
-            f"hidden layer sizes must be comma-separated integers like 4,3; got {text!r}"
+            _(
+                "hidden layer sizes must be comma-separated integers like 4,3; "
+                "got {value}"
+            ).format(value=repr(text))
         ) from None
 
 
 def check_lr(lr: float) -> float:
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ConfigError(f"the learning rate must be a number > 0, got {lr!r}")
+        raise ConfigError(
+            _("the learning rate must be a number > 0, got {value}").format(
+                value=repr(lr)
+            )
+        )
     return float(lr)
 
 
 def check_momentum(m: float) -> float:
     if not (isinstance(m, (int, float)) and math.isfinite(m) and 0 <= m < 1):
-        raise ConfigError(f"the momentum must be a number in [0, 1), got {m!r}")
+        raise ConfigError(
+            _("the momentum must be a number in [0, 1), got {value}").format(
+                value=repr(m)
+            )
+        )
     return float(m)
 
 
 def check_batch_size(b: int) -> int:
     if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
-        raise ConfigError(f"the batch size must be an integer >= 1, got {b!r}")
+        raise ConfigError(
+            _("the batch size must be an integer >= 1, got {value}").format(
+                value=repr(b)
+            )
+        )
     return int(b)
 
 
@@ -248,7 +288,7 @@ class Session:
     def restart(self, setup: Setup) -> None:
         """Start the run of ``setup`` from its first update (new data, new weights)."""
         if setup.dataset == "upload" and self.uploaded is None:
-            raise ConfigError("dataset 'upload' needs a CSV file: upload one first")
+            raise ConfigError(_("dataset 'upload' needs a CSV file: upload one first"))
         self.setup = setup
         if setup.dataset == "iris":
             ds = load_iris()
@@ -411,8 +451,10 @@ class Session:
             0 <= speed <= MAX_SPEED
         ):
             raise ConfigError(
-                f"the speed must be 0 (as fast as possible) to {MAX_SPEED} updates "
-                f"per second, got {speed!r}"
+                _(
+                    "the speed must be 0 (as fast as possible) to {most} updates "
+                    "per second, got {value}"
+                ).format(most=MAX_SPEED, value=repr(speed))
             )
         self.speed = float(speed)
 
@@ -467,10 +509,16 @@ class Session:
             not 0 <= i < s for i, s in zip(index, data.shape)
         ):
             raise ConfigError(
-                f"{name} has shape {data.shape}; index {list(index)} is outside it"
+                _("{name} has shape {shape}; index {index} is outside it").format(
+                    name=name, shape=data.shape, index=list(index)
+                )
             )
         if not math.isfinite(value):
-            raise ConfigError(f"a weight must be a finite number, got {value!r}")
+            raise ConfigError(
+                _("a weight must be a finite number, got {value}").format(
+                    value=repr(value)
+                )
+            )
         data[index] = float(value)
         row = self.measure()
         if self.iteration == 0:  # edited before any update: the run starts here
@@ -592,8 +640,10 @@ class Session:
         if not (1 <= layer < len(n)) or n[layer] <= WIDE_LAYER:
             wide = [L for L in range(1, len(n)) if n[L] > WIDE_LAYER]
             raise ConfigError(
-                f"layer {layer} cannot be opened or collapsed; the wide layers are "
-                f"{', '.join(map(str, wide)) or 'none'}"
+                _(
+                    "layer {layer} cannot be opened or collapsed; the wide layers "
+                    "are {wide}"
+                ).format(layer=layer, wide=", ".join(map(str, wide)) or "-")
             )
         start = max(0, min(int(start), n[layer] - 1))
         self.views[layer] = {"open": bool(open_), "start": start - start % WIDE_LAYER}

@@ -40,7 +40,7 @@ export default {
       send: (msg) => model.send(msg),
       onMessage: (cb) => model.on("msg:custom", (msg) => cb(typeof msg === "string" ? JSON.parse(msg) : msg)),
     };
-    mount(el, transport, { labels: model.get("_labels"), lang: model.get("_lang") });
+    mount(el, transport, { labels: model.get?.("_labels"), lang: model.get?.("_lang") });
     model.send({ cmd: "state" });
     return () => model.send({ cmd: "pause" });
   },

@@ -149,8 +149,7 @@ const EN = {
   "window_label": "neurons {a}–{b} of {n}",
   "show_aria": "{layer}: show neurons {a}–{b}",
   "collapse_aria": "{layer}: collapse to one bar",
-  "collapse": "collapse",
-  "weights_in": "weights from the {n} inputs, as the input heatmap"
+  "collapse": "collapse"
 };
 /* end labels */
 
