@@ -257,7 +257,8 @@ export function mount(root, transport, options = {}) {
   }
 
   transport.onMessage((msg) => {
-    if (msg.type === "error") { showError(msg.message); return; }
+    // a refused command's message, kept over the snapshot that follows it
+    if (msg.type === "error") { state.refused = msg.message; showError(msg.message); return; }
     if (msg.type === "export") { download(msg); return; }
     if (msg.type !== "state") return;
     const first = state.snap === null;
@@ -265,7 +266,8 @@ export function mount(root, transport, options = {}) {
     const runKey = (snap) => JSON.stringify({...snap.setup, lr: null, batch: null, momentum: null});
     const prevSetup = state.snap && runKey(state.snap);
     state.snap = msg;
-    if (!msg.error) showError(""); else showError(msg.error);
+    showError(msg.error || state.refused || "");
+    state.refused = null;
     if (prevSetup && prevSetup !== runKey(msg)) { state.charts = null; state.stage = null; }
     render(first);
   });
