@@ -179,7 +179,6 @@ LABELS = {
     "window_label": N_("neurons {a}–{b} of {n}"),
     "show_aria": N_("{layer}: show neurons {a}–{b}"),
     "collapse_aria": N_("{layer}: collapse to one bar"),
-    "collapse": N_("collapse"),
 }
 """The page's texts by key, in English (``N_``: marked, translated by ``labels``)."""
 

@@ -46,6 +46,7 @@ DATASETS = ("iris", *TOY, "upload")
 
 MAX_HIDDEN = 512  # neurons per hidden layer the page can train live
 WIDE_INPUT = 32  # more inputs than this draw as a heatmap of the input layer
+SLOW_VIEWS = 0.5  # seconds between two measurements of a large network while playing
 WIDE_LAYER = 16  # a wider layer is drawn collapsed, or this many neurons at a time
 MAX_LAYERS = 6
 MAX_SPEED = 100_000  # updates per second a page may ask for
@@ -321,6 +322,8 @@ class Session:
         self.error = None
         self.divergence = None
         self.views = {}
+        self.views_at = -math.inf  # when the slow views were last computed
+        self.last_plane: tuple[dict, dict[str, Any]] | None = None
         self.last_epoch = 0  # the epoch of the last update, as train counts it
         self._advance_epoch()
         self.initial_loss = self.measure()["train_loss"]  # where the run starts
@@ -875,8 +878,17 @@ class Session:
         }
 
     def snapshot(self, *, plane: bool = True) -> dict[str, Any]:
-        """Everything a page draws, as JSON-ready data (floats kept exact)."""
-        if not self.history or self.history[-1]["iteration"] != self.iteration:
+        """Everything a page draws, as JSON-ready data (floats kept exact).
+
+        A ``large`` network's measurement (the whole data through the network) and
+        decision regions are redone at most every ``SLOW_VIEWS`` seconds while it
+        trains, so that its frames stay quick; a small network's, every snapshot.
+        """
+        now = time.perf_counter()
+        fresh = not self.large or now - self.views_at >= SLOW_VIEWS
+        if (not self.history or self.history[-1]["iteration"] != self.iteration) and (
+            fresh or not self.history
+        ):
             self.measure()
         try:
             trace: dict[str, Any] | None = (
@@ -910,8 +922,12 @@ class Session:
             "trace": trace,
         }
         if plane:
-            feats = (2, 3) if self.split.dataset.name == "iris" else (0, 1)
-            snap["plane"] = self.plane(feats if self.n_features > 3 else (0, 1))
+            if fresh or self.last_plane is None or self.last_plane[0] != self.views:
+                feats = (2, 3) if self.split.dataset.name == "iris" else (0, 1)
+                picture = self.plane(feats if self.n_features > 3 else (0, 1))
+                self.last_plane = (dict(self.views), picture)
+                self.views_at = now
+            snap["plane"] = self.last_plane[1]
         return snap
 
 

@@ -20,6 +20,8 @@ const DATASETS = ["iris", "xor", "circle", "gauss", "spiral", "moons"];
 const ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"];
 const SPEEDS = [0, 1, 2, 5, 10, 20, 50, 100, 500, 1000];  // updates per second; 0: max
 const STAGES = ["forward", "loss", "backward", "update"];
+const STAGE_NAME = {forward: "stage_forward", loss: "stage_loss", backward: "stage_backward", update: "stage_update"};
+const STAGE_TEXT = {forward: "forward_text", loss: "loss_text", backward: "backward_text", update: "update_text"};
 const WIDE = 16;  // neurons drawn at a time in a wide layer (the session's WIDE_LAYER)
 const MAX_ROWS = 64;  // rows of the update stage's table
 
@@ -148,8 +150,7 @@ const EN = {
   "collapsed_aria": "{layer}: {n} neurons, collapsed; press Enter to open",
   "window_label": "neurons {a}–{b} of {n}",
   "show_aria": "{layer}: show neurons {a}–{b}",
-  "collapse_aria": "{layer}: collapse to one bar",
-  "collapse": "collapse"
+  "collapse_aria": "{layer}: collapse to one bar"
 };
 /* end labels */
 
@@ -201,7 +202,7 @@ export function mount(root, transport, options = {}) {
   root.innerHTML = shell(t);
   const $ = (sel) => root.querySelector(sel);
   const state = {snap: null, selected: null, colour: "activation", charts: null,
-                 stage: null, onSetup: options.onSetup || (() => {}),
+                 stage: null, renderMs: [], onSetup: options.onSetup || (() => {}),
                  upload: options.upload || null};
 
   for (const a of ACTIVATIONS) $("#activation").append(el("option", {value: a, text: a}));
@@ -269,7 +270,10 @@ export function mount(root, transport, options = {}) {
     showError(msg.error || state.refused || "");
     state.refused = null;
     if (prevSetup && prevSetup !== runKey(msg)) { state.charts = null; state.stage = null; }
+    const t0 = performance.now();
     render(first);
+    state.renderMs.push(performance.now() - t0);  // how long a frame takes to draw
+    if (state.renderMs.length > 200) state.renderMs.shift();
   });
 
   function download(msg) {
@@ -710,7 +714,7 @@ export function mount(root, transport, options = {}) {
     }
     state.stage = state.stage === null ? 0 : state.stage + 1;
     drawStage();
-    announce(t("stage_shown", {n: state.stage + 1, name: t("stage_" + STAGES[state.stage])}));
+    announce(t("stage_shown", {n: state.stage + 1, name: t(STAGE_NAME[STAGES[state.stage]])}));
   }
 
   function drawStage() {
@@ -748,7 +752,7 @@ export function mount(root, transport, options = {}) {
     const range = ([a, b]) => Array.from({length: b - a}, (_, q) => a + q);
     const note = (L) => (layout(L).kind === "all" ? "" : " " + t("only_drawn"));
     const stage = STAGES[k];
-    box.append(el("p", {class: "sub", text: t(stage + "_text")}));
+    box.append(el("p", {class: "sub", text: t(STAGE_TEXT[stage])}));
     if (stage === "forward") {
       tr.layers.forEach((rec, q) => {
         const L = q + 1;
@@ -894,6 +898,7 @@ export function mount(root, transport, options = {}) {
 
   return {
     get snapshot() { return state.snap; },
+    get renderMs() { return state.renderMs.slice(); },
     t,
   };
 }
