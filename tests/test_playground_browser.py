@@ -499,6 +499,7 @@ def test_a_784_256_128_10_network_stays_small_and_responsive(
     )
     elapsed = time.perf_counter() - t0
     n1 = int(pg.locator("#iteration").inner_text())
+    assert pg.locator("#error").is_hidden()  # pausing is not an error
     sizes = [size for _, size in frames]
     draws = sorted(pg.evaluate("window.playground.renderMs"))
     ARTIFACTS.mkdir(exist_ok=True)

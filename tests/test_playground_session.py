@@ -141,6 +141,8 @@ def test_apply_commands_and_errors():
     assert snap["iteration"] == 0 and [len(l["bias"]) for l in snap["layers"]] == [3, 3]
     assert snap["lr"] == 0.2 and snap["setup"]["lr"] == "0.2"  # kept across a restart
     assert apply(s, {"cmd": "nope"})[0]["type"] == "error"
+    # play and pause are the host's: the page gets the state, no error
+    assert [r["type"] for r in apply(s, {"cmd": "pause"})] == ["state"]
     json.loads(dumps(snap))  # valid JSON, no NaN
 
 

@@ -99,8 +99,8 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
             return []
         elif cmd == "export":
             return [export(session, str(msg.get("format")))]
-        elif cmd == "state":
-            pass
+        elif cmd in ("state", "play", "pause"):
+            pass  # play and pause are the host's (its loop); the page gets the state
         else:
             raise RetropropError(
                 f"unknown command {cmd!r}; the page sends step, epoch, reset, setup, "
