@@ -188,18 +188,22 @@ def test_steps_equal_retroprop_explain(page):
 def test_lr_applies_from_the_next_update(page):
     page.locator("#step-once").click()
     wait_iteration(page, 1)
-    page.locator("#lr").fill("0.3")
-    page.locator("#lr").press("Enter")
-    page.wait_for_function("document.querySelector('#lr').value === '0.3'")
     page.locator('[data-param="4.bias[0]"]').click()
+    page.locator("#lr").fill("0.3")
+    t0 = time.perf_counter()
+    page.locator("#lr").press("Enter")
     page.wait_for_function(
-        "document.querySelector('#details [data-field=lr]')?.dataset.exact === '0.3'"
+        "document.querySelector('#details [data-field=lr]')?.dataset.exact === '0.3'",
+        polling="raf",
     )
+    latency = time.perf_counter() - t0
+    page.locator('[data-param="4.bias[0]"]').click()
     before, grad = shown(page, "value"), shown(page, "grad")
     assert shown(page, "updated") == before - 0.3 * grad
     page.locator("#step-once").click()
     wait_iteration(page, 2)
     assert shown(page, "value") == before - 0.3 * grad  # the update used eta = 0.3
+    print(f"\nplayground: eta field to shown update in {latency * 1000:.0f} ms")
 
 
 def test_export_json_is_explain_and_batch_size_applies(page):
@@ -239,15 +243,22 @@ def test_play_advances_and_measures_speed(page, capsys):
         "Number(document.querySelector('#iteration').textContent) > 0"
     )
     t0, n0 = time.perf_counter(), int(page.locator("#iteration").inner_text())
+    f0 = page.evaluate("window.playground.frames")
     page.wait_for_timeout(2000)
     n1, t1 = int(page.locator("#iteration").inner_text()), time.perf_counter()
+    f1 = page.evaluate("window.playground.frames")
+    draws = sorted(page.evaluate("window.playground.renderMs"))
     page.locator("#pause").click()
     page.wait_for_function(
         "document.querySelector('.rp-playground').dataset.playing === 'no'"
     )
     rate = (n1 - n0) / (t1 - t0)
     with capsys.disabled():
-        print(f"\nplayground: {rate:.0f} updates/s while drawing")
+        print(
+            f"\nplayground: {rate:.0f} updates/s while drawing "
+            f"{(f1 - f0) / (t1 - t0):.1f} frames/s (a frame drawn in "
+            f"{draws[len(draws) // 2]:.1f} ms median, {draws[-1]:.1f} ms max)"
+        )
     assert n1 > n0
 
 

@@ -35,7 +35,8 @@ from retroprop.playground.session import Session, Setup
 COOKIE = "retroprop_playground_token"
 MAX_UPLOAD = 2 * 1024 * 1024  # bytes of CSV
 MAX_UPLOADS = 16  # kept per server, oldest dropped
-FRAME = 1 / 25  # seconds of training between two snapshots while playing
+FRAME = 1 / 40  # seconds of training between two snapshots while playing (with
+# the snapshot and the drawing, about 20 frames a second on the lecture's network)
 
 
 def static_dir() -> str:

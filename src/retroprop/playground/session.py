@@ -952,9 +952,8 @@ def _columns(rows: list[dict[str, float]]) -> dict[str, list[float | None]]:
 
 
 def _trace_json(trace: Trace) -> dict[str, Any]:
-    import json
-
-    return json.loads(trace.to_json())
+    # to_dict is already plain JSON data (what to_json writes)
+    return trace.to_dict()
 
 
 __all__ = ["DATASETS", "Session", "Setup", "split_data"]

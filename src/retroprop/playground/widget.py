@@ -24,7 +24,7 @@ from retroprop.playground.commands import apply, dumps
 from retroprop.playground.labels import page_labels
 from retroprop.playground.session import Session, Setup
 
-FRAME = 1 / 20  # seconds of training between two snapshots while playing
+FRAME = 1 / 40  # seconds of training between two snapshots while playing
 
 
 def _static(name: str) -> str:

@@ -202,7 +202,7 @@ export function mount(root, transport, options = {}) {
   root.innerHTML = shell(t);
   const $ = (sel) => root.querySelector(sel);
   const state = {snap: null, selected: null, colour: "activation", charts: null,
-                 stage: null, renderMs: [], onSetup: options.onSetup || (() => {}),
+                 stage: null, renderMs: [], frames: 0, onSetup: options.onSetup || (() => {}),
                  upload: options.upload || null};
 
   for (const a of ACTIVATIONS) $("#activation").append(el("option", {value: a, text: a}));
@@ -273,6 +273,7 @@ export function mount(root, transport, options = {}) {
     const t0 = performance.now();
     render(first);
     state.renderMs.push(performance.now() - t0);  // how long a frame takes to draw
+    state.frames += 1;
     if (state.renderMs.length > 200) state.renderMs.shift();
   });
 
@@ -333,6 +334,7 @@ export function mount(root, transport, options = {}) {
     const box = $("#activations"), s = state.snap;
     const nHidden = sizes(s).length - 2;
     const per = acts.length > 1 ? acts : Array(nHidden).fill(acts[0]);
+    $("#per-layer").hidden = nHidden < 2;  // one hidden layer: #activation is its own
     if (box.childElementCount !== nHidden) {
       box.replaceChildren();
       for (let k = 0; k < nHidden; k++) {
@@ -899,6 +901,7 @@ export function mount(root, transport, options = {}) {
   return {
     get snapshot() { return state.snap; },
     get renderMs() { return state.renderMs.slice(); },
+    get frames() { return state.frames; },
     t,
   };
 }
@@ -922,7 +925,7 @@ function shell(t) {
     <label>${T("momentum")} <input id="momentum" type="number" min="0" max="0.999" step="0.1" inputmode="decimal" aria-label="${T("momentum_aria")}"></label>
     <label>${T("hidden")} <input id="hidden" type="text" size="6" aria-label="${T("hidden_aria")}"></label>
     <label>${T("activation")} <select id="activation" aria-label="${T("activation_aria")}"></select></label>
-    <span id="activations" class="per-layer"></span>
+    <span class="per-layer" id="per-layer">${T("per_layer")} <span id="activations"></span></span>
     <label>${T("loss")} <select id="loss" aria-label="${T("loss_aria")}"><option value="cross_entropy">${T("cross_entropy")}</option><option value="mse">${T("mse")}</option></select></label>
     <label>${T("data")} <select id="dataset" aria-label="${T("data_aria")}"></select></label>
     <label>${T("noise")} <input id="noise" type="number" min="0" max="2" step="0.05" aria-label="${T("noise_aria")}"></label>
