@@ -25,7 +25,7 @@ import numpy as np
 from retroprop.datasets import Dataset, load_iris
 from retroprop.datasets.checks import split_lines
 from retroprop.datasets.toy import TOY, make_toy
-from retroprop.engine.activations import ACTIVATIONS
+from retroprop.engine.activations import ACTIVATIONS, Activation
 from retroprop.engine.init import as_generator
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.losses import LOSSES
@@ -708,14 +708,15 @@ class Session:
             lin = cast(Linear, modules[k])
             is_output = k == linear[-1]
             act = (
-                modules[k + 1]
+                cast(Activation, modules[k + 1])
                 if k + 1 < len(modules) and not isinstance(modules[k + 1], Linear)
                 else None
             )
             top = k + 1 if act is not None else k
+            # a Linear does not cache z; without an activation, z is the next input
             z = act.z if act is not None else out if is_output else None
             if z is None:
-                z = modules[k + 1].a_prev
+                z = cast(Linear, modules[k + 1]).a_prev
             a = act.a if act is not None else z
             delta = received[k]
             name = net.names[k]
