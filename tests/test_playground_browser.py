@@ -481,6 +481,11 @@ def test_a_784_256_128_10_network_stays_small_and_responsive(
     pg.keyboard.press("Enter")  # the keyboard opens a layer
     pg.wait_for_selector('[data-neuron="1:15"]')
     assert pg.locator('[data-neuron^="1:"]').count() == 16
+    # a first-layer neuron's 784 weights, drawn as the 28 x 28 input picture
+    pg.locator('[data-neuron="1:7"]').click()
+    pic = pg.wait_for_selector("#details canvas[data-incoming]")
+    assert (pic.get_attribute("width"), pic.get_attribute("height")) == ("28", "28")
+    assert pg.evaluate("window.playground.snapshot.incoming.index") == 7
     pg.locator('[data-layer-next="1"]').click()
     pg.wait_for_selector('[data-neuron="1:31"]')
     assert pg.locator('[data-neuron="1:0"]').count() == 0

@@ -382,3 +382,58 @@ def test_speed_gives_updates_per_frame():
     with pytest.raises(ConfigError, match="speed"):
         s.set_speed(-1)
     assert apply(s, {"cmd": "speed", "value": 0})[0]["speed"] == 0
+
+
+def test_a_wide_network_sends_only_what_is_drawn():
+    s = Session(Setup(hidden=(40, 20)))  # Iris: 4 inputs, then two wide layers
+    assert s.large
+    snap = s.snapshot()
+    # collapsed layers: no weight between them, a light trace of every neuron
+    assert [layer["rows"] for layer in snap["layers"]] == [None, None, [0, 3]]
+    assert snap["layers"][1]["weight"] == []
+    assert snap["trace"]["light"] and len(snap["trace"]["layers"][0]["a"][0]) == 40
+    assert snap["plane"]["neurons"] == [[], []]
+    apply(s, {"cmd": "view", "layer": 1, "open": True, "start": 17})
+    apply(s, {"cmd": "view", "layer": 2, "open": True, "start": 0})
+    snap = s.snapshot()
+    assert snap["layers"][0]["rows"] == [16, 32] and snap["layers"][1]["cols"] == [
+        16,
+        32,
+    ]
+    w = s.parameter("2.weight")
+    assert snap["layers"][1]["weight"] == w[0:16, 16:32].tolist()
+    # each drawn weight's numbers: the engine's own backward, as explain_step gives
+    rows = s.next_batch()
+    trace = rp.explain_step(s.net, s.split.X_train[rows], s.split.y_train[rows])
+    full = {(p.name, p.index): p for p in trace.parameters}
+    light = snap["trace"]["parameters"]
+    assert len(light) == 16 * 4 + 16 + 16 * 16 + 16 + 3 * 16 + 3
+    for p in light:
+        ref = full[(p["name"], tuple(p["index"]))]
+        assert p["value"] == ref.value
+        assert p["grad"] == ref.grad  # the same backward, the same floats
+        assert p["updated"] == p["value"] - 0.05 * p["grad"]
+    assert snap["trace"]["target"] == [int(s.split.y_train[rows][0])]
+    with pytest.raises(ConfigError, match="wide layers are 1, 2"):
+        s.set_view(3, True)
+
+
+def test_a_first_layer_neuron_of_a_heatmap_input_sends_its_weights():
+    from retroprop.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(
+        X=rng.normal(size=(60, 49)),
+        y=np.arange(60) % 3,
+        feature_names=[f"px{i}" for i in range(49)],
+        class_names=["a", "b", "c"],
+        name="pixels",
+    )
+    s = Session(Setup(dataset="upload", hidden=(8,)), ds)
+    assert s.window(0) is None  # 49 inputs: a heatmap
+    (snap,) = apply(s, {"cmd": "select", "kind": "neuron", "layer": 1, "index": 5})
+    assert snap["incoming"]["weight"] == s.parameter("0.weight")[5].tolist()
+    small = Session()
+    assert (
+        apply(small, {"cmd": "select", "kind": "neuron", "layer": 1, "index": 0}) == []
+    )

@@ -94,6 +94,13 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
                 tuple(msg.get("index", ())),
                 _number(msg.get("value"), N_("the weight")),
             )
+        elif cmd == "select" and msg.get("kind") == "neuron":
+            # a neuron of the first hidden layer of a large network: its weights
+            # from the inputs come as a picture (``incoming`` in the snapshot)
+            layer = int(_number(msg.get("layer"), N_("the layer")))
+            index = int(_number(msg.get("index"), N_("the first neuron")))
+            session.selected_neuron = (layer, index)
+            return [session.snapshot()] if session.incoming() is not None else []
         elif cmd == "select":
             session.selected = (str(msg.get("name")), tuple(msg.get("index", ())))
             return []

@@ -179,6 +179,7 @@ LABELS = {
     "window_label": N_("neurons {a}–{b} of {n}"),
     "show_aria": N_("{layer}: show neurons {a}–{b}"),
     "collapse_aria": N_("{layer}: collapse to one bar"),
+    "weights_in": N_("its weights from the {n} inputs, drawn as the inputs are"),
 }
 """The page's texts by key, in English (``N_``: marked, translated by ``labels``)."""
 

@@ -280,6 +280,7 @@ class Session:
         # layer wider than WIDE_LAYER: which of its neurons the page draws
         self.views: dict[int, dict[str, Any]] = {}
         self.selected: tuple[str, tuple[int, ...]] | None = None
+        self.selected_neuron: tuple[int, int] | None = None  # (layer, index)
         self.error: str | None = None
         self.divergence: str | None = None
         self.restart((setup or Setup()).checked())
@@ -651,6 +652,19 @@ class Session:
         start = max(0, min(int(start), n[layer] - 1))
         self.views[layer] = {"open": bool(open_), "start": start - start % WIDE_LAYER}
 
+    def incoming(self) -> dict[str, Any] | None:
+        """The selected first-layer neuron's weights from the inputs, when the
+        inputs are drawn as a heatmap (its weights then draw as the same picture):
+        ``{"layer": 1, "index": i, "weight": [...]}`` of ``n_features`` values;
+        None otherwise."""
+        if self.selected_neuron is None or self.window(0) is not None:
+            return None
+        layer, i = self.selected_neuron
+        linear = [m for m in self.net.modules if isinstance(m, Linear)]
+        if layer != 1 or not 0 <= i < linear[0].out_features:
+            return None
+        return {"layer": 1, "index": i, "weight": linear[0].weight.data[i].tolist()}
+
     def light_trace(self) -> dict[str, Any]:
         """The next update of a large network, as the page draws it: what
         ``trace()`` holds per neuron (z, out, dL/dout, f'(z), delta: the engine's own
@@ -770,6 +784,7 @@ class Session:
         }
         return {
             "light": True,
+            "target": [int(v) for v in y] if y.ndim == 1 else y.tolist(),
             "lr": self.lr,
             "loss_function": loss_name,
             "loss": loss,
@@ -911,6 +926,7 @@ class Session:
             "speed": self.speed,
             "sizes": self.sizes,
             "views": {str(k): v for k, v in self.views.items()},
+            "incoming": self.incoming(),
             "iteration": self.iteration,
             "epoch": self.epoch,
             "measure": self.history[-1],

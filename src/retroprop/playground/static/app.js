@@ -150,7 +150,8 @@ const EN = {
   "collapsed_aria": "{layer}: {n} neurons, collapsed; press Enter to open",
   "window_label": "neurons {a}–{b} of {n}",
   "show_aria": "{layer}: show neurons {a}–{b}",
-  "collapse_aria": "{layer}: collapse to one bar"
+  "collapse_aria": "{layer}: collapse to one bar",
+  "weights_in": "its weights from the {n} inputs, drawn as the inputs are"
 };
 /* end labels */
 
@@ -583,6 +584,7 @@ export function mount(root, transport, options = {}) {
       state.focusKey = target.kind === "param" ? `[data-param="${target.name}[${target.index.join(",")}]"]`
                                                : `[data-neuron="${target.layer}:${target.index}"]`;
       if (target.kind === "param") send({cmd: "select", name: target.name, index: target.index});
+      else send({cmd: "select", kind: "neuron", layer: target.layer, index: target.index});
       drawNetwork();
       drawDetails();
     };
@@ -702,7 +704,22 @@ export function mount(root, transport, options = {}) {
         row("∂L/∂z", num(rec.delta[0][i], "delta"));
       }
       box.append(dl);
+      const inc = s.incoming;
+      if (inc && inc.layer === L && inc.index === i) box.append(weightPicture(inc.weight));
     }
+  }
+
+  function weightPicture(w) {
+    // a first-layer neuron's weights, laid out as the input heatmap (28 x 28 for 784)
+    const n = w.length, side = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / side);
+    let m = 0;
+    for (const v of w) m = Math.max(m, Math.abs(v));
+    const scale = niceScale(m);
+    const c = el("canvas", {width: side, height: rows, "data-incoming": "", role: "img",
+                            "aria-label": t("weights_in", {n})});
+    const ctx = c.getContext("2d");
+    w.forEach((v, k) => { ctx.fillStyle = mix(v / scale); ctx.fillRect(k % side, Math.floor(k / side), 1, 1); });
+    return el("figure", {class: "incoming"}, c, el("figcaption", {text: `${t("weights_in", {n})} (±${scale})`}));
   }
 
   // --- the explained step: forward -> loss -> backward -> update ---------------------
