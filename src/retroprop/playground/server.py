@@ -30,13 +30,17 @@ from retroprop.datasets import Dataset, load_csv
 from retroprop.errors import ConfigError, RetropropError
 from retroprop.i18n import _
 from retroprop.playground.commands import apply, dumps
-from retroprop.playground.session import Session, Setup
+from retroprop.playground.session import (
+    FRAMES_PER_SECOND,
+    Session,
+    Setup,
+    training_time,
+)
 
 COOKIE = "retroprop_playground_token"
 MAX_UPLOAD = 2 * 1024 * 1024  # bytes of CSV
 MAX_UPLOADS = 16  # kept per server, oldest dropped
-FRAME = 1 / 40  # seconds of training between two snapshots while playing (with
-# the snapshot and the drawing, about 20 frames a second on the lecture's network)
+FRAME = 1 / FRAMES_PER_SECOND  # seconds from one snapshot to the next while playing
 
 
 def static_dir() -> str:
@@ -230,26 +234,32 @@ def _load_upload(
 async def serve_session(
     ws: WebSocket, session: Session, uploads: dict[str, Dataset]
 ) -> None:
-    """Commands in, snapshots out; ``play`` trains in chunks of ``FRAME`` seconds in a
-    worker thread and sends one snapshot per chunk."""
+    """Commands in, snapshots out; ``play`` trains in a worker thread and sends one
+    snapshot every ``FRAME`` seconds, training for what the snapshot leaves of a
+    frame (``training_time``), or at the page's chosen speed."""
     lock = asyncio.Lock()
     playing = asyncio.Event()
     await ws.send_text(dumps(session.snapshot()))
 
     async def player() -> None:
+        clock = asyncio.get_running_loop().time
+        overhead = 0.0  # the last frame's snapshot and sending, in seconds
         while True:
             await playing.wait()
-            start = asyncio.get_running_loop().time()
+            start = clock()
+            # as fast as possible: train for what the snapshot leaves of a frame;
+            # at a chosen speed: that speed's updates of one frame
+            seconds = FRAME if session.speed else training_time(overhead)
             async with lock:
-                await asyncio.to_thread(session.play_frame, FRAME)
+                await asyncio.to_thread(session.play_frame, seconds)
+                trained = clock()
                 snap = await asyncio.to_thread(session.snapshot)
             if session.error:
                 playing.clear()
             snap["playing"] = playing.is_set()
             await ws.send_text(dumps(snap))
-            # at a chosen speed a frame lasts FRAME; as fast as possible, no pause
-            spent = asyncio.get_running_loop().time() - start
-            await asyncio.sleep(max(0.0, FRAME - spent) if session.speed else 0)
+            overhead = clock() - trained
+            await asyncio.sleep(max(0.0, FRAME - (clock() - start)))
 
     task = asyncio.create_task(player())
     try:

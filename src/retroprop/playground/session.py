@@ -49,6 +49,7 @@ WIDE_INPUT = 32  # more inputs than this draw as a heatmap of the input layer
 SLOW_VIEWS = 0.5  # seconds between two measurements of a large network while playing
 WIDE_LAYER = 16  # a wider layer is drawn collapsed, or this many neurons at a time
 MAX_LAYERS = 6
+FRAMES_PER_SECOND = 24  # snapshots a playing page gets (the target: 20 or more)
 MAX_SPEED = 100_000  # updates per second a page may ask for
 GRID = 40  # cells per side of the decision-region and heatmap pictures
 
@@ -948,6 +949,14 @@ class Session:
         return snap
 
 
+def training_time(overhead: float) -> float:
+    """Seconds of training in the next frame of play, so that frames come
+    ``1 / FRAMES_PER_SECOND`` apart: what the last frame's snapshot and sending
+    (``overhead`` seconds) left of a frame, but at least a tenth of one."""
+    period = 1 / FRAMES_PER_SECOND
+    return max(period / 10, period - overhead)
+
+
 def build_network(
     sizes: list[int], activations: tuple[str, ...], seed: int
 ) -> Sequential:
@@ -973,4 +982,4 @@ def _trace_json(trace: Trace) -> dict[str, Any]:
     return trace.to_dict()
 
 
-__all__ = ["DATASETS", "Session", "Setup", "split_data"]
+__all__ = ["DATASETS", "FRAMES_PER_SECOND", "Session", "Setup", "split_data"]

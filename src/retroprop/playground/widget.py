@@ -22,9 +22,14 @@ from retroprop.explain.trace import Trace
 from retroprop.i18n import LANGUAGES, language, normalize
 from retroprop.playground.commands import apply, dumps
 from retroprop.playground.labels import page_labels
-from retroprop.playground.session import Session, Setup
+from retroprop.playground.session import (
+    FRAMES_PER_SECOND,
+    Session,
+    Setup,
+    training_time,
+)
 
-FRAME = 1 / 40  # seconds of training between two snapshots while playing
+FRAME = 1 / FRAMES_PER_SECOND  # seconds from one snapshot to the next while playing
 
 
 def _static(name: str) -> str:
@@ -176,14 +181,17 @@ class Playground(anywidget.AnyWidget):
         self._thread = None
 
     def _run(self) -> None:
+        overhead = 0.0  # the last frame's snapshot and sending, in seconds
         while self._playing.is_set():
             start = time.perf_counter()
+            seconds = FRAME if self.session.speed else training_time(overhead)
             with self._lock:
-                self.session.play_frame(FRAME)
+                self.session.play_frame(seconds)
+                trained = time.perf_counter()
                 snap = self.session.snapshot()
             if self.session.error:
                 self._playing.clear()
             snap["playing"] = self._playing.is_set()
             self._reply(snap)
-            if self.session.speed:  # a chosen speed: frames FRAME apart
-                time.sleep(max(0.0, FRAME - (time.perf_counter() - start)))
+            overhead = time.perf_counter() - trained
+            time.sleep(max(0.0, FRAME - (time.perf_counter() - start)))
