@@ -188,18 +188,22 @@ def test_steps_equal_retroprop_explain(page):
 def test_lr_applies_from_the_next_update(page):
     page.locator("#step-once").click()
     wait_iteration(page, 1)
-    page.locator("#lr").fill("0.3")
-    page.locator("#lr").press("Enter")
-    page.wait_for_function("document.querySelector('#lr').value === '0.3'")
     page.locator('[data-param="4.bias[0]"]').click()
+    page.locator("#lr").fill("0.3")
+    t0 = time.perf_counter()
+    page.locator("#lr").press("Enter")
     page.wait_for_function(
-        "document.querySelector('#details [data-field=lr]')?.dataset.exact === '0.3'"
+        "document.querySelector('#details [data-field=lr]')?.dataset.exact === '0.3'",
+        polling="raf",
     )
+    latency = time.perf_counter() - t0
+    page.locator('[data-param="4.bias[0]"]').click()
     before, grad = shown(page, "value"), shown(page, "grad")
     assert shown(page, "updated") == before - 0.3 * grad
     page.locator("#step-once").click()
     wait_iteration(page, 2)
     assert shown(page, "value") == before - 0.3 * grad  # the update used eta = 0.3
+    print(f"\nplayground: eta field to shown update in {latency * 1000:.0f} ms")
 
 
 def test_export_json_is_explain_and_batch_size_applies(page):
@@ -239,15 +243,22 @@ def test_play_advances_and_measures_speed(page, capsys):
         "Number(document.querySelector('#iteration').textContent) > 0"
     )
     t0, n0 = time.perf_counter(), int(page.locator("#iteration").inner_text())
+    f0 = page.evaluate("window.playground.frames")
     page.wait_for_timeout(2000)
     n1, t1 = int(page.locator("#iteration").inner_text()), time.perf_counter()
+    f1 = page.evaluate("window.playground.frames")
+    draws = sorted(page.evaluate("window.playground.renderMs"))
     page.locator("#pause").click()
     page.wait_for_function(
         "document.querySelector('.rp-playground').dataset.playing === 'no'"
     )
     rate = (n1 - n0) / (t1 - t0)
     with capsys.disabled():
-        print(f"\nplayground: {rate:.0f} updates/s while drawing")
+        print(
+            f"\nplayground: {rate:.0f} updates/s while drawing "
+            f"{(f1 - f0) / (t1 - t0):.1f} frames/s (a frame drawn in "
+            f"{draws[len(draws) // 2]:.1f} ms median, {draws[-1]:.1f} ms max)"
+        )
     assert n1 > n0
 
 
@@ -315,5 +326,278 @@ def test_screenshots(browser, server, width, height):
         path=str(ARTIFACTS / f"playground-{width}x{height}.png"), full_page=True
     )
     assert overflow <= 0, f"the page is {overflow}px wider than {width}px"
+    assert pg.problems == []
+    context.close()
+
+
+def stage_value(pg, key: str) -> float:
+    return float(
+        pg.locator(f'#stage-body [data-stage-value="{key}"]').get_attribute(
+            "data-exact"
+        )
+    )
+
+
+def test_the_explained_step_walks_explain_s_numbers(page):
+    """forward -> loss -> backward -> update, one stage at a time: every number of
+    each stage is `retroprop explain --step k+1 --format json`'s, exactly."""
+    k = 2
+    for i in range(k):
+        page.locator("#step-once").click()
+        wait_iteration(page, i + 1)
+    cli = explain_json(k + 1)
+    layers = cli["layers"]
+    nxt = page.locator("#stage-next")
+    nxt.click()  # 1. forward
+    assert page.locator("#explain").get_attribute("data-stage") == "forward"
+    assert page.locator('#stages li[aria-current="step"]').inner_text() == "forward"
+    for L, rec in enumerate(layers, start=1):
+        for i in range(len(rec["z"][0])):
+            assert stage_value(page, f"z:{L}:{i}") == rec["z"][0][i]
+            assert stage_value(page, f"a:{L}:{i}") == rec["a"][0][i]
+    # the network shows the outputs going forward
+    assert page.locator('input[name="colour"][value="activation"]').is_checked()
+    nxt.click()  # 2. loss
+    for i, p in enumerate(cli["probabilities"][0]):
+        assert stage_value(page, f"p:{i}") == p
+    assert stage_value(page, "loss") == cli["loss"]
+    r = cli["target"][0]
+    assert f"r = {r}" in page.locator("#stage-body").inner_text()
+    nxt.click()  # 3. backward: the deltas, from the outputs back
+    assert page.locator('input[name="colour"][value="delta"]').is_checked()
+    for L, rec in enumerate(layers, start=1):
+        for i in range(len(rec["delta"][0])):
+            assert stage_value(page, f"delta:{L}:{i}") == rec["delta"][0][i]
+            assert stage_value(page, f"grad_a:{L}:{i}") == rec["grad_a"][0][i]
+            if rec["f_prime"] is not None:
+                assert stage_value(page, f"f_prime:{L}:{i}") == rec["f_prime"][0][i]
+    nxt.click()  # 4. update: every parameter
+    assert nxt.inner_text() == "Apply the update"
+    assert len(cli["parameters"]) <= 64
+    for p in cli["parameters"]:
+        key = f"{p['name']}[{','.join(map(str, p['index']))}]"
+        for field in ("value", "grad", "updated"):
+            assert stage_value(page, f"{field}:{key}") == p[field], (key, field)
+    nxt.click()  # applies the update, then the next update's forward
+    wait_iteration(page, k + 1)
+    assert page.locator("#explain").get_attribute("data-stage") == "forward"
+    assert stage_value(page, "z:1:0") == explain_json(k + 2)["layers"][0]["z"][0][0]
+
+
+def test_activation_per_layer_momentum_and_speed(browser, server):
+    context, pg = open_page(browser, server)
+    # one select per hidden layer beside #activation; the URL holds both
+    assert pg.locator("[data-activation-layer]").count() == 2
+    pg.locator("#activation-2").select_option("tanh")
+    pg.wait_for_function("location.search.includes('activation=sigmoid%2Ctanh')")
+    pg.wait_for_function(
+        "document.querySelector('[data-neuron=\"2:0\"]') !== null && "
+        "document.querySelector('#activation').value === ''"
+    )
+    kinds = pg.evaluate("window.playground.snapshot.layers.map((l) => l.activation)")
+    assert kinds == ["Sigmoid", "Tanh", ""]
+    # momentum from the next update on, no restart; the page shows torch's buffer
+    pg.locator("#step-once").click()
+    wait_iteration(pg, 1)
+    pg.locator("#momentum").fill("0.9")
+    pg.locator("#momentum").press("Enter")
+    pg.wait_for_function("location.search.includes('momentum=0.9')")
+    assert pg.locator("#iteration").inner_text() == "1"
+    pg.locator('[data-param="4.bias[0]"]').click()
+    pg.locator("#step-once").click()
+    wait_iteration(pg, 2)
+    pg.wait_for_function(
+        "document.querySelector('#details [data-field=buffer]')?.dataset.exact !== ''"
+    )
+    v, buf, g = shown(pg, "velocity"), shown(pg, "buffer"), shown(pg, "grad")
+    assert v == 0.9 * buf + g
+    value, updated = shown(pg, "value"), shown(pg, "updated")
+    assert updated == value - 0.05 * v
+    x, eta, v2, u = _numbers(pg.locator('#details [data-arith="update"]').inner_text())
+    assert x - eta * v2 == u == updated
+    pg.locator("#step-once").click()
+    wait_iteration(pg, 3)
+    assert shown(pg, "value") == updated  # the update the page announced
+    # speed: 20 updates per second while playing
+    pg.locator("#speed").select_option("20")
+    pg.wait_for_function("window.playground.snapshot.speed === 20")
+    pg.locator("#play").click()
+    pg.wait_for_timeout(1500)
+    pg.locator("#pause").click()
+    pg.wait_for_function(
+        "document.querySelector('.rp-playground').dataset.playing === 'no'"
+    )
+    done = int(pg.locator("#iteration").inner_text()) - 3
+    assert 5 <= done <= 60  # about 30, far from as-fast-as-possible's thousands
+    assert pg.problems == []
+    context.close()
+
+
+def _mnist_like_csv(path: Path, rows: int = 200) -> None:
+    """784 pixel columns (28 x 28) and a digit class: each class lights a band."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, rows)
+    X = rng.integers(0, 40, (rows, 784))
+    for k in range(rows):
+        X[k, y[k] * 78 : y[k] * 78 + 28] = 255
+    header = ",".join([*(f"px{i}" for i in range(784)), "digit"])
+    lines = [header] + [",".join(map(str, X[k])) + f",d{y[k]}" for k in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_784_256_128_10_network_stays_small_and_responsive(
+    browser, server, tmp_path, capsys
+):
+    csv = tmp_path / "digits.csv"
+    _mnist_like_csv(csv)
+    context, pg = open_page(browser, server)
+    frames: list[tuple[float, int]] = []
+    pg.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda f: frames.append(
+                (time.perf_counter(), len(f if isinstance(f, (str, bytes)) else ""))
+            ),
+        ),
+    )
+    # the socket was opened before the listener: reload to listen from the start
+    pg.reload()
+    pg.wait_for_selector(".rp-playground[data-ready]", timeout=15_000)
+    pg.locator("#upload").set_input_files(str(csv))
+    pg.wait_for_function("location.search.includes('dataset=upload')")
+    pg.locator("#hidden").fill("256,128")
+    pg.locator("#hidden").press("Enter")
+    pg.wait_for_selector("[data-input-heatmap]", timeout=30_000)
+    pg.wait_for_function("location.search.includes('hidden=256%2C128')")
+    # the inputs are a 28 x 28 picture, the wide layers one bar each
+    assert pg.locator("[data-input-heatmap] rect").count() == 784 + 1
+    assert pg.locator("[data-neuron]").count() == 10  # only the outputs one by one
+    bar = pg.locator('[data-layer-open="1"]')
+    assert "256" in bar.get_attribute("aria-label")
+    bar.focus()
+    pg.keyboard.press("Enter")  # the keyboard opens a layer
+    pg.wait_for_selector('[data-neuron="1:15"]')
+    assert pg.locator('[data-neuron^="1:"]').count() == 16
+    # a first-layer neuron's 784 weights, drawn as the 28 x 28 input picture
+    pg.locator('[data-neuron="1:7"]').click()
+    pic = pg.wait_for_selector("#details canvas[data-incoming]")
+    assert (pic.get_attribute("width"), pic.get_attribute("height")) == ("28", "28")
+    assert pg.evaluate("window.playground.snapshot.incoming.index") == 7
+    pg.locator('[data-layer-next="1"]').click()
+    pg.wait_for_selector('[data-neuron="1:31"]')
+    assert pg.locator('[data-neuron="1:0"]').count() == 0
+    pg.locator('[data-layer-open="2"]').click()
+    pg.wait_for_selector('[data-neuron="2:15"]')
+    # weights between two open windows are drawn and explained
+    pg.locator('[data-param="2.weight[3,20]"]').locator("path.hit").dispatch_event(
+        "click"
+    )
+    pg.wait_for_selector("#details [data-arith=update]")
+    v, eta, g, u = _numbers(pg.locator('#details [data-arith="update"]').inner_text())
+    assert v - eta * g == u
+    # play: count the snapshots, their size and the updates
+    frames.clear()
+    n0 = int(pg.locator("#iteration").inner_text())
+    t0 = time.perf_counter()
+    pg.locator("#play").click()
+    pg.wait_for_timeout(3000)
+    # the page answers while playing: a click opens a neuron's details
+    t1 = time.perf_counter()
+    pg.locator('[data-neuron="2:3"]').click()
+    pg.wait_for_selector("#details [data-field=delta]")
+    click = time.perf_counter() - t1
+    pg.locator("#pause").click()
+    pg.wait_for_function(
+        "document.querySelector('.rp-playground').dataset.playing === 'no'"
+    )
+    elapsed = time.perf_counter() - t0
+    n1 = int(pg.locator("#iteration").inner_text())
+    assert pg.locator("#error").is_hidden()  # pausing is not an error
+    sizes = [size for _, size in frames]
+    draws = sorted(pg.evaluate("window.playground.renderMs"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "playground-784.png"), full_page=False)
+    with capsys.disabled():
+        print(
+            f"\n784-256-128-10: {len(frames)} snapshots in {elapsed:.1f} s "
+            f"({len(frames) / elapsed:.1f}/s), median {sorted(sizes)[len(sizes) // 2]} "
+            f"bytes, max {max(sizes)} bytes; {(n1 - n0) / elapsed:.0f} updates/s; "
+            f"a click answered in {click * 1000:.0f} ms; drawing a frame: median "
+            f"{draws[len(draws) // 2]:.0f} ms, max {draws[-1]:.0f} ms"
+        )
+    assert n1 > n0 and frames
+    assert max(sizes) < 1_000_000  # only what is drawn: not the 200k weights
+    page_axe(pg)
+    assert pg.problems == []
+    context.close()
+
+
+def page_axe(pg) -> None:
+    pg.add_script_tag(path=str(AXE))
+    result = pg.evaluate("async () => await axe.run(document)")
+    bad = [
+        (v["id"], v["impact"], len(v["nodes"]))
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == []
+
+
+@pytest.fixture(scope="module")
+def server_pt():
+    pytest.importorskip("starlette")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "retroprop",
+            "playground",
+            "--port",
+            "0",
+            "--lang",
+            "pt",
+            "--no-browser",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    m = re.search(r"(http://127\.0\.0\.1:(\d+)/\?token=(\S+))", line)
+    assert m, f"no URL printed: {line!r}"
+    yield {"url": m.group(1), "port": int(m.group(2)), "token": m.group(3)}
+    proc.send_signal(2)
+    try:
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_page_speaks_portuguese(browser, server_pt):
+    context, pg = open_page(browser, server_pt)
+    assert pg.evaluate("document.documentElement.lang") == "pt"
+    assert pg.locator("#play").inner_text() == "Treinar"
+    assert pg.locator("#step-once").inner_text() == "Uma atualização"
+    assert pg.locator("#lr").get_attribute("aria-label") == "η, o fator de aprendizagem"
+    label = pg.locator('[data-param="2.weight[1,3]"]').get_attribute("aria-label")
+    # the layers keep the label every explain view gives them (main's own words)
+    assert label.startswith(
+        "peso do neurônio 4 de 0 (hidden layer 1) ao neurônio 2 de 2 (hidden layer 2)"
+    )
+    pg.locator("#step-once").click()
+    wait_iteration(pg, 1)
+    assert "Atualização 1 feita" in pg.locator("#announce").inner_text()
+    # an error message from the session, in Portuguese
+    pg.locator("#hidden").fill("4,x")
+    pg.locator("#hidden").press("Enter")
+    pg.wait_for_selector("#error:not([hidden])")
+    assert "camadas ocultas devem ser inteiros" in pg.locator("#error").inner_text()
+    pg.locator("#stage-next").click()
+    assert "Forward propagation" in pg.locator("#stage-body").inner_text()
+    page_axe(pg)
     assert pg.problems == []
     context.close()

@@ -180,3 +180,25 @@ def test_upload_chooses_columns_as_train_does(client, tmp_path):
     assert bad.status_code == 400 and "nope" in bad.json()["error"]
     empty = up("drop=a,,b")
     assert empty.status_code == 400 and "comma" in empty.json()["error"]
+
+
+def test_the_page_is_served_in_the_language_in_use(client):
+    import json as _json
+    import re
+
+    from retroprop import i18n
+
+    try:
+        i18n.set_language("pt")
+        r = client.get(f"/?token={TOKEN}")
+    finally:
+        i18n.set_language(None)
+    assert '<html lang="pt">' in r.text
+    assert "<title>playground do retroprop</title>" in r.text
+    data = re.search(
+        r'<script id="rp-labels" type="application/json">(.*?)</script>', r.text
+    )
+    labels = _json.loads(data.group(1))
+    assert labels["lang"] == "pt" and labels["labels"]["play"] == "Treinar"
+    english = client.get(f"/?token={TOKEN}").text  # RETROPROP_LANG=en in the suite
+    assert '<html lang="en">' in english and '"play": "Play"' in english

@@ -141,6 +141,8 @@ def test_apply_commands_and_errors():
     assert snap["iteration"] == 0 and [len(l["bias"]) for l in snap["layers"]] == [3, 3]
     assert snap["lr"] == 0.2 and snap["setup"]["lr"] == "0.2"  # kept across a restart
     assert apply(s, {"cmd": "nope"})[0]["type"] == "error"
+    # play and pause are the host's: the page gets the state, no error
+    assert [r["type"] for r in apply(s, {"cmd": "pause"})] == ["state"]
     json.loads(dumps(snap))  # valid JSON, no NaN
 
 
@@ -272,3 +274,166 @@ def test_a_healthy_run_is_judged_healthy():
     assert s.train_for(600, max_updates=120) == 120
     assert s.divergence is None and s.error is None
     assert s.check_divergence() is None
+
+
+def test_momentum_equals_rp_train_and_torch_sgd():
+    """A session with momentum is rp.train with momentum (bit for bit) and
+    torch.optim.SGD(momentum) on the same batches (float64, 1e-12)."""
+    torch = pytest.importorskip("torch")
+    split = prepare_data()
+    net = build_network(split)
+    rp.train(
+        net,
+        split.X_train,
+        split.y_train,
+        epochs=1,
+        lr=0.05,
+        momentum=0.9,
+        batch_size=1,
+        seed=1,
+        engine="numpy",
+    )
+    s = Session(Setup(momentum=0.9))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 4),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(4, 3),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(3, 3),
+    ).double()
+    with torch.no_grad():
+        for (_, p), (_, q) in zip(model.named_parameters(), s.net.named_parameters()):
+            p.copy_(torch.from_numpy(q.data))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    X, y = torch.from_numpy(s.split.X_train), torch.from_numpy(s.split.y_train)
+    for _ in range(120):  # one epoch
+        idx = torch.from_numpy(s.next_batch().copy())
+        s.step()
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).backward()
+        opt.step()
+    for (_, p1), (_, p2), (_, t) in zip(
+        net.named_parameters(), s.net.named_parameters(), model.named_parameters()
+    ):
+        np.testing.assert_array_equal(p1.data, p2.data)
+        np.testing.assert_allclose(p2.data, t.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_momentum_applies_from_the_next_update_and_the_step_shows_it():
+    s = Session()
+    s.steps(3)
+    s.set_momentum(0.5)
+    assert s.current_setup().to_query()["momentum"] == "0.5"
+    snap = s.snapshot(plane=False)
+    (p,) = [
+        p
+        for p in snap["trace"]["parameters"]
+        if p["name"] == "2.weight" and p["index"] == [1, 3]
+    ]
+    # the first update with momentum starts the velocity at the gradient
+    assert p["buffer"] is None and p["velocity"] == p["grad"]
+    s.step()
+    assert s.parameter("2.weight")[1, 3] == p["updated"]
+    snap = s.snapshot(plane=False)
+    (p,) = [
+        p
+        for p in snap["trace"]["parameters"]
+        if p["name"] == "2.weight" and p["index"] == [1, 3]
+    ]
+    assert p["velocity"] == 0.5 * p["buffer"] + p["grad"]
+    assert p["updated"] == p["value"] - 0.05 * p["velocity"]
+    s.step()
+    assert s.parameter("2.weight")[1, 3] == p["updated"]  # what the page showed
+    with pytest.raises(ConfigError, match="momentum"):
+        s.set_momentum(1.5)
+    assert "momentum" in apply(s, {"cmd": "momentum", "value": "x"})[0]["message"]
+
+
+def test_activation_per_layer():
+    s = Session(Setup.from_query({"hidden": "4,3", "activation": "tanh,relu"}))
+    kinds = [type(m).__name__ for m in s.net.modules]
+    assert kinds == ["Linear", "Tanh", "Linear", "ReLU", "Linear"]
+    # the same initial weights as one activation for all (mlp's, from the seed)
+    same = Session(Setup(activation="tanh"))
+    for (_, a), (_, b) in zip(s.net.named_parameters(), same.net.named_parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+    assert s.setup.to_query()["activation"] == "tanh,relu"
+    layers = s.snapshot(plane=False)["layers"]
+    assert [layer["activation"] for layer in layers] == ["Tanh", "ReLU", ""]
+    # the step explained is explain_step's on a network built by hand
+    net = build_network(prepare_data(), activation="tanh")
+    net.modules[3] = rp.engine.activations.ACTIVATIONS["relu"]()
+    rows = s.next_batch()
+    trace = rp.explain_step(net, s.split.X_train[rows], s.split.y_train[rows])
+    assert (
+        json.loads(trace.to_json())["parameters"]
+        == json.loads(s.trace().to_json())["parameters"]
+    )
+    for bad, says in (("tanh,relu,relu", "3 layers"), ("tanh,step", "one of")):
+        with pytest.raises(ConfigError, match=says):
+            Setup.from_query({"activation": bad})
+
+
+def test_speed_gives_updates_per_frame():
+    s = Session()
+    s.set_speed(30)
+    assert [s.play_frame(0.05) for _ in range(4)] == [1, 2, 1, 2]  # 1.5 per frame
+    assert s.iteration == 6
+    with pytest.raises(ConfigError, match="speed"):
+        s.set_speed(-1)
+    assert apply(s, {"cmd": "speed", "value": 0})[0]["speed"] == 0
+
+
+def test_a_wide_network_sends_only_what_is_drawn():
+    s = Session(Setup(hidden=(40, 20)))  # Iris: 4 inputs, then two wide layers
+    assert s.large
+    snap = s.snapshot()
+    # collapsed layers: no weight between them, a light trace of every neuron
+    assert [layer["rows"] for layer in snap["layers"]] == [None, None, [0, 3]]
+    assert snap["layers"][1]["weight"] == []
+    assert snap["trace"]["light"] and len(snap["trace"]["layers"][0]["a"][0]) == 40
+    assert snap["plane"]["neurons"] == [[], []]
+    apply(s, {"cmd": "view", "layer": 1, "open": True, "start": 17})
+    apply(s, {"cmd": "view", "layer": 2, "open": True, "start": 0})
+    snap = s.snapshot()
+    assert snap["layers"][0]["rows"] == [16, 32] and snap["layers"][1]["cols"] == [
+        16,
+        32,
+    ]
+    w = s.parameter("2.weight")
+    assert snap["layers"][1]["weight"] == w[0:16, 16:32].tolist()
+    # each drawn weight's numbers: the engine's own backward, as explain_step gives
+    rows = s.next_batch()
+    trace = rp.explain_step(s.net, s.split.X_train[rows], s.split.y_train[rows])
+    full = {(p.name, p.index): p for p in trace.parameters}
+    light = snap["trace"]["parameters"]
+    assert len(light) == 16 * 4 + 16 + 16 * 16 + 16 + 3 * 16 + 3
+    for p in light:
+        ref = full[(p["name"], tuple(p["index"]))]
+        assert p["value"] == ref.value
+        assert p["grad"] == ref.grad  # the same backward, the same floats
+        assert p["updated"] == p["value"] - 0.05 * p["grad"]
+    assert snap["trace"]["target"] == [int(s.split.y_train[rows][0])]
+    with pytest.raises(ConfigError, match="wide layers are 1, 2"):
+        s.set_view(3, True)
+
+
+def test_a_first_layer_neuron_of_a_heatmap_input_sends_its_weights():
+    from retroprop.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    ds = Dataset(
+        X=rng.normal(size=(60, 49)),
+        y=np.arange(60) % 3,
+        feature_names=[f"px{i}" for i in range(49)],
+        class_names=["a", "b", "c"],
+        name="pixels",
+    )
+    s = Session(Setup(dataset="upload", hidden=(8,)), ds)
+    assert s.window(0) is None  # 49 inputs: a heatmap
+    (snap,) = apply(s, {"cmd": "select", "kind": "neuron", "layer": 1, "index": 5})
+    assert snap["incoming"]["weight"] == s.parameter("0.weight")[5].tolist()
+    small = Session()
+    assert (
+        apply(small, {"cmd": "select", "kind": "neuron", "layer": 1, "index": 0}) == []
+    )

@@ -85,3 +85,29 @@ def test_the_esm_renders_the_page_in_chromium():
         assert page.evaluate("window.sent.at(-1)") == {"cmd": "step", "n": 1}
         b.close()
     assert errors == []
+
+
+def test_the_widget_speaks_its_language_and_momentum_reaches_the_session():
+    pg = rp.Playground(lang="pt", momentum=0.5, activation="tanh,relu")
+    assert pg._lang == "pt" and pg._labels["play"] == "Treinar"
+    assert pg.session.optimizer.momentum == 0.5
+    assert [type(m).__name__ for m in pg.net.modules][1:4:2] == ["Tanh", "ReLU"]
+    assert rp.Playground()._labels["play"] == "Play"  # the suite's English
+    with pytest.raises(rp.errors.ConfigError, match="lang"):
+        rp.Playground(lang="xx")
+
+
+def test_the_page_s_english_table_is_the_python_table():
+    """app.js keeps LABELS's English as its fallback: the two cannot drift."""
+    from importlib import resources
+
+    from retroprop.playground.labels import LABELS
+
+    app = (resources.files("retroprop.playground") / "static" / "app.js").read_text()
+    start = app.index("/* labels */\nconst EN = ") + len("/* labels */\nconst EN = ")
+    end = app.index(";\n/* end labels */")
+    assert json.loads(app[start:end]) == LABELS
+    main = (resources.files("retroprop.playground") / "static" / "main.js").read_text()
+    code = app[:start] + app[end:] + main
+    for key in LABELS:  # every label is used by the page (or main.js)
+        assert f'"{key}"' in code, key

@@ -52,6 +52,9 @@ def playground(port: int, no_browser: bool) -> None:
             f"port {port} on 127.0.0.1 is taken; choose another with --port "
             f"(--port 0 picks a free one)"
         ) from None
+    # listening before the URL is printed: a browser that comes before uvicorn has
+    # started waits in the backlog instead of being refused
+    sock.listen(128)
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     url = f"http://127.0.0.1:{port}/?token={token}"

@@ -13,10 +13,10 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import replace
 from typing import Any
 
 from retroprop.errors import RetropropError
+from retroprop.i18n import N_, _
 from retroprop.playground.session import Session, Setup
 
 EXPORTS = {
@@ -32,8 +32,10 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the command ``msg`` on ``session``; the replies to send.
 
     Commands: ``step`` (``n`` updates, default 1), ``epoch``, ``reset``,
-    ``setup`` (any URL field: restarts), ``lr``, ``batch_size`` (from the next
-    update on), ``edit`` (``name``, ``index``, ``value``), ``select`` (``name``,
+    ``setup`` (any URL field: restarts), ``lr``, ``batch_size``, ``momentum``
+    (from the next update on), ``speed`` (updates per second while playing, 0: as
+    fast as possible), ``view`` (``layer``, ``open``, ``start``: which neurons of a
+    wide layer the page draws), ``edit`` (``name``, ``index``, ``value``), ``select`` (``name``,
     ``index``), ``export`` (``format``: a key of ``EXPORTS``), ``state``.
     ``play``/``pause`` belong to the host. A bad command or value gives one
     ``{"type": "error"}`` reply naming it; the session is left as it was.
@@ -43,7 +45,9 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         if cmd == "step":
             n = int(msg.get("n", 1))
             if not 1 <= n <= 100_000:
-                raise RetropropError(f"step n must be 1..100000, got {n}")
+                raise RetropropError(
+                    _("step n must be 1..100000, got {value}").format(value=n)
+                )
             session.error = None
             try:
                 session.steps(n)
@@ -58,33 +62,56 @@ def apply(session: Session, msg: dict[str, Any]) -> list[dict[str, Any]]:
         elif cmd == "reset":
             session.reset()
         elif cmd == "setup":
-            now = replace(session.setup, lr=session.lr, batch_size=session.batch_size)
-            query = {**now.to_query(), **_strings(msg.get("setup", {}))}
+            query = {
+                **session.current_setup().to_query(),
+                **_strings(msg.get("setup", {})),
+            }
             session.restart(Setup.from_query(query))
         elif cmd == "lr":
-            session.set_lr(_number(msg.get("value"), "the learning rate"))
+            session.set_lr(_number(msg.get("value"), N_("the learning rate")))
+        elif cmd == "view":
+            session.set_view(
+                int(_number(msg.get("layer"), N_("the layer"))),
+                bool(msg.get("open", True)),
+                int(_number(msg.get("start", 0), N_("the first neuron"))),
+            )
+        elif cmd == "speed":
+            session.set_speed(_number(msg.get("value"), N_("the speed")))
+        elif cmd == "momentum":
+            session.set_momentum(_number(msg.get("value"), N_("the momentum")))
         elif cmd == "batch_size":
-            value = _number(msg.get("value"), "the batch size")
+            value = _number(msg.get("value"), N_("the batch size"))
             if value != int(value):
-                raise RetropropError(f"the batch size must be an integer, got {value}")
+                raise RetropropError(
+                    _("the batch size must be an integer, got {value}").format(
+                        value=value
+                    )
+                )
             session.set_batch_size(int(value))
         elif cmd == "edit":
             session.edit(
                 str(msg.get("name")),
                 tuple(msg.get("index", ())),
-                _number(msg.get("value"), "the weight"),
+                _number(msg.get("value"), N_("the weight")),
             )
+        elif cmd == "select" and msg.get("kind") == "neuron":
+            # a neuron of the first hidden layer of a large network: its weights
+            # from the inputs come as a picture (``incoming`` in the snapshot)
+            layer = int(_number(msg.get("layer"), N_("the layer")))
+            index = int(_number(msg.get("index"), N_("the first neuron")))
+            session.selected_neuron = (layer, index)
+            return [session.snapshot()] if session.incoming() is not None else []
         elif cmd == "select":
             session.selected = (str(msg.get("name")), tuple(msg.get("index", ())))
             return []
         elif cmd == "export":
             return [export(session, str(msg.get("format")))]
-        elif cmd == "state":
-            pass
+        elif cmd in ("state", "play", "pause"):
+            pass  # play and pause are the host's (its loop); the page gets the state
         else:
             raise RetropropError(
                 f"unknown command {cmd!r}; the page sends step, epoch, reset, setup, "
-                f"lr, batch_size, edit, select, export, play, pause"
+                f"lr, batch_size, momentum, speed, view, edit, select, export, play, pause"
             )
     except (RetropropError, TypeError, ValueError) as e:
         return [{"type": "error", "message": str(e)}, session.snapshot()]
@@ -95,15 +122,23 @@ def _number(value: Any, what: str) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
-        raise RetropropError(f"{what} must be a number, got {value!r}") from None
+        raise RetropropError(
+            _("{what} must be a number, got {value}").format(
+                what=_(what), value=repr(value)
+            )
+        ) from None
     if not math.isfinite(x):
-        raise RetropropError(f"{what} must be a finite number, got {value!r}")
+        raise RetropropError(
+            _("{what} must be a finite number, got {value}").format(
+                what=_(what), value=repr(value)
+            )
+        )
     return x
 
 
 def _strings(d: Any) -> dict[str, str]:
     if not isinstance(d, dict):
-        raise RetropropError("setup must be an object of URL fields")
+        raise RetropropError(_("setup must be an object of URL fields"))
     return {str(k): str(v) for k, v in d.items()}
 
 
@@ -111,7 +146,9 @@ def export(session: Session, fmt: str) -> dict[str, Any]:
     """``{"type": "export", "filename", "mime", "base64"}`` for a download."""
     if fmt not in EXPORTS:
         raise RetropropError(
-            f"export format must be one of {', '.join(EXPORTS)}, got {fmt!r}"
+            _("export format must be one of {allowed}, got {value}").format(
+                allowed=", ".join(EXPORTS), value=repr(fmt)
+            )
         )
     stem = f"playground-{session.setup.dataset}-iter{session.iteration}"
     if fmt == "safetensors":
@@ -166,7 +203,7 @@ def torch_script(session: Session) -> str:
     sample order are the same) and the same initial weights, then trains with
     ``torch.optim.SGD`` for as many updates as the playground made.
     """
-    s = replace(session.setup, lr=session.lr, batch_size=session.batch_size)
+    s = session.current_setup()
     sizes = [session.n_features, *s.hidden, session.n_classes]
     acts = {
         "sigmoid": "torch.sigmoid",
@@ -174,14 +211,14 @@ def torch_script(session: Session) -> str:
         "relu": "torch.relu",
         "identity": "",
     }
-    act = acts.get(s.activation, f"torch.{s.activation}")
     names = [f"fc{i + 1}" for i in range(len(sizes) - 1)]
     layers = "\n".join(
         f"        self.{n} = nn.Linear({a}, {b})"
         for n, a, b in zip(names, sizes, sizes[1:])
     )
     lines = []
-    for n in names[:-1]:
+    for n, name in zip(names[:-1], s.activations()):
+        act = acts.get(name, f"nn.functional.{name}")
         lines.append(
             f"        x = {act}(self.{n}(x))" if act else f"        x = self.{n}(x)"
         )
@@ -221,7 +258,7 @@ with torch.no_grad():
     for (name, p), (_, q) in zip(model.named_parameters(), session.net.named_parameters()):
         p.copy_(torch.from_numpy(q.data))
 
-optimizer = torch.optim.SGD(model.parameters(), lr={s.lr!r})
+optimizer = torch.optim.SGD(model.parameters(), lr={s.lr!r}, momentum={s.momentum!r})
 criterion = {loss}
 X = torch.from_numpy(session.split.X_train)
 y = torch.from_numpy(session.split.y_train)

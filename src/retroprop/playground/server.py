@@ -28,13 +28,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from retroprop.datasets import Dataset, load_csv
 from retroprop.errors import ConfigError, RetropropError
+from retroprop.i18n import _
 from retroprop.playground.commands import apply, dumps
-from retroprop.playground.session import Session, Setup
+from retroprop.playground.session import (
+    FRAMES_PER_SECOND,
+    Session,
+    Setup,
+    training_time,
+)
 
 COOKIE = "retroprop_playground_token"
 MAX_UPLOAD = 2 * 1024 * 1024  # bytes of CSV
 MAX_UPLOADS = 16  # kept per server, oldest dropped
-FRAME = 1 / 25  # seconds of training between two snapshots while playing
+FRAME = 1 / FRAMES_PER_SECOND  # seconds from one snapshot to the next while playing
 
 
 def static_dir() -> str:
@@ -70,16 +76,20 @@ class Guard:
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
         }
         if headers.get("host") not in self.hosts:
-            return "wrong Host header (the playground answers only 127.0.0.1 and localhost)"
+            return _(
+                "wrong Host header (the playground answers only 127.0.0.1 and localhost)"
+            )
         origin = headers.get("origin")
         if origin is not None and origin not in self.origins:
-            return "cross-origin request refused"
+            return _("cross-origin request refused")
         if scope["type"] == "websocket" and origin is None:
-            return "a WebSocket needs the page's Origin"
+            return _("a WebSocket needs the page's Origin")
         conn = HTTPConnection(scope)
         given = conn.query_params.get("token") or conn.cookies.get(COOKIE)
         if not given or not secrets.compare_digest(given, self.token):
-            return "missing or wrong token: open the URL `retroprop playground` printed"
+            return _(
+                "missing or wrong token: open the URL `retroprop playground` printed"
+            )
         return None
 
 
@@ -89,7 +99,7 @@ def create_app(token: str, port: int) -> ASGIApp:
 
     async def index(request: Request) -> Response:
         with open(os.path.join(static_dir(), "index.html"), encoding="utf-8") as f:
-            page = f.read()
+            page = localised(f.read())
         response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
@@ -145,10 +155,34 @@ def create_app(token: str, port: int) -> ASGIApp:
     return Guard(Starlette(routes=routes), token, port)
 
 
+def localised(page: str) -> str:
+    """``index.html`` in the language in use: ``<html lang>``, the title, and the
+    page's words for ``main.js`` in ``<script id="rp-labels">``."""
+    from html import escape
+
+    from retroprop.i18n import language
+    from retroprop.playground.labels import LABELS, page_data
+
+    return (
+        page.replace('<html lang="en">', f'<html lang="{language()}">')
+        .replace(
+            "<title>retroprop playground</title>",
+            f"<title>{escape(_(LABELS['title']))}</title>",
+        )
+        .replace(
+            "</head>",
+            f'<script id="rp-labels" type="application/json">{page_data()}</script>\n'
+            "</head>",
+        )
+    )
+
+
 def _too_large() -> Response:
     return JSONResponse(
         {
-            "error": f"the CSV file is larger than {MAX_UPLOAD // 1024} KiB; use a smaller file"
+            "error": _(
+                "the CSV file is larger than {kib} KiB; use a smaller file"
+            ).format(kib=MAX_UPLOAD // 1024)
         },
         status_code=413,
     )
@@ -200,23 +234,32 @@ def _load_upload(
 async def serve_session(
     ws: WebSocket, session: Session, uploads: dict[str, Dataset]
 ) -> None:
-    """Commands in, snapshots out; ``play`` trains in chunks of ``FRAME`` seconds in a
-    worker thread and sends one snapshot per chunk."""
+    """Commands in, snapshots out; ``play`` trains in a worker thread and sends one
+    snapshot every ``FRAME`` seconds, training for what the snapshot leaves of a
+    frame (``training_time``), or at the page's chosen speed."""
     lock = asyncio.Lock()
     playing = asyncio.Event()
     await ws.send_text(dumps(session.snapshot()))
 
     async def player() -> None:
+        clock = asyncio.get_running_loop().time
+        overhead = 0.0  # the last frame's snapshot and sending, in seconds
         while True:
             await playing.wait()
+            start = clock()
+            # as fast as possible: train for what the snapshot leaves of a frame;
+            # at a chosen speed: that speed's updates of one frame
+            seconds = FRAME if session.speed else training_time(overhead)
             async with lock:
-                await asyncio.to_thread(session.train_for, FRAME)
+                await asyncio.to_thread(session.play_frame, seconds)
+                trained = clock()
                 snap = await asyncio.to_thread(session.snapshot)
             if session.error:
                 playing.clear()
             snap["playing"] = playing.is_set()
             await ws.send_text(dumps(snap))
-            await asyncio.sleep(0)
+            overhead = clock() - trained
+            await asyncio.sleep(max(0.0, FRAME - (clock() - start)))
 
     task = asyncio.create_task(player())
     try:
@@ -236,7 +279,9 @@ async def serve_session(
                 if key:
                     if key not in uploads:
                         await ws.send_text(
-                            dumps({"type": "error", "message": "upload the CSV again"})
+                            dumps(
+                                {"type": "error", "message": _("upload the CSV again")}
+                            )
                         )
                         continue
                     session.uploaded = uploads[key]

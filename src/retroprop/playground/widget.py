@@ -9,17 +9,27 @@ commands arrive as custom messages (``model.send`` / ``msg:custom``). ``pg.net``
 from __future__ import annotations
 
 import threading
+import time
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import anywidget
+import traitlets
 
+from retroprop.errors import ConfigError
 from retroprop.explain.trace import Trace
+from retroprop.i18n import LANGUAGES, language, normalize
 from retroprop.playground.commands import apply, dumps
-from retroprop.playground.session import Session, Setup
+from retroprop.playground.labels import page_labels
+from retroprop.playground.session import (
+    FRAMES_PER_SECOND,
+    Session,
+    Setup,
+    training_time,
+)
 
-FRAME = 1 / 20  # seconds of training between two snapshots while playing
+FRAME = 1 / FRAMES_PER_SECOND  # seconds from one snapshot to the next while playing
 
 
 def _static(name: str) -> str:
@@ -35,7 +45,7 @@ export default {
       send: (msg) => model.send(msg),
       onMessage: (cb) => model.on("msg:custom", (msg) => cb(typeof msg === "string" ? JSON.parse(msg) : msg)),
     };
-    mount(el, transport);
+    mount(el, transport, { labels: model.get?.("_labels"), lang: model.get?.("_lang") });
     model.send({ cmd: "state" });
     return () => model.send({ cmd: "pause" });
   },
@@ -65,8 +75,13 @@ class Playground(anywidget.AnyWidget):
         ``"gauss"``, ``"spiral"``, ``"moons"``.
     hidden : sequence of int
     activation, loss : str
-    lr : float
+        ``activation`` names every hidden layer's, or one per layer
+        (``"sigmoid,tanh"``).
+    lr, momentum : float
     batch_size, seed : int
+    lang : str or None
+        The page's language (``"pt"``, ``"en"``); None: ``RETROPROP_LANG``, then
+        the locale, as the command line.
 
     Attributes
     ----------
@@ -76,6 +91,9 @@ class Playground(anywidget.AnyWidget):
 
     _esm = widget_esm()
     _css = widget_css()
+    # the page's words in the widget's language (``lang``, else the language in use)
+    _labels = traitlets.Dict().tag(sync=True)
+    _lang = traitlets.Unicode("en").tag(sync=True)
 
     def __init__(
         self,
@@ -86,6 +104,8 @@ class Playground(anywidget.AnyWidget):
         batch_size: int = 1,
         seed: int = 1,
         loss: str = "cross_entropy",
+        momentum: float = 0.0,
+        lang: str | None = None,
         **kwargs: Any,
     ):
         setup = Setup(
@@ -96,8 +116,14 @@ class Playground(anywidget.AnyWidget):
             batch_size=int(batch_size),
             seed=int(seed),
             loss=loss,
+            momentum=float(momentum),
         )
-        super().__init__(**kwargs)
+        code = language() if lang is None else normalize(lang)
+        if code is None:
+            raise ConfigError(
+                f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}"
+            )
+        super().__init__(_labels=page_labels(code), _lang=code, **kwargs)
         self.session = Session(setup)
         self._lock = threading.Lock()
         self._playing = threading.Event()
@@ -155,11 +181,17 @@ class Playground(anywidget.AnyWidget):
         self._thread = None
 
     def _run(self) -> None:
+        overhead = 0.0  # the last frame's snapshot and sending, in seconds
         while self._playing.is_set():
+            start = time.perf_counter()
+            seconds = FRAME if self.session.speed else training_time(overhead)
             with self._lock:
-                self.session.train_for(FRAME)
+                self.session.play_frame(seconds)
+                trained = time.perf_counter()
                 snap = self.session.snapshot()
             if self.session.error:
                 self._playing.clear()
             snap["playing"] = self._playing.is_set()
             self._reply(snap)
+            overhead = time.perf_counter() - trained
+            time.sleep(max(0.0, FRAME - (time.perf_counter() - start)))

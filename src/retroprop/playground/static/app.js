@@ -1,10 +1,13 @@
-// The playground page: controls, the network drawing, the details panel, the decision
-// regions, the hidden neurons' heatmaps and the curves. One module for every host:
-// mount(root, transport) draws into root; transport.send(msg) sends a command and
-// transport.onMessage(cb) receives the session's snapshots (a WebSocket in the local
-// server, model.send / msg:custom in the notebook widget). Numbers come from the
-// engine's trace as JSON; data-exact holds String(x), the shortest text that reads back
-// as the same float (Python's repr), so every shown number is the engine's own.
+// The playground page: controls, the network drawing, the details panel, the explained
+// step, the decision regions, the hidden neurons' heatmaps and the curves. One module
+// for every host: mount(root, transport, options) draws into root; transport.send(msg)
+// sends a command and transport.onMessage(cb) receives the session's snapshots (a
+// WebSocket in the local server, model.send / msg:custom in the notebook widget).
+// options.labels holds the page's words in the language in use (the Python table
+// retroprop.playground.labels.LABELS, translated); EN below is the same table in
+// English, the fallback (a test keeps the two equal). Numbers come from the engine's
+// trace as JSON; data-exact holds String(x), the shortest text that reads back as the
+// same float (Python's repr), so every shown number is the engine's own.
 
 /* global uPlot */
 
@@ -15,6 +18,142 @@ const CLASS_COLOURS = [[245, 147, 34], [8, 119, 189], [46, 139, 87], [155, 89, 1
                        [200, 60, 60], [120, 120, 120]];
 const DATASETS = ["iris", "xor", "circle", "gauss", "spiral", "moons"];
 const ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"];
+const SPEEDS = [0, 1, 2, 5, 10, 20, 50, 100, 500, 1000];  // updates per second; 0: max
+const STAGES = ["forward", "loss", "backward", "update"];
+const STAGE_NAME = {forward: "stage_forward", loss: "stage_loss", backward: "stage_backward", update: "stage_update"};
+const STAGE_TEXT = {forward: "forward_text", loss: "loss_text", backward: "backward_text", update: "update_text"};
+const WIDE = 16;  // neurons drawn at a time in a wide layer (the session's WIDE_LAYER)
+const MAX_ROWS = 64;  // rows of the update stage's table
+
+/* labels */
+const EN = {
+  "title": "retroprop playground",
+  "controls": "Training controls",
+  "play": "Play",
+  "pause": "Pause",
+  "step_once": "One update",
+  "epoch_once": "One epoch",
+  "reset": "Reset",
+  "speed": "speed",
+  "speed_aria": "speed: updates per second while playing",
+  "speed_max": "as fast as possible",
+  "speed_n": "{n} per second",
+  "lr_aria": "η, the learning rate",
+  "batch": "batch",
+  "batch_aria": "batch size",
+  "momentum": "momentum",
+  "momentum_aria": "momentum μ: each update adds μ times the previous one",
+  "hidden": "hidden",
+  "hidden_aria": "hidden layer sizes, comma-separated",
+  "activation": "activation",
+  "activation_aria": "activation of every hidden layer",
+  "per_layer": "per layer",
+  "activation_layer_aria": "activation of hidden layer {n}",
+  "loss": "loss",
+  "loss_aria": "loss function",
+  "cross_entropy": "cross-entropy",
+  "mse": "MSE",
+  "data": "data",
+  "data_aria": "data set",
+  "noise": "noise",
+  "noise_aria": "noise of the 2-D data",
+  "seed": "seed",
+  "csv_aria": "CSV data of your own (upload)",
+  "features": "features",
+  "features_aria": "feature columns of the CSV, by name or number, comma-separated (like train --features)",
+  "all": "all",
+  "drop": "drop",
+  "drop_aria": "columns of the CSV to leave out, by name or number, comma-separated (like train --drop)",
+  "progress": "Progress",
+  "update": "update",
+  "epoch": "epoch",
+  "train_loss": "train loss",
+  "accuracy": "accuracy",
+  "network": "Network",
+  "network_aria": "the network: tab to a neuron, weight or bias and press Enter for its numbers",
+  "colour_by": "Colour neurons by",
+  "colour_out": "output out",
+  "details_title": "Details of the next update",
+  "details_hint": "Click (or tab to and press Enter on) a weight, a bias or a neuron.",
+  "boundary_title": "Decision regions",
+  "boundary_aria": "decision regions",
+  "hidden_maps": "What each hidden neuron computes",
+  "curves": "Loss and accuracy",
+  "export": "Export",
+  "export_model": "model .safetensors",
+  "export_json": "step JSON",
+  "export_md": "step Markdown",
+  "export_xlsx": "step xlsx",
+  "export_torch": "PyTorch script",
+  "input": "input",
+  "output_layer": "output layer",
+  "hidden_layer": "hidden layer {n}",
+  "weight_aria": "weight from {from} neuron {j} to {to} neuron {i}: value {v}",
+  "neuron_aria": "{layer} neuron {i}{label}: {what} {v}",
+  "bias_aria": "bias of {layer} neuron {i}: value {v}",
+  "class_n": "class {n}",
+  "scale_wb": "weights and biases",
+  "scale_out": "neuron output out",
+  "scale_delta": "neuron ∂L/∂z",
+  "scale_sr": "orange negative, blue positive, full colour at {s}",
+  "delta_note": "∂L/∂z > 0: the next update lowers the weights into that neuron from positive inputs (w_ij ← w_ij − η ∂L/∂z_i out_j).",
+  "no_trace": "No trace: the next step cannot be explained (see the message above); reset or lower η.",
+  "update_on": "Update {step} (epoch {epoch}), on training sample {sample}; η = {lr}",
+  "value": "value",
+  "gradient": "gradient ∂L/∂θ",
+  "updated": "updated",
+  "delta_of": "∂L/∂z_{i} of neuron {i}",
+  "chain_rule": "Chain rule",
+  "mean_over": "∂L/∂θ = mean over the {n} samples of {chain} = {g}",
+  "velocity": "velocity v (momentum)",
+  "velocity_before": "velocity before",
+  "set_by_hand": "Set by hand: ",
+  "set": "Set",
+  "new_value_aria": "new value of {name}",
+  "set_to": "{name} set to {v}",
+  "input_x": "input x (standardised)",
+  "neuron_title": "{layer} neuron {i}",
+  "announce_update": "Update {n} done, epoch {e}: training loss {loss}",
+  "announce_paused": "Paused after update {n}: training loss {loss}",
+  "exported": "Exported {file}",
+  "plane_axes": "{x} (across) × {y} (up), standardised; other inputs at their mean",
+  "plane_aria": "decision regions over {x} and {y}: {classes}; white-ringed dots are training samples, black-ringed dots test samples",
+  "plane_key": " · white ring: train, black ring: test",
+  "heatmap_aria": "output out of {layer} neuron {i} over the plane",
+  "curve_loss": "Loss (train, test)",
+  "curve_acc": "Accuracy (train, test)",
+  "train": "train",
+  "test": "test",
+  "closed": "The connection to the playground closed{reason}; is `retroprop playground` still running? Reload to reconnect.",
+  "upload_big": "the CSV file is larger than {kib} KiB; use a smaller file",
+  "upload_refused": "upload refused ({status})",
+  "explain_title": "The explained step",
+  "explain_hint": "Walk through the next update one stage at a time, with the engine's numbers.",
+  "stage_forward": "forward",
+  "stage_loss": "loss",
+  "stage_backward": "backward",
+  "stage_update": "update",
+  "next_stage": "Next stage",
+  "apply_update": "Apply the update",
+  "stage_shown": "Stage {n} of 4: {name}",
+  "forward_text": "Forward: each layer computes z = w·out⁽ˡ⁻¹⁾ + b and out = f(z), from the inputs to the outputs.",
+  "loss_text": "Loss: the outputs against the true class r.",
+  "backward_text": "Backward: ∂L/∂z from the outputs back to the first layer, ∂L/∂z_i = ∂L/∂out_i × f′(z_i), with ∂L/∂out_j = Σ_i w_ij ∂L/∂z_i.",
+  "update_text": "Update: every weight and bias moves against its gradient, w ← w − η ∂L/∂w.",
+  "update_momentum_text": "Update with momentum μ = {mu}: v ← μ v + ∂L/∂w, then w ← w − η v.",
+  "only_drawn": "(the drawn neurons only)",
+  "parameter": "parameter",
+  "target": "target",
+  "true_class": "true class r = {r}",
+  "loss_is": "loss L",
+  "input_heatmap_aria": "input layer: {n} inputs drawn as a {w}×{h} heatmap of the sample",
+  "collapsed_aria": "{layer}: {n} neurons, collapsed; press Enter to open",
+  "window_label": "neurons {a}–{b} of {n}",
+  "show_aria": "{layer}: show neurons {a}–{b}",
+  "collapse_aria": "{layer}: collapse to one bar",
+  "weights_in": "its weights from the {n} inputs, drawn as the inputs are"
+};
+/* end labels */
 
 function el(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
@@ -31,6 +170,7 @@ function sv(tag, attrs = {}, ...kids) {
   for (const k of kids) e.append(k);
   return e;
 }
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})[c]);
 const exact = (v) => (v === null || v === undefined ? "" : String(v));
 function short(v) {
   if (v === null || v === undefined) return "–";
@@ -53,93 +193,25 @@ function niceScale(m) {  // the legend's end: 1, 2 or 5 times a power of ten >= 
   return 10 * p;
 }
 
-function layerName(L, layers) {
-  // the explain views' one label: "fc1 (hidden layer 1)", "fc3 (output layer)"
-  if (L === 0) return "input";
-  const lin = layers[L - 1];
-  if (lin && lin.label) return lin.label;
-  return L === layers.length ? "output layer" : `hidden layer ${L}`;
-}
-
-const SHELL = `
-<header class="bar" aria-label="Training controls">
-  <h1>retroprop playground</h1>
-  <div class="group">
-    <button id="play" type="button">Play</button>
-    <button id="pause" type="button">Pause</button>
-    <button id="step-once" type="button">One update</button>
-    <button id="epoch-once" type="button">One epoch</button>
-    <button id="reset" type="button">Reset</button>
-  </div>
-  <div class="group">
-    <label>η <input id="lr" type="number" step="any" min="0" inputmode="decimal" aria-label="η, the learning rate"></label>
-    <label>batch <input id="batch-size" type="number" min="1" step="1" aria-label="batch size"></label>
-    <label>hidden <input id="hidden" type="text" size="6" aria-label="hidden layer sizes, comma-separated"></label>
-    <label>activation <select id="activation" aria-label="activation"></select></label>
-    <label>loss <select id="loss" aria-label="loss"><option value="cross_entropy">cross-entropy</option><option value="mse">MSE</option></select></label>
-    <label>data <select id="dataset" aria-label="data set"></select></label>
-    <label>noise <input id="noise" type="number" min="0" max="2" step="0.05" aria-label="noise of the 2-D data"></label>
-    <label>seed <input id="seed" type="number" min="0" step="1" aria-label="seed"></label>
-    <label class="file">CSV <input id="upload" type="file" accept=".csv,text/csv" aria-label="CSV data of your own (upload)"></label>
-    <label class="columns">features <input id="features" type="text" size="8" placeholder="all" aria-label="feature columns of the CSV, by name or number, comma-separated (like train --features)"></label>
-    <label class="columns">drop <input id="drop" type="text" size="6" aria-label="columns of the CSV to leave out, by name or number, comma-separated (like train --drop)"></label>
-  </div>
-  <div class="group status" aria-label="Progress">
-    <span>update <output id="iteration">0</output></span>
-    <span>epoch <output id="epoch">1</output></span>
-    <span>train loss <output id="loss-value" data-exact="">–</output></span>
-    <span>accuracy <output id="accuracy">–</output></span>
-  </div>
-</header>
-<p id="error" role="alert" hidden></p>
-<main class="panes">
-  <section class="pane net" aria-labelledby="net-title">
-    <h2 id="net-title">Network <small id="arch"></small></h2>
-    <div class="legend" id="legend"></div>
-    <fieldset class="toggle"><legend>Colour neurons by</legend>
-      <label><input type="radio" name="colour" value="activation" checked> output out</label>
-      <label><input type="radio" name="colour" value="delta"> ∂L/∂z</label>
-    </fieldset>
-    <svg id="network" role="group" aria-label="the network: tab to a neuron, weight or bias and press Enter for its numbers"></svg>
-  </section>
-  <section class="pane" aria-labelledby="details-title">
-    <h2 id="details-title">Details of the next update</h2>
-    <div id="details"><p class="hint">Click (or tab to and press Enter on) a weight, a bias or a neuron.</p></div>
-  </section>
-  <section class="pane" aria-labelledby="boundary-title">
-    <h2 id="boundary-title">Decision regions <small id="plane-axes"></small></h2>
-    <canvas id="boundary" width="320" height="320" role="img" aria-label="decision regions"></canvas>
-    <p class="key" id="class-key"></p>
-    <h3>What each hidden neuron computes</h3>
-    <div id="heatmaps"></div>
-  </section>
-  <section class="pane" aria-labelledby="curves-title">
-    <h2 id="curves-title">Loss and accuracy</h2>
-    <div id="curve-loss" class="curve"></div>
-    <div id="curve-acc" class="curve"></div>
-    <h3>Export</h3>
-    <div class="group" id="exports">
-      <button type="button" data-export="safetensors">model .safetensors</button>
-      <button type="button" data-export="json">step JSON</button>
-      <button type="button" data-export="markdown">step Markdown</button>
-      <button type="button" data-export="xlsx">step xlsx</button>
-      <button type="button" data-export="torch">PyTorch script</button>
-    </div>
-  </section>
-</main>
-<div id="announce" class="sr-only" aria-live="polite" role="status"></div>
-`;
-
 export function mount(root, transport, options = {}) {
+  const labels = {...EN, ...(options.labels || {})};
+  // t("weight_aria", {from: ..., j: 2}): the label with its {placeholders} filled
+  const t = (key, vars = {}) => (labels[key] || key).replace(/\{(\w+)\}/g,
+    (m, k) => (k in vars ? String(vars[k]) : m));
+  if (options.lang) root.setAttribute("lang", options.lang);
   root.classList.add("rp-playground");
-  root.innerHTML = SHELL;
+  root.innerHTML = shell(t);
   const $ = (sel) => root.querySelector(sel);
   const state = {snap: null, selected: null, colour: "activation", charts: null,
-                 lastAnnounce: 0, onSetup: options.onSetup || (() => {}),
+                 stage: null, renderMs: [], frames: 0, onSetup: options.onSetup || (() => {}),
                  upload: options.upload || null};
 
   for (const a of ACTIVATIONS) $("#activation").append(el("option", {value: a, text: a}));
+  $("#activation").append(el("option", {value: "", text: t("per_layer"), hidden: true}));
   for (const d of DATASETS) $("#dataset").append(el("option", {value: d, text: d}));
+  for (const n of SPEEDS) {
+    $("#speed").append(el("option", {value: String(n), text: n ? t("speed_n", {n}) : t("speed_max")}));
+  }
 
   const send = (msg) => transport.send(msg);
   $("#play").addEventListener("click", () => send({cmd: "play"}));
@@ -149,9 +221,11 @@ export function mount(root, transport, options = {}) {
   $("#reset").addEventListener("click", () => { state.wantAnnounce = true; send({cmd: "reset"}); });
   $("#lr").addEventListener("change", (e) => send({cmd: "lr", value: e.target.value}));
   $("#batch-size").addEventListener("change", (e) => send({cmd: "batch_size", value: e.target.value}));
+  $("#momentum").addEventListener("change", (e) => send({cmd: "momentum", value: e.target.value}));
+  $("#speed").addEventListener("change", (e) => send({cmd: "speed", value: e.target.value}));
   const setup = (field) => (e) => send({cmd: "setup", setup: {[field]: e.target.value}});
   $("#hidden").addEventListener("change", setup("hidden"));
-  $("#activation").addEventListener("change", setup("activation"));
+  $("#activation").addEventListener("change", (e) => { if (e.target.value) setup("activation")(e); });
   $("#loss").addEventListener("change", setup("loss"));
   $("#dataset").addEventListener("change", setup("dataset"));
   $("#noise").addEventListener("change", setup("noise"));
@@ -162,6 +236,7 @@ export function mount(root, transport, options = {}) {
   for (const b of root.querySelectorAll("[data-export]")) {
     b.addEventListener("click", () => send({cmd: "export", format: b.dataset.export}));
   }
+  $("#stage-next").addEventListener("click", nextStage);
   $("#upload").addEventListener("change", async (e) => {
     const file = e.target.files[0];
     if (!file || !state.upload) return;
@@ -184,17 +259,23 @@ export function mount(root, transport, options = {}) {
   }
 
   transport.onMessage((msg) => {
-    if (msg.type === "error") { showError(msg.message); return; }
+    // a refused command's message, kept over the snapshot that follows it
+    if (msg.type === "error") { state.refused = msg.message; showError(msg.message); return; }
     if (msg.type === "export") { download(msg); return; }
     if (msg.type !== "state") return;
     const first = state.snap === null;
-    // a new run (not a new eta or batch size) starts new curves
-    const runKey = (snap) => JSON.stringify({...snap.setup, lr: null, batch: null});
+    // a new run (not a new eta, batch size, momentum) starts new curves
+    const runKey = (snap) => JSON.stringify({...snap.setup, lr: null, batch: null, momentum: null});
     const prevSetup = state.snap && runKey(state.snap);
     state.snap = msg;
-    if (!msg.error) showError(""); else showError(msg.error);
-    if (prevSetup && prevSetup !== runKey(msg)) state.charts = null;
+    showError(msg.error || state.refused || "");
+    state.refused = null;
+    if (prevSetup && prevSetup !== runKey(msg)) { state.charts = null; state.stage = null; }
+    const t0 = performance.now();
     render(first);
+    state.renderMs.push(performance.now() - t0);  // how long a frame takes to draw
+    state.frames += 1;
+    if (state.renderMs.length > 200) state.renderMs.shift();
   });
 
   function download(msg) {
@@ -202,7 +283,7 @@ export function mount(root, transport, options = {}) {
     const a = el("a", {href: URL.createObjectURL(new Blob([bytes], {type: msg.mime})),
                        download: msg.filename});
     root.append(a); a.click(); a.remove();
-    announce(`Exported ${msg.filename}`);
+    announce(t("exported", {file: msg.filename}));
   }
 
   function announce(text) { $("#announce").textContent = text; }
@@ -213,8 +294,12 @@ export function mount(root, transport, options = {}) {
     const setIf = (id, v) => { const e = $(id); if (e !== active) e.value = v; };
     setIf("#lr", String(s.lr));
     setIf("#batch-size", String(s.batch_size));
+    setIf("#momentum", String(s.momentum ?? 0));
+    setIf("#speed", String(s.speed ?? 0));
     setIf("#hidden", s.setup.hidden);
-    setIf("#activation", s.setup.activation);
+    const acts = String(s.setup.activation).split(",");
+    setIf("#activation", acts.length > 1 && new Set(acts).size > 1 ? "" : acts[0]);
+    drawActivations(acts);
     setIf("#loss", s.setup.loss);
     setIf("#dataset", s.setup.dataset);
     setIf("#noise", s.setup.noise);
@@ -231,26 +316,75 @@ export function mount(root, transport, options = {}) {
     state.onSetup(s.setup);
     drawNetwork();
     drawDetails();
+    drawStage();
     drawPlane();
     drawCurves();
+    const loss = short(m.train_loss);
     if (state.wantAnnounce) {
       state.wantAnnounce = false;
-      announce(`Update ${s.iteration} done, epoch ${s.epoch}: training loss ${short(m.train_loss)}`);
+      announce(t("announce_update", {n: s.iteration, e: s.epoch, loss}));
     } else if (!s.playing && state.wasPlaying) {
-      announce(`Paused after update ${s.iteration}: training loss ${short(m.train_loss)}`);
+      announce(t("announce_paused", {n: s.iteration, loss}));
     }
     state.wasPlaying = s.playing;
     if (first) root.setAttribute("data-ready", "");
   }
 
+  function drawActivations(acts) {
+    // one select per hidden layer, beside #activation (which sets them all)
+    const box = $("#activations"), s = state.snap;
+    const nHidden = sizes(s).length - 2;
+    const per = acts.length > 1 ? acts : Array(nHidden).fill(acts[0]);
+    $("#per-layer").hidden = nHidden < 2;  // one hidden layer: #activation is its own
+    if (box.childElementCount !== nHidden) {
+      box.replaceChildren();
+      for (let k = 0; k < nHidden; k++) {
+        const sel = el("select", {id: `activation-${k + 1}`, "data-activation-layer": String(k + 1),
+                                  "aria-label": t("activation_layer_aria", {n: k + 1})});
+        for (const a of ACTIVATIONS) sel.append(el("option", {value: a, text: a}));
+        sel.addEventListener("change", () => {
+          const now = [...box.querySelectorAll("select")].map((x) => x.value);
+          send({cmd: "setup", setup: {activation: now.join(",")}});
+        });
+        box.append(sel);
+      }
+    }
+    const active = root.ownerDocument.activeElement;
+    box.querySelectorAll("select").forEach((sel, k) => { if (sel !== active) sel.value = per[k]; });
+  }
+
   // --- the network ------------------------------------------------------------------
   function sizes(s) {
+    if (s.sizes) return s.sizes;
     return [s.layers[0].weight[0].length, ...s.layers.map((l) => l.bias.length)];
   }
+  function layerName(L) {
+    // the explain views' one label: "fc1 (hidden layer 1)", "4 (output layer)"
+    const layers = state.snap.layers;
+    if (L === 0) return t("input");
+    const lin = layers[L - 1];
+    if (lin && lin.label) return lin.label;
+    return L === layers.length ? t("output_layer") : t("hidden_layer", {n: L});
+  }
+  // how layer L is drawn: every neuron, a window of a wide layer, collapsed, or (the
+  // inputs) a heatmap
+  function layout(L) {
+    const s = state.snap, n = sizes(s)[L];
+    if (L === 0) {
+      const lin = s.layers[0];
+      if (lin.cols === null) return {kind: "heatmap", n};
+      return {kind: "all", n, a: 0, b: n};
+    }
+    const rows = s.layers[L - 1].rows;
+    if (rows === undefined) return {kind: "all", n, a: 0, b: n};
+    if (rows === null) return {kind: "collapsed", n};
+    if (rows[0] === 0 && rows[1] === n) return {kind: "all", n, a: 0, b: n};
+    return {kind: "window", n, a: rows[0], b: rows[1]};
+  }
   function selectedKey() {
-    const t = state.selected;
-    if (!t) return null;
-    return t.kind === "param" ? `${t.name}[${t.index.join(",")}]` : `${t.layer}:${t.index}`;
+    const sel = state.selected;
+    if (!sel) return null;
+    return sel.kind === "param" ? `${sel.name}[${sel.index.join(",")}]` : `${sel.layer}:${sel.index}`;
   }
   function neuronValue(L, i) {
     const tr = state.snap.trace;
@@ -267,64 +401,96 @@ export function mount(root, transport, options = {}) {
   function drawNetwork() {
     const s = state.snap, svg = $("#network");
     const n = sizes(s), nL = n.length;
+    const lay = n.map((_, L) => layout(L));
+    const slots = lay.map((l) => (l.kind === "all" || l.kind === "window" ? l.b - l.a : 0));
     // a phone gets a narrower drawing, so neurons and biases stay finger-sized
     const narrow = (svg.clientWidth || 600) < 500;
-    const W = narrow ? 400 : 600, H = Math.max(220, 44 * Math.max(...n) + 30);
-    const left = narrow ? 74 : 96, right = narrow ? 66 : 90, maxLabel = narrow ? 8 : 13;
+    const W = narrow ? 400 : 600;
+    const top = lay.some((l) => l.kind === "window") ? 30 : 0;
+    const H = Math.max(220, 44 * Math.max(...slots) + 30 + top);
+    const left = lay[0].kind === "heatmap" ? (narrow ? 60 : 80) : (narrow ? 74 : 96);
+    const right = narrow ? 66 : 90, maxLabel = narrow ? 8 : 13;
     svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
     svg.replaceChildren();
     const x = (L) => left + (L * (W - left - right)) / (nL - 1);
-    const y = (L, i) => H / 2 + (i - (n[L] - 1) / 2) * 44;
+    const y = (L, i) => top / 2 + H / 2 + (i - lay[L].a - (slots[L] - 1) / 2) * 44;
+    const barH = Math.min(H - 40 - top, 300);
     let wmax = 0;
     for (const l of s.layers) for (const row of l.weight) for (const w of row) wmax = Math.max(wmax, Math.abs(w));
+    for (const l of s.layers) for (const b of l.bias) wmax = Math.max(wmax, Math.abs(b));
     const wscale = niceScale(wmax);
     let vmax = 0;
     for (let L = 0; L < nL; L++) for (let i = 0; i < n[L]; i++) { const v = neuronValue(L, i); if (v !== null && isFinite(v)) vmax = Math.max(vmax, Math.abs(v)); }
     const vscale = niceScale(vmax);
     const sel = selectedKey();
     const edges = sv("g", {class: "edges"}), nodes = sv("g", {class: "nodes"});
+    // where a line to layer L's neuron i starts or ends (a bar's or a heatmap's edge)
+    const anchor = (L, i, side) => {
+      const l = lay[L];
+      if (l.kind === "heatmap") return [x(L) + side * 42, H / 2 + top / 2];
+      if (l.kind === "collapsed") return [x(L) + side * 10, H / 2 + top / 2];
+      return [x(L) + side * 12, y(L, i)];
+    };
     s.layers.forEach((lin, k) => {
-      const L = k + 1;
-      for (let i = 0; i < n[L]; i++) {
-        for (let j = 0; j < n[L - 1]; j++) {
-          const w = lin.weight[i][j], key = `${lin.name}.weight[${i},${j}]`;
-          const d = `M${x(L - 1) + 12},${y(L - 1, j)} C${(x(L - 1) + x(L)) / 2},${y(L - 1, j)} ${(x(L - 1) + x(L)) / 2},${y(L, i)} ${x(L) - 12},${y(L, i)}`;
-          const g = sv("g", {class: "edge" + (key === sel ? " selected" : ""), "data-param": key,
-                             tabindex: "0", role: "button",
-                             "aria-label": `weight from ${layerName(L - 1, s.layers)} neuron ${j + 1} to ${layerName(L, s.layers)} neuron ${i + 1}: value ${short(w)}`});
-          g.append(sv("path", {d, class: "line", stroke: mix(w / wscale),
-                               "stroke-width": String(0.6 + 5 * Math.min(1, Math.abs(w) / wscale))}));
-          g.append(sv("path", {d, class: "hit"}));
-          bind(g, {kind: "param", name: `${lin.name}.weight`, index: [i, j]});
-          edges.append(g);
+      const L = k + 1, from = lay[L - 1], to = lay[L];
+      const drawnFrom = from.kind === "all" || from.kind === "window";
+      const drawnTo = to.kind === "all" || to.kind === "window";
+      if (drawnFrom && drawnTo) {
+        for (let i = to.a; i < to.b; i++) {
+          for (let j = from.a; j < from.b; j++) {
+            const w = lin.weight[i - to.a][j - from.a], key = `${lin.name}.weight[${i},${j}]`;
+            const [x0, y0] = anchor(L - 1, j, 1), [x1, y1] = anchor(L, i, -1);
+            const d = `M${x0},${y0} C${(x0 + x1) / 2},${y0} ${(x0 + x1) / 2},${y1} ${x1},${y1}`;
+            const g = sv("g", {class: "edge" + (key === sel ? " selected" : ""), "data-param": key,
+                               tabindex: "0", role: "button",
+                               "aria-label": t("weight_aria", {from: layerName(L - 1), j: j + 1, to: layerName(L), i: i + 1, v: short(w)})});
+            g.append(sv("path", {d, class: "line", stroke: mix(w / wscale),
+                                 "stroke-width": String(0.6 + 5 * Math.min(1, Math.abs(w) / wscale))}));
+            g.append(sv("path", {d, class: "hit"}));
+            bind(g, {kind: "param", name: `${lin.name}.weight`, index: [i, j]});
+            edges.append(g);
+          }
+        }
+      } else {
+        // a bundle: the weights are not drawn one by one (too many to see)
+        const ends = (l, LL) => (l.kind === "all" || l.kind === "window") ?
+          Array.from({length: l.b - l.a}, (_, q) => l.a + q) : [0];
+        for (const i of ends(to, L)) for (const j of ends(from, L - 1)) {
+          const [x0, y0] = anchor(L - 1, j, 1), [x1, y1] = anchor(L, i, -1);
+          edges.append(sv("path", {d: `M${x0},${y0} L${x1},${y1}`, class: "bundle", "aria-hidden": "true"}));
         }
       }
     });
     for (let L = 0; L < nL; L++) {
-      for (let i = 0; i < n[L]; i++) {
+      const l = lay[L];
+      if (l.kind === "heatmap") { nodes.append(inputHeatmap(x(L), H / 2 + top / 2, vscale)); continue; }
+      if (l.kind === "collapsed") { nodes.append(collapsedBar(L, x(L), H / 2 + top / 2, barH, vscale)); continue; }
+      if (l.kind === "window") nodes.append(windowNav(L, x(L), top / 2 + H / 2 - (slots[L] / 2) * 44 - 4));
+      for (let i = l.a; i < l.b; i++) {
         const v = neuronValue(L, i), key = `${L}:${i}`;
         const label = L === 0 ? (s.feature_names[i] || `x${i + 1}`)
-                    : L === nL - 1 ? (s.class_names[i] || `class ${i}`) : "";
+                    : L === nL - 1 ? (s.class_names[i] || t("class_n", {n: i})) : "";
         const g = sv("g", {class: "neuron" + (key === sel ? " selected" : ""), "data-neuron": key,
                            tabindex: "0", role: "button",
-                           "aria-label": `${layerName(L, s.layers)} neuron ${i + 1}${label ? " (" + label + ")" : ""}: ${state.colour === "activation" ? "output out" : "∂L/∂z"} ${short(v)}`});
+                           "aria-label": t("neuron_aria", {layer: layerName(L), i: i + 1, label: label ? ` (${label})` : "",
+                                                           what: state.colour === "activation" ? t("colour_out") : "∂L/∂z", v: short(v)})});
         g.append(sv("circle", {cx: x(L), cy: y(L, i), r: 12, fill: v === null ? "#fff" : mix(v / vscale)}));
         if (label) {
-          const t = sv("text", {x: L === 0 ? x(L) - 16 : x(L) + 16, y: y(L, i) + 4,
-                                "text-anchor": L === 0 ? "end" : "start", class: "label"});
-          t.textContent = label.length > maxLabel ? label.slice(0, maxLabel - 1) + "…" : label;
-          t.setAttribute("aria-hidden", "true");
-          nodes.append(t);  // beside the neuron, so its spoken name is the aria-label
+          const tx = sv("text", {x: L === 0 ? x(L) - 16 : x(L) + 16, y: y(L, i) + 4,
+                                 "text-anchor": L === 0 ? "end" : "start", class: "label"});
+          tx.textContent = label.length > maxLabel ? label.slice(0, maxLabel - 1) + "…" : label;
+          tx.setAttribute("aria-hidden", "true");
+          nodes.append(tx);  // beside the neuron, so its spoken name is the aria-label
         }
         bind(g, {kind: "neuron", layer: L, index: i});
         nodes.append(g);
         if (L > 0) {
-          const lin = s.layers[L - 1], b = lin.bias[i], bkey = `${lin.name}.bias[${i}]`;
+          const lin = s.layers[L - 1], b = lin.bias[i - l.a], bkey = `${lin.name}.bias[${i}]`;
           const r = sv("rect", {x: x(L) - 5, y: y(L, i) + 13, width: 10, height: 10, rx: 2,
                                 class: "bias" + (bkey === sel ? " selected" : ""),
                                 fill: mix(b / wscale), "data-param": bkey, tabindex: "0",
                                 role: "button",
-                                "aria-label": `bias of ${layerName(L, s.layers)} neuron ${i + 1}: value ${short(b)}`});
+                                "aria-label": t("bias_aria", {layer: layerName(L), i: i + 1, v: short(b)})});
           bind(r, {kind: "param", name: `${lin.name}.bias`, index: [i]});
           nodes.append(r);
         }
@@ -333,13 +499,74 @@ export function mount(root, transport, options = {}) {
     svg.append(edges, nodes);
     const legend = $("#legend");
     legend.replaceChildren(
-      scaleBar("weights and biases", wscale),
-      scaleBar(state.colour === "activation" ? "neuron output out" : "neuron ∂L/∂z", vscale),
+      scaleBar(t("scale_wb"), wscale),
+      scaleBar(state.colour === "activation" ? t("scale_out") : t("scale_delta"), vscale),
     );
-    if (state.colour === "delta") {
-      legend.append(el("p", {class: "note", text: "∂L/∂z > 0: the next update lowers the weights into that neuron from positive inputs (w_ij ← w_ij − η ∂L/∂z_i out_j)."}));
-    }
+    if (state.colour === "delta") legend.append(el("p", {class: "note", text: t("delta_note")}));
     restoreFocus();
+  }
+
+  function inputHeatmap(cx, cy, vscale) {
+    // more inputs than circles can show: the sample's inputs as a picture (28 x 28
+    // for 784), coloured on the neurons' scale
+    const tr = state.snap.trace, n = sizes(state.snap)[0];
+    const w = Math.ceil(Math.sqrt(n)), h = Math.ceil(n / w), side = 80, c = side / w;
+    const g = sv("g", {class: "input-heatmap", role: "img", "data-input-heatmap": "",
+                       "aria-label": t("input_heatmap_aria", {n, w, h})});
+    g.append(sv("rect", {x: cx - side / 2 - 1, y: cy - (h * c) / 2 - 1, width: side + 2, height: h * c + 2, class: "frame"}));
+    for (let k = 0; k < n; k++) {
+      const v = tr && state.colour === "activation" ? tr.input[0][k] : null;
+      g.append(sv("rect", {x: cx - side / 2 + (k % w) * c, y: cy - (h * c) / 2 + Math.floor(k / w) * c,
+                           width: c + 0.05, height: c + 0.05, fill: v === null ? "#fff" : mix(v / vscale)}));
+    }
+    return g;
+  }
+
+  function collapsedBar(L, cx, cy, h, vscale) {
+    // a wide layer as one bar: a strip of every neuron's colour; Enter opens it
+    const n = sizes(state.snap)[L];
+    const g = sv("g", {class: "collapsed", role: "button", tabindex: "0", "data-layer-open": String(L),
+                       "aria-label": t("collapsed_aria", {layer: layerName(L), n})});
+    g.append(sv("rect", {x: cx - 10, y: cy - h / 2, width: 20, height: h, rx: 4, class: "frame"}));
+    const c = h / n;
+    for (let i = 0; i < n; i++) {
+      const v = neuronValue(L, i);
+      g.append(sv("rect", {x: cx - 8, y: cy - h / 2 + i * c, width: 16, height: Math.max(c, 0.5),
+                           fill: v === null ? "#fff" : mix(v / vscale)}));
+    }
+    const open = () => { state.focusKey = `[data-layer-collapse="${L}"]`; send({cmd: "view", layer: L, open: true, start: 0}); };
+    g.addEventListener("click", open);
+    g.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
+    const tx = sv("text", {x: cx, y: cy + h / 2 + 14, "text-anchor": "middle", class: "label", "aria-hidden": "true"});
+    tx.textContent = String(n);
+    return sv("g", {}, g, tx);
+  }
+
+  function windowNav(L, cx, yTop) {
+    // "neurons 17-32 of 256" with previous / next / collapse buttons
+    const l = layout(L), g = sv("g", {class: "window-nav"});
+    const tx = sv("text", {x: cx, y: yTop - 16, "text-anchor": "middle", class: "label"});
+    tx.textContent = t("window_label", {a: l.a + 1, b: l.b, n: l.n});
+    g.append(tx);
+    const button = (dx, text, attr, aria, msg) => {
+      const b = sv("g", {class: "nav", role: "button", tabindex: "0", [attr]: String(L), "aria-label": aria});
+      b.append(sv("rect", {x: cx + dx - 9, y: yTop - 12, width: 18, height: 16, rx: 3}));
+      const s = sv("text", {x: cx + dx, y: yTop, "text-anchor": "middle", "aria-hidden": "true"});
+      s.textContent = text;
+      b.append(s);
+      const go = () => { state.focusKey = `[${attr}="${L}"]`; send(msg); };
+      b.addEventListener("click", go);
+      b.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+      g.append(b);
+    };
+    const prev = Math.max(0, l.a - WIDE), next = l.b < l.n ? l.b : l.a;
+    button(-22, "‹", "data-layer-prev", t("show_aria", {layer: layerName(L), a: prev + 1, b: Math.min(l.n, prev + WIDE)}),
+           {cmd: "view", layer: L, open: true, start: prev});
+    button(0, "×", "data-layer-collapse", t("collapse_aria", {layer: layerName(L)}),
+           {cmd: "view", layer: L, open: false, start: l.a});
+    button(22, "›", "data-layer-next", t("show_aria", {layer: layerName(L), a: next + 1, b: Math.min(l.n, next + WIDE)}),
+           {cmd: "view", layer: L, open: true, start: next});
+    return g;
   }
 
   function scaleBar(title, scale) {
@@ -348,7 +575,7 @@ export function mount(root, transport, options = {}) {
       el("span", {text: `−${scale}`}),
       el("span", {class: "bar", "aria-hidden": "true"}),
       el("span", {text: `+${scale}`}),
-      el("span", {class: "sr-only", text: `orange negative, blue positive, full colour at ${scale}`}));
+      el("span", {class: "sr-only", text: t("scale_sr", {s: scale})}));
   }
 
   function bind(node, target) {
@@ -357,6 +584,7 @@ export function mount(root, transport, options = {}) {
       state.focusKey = target.kind === "param" ? `[data-param="${target.name}[${target.index.join(",")}]"]`
                                                : `[data-neuron="${target.layer}:${target.index}"]`;
       if (target.kind === "param") send({cmd: "select", name: target.name, index: target.index});
+      else send({cmd: "select", kind: "neuron", layer: target.layer, index: target.index});
       drawNetwork();
       drawDetails();
     };
@@ -372,9 +600,9 @@ export function mount(root, transport, options = {}) {
       const e = $("#network").querySelector(state.focusKey) || root.querySelector(state.focusKey);
       if (e && root.ownerDocument.activeElement !== e) e.focus({preventScroll: true});
     } else if (state.hasFocus && !state.hasFocus.isConnected) {
-      const key = state.hasFocus.getAttribute("data-param");
-      const nk = state.hasFocus.getAttribute("data-neuron");
-      const e = key ? root.querySelector(`[data-param="${key}"]`) : root.querySelector(`[data-neuron="${nk}"]`);
+      const attrs = ["data-param", "data-neuron", "data-layer-open", "data-layer-prev", "data-layer-next", "data-layer-collapse"];
+      const a = attrs.find((k) => state.hasFocus.hasAttribute(k));
+      const e = a ? root.querySelector(`[${a}="${state.hasFocus.getAttribute(a)}"]`) : null;
       if (e) e.focus({preventScroll: true});
       state.hasFocus = e;
     }
@@ -382,28 +610,34 @@ export function mount(root, transport, options = {}) {
 
   // --- the details panel --------------------------------------------------------------
   function drawDetails() {
-    const box = $("#details"), t = state.selected, s = state.snap;
-    if (!t) return;
+    const box = $("#details"), sel = state.selected, s = state.snap;
+    if (!sel) return;
     const tr = s.trace;
     box.replaceChildren();
-    if (!tr) { box.append(el("p", {class: "hint", text: "No trace: the next step cannot be explained (see the message above); reset or lower η."})); return; }
+    if (!tr) { box.append(el("p", {class: "hint", text: t("no_trace")})); return; }
     const meta = tr.meta || {};
-    box.append(el("p", {class: "sub", text: `Update ${meta.step} (epoch ${meta.epoch}), on training sample ${JSON.stringify(meta.sample)}; η = ${tr.lr}`}));
-    if (t.kind === "param") {
-      const p = tr.parameters.find((q) => q.name === t.name && q.index.join(",") === t.index.join(","));
+    box.append(el("p", {class: "sub", text: t("update_on", {step: meta.step, epoch: meta.epoch, sample: JSON.stringify(meta.sample), lr: tr.lr})}));
+    if (sel.kind === "param") {
+      const p = tr.parameters.find((q) => q.name === sel.name && q.index.join(",") === sel.index.join(","));
       if (!p) return;
-      const rec = tr.layers.find((l) => l.weight_name === t.name || l.bias_name === t.name);
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${t.name}[${t.index.join(",")}]`})));
+      const rec = tr.layers.find((l) => l.weight_name === sel.name || l.bias_name === sel.name);
+      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${sel.name}[${sel.index.join(",")}]`})));
       const dl = el("dl");
       const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
-      row("value", num(p.value, "value"));
-      row("gradient ∂L/∂θ", num(p.grad, "grad"));
+      const momentum = p.velocity !== undefined;
+      row(t("value"), num(p.value, "value"));
+      row(t("gradient"), num(p.grad, "grad"));
       row("η", num(tr.lr, "lr"));
-      row("updated", num(p.updated, "updated"));
-      const i = t.index[0];
-      if (rec && rec.delta) row(`∂L/∂z_${i + 1} of neuron ${i + 1}`, num(rec.delta[0][i], "delta"));
+      if (momentum) {
+        row("μ", num(tr.momentum, "momentum"));
+        row(t("velocity_before"), num(p.buffer, "buffer"));
+        row(t("velocity"), num(p.velocity, "velocity"));
+      }
+      row(t("updated"), num(p.updated, "updated"));
+      const i = sel.index[0];
+      if (rec && rec.delta) row(t("delta_of", {i: i + 1}), num(rec.delta[0][i], "delta"));
       box.append(dl);
-      box.append(el("h4", {text: "Chain rule"}));
+      box.append(el("h4", {text: t("chain_rule")}));
       const forms = (rec && rec.factor_formulas) || {};
       const ul = el("ul", {class: "factors"});
       const keys = Object.keys(p.factors);
@@ -428,28 +662,37 @@ export function mount(root, transport, options = {}) {
         box.append(el("p", {class: "arith", "data-arith": "grad",
           text: `∂L/∂θ = ∂L/∂z_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`}));
       } else {
-        box.append(el("p", {class: "arith", text: `∂L/∂θ = mean over the ${tr.n_samples} samples of ${chain.join(" × ")} = ${exact(p.grad)}`}));
+        box.append(el("p", {class: "arith", text: t("mean_over", {n: tr.n_samples, chain: chain.join(" × "), g: exact(p.grad)})}));
       }
-      box.append(el("p", {class: "arith", "data-arith": "update",
-        text: `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`}));
+      if (momentum) {
+        box.append(el("p", {class: "arith", "data-arith": "velocity",
+          text: p.buffer === null ? `v = ∂L/∂θ = ${exact(p.velocity)}`
+            : `v = μ × v_before + ∂L/∂θ = ${exact(tr.momentum)} × ${exact(p.buffer)} + ${exact(p.grad)} = ${exact(p.velocity)}`}));
+        box.append(el("p", {class: "arith", "data-arith": "update",
+          text: `updated = value − η × v = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.velocity)} = ${exact(p.updated)}`}));
+      } else {
+        box.append(el("p", {class: "arith", "data-arith": "update",
+          text: `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`}));
+      }
       const form = el("form", {class: "edit"});
+      const pname = `${sel.name}[${sel.index.join(",")}]`;
       const input = el("input", {type: "number", step: "any", id: "edit-value", value: exact(p.value),
-                                 "aria-label": `new value of ${t.name}[${t.index.join(",")}]`});
-      form.append(el("label", {for: "edit-value", text: "Set by hand: "}), input,
-                  el("button", {type: "submit", text: "Set"}));
+                                 "aria-label": t("new_value_aria", {name: pname})});
+      form.append(el("label", {for: "edit-value", text: t("set_by_hand")}), input,
+                  el("button", {type: "submit", text: t("set")}));
       form.addEventListener("submit", (e) => {
         e.preventDefault();
-        send({cmd: "edit", name: t.name, index: t.index, value: input.value});
-        announce(`${t.name}[${t.index.join(",")}] set to ${input.value}`);
+        send({cmd: "edit", name: sel.name, index: sel.index, value: input.value});
+        announce(t("set_to", {name: pname, v: input.value}));
       });
       box.append(form);
     } else {
-      const L = t.layer, i = t.index;
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${layerName(L, s.layers)} neuron ${i + 1}`})));
+      const L = sel.layer, i = sel.index;
+      box.append(el("h3", {}, el("code", {"data-selected": "", text: t("neuron_title", {layer: layerName(L), i: i + 1})})));
       const dl = el("dl");
       const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
       if (L === 0) {
-        row("input x (standardised)", num(tr.input[0][i], "value"));
+        row(t("input_x"), num(tr.input[0][i], "value"));
         if (tr.layers[0].grad_a_prev) row("∂L/∂x", num(tr.layers[0].grad_a_prev[0][i], "grad"));
       } else {
         const rec = tr.layers[L - 1];
@@ -461,6 +704,123 @@ export function mount(root, transport, options = {}) {
         row("∂L/∂z", num(rec.delta[0][i], "delta"));
       }
       box.append(dl);
+      const inc = s.incoming;
+      if (inc && inc.layer === L && inc.index === i) box.append(weightPicture(inc.weight));
+    }
+  }
+
+  function weightPicture(w) {
+    // a first-layer neuron's weights, laid out as the input heatmap (28 x 28 for 784)
+    const n = w.length, side = Math.ceil(Math.sqrt(n)), rows = Math.ceil(n / side);
+    let m = 0;
+    for (const v of w) m = Math.max(m, Math.abs(v));
+    const scale = niceScale(m);
+    const c = el("canvas", {width: side, height: rows, "data-incoming": "", role: "img",
+                            "aria-label": t("weights_in", {n})});
+    const ctx = c.getContext("2d");
+    w.forEach((v, k) => { ctx.fillStyle = mix(v / scale); ctx.fillRect(k % side, Math.floor(k / side), 1, 1); });
+    return el("figure", {class: "incoming"}, c, el("figcaption", {text: `${t("weights_in", {n})} (±${scale})`}));
+  }
+
+  // --- the explained step: forward -> loss -> backward -> update ---------------------
+  function nextStage() {
+    if (state.stage === STAGES.length - 1) {
+      // the last stage's button applies the update; then the next update's forward
+      state.stage = 0;
+      state.wantAnnounce = true;
+      send({cmd: "step", n: 1});
+      return;
+    }
+    state.stage = state.stage === null ? 0 : state.stage + 1;
+    drawStage();
+    announce(t("stage_shown", {n: state.stage + 1, name: t(STAGE_NAME[STAGES[state.stage]])}));
+  }
+
+  function drawStage() {
+    const box = $("#stage-body"), s = state.snap, tr = s.trace, k = state.stage;
+    root.querySelectorAll("#stages li").forEach((li, q) => {
+      if (q === k) li.setAttribute("aria-current", "step"); else li.removeAttribute("aria-current");
+    });
+    $("#stage-next").textContent = k === STAGES.length - 1 ? t("apply_update") : t("next_stage");
+    box.replaceChildren();
+    if (k === null) { box.append(el("p", {class: "hint", text: t("explain_hint")})); return; }
+    $("#explain").dataset.stage = STAGES[k];
+    if (!tr) { box.append(el("p", {class: "hint", text: t("no_trace")})); return; }
+    // the network shows what the stage computes: outputs going forward, deltas back
+    const want = k <= 1 ? "activation" : k === 2 ? "delta" : state.colour;
+    if (want !== state.colour) {
+      state.colour = want;
+      const r = root.querySelector(`input[name="colour"][value="${want}"]`);
+      if (r) r.checked = true;
+      drawNetwork();
+    }
+    const n = sizes(s);
+    const shown = (L) => {  // the neurons of layer L the tables list
+      const l = layout(L);
+      return l.kind === "all" || l.kind === "window" ? [l.a, l.b] : [0, Math.min(WIDE, n[L])];
+    };
+    const v = (x, key) => el("span", {class: "num", "data-stage-value": key, "data-exact": exact(x)}, exact(x));
+    const table = (caption, heads, rows) => {
+      const tb = el("table", {class: "stage"}, el("caption", {text: caption}));
+      tb.append(el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", {scope: "col", text: h})))));
+      const body = el("tbody");
+      for (const r of rows) body.append(el("tr", {}, ...r.map((c, q) => el(q === 0 ? "th" : "td", q === 0 ? {scope: "row"} : {}, c))));
+      tb.append(body);
+      return tb;
+    };
+    const range = ([a, b]) => Array.from({length: b - a}, (_, q) => a + q);
+    const note = (L) => (layout(L).kind === "all" ? "" : " " + t("only_drawn"));
+    const stage = STAGES[k];
+    box.append(el("p", {class: "sub", text: t(STAGE_TEXT[stage])}));
+    if (stage === "forward") {
+      tr.layers.forEach((rec, q) => {
+        const L = q + 1;
+        box.append(table(layerName(L) + note(L), ["i", "z_i", rec.activation ? `out_i = ${rec.activation}(z_i)` : "out_i = z_i"],
+          range(shown(L)).map((i) => [String(i + 1), v(rec.z[0][i], `z:${L}:${i}`), v(rec.a[0][i], `a:${L}:${i}`)])));
+      });
+    } else if (stage === "loss") {
+      const L = tr.layers.length, rec = tr.layers[L - 1];
+      const r = tr.target !== undefined && tr.target !== null && tr.loss_function === "cross_entropy" ? tr.target[0] : null;
+      const heads = ["i", "out_i"];
+      if (tr.probabilities) heads.push("p_i");
+      if (tr.target_values) heads.push(t("target"));
+      box.append(table(layerName(L), heads, range([0, n[L]]).map((i) => {
+        const row = [String(i + 1), v(rec.a[0][i], `out:${i}`)];
+        if (tr.probabilities) row.push(v(tr.probabilities[0][i], `p:${i}`));
+        if (tr.target_values) row.push(v(tr.target_values[0][i], `target:${i}`));
+        return row;
+      })));
+      if (r !== null) box.append(el("p", {text: t("true_class", {r: `${r} (${s.class_names[r] || ""})`})}));
+      const dl = el("dl");
+      dl.append(el("dt", {text: t("loss_is")}), el("dd", {}, v(tr.loss, "loss")));
+      box.append(dl);
+    } else if (stage === "backward") {
+      for (let q = tr.layers.length - 1; q >= 0; q--) {
+        const rec = tr.layers[q], L = q + 1;
+        const heads = ["i", "∂L/∂out_i"];
+        if (rec.f_prime) heads.push("f′(z_i)");
+        heads.push("∂L/∂z_i");
+        box.append(table(layerName(L) + note(L), heads, range(shown(L)).map((i) => {
+          const row = [String(i + 1), v(rec.grad_a[0][i], `grad_a:${L}:${i}`)];
+          if (rec.f_prime) row.push(v(rec.f_prime[0][i], `f_prime:${L}:${i}`));
+          row.push(v(rec.delta[0][i], `delta:${L}:${i}`));
+          return row;
+        })));
+      }
+    } else {
+      const momentum = tr.parameters.length && tr.parameters[0].velocity !== undefined;
+      if (momentum) box.append(el("p", {class: "sub", text: t("update_momentum_text", {mu: tr.momentum})}));
+      const heads = [t("parameter"), t("value"), "∂L/∂θ"];
+      if (momentum) heads.push("v");
+      heads.push(t("updated"));
+      const rows = tr.parameters.slice(0, MAX_ROWS).map((p) => {
+        const key = `${p.name}[${p.index.join(",")}]`;
+        const row = [key, v(p.value, `value:${key}`), v(p.grad, `grad:${key}`)];
+        if (momentum) row.push(v(p.velocity, `velocity:${key}`));
+        row.push(v(p.updated, `updated:${key}`));
+        return row;
+      });
+      box.append(table(`η = ${tr.lr}` + (tr.parameters.length > MAX_ROWS ? ` (${MAX_ROWS} / ${tr.parameters.length})` : ""), heads, rows));
     }
   }
 
@@ -499,19 +859,23 @@ export function mount(root, transport, options = {}) {
     };
     p.train.forEach((pt, k) => dot(pt, p.train_y[k], false));
     p.test.forEach((pt, k) => dot(pt, p.test_y[k], true));
-    $("#plane-axes").textContent = `${p.features[0]} (across) × ${p.features[1]} (up), standardised; other inputs at their mean`;
-    canvas.setAttribute("aria-label", `decision regions over ${p.features[0]} and ${p.features[1]}: ${state.snap.class_names.join(", ")}; white-ringed dots are training samples, black-ringed dots test samples`);
+    $("#plane-axes").textContent = t("plane_axes", {x: p.features[0], y: p.features[1]});
+    canvas.setAttribute("aria-label", t("plane_aria", {x: p.features[0], y: p.features[1], classes: state.snap.class_names.join(", ")}));
     const key = $("#class-key");
     key.replaceChildren(...state.snap.class_names.map((c, k) =>
       el("span", {class: "sw", style: `--c: rgb(${CLASS_COLOURS[k % CLASS_COLOURS.length].join(",")})`, text: c})),
-      el("span", {text: " · white ring: train, black ring: test"}));
+      el("span", {text: t("plane_key")}));
     const box = $("#heatmaps");
+    const rows = p.neuron_rows || p.neurons.map((l) => [0, l.length]);
     const total = p.neurons.reduce((a, l) => a + l.length, 0);
-    if (box.childElementCount !== total) {
+    $("#heatmaps-title").hidden = total === 0;
+    if (box.childElementCount !== total || box.dataset.rows !== JSON.stringify(rows)) {
       box.replaceChildren();
-      p.neurons.forEach((layer, l) => layer.forEach((_, i) => {
+      box.dataset.rows = JSON.stringify(rows);
+      p.neurons.forEach((layer, l) => layer.forEach((_, q) => {
+        const i = rows[l][0] + q;
         const c = el("canvas", {width: 40, height: 40, role: "img", "data-heatmap": `${l + 1}:${i}`,
-                                "aria-label": `output out of ${layerName(l + 1, state.snap.layers)} neuron ${i + 1} over the plane`});
+                                "aria-label": t("heatmap_aria", {layer: layerName(l + 1), i: i + 1})});
         box.append(el("figure", {}, c, el("figcaption", {text: `h${l + 1}.${i + 1}`})));
       }));
     }
@@ -536,15 +900,15 @@ export function mount(root, transport, options = {}) {
       const opts = (title, y) => ({
         title, width, height: 160,
         scales: {x: {time: false}},
-        axes: [{label: "update"}, {label: y}],
-        series: [{label: "update"},
-                 {label: "train", stroke: "rgb(8,119,189)", width: 2},
-                 {label: "test", stroke: "rgb(245,147,34)", width: 2, dash: [6, 3]}],
+        axes: [{label: t("update")}, {label: y}],
+        series: [{label: t("update")},
+                 {label: t("train"), stroke: "rgb(8,119,189)", width: 2},
+                 {label: t("test"), stroke: "rgb(245,147,34)", width: 2, dash: [6, 3]}],
       });
       state.charts = {
         width,
-        loss: new uPlot(opts("Loss (train, test)", "loss"), [[], [], []], $("#curve-loss")),
-        acc: new uPlot(opts("Accuracy (train, test)", "accuracy"), [[], [], []], $("#curve-acc")),
+        loss: new uPlot(opts(t("curve_loss"), t("loss")), [[], [], []], $("#curve-loss")),
+        acc: new uPlot(opts(t("curve_acc"), t("accuracy")), [[], [], []], $("#curve-acc")),
       };
     }
     state.charts.loss.setData([h.iteration, h.train_loss, h.test_loss]);
@@ -553,5 +917,91 @@ export function mount(root, transport, options = {}) {
 
   return {
     get snapshot() { return state.snap; },
+    get renderMs() { return state.renderMs.slice(); },
+    get frames() { return state.frames; },
+    t,
   };
+}
+
+function shell(t) {
+  const T = (k) => esc(t(k));
+  return `
+<header class="bar" aria-label="${T("controls")}">
+  <h1>${T("title")}</h1>
+  <div class="group">
+    <button id="play" type="button">${T("play")}</button>
+    <button id="pause" type="button">${T("pause")}</button>
+    <button id="step-once" type="button">${T("step_once")}</button>
+    <button id="epoch-once" type="button">${T("epoch_once")}</button>
+    <button id="reset" type="button">${T("reset")}</button>
+    <label>${T("speed")} <select id="speed" aria-label="${T("speed_aria")}"></select></label>
+  </div>
+  <div class="group">
+    <label>η <input id="lr" type="number" step="any" min="0" inputmode="decimal" aria-label="${T("lr_aria")}"></label>
+    <label>${T("batch")} <input id="batch-size" type="number" min="1" step="1" aria-label="${T("batch_aria")}"></label>
+    <label>${T("momentum")} <input id="momentum" type="number" min="0" max="0.999" step="0.1" inputmode="decimal" aria-label="${T("momentum_aria")}"></label>
+    <label>${T("hidden")} <input id="hidden" type="text" size="6" aria-label="${T("hidden_aria")}"></label>
+    <label>${T("activation")} <select id="activation" aria-label="${T("activation_aria")}"></select></label>
+    <span class="per-layer" id="per-layer">${T("per_layer")} <span id="activations"></span></span>
+    <label>${T("loss")} <select id="loss" aria-label="${T("loss_aria")}"><option value="cross_entropy">${T("cross_entropy")}</option><option value="mse">${T("mse")}</option></select></label>
+    <label>${T("data")} <select id="dataset" aria-label="${T("data_aria")}"></select></label>
+    <label>${T("noise")} <input id="noise" type="number" min="0" max="2" step="0.05" aria-label="${T("noise_aria")}"></label>
+    <label>${T("seed")} <input id="seed" type="number" min="0" step="1" aria-label="${T("seed")}"></label>
+    <label class="file">CSV <input id="upload" type="file" accept=".csv,text/csv" aria-label="${T("csv_aria")}"></label>
+    <label class="columns">${T("features")} <input id="features" type="text" size="8" placeholder="${T("all")}" aria-label="${T("features_aria")}"></label>
+    <label class="columns">${T("drop")} <input id="drop" type="text" size="6" aria-label="${T("drop_aria")}"></label>
+  </div>
+  <div class="group status" aria-label="${T("progress")}">
+    <span>${T("update")} <output id="iteration">0</output></span>
+    <span>${T("epoch")} <output id="epoch">1</output></span>
+    <span>${T("train_loss")} <output id="loss-value" data-exact="">–</output></span>
+    <span>${T("accuracy")} <output id="accuracy">–</output></span>
+  </div>
+</header>
+<p id="error" role="alert" hidden></p>
+<main class="panes">
+  <section class="pane net" aria-labelledby="net-title">
+    <h2 id="net-title">${T("network")} <small id="arch"></small></h2>
+    <div class="legend" id="legend"></div>
+    <fieldset class="toggle"><legend>${T("colour_by")}</legend>
+      <label><input type="radio" name="colour" value="activation" checked> ${T("colour_out")}</label>
+      <label><input type="radio" name="colour" value="delta"> ∂L/∂z</label>
+    </fieldset>
+    <svg id="network" role="group" aria-label="${T("network_aria")}"></svg>
+  </section>
+  <section class="pane" aria-labelledby="details-title">
+    <h2 id="details-title">${T("details_title")}</h2>
+    <div id="details"><p class="hint">${T("details_hint")}</p></div>
+  </section>
+  <section class="pane" id="explain" aria-labelledby="explain-title">
+    <h2 id="explain-title">${T("explain_title")}</h2>
+    <ol id="stages" class="stages">
+      <li data-stage="forward">${T("stage_forward")}</li><li data-stage="loss">${T("stage_loss")}</li><li data-stage="backward">${T("stage_backward")}</li><li data-stage="update">${T("stage_update")}</li>
+    </ol>
+    <button id="stage-next" type="button">${T("next_stage")}</button>
+    <div id="stage-body"></div>
+  </section>
+  <section class="pane" aria-labelledby="boundary-title">
+    <h2 id="boundary-title">${T("boundary_title")} <small id="plane-axes"></small></h2>
+    <canvas id="boundary" width="320" height="320" role="img" aria-label="${T("boundary_aria")}"></canvas>
+    <p class="key" id="class-key"></p>
+    <h3 id="heatmaps-title">${T("hidden_maps")}</h3>
+    <div id="heatmaps"></div>
+  </section>
+  <section class="pane" aria-labelledby="curves-title">
+    <h2 id="curves-title">${T("curves")}</h2>
+    <div id="curve-loss" class="curve"></div>
+    <div id="curve-acc" class="curve"></div>
+    <h3>${T("export")}</h3>
+    <div class="group" id="exports">
+      <button type="button" data-export="safetensors">${T("export_model")}</button>
+      <button type="button" data-export="json">${T("export_json")}</button>
+      <button type="button" data-export="markdown">${T("export_md")}</button>
+      <button type="button" data-export="xlsx">${T("export_xlsx")}</button>
+      <button type="button" data-export="torch">${T("export_torch")}</button>
+    </div>
+  </section>
+</main>
+<div id="announce" class="sr-only" aria-live="polite" role="status"></div>
+`;
 }

@@ -1,6 +1,12 @@
 // The local server's host: a WebSocket to /ws carrying the page's own query string
-// (the setup, and the token), uploads by POST /upload, the setup kept in the URL.
+// (the setup, and the token), uploads by POST /upload, the setup kept in the URL. The
+// server writes the language and the page's words into <script id="rp-labels">.
 import { mount } from "./app.js";
+
+const data = JSON.parse(document.getElementById("rp-labels")?.textContent || "{}");
+const labels = data.labels || {};
+const t = (key, vars = {}) => (labels[key] || key).replace(/\{(\w+)\}/g,
+  (m, k) => (k in vars ? String(vars[k]) : m));
 
 const query = new URLSearchParams(location.search);
 const token = query.get("token") || "";
@@ -18,7 +24,7 @@ socket.addEventListener("close", (e) => {
   const p = document.getElementById("error");
   if (p) {
     p.hidden = false;
-    p.textContent = `The connection to the playground closed${e.reason ? ": " + e.reason : ""}; is \`retroprop playground\` still running? Reload to reconnect.`;
+    p.textContent = t("closed", {reason: e.reason ? ": " + e.reason : ""});
   }
 });
 
@@ -31,14 +37,14 @@ const transport = {
 };
 
 async function upload(file, columns = {}) {
-  if (file.size > 2 * 1024 * 1024) throw new Error("the CSV file is larger than 2048 KiB; use a smaller file");
+  if (file.size > 2 * 1024 * 1024) throw new Error(t("upload_big", {kib: 2048}));
   const q = new URLSearchParams({name: file.name});
   for (const [k, v] of Object.entries(columns)) if (v && v.trim()) q.set(k, v.trim());
   const r = await fetch(`/upload?${q.toString()}`, {
     method: "POST", body: file, headers: {"Content-Type": "text/csv"},
   });
   const body = await r.json();
-  if (!r.ok) throw new Error(body.error || `upload refused (${r.status})`);
+  if (!r.ok) throw new Error(body.error || t("upload_refused", {status: r.status}));
   return body.upload;
 }
 
@@ -50,4 +56,5 @@ function onSetup(setup) {
   if (url !== location.pathname + location.search) history.replaceState(null, "", url);
 }
 
-window.playground = mount(document.getElementById("app"), transport, {upload, onSetup});
+window.playground = mount(document.getElementById("app"), transport,
+                          {upload, onSetup, labels, lang: data.lang});
