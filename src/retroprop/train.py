@@ -243,6 +243,7 @@ def train(
             callbacks=callbacks,
             batch_size=batch_size,
             opt=opt,
+            epochs=int(epochs),
         )
     if runner is None:
         runner = EngineRunner(
