@@ -273,7 +273,10 @@ def train(
             piece = max(-(-epochs // PROGRESS_UPDATES) if progress else epochs, 1)
             for start in range(0, epochs, piece):
                 count = min(piece, epochs - start)
-                orders = np.array([epoch_order(rng, n, shuffle) for _ in range(count)])
+                # count rows of rng.permutation(n), drawn at once (the same
+                # numbers: fast.many.epoch_orders, test_epoch_orders_are_trains_orders)
+                rows = np.broadcast_to(np.arange(n, dtype=np.int64), (count, n))
+                orders = rng.permuted(rows, axis=1) if shuffle else rows
                 runner.run_all(
                     orders.reshape(count, n),
                     hist,

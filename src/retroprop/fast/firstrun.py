@@ -23,6 +23,7 @@ a job at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -81,19 +82,40 @@ _source_stamp: str | None = None
 
 
 def _marker(j: dict, suffix: str) -> Path:
+    key = json.dumps(j, sort_keys=True)
+    where = tuple(os.environ.get(v) for v in _WHERE)
+    return _marker_path(key, where, suffix)
+
+
+_WHERE = ("RETROPROP_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME", "LOCALAPPDATA")
+"""The variables ``codegen.source_dir`` reads."""
+
+
+@functools.lru_cache(maxsize=256)
+def _marker_path(key: str, where: tuple, suffix: str) -> Path:
     from retroprop.fast.codegen import source_dir
 
-    key = json.dumps(j, sort_keys=True) + _stamp()
-    name = hashlib.sha256(key.encode()).hexdigest()[:24]
-    return source_dir() / "ready" / f"{j['kind']}-{name}.{suffix}"
+    name = hashlib.sha256((key + _stamp()).encode()).hexdigest()[:24]
+    kind = json.loads(key)["kind"]
+    return source_dir() / "ready" / f"{kind}-{name}.{suffix}"
 
 
 def ready(j: dict) -> bool:
     """Whether this job's kernels were compiled on this machine (marker present)."""
     try:
-        return _marker(j, "ready").is_file()
+        path = _marker(j, "ready")
+        if path in _ready:
+            return True
+        found = path.is_file()
     except OSError:
         return False
+    if found:
+        _ready.add(path)
+    return found
+
+
+_ready: set[Path] = set()
+"""The jobs found ready in this process (a marker is never taken back)."""
 
 
 def mark_ready(j: dict, seconds: float | None = None) -> None:
@@ -103,6 +125,7 @@ def mark_ready(j: dict, seconds: float | None = None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"job": j, "compile_cpu_seconds": seconds}))
+        _ready.add(path)
     except OSError:
         pass  # a read-only cache: every first run compiles, as before
 
