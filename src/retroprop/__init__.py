@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # imported on first use (``__getattr__``)
     from retroprop.fast.many import ManyResult, train_many
     from retroprop.io import load, save
     from retroprop.model import Model
-    from retroprop.playground.widget import Playground
+    from retroprop.playground.widget import Playground  # noqa: F401 - not in __all__
 
 _LAZY = {
     "datasets": ("retroprop.datasets", None),
