@@ -120,3 +120,34 @@ def test_large_networks_take_the_general_kernels():
     big = Layout.of(rp.mlp([200, 120, 10]))
     assert big.size > codegen.SPECIALISE_MAX
     assert codegen.kernels_for(big, LOSS_CODES["mse"]) is kernels
+
+
+def test_a_damaged_cache_of_a_specialised_kernel_is_repaired(
+    tmp_path, monkeypatch, iris_split
+):
+    import subprocess
+    import sys
+
+    env = {
+        **__import__("os").environ,
+        "NUMBA_CACHE_DIR": str(tmp_path),
+        "RETROPROP_FIRST_RUN": "wait",
+    }
+    code = (
+        "import retroprop as rp\n"
+        "from retroprop.recipe import prepare_data\n"
+        "s = prepare_data()\n"
+        "h = rp.train(rp.mlp([4, 2, 3], seed=1), s.X_train, s.y_train, epochs=2,"
+        " lr=0.1)\n"
+        "print(h.engine, repr(h.loss[-1]))\n"
+    )
+    run = [sys.executable, "-c", code]
+    first = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    indexes = [
+        p for p in tmp_path.rglob("retroprop_kernel_*.nbi") if ".train_run-" in p.name
+    ]
+    assert indexes, "the specialised kernel was not cached"
+    indexes[0].write_bytes(b"\x80\x04truncated")  # a killed process's half index
+    again = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert again.stdout == first.stdout and first.stdout.startswith("fast ")
+    assert "was damaged" in again.stderr

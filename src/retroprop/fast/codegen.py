@@ -118,6 +118,12 @@ def _write(digest: str, text: str) -> Path:
 
 
 def _load(name: str, path: Path) -> ModuleType:
+    """Import the kernel file at ``path`` as module ``name``, its Numba cache
+    checked first (``health``: damaged files removed)."""
+    from retroprop.fast.health import cache_dir, check_cache, prepare_numba
+
+    prepare_numba()
+    check_cache(cache_dir(path), (name,))
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
