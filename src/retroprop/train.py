@@ -150,7 +150,9 @@ def train(
         callback, Numba installed), which give the same parameters to rounding;
         ``"auto"`` (default) the fast path where it applies, else the NumPy engine
         (``History.engine`` says which ran, ``History.engine_reason`` why not the
-        fast path).
+        fast path); a machine's first short run of a network shape takes the NumPy
+        engine while another process compiles its kernels
+        (``retroprop.fast.firstrun``).
     history : {"auto", "full", "running"}
         What ``History.loss``/``accuracy`` measure after each epoch: ``"full"`` the
         whole training set after the epoch's updates (one more forward pass over

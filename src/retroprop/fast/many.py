@@ -167,7 +167,9 @@ def train_many(
     engine : {"auto", "fast", "numpy"}
         ``"auto"`` uses the compiled kernels when Numba is installed and the
         members are float64; float32 members take the NumPy engine (``"fast"``
-        refuses them with a ``ConfigError``).
+        refuses them with a ``ConfigError``). A machine's first short run takes the
+        NumPy engine while another process compiles the kernels
+        (``retroprop.fast.firstrun``; ``ManyResult.engine`` says which ran).
     client : dask.distributed.Client or None
         Split the seeds into blocks trained on the cluster's workers
         (``retroprop.fast.distributed``); the result is bit-identical to a local run.
