@@ -17,6 +17,10 @@ import pytest
 
 # The suite asserts English output; the language tests (test_i18n.py) ask for theirs.
 os.environ["RETROPROP_LANG"] = "en"
+# Compile in the test's process (not on the NumPy engine while another process
+# compiles, as a machine's first short run does): tests that ask for the fast path
+# get it. test_fast_first_run.py tests the background way.
+os.environ["RETROPROP_FIRST_RUN"] = "wait"
 
 
 @pytest.fixture(scope="session", autouse=True)

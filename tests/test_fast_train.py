@@ -193,25 +193,33 @@ def test_divergence_same_epoch_iteration_and_last_finite_parameters(iris_split, 
 
 
 class _Counting:
-    """Wraps ``kernels.train_epoch`` and ``kernels.train_run`` (the whole run) to
-    count how many epochs the fast path ran (``calls``)."""
+    """Wraps ``train_epoch`` and ``train_run`` (the whole run) of the kernels
+    ``codegen`` gives to count how many epochs the fast path ran (``calls``)."""
 
     def __init__(self, monkeypatch):
-        from retroprop.fast import kernels
+        from types import SimpleNamespace
+
+        from retroprop.fast import codegen
 
         self.calls = 0
-        real, real_run = kernels.train_epoch, kernels.train_run
+        real_for = codegen.kernels_for
 
-        def counted(*args):
-            self.calls += 1
-            return real(*args)
+        def kernels_for(*args):
+            k = real_for(*args)
 
-        def counted_run(*args):
-            self.calls += args[6].shape[0]  # orders: one row per epoch
-            return real_run(*args)
+            def counted(*args):
+                self.calls += 1
+                return k.train_epoch(*args)
 
-        monkeypatch.setattr(kernels, "train_epoch", counted)
-        monkeypatch.setattr(kernels, "train_run", counted_run)
+            def counted_run(*args):
+                self.calls += args[6].shape[0]  # orders: one row per epoch
+                return k.train_run(*args)
+
+            return SimpleNamespace(
+                **{**vars(k), "train_epoch": counted, "train_run": counted_run}
+            )
+
+        monkeypatch.setattr(codegen, "kernels_for", kernels_for)
 
 
 def test_auto_uses_the_fast_path_and_falls_back(iris_split, monkeypatch):

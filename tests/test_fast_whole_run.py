@@ -1,4 +1,4 @@
-"""The whole run in compiled code (``kernels.train_run``) against the engine.
+"""The whole run in compiled code (``train_run``) against the engine.
 
 When no callback needs Python between epochs, ``train`` hands the whole run to the
 compiled loop (History, validation and recording computed inside). It must equal
@@ -35,17 +35,24 @@ def _run(X, y, *, engine="auto", callbacks=(), sizes=(4, 5, 3), **kw):
 
 @pytest.fixture
 def whole_runs(monkeypatch):
-    """Counts the calls of ``kernels.train_run``."""
-    from retroprop.fast import kernels
+    """Counts the calls of ``train_run`` (of the kernels ``codegen`` gives)."""
+    from types import SimpleNamespace
+
+    from retroprop.fast import codegen
 
     calls = []
-    real = kernels.train_run
+    real_for = codegen.kernels_for
 
-    def counted(*args):
-        calls.append(args[6].shape)
-        return real(*args)
+    def kernels_for(*args):
+        k = real_for(*args)
 
-    monkeypatch.setattr(kernels, "train_run", counted)
+        def counted(*args):
+            calls.append(args[6].shape)
+            return k.train_run(*args)
+
+        return SimpleNamespace(**{**vars(k), "train_run": counted})
+
+    monkeypatch.setattr(codegen, "kernels_for", kernels_for)
     return calls
 
 

@@ -150,7 +150,9 @@ def train(
         callback, Numba installed), which give the same parameters to rounding;
         ``"auto"`` (default) the fast path where it applies, else the NumPy engine
         (``History.engine`` says which ran, ``History.engine_reason`` why not the
-        fast path).
+        fast path); a machine's first short run of a network shape takes the NumPy
+        engine while another process compiles its kernels
+        (``retroprop.fast.firstrun``).
     history : {"auto", "full", "running"}
         What ``History.loss``/``accuracy`` measure after each epoch: ``"full"`` the
         whole training set after the epoch's updates (one more forward pass over
@@ -243,6 +245,7 @@ def train(
             callbacks=callbacks,
             batch_size=batch_size,
             opt=opt,
+            epochs=int(epochs),
         )
     if runner is None:
         runner = EngineRunner(
@@ -272,7 +275,10 @@ def train(
             piece = max(-(-epochs // PROGRESS_UPDATES) if progress else epochs, 1)
             for start in range(0, epochs, piece):
                 count = min(piece, epochs - start)
-                orders = np.array([epoch_order(rng, n, shuffle) for _ in range(count)])
+                # count rows of rng.permutation(n), drawn at once (the same
+                # numbers: fast.many.epoch_orders, test_epoch_orders_are_trains_orders)
+                rows = np.broadcast_to(np.arange(n, dtype=np.int64), (count, n))
+                orders = rng.permuted(rows, axis=1) if shuffle else rows
                 runner.run_all(
                     orders.reshape(count, n),
                     hist,

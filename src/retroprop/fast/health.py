@@ -46,19 +46,25 @@ def prepare_numba() -> None:
 
     if not os.environ.get("NUMBA_THREADING_LAYER"):
         setattr(numba.config, "THREADING_LAYER", "forksafe")  # noqa: B010
-    removed = repair_cache(cache_dir())
+    check_cache(cache_dir())
+
+
+def check_cache(folder: Path | None, modules: tuple[str, ...] = KERNEL_MODULES) -> None:
+    """``repair_cache``, saying on stderr when it removed something."""
+    removed = repair_cache(folder, modules)
     if removed:
         print(
-            f"retroprop: note: the compiled-code cache in {cache_dir()} was damaged "
+            f"retroprop: note: the compiled-code cache in {folder} was damaged "
             f"({len(removed)} file(s)); removed them, compiling again (slow once)",
             file=sys.stderr,
         )
 
 
-def cache_dir() -> Path | None:
+def cache_dir(source: Path | None = None) -> Path | None:
     """The folder Numba caches ``retroprop.fast``'s compiled code in (the same
     search as Numba's own: ``NUMBA_CACHE_DIR``, the package's ``__pycache__``, the
-    user's cache folder), or None when it cannot cache."""
+    user's cache folder), or None when it cannot cache; for the functions of the
+    file ``source`` when given (a ``codegen`` kernel)."""
     try:
         from numba.core import caching
 
@@ -66,10 +72,10 @@ def cache_dir() -> Path | None:
         classes = impl._locator_classes
     except (ImportError, AttributeError):  # another Numba: leave its cache to it
         return None
-    source = str(Path(__file__).with_name("kernels.py"))
+    path = str(source or Path(__file__).with_name("kernels.py"))
     for cls in classes:
         try:
-            locator = cls.from_function(prepare_numba, source)
+            locator = cls.from_function(prepare_numba, path)
         except (OSError, ValueError, TypeError, AttributeError, RuntimeError):
             continue  # a locator that does not apply here
         if locator is not None:
@@ -77,8 +83,10 @@ def cache_dir() -> Path | None:
     return None
 
 
-def repair_cache(folder: Path | None) -> list[Path]:
-    """Remove the damaged cache files of ``KERNEL_MODULES`` in ``folder``.
+def repair_cache(
+    folder: Path | None, modules: tuple[str, ...] = KERNEL_MODULES
+) -> list[Path]:
+    """Remove the damaged cache files of ``modules`` in ``folder``.
 
     An index that does not unpickle, or one whose data files are missing their
     final STOP byte (truncated), is removed with all of its data files. Returns the
@@ -88,7 +96,7 @@ def repair_cache(folder: Path | None) -> list[Path]:
         return []
     removed: list[Path] = []
     for index in sorted(folder.glob("*.nbi")):
-        if index.name.split(".", 1)[0] not in KERNEL_MODULES:
+        if index.name.split(".", 1)[0] not in modules:
             continue
         stem = index.name[: -len(".nbi")]
         data = sorted(folder.glob(f"{stem}.*.nbc"))

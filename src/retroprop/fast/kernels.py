@@ -11,7 +11,13 @@ order, refused as a whole when a new value is not finite.
 
 ``exp`` is a branch-free exponential (Cody-Waite reduction and a degree-13 Taylor
 polynomial, within 2 ulp of ``math.exp``; ``test_fast_many`` checks it against
-NumPy), so loops that call it compile to SIMD code.
+NumPy), so loops that call it compile to SIMD code (``many_kernels``, ``blas``);
+the per-sample loops here, where nothing vectorises, call ``math.exp``.
+
+``train_epoch``, ``evaluate`` and ``train_run`` read the network's shape from the
+``Layout`` arrays at run time; ``codegen`` compiles the same three functions around
+``forward``, ``output_delta`` and ``backward`` written out for one network (its
+shape as constants), which is what ``train`` runs for all but large networks.
 
 Compiled code is cached on disk (``cache=True``), so only the first process compiles.
 Status codes returned by ``train_epoch``: ``OK``, ``LOSS_NOT_FINITE`` (the batch
@@ -107,8 +113,9 @@ def _f(kind, z, slope):
     """``a = f(z)`` for activation code ``kind`` (engine.activations)."""
     if kind == SIGMOID:
         # Stable: e^-|z| never overflows (engine.activations.sigmoid); 1 / (1 + e)
-        # for z >= 0, e / (1 + e) below, chosen without a branch.
-        e = exp(-abs(np.float64(z)))
+        # for z >= 0, e / (1 + e) below, chosen without a branch. One sample at a
+        # time nothing vectorises, and the C library's exp is the faster one.
+        e = math.exp(-abs(np.float64(z)))
         return (1.0 if z >= 0 else e) / (1.0 + e)
     if kind == TANH:
         return math.tanh(z)
@@ -236,24 +243,34 @@ def sgd_step(
     weight_decay,
     nesterov,
 ):
-    """``SGD.step`` (torch.optim.SGD); commits only when every new value is finite."""
-    finite = True
-    for j in range(theta.shape[0]):
-        g = G[j]
-        if weight_decay != 0:
-            g = g + weight_decay * theta[j]
-        if momentum != 0:
-            if first:
-                b = g
-            else:
-                b = momentum * buf[j] + one_minus_damp * g
-            new_buf[j] = b
-            g = g + momentum * b if nesterov else b
-        v = theta[j] - lr * g
-        new_theta[j] = v
-        if not math.isfinite(v):
-            finite = False
-    if not finite:
+    """``SGD.step`` (torch.optim.SGD); commits only when every new value is finite.
+
+    Finiteness is summed rather than branched on (``v * 0`` is 0 for a finite
+    ``v`` and NaN for inf or NaN), so that the loops compile to SIMD code; plain
+    SGD, the lecture's, has a loop of its own.
+    """
+    check = 0.0
+    if momentum == 0 and weight_decay == 0:
+        for j in range(theta.shape[0]):
+            v = theta[j] - lr * G[j]
+            new_theta[j] = v
+            check += v * 0.0
+    else:
+        for j in range(theta.shape[0]):
+            g = G[j]
+            if weight_decay != 0:
+                g = g + weight_decay * theta[j]
+            if momentum != 0:
+                if first:
+                    b = g
+                else:
+                    b = momentum * buf[j] + one_minus_damp * g
+                new_buf[j] = b
+                g = g + momentum * b if nesterov else b
+            v = theta[j] - lr * g
+            new_theta[j] = v
+            check += v * 0.0
+    if check != 0.0:  # NaN: some new value is not finite
         return False
     for j in range(theta.shape[0]):
         theta[j] = new_theta[j]

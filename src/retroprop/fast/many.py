@@ -167,7 +167,9 @@ def train_many(
     engine : {"auto", "fast", "numpy"}
         ``"auto"`` uses the compiled kernels when Numba is installed and the
         members are float64; float32 members take the NumPy engine (``"fast"``
-        refuses them with a ``ConfigError``).
+        refuses them with a ``ConfigError``). A machine's first short run takes the
+        NumPy engine while another process compiles the kernels
+        (``retroprop.fast.firstrun``; ``ManyResult.engine`` says which ran).
     client : dask.distributed.Client or None
         Split the seeds into blocks trained on the cluster's workers
         (``retroprop.fast.distributed``); the result is bit-identical to a local run.
@@ -252,6 +254,10 @@ def train_many(
     if engine == "fast" and reason is not None:
         raise ConfigError(f"engine='fast' is not available: {reason}")
     use = "fast" if engine != "numpy" and reason is None else "numpy"
+    if use == "fast" and engine == "auto":
+        steps = int(epochs) * -(-n // int(batch_size))
+        if _compiling_in_background(steps, int(epochs) * n, layout.size, len(seeds)):
+            use = "numpy"
     settings = {
         "epochs": int(epochs),
         "lr": float(lr),
@@ -266,6 +272,11 @@ def train_many(
     }
     if use == "fast":
         out = _run_fast(template, layout, theta, X, y, seeds, **settings)
+        from retroprop.fast import firstrun
+
+        job = firstrun.job("many", [], loss, np.float64)
+        if not firstrun.ready(job):
+            firstrun.mark_ready(job)  # compiled (or loaded) on this machine
     else:
         out = _run_numpy(template, layout, theta, X, y, seeds, **settings)
     result = ManyResult(
@@ -278,6 +289,18 @@ def train_many(
     )
     _judge_members(result, nets, X, y, loss)
     return result
+
+
+def _compiling_in_background(steps: int, samples: int, size: int, members: int) -> bool:
+    """Whether this short run takes the NumPy engine while another process compiles
+    the many-network kernels (the first run on this machine; ``fast.firstrun``)."""
+    from retroprop.fast import firstrun
+
+    job = firstrun.job("many", [], "", np.float64)
+    if firstrun.ready(job):
+        return False
+    seconds = firstrun.numpy_seconds(steps, samples, size, members)
+    return seconds <= firstrun.MANY_BUDGET and firstrun.compile_in_background(job)
 
 
 def _judge_members(

@@ -31,13 +31,16 @@ def pick_runner(
     callbacks,
     batch_size: int,
     opt,
+    epochs: int | None = None,
 ) -> tuple[Runner | None, str | None]:
     """``(runner, None)`` for this training run, or ``(None, reason)`` when the fast
     path does not apply and the NumPy engine should run (``reason`` says why).
 
     The BLAS runner for large batches of a large network (``BLAS_WORK``), else the
     compiled per-sample loops. Raises ``ConfigError`` when ``engine="fast"`` and the
-    fast path does not apply.
+    fast path does not apply. Given the run's ``epochs`` under ``engine="auto"``, a
+    short run whose kernels this machine has not compiled yet runs on the NumPy
+    engine while another process compiles them (``firstrun``).
     """
     reason = fast_reason(net, loss=loss, optimizer=optimizer, callbacks=callbacks, y=y)
     if reason is not None:
@@ -53,9 +56,43 @@ def pick_runner(
         return BlasRunner(
             net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
         ), None
+    if (
+        engine == "auto"
+        and epochs is not None
+        and _compiling_in_background(net, X.shape[0], loss, epochs, batch_size)
+    ):
+        return None, FIRST_RUN
     return FastRunner(
         net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
     ), None
+
+
+FIRST_RUN = (
+    "the compiled kernels for this network are being compiled in the background "
+    "(the first run of its shape on this machine); this short run used the NumPy "
+    "engine"
+)
+
+
+def _compiling_in_background(
+    net: Sequential, n: int, loss: str, epochs: int, batch_size: int
+) -> bool:
+    """Whether this run takes the NumPy engine while its kernels compile elsewhere."""
+    from retroprop.fast import firstrun
+
+    job = firstrun.job("single", _shape(net), loss, net.dtype)
+    if firstrun.ready(job):
+        return False
+    steps = epochs * -(-n // batch_size)
+    seconds = firstrun.numpy_seconds(steps, epochs * n, Layout.of(net).size)
+    return seconds <= firstrun.NUMPY_BUDGET and firstrun.compile_in_background(job)
+
+
+def _shape(net: Sequential) -> list[dict]:
+    """The network's config without its layer names (the kernels do not use them)."""
+    return [
+        {k: v for k, v in entry.items() if k != "module_name"} for entry in net.config()
+    ]
 
 
 def make_runner(
@@ -100,7 +137,8 @@ MNIST-sized networks)."""
 
 
 class FastRunner(FlatParameters):
-    """Runs ``train``'s epochs with ``kernels.train_epoch`` on a flat copy of the
+    """Runs ``train``'s epochs with ``train_epoch`` (``codegen.kernels_for``: this
+    network's kernels, else the general ``kernels``) on a flat copy of the
     parameters; the network's arrays are views into it, so every change is seen.
     A ``retroprop.training.Runner``.
 
@@ -118,6 +156,7 @@ class FastRunner(FlatParameters):
     """
 
     name = "fast"
+    compiled = False  # whether run_all has run (its kernel is compiled)
 
     def __init__(
         self,
@@ -130,12 +169,13 @@ class FastRunner(FlatParameters):
         opt,
         callbacks=(),
     ):
-        from retroprop.fast import kernels
+        from retroprop.fast import codegen
         from retroprop.fast.spec import LOSS_CODES, Layout
 
-        self.k = kernels
         self.net, self.loss, self.batch_size = net, loss, int(batch_size)
         self.layout = Layout.of(net)
+        # This network's own kernels (its shape compiled in), or the general ones.
+        self.k = codegen.kernels_for(self.layout, LOSS_CODES[loss])
         self.dtype = net.dtype
         self.theta = self.layout.flatten(net)
         self.views = self.layout.views(self.theta)
@@ -234,7 +274,7 @@ class FastRunner(FlatParameters):
         full: bool,
         validation: tuple[np.ndarray, np.ndarray] | None,
     ) -> None:
-        """The whole run in compiled code (``kernels.train_run``): an epoch per row of
+        """The whole run in compiled code (``train_run``): an epoch per row of
         ``orders`` (shape ``(epochs, n)``), ``history`` (a History) filled as
         ``train``'s loop fills it (continuing after the epochs it holds: a run may
         come in pieces), the recorders given every iteration. For runs
@@ -255,6 +295,7 @@ class FastRunner(FlatParameters):
                 self._labels(np.zeros(0, dtype=np.int64)),
             )
         measured = np.zeros((epochs, 4))
+        first_call = not self.compiled
         status, done, its, lo = self.k.train_run(
             self.theta,
             self.buf,
@@ -280,6 +321,13 @@ class FastRunner(FlatParameters):
             Tv,
             measured,
         )
+        if first_call:  # compiled (or loaded from the cache) on this machine
+            self.compiled = True
+            from retroprop.fast import firstrun
+
+            job = firstrun.job("single", _shape(self.net), self.loss, self.dtype)
+            if not firstrun.ready(job):
+                firstrun.mark_ready(job)
         if self.recorders:  # row i: iteration i + 1 of epoch i // per_epoch + 1
             for e in range(done):
                 first = e * per_epoch
