@@ -28,8 +28,16 @@ from retroprop.jsondata import plain
 TEMPLATE = "template.html"
 """The page template, a package data file next to this module."""
 
+SCRIPTS = ("page.js",)
+"""The page's code, inlined in this order (package data files next to this module)."""
+
+STYLE = "page.css"
+"""The page's look, inlined."""
+
 _DATA_SLOT = "__RETROPROP_DATA__"
 _TITLE_SLOT = "__RETROPROP_TITLE__"
+_CSS_SLOT = "__RETROPROP_CSS__"
+_JS_SLOT = "__RETROPROP_JS__"
 
 LABELS = {
     "network": N_("The network at this step"),
@@ -283,7 +291,12 @@ def trace_html(trace: Any, title: str | None = None) -> str:
 
 def fill_template(data: dict, title: str) -> str:
     """Put ``data`` (as JSON) and ``title`` into the template."""
-    template = resources.files("retroprop.report").joinpath(TEMPLATE).read_text("utf-8")
+    here = resources.files("retroprop.report")
+    template = here.joinpath(TEMPLATE).read_text("utf-8")
+    script = "\n".join(here.joinpath(name).read_text("utf-8") for name in SCRIPTS)
+    template = template.replace(
+        _CSS_SLOT, here.joinpath(STYLE).read_text("utf-8"), 1
+    ).replace(_JS_SLOT, script, 1)
     # the page's language (pt-BR in Portuguese): screen readers and hyphenation
     template = template.replace('<html lang="en">', f'<html lang="{html_lang()}">', 1)
     return template.replace(_TITLE_SLOT, html.escape(title)).replace(

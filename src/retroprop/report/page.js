@@ -1,0 +1,857 @@
+"use strict";
+(function () {
+const DATA = JSON.parse(document.getElementById("retroprop-data").textContent);
+// The page's fixed texts in the report's language: Python puts them in DATA.labels.
+for (const el of document.querySelectorAll("[data-label]")) {
+  const text = (DATA.labels || {})[el.dataset.label];
+  if (text) el.textContent = text;
+}
+const SVG = "http://www.w3.org/2000/svg";
+const MML = "http://www.w3.org/1998/Math/MathML";
+const steps = DATA.steps;
+const layers = DATA.layers;
+let current = 0;
+let selection = null;  // {kind: "param", name, index} or {kind: "neuron", layer, index}
+let edgeMode = "value";
+let timer = null;
+
+// ---------- small helpers ----------
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+}
+function sv(tag, attrs, ...kids) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+}
+function mm(tag, ...kids) {
+  const e = document.createElementNS(MML, tag);
+  for (const k of kids) {
+    if (k == null) continue;
+    e.append(typeof k === "string" ? k : k);
+  }
+  return e;
+}
+// MathML shorthands: identifiers, operators, numbers, sub/superscripts, fractions
+const mi = (t) => mm("mi", t);
+const mo = (t) => mm("mo", t);
+const mn = (t) => mm("mn", t);
+const row = (...k) => mm("mrow", ...k);
+const sub = (b, s) => mm("msub", b, s);
+const subsup = (b, s, p) => mm("msubsup", b, s, p);
+const frac = (a, b) => mm("mfrac", a, b);
+const d = (top, bot) => frac(row(mi("\u2202"), top), row(mi("\u2202"), bot));
+function num(v) {  // a trace number inside a formula, full value on hover
+  const e = mn(fmt(v));
+  e.setAttribute("title", exact(v));
+  return e;
+}
+function math(...k) {
+  const m = mm("math", ...k);
+  m.setAttribute("display", "block");
+  return m;
+}
+
+// A small LaTeX reader for the formulas the trace carries (the activation's and the
+// loss's own): letters, numbers, operators, {groups}, ^ and _, \frac, \text,
+// \operatorname, Greek letters and a few symbols. What it does not know it shows
+// as text, never as an error.
+const TEX_SYMBOLS = {
+  alpha: "\u03b1", beta: "\u03b2", gamma: "\u03b3", delta: "\u03b4", epsilon: "\u03b5",
+  eta: "\u03b7", theta: "\u03b8", lambda: "\u03bb", mu: "\u03bc", pi: "\u03c0",
+  rho: "\u03c1", sigma: "\u03c3", tau: "\u03c4", phi: "\u03c6", omega: "\u03c9",
+  Delta: "\u0394", Sigma: "\u03a3", Phi: "\u03a6", partial: "\u2202", infty: "\u221e",
+};
+const TEX_OPERATORS = {
+  cdot: "\u22c5", times: "\u00d7", ge: "\u2265", geq: "\u2265", le: "\u2264",
+  leq: "\u2264", ne: "\u2260", neq: "\u2260", pm: "\u00b1", leftarrow: "\u2190",
+  to: "\u2192", rightarrow: "\u2192", sum: "\u2211", prod: "\u220f", approx: "\u2248",
+  lvert: "|", rvert: "|", vert: "|", mid: "|",
+};
+const TEX_FUNCTIONS = new Set(["ln", "log", "exp", "tanh", "sinh", "cosh", "sin", "cos",
+  "tan", "max", "min", "arg", "sgn", "erf"]);
+function tex(src) {
+  let k = 0;
+  function atom() {  // one item, or null at the end of a group
+    while (k < src.length && src[k] === " ") k++;
+    if (k >= src.length) return null;
+    const c = src[k];
+    if (c === "}") return null;
+    if (c === "{") { k++; const g = seq(); k++; return g; }
+    if (c === "\\") {
+      k++;
+      const m = /^[A-Za-z]+/.exec(src.slice(k));
+      if (!m) { const ch = src[k++] || ""; return ch === "," || ch === " " || ch === ";" ? mm("mspace", null) : mo(ch); }
+      const name = m[0];
+      k += name.length;
+      if (name === "frac") { const a = atom(), b = atom(); return frac(a || row(), b || row()); }
+      if (name === "text" || name === "mathrm") { const t = rawGroup(); return mm("mtext", t); }
+      if (name === "operatorname") { const t = rawGroup(); const e = mi(t); e.setAttribute("mathvariant", "normal"); return e; }
+      if (name === "left" || name === "right") return atom();
+      if (name in TEX_SYMBOLS) return mi(TEX_SYMBOLS[name]);
+      if (name in TEX_OPERATORS) return mo(TEX_OPERATORS[name]);
+      if (TEX_FUNCTIONS.has(name)) { const e = mi(name); e.setAttribute("mathvariant", "normal"); return e; }
+      return mm("mtext", "\\" + name);
+    }
+    const number = /^[0-9]+(\.[0-9]+)?|^\.[0-9]+/.exec(src.slice(k));
+    if (number) { k += number[0].length; return mn(number[0]); }
+    k++;
+    if (/[A-Za-z]/.test(c)) return mi(c);
+    if (c === "-") return mo("\u2212");
+    if (c === "'") return mo("\u2032");
+    return mo(c);
+  }
+  function rawGroup() {  // the text of {...}, as is
+    while (src[k] === " ") k++;
+    if (src[k] !== "{") return "";
+    const end = src.indexOf("}", k);
+    const t = src.slice(k + 1, end < 0 ? src.length : end);
+    k = end < 0 ? src.length : end + 1;
+    return t;
+  }
+  function seq() {
+    const items = [];
+    for (;;) {
+      while (k < src.length && src[k] === " ") k++;
+      if (k >= src.length || src[k] === "}") break;
+      if (src[k] === "^" || src[k] === "_") {
+        const base = items.pop() || row();
+        let sb = null, sp = null;
+        while (src[k] === "^" || src[k] === "_") {
+          const which = src[k++];
+          const arg = atom() || row();
+          if (which === "_") sb = arg; else sp = arg;
+        }
+        items.push(sb && sp ? subsup(base, sb, sp) : sb ? sub(base, sb) : mm("msup", base, sp));
+        continue;
+      }
+      const a = atom();
+      if (a === null) { k++; continue; }
+      items.push(a);
+    }
+    return row(...items);
+  }
+  try { return seq(); } catch (e) { return mm("mtext", src); }
+}
+// A formula in i and j (the trace's formulas are per neuron) written for neuron
+// i = I and input j = J: each i or j inside a subscript becomes the number.
+function indexTex(latex, I, J) {
+  return latex.replace(/_(\{[^{}]*\}|[A-Za-z])/g, (all, s) => {
+    const body = s[0] === "{" ? s.slice(1, -1) : s;
+    const parts = [...body].map((c) => (c === "i" && I !== undefined ? String(I)
+                                        : c === "j" && J !== undefined ? String(J) : c));
+    if (parts.join("") === body) return all;
+    return "_{" + (parts.length > 1 ? parts.join(",") : parts[0]) + "}";
+  });
+}
+function lhsOf(latex) {  // "A = B" -> "A"
+  const n = latex.indexOf("=");
+  return n < 0 ? latex : latex.slice(0, n);
+}
+function texMath(latex) {  // the LaTeX stays on the element, for copying and tests
+  const m = math(tex(latex));
+  m.setAttribute("alttext", latex);
+  return m;
+}
+
+function exact(v) {  // shortest round-trip text: Python's float() reads back the same double
+  return v === null || v === undefined ? "" : String(v);
+}
+function fmt(v) {
+  if (v === null || v === undefined) return "\u2013";
+  if (typeof v !== "number") return String(v);
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a === 1) return String(v);
+  if (a >= 1e-3 && a < 1e4) return v.toFixed(4);
+  return v.toExponential(3);
+}
+function numSpan(v, field) {
+  const attrs = {class: "num", "data-exact": exact(v), title: exact(v)};
+  if (field) attrs["data-field"] = field;
+  return el("span", attrs, fmt(v));
+}
+function short(v) {  // inside a circle: two decimals
+  if (v === null || v === undefined) return "";
+  return Math.abs(v) < 100 ? v.toFixed(2) : v.toExponential(0);
+}
+function pct(v) { return (100 * v).toFixed(1) + "%"; }
+function colourOf(v) { return v >= 0 ? "var(--pos)" : "var(--neg)"; }
+let sampleIdx = 0;  // which sample of a batch the diagram shows
+function first(v) {  // the shown sample's row of a batch-first array
+  if (!(Array.isArray(v) && Array.isArray(v[0]))) return v;
+  return v[Math.min(sampleIdx, v.length - 1)];
+}
+
+// ---------- reading the trace ----------
+const paramCache = new Map();
+function paramKey(name, index) { return name + "[" + index.join(",") + "]"; }
+function params(i) {
+  if (!paramCache.has(i)) {
+    const m = new Map();
+    for (const p of steps[i].trace.parameters) m.set(paramKey(p.name, p.index), p);
+    paramCache.set(i, m);
+  }
+  return paramCache.get(i);
+}
+function param(i, name, index) { return params(i).get(paramKey(name, index)); }
+function targetOf(tr) {
+  const t = tr.target;
+  return Array.isArray(t) ? t[Math.min(sampleIdx, t.length - 1)] : t;
+}
+function batchSize(tr) { return Array.isArray(tr.target) ? tr.target.length : 1; }
+function sampleLoss(tr) {  // the loss L of the shown sample
+  const l = tr.loss_per_sample;
+  return Array.isArray(l) ? l[Math.min(sampleIdx, l.length - 1)] : tr.loss;
+}
+function probsOf(tr) { return first(tr.probabilities); }
+// the loss's own description (Loss.describe()); older traces: cross-entropy
+function lossOf(tr) {
+  if (tr.loss_formulas && tr.loss_formulas.text) return tr.loss_formulas;
+  return {name: tr.loss_function, text: "L", latex: "L", factors: [],
+          probabilities_name: tr.probabilities ? "softmax" : null, outputs:
+          tr.probabilities ? "probabilities" : "values",
+          target: tr.probabilities ? "class" : "values"};
+}
+function predictionOf(tr) {  // the predicted class of the shown sample, or null
+  const p = tr.prediction;
+  if (Array.isArray(p)) return p[Math.min(sampleIdx, p.length - 1)];
+  const probs = probsOf(tr);
+  if (!probs) return null;
+  let best = 0;
+  probs.forEach((v, k) => { if (v > probs[best]) best = k; });
+  return best;
+}
+function classOf(tr) {  // the shown sample's true class, or null for value targets
+  const r = targetOf(tr);
+  return typeof r === "number" ? r : null;
+}
+// the trace's record of a diagram layer's Linear (its formulas and factors)
+function layerRecord(tr, module) {
+  return (tr.layers || []).find((r) => r && r.name === String(module)) || null;
+}
+// forward values of the diagram's layer L (0 = inputs): {z, a} arrays or null
+function forwardOf(tr, L) {
+  const lay = tr.layers;
+  if (!Array.isArray(lay)) return null;
+  if (L === 0) {
+    const x = tr.input !== undefined ? tr.input : (tr.x !== undefined ? tr.x : null);
+    return x === null ? null : {a: first(x), z: null};
+  }
+  const spec = layers[L];
+  let rec = lay.find((r) => r && (r.module === spec.module || r.linear === spec.module ||
+                                  r.name === String(spec.module)));
+  if (!rec) rec = lay[L - 1];
+  if (!rec) return null;
+  const z = first(rec.z !== undefined ? rec.z : rec.pre_activation);
+  let a = first(rec.a !== undefined ? rec.a : rec.activation);
+  if (a === undefined || a === null) a = z;
+  return {z: z, a: a};
+}
+
+// ---------- header ----------
+function header() {
+  const m = DATA.meta || {};
+  const lf = lossOf(steps[0].trace);
+  document.getElementById("loss-formula").append(math(tex(lf.latex)));
+  document.getElementById("title").firstChild.textContent = DATA.title || "retroprop";
+  const meta = document.getElementById("meta");
+  const bits = [];
+  if (m.data) bits.push("data: " + m.data);
+  bits.push("network: " + layers.map((l) => l.size).join("\u2013") +
+            (m.activation && layers.length > 2 ? " (" + m.activation + ")" : ""));
+  if (m.lr !== undefined) bits.push("\u03b7 = " + m.lr);
+  if (m.batch_size !== undefined) bits.push("batch size " + m.batch_size);
+  if (m.epochs !== undefined) bits.push(m.epochs + " epochs");
+  if (m.seed !== undefined) bits.push("seed " + m.seed);
+  if (m.weights) bits.push(m.weights);
+  if (m.task === "regression") bits.push("regression of " + m.target + " (standardised on train)");
+  for (const b of bits) meta.append(el("span", {}, b));
+}
+
+// ---------- the network diagram ----------
+// wide layers make the drawing taller, not the circles tiny
+const maxN = Math.max(...layers.map((l) => l.size));
+const W = 760, H = Math.max(500, 76 + 40 * (maxN - 1));
+let R = 21;
+const pos = [];   // pos[L][k] = {x, y}
+const neuronEls = [], edgeEls = [], biasEls = [], valueEls = [];
+function layout() {
+  const left = 120, right = W - 150, top = 52, bottom = H - 24;
+  R = Math.min(21, 0.45 * Math.min(96, (bottom - top) / Math.max(1, maxN - 1)));
+  document.getElementById("network").setAttribute("viewBox", `0 0 ${W} ${H}`);
+  layers.forEach((l, L) => {
+    const x = layers.length === 1 ? W / 2 : left + (right - left) * L / (layers.length - 1);
+    const gap = Math.min(96, (bottom - top) / Math.max(1, l.size - 1));
+    const h = gap * (l.size - 1);
+    const y0 = (top + bottom) / 2 - h / 2;
+    pos.push(Array.from({length: l.size}, (_, k) => ({x: x, y: y0 + gap * k})));
+  });
+}
+function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
+function layerTitle(l, L) {
+  if (l.kind === "input") return "inputs x";
+  if (l.kind === "output") {
+    const lf = lossOf(steps[0].trace);
+    const out = l.label || "outputs";
+    return lf.probabilities_name ? out + " + " + lf.probabilities_name : out;
+  }
+  const name = l.label || ("hidden layer " + L);
+  return l.activation ? name + ", " + l.activation : name;
+}
+function drawNetwork() {
+  const svg = document.getElementById("network");
+  layout();
+  const gEdges = sv("g", {id: "edges"}), gNodes = sv("g", {id: "nodes"});
+  svg.append(gEdges, gNodes);
+  DATA.linears.forEach((lin) => {
+    for (let i = 0; i < lin.out; i++) {
+      for (let j = 0; j < lin.in; j++) {
+        const a = pos[lin.from][j], b = pos[lin.to][i];
+        const x1 = a.x + R, x2 = b.x - R, mx = (x1 + x2) / 2;
+        const dd = `M${x1},${a.y} C${mx},${a.y} ${mx},${b.y} ${x2},${b.y}`;
+        const vis = sv("path", {d: dd, class: "vis"});
+        const hit = sv("path", {d: dd, class: "hit"});
+        const tip = sv("title", {});
+        const g = sv("g", {class: "edge", "data-param": `${lin.weight}[${i},${j}]`},
+                     hit, vis, tip);
+        g.addEventListener("click", () => select({kind: "param", name: lin.weight, index: [i, j]}));
+        gEdges.append(g);
+        edgeEls.push({g, vis, tip, name: lin.weight, index: [i, j]});
+      }
+    }
+  });
+  layers.forEach((l, L) => {
+    svg.append(sv("text", {x: pos[L][0].x, y: 22, "text-anchor": "middle", class: "head"},
+                  layerTitle(l, L)));
+    pos[L].forEach((p, k) => {
+      const c = sv("circle", {cx: p.x, cy: p.y, r: R, fill: "#fff"});
+      const tip = sv("title", {});
+      const g = sv("g", {class: "neuron", "data-neuron": `${L}:${k}`}, c, tip);
+      g.addEventListener("click", () => select({kind: "neuron", layer: L, index: k}));
+      gNodes.append(g);
+      neuronEls.push({g, c, tip, L, k});
+      const v = sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle", class: "val"}, "");
+      gNodes.append(v);
+      valueEls.push({v, L, k});
+      if (l.kind === "input") {
+        const name = (DATA.feature_names || [])[k] || ("x" + k);
+        gNodes.append(sv("text", {x: p.x - R - 6, y: p.y + 4, "text-anchor": "end",
+                                  class: "label"}, clip(name, 16), sv("title", {}, name)));
+      }
+      if (l.kind === "output") {
+        const name = (DATA.class_names || [])[k] || ("class " + k);
+        gNodes.append(sv("text", {x: p.x + R + 8, y: p.y - 2, class: "cls label"}, clip(name, 18),
+                         sv("title", {}, name)));
+        const pt = sv("text", {x: p.x + R + 8, y: p.y + 13, class: "val"}, "");
+        gNodes.append(pt);
+        valueEls.push({v: pt, L, k, prob: true});
+      }
+      if (l.bias) {
+        const s = 9;
+        const b = sv("rect", {x: p.x - R - s + 3, y: p.y + R - s + 2, width: s, height: s,
+                              rx: 2, class: "bias", "data-param": `${l.bias}[${k}]`});
+        const tip2 = sv("title", {});
+        b.append(tip2);
+        b.addEventListener("click", () => select({kind: "param", name: l.bias, index: [k]}));
+        gNodes.append(b);
+        biasEls.push({b, tip: tip2, name: l.bias, index: [k]});
+      }
+    });
+  });
+}
+function updateNetwork() {
+  const P = params(current);
+  let maxAbs = 1e-12;
+  const key = edgeMode;
+  for (const e of edgeEls) {
+    const p = P.get(paramKey(e.name, e.index));
+    if (p) maxAbs = Math.max(maxAbs, Math.abs(p[key]));
+  }
+  for (const e of edgeEls) {
+    const p = P.get(paramKey(e.name, e.index));
+    if (!p) continue;
+    const v = p[key], r = Math.abs(v) / maxAbs;
+    e.vis.setAttribute("stroke", v >= 0 ? "#f59322" : "#0877bd");
+    e.vis.setAttribute("stroke-width", (0.6 + 6 * r).toFixed(2));
+    e.vis.setAttribute("stroke-opacity", (0.25 + 0.75 * r).toFixed(2));
+    e.tip.textContent = `${paramKey(e.name, e.index)}: value ${exact(p.value)}, ` +
+                        `grad ${exact(p.grad)}, updated ${exact(p.updated)}`;
+  }
+  for (const b of biasEls) {
+    const p = P.get(paramKey(b.name, b.index));
+    if (!p) continue;
+    const v = p[key];
+    b.b.setAttribute("fill", v >= 0 ? "#f59322" : "#0877bd");
+    b.tip.textContent = `${paramKey(b.name, b.index)}: value ${exact(p.value)}, ` +
+                        `grad ${exact(p.grad)}, updated ${exact(p.updated)}`;
+  }
+  const tr = steps[current].trace;
+  const probs = probsOf(tr), r = classOf(tr);
+  for (const n of neuronEls) {
+    const f = forwardOf(tr, n.L);
+    const a = f && f.a ? f.a[n.k] : null;
+    let fill = "#fff";
+    if (a !== null && a !== undefined) {
+      const t = Math.min(1, Math.abs(Math.tanh(a)));
+      fill = a >= 0 ? `rgba(245,147,34,${(0.12 + 0.6 * t).toFixed(2)})`
+                    : `rgba(8,119,189,${(0.12 + 0.6 * t).toFixed(2)})`;
+    }
+    n.c.setAttribute("fill", fill);
+    n.tip.textContent = layers[n.L].kind === "input"
+      ? `x${n.k} = ${exact(a)}` : `z = ${exact(f && f.z ? f.z[n.k] : null)}, a = ${exact(a)}` +
+        (layers[n.L].kind === "output" && probs ? `, p = ${exact(probs[n.k])}` : "");
+    n.c.setAttribute("stroke-width", layers[n.L].kind === "output" && n.k === r ? 3 : 1.2);
+    n.c.setAttribute("stroke", layers[n.L].kind === "output" && n.k === r ? "#2b8a3e" : "#555");
+  }
+  for (const v of valueEls) {
+    if (v.prob) {
+      v.v.textContent = probs ? "p = " + fmt(probs[v.k]) + (v.k === r ? "  \u2190 true" : "") : "";
+      continue;
+    }
+    const f = forwardOf(tr, v.L);
+    v.v.textContent = f && f.a ? short(f.a[v.k]) : "";
+  }
+  document.getElementById("net-sub").textContent =
+    "\u2014 lines: " + (edgeMode === "value" ? "weights before the update" : "gradients \u2202L/\u2202w");
+}
+
+// ---------- details panel ----------
+function layerOfParam(name) {
+  const lin = DATA.linears.find((l) => l.weight === name || l.bias === name);
+  return lin;
+}
+function formulaFor(lin, isWeight, i, j, p) {
+  // MathML nodes can sit in one place only: each use builds its own.
+  // The chain and each factor's formula are the trace's (the loss's own factors at
+  // the output layer, the activation's derivative, then dz_i/dtheta).
+  const tr = steps[current].trace;
+  const rec = layerRecord(tr, lin.module);
+  const forms = (rec && rec.factor_formulas) || {};
+  const I = () => mn(String(i)), J = () => mn(String(j));
+  const L = () => mi("L");
+  const theta = () => (isWeight ? sub(mi("w"), row(I(), J())) : sub(mi("b"), I()));
+  const fkeys = Object.keys(p.factors || {}).filter((k) => k !== "product");
+  const chain = [];
+  fkeys.forEach((k, n) => {
+    if (n) chain.push(mo("\u22c5"));
+    chain.push(forms[k] ? tex(indexTex(lhsOf(forms[k].latex), i, j)) : mm("mtext", k));
+  });
+  const rule = math(row(d(L(), theta()), mo("="), ...chain));
+  const each = fkeys.filter((k) => forms[k] && forms[k].latex.indexOf("=") >= 0)
+    .map((k) => texMath(indexTex(forms[k].latex, i, j)));
+  const lf = lossOf(tr);
+  const simple = layers[lin.to].kind === "output" && lf.product_latex
+    ? texMath(indexTex(lf.product_latex, i, j)) : null;
+  // the same chain with the trace's numbers: each factor, then their product
+  // one sample: the trace's factors; a batch: the shown sample's factors (the
+  // gradient is the mean of the per-sample products, not the product of means)
+  const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
+  const f = (nb > 1 ? p.per_sample[Math.min(sampleIdx, nb - 1)] : p.factors) || {};
+  const Ls = () => (nb > 1 ? sub(mi("L"), mn(String(Math.min(sampleIdx, nb - 1) + 1))) : L());
+  const keys = Object.keys(f).filter((k) => k !== "product" && typeof f[k] === "number");
+  const numbers = [];
+  keys.forEach((k, n) => {
+    if (n) numbers.push(mo("\u00d7"));
+    const v = f[k];
+    numbers.push(v < 0 ? row(mo("("), num(v), mo(")")) : num(v));
+  });
+  const product = typeof f.product === "number" ? f.product : p.grad;
+  const values = math(row(d(Ls(), theta()), mo("="), ...numbers, mo("="), num(product)));
+  const mean = nb > 1 ? math(row(d(L(), theta()), mo("="), frac(mn("1"), mn(String(nb))),
+    mm("munderover", mo("\u2211"), row(mi("s"), mo("="), mn("1")), mn(String(nb))),
+    d(sub(mi("L"), mi("s")), theta()), mo("="), num(p.grad))) : null;
+  const update = math(row(theta(), mo("\u2190"), theta(), mo("\u2212"), mi("\u03b7"),
+                          d(L(), theta()), mo("="), num(p.value), mo("\u2212"),
+                          num(stepLr()), mo("\u00d7"),
+                          p.grad < 0 ? row(mo("("), num(p.grad), mo(")")) : num(p.grad),
+                          mo("="), num(p.updated)));
+  return [rule, ...each, simple, keys.length ? values : null, mean, update].filter((x) => x);
+}
+function stepLr() { const tr = steps[current].trace; return tr.lr; }
+function factorRows(factors) {
+  const rows = [];
+  if (!factors || typeof factors !== "object") return rows;
+  for (const [k, v] of Object.entries(factors)) {
+    let cell;
+    if (typeof v === "number") cell = numSpan(v, "factor:" + k);
+    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) {
+      cell = el("span", {"data-field": "factor:" + k});
+      v.forEach((x, n) => { if (n) cell.append(", "); cell.append(numSpan(x)); });
+    } else cell = el("span", {class: "num"}, JSON.stringify(v));
+    rows.push(el("tr", {}, el("td", {}, k), el("td", {}, cell)));
+  }
+  return rows;
+}
+function showParam(sel) {
+  const box = document.getElementById("details");
+  const p = param(current, sel.name, sel.index);
+  const lin = layerOfParam(sel.name);
+  box.replaceChildren();
+  if (!p || !lin) { box.append(el("div", {class: "empty"}, "No such parameter in this step.")); return; }
+  const isW = sel.index.length === 2;
+  const i = sel.index[0], j = sel.index[1];
+  const where = isW
+    ? `weight from ${neuronName(lin.from, j)} to ${neuronName(lin.to, i)}`
+    : `bias of ${neuronName(lin.to, i)}`;
+  box.append(el("div", {class: "what", "data-selected": paramKey(sel.name, sel.index)},
+                paramKey(sel.name, sel.index)),
+             el("div", {class: "sub"}, where + " \u2014 step " + steps[current].iteration));
+  for (const f of formulaFor(lin, isW, i, j, p)) box.append(el("div", {class: "formula"}, f));
+  const t = el("table", {class: "kv"},
+    el("tr", {}, el("td", {}, "value before the update"), el("td", {}, numSpan(p.value, "value"))),
+    el("tr", {class: "key"}, el("td", {}, "gradient \u2202L/\u2202" + (isW ? "w" : "b")),
+       el("td", {}, numSpan(p.grad, "grad"))),
+    el("tr", {}, el("td", {}, "learning rate \u03b7"), el("td", {}, numSpan(stepLr(), "lr"))),
+    el("tr", {class: "key"}, el("td", {}, "updated value"), el("td", {}, numSpan(p.updated, "updated"))));
+  box.append(t);
+  const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
+  const si = Math.min(sampleIdx, nb - 1);
+  const fr = factorRows(nb > 1 ? p.per_sample[si] : p.factors);
+  if (fr.length) {
+    box.append(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
+      ? `Chain-rule factors of sample ${si + 1} of ${nb} (the gradient is the mean of the products)`
+      : "Chain-rule factors (from the trace)"));
+    box.append(el("table", {class: "kv"}, ...fr));
+  }
+}
+function neuronName(L, k) {
+  const l = layers[L];
+  if (l.kind === "input") return (DATA.feature_names || [])[k] || "input " + k;
+  if (l.kind === "output") return "output " + k + " (" + ((DATA.class_names || [])[k] || k) + ")";
+  return "neuron " + k + " of hidden layer " + L;
+}
+function showNeuron(sel) {
+  const box = document.getElementById("details");
+  const tr = steps[current].trace;
+  const L = sel.layer, k = sel.index, l = layers[L];
+  const f = forwardOf(tr, L);
+  box.replaceChildren();
+  box.append(el("div", {class: "what", "data-selected": `${L}:${k}`}, neuronName(L, k)),
+             el("div", {class: "sub"}, "layer " + L + " (" + l.kind + ") \u2014 step " +
+                steps[current].iteration));
+  const t = el("table", {class: "kv"});
+  if (l.kind === "input") {
+    box.append(el("div", {class: "formula"}, math(row(sub(mi("x"), mn(String(k))), mo("="),
+      frac(row(mi("raw"), mo("\u2212"), mi("mean")), mi("std")), mo("="),
+      num(f && f.a ? f.a[k] : null)))));
+    t.append(el("tr", {class: "key"}, el("td", {}, "input x (standardised)"),
+                el("td", {}, numSpan(f && f.a ? f.a[k] : null, "a"))));
+    const raw = steps[current].x_raw;
+    if (raw) t.append(el("tr", {}, el("td", {}, "raw value"), el("td", {}, numSpan(first(raw)[k], "raw"))));
+  } else {
+    const z = f && f.z ? f.z[k] : null, a = f && f.a ? f.a[k] : null;
+    const lin = DATA.linears.find((q) => q.to === L);
+    const rec = lin ? layerRecord(tr, lin.module) : null;
+    const forms = (rec && rec.formulas) || {};
+    const out = l.kind === "output";
+    const zs = out && !l.activation ? "out" : "z";
+    const zrow = row(sub(mi(zs), mn(String(k))), mo("="), sub(mi("w"), mn(String(k))), mo("\u22c5"),
+                     sup1(mi("out"), row(mo("("), mi("l"), mo("\u2212"), mn("1"), mo(")"))),
+                     mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z));
+    box.append(el("div", {class: "formula"}, math(zrow)));
+    t.append(el("tr", {}, el("td", {}, out && !l.activation ? "out (= z)" : "z (pre-activation)"),
+                el("td", {}, numSpan(z, "z"))));
+    if (l.activation) {
+      const as = "out";  // the lecture's out_j^(l), hidden or output
+      const latex = forms.latex_i ? indexTex(forms.latex_i, k) : null;
+      const rhs = latex ? tex(latex) : row(mi("f"), mo("("), sub(mi("z"), mn(String(k))), mo(")"));
+      const fa = math(row(sub(mi(as), mn(String(k))), mo("="), rhs, mo("="), num(a)));
+      if (latex) fa.setAttribute("alttext", as + "_{" + k + "} = " + latex);
+      box.append(el("div", {class: "formula"}, fa));
+      t.append(el("tr", {class: out ? "" : "key"}, el("td", {}, as + " = " + l.activation + "(z)" +
+                  (forms.text ? " = " + forms.text : "")), el("td", {}, numSpan(a, "a"))));
+    }
+    if (out) {
+      const lf = lossOf(tr), probs = probsOf(tr), r = classOf(tr);
+      if (probs && lf.probabilities_latex) {
+        const pl = indexTex(lf.probabilities_latex, k);
+        const pm = math(row(tex(pl), mo("="), num(probs[k])));
+        pm.setAttribute("alttext", pl);
+        box.append(el("div", {class: "formula"}, pm));
+      }
+      const lm = math(row(tex(lf.latex), mo("="), num(sampleLoss(tr))));
+      lm.setAttribute("alttext", lf.latex);
+      box.append(el("div", {class: "formula"}, lm));
+      if (probs) t.append(el("tr", {class: "key"}, el("td", {}, "probability p (" + lf.name + ")"),
+                             el("td", {}, numSpan(probs[k], "p"))));
+      if (r !== null) t.append(el("tr", {}, el("td", {}, "true class r"),
+                                  el("td", {}, (DATA.class_names || [])[r] || String(r))));
+      const tv = tr.target_values ? first(tr.target_values) : null;
+      if (tv) t.append(el("tr", {}, el("td", {}, "target t"), el("td", {}, numSpan(tv[k], "t"))));
+      const pred = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);  // a value, no class
+      if (pred !== null) t.append(el("tr", {}, el("td", {}, "predicted class (" + (lf.prediction_text || "argmax") + ")"),
+                                     el("td", {}, (DATA.class_names || [])[pred] || String(pred))));
+      t.append(el("tr", {}, el("td", {}, "loss " + lf.text), el("td", {}, numSpan(sampleLoss(tr), "loss"))));
+      if (batchSize(tr) > 1) t.append(el("tr", {}, el("td", {}, "mean loss of the batch"),
+                                         el("td", {}, numSpan(tr.loss, "batch-loss"))));
+    }
+    if (lin && lin.bias) {
+      const b = param(current, lin.bias, [k]);
+      if (b) t.append(el("tr", {}, el("td", {}, "bias " + lin.bias + "[" + k + "]"),
+                         el("td", {}, numSpan(b.value, "bias"))));
+    }
+  }
+  box.append(t);
+}
+function sup1(b, s) { return mm("msup", b, s); }
+function msup(b, s) { return mm("msup", b, s); }
+function select(sel) {
+  selection = sel;
+  for (const e of document.querySelectorAll("#network .selected")) e.classList.remove("selected");
+  const q = sel.kind === "param" ? `[data-param="${paramKey(sel.name, sel.index)}"]`
+                                 : `[data-neuron="${sel.layer}:${sel.index}"]`;
+  const target = document.querySelector(q);
+  if (target) target.classList.add("selected");
+  refreshDetails();
+}
+function refreshDetails() {
+  if (!selection) return;
+  if (selection.kind === "param") showParam(selection); else showNeuron(selection);
+}
+
+// ---------- sample panel ----------
+function updateSample() {
+  const box = document.getElementById("sample");
+  const s = steps[current], tr = s.trace;
+  const probs = probsOf(tr), r = classOf(tr), lf = lossOf(tr);
+  const x = forwardOf(tr, 0);
+  const raw = s.x_raw ? first(s.x_raw) : null;
+  box.replaceChildren();
+  const names = DATA.class_names || [];
+  const best = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);
+  const row0 = s.batch ? "training row " + (s.batch.length > 1 ? s.batch[Math.min(sampleIdx, s.batch.length - 1)] : s.batch[0]) + " \u00b7 " : "";
+  const head = r !== null
+    ? el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + "true class ",
+         el("b", {}, names[r] || String(r)),
+         best !== null ? " \u00b7 predicted " : null,
+         best !== null ? el("b", {}, names[best] || String(best)) : null,
+         best !== null ? el("span", {class: "tag" + (best === r ? "" : " wrong")}, best === r ? "right" : "wrong") : null)
+    : el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + "targets: values (" + lf.name + ")");
+  box.append(head);
+  const n = batchSize(tr);
+  if (n > 1) {
+    const pick = el("div", {class: "sub"}, `a batch of ${n}: the gradients are the means over its samples. Show sample `);
+    for (let q = 0; q < n; q++) {
+      const b = el("button", {class: "pick" + (q === sampleIdx ? " on" : ""), "data-sample": String(q)},
+                   String(q + 1));
+      b.addEventListener("click", () => { sampleIdx = q; go(current); });
+      pick.append(b, " ");
+    }
+    box.append(pick);
+  }
+  const ft = el("table", {}, el("tr", {}, el("th", {}, "feature"),
+                                raw ? el("th", {class: "r"}, "raw") : null,
+                                el("th", {class: "r"}, "x (standardised)")));
+  const nIn = layers[0].size;
+  for (let k = 0; k < nIn; k++) {
+    const n = (DATA.feature_names || [])[k] || "x" + k;
+    ft.append(el("tr", {}, el("td", {}, n),
+                 raw ? el("td", {class: "r"}, numSpan(raw[k])) : null,
+                 el("td", {class: "r"}, x && x.a ? numSpan(x.a[k]) : "\u2013")));
+  }
+  box.append(ft);
+  const outs = forwardOf(tr, layers.length - 1);
+  const tv = tr.target_values ? first(tr.target_values) : null;
+  const pt = probs
+    ? el("table", {style: "margin-top:10px"},
+         el("tr", {}, el("th", {}, "class"), el("th", {class: "r"}, "p"), el("th", {}, "")))
+    : el("table", {style: "margin-top:10px"},
+         el("tr", {}, el("th", {}, "output"), el("th", {class: "r"}, "out"),
+            tv ? el("th", {class: "r"}, "target t") : null));
+  if (!probs && outs && outs.a) outs.a.forEach((o, k) => {
+    pt.append(el("tr", {class: k === r ? "true-class" : ""},
+      el("td", {}, (names[k] || String(k)) + (k === r ? " (true)" : "") + (k === best ? " \u2190 predicted" : "")),
+      el("td", {class: "r"}, numSpan(o)), tv ? el("td", {class: "r"}, numSpan(tv[k])) : null));
+  });
+  if (probs) probs.forEach((p, k) => {
+    const bar = el("div", {class: "bar"}, el("div", {style: `width:${(100 * p).toFixed(1)}%;` +
+      (k === r ? "background:var(--good)" : "")}));
+    pt.append(el("tr", {class: k === r ? "true-class" : ""},
+      el("td", {}, (names[k] || String(k)) + (k === r ? " (true)" : "")),
+      el("td", {class: "r"}, numSpan(p)), el("td", {style: "width:45%"}, bar)));
+  });
+  box.append(pt);
+  const dm = DATA.meta || {};
+  if (dm.target_scale !== undefined && outs && outs.a) {  // regression: back in the target's units
+    const un = (v) => dm.target_mean + dm.target_scale * v;
+    box.append(el("div", {class: "sub", id: "unscaled", style: "margin-top:8px"},
+                  (dm.target || "target") + " in its own units (mean " + dm.target_mean.toPrecision(6) +
+                  " + scale " + dm.target_scale.toPrecision(6) + " \u00d7 value): predicted ",
+                  numSpan(un(outs.a[0])), tv ? " \u00b7 true " : null, tv ? numSpan(un(tv[0])) : null));
+  }
+  box.append(el("div", {class: "sub", style: "margin-top:8px"}, "loss of this sample ", lf.text,
+                " = ", numSpan(sampleLoss(tr)),
+                n > 1 ? el("span", {}, " \u00b7 mean over the batch ", numSpan(tr.loss)) : null));
+}
+
+// ---------- charts ----------
+function chart(svgId, series, opts) {
+  const svg = document.getElementById(svgId);
+  svg.replaceChildren();
+  const box = svg.viewBox.baseVal;
+  const w = box.width, h = box.height, l = 38, r = 10, t = 10, b = 24;
+  const xs = series.flatMap((s) => s.x), ys = series.flatMap((s) => s.y);
+  if (!xs.length) { svg.append(sv("text", {x: 100, y: 85}, "not recorded")); return null; }
+  const pad = opts.pad || 0;
+  const x0 = (opts.xmin !== undefined ? opts.xmin : Math.min(...xs)) - pad;
+  const x1 = Math.max(...xs, x0 + 1e-9) + pad;
+  const y0 = opts.ymin !== undefined ? opts.ymin : Math.min(...ys);
+  let y1 = opts.ymax !== undefined ? opts.ymax : Math.max(...ys);
+  if (y1 <= y0) y1 = y0 + 1;
+  const X = (v) => l + (w - l - r) * (v - x0) / (x1 - x0);
+  const Y = (v) => h - b - (h - t - b) * (v - y0) / (y1 - y0);
+  for (let k = 0; k <= 4; k++) {
+    const v = y0 + (y1 - y0) * k / 4;
+    svg.append(sv("line", {x1: l, x2: w - r, y1: Y(v), y2: Y(v), stroke: "#eceff3"}));
+    svg.append(sv("text", {x: l - 4, y: Y(v) + 3, "text-anchor": "end"},
+                  opts.percent ? Math.round(100 * v) + "%" : v.toFixed(2)));
+  }
+  svg.append(sv("text", {x: X(x0 + pad), y: h - 6, "text-anchor": pad ? "middle" : "start"},
+                String(+(x0 + pad).toFixed(2))));
+  svg.append(sv("text", {x: X(x1 - pad), y: h - 6, "text-anchor": pad ? "middle" : "end"},
+                String(+(x1 - pad).toFixed(2))));
+  svg.append(sv("text", {x: (l + w) / 2, y: h - 6, "text-anchor": "middle"}, opts.xlabel || ""));
+  for (const s of series) {
+    if (s.bars) {
+      const bw = Math.max(2, (w - l - r) / (s.x.length + 1) * 0.7);
+      s.x.forEach((xv, n) => {
+        const rect = sv("rect", {x: X(xv) - bw / 2, y: Y(s.y[n]), width: bw,
+          height: Math.max(0, Y(y0) - Y(s.y[n])), fill: s.colour, "fill-opacity": 0.55,
+          class: "bar-" + n}, sv("title", {}, "step " + xv + ": " + exact(s.y[n])));
+        rect.addEventListener("click", () => go(n));
+        svg.append(rect);
+      });
+      continue;
+    }
+    const dd = s.x.map((xv, n) => (n ? "L" : "M") + X(xv).toFixed(1) + "," + Y(s.y[n]).toFixed(1)).join(" ");
+    svg.append(sv("path", {d: dd, fill: "none", stroke: s.colour, "stroke-width": 1.8,
+                           "stroke-dasharray": s.dash || ""}));
+  }
+  const marker = sv("line", {y1: t, y2: h - b, stroke: "#c92a2a", "stroke-width": 1.5,
+                             "stroke-dasharray": "3 2", class: "marker"});
+  svg.append(marker);
+  return {X, Y, marker, svg};
+}
+let charts = {};
+function drawCharts() {
+  const stepX = steps.map((s) => s.iteration), stepY = steps.map((s) => s.trace.loss);
+  charts.steps = chart("chart-steps", [{x: stepX, y: stepY, bars: true, colour: "#5c3fb5"}],
+                       {ymin: 0, xlabel: "iteration", pad: 0.5});
+  const hst = DATA.history;
+  if (hst && hst.loss && hst.loss.length) {
+    const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
+    const ls = [{x: ex, y: hst.loss, colour: "#5c3fb5", label: "train"}];
+    if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#f59322", dash: "4 3", label: "test"});
+    charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: "epoch"});
+    if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
+      const rs = [{x: ex, y: hst.r2, colour: "#5c3fb5", label: "train"}];
+      if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#f59322", dash: "4 3", label: "test"});
+      const lo = Math.max(-1, Math.min(0, ...rs.flatMap((q) => q.y)));
+      charts.acc = chart("chart-acc", rs.map((q) => ({...q, y: q.y.map((v) => Math.max(v, lo))})),
+                         {ymin: lo, ymax: 1, xlabel: "epoch"});
+      const last = (a) => a && a.length ? a[a.length - 1] : null;
+      const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
+                         ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
+      document.getElementById("acc-title").textContent = (DATA.labels || {}).r2_epochs || "R\u00b2 per epoch";
+      const info = el("div", {class: "sub", id: "regression-scores"}, "after training: train " + fin("") +
+                      (hst.val_r2 ? "; test " + fin("val_") : ""));
+      document.getElementById("chart-acc").after(info);
+    } else {
+      const as = [{x: ex, y: hst.accuracy, colour: "#5c3fb5", label: "train"}];
+      if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#f59322", dash: "4 3", label: "test"});
+      charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: "epoch"});
+    }
+  } else {  // one explained step: no run to plot
+    document.getElementById("curves-card").style.display = "none";
+    document.querySelector("main").style.gridTemplateAreas = '"net details" "net sample"';
+  }
+}
+function updateCharts() {
+  const s = steps[current];
+  if (charts.steps) {
+    const x = charts.steps.X(s.iteration);
+    charts.steps.marker.setAttribute("x1", x); charts.steps.marker.setAttribute("x2", x);
+    charts.steps.svg.querySelectorAll("rect").forEach((r, n) =>
+      r.setAttribute("fill-opacity", n === current ? 1 : 0.35));
+  }
+  const hst = DATA.history;
+  if (hst && hst.iterations_per_epoch) {
+    const e = (s.iteration - 1) / hst.iterations_per_epoch;  // before this step's update
+    for (const c of [charts.loss, charts.acc]) {
+      if (!c) continue;
+      c.marker.setAttribute("x1", c.X(e)); c.marker.setAttribute("x2", c.X(e));
+    }
+  }
+}
+
+// ---------- step control ----------
+function go(i) {
+  current = Math.max(0, Math.min(steps.length - 1, i));
+  const s = steps[current];
+  const range = document.getElementById("step");
+  range.value = String(current + 1);
+  document.getElementById("step-label").textContent =
+    "step " + (current + 1) + " / " + steps.length;
+  document.getElementById("step-where").textContent =
+    (s.epoch ? "epoch " + s.epoch + ", " : "") + "iteration " + s.iteration +
+    " \u00b7 \u2190 \u2192 to move, space to play";
+  updateNetwork();
+  updateSample();
+  updateCharts();
+  refreshDetails();
+}
+function play() {
+  const btn = document.getElementById("play");
+  if (timer) { clearInterval(timer); timer = null; btn.textContent = "\u25B6"; return; }
+  if (current >= steps.length - 1) go(0);
+  btn.textContent = "\u275A\u275A";
+  timer = setInterval(() => {
+    if (current >= steps.length - 1) { play(); return; }
+    go(current + 1);
+  }, 700);
+}
+function controls() {
+  const range = document.getElementById("step");
+  range.max = String(steps.length);
+  if (steps.length === 1) {
+    for (const id of ["first", "prev", "play", "next", "step"]) {
+      document.getElementById(id).disabled = true;
+    }
+  }
+  range.addEventListener("input", () => go(Number(range.value) - 1));
+  document.getElementById("prev").addEventListener("click", () => go(current - 1));
+  document.getElementById("next").addEventListener("click", () => go(current + 1));
+  document.getElementById("first").addEventListener("click", () => go(0));
+  document.getElementById("play").addEventListener("click", play);
+  for (const r of document.querySelectorAll('input[name="edge-mode"]')) {
+    r.addEventListener("change", () => { edgeMode = r.value; updateNetwork(); });
+  }
+  document.addEventListener("keydown", (ev) => {
+    // the slider moves itself (and fires "input"); radio buttons use arrows too
+    if (ev.target.tagName === "INPUT") return;
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { go(current + 1); ev.preventDefault(); }
+    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { go(current - 1); ev.preventDefault(); }
+    else if (ev.key === "Home") { go(0); ev.preventDefault(); }
+    else if (ev.key === "End") { go(steps.length - 1); ev.preventDefault(); }
+    else if (ev.key === " " && ev.target.tagName !== "BUTTON") { play(); ev.preventDefault(); }
+  });
+}
+
+header();
+drawNetwork();
+drawCharts();
+controls();
+go(0);
+// start where the lecture starts: the last layer's bias of the true class
+const last = DATA.linears[DATA.linears.length - 1];
+const r0 = classOf(steps[0].trace);
+if (last && last.bias) select({kind: "param", name: last.bias, index: [r0 === null ? 0 : r0]});
+document.body.setAttribute("data-ready", "1");
+})();
