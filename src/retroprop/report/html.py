@@ -28,7 +28,7 @@ from retroprop.jsondata import plain
 TEMPLATE = "template.html"
 """The page template, a package data file next to this module."""
 
-SCRIPTS = ("page.js",)
+SCRIPTS = ("colours.js", "page.js")
 """The page's code, inlined in this order (package data files next to this module)."""
 
 STYLE = "page.css"
@@ -41,13 +41,24 @@ _JS_SLOT = "__RETROPROP_JS__"
 
 LABELS = {
     "network": N_("The network at this step"),
-    "positive": N_("positive"),
-    "negative": N_("negative"),
-    "line_width": N_("line width: |value|"),
     "colour_by": N_("colour lines by:"),
     "weight": N_("weight"),
     "gradient": N_("gradient"),
-    "click_diagram": N_("Click a neuron, a line (weight) or a small square (bias)."),
+    "colour_neurons": N_("colour neurons by:"),
+    "output_out": N_("output out"),
+    "delta_mode": N_("δ = ∂L/∂z"),
+    "grad_note": N_(
+        "Gradient colours: positive (blue) means the next update lowers the weight "
+        "(w ← w − η ∂L/∂w); negative (orange) raises it."
+    ),
+    "click_diagram": N_(
+        "Click a neuron, a line (weight) or a small square (bias), or reach them "
+        "with Tab and press Enter."
+    ),
+    "network_aria": N_(
+        "the network: Tab to a neuron, a weight or a bias and press Enter for its "
+        "numbers"
+    ),
     "details": N_("Details"),
     "click_details": N_("Click a neuron, a weight or a bias in the diagram."),
     "sample": N_("The sample of this step"),
@@ -60,10 +71,53 @@ LABELS = {
     "test": N_("test"),
     "footer": N_(
         "Made by retroprop. Every number on this page is a number of the recorded "
-        "traces or of the run's history; hover a number for its full value. Formulas "
+        "traces or of the run's history; the details show each one in full. Formulas "
         'after the lecture "Retropropagação" by Paulo Ricardo Lisboa de Almeida '
         "(CC BY 4.0)."
     ),
+    # the step controls
+    "steps_nav": N_("steps"),
+    "first_step": N_("first step (Home)"),
+    "prev_step": N_("previous step (←)"),
+    "next_step": N_("next step (→)"),
+    "play": N_("play (space)"),
+    "pause": N_("pause (space)"),
+    "step": N_("step"),
+    "speed": N_("speed"),
+    "step_of": N_("step {k} / {n}"),
+    "epoch_n": N_("epoch {n}"),
+    "iteration_n": N_("iteration {n}"),
+    "keys_hint": N_("← → to move, space to play"),
+    "announce": N_("Step {k} of {n}: epoch {epoch}, iteration {iteration}, loss {loss}"),
+    # the diagram's spoken names and its scales
+    "input_layer": N_("input"),
+    "hidden_layer": N_("hidden layer {n}"),
+    "output_layer": N_("output layer"),
+    "weight_spoken": N_(
+        "weight from {from} neuron {j} to {to} neuron {i}: value {value}, "
+        "gradient {grad}"
+    ),
+    "bias_spoken": N_("bias of {layer} neuron {i}: value {value}, gradient {grad}"),
+    "input_spoken": N_("{layer} {i}{name}: x {value}"),
+    "neuron_spoken": N_("{layer} neuron {i}{name}: output out {value}, δ {delta}"),
+    "heatmap_aria": N_("the {n} inputs as a heatmap: arrow keys move, Enter shows one"),
+    "expand": N_("+{n} more"),
+    "collapse": N_("show fewer"),
+    "lines_weights": N_("lines: weights before the update"),
+    "lines_gradients": N_("lines: gradients ∂L/∂w"),
+    "scale_weights": N_("weights and biases"),
+    "scale_gradients": N_("gradients"),
+    "scale_out": N_("neuron output out"),
+    "scale_delta": N_("neuron δ = ∂L/∂z"),
+    "scale_fixed": N_("(the same scales on every step)"),
+    "scale_spoken": N_("orange negative, blue positive, full colour at {scale}"),
+    # the backward pass in the details
+    "terms": N_("{n} terms"),
+    "backward_sum": N_(
+        "Backward: this neuron's ∂L/∂out is the sum over the neurons k of {layer} of "
+        "their weight from it times their δ_k:"
+    ),
+    "delta_of": N_("δ = ∂L/∂z of neuron {i} of {layer}"),
 }
 """The page's fixed texts (``data-label`` in the template), in the language in use in
 the page's data: the page shows them as given, and keeps its English without them."""

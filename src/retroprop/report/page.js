@@ -2,9 +2,20 @@
 (function () {
 const DATA = JSON.parse(document.getElementById("retroprop-data").textContent);
 // The page's fixed texts in the report's language: Python puts them in DATA.labels.
+const LBL = DATA.labels || {};
 for (const el of document.querySelectorAll("[data-label]")) {
-  const text = (DATA.labels || {})[el.dataset.label];
+  const text = LBL[el.dataset.label];
   if (text) el.textContent = text;
+}
+for (const el of document.querySelectorAll("[data-label-aria]")) {
+  const text = LBL[el.dataset.labelAria];
+  if (text) el.setAttribute("aria-label", text);
+}
+// a text of the page's language with {name} slots filled
+function T(key, values) {
+  let s = key in LBL ? LBL[key] : key;
+  for (const [k, v] of Object.entries(values || {})) s = s.split("{" + k + "}").join(String(v));
+  return s;
 }
 const SVG = "http://www.w3.org/2000/svg";
 const MML = "http://www.w3.org/1998/Math/MathML";
@@ -47,9 +58,9 @@ const sub = (b, s) => mm("msub", b, s);
 const subsup = (b, s, p) => mm("msubsup", b, s, p);
 const frac = (a, b) => mm("mfrac", a, b);
 const d = (top, bot) => frac(row(mi("\u2202"), top), row(mi("\u2202"), bot));
-function num(v) {  // a trace number inside a formula, full value on hover
+function num(v) {  // a trace number inside a formula (its full value in the tables)
   const e = mn(fmt(v));
-  e.setAttribute("title", exact(v));
+  e.setAttribute("data-exact", exact(v));
   return e;
 }
 function math(...k) {
@@ -172,10 +183,13 @@ function fmt(v) {
   if (a >= 1e-3 && a < 1e4) return v.toFixed(4);
   return v.toExponential(3);
 }
-function numSpan(v, field) {
-  const attrs = {class: "num", "data-exact": exact(v), title: exact(v)};
+function numSpan(v, field) {  // the full value, shown (no hover needed)
+  const attrs = {class: "num", "data-exact": exact(v)};
   if (field) attrs["data-field"] = field;
-  return el("span", attrs, fmt(v));
+  return el("span", attrs, exact(v) || "\u2013");
+}
+function numShort(v) {  // a rounded number with its full value in data-exact
+  return el("span", {class: "num", "data-exact": exact(v)}, fmt(v));
 }
 function short(v) {  // inside a circle: two decimals
   if (v === null || v === undefined) return "";
@@ -276,23 +290,106 @@ function header() {
 }
 
 // ---------- the network diagram ----------
-// wide layers make the drawing taller, not the circles tiny
-const maxN = Math.max(...layers.map((l) => l.size));
-const W = 760, H = Math.max(500, 76 + 40 * (maxN - 1));
-let R = 21;
-const pos = [];   // pos[L][k] = {x, y}
-const neuronEls = [], edgeEls = [], biasEls = [], valueEls = [];
+// TensorFlow Playground's convention: orange negative, blue positive, grey near 0.
+// Every colour scale is fixed over all recorded steps (niceScale of the largest
+// |number| of any step), so shrinking gradients show as fading lines.
+const MAX_SHOWN = 16;   // a layer wider than this collapses to its first COLLAPSED
+const COLLAPSED = 12;
+const HEAT = 64;        // more inputs than this: the input layer is a heatmap
+const heatInputs = layers[0].size > HEAT;
+const expanded = new Set();
+let neuronMode = "a";
+let W = 760, H = 500, R = 21;
+let pos = [];   // pos[L][k] = {x, y} for the drawn neurons
+let neuronEls = [], edgeEls = [], biasEls = [], valueEls = [];
+function shownOf(L) {
+  const n = layers[L].size;
+  if (n <= MAX_SHOWN || expanded.has(L)) return [...Array(n).keys()];
+  return [...Array(COLLAPSED).keys()];
+}
+function maxAbs(values) {
+  let m = 0;
+  for (const v of values) if (typeof v === "number" && isFinite(v) && Math.abs(v) > m) m = Math.abs(v);
+  return m;
+}
+function* flat(v) {  // every number of a nested array
+  if (Array.isArray(v)) { for (const x of v) yield* flat(x); } else yield v;
+}
+function* stepNumbers(what) {
+  for (const s of steps) {
+    const tr = s.trace;
+    if (what === "value" || what === "grad") {
+      for (const p of tr.parameters) yield p[what];
+    } else if (what === "a") {
+      yield* flat(tr.input);
+      for (const r of tr.layers || []) yield* flat(r.a);
+    } else {  // delta, and dL/dx at the inputs
+      const l0 = (tr.layers || [])[0];
+      if (l0 && l0.grad_a_prev) yield* flat(l0.grad_a_prev);
+      for (const r of tr.layers || []) yield* flat(r.delta);
+    }
+  }
+}
+const SCALES = {};
+function scaleOf(what) {
+  if (!(what in SCALES)) SCALES[what] = niceScale(maxAbs(stepNumbers(what)));
+  return SCALES[what];
+}
+// the spoken names (aria-label), in the page's language
+function layerSpoken(L) {
+  if (L === 0) return T("input_layer");
+  return layers[L].label || T(L === layers.length - 1 ? "output_layer" : "hidden_layer", {n: L});
+}
+function neuronValue(tr, L, k) {
+  if (neuronMode === "a") {
+    const f = forwardOf(tr, L);
+    return f && f.a ? f.a[k] : null;
+  }
+  if (L === 0) {
+    const l0 = (tr.layers || [])[0];
+    return l0 && l0.grad_a_prev ? first(l0.grad_a_prev)[k] : null;
+  }
+  const rec = layerRecord(tr, layers[L].module);
+  return rec && rec.delta ? first(rec.delta)[k] : null;
+}
 function layout() {
-  const left = 120, right = W - 150, top = 52, bottom = H - 24;
-  R = Math.min(21, 0.45 * Math.min(96, (bottom - top) / Math.max(1, maxN - 1)));
-  document.getElementById("network").setAttribute("viewBox", `0 0 ${W} ${H}`);
-  layers.forEach((l, L) => {
-    const x = layers.length === 1 ? W / 2 : left + (right - left) * L / (layers.length - 1);
-    const gap = Math.min(96, (bottom - top) / Math.max(1, l.size - 1));
-    const h = gap * (l.size - 1);
-    const y0 = (top + bottom) / 2 - h / 2;
-    pos.push(Array.from({length: l.size}, (_, k) => ({x: x, y: y0 + gap * k})));
+  const svg = document.getElementById("network");
+  const narrow = (svg.clientWidth || 760) < 560;
+  W = narrow ? 420 : 760;
+  const left = narrow ? 70 : 120, right = W - (narrow ? 80 : 150), top = 52;
+  const rows = Math.max(...layers.map((l, L) => (L === 0 && heatInputs ? 0 : shownOf(L).length +
+                                                  (shownOf(L).length < l.size || expanded.has(L) ? 1 : 0))));
+  const gap = rows > 20 ? Math.max(9, 760 / rows) : (narrow ? 48 : 44);
+  R = Math.min(narrow ? 17 : 21, 0.42 * gap);
+  const heatSide = heatInputs ? Math.ceil(Math.sqrt(layers[0].size)) : 0;
+  const cell = heatInputs ? Math.min(8, (narrow ? 150 : 220) / heatSide) : 0;
+  H = Math.max(narrow ? 300 : 460, top + 24 + gap * Math.max(0, rows - 1) + 2 * R,
+               top + 24 + cell * heatSide);
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const bottom = H - 24;
+  pos = layers.map((l, L) => {
+    const x = heatInputs && L === 0 ? left - 20 + (cell * heatSide) / 2
+      : left + (right - left) * L / (layers.length - 1);
+    if (heatInputs && L === 0) {
+      const y0 = (top + bottom) / 2 - (cell * heatSide) / 2, x0 = x - (cell * heatSide) / 2;
+      return Array.from({length: l.size}, (_, k) => ({x: x0 + cell * (k % heatSide),
+                                                     y: y0 + cell * Math.floor(k / heatSide), cell}));
+    }
+    const shown = shownOf(L), m = shown.length;
+    const y0 = (top + bottom) / 2 - gap * (m - 1) / 2;
+    const out = [];
+    shown.forEach((k, n) => { out[k] = {x, y: y0 + gap * n}; });
+    out.more = {x, y: y0 + gap * m};
+    return out;
   });
+  if (heatInputs) {  // the first hidden layer moves right of the heatmap
+    const x0 = left + cell * heatSide + 30;
+    for (let L = 1; L < layers.length; L++) {
+      const x = x0 + (right - x0) * (L - 1) / Math.max(1, layers.length - 2);
+      for (const p of pos[L]) if (p) p.x = x;
+      pos[L].more.x = x;
+    }
+  }
 }
 function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
 function layerTitle(l, L) {
@@ -305,121 +402,345 @@ function layerTitle(l, L) {
   const name = l.label || ("hidden layer " + L);
   return l.activation ? name + ", " + l.activation : name;
 }
+// A weight's line: a cubic from neuron j to neuron i whose control points depend on
+// the target i, so two lines never share their middle point (clicking the middle of
+// a line selects that line).
+function edgePath(a, b, i, nOut) {
+  const x1 = a.x + R, x2 = b.x - R, c = 0.36 + 0.28 * (nOut > 1 ? i / (nOut - 1) : 0.5);
+  const cx = x1 + c * (x2 - x1);
+  return `M${x1},${a.y} C${cx},${a.y} ${cx},${b.y} ${x2},${b.y}`;
+}
+function svgPoint(ev) {
+  const svg = document.getElementById("network");
+  const pt = svg.createSVGPoint();
+  pt.x = ev.clientX; pt.y = ev.clientY;
+  return pt.matrixTransform(svg.getScreenCTM().inverse());
+}
+function distance(path, p) {  // from p to the path, by sampling and refining
+  const len = path.getTotalLength();
+  let best = 0, bd = Infinity;
+  const at = (s) => {
+    const q = path.getPointAtLength(Math.max(0, Math.min(len, s)));
+    const dd = (q.x - p.x) ** 2 + (q.y - p.y) ** 2;
+    if (dd < bd) { bd = dd; best = s; }
+  };
+  for (let k = 0; k <= 60; k++) at(len * k / 60);
+  for (let span = len / 60; span > 1e-3; span /= 4) {
+    const c = best;
+    for (let k = -4; k <= 4; k++) at(c + span * k / 4);
+  }
+  return Math.sqrt(bd);
+}
+function nearestEdge(ev, fallback) {
+  if (!ev.clientX && !ev.clientY) return fallback;  // a synthetic click
+  const p = svgPoint(ev);
+  let best = fallback, bd = Infinity;
+  for (const e of edgeEls) {
+    if (!e.hit.isPointInStroke(p)) continue;
+    const dd = distance(e.hit, p);
+    if (dd < bd) { bd = dd; best = e; }
+  }
+  return best;
+}
+function pressable(node, onPress) {  // click, Enter and Space; a focusable button
+  node.setAttribute("tabindex", "0");
+  node.setAttribute("role", "button");
+  node.addEventListener("click", onPress);
+  node.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); ev.stopPropagation(); onPress(ev); }
+  });
+}
 function drawNetwork() {
   const svg = document.getElementById("network");
+  const focused = document.activeElement && svg.contains(document.activeElement)
+    ? (document.activeElement.getAttribute("data-param") || document.activeElement.getAttribute("data-neuron")) : null;
+  svg.replaceChildren();
+  neuronEls = []; edgeEls = []; biasEls = []; valueEls = [];
   layout();
   const gEdges = sv("g", {id: "edges"}), gNodes = sv("g", {id: "nodes"});
   svg.append(gEdges, gNodes);
+  let budget = 4000;  // lines drawn at most (the rest through a neuron's details)
   DATA.linears.forEach((lin) => {
-    for (let i = 0; i < lin.out; i++) {
-      for (let j = 0; j < lin.in; j++) {
-        const a = pos[lin.from][j], b = pos[lin.to][i];
-        const x1 = a.x + R, x2 = b.x - R, mx = (x1 + x2) / 2;
-        const dd = `M${x1},${a.y} C${mx},${a.y} ${mx},${b.y} ${x2},${b.y}`;
+    if (heatInputs && lin.from === 0) return;
+    const outs = shownOf(lin.to), ins = shownOf(lin.from);
+    if (outs.length * ins.length > budget) return;
+    budget -= outs.length * ins.length;
+    for (const i of outs) {
+      for (const j of ins) {
+        const dd = edgePath(pos[lin.from][j], pos[lin.to][i], i, lin.out);
         const vis = sv("path", {d: dd, class: "vis"});
         const hit = sv("path", {d: dd, class: "hit"});
-        const tip = sv("title", {});
-        const g = sv("g", {class: "edge", "data-param": `${lin.weight}[${i},${j}]`},
-                     hit, vis, tip);
-        g.addEventListener("click", () => select({kind: "param", name: lin.weight, index: [i, j]}));
+        const g = sv("g", {class: "edge", "data-param": `${lin.weight}[${i},${j}]`}, hit, vis);
+        const e = {g, vis, hit, name: lin.weight, index: [i, j], lin};
+        pressable(g, (ev) => {
+          const t = ev.type === "click" ? nearestEdge(ev, e) : e;
+          select({kind: "param", name: t.name, index: t.index});
+        });
         gEdges.append(g);
-        edgeEls.push({g, vis, tip, name: lin.weight, index: [i, j]});
+        edgeEls.push(e);
       }
     }
   });
   layers.forEach((l, L) => {
-    svg.append(sv("text", {x: pos[L][0].x, y: 22, "text-anchor": "middle", class: "head"},
-                  layerTitle(l, L)));
-    pos[L].forEach((p, k) => {
+    const head = heatInputs && L === 0 ? pos[0][0].x + (pos[0][0].cell * Math.ceil(Math.sqrt(l.size))) / 2
+      : pos[L].more.x;
+    const room = Math.max(8, Math.floor((W - 200) / Math.max(1, layers.length - 1) / 6.2));
+    const title = sv("text", {x: head, y: 22, "text-anchor": "middle", class: "head"},
+                     clip(layerTitle(l, L), room));
+    title.setAttribute("aria-hidden", "true");
+    svg.append(title);
+    if (heatInputs && L === 0) {
+      const gh = sv("g", {class: "heatmap", role: "group", "aria-label": T("heatmap_aria", {n: l.size})});
+      pos[0].forEach((p, k) => {
+        const c = sv("rect", {x: p.x, y: p.y, width: p.cell, height: p.cell, class: "pixel"});
+        const g = sv("g", {class: "neuron", "data-neuron": `0:${k}`}, c);
+        pressable(g, () => select({kind: "neuron", layer: 0, index: k}));
+        g.setAttribute("tabindex", k === 0 ? "0" : "-1");  // one tab stop, arrows inside
+        g.addEventListener("keydown", (ev) => {
+          const side = Math.ceil(Math.sqrt(l.size));
+          const mv = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: side, ArrowUp: -side}[ev.key];
+          if (mv === undefined) return;
+          ev.preventDefault(); ev.stopPropagation();
+          const nk = Math.max(0, Math.min(l.size - 1, k + mv));
+          const to = svg.querySelector(`[data-neuron="0:${nk}"]`);
+          g.setAttribute("tabindex", "-1"); to.setAttribute("tabindex", "0"); to.focus();
+        });
+        gh.append(g);
+        neuronEls.push({g, c, L, k});
+      });
+      gNodes.append(gh);
+      return;
+    }
+    for (const k of shownOf(L)) {
+      const p = pos[L][k];
       const c = sv("circle", {cx: p.x, cy: p.y, r: R, fill: "#fff"});
-      const tip = sv("title", {});
-      const g = sv("g", {class: "neuron", "data-neuron": `${L}:${k}`}, c, tip);
-      g.addEventListener("click", () => select({kind: "neuron", layer: L, index: k}));
+      const g = sv("g", {class: "neuron", "data-neuron": `${L}:${k}`}, c);
+      pressable(g, () => select({kind: "neuron", layer: L, index: k}));
       gNodes.append(g);
-      neuronEls.push({g, c, tip, L, k});
-      const v = sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle", class: "val"}, "");
-      gNodes.append(v);
-      valueEls.push({v, L, k});
-      if (l.kind === "input") {
+      neuronEls.push({g, c, L, k});
+      if (R >= 12) {
+        const v = sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle", class: "val"}, "");
+        gNodes.append(v);
+        valueEls.push({v, L, k});
+      }
+      if (l.kind === "input" && R >= 8) {
         const name = (DATA.feature_names || [])[k] || ("x" + k);
         gNodes.append(sv("text", {x: p.x - R - 6, y: p.y + 4, "text-anchor": "end",
-                                  class: "label"}, clip(name, 16), sv("title", {}, name)));
+                                  class: "label", "aria-hidden": "true"}, clip(name, W < 500 ? 8 : 16)));
       }
-      if (l.kind === "output") {
+      if (l.kind === "output" && R >= 8) {
         const name = (DATA.class_names || [])[k] || ("class " + k);
-        gNodes.append(sv("text", {x: p.x + R + 8, y: p.y - 2, class: "cls label"}, clip(name, 18),
-                         sv("title", {}, name)));
-        const pt = sv("text", {x: p.x + R + 8, y: p.y + 13, class: "val"}, "");
+        gNodes.append(sv("text", {x: p.x + R + 6, y: p.y - 2, class: "cls label", "aria-hidden": "true"},
+                         clip(name, W < 500 ? 10 : 18)));
+        const pt = sv("text", {x: p.x + R + 6, y: p.y + 13, class: "val", "aria-hidden": "true"}, "");
         gNodes.append(pt);
         valueEls.push({v: pt, L, k, prob: true});
       }
       if (l.bias) {
-        const s = 9;
-        const b = sv("rect", {x: p.x - R - s + 3, y: p.y + R - s + 2, width: s, height: s,
-                              rx: 2, class: "bias", "data-param": `${l.bias}[${k}]`});
-        const tip2 = sv("title", {});
-        b.append(tip2);
-        b.addEventListener("click", () => select({kind: "param", name: l.bias, index: [k]}));
+        // the square is drawn small; its (invisible) target is finger-sized
+        const s = Math.max(8, Math.min(14, 0.62 * R)), hs = Math.max(s, 26);
+        const bx = p.x - R - s / 2 + 3, by = p.y + R - s / 2 + 2;
+        const box = sv("rect", {x: bx - s / 2, y: by - s / 2, width: s, height: s, rx: 2, class: "box"});
+        const hit = sv("rect", {x: bx - hs / 2, y: by - hs / 2, width: hs, height: hs, class: "hit"});
+        const b = sv("g", {class: "bias", "data-param": `${l.bias}[${k}]`}, hit, box);
+        pressable(b, () => select({kind: "param", name: l.bias, index: [k]}));
         gNodes.append(b);
-        biasEls.push({b, tip: tip2, name: l.bias, index: [k]});
+        biasEls.push({b, box, name: l.bias, index: [k], L});
       }
-    });
+    }
+    if (shownOf(L).length < l.size || expanded.has(L)) {
+      const p = pos[L].more, open = expanded.has(L);
+      const text = open ? T("collapse") : T("expand", {n: l.size - shownOf(L).length});
+      const b = sv("g", {class: "more", "data-expand": String(L)},
+                   sv("rect", {x: p.x - 44, y: p.y - 11, width: 88, height: 22, rx: 11}),
+                   sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle"}, text));
+      b.setAttribute("aria-label", text + " (" + layerSpoken(L) + ")");
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+      pressable(b, () => {
+        if (open) expanded.delete(L); else expanded.add(L);
+        drawNetwork(); updateNetwork();
+        const again = svg.querySelector(`[data-expand="${L}"]`);
+        if (again) again.focus();
+      });
+      gNodes.append(b);
+    }
   });
+  markSelected();
+  if (focused) {
+    const again = svg.querySelector(`[data-param="${focused}"], [data-neuron="${focused}"]`);
+    if (again) again.focus();
+  }
 }
 function updateNetwork() {
   const P = params(current);
-  let maxAbs = 1e-12;
-  const key = edgeMode;
-  for (const e of edgeEls) {
-    const p = P.get(paramKey(e.name, e.index));
-    if (p) maxAbs = Math.max(maxAbs, Math.abs(p[key]));
-  }
+  const key = edgeMode, wscale = scaleOf(key);
+  const spoken = (e, p) => (e.lin
+    ? T("weight_spoken", {from: layerSpoken(e.lin.from), j: e.index[1] + 1, to: layerSpoken(e.lin.to),
+                          i: e.index[0] + 1, value: fmt(p.value), grad: fmt(p.grad)})
+    : T("bias_spoken", {layer: layerSpoken(e.L), i: e.index[0] + 1, value: fmt(p.value), grad: fmt(p.grad)}));
   for (const e of edgeEls) {
     const p = P.get(paramKey(e.name, e.index));
     if (!p) continue;
-    const v = p[key], r = Math.abs(v) / maxAbs;
-    e.vis.setAttribute("stroke", v >= 0 ? "#f59322" : "#0877bd");
-    e.vis.setAttribute("stroke-width", (0.6 + 6 * r).toFixed(2));
-    e.vis.setAttribute("stroke-opacity", (0.25 + 0.75 * r).toFixed(2));
-    e.tip.textContent = `${paramKey(e.name, e.index)}: value ${exact(p.value)}, ` +
-                        `grad ${exact(p.grad)}, updated ${exact(p.updated)}`;
+    const v = p[key], r = Math.min(1, Math.abs(v) / wscale);
+    e.vis.setAttribute("stroke", mix(v / wscale));
+    e.vis.setAttribute("stroke-width", (0.6 + 5 * r).toFixed(2));
+    e.g.setAttribute("aria-label", spoken(e, p));
   }
   for (const b of biasEls) {
     const p = P.get(paramKey(b.name, b.index));
     if (!p) continue;
-    const v = p[key];
-    b.b.setAttribute("fill", v >= 0 ? "#f59322" : "#0877bd");
-    b.tip.textContent = `${paramKey(b.name, b.index)}: value ${exact(p.value)}, ` +
-                        `grad ${exact(p.grad)}, updated ${exact(p.updated)}`;
+    b.box.setAttribute("fill", mix(p[key] / wscale));
+    b.b.setAttribute("aria-label", spoken(b, p));
   }
   const tr = steps[current].trace;
-  const probs = probsOf(tr), r = classOf(tr);
+  const probs = probsOf(tr), r = classOf(tr), nscale = scaleOf(neuronMode);
   for (const n of neuronEls) {
-    const f = forwardOf(tr, n.L);
-    const a = f && f.a ? f.a[n.k] : null;
-    let fill = "#fff";
-    if (a !== null && a !== undefined) {
-      const t = Math.min(1, Math.abs(Math.tanh(a)));
-      fill = a >= 0 ? `rgba(245,147,34,${(0.12 + 0.6 * t).toFixed(2)})`
-                    : `rgba(8,119,189,${(0.12 + 0.6 * t).toFixed(2)})`;
+    const v = neuronValue(tr, n.L, n.k);
+    n.c.setAttribute("fill", v === null || v === undefined ? "#fff" : mix(v / nscale));
+    const f = forwardOf(tr, n.L), a = f && f.a ? f.a[n.k] : null;
+    const rec = n.L ? layerRecord(tr, layers[n.L].module) : null;
+    const delta = rec && rec.delta ? first(rec.delta)[n.k] : null;
+    const feature = n.L === 0 ? (DATA.feature_names || [])[n.k] : n.L === layers.length - 1 ? (DATA.class_names || [])[n.k] : null;
+    n.g.setAttribute("aria-label", T(n.L === 0 ? "input_spoken" : "neuron_spoken", {
+      layer: layerSpoken(n.L), i: n.k + 1, name: feature ? " (" + feature + ")" : "",
+      value: fmt(a), delta: fmt(delta)}));
+    if (n.c.tagName === "circle") {
+      const isTrue = layers[n.L].kind === "output" && n.k === r;
+      n.c.setAttribute("stroke-width", isTrue ? 3 : 1.2);
+      n.c.setAttribute("stroke", isTrue ? "#2b8a3e" : "#555");
     }
-    n.c.setAttribute("fill", fill);
-    n.tip.textContent = layers[n.L].kind === "input"
-      ? `x${n.k} = ${exact(a)}` : `z = ${exact(f && f.z ? f.z[n.k] : null)}, a = ${exact(a)}` +
-        (layers[n.L].kind === "output" && probs ? `, p = ${exact(probs[n.k])}` : "");
-    n.c.setAttribute("stroke-width", layers[n.L].kind === "output" && n.k === r ? 3 : 1.2);
-    n.c.setAttribute("stroke", layers[n.L].kind === "output" && n.k === r ? "#2b8a3e" : "#555");
   }
   for (const v of valueEls) {
     if (v.prob) {
       v.v.textContent = probs ? "p = " + fmt(probs[v.k]) + (v.k === r ? "  \u2190 true" : "") : "";
       continue;
     }
-    const f = forwardOf(tr, v.L);
-    v.v.textContent = f && f.a ? short(f.a[v.k]) : "";
+    const x = neuronValue(tr, v.L, v.k);
+    v.v.textContent = x === null || x === undefined ? "" : neuronMode === "a" ? short(x) : x.toPrecision(2);
+    v.v.setAttribute("fill", x !== null && Math.abs(x) / nscale > 0.6 ? "#fff" : "#212529");
   }
-  document.getElementById("net-sub").textContent =
-    "\u2014 lines: " + (edgeMode === "value" ? "weights before the update" : "gradients \u2202L/\u2202w");
+  document.getElementById("net-sub").textContent = "\u2014 " +
+    (edgeMode === "value" ? T("lines_weights") : T("lines_gradients"));
+  drawLegend();
+}
+function scaleBar(title, scale) {
+  return el("span", {class: "scale"}, el("span", {class: "t"}, title + ":"),
+    el("span", {class: "num"}, "\u2212" + scale), el("span", {class: "ramp", "aria-hidden": "true"}),
+    el("span", {class: "num"}, "+" + scale),
+    el("span", {class: "sr-only"}, T("scale_spoken", {scale: String(scale)})));
+}
+function drawLegend() {
+  const box = document.getElementById("legend");
+  box.replaceChildren(
+    scaleBar(edgeMode === "value" ? T("scale_weights") : T("scale_gradients"), scaleOf(edgeMode)),
+    scaleBar(neuronMode === "a" ? T("scale_out") : T("scale_delta"), scaleOf(neuronMode)),
+    el("span", {class: "t"}, T("scale_fixed")));
+  document.getElementById("grad-note").hidden = edgeMode !== "grad";
+}
+
+// ---------- the digits of an update that close ----------
+// "updated = value - eta x grad" is shown with d decimals, the smallest d (at least 4,
+// and at least 3 significant digits of the gradient) for which the arithmetic done
+// exactly on the shown numbers, rounded to d decimals (half to even), gives the
+// shown updated value. Exact decimal arithmetic with BigInt; the numbers are the
+// trace's, only their rounding for display is chosen here.
+function scaled(text) {  // "-0.0123" or "1.5e-7" -> {n: BigInt, e: decimals}
+  const m = /^(-?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i.exec(text);
+  let digits = (m[2] || "0") + (m[3] || ""), e = (m[3] || "").length - Number(m[4] || 0);
+  if (e < 0) { digits += "0".repeat(-e); e = 0; }
+  return {n: BigInt(m[1] + digits), e};
+}
+function roundDiv(n, by) {  // n / by, to the nearest integer, ties to even (by > 0)
+  let q = n / by, r = n % by;
+  if (r < 0n) { r += by; q -= 1n; }
+  if (2n * r > by || (2n * r === by && q % 2n !== 0n)) q += 1n;
+  return q;
+}
+function closingDigits(value, lr, grad, updated) {
+  const l = scaled(exact(lr));
+  const ag = Math.abs(grad);
+  let d = Math.max(4, ag > 0 ? Math.min(12, 2 - Math.floor(Math.log10(ag))) : 4);
+  for (; d <= 20; d++) {
+    const v = scaled(value.toFixed(d)).n, g = scaled(grad.toFixed(d)).n, u = scaled(updated.toFixed(d)).n;
+    const x = v * 10n ** BigInt(l.e) - l.n * g;  // scale 10^(d + l.e)
+    if (roundDiv(x, 10n ** BigInt(l.e)) === u) return d;
+  }
+  return null;
+}
+function updateMath(theta, L, p, lr) {
+  const dec = closingDigits(p.value, lr, p.grad, p.updated);
+  const show = (v, term) => {
+    const e = mn(dec === null ? exact(v) : v.toFixed(dec));
+    e.setAttribute("data-term", term);
+    e.setAttribute("data-exact", exact(v));
+    return e;
+  };
+  const g = show(p.grad, "grad");
+  const m = math(row(theta(), mo("\u2190"), theta(), mo("\u2212"), mi("\u03b7"),
+                     d(L(), theta()), mo("="), show(p.value, "value"), mo("\u2212"),
+                     show(lr, "lr"), mo("\u00d7"),
+                     p.grad < 0 ? row(mo("("), g, mo(")")) : g, mo("="), show(p.updated, "updated")));
+  m.setAttribute("data-arith", "update");
+  m.setAttribute("data-decimals", dec === null ? "" : String(dec));
+  return m;
+}
+
+// ---------- the backward pass ----------
+// dL/dout_i of a hidden neuron i of diagram layer L (or dL/dx_i of an input) is
+// sum_k w_ki delta_k over the next layer's neurons k: the lecture's rule for hidden
+// weights, with the trace's numbers (the weights before the update, the next
+// layer's deltas) and the trace's result.
+function backwardSum(tr, L, i) {
+  const next = DATA.linears.find((q) => q.from === L);
+  if (!next) return null;
+  const rec = layerRecord(tr, next.module);
+  if (!rec || !rec.delta || !rec.weight) return null;
+  const delta = first(rec.delta);
+  const result = L === 0 ? (rec.grad_a_prev ? first(rec.grad_a_prev)[i] : null)
+    : (() => { const own = layerRecord(tr, layers[L].module); return own && own.grad_a ? first(own.grad_a)[i] : null; })();
+  if (result === null || result === undefined) return null;
+  const lhs = () => (L === 0 ? sub(mi("x"), mn(String(i))) : sub(mi("out"), mn(String(i))));
+  const terms = [];
+  const n = rec.weight.length, shown = Math.min(n, 6);
+  for (let k = 0; k < shown; k++) {
+    if (k) terms.push(mo("+"));
+    const w = rec.weight[k][i], dk = delta[k];
+    terms.push(w < 0 ? row(mo("("), num(w), mo(")")) : num(w), mo("\u00d7"),
+               dk < 0 ? row(mo("("), num(dk), mo(")")) : num(dk));
+  }
+  if (shown < n) terms.push(mo("+"), mo("\u2026"), mtext(" (" + T("terms", {n}) + ")"));
+  const rule = math(row(d(mi("L"), lhs()), mo("="),
+    mm("munder", mo("\u2211"), mi("k")), sub(mi("w"), row(mi("k"), mn(String(i)))), sub(mi("\u03b4"), mi("k"))));
+  rule.setAttribute("alttext", "\\frac{\\partial L}{\\partial " + (L === 0 ? "x" : "out") + "_{" + i + "}} = \\sum_k w_{k" + i + "} \\delta_k");
+  const numbers = math(row(d(mi("L"), lhs()), mo("="), ...terms, mo("="), num(result)));
+  numbers.setAttribute("data-arith", "backward");
+  return {rule, numbers, result, next};
+}
+function mtext(t) { return mm("mtext", t); }
+function backwardRows(t, box, tr, L, k) {
+  const back = backwardSum(tr, L, k);
+  if (back) {
+    box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
+    box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+    t.append(el("tr", {class: "key"}, el("td", {}, L === 0 ? "\u2202L/\u2202x" : "\u2202L/\u2202out (dL/da)"),
+                el("td", {}, numSpan(back.result, "grad_a"))));
+  }
+  if (L === 0) return;
+  const rec = layerRecord(tr, layers[L].module);
+  if (!rec || !rec.delta) return;
+  const dl = first(rec.delta)[k];
+  if (!back && rec.grad_a) {
+    t.append(el("tr", {}, el("td", {}, "\u2202L/\u2202out (dL/da)"), el("td", {}, numSpan(first(rec.grad_a)[k], "grad_a"))));
+  }
+  if (rec.f_prime) {
+    const fp = first(rec.f_prime)[k], ga = first(rec.grad_a)[k];
+    t.append(el("tr", {}, el("td", {}, "f\u2032(z)"), el("td", {}, numSpan(fp, "f_prime"))));
+    const m = math(row(sub(mi("\u03b4"), mn(String(k))), mo("="), d(mi("L"), sub(mi("out"), mn(String(k)))),
+      mo("\u22c5"), mi("f"), mo("\u2032"), mo("("), sub(mi("z"), mn(String(k))), mo(")"), mo("="),
+      num(ga), mo("\u00d7"), num(fp), mo("="), num(dl)));
+    box.append(el("div", {class: "formula"}, m));
+  }
+  t.append(el("tr", {class: "key"}, el("td", {}, "\u03b4 = \u2202L/\u2202z"), el("td", {}, numSpan(dl, "delta"))));
 }
 
 // ---------- details panel ----------
@@ -467,11 +788,7 @@ function formulaFor(lin, isWeight, i, j, p) {
   const mean = nb > 1 ? math(row(d(L(), theta()), mo("="), frac(mn("1"), mn(String(nb))),
     mm("munderover", mo("\u2211"), row(mi("s"), mo("="), mn("1")), mn(String(nb))),
     d(sub(mi("L"), mi("s")), theta()), mo("="), num(p.grad))) : null;
-  const update = math(row(theta(), mo("\u2190"), theta(), mo("\u2212"), mi("\u03b7"),
-                          d(L(), theta()), mo("="), num(p.value), mo("\u2212"),
-                          num(stepLr()), mo("\u00d7"),
-                          p.grad < 0 ? row(mo("("), num(p.grad), mo(")")) : num(p.grad),
-                          mo("="), num(p.updated)));
+  const update = updateMath(theta, L, p, stepLr());
   return [rule, ...each, simple, keys.length ? values : null, mean, update].filter((x) => x);
 }
 function stepLr() { const tr = steps[current].trace; return tr.lr; }
@@ -510,7 +827,19 @@ function showParam(sel) {
        el("td", {}, numSpan(p.grad, "grad"))),
     el("tr", {}, el("td", {}, "learning rate \u03b7"), el("td", {}, numSpan(stepLr(), "lr"))),
     el("tr", {class: "key"}, el("td", {}, "updated value"), el("td", {}, numSpan(p.updated, "updated"))));
+  const rec = layerRecord(steps[current].trace, lin.module);
+  if (rec && rec.delta) {
+    t.append(el("tr", {}, el("td", {}, T("delta_of", {i: i + 1, layer: layerSpoken(lin.to)})),
+                el("td", {}, numSpan(first(rec.delta)[i], "delta"))));
+  }
   box.append(t);
+  if (layers[lin.to].kind !== "output") {  // a hidden weight: its dL/dout_i is a sum
+    const back = backwardSum(steps[current].trace, lin.to, i);
+    if (back) {
+      box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
+      box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+    }
+  }
   const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
   const si = Math.min(sampleIdx, nb - 1);
   const fr = factorRows(nb > 1 ? p.per_sample[si] : p.factors);
@@ -598,6 +927,7 @@ function showNeuron(sel) {
                          el("td", {}, numSpan(b.value, "bias"))));
     }
   }
+  backwardRows(t, box, tr, L, k);
   box.append(t);
 }
 function sup1(b, s) { return mm("msup", b, s); }
@@ -610,6 +940,13 @@ function select(sel) {
   const target = document.querySelector(q);
   if (target) target.classList.add("selected");
   refreshDetails();
+}
+function markSelected() {
+  if (!selection) return;
+  const q = selection.kind === "param" ? `[data-param="${paramKey(selection.name, selection.index)}"]`
+                                       : `[data-neuron="${selection.layer}:${selection.index}"]`;
+  const target = document.querySelector("#network " + q);
+  if (target) target.classList.add("selected");
 }
 function refreshDetails() {
   if (!selection) return;
@@ -653,29 +990,29 @@ function updateSample() {
   for (let k = 0; k < nIn; k++) {
     const n = (DATA.feature_names || [])[k] || "x" + k;
     ft.append(el("tr", {}, el("td", {}, n),
-                 raw ? el("td", {class: "r"}, numSpan(raw[k])) : null,
-                 el("td", {class: "r"}, x && x.a ? numSpan(x.a[k]) : "\u2013")));
+                 raw ? el("td", {class: "r"}, numShort(raw[k])) : null,
+                 el("td", {class: "r"}, x && x.a ? numShort(x.a[k]) : "\u2013")));
   }
   box.append(ft);
   const outs = forwardOf(tr, layers.length - 1);
   const tv = tr.target_values ? first(tr.target_values) : null;
   const pt = probs
     ? el("table", {style: "margin-top:10px"},
-         el("tr", {}, el("th", {}, "class"), el("th", {class: "r"}, "p"), el("th", {}, "")))
+         el("tr", {}, el("th", {}, "class"), el("th", {class: "r"}, "p"), el("th", {}, "p × 100 %")))
     : el("table", {style: "margin-top:10px"},
          el("tr", {}, el("th", {}, "output"), el("th", {class: "r"}, "out"),
             tv ? el("th", {class: "r"}, "target t") : null));
   if (!probs && outs && outs.a) outs.a.forEach((o, k) => {
     pt.append(el("tr", {class: k === r ? "true-class" : ""},
       el("td", {}, (names[k] || String(k)) + (k === r ? " (true)" : "") + (k === best ? " \u2190 predicted" : "")),
-      el("td", {class: "r"}, numSpan(o)), tv ? el("td", {class: "r"}, numSpan(tv[k])) : null));
+      el("td", {class: "r"}, numShort(o)), tv ? el("td", {class: "r"}, numShort(tv[k])) : null));
   });
   if (probs) probs.forEach((p, k) => {
     const bar = el("div", {class: "bar"}, el("div", {style: `width:${(100 * p).toFixed(1)}%;` +
       (k === r ? "background:var(--good)" : "")}));
     pt.append(el("tr", {class: k === r ? "true-class" : ""},
       el("td", {}, (names[k] || String(k)) + (k === r ? " (true)" : "")),
-      el("td", {class: "r"}, numSpan(p)), el("td", {style: "width:45%"}, bar)));
+      el("td", {class: "r"}, numShort(p)), el("td", {style: "width:45%"}, bar)));
   });
   box.append(pt);
   const dm = DATA.meta || {};
@@ -684,11 +1021,11 @@ function updateSample() {
     box.append(el("div", {class: "sub", id: "unscaled", style: "margin-top:8px"},
                   (dm.target || "target") + " in its own units (mean " + dm.target_mean.toPrecision(6) +
                   " + scale " + dm.target_scale.toPrecision(6) + " \u00d7 value): predicted ",
-                  numSpan(un(outs.a[0])), tv ? " \u00b7 true " : null, tv ? numSpan(un(tv[0])) : null));
+                  numShort(un(outs.a[0])), tv ? " \u00b7 true " : null, tv ? numShort(un(tv[0])) : null));
   }
   box.append(el("div", {class: "sub", style: "margin-top:8px"}, "loss of this sample ", lf.text,
-                " = ", numSpan(sampleLoss(tr)),
-                n > 1 ? el("span", {}, " \u00b7 mean over the batch ", numSpan(tr.loss)) : null));
+                " = ", numShort(sampleLoss(tr)),
+                n > 1 ? el("span", {}, " \u00b7 mean over the batch ", numShort(tr.loss)) : null));
 }
 
 // ---------- charts ----------
@@ -748,11 +1085,11 @@ function drawCharts() {
   if (hst && hst.loss && hst.loss.length) {
     const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
     const ls = [{x: ex, y: hst.loss, colour: "#5c3fb5", label: "train"}];
-    if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#f59322", dash: "4 3", label: "test"});
+    if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#a85a00", dash: "4 3", label: "test"});
     charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: "epoch"});
     if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
       const rs = [{x: ex, y: hst.r2, colour: "#5c3fb5", label: "train"}];
-      if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#f59322", dash: "4 3", label: "test"});
+      if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#a85a00", dash: "4 3", label: "test"});
       const lo = Math.max(-1, Math.min(0, ...rs.flatMap((q) => q.y)));
       charts.acc = chart("chart-acc", rs.map((q) => ({...q, y: q.y.map((v) => Math.max(v, lo))})),
                          {ymin: lo, ymax: 1, xlabel: "epoch"});
@@ -765,7 +1102,7 @@ function drawCharts() {
       document.getElementById("chart-acc").after(info);
     } else {
       const as = [{x: ex, y: hst.accuracy, colour: "#5c3fb5", label: "train"}];
-      if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#f59322", dash: "4 3", label: "test"});
+      if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#a85a00", dash: "4 3", label: "test"});
       charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: "epoch"});
     }
   } else {  // one explained step: no run to plot
@@ -793,29 +1130,41 @@ function updateCharts() {
 
 // ---------- step control ----------
 function go(i) {
+  const before = current;
   current = Math.max(0, Math.min(steps.length - 1, i));
   const s = steps[current];
   const range = document.getElementById("step");
   range.value = String(current + 1);
   document.getElementById("step-label").textContent =
-    "step " + (current + 1) + " / " + steps.length;
+    T("step_of", {k: current + 1, n: steps.length});
   document.getElementById("step-where").textContent =
-    (s.epoch ? "epoch " + s.epoch + ", " : "") + "iteration " + s.iteration +
-    " \u00b7 \u2190 \u2192 to move, space to play";
+    (s.epoch ? T("epoch_n", {n: s.epoch}) + ", " : "") + T("iteration_n", {n: s.iteration}) +
+    " \u00b7 " + T("keys_hint");
   updateNetwork();
   updateSample();
   updateCharts();
   refreshDetails();
+  if (before !== current || !document.getElementById("announce").textContent) {
+    document.getElementById("announce").textContent = T("announce", {
+      k: current + 1, n: steps.length, epoch: s.epoch || 1, iteration: s.iteration,
+      loss: fmt(s.trace.loss)});
+  }
 }
+function speed() { return Number(document.getElementById("speed").value) || 700; }
 function play() {
   const btn = document.getElementById("play");
-  if (timer) { clearInterval(timer); timer = null; btn.textContent = "\u25B6"; return; }
+  if (timer) {
+    clearInterval(timer); timer = null; btn.textContent = "\u25B6";
+    btn.setAttribute("aria-label", T("play")); btn.setAttribute("aria-pressed", "false");
+    return;
+  }
   if (current >= steps.length - 1) go(0);
   btn.textContent = "\u275A\u275A";
+  btn.setAttribute("aria-label", T("pause")); btn.setAttribute("aria-pressed", "true");
   timer = setInterval(() => {
     if (current >= steps.length - 1) { play(); return; }
     go(current + 1);
-  }, 700);
+  }, speed());
 }
 function controls() {
   const range = document.getElementById("step");
@@ -833,9 +1182,15 @@ function controls() {
   for (const r of document.querySelectorAll('input[name="edge-mode"]')) {
     r.addEventListener("change", () => { edgeMode = r.value; updateNetwork(); });
   }
+  for (const r of document.querySelectorAll('input[name="neuron-mode"]')) {
+    r.addEventListener("change", () => { neuronMode = r.value; updateNetwork(); });
+  }
+  document.getElementById("speed").addEventListener("change", () => {
+    if (timer) { play(); play(); }  // restart at the new speed
+  });
   document.addEventListener("keydown", (ev) => {
     // the slider moves itself (and fires "input"); radio buttons use arrows too
-    if (ev.target.tagName === "INPUT") return;
+    if (ev.target.tagName === "INPUT" || ev.target.tagName === "SELECT") return;
     if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { go(current + 1); ev.preventDefault(); }
     else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { go(current - 1); ev.preventDefault(); }
     else if (ev.key === "Home") { go(0); ev.preventDefault(); }
