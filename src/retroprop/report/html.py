@@ -88,7 +88,9 @@ LABELS = {
     "epoch_n": N_("epoch {n}"),
     "iteration_n": N_("iteration {n}"),
     "keys_hint": N_("← → to move, space to play"),
-    "announce": N_("Step {k} of {n}: epoch {epoch}, iteration {iteration}, loss {loss}"),
+    "announce": N_(
+        "Step {k} of {n}: epoch {epoch}, iteration {iteration}, loss {loss}"
+    ),
     # the diagram's spoken names and its scales
     "input_layer": N_("input"),
     "hidden_layer": N_("hidden layer {n}"),
