@@ -49,7 +49,7 @@ LABELS = {
     "delta_mode": N_("δ = ∂L/∂z"),
     "grad_note": N_(
         "Gradient colours: positive (blue) means the next update lowers the weight "
-        "(w ← w − η ∂L/∂w); negative (orange) raises it."
+        "(w ← w - η ∂L/∂w); negative (orange) raises it."
     ),
     "click_diagram": N_(
         "Click a neuron, a line (weight) or a small square (bias), or reach them "
