@@ -58,10 +58,11 @@ def report(
 
     Trains as `retroprop train` does (same defaults, seed and sample order), keeps
     every number of --steps iterations (`retroprop explain`'s trace, taken before
-    each real update: the first ones, or every --every Nth from --from to --to) and the loss and accuracy of every epoch (R²,
-    MAE and RMSE for a regression target, trained on the squared error as train does). Open
-    the file in any browser: click a neuron, a weight or a bias for its numbers and
-    the lecture's formulas; move through the steps with the slider or the arrow keys.
+    each real update: the first ones, or every --every Nth from --from to --to) and
+    the loss and accuracy of every epoch (R², MAE and RMSE for a regression target,
+    trained on the squared error as train does). Open the file in any browser: click
+    a neuron, a weight or a bias for its numbers and the lecture's formulas; move
+    through the steps with the slider, the arrow keys or the play button.
     """
     from retroprop.atomic import check_outputs
     from retroprop.report import record_training, write_html
