@@ -115,6 +115,7 @@ LABELS = {
     "scale_spoken": N_("orange negative, blue positive, full colour at {scale}"),
     # the backward pass in the details
     "terms": N_("{n} terms"),
+    "formula_scrolls": N_("formula (scroll it sideways)"),
     "backward_sum": N_(
         "Backward: this neuron's ∂L/∂out is the sum over the neurons k of {layer} of "
         "their weight from it times their δ_k:"

@@ -403,17 +403,20 @@ function layerTitle(l, L) {
   return l.activation ? name + ", " + l.activation : name;
 }
 // A weight's line: a cubic from neuron j to neuron i whose control points depend on
-// the target i, so two lines never share their middle point (clicking the middle of
-// a line selects that line).
+// the target i, and are never the symmetric ones (c = 0.5, whose middle is the centre,
+// the middle of every horizontal line too), so two lines do not share their middle
+// point: clicking the middle of a line selects that line.
 function edgePath(a, b, i, nOut) {
-  const x1 = a.x + R, x2 = b.x - R, c = 0.36 + 0.28 * (nOut > 1 ? i / (nOut - 1) : 0.5);
+  const x1 = a.x + R, x2 = b.x - R, c = 0.3 + 0.4 * (i + 0.37) / Math.max(1, nOut);
   const cx = x1 + c * (x2 - x1);
   return `M${x1},${a.y} C${cx},${a.y} ${cx},${b.y} ${x2},${b.y}`;
 }
+let pointer = null;  // the last pointerdown, in fractional pixels (a click's are whole)
 function svgPoint(ev) {
   const svg = document.getElementById("network");
   const pt = svg.createSVGPoint();
-  pt.x = ev.clientX; pt.y = ev.clientY;
+  const near = pointer && Math.abs(pointer.x - ev.clientX) <= 1 && Math.abs(pointer.y - ev.clientY) <= 1;
+  pt.x = near ? pointer.x : ev.clientX; pt.y = near ? pointer.y : ev.clientY;
   return pt.matrixTransform(svg.getScreenCTM().inverse());
 }
 function distance(path, p) {  // from p to the path, by sampling and refining
@@ -450,6 +453,9 @@ function pressable(node, onPress) {  // click, Enter and Space; a focusable butt
     if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); ev.stopPropagation(); onPress(ev); }
   });
 }
+document.getElementById("network").addEventListener("pointerdown", (ev) => {
+  pointer = {x: ev.clientX, y: ev.clientY};
+});
 function drawNetwork() {
   const svg = document.getElementById("network");
   const focused = document.activeElement && svg.contains(document.activeElement)
@@ -951,6 +957,14 @@ function markSelected() {
 function refreshDetails() {
   if (!selection) return;
   if (selection.kind === "param") showParam(selection); else showNeuron(selection);
+  // a formula wider than the panel scrolls: the keyboard must reach it too
+  for (const f of document.querySelectorAll("#details .formula")) {
+    if (f.scrollWidth > f.clientWidth) {
+      f.setAttribute("tabindex", "0");
+      f.setAttribute("role", "group");
+      f.setAttribute("aria-label", T("formula_scrolls"));
+    }
+  }
 }
 
 // ---------- sample panel ----------
