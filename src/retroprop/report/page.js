@@ -356,14 +356,14 @@ function layout() {
   const svg = document.getElementById("network");
   const narrow = (svg.clientWidth || 760) < 560;
   W = narrow ? 420 : 760;
-  const left = narrow ? 70 : 120, right = W - (narrow ? 80 : 150), top = 52;
+  const left = narrow ? 84 : 120, right = W - (narrow ? 92 : 150), top = 56;
   const rows = Math.max(...layers.map((l, L) => (L === 0 && heatInputs ? 0 : shownOf(L).length +
                                                   (shownOf(L).length < l.size || expanded.has(L) ? 1 : 0))));
   const gap = rows > 20 ? Math.max(9, 760 / rows) : (narrow ? 48 : 44);
   R = Math.min(narrow ? 17 : 21, 0.42 * gap);
   const heatSide = heatInputs ? Math.ceil(Math.sqrt(layers[0].size)) : 0;
   const cell = heatInputs ? Math.min(8, (narrow ? 150 : 220) / heatSide) : 0;
-  H = Math.max(narrow ? 300 : 460, top + 24 + gap * Math.max(0, rows - 1) + 2 * R,
+  H = Math.max(narrow ? 260 : 320, top + 24 + gap * Math.max(0, rows - 1) + 2 * R,
                top + 24 + cell * heatSide);
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   const bottom = H - 24;
@@ -392,15 +392,13 @@ function layout() {
   }
 }
 function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
-function layerTitle(l, L) {
-  if (l.kind === "input") return "inputs x";
+function layerTitle(l, L) {  // two lines: the layer, then its activation or softmax
+  if (l.kind === "input") return ["inputs x", ""];
   if (l.kind === "output") {
     const lf = lossOf(steps[0].trace);
-    const out = l.label || "outputs";
-    return lf.probabilities_name ? out + " + " + lf.probabilities_name : out;
+    return [l.label || "outputs", lf.probabilities_name ? "+ " + lf.probabilities_name : ""];
   }
-  const name = l.label || ("hidden layer " + L);
-  return l.activation ? name + ", " + l.activation : name;
+  return [l.label || ("hidden layer " + L), l.activation || ""];
 }
 // A weight's line: a cubic from neuron j to neuron i whose control points depend on
 // the target i, and are never the symmetric ones (c = 0.5, whose middle is the centre,
@@ -490,9 +488,12 @@ function drawNetwork() {
   layers.forEach((l, L) => {
     const head = heatInputs && L === 0 ? pos[0][0].x + (pos[0][0].cell * Math.ceil(Math.sqrt(l.size))) / 2
       : pos[L].more.x;
-    const room = Math.max(8, Math.floor((W - 200) / Math.max(1, layers.length - 1) / 6.2));
-    const title = sv("text", {x: head, y: 22, "text-anchor": "middle", class: "head"},
-                     clip(layerTitle(l, L), room));
+    const spacing = layers.length > 1 ? Math.abs(pos[layers.length - 1].more.x - pos[1].more.x) / Math.max(1, layers.length - 2) : W;
+    const room = Math.max(6, Math.floor(spacing / (W < 500 ? 8 : 7)));
+    const [top, second] = layerTitle(l, L);
+    const title = sv("text", {x: head, y: 16, "text-anchor": "middle", class: "head"},
+                     sv("tspan", {x: head, dy: 0}, clip(top, room)),
+                     sv("tspan", {x: head, dy: 14}, clip(second, room)));
     title.setAttribute("aria-hidden", "true");
     svg.append(title);
     if (heatInputs && L === 0) {
@@ -532,7 +533,7 @@ function drawNetwork() {
       if (l.kind === "input" && R >= 8) {
         const name = (DATA.feature_names || [])[k] || ("x" + k);
         gNodes.append(sv("text", {x: p.x - R - 6, y: p.y + 4, "text-anchor": "end",
-                                  class: "label", "aria-hidden": "true"}, clip(name, W < 500 ? 8 : 16)));
+                                  class: "label", "aria-hidden": "true"}, clip(name, W < 500 ? 9 : 16)));
       }
       if (l.kind === "output" && R >= 8) {
         const name = (DATA.class_names || [])[k] || ("class " + k);
@@ -618,7 +619,7 @@ function updateNetwork() {
   }
   for (const v of valueEls) {
     if (v.prob) {
-      v.v.textContent = probs ? "p = " + fmt(probs[v.k]) + (v.k === r ? "  \u2190 true" : "") : "";
+      v.v.textContent = probs ? "p = " + fmt(probs[v.k]) + (v.k === r && W > 500 ? "  \u2190 true" : "") : "";
       continue;
     }
     const x = neuronValue(tr, v.L, v.k);
