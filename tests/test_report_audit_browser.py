@@ -317,7 +317,7 @@ def test_clicking_the_middle_of_a_line_selects_it(ce):
 
 
 def test_keyboard_reaches_every_neuron_weight_and_bias(ce):
-    pg, traces = ce
+    pg, _ = ce
     pg.locator("#speed").focus()
     reached = set()
     for _ in range(14 + 37 + 10 + 12):
