@@ -450,3 +450,84 @@ def test_default_report_is_under_5_mb(tmp_path):
     r = run("report", "-o", str(out), "-q")
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size < 5_000_000
+
+
+# 4. large networks ------------------------------------------------------------------
+
+
+def big_page(path: Path, arch: list[int], n_steps: int, batch: int) -> list[dict]:
+    """A page of ``n_steps`` real updates of an ``arch`` network on random data."""
+    from retroprop.engine.network import mlp
+    from retroprop.explain import explain_step
+    from retroprop.report import render_html, write_html
+
+    rng = np.random.default_rng(0)
+    net = mlp(arch, "sigmoid", seed=0)
+    traces = []
+    for _ in range(n_steps):
+        X = rng.normal(size=(batch, arch[0]))
+        y = rng.integers(0, arch[-1], batch)
+        t = explain_step(net, X, y, lr=0.05)
+        traces.append(t)
+        net.load_state_dict(t.updated())
+    write_html(path, render_html(traces, net))
+    return [json.loads(t.to_json()) for t in traces]
+
+
+def test_784_inputs_draw_as_a_heatmap_and_wide_layers_collapse(browser, tmp_path):
+    path = tmp_path / "big.html"
+    traces = big_page(path, [784, 40, 16, 10], n_steps=2, batch=2)
+    print(f"784-40-16-10, batch 2: {path.stat().st_size / 2e6:.2f} MB a step")
+    context, pg = open_page(browser, path)
+    assert pg.locator("#network .heatmap [data-neuron]").count() == 784
+    assert pg.locator("#network circle").count() == 12 + 16 + 10  # 40 collapsed
+    pg.locator('[data-expand="1"]').click()
+    assert pg.locator('[data-neuron^="1:"]').count() == 40
+    pg.locator('[data-expand="1"]').click()
+    assert pg.locator('[data-neuron^="1:"]').count() == 12
+    # a first-layer neuron's weights: a grid like the inputs, every one clickable
+    pg.locator('[data-neuron="1:3"]').click()
+    assert pg.locator('#details .wgrid [data-param^="0.weight[3,"]').count() == 784
+    pg.locator('#details [data-param="0.weight[3,500]"]').click()
+    p = next(q for q in traces[0]["parameters"] if q["index"] == [3, 500])
+    for key in ("value", "grad", "updated"):
+        assert shown(pg, key) == p[key]
+    per_sample = p["per_sample"]
+    assert shown(pg, "factor:product") == per_sample[0]["product"]
+    # the drawn lines and biases: the stored columns give back every number exactly
+    check_updates_close(pg.evaluate(UPDATES), traces)
+    # the backward sum reads the next layer's weights from the columns
+    pg.locator('[data-neuron="2:4"]').click()
+    numbers = pg.eval_on_selector(
+        '#details [data-arith="backward"]',
+        "m => [...m.querySelectorAll('mn[data-exact]')].map(e => +e.dataset.exact)",
+    )
+    out = traces[1]["layers"][2]
+    assert numbers[:2] == [out["weight"][0][4], out["delta"][0][0]]
+    assert pg.problems == []
+    context.close()
+
+
+def test_mnist_sized_pages_stay_small(browser, tmp_path):
+    # the lecture's batch of 1: 784-16-16-10 a step in under 0.6 MB (it was 7.5 MB)
+    path = tmp_path / "mnist.html"
+    traces = big_page(path, [784, 16, 16, 10], n_steps=3, batch=1)
+    per_step = path.stat().st_size / 3
+    print(f"784-16-16-10: {per_step / 1e6:.2f} MB a step")
+    assert per_step < 0.6e6
+    context, pg = open_page(browser, path)
+    pg.locator("header").click()
+    pg.keyboard.press("End")
+    pg.locator('[data-param="2.weight[3,7]"]').dispatch_event("click")
+    p = next(
+        q
+        for q in traces[2]["parameters"]
+        if q["name"] == "2.weight" and q["index"] == [3, 7]
+    )
+    for key in ("value", "grad", "updated", "delta"):
+        if key == "delta":
+            assert shown(pg, key) == traces[2]["layers"][1]["delta"][0][3]
+        else:
+            assert shown(pg, key) == p[key]
+    assert pg.problems == []
+    context.close()

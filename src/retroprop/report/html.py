@@ -116,6 +116,10 @@ LABELS = {
     # the backward pass in the details
     "terms": N_("{n} terms"),
     "formula_scrolls": N_("formula (scroll it sideways)"),
+    "weights_grid": N_(
+        "The weights into neuron {i} from the {n} inputs, laid out as the inputs "
+        "(click one; arrow keys move):"
+    ),
     "backward_sum": N_(
         "Backward: this neuron's ∂L/∂out is the sum over the neurons k of {layer} of "
         "their weight from it times their δ_k:"
@@ -232,6 +236,92 @@ def layout_from_trace(trace: dict) -> tuple[list[dict], list[dict]]:
     return layers, linears
 
 
+COMPACT_ABOVE = 2_000
+"""Networks with more parameters than this store each step's ``parameters`` by
+columns (``compact_parameters``): the same numbers, about a quarter of the bytes."""
+
+
+def compact_parameters(trace: dict) -> dict:
+    """``trace`` with its ``parameters`` list stored as ``parameter_columns``.
+
+    One column per parameter tensor, in ``state_dict`` order: ``name``, ``shape``
+    and ``value``, ``grad``, ``updated`` as base64 of little-endian float64 (the
+    exact doubles: the page's ``String(x)`` gives back Python's ``repr``), and each
+    chain-rule factor (``factors``; ``per_sample`` when the batch has more than one
+    sample) as ``{"by": "i" | "j" | "ij", "v": base64}``: a factor that is the same
+    along a weight matrix's rows (``"j"``) or columns (``"i"``) is stored once, and
+    one equal to the gradient as ``{"same": "grad"}``. Each layer's ``weight`` and
+    ``bias`` are left out: they are the ``value`` columns. The numbers are the
+    trace's; only their layout changes. A trace whose parameters are
+    not complete tensors in row-major order, or whose factors are not all numbers,
+    is returned as it is.
+    """
+    import numpy as np
+
+    groups: dict[str, list[dict]] = {}
+    for p in trace["parameters"]:
+        groups.setdefault(p["name"], []).append(p)
+    n_samples = int(trace.get("n_samples") or 1)
+
+    def f64(values: Any) -> str:
+        import base64
+
+        return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode()
+
+    def column(values: list, shape: list[int], grad: np.ndarray) -> dict:
+        a = np.asarray(values, dtype=float).reshape(shape)
+        if np.array_equal(a.ravel(), grad, equal_nan=True):
+            return {"same": "grad"}
+        if a.ndim == 2 and np.array_equal(a, a[:1].repeat(len(a), 0), equal_nan=True):
+            return {"by": "j", "v": f64(a[0])}
+        if a.ndim == 2 and np.array_equal(
+            a, a[:, :1].repeat(a.shape[1], 1), equal_nan=True
+        ):
+            return {"by": "i", "v": f64(a[:, 0])}
+        return {"by": "ij", "v": f64(a.ravel())}
+
+    columns = []
+    for name, ps in groups.items():
+        shape = [max(p["index"][d] for p in ps) + 1 for d in range(len(ps[0]["index"]))]
+        if [list(i) for i in np.ndindex(*shape)] != [p["index"] for p in ps]:
+            return trace
+        keys = list(ps[0]["factors"])
+        samples = [ps[0].get("per_sample") or []][0]
+        if any(
+            not isinstance(v, float | int) or isinstance(v, bool)
+            for p in ps
+            for f in [
+                p["factors"],
+                *((p.get("per_sample") or []) if n_samples > 1 else []),
+            ]
+            for v in f.values()
+        ) or any(list(f) != keys for p in ps for f in [p["factors"], *samples]):
+            return trace
+        col = {"name": name, "shape": shape}
+        for key in ("value", "grad", "updated"):
+            col[key] = f64([p[key] for p in ps])
+        grad = np.asarray([p["grad"] for p in ps], dtype=float)
+        col["factors"] = {
+            k: column([p["factors"][k] for p in ps], shape, grad) for k in keys
+        }
+        if n_samples > 1:
+            col["per_sample"] = [
+                {
+                    k: column([p["per_sample"][s][k] for p in ps], shape, grad)
+                    for k in keys
+                }
+                for s in range(n_samples)
+            ]
+        columns.append(col)
+    out = {k: v for k, v in trace.items() if k != "parameters"}
+    out["parameter_columns"] = columns
+    out["layers"] = [
+        {k: v for k, v in rec.items() if k not in ("weight", "bias")}
+        for rec in trace["layers"]
+    ]
+    return out
+
+
 def render_html(
     traces: Sequence[Any],
     net: Sequential | None = None,
@@ -291,6 +381,7 @@ def render_html(
         raise ConfigError(
             f"{len(feature_names)} feature names for a network with {n_in} inputs"
         )
+    big = len(traces[0]["parameters"]) > COMPACT_ABOVE
     data = {
         "title": title,
         "meta": meta or {},
@@ -298,7 +389,10 @@ def render_html(
         "feature_names": list(feature_names) if feature_names is not None else None,
         "layers": layers,
         "linears": linears,
-        "steps": [{**dict(s), "trace": t} for s, t in zip(steps, traces)],
+        "steps": [
+            {**dict(s), "trace": compact_parameters(t) if big else t}
+            for s, t in zip(steps, traces)
+        ],
         "history": history,
         "labels": {key: _(text) for key, text in LABELS.items()},
     }

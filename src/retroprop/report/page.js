@@ -198,6 +198,7 @@ function short(v) {  // inside a circle: two decimals
 function pct(v) { return (100 * v).toFixed(1) + "%"; }
 function colourOf(v) { return v >= 0 ? "var(--pos)" : "var(--neg)"; }
 let sampleIdx = 0;  // which sample of a batch the diagram shows
+let allFeatures = false;  // the sample panel lists every input of a wide input layer
 function first(v) {  // the shown sample's row of a batch-first array
   if (!(Array.isArray(v) && Array.isArray(v[0]))) return v;
   return v[Math.min(sampleIdx, v.length - 1)];
@@ -206,11 +207,52 @@ function first(v) {  // the shown sample's row of a batch-first array
 // ---------- reading the trace ----------
 const paramCache = new Map();
 function paramKey(name, index) { return name + "[" + index.join(",") + "]"; }
+// A large network's step stores its parameters by columns (html.py's
+// compact_parameters): base64 float64 arrays, decoded once, read one entry at a time.
+function f64(b64) {
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+  return new Float64Array(bytes.buffer);
+}
+function decoded(holder, key) {
+  if (typeof holder[key] === "string") holder[key] = f64(holder[key]);
+  return holder[key];
+}
+function fromColumn(col, index) {
+  const [rows, cols] = col.shape;
+  const f = col.shape.length === 2 ? index[0] * cols + index[1] : index[0];
+  if (index.some((v, d) => v < 0 || v >= col.shape[d])) return undefined;
+  const pick = (c) => {
+    if (c.same) return decoded(col, c.same)[f];
+    const v = decoded(c, "v"); return c.by === "i" ? v[index[0]] : c.by === "j" ? v[index[1]] : v[f]; };
+  const factors = {};
+  for (const [k, c] of Object.entries(col.factors)) factors[k] = pick(c);
+  const p = {name: col.name, index, value: decoded(col, "value")[f], grad: decoded(col, "grad")[f],
+             updated: decoded(col, "updated")[f], factors};
+  if (col.per_sample) {
+    p.per_sample = col.per_sample.map((s) => {
+      const o = {};
+      for (const [k, c] of Object.entries(s)) o[k] = pick(c);
+      return o;
+    });
+  }
+  void rows;
+  return p;
+}
 function params(i) {
   if (!paramCache.has(i)) {
-    const m = new Map();
-    for (const p of steps[i].trace.parameters) m.set(paramKey(p.name, p.index), p);
-    paramCache.set(i, m);
+    const tr = steps[i].trace;
+    if (tr.parameters) {
+      const m = new Map();
+      for (const p of tr.parameters) m.set(paramKey(p.name, p.index), p);
+      paramCache.set(i, m);
+    } else {
+      const cols = new Map((tr.parameter_columns || []).map((c) => [c.name, c]));
+      paramCache.set(i, {get(key) {
+        const at = key.lastIndexOf("["), col = cols.get(key.slice(0, at));
+        return col ? fromColumn(col, key.slice(at + 1, -1).split(",").map(Number)) : undefined;
+      }});
+    }
   }
   return paramCache.get(i);
 }
@@ -318,8 +360,10 @@ function* flat(v) {  // every number of a nested array
 function* stepNumbers(what) {
   for (const s of steps) {
     const tr = s.trace;
-    if (what === "value" || what === "grad") {
+    if ((what === "value" || what === "grad") && tr.parameters) {
       for (const p of tr.parameters) yield p[what];
+    } else if (what === "value" || what === "grad") {
+      for (const c of tr.parameter_columns) yield* decoded(c, what);
     } else if (what === "a") {
       yield* flat(tr.input);
       for (const r of tr.layers || []) yield* flat(r.a);
@@ -701,17 +745,17 @@ function backwardSum(tr, L, i) {
   const next = DATA.linears.find((q) => q.from === L);
   if (!next) return null;
   const rec = layerRecord(tr, next.module);
-  if (!rec || !rec.delta || !rec.weight) return null;
+  if (!rec || !rec.delta) return null;
   const delta = first(rec.delta);
   const result = L === 0 ? (rec.grad_a_prev ? first(rec.grad_a_prev)[i] : null)
     : (() => { const own = layerRecord(tr, layers[L].module); return own && own.grad_a ? first(own.grad_a)[i] : null; })();
   if (result === null || result === undefined) return null;
   const lhs = () => (L === 0 ? sub(mi("x"), mn(String(i))) : sub(mi("out"), mn(String(i))));
   const terms = [];
-  const n = rec.weight.length, shown = Math.min(n, 6);
+  const n = next.out, shown = Math.min(n, 6);
   for (let k = 0; k < shown; k++) {
     if (k) terms.push(mo("+"));
-    const w = rec.weight[k][i], dk = delta[k];
+    const w = param(current, next.weight, [k, i]).value, dk = delta[k];  // before the update
     terms.push(w < 0 ? row(mo("("), num(w), mo(")")) : num(w), mo("\u00d7"),
                dk < 0 ? row(mo("("), num(dk), mo(")")) : num(dk));
   }
@@ -857,6 +901,33 @@ function showParam(sel) {
     box.append(el("table", {class: "kv"}, ...fr));
   }
 }
+// A first-layer neuron of a network whose inputs are a heatmap: its weights from
+// every input as the same grid, each cell a weight to click (arrow keys move).
+function weightGrid(i) {
+  const lin = DATA.linears[0], n = lin.in, side = Math.ceil(Math.sqrt(n)), c = 10;
+  const scale = scaleOf("value");
+  const svg = sv("svg", {viewBox: `0 0 ${side * c} ${Math.ceil(n / side) * c}`, class: "wgrid",
+                         role: "group", "aria-label": T("weights_grid", {i, n})});
+  for (let j = 0; j < n; j++) {
+    const p = param(current, lin.weight, [i, j]);
+    const g = sv("g", {"data-param": `${lin.weight}[${i},${j}]`, class: "cell",
+                       "aria-label": T("weight_spoken", {from: layerSpoken(0), j: j + 1, to: layerSpoken(1),
+                                                          i: i + 1, value: fmt(p.value), grad: fmt(p.grad)})},
+                 sv("rect", {x: c * (j % side), y: c * Math.floor(j / side), width: c, height: c,
+                             fill: mix(p.value / scale)}));
+    pressable(g, () => select({kind: "param", name: lin.weight, index: [i, j]}));
+    g.setAttribute("tabindex", j === 0 ? "0" : "-1");
+    g.addEventListener("keydown", (ev) => {
+      const mv = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: side, ArrowUp: -side}[ev.key];
+      if (mv === undefined) return;
+      ev.preventDefault(); ev.stopPropagation();
+      const to = svg.querySelector(`[data-param="${lin.weight}[${i},${Math.max(0, Math.min(n - 1, j + mv))}]"]`);
+      g.setAttribute("tabindex", "-1"); to.setAttribute("tabindex", "0"); to.focus();
+    });
+    svg.append(g);
+  }
+  return el("div", {class: "sub"}, T("weights_grid", {i, n}), svg);
+}
 function neuronName(L, k) {
   const l = layers[L];
   if (l.kind === "input") return (DATA.feature_names || [])[k] || "input " + k;
@@ -935,6 +1006,7 @@ function showNeuron(sel) {
     }
   }
   backwardRows(t, box, tr, L, k);
+  if (L === 1 && heatInputs) box.append(weightGrid(k));
   box.append(t);
 }
 function sup1(b, s) { return mm("msup", b, s); }
@@ -1001,14 +1073,20 @@ function updateSample() {
   const ft = el("table", {}, el("tr", {}, el("th", {}, "feature"),
                                 raw ? el("th", {class: "r"}, "raw") : null,
                                 el("th", {class: "r"}, "x (standardised)")));
-  const nIn = layers[0].size;
-  for (let k = 0; k < nIn; k++) {
+  const nIn = layers[0].size, listed = nIn > 32 && !allFeatures ? 16 : nIn;
+  for (let k = 0; k < listed; k++) {
     const n = (DATA.feature_names || [])[k] || "x" + k;
     ft.append(el("tr", {}, el("td", {}, n),
                  raw ? el("td", {class: "r"}, numShort(raw[k])) : null,
                  el("td", {class: "r"}, x && x.a ? numShort(x.a[k]) : "\u2013")));
   }
   box.append(ft);
+  if (nIn > 32) {  // 784 pixels: the first 16, the rest on demand (and in the heatmap)
+    const more = el("button", {class: "pick", "aria-expanded": allFeatures ? "true" : "false"},
+                    allFeatures ? T("collapse") : T("expand", {n: nIn - listed}));
+    more.addEventListener("click", () => { allFeatures = !allFeatures; updateSample(); });
+    box.append(more);
+  }
   const outs = forwardOf(tr, layers.length - 1);
   const tv = tr.target_values ? first(tr.target_values) : null;
   const pt = probs
