@@ -536,7 +536,7 @@ function drawNetwork() {
     const room = Math.max(6, Math.floor(spacing / (W < 500 ? 8 : 7)));
     const [top, second] = layerTitle(l, L);
     const title = sv("text", {x: head, y: 16, "text-anchor": "middle", class: "head"},
-                     sv("tspan", {x: head, dy: 0}, clip(top, room)),
+                     sv("tspan", {x: head, dy: 0}, clip(top, room) + (second ? " " : "")),
                      sv("tspan", {x: head, dy: 14}, clip(second, room)));
     title.setAttribute("aria-hidden", "true");
     svg.append(title);
