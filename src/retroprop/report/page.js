@@ -880,7 +880,7 @@ function showParam(sel) {
     el("tr", {class: "key"}, el("td", {}, "updated value"), el("td", {}, numSpan(p.updated, "updated"))));
   const rec = layerRecord(steps[current].trace, lin.module);
   if (rec && rec.delta) {
-    t.append(el("tr", {}, el("td", {}, T("delta_of", {i: i + 1, layer: layerSpoken(lin.to)})),
+    t.append(el("tr", {}, el("td", {}, T("delta_of", {i, layer: layerSpoken(lin.to)})),
                 el("td", {}, numSpan(first(rec.delta)[i], "delta"))));
   }
   box.append(t);
