@@ -286,18 +286,17 @@ def compact_parameters(trace: dict) -> dict:
         if [list(i) for i in np.ndindex(*shape)] != [p["index"] for p in ps]:
             return trace
         keys = list(ps[0]["factors"])
-        samples = [ps[0].get("per_sample") or []][0]
         if any(
-            not isinstance(v, float | int) or isinstance(v, bool)
+            list(f) != keys
+            or any(
+                not isinstance(v, float | int) or isinstance(v, bool)
+                for v in f.values()
+            )
             for p in ps
-            for f in [
-                p["factors"],
-                *((p.get("per_sample") or []) if n_samples > 1 else []),
-            ]
-            for v in f.values()
-        ) or any(list(f) != keys for p in ps for f in [p["factors"], *samples]):
+            for f in [p["factors"], *(p.get("per_sample") or [])]
+        ):
             return trace
-        col = {"name": name, "shape": shape}
+        col: dict[str, Any] = {"name": name, "shape": shape}
         for key in ("value", "grad", "updated"):
             col[key] = f64([p[key] for p in ps])
         grad = np.asarray([p["grad"] for p in ps], dtype=float)
