@@ -195,8 +195,6 @@ function short(v) {  // inside a circle: two decimals
   if (v === null || v === undefined) return "";
   return Math.abs(v) < 100 ? v.toFixed(2) : v.toExponential(0);
 }
-function pct(v) { return (100 * v).toFixed(1) + "%"; }
-function colourOf(v) { return v >= 0 ? "var(--pos)" : "var(--neg)"; }
 let sampleIdx = 0;  // which sample of a batch the diagram shows
 let allFeatures = false;  // the sample panel lists every input of a wide input layer
 function first(v) {  // the shown sample's row of a batch-first array
@@ -219,8 +217,7 @@ function decoded(holder, key) {
   return holder[key];
 }
 function fromColumn(col, index) {
-  const [rows, cols] = col.shape;
-  const f = col.shape.length === 2 ? index[0] * cols + index[1] : index[0];
+  const f = col.shape.length === 2 ? index[0] * col.shape[1] + index[1] : index[0];
   if (index.some((v, d) => v < 0 || v >= col.shape[d])) return undefined;
   const pick = (c) => {
     if (c.same) return decoded(col, c.same)[f];
@@ -236,7 +233,6 @@ function fromColumn(col, index) {
       return o;
     });
   }
-  void rows;
   return p;
 }
 function params(i) {
@@ -442,7 +438,8 @@ function layerTitle(l, L) {  // two lines: the layer, then its activation or sof
     const lf = lossOf(steps[0].trace);
     return [l.label || "outputs", lf.probabilities_name ? "+ " + lf.probabilities_name : ""];
   }
-  return [l.label || ("hidden layer " + L), l.activation || ""];
+  const name = l.label || ("hidden layer " + L);
+  return l.activation ? [name + ",", l.activation] : [name, ""];
 }
 // A weight's line: a cubic from neuron j to neuron i whose control points depend on
 // the target i, and are never the symmetric ones (c = 0.5, whose middle is the centre,
