@@ -664,7 +664,11 @@ function updateNetwork() {
       continue;
     }
     const x = neuronValue(tr, v.L, v.k);
-    v.v.textContent = x === null || x === undefined ? "" : neuronMode === "a" ? short(x) : x.toPrecision(2);
+    // inside a circle: two decimals, or a gradient's two significant digits
+    const text = x === null || x === undefined ? "" : neuronMode === "a" ? short(x)
+      : Math.abs(x) >= 0.01 || x === 0 ? x.toPrecision(2) : x.toExponential(1).replace("e-", "e\u2212");
+    v.v.textContent = text;
+    v.v.style.fontSize = text.length > 5 ? "8.5px" : "";
     v.v.setAttribute("fill", x !== null && Math.abs(x) / nscale > 0.6 ? "#fff" : "#212529");
   }
   document.getElementById("net-sub").textContent = "\u2014 " +
