@@ -130,6 +130,39 @@ LABELS = {
 the page's data: the page shows them as given, and keeps its English without them."""
 
 
+PHRASES = (
+    N_("value before the update"),
+    N_("learning rate η"),
+    N_("updated value"),
+    N_("Chain-rule factors (from the trace)"),
+    N_("z (pre-activation)"),
+    N_("input x (standardised)"),
+    N_("raw value"),
+    N_("true class r"),
+    N_("mean loss of the batch"),
+    N_("training row"),
+    N_("true class"),
+    N_("predicted"),
+    N_("right"),
+    N_("wrong"),
+    N_("feature"),
+    N_("raw"),
+    N_("x (standardised)"),
+    N_("class"),
+    N_("loss of this sample"),
+    N_("epoch"),
+    N_("iteration"),
+    N_("inputs x"),
+    N_("No such parameter in this step."),
+    N_("data:"),
+    N_("network:"),
+    N_("batch size"),
+    N_("seed"),
+)
+"""Words the page's script writes as they are in English; ``LABELS["phrases"]`` maps
+each to the language in use."""
+
+
 def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
     """The diagram's layers and connections, read from the network's modules.
 
@@ -393,7 +426,10 @@ def render_html(
             for s, t in zip(steps, traces)
         ],
         "history": history,
-        "labels": {key: _(text) for key, text in LABELS.items()},
+        "labels": {
+            **{key: _(text) for key, text in LABELS.items()},
+            "phrases": {text: _(text) for text in PHRASES},
+        },
     }
     return fill_template(data, title)
 

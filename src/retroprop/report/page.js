@@ -11,6 +11,8 @@ for (const el of document.querySelectorAll("[data-label-aria]")) {
   const text = LBL[el.dataset.labelAria];
   if (text) el.setAttribute("aria-label", text);
 }
+// an English phrase of the page in the page's language (LABELS["phrases"])
+function P(text) { return (LBL.phrases || {})[text] || text; }
 // a text of the page's language with {name} slots filled
 function T(key, values) {
   let s = key in LBL ? LBL[key] : key;
@@ -315,13 +317,13 @@ function header() {
   document.getElementById("title").firstChild.textContent = DATA.title || "retroprop";
   const meta = document.getElementById("meta");
   const bits = [];
-  if (m.data) bits.push("data: " + m.data);
-  bits.push("network: " + layers.map((l) => l.size).join("\u2013") +
+  if (m.data) bits.push(P("data:") + " " + m.data);
+  bits.push(P("network:") + " " + layers.map((l) => l.size).join("\u2013") +
             (m.activation && layers.length > 2 ? " (" + m.activation + ")" : ""));
   if (m.lr !== undefined) bits.push("\u03b7 = " + m.lr);
-  if (m.batch_size !== undefined) bits.push("batch size " + m.batch_size);
+  if (m.batch_size !== undefined) bits.push(P("batch size") + " " + m.batch_size);
   if (m.epochs !== undefined) bits.push(m.epochs + " epochs");
-  if (m.seed !== undefined) bits.push("seed " + m.seed);
+  if (m.seed !== undefined) bits.push(P("seed") + " " + m.seed);
   if (m.weights) bits.push(m.weights);
   if (m.task === "regression") bits.push("regression of " + m.target + " (standardised on train)");
   for (const b of bits) meta.append(el("span", {}, b));
@@ -433,7 +435,7 @@ function layout() {
 }
 function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
 function layerTitle(l, L) {  // two lines: the layer, then its activation or softmax
-  if (l.kind === "input") return ["inputs x", ""];
+  if (l.kind === "input") return [P("inputs x"), ""];
   if (l.kind === "output") {
     const lf = lossOf(steps[0].trace);
     return [l.label || "outputs", lf.probabilities_name ? "+ " + lf.probabilities_name : ""];
@@ -863,7 +865,7 @@ function showParam(sel) {
   const p = param(current, sel.name, sel.index);
   const lin = layerOfParam(sel.name);
   box.replaceChildren();
-  if (!p || !lin) { box.append(el("div", {class: "empty"}, "No such parameter in this step.")); return; }
+  if (!p || !lin) { box.append(el("div", {class: "empty"}, P("No such parameter in this step."))); return; }
   const isW = sel.index.length === 2;
   const i = sel.index[0], j = sel.index[1];
   const where = isW
@@ -874,11 +876,11 @@ function showParam(sel) {
              el("div", {class: "sub"}, where + " \u2014 step " + steps[current].iteration));
   for (const f of formulaFor(lin, isW, i, j, p)) box.append(el("div", {class: "formula"}, f));
   const t = el("table", {class: "kv"},
-    el("tr", {}, el("td", {}, "value before the update"), el("td", {}, numSpan(p.value, "value"))),
+    el("tr", {}, el("td", {}, P("value before the update")), el("td", {}, numSpan(p.value, "value"))),
     el("tr", {class: "key"}, el("td", {}, "gradient \u2202L/\u2202" + (isW ? "w" : "b")),
        el("td", {}, numSpan(p.grad, "grad"))),
-    el("tr", {}, el("td", {}, "learning rate \u03b7"), el("td", {}, numSpan(stepLr(), "lr"))),
-    el("tr", {class: "key"}, el("td", {}, "updated value"), el("td", {}, numSpan(p.updated, "updated"))));
+    el("tr", {}, el("td", {}, P("learning rate \u03b7")), el("td", {}, numSpan(stepLr(), "lr"))),
+    el("tr", {class: "key"}, el("td", {}, P("updated value")), el("td", {}, numSpan(p.updated, "updated"))));
   const rec = layerRecord(steps[current].trace, lin.module);
   if (rec && rec.delta) {
     t.append(el("tr", {}, el("td", {}, T("delta_of", {i, layer: layerSpoken(lin.to)})),
@@ -898,7 +900,7 @@ function showParam(sel) {
   if (fr.length) {
     box.append(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
       ? `Chain-rule factors of sample ${si + 1} of ${nb} (the gradient is the mean of the products)`
-      : "Chain-rule factors (from the trace)"));
+      : P("Chain-rule factors (from the trace)")));
     box.append(el("table", {class: "kv"}, ...fr));
   }
 }
@@ -949,10 +951,10 @@ function showNeuron(sel) {
     box.append(el("div", {class: "formula"}, math(row(sub(mi("x"), mn(String(k))), mo("="),
       frac(row(mi("raw"), mo("\u2212"), mi("mean")), mi("std")), mo("="),
       num(f && f.a ? f.a[k] : null)))));
-    t.append(el("tr", {class: "key"}, el("td", {}, "input x (standardised)"),
+    t.append(el("tr", {class: "key"}, el("td", {}, P("input x (standardised)")),
                 el("td", {}, numSpan(f && f.a ? f.a[k] : null, "a"))));
     const raw = steps[current].x_raw;
-    if (raw) t.append(el("tr", {}, el("td", {}, "raw value"), el("td", {}, numSpan(first(raw)[k], "raw"))));
+    if (raw) t.append(el("tr", {}, el("td", {}, P("raw value")), el("td", {}, numSpan(first(raw)[k], "raw"))));
   } else {
     const z = f && f.z ? f.z[k] : null, a = f && f.a ? f.a[k] : null;
     const lin = DATA.linears.find((q) => q.to === L);
@@ -964,7 +966,7 @@ function showNeuron(sel) {
                      sup1(mi("out"), row(mo("("), mi("l"), mo("\u2212"), mn("1"), mo(")"))),
                      mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z));
     box.append(el("div", {class: "formula"}, math(zrow)));
-    t.append(el("tr", {}, el("td", {}, out && !l.activation ? "out (= z)" : "z (pre-activation)"),
+    t.append(el("tr", {}, el("td", {}, out && !l.activation ? "out (= z)" : P("z (pre-activation)")),
                 el("td", {}, numSpan(z, "z"))));
     if (l.activation) {
       const as = "out";  // the lecture's out_j^(l), hidden or output
@@ -989,7 +991,7 @@ function showNeuron(sel) {
       box.append(el("div", {class: "formula"}, lm));
       if (probs) t.append(el("tr", {class: "key"}, el("td", {}, "probability p (" + lf.name + ")"),
                              el("td", {}, numSpan(probs[k], "p"))));
-      if (r !== null) t.append(el("tr", {}, el("td", {}, "true class r"),
+      if (r !== null) t.append(el("tr", {}, el("td", {}, P("true class r")),
                                   el("td", {}, (DATA.class_names || [])[r] || String(r))));
       const tv = tr.target_values ? first(tr.target_values) : null;
       if (tv) t.append(el("tr", {}, el("td", {}, "target t"), el("td", {}, numSpan(tv[k], "t"))));
@@ -997,7 +999,7 @@ function showNeuron(sel) {
       if (pred !== null) t.append(el("tr", {}, el("td", {}, "predicted class (" + (lf.prediction_text || "argmax") + ")"),
                                      el("td", {}, (DATA.class_names || [])[pred] || String(pred))));
       t.append(el("tr", {}, el("td", {}, "loss " + lf.text), el("td", {}, numSpan(sampleLoss(tr), "loss"))));
-      if (batchSize(tr) > 1) t.append(el("tr", {}, el("td", {}, "mean loss of the batch"),
+      if (batchSize(tr) > 1) t.append(el("tr", {}, el("td", {}, P("mean loss of the batch")),
                                          el("td", {}, numSpan(tr.loss, "batch-loss"))));
     }
     if (lin && lin.bias) {
@@ -1051,13 +1053,13 @@ function updateSample() {
   box.replaceChildren();
   const names = DATA.class_names || [];
   const best = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);
-  const row0 = s.batch ? "training row " + (s.batch.length > 1 ? s.batch[Math.min(sampleIdx, s.batch.length - 1)] : s.batch[0]) + " \u00b7 " : "";
+  const row0 = s.batch ? P("training row") + " " + (s.batch.length > 1 ? s.batch[Math.min(sampleIdx, s.batch.length - 1)] : s.batch[0]) + " \u00b7 " : "";
   const head = r !== null
-    ? el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + "true class ",
+    ? el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + P("true class") + " ",
          el("b", {}, names[r] || String(r)),
-         best !== null ? " \u00b7 predicted " : null,
+         best !== null ? " \u00b7 " + P("predicted") + " " : null,
          best !== null ? el("b", {}, names[best] || String(best)) : null,
-         best !== null ? el("span", {class: "tag" + (best === r ? "" : " wrong")}, best === r ? "right" : "wrong") : null)
+         best !== null ? el("span", {class: "tag" + (best === r ? "" : " wrong")}, best === r ? P("right") : P("wrong")) : null)
     : el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + "targets: values (" + lf.name + ")");
   box.append(head);
   const n = batchSize(tr);
@@ -1071,9 +1073,9 @@ function updateSample() {
     }
     box.append(pick);
   }
-  const ft = el("table", {}, el("tr", {}, el("th", {}, "feature"),
-                                raw ? el("th", {class: "r"}, "raw") : null,
-                                el("th", {class: "r"}, "x (standardised)")));
+  const ft = el("table", {}, el("tr", {}, el("th", {}, P("feature")),
+                                raw ? el("th", {class: "r"}, P("raw")) : null,
+                                el("th", {class: "r"}, P("x (standardised)"))));
   const nIn = layers[0].size, listed = nIn > 32 && !allFeatures ? 16 : nIn;
   for (let k = 0; k < listed; k++) {
     const n = (DATA.feature_names || [])[k] || "x" + k;
@@ -1092,7 +1094,7 @@ function updateSample() {
   const tv = tr.target_values ? first(tr.target_values) : null;
   const pt = probs
     ? el("table", {style: "margin-top:10px"},
-         el("tr", {}, el("th", {}, "class"), el("th", {class: "r"}, "p"), el("th", {}, "p × 100 %")))
+         el("tr", {}, el("th", {}, P("class")), el("th", {class: "r"}, "p"), el("th", {}, "p × 100 %")))
     : el("table", {style: "margin-top:10px"},
          el("tr", {}, el("th", {}, "output"), el("th", {class: "r"}, "out"),
             tv ? el("th", {class: "r"}, "target t") : null));
@@ -1117,7 +1119,7 @@ function updateSample() {
                   " + scale " + dm.target_scale.toPrecision(6) + " \u00d7 value): predicted ",
                   numShort(un(outs.a[0])), tv ? " \u00b7 true " : null, tv ? numShort(un(tv[0])) : null));
   }
-  box.append(el("div", {class: "sub", style: "margin-top:8px"}, "loss of this sample ", lf.text,
+  box.append(el("div", {class: "sub", style: "margin-top:8px"}, P("loss of this sample") + " ", lf.text,
                 " = ", numShort(sampleLoss(tr)),
                 n > 1 ? el("span", {}, " \u00b7 mean over the batch ", numShort(tr.loss)) : null));
 }
@@ -1174,19 +1176,19 @@ let charts = {};
 function drawCharts() {
   const stepX = steps.map((s) => s.iteration), stepY = steps.map((s) => s.trace.loss);
   charts.steps = chart("chart-steps", [{x: stepX, y: stepY, bars: true, colour: "#5c3fb5"}],
-                       {ymin: 0, xlabel: "iteration", pad: 0.5});
+                       {ymin: 0, xlabel: P("iteration"), pad: 0.5});
   const hst = DATA.history;
   if (hst && hst.loss && hst.loss.length) {
     const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
     const ls = [{x: ex, y: hst.loss, colour: "#5c3fb5", label: "train"}];
     if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#a85a00", dash: "4 3", label: "test"});
-    charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: "epoch"});
+    charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: P("epoch")});
     if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
       const rs = [{x: ex, y: hst.r2, colour: "#5c3fb5", label: "train"}];
       if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#a85a00", dash: "4 3", label: "test"});
       const lo = Math.max(-1, Math.min(0, ...rs.flatMap((q) => q.y)));
       charts.acc = chart("chart-acc", rs.map((q) => ({...q, y: q.y.map((v) => Math.max(v, lo))})),
-                         {ymin: lo, ymax: 1, xlabel: "epoch"});
+                         {ymin: lo, ymax: 1, xlabel: P("epoch")});
       const last = (a) => a && a.length ? a[a.length - 1] : null;
       const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
                          ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
@@ -1197,7 +1199,7 @@ function drawCharts() {
     } else {
       const as = [{x: ex, y: hst.accuracy, colour: "#5c3fb5", label: "train"}];
       if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#a85a00", dash: "4 3", label: "test"});
-      charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: "epoch"});
+      charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: P("epoch")});
     }
   } else {  // one explained step: no run to plot
     document.getElementById("curves-card").style.display = "none";
