@@ -272,3 +272,48 @@ def test_cli_report_refuses_a_trace_that_is_not_the_training_step(
     assert rec.recorder.max_mismatch != 0.0
     if np.isnan(error):
         assert np.isnan(rec.recorder.max_mismatch)
+
+
+def test_compact_parameters_keep_every_number():
+    import base64
+
+    from retroprop.report.html import compact_parameters
+
+    split = prepare_data()
+    net = build_network(split, (5,), "tanh")
+    t = json.loads(
+        explain_step(net, split.X_train[:3], split.y_train[:3], lr=0.1).to_json()
+    )
+    c = compact_parameters(t)
+    assert "parameters" not in c
+    cols = {col["name"]: col for col in c["parameter_columns"]}
+
+    def f64(text):
+        return np.frombuffer(base64.b64decode(text), dtype="<f8")
+
+    def pick(col, index):
+        if col.get("same"):
+            return f64(cols[p["name"]][col["same"]])[
+                np.ravel_multi_index(index, cols[p["name"]]["shape"])
+            ]
+        v = f64(col["v"])
+        if col["by"] == "i":
+            return v[index[0]]
+        if col["by"] == "j":
+            return v[index[1]]
+        return v[np.ravel_multi_index(index, cols[p["name"]]["shape"])]
+
+    bys = set()
+    for p in t["parameters"]:
+        col = cols[p["name"]]
+        flat = np.ravel_multi_index(p["index"], col["shape"])
+        for key in ("value", "grad", "updated"):
+            assert f64(col[key])[flat] == p[key]  # the same double, bit for bit
+        for k, v in p["factors"].items():
+            assert pick(col["factors"][k], p["index"]) == v
+            bys.add(col["factors"][k].get("by", "same"))
+        for s, sample in enumerate(p["per_sample"]):
+            for k, v in sample.items():
+                assert pick(col["per_sample"][s][k], p["index"]) == v
+    assert {"i", "j"} <= bys  # factors of one neuron (i) or one input (j) stored once
+    assert all("weight" not in rec for rec in c["layers"])  # they are the values

@@ -665,6 +665,53 @@ def dtype_option(f: F) -> F:
     )(f)
 
 
+def recording_options(f: F) -> F:
+    """``--steps``, ``--every``, ``--from``, ``--to``: which iterations ``retroprop
+    report`` records in full (``record_training``'s ``steps``, ``every``, ``start``,
+    ``stop``)."""
+    return _apply(
+        f,
+        [
+            click.option(
+                "--steps",
+                type=Count(
+                    1, 1000, why="each recorded step keeps every number of the step"
+                ),
+                default=20,
+                show_default=True,
+                help="How many iterations to record in full (every number), at most.",
+            ),
+            click.option(
+                "--every",
+                type=Count(1, why="1 records each iteration"),
+                default=1,
+                show_default=True,
+                metavar="N",
+                help="Record every Nth iteration (with --steps 20 --every 50: "
+                "iterations 1, 51, 101, ...).",
+            ),
+            click.option(
+                "--from",
+                "start",
+                type=Count(1, why="iterations count from 1"),
+                default=1,
+                show_default=True,
+                metavar="K",
+                help="The first iteration to record.",
+            ),
+            click.option(
+                "--to",
+                "stop",
+                type=Count(1, why="iterations count from 1"),
+                default=None,
+                metavar="M",
+                help="The last iteration that may be recorded (default: until --steps "
+                "are recorded or the run ends).",
+            ),
+        ],
+    )
+
+
 def quiet_option(f: F) -> F:
     """``--quiet``/``-q``: no progress bar."""
     return click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)

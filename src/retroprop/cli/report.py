@@ -11,6 +11,7 @@ from retroprop.cli.options import (
     network_options,
     output_path,
     quiet_option,
+    recording_options,
     training_options,
 )
 from retroprop.cli.progress import ProgressBar
@@ -22,13 +23,7 @@ from retroprop.i18n import _, ngettext
 @data_options
 @network_options(init=False)
 @training_options
-@click.option(
-    "--steps",
-    type=click.IntRange(1, 1000),
-    default=20,
-    show_default=True,
-    help="Iterations recorded in full (every number), from the first.",
-)
+@recording_options
 @click.option(
     "--output",
     "-o",
@@ -52,6 +47,9 @@ def report(
     epochs: int,
     batch_size: int | None,
     steps: int,
+    every: int,
+    start: int,
+    stop: int | None,
     output: str,
     title: str | None,
     quiet: bool,
@@ -59,11 +57,12 @@ def report(
     """Write an interactive HTML report of training, one page that works offline.
 
     Trains as `retroprop train` does (same defaults, seed and sample order), keeps
-    every number of the first --steps iterations (`retroprop explain`'s trace,
-    taken before each real update) and the loss and accuracy of every epoch (R²,
-    MAE and RMSE for a regression target, trained on the squared error as train does). Open
-    the file in any browser: click a neuron, a weight or a bias for its numbers and
-    the lecture's formulas; move through the steps with the slider or the arrow keys.
+    every number of --steps iterations (`retroprop explain`'s trace, taken before
+    each real update: the first ones, or every --every Nth from --from to --to) and
+    the loss and accuracy of every epoch (R², MAE and RMSE for a regression target,
+    trained on the squared error as train does). Open the file in any browser: click
+    a neuron, a weight or a bias for its numbers and the lecture's formulas; move
+    through the steps with the slider, the arrow keys or the play button.
     """
     from retroprop.atomic import check_outputs
     from retroprop.report import record_training, write_html
@@ -81,6 +80,9 @@ def report(
             epochs=epochs,
             batch_size=batch_size,
             steps=steps,
+            every=every,
+            start=start,
+            stop=stop,
             callbacks=[bar.epochs(epochs)],
         )
     mismatch = rec.recorder.max_mismatch

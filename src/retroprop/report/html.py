@@ -28,18 +28,37 @@ from retroprop.jsondata import plain
 TEMPLATE = "template.html"
 """The page template, a package data file next to this module."""
 
+SCRIPTS = ("colours.js", "page.js")
+"""The page's code, inlined in this order (package data files next to this module)."""
+
+STYLE = "page.css"
+"""The page's look, inlined."""
+
 _DATA_SLOT = "__RETROPROP_DATA__"
 _TITLE_SLOT = "__RETROPROP_TITLE__"
+_CSS_SLOT = "__RETROPROP_CSS__"
+_JS_SLOT = "__RETROPROP_JS__"
 
 LABELS = {
     "network": N_("The network at this step"),
-    "positive": N_("positive"),
-    "negative": N_("negative"),
-    "line_width": N_("line width: |value|"),
     "colour_by": N_("colour lines by:"),
     "weight": N_("weight"),
     "gradient": N_("gradient"),
-    "click_diagram": N_("Click a neuron, a line (weight) or a small square (bias)."),
+    "colour_neurons": N_("colour neurons by:"),
+    "output_out": N_("output out"),
+    "delta_mode": N_("δ = ∂L/∂z"),
+    "grad_note": N_(
+        "Gradient colours: positive (blue) means the next update lowers the weight "
+        "(w ← w - η ∂L/∂w); negative (orange) raises it."
+    ),
+    "click_diagram": N_(
+        "Click a neuron, a line (weight) or a small square (bias), or reach them "
+        "with Tab and press Enter."
+    ),
+    "network_aria": N_(
+        "the network: Tab to a neuron, a weight or a bias and press Enter for its "
+        "numbers"
+    ),
     "details": N_("Details"),
     "click_details": N_("Click a neuron, a weight or a bias in the diagram."),
     "sample": N_("The sample of this step"),
@@ -52,13 +71,96 @@ LABELS = {
     "test": N_("test"),
     "footer": N_(
         "Made by retroprop. Every number on this page is a number of the recorded "
-        "traces or of the run's history; hover a number for its full value. Formulas "
+        "traces or of the run's history; the details show each one in full. Formulas "
         'after the lecture "Retropropagação" by Paulo Ricardo Lisboa de Almeida '
         "(CC BY 4.0)."
     ),
+    # the step controls
+    "steps_nav": N_("steps"),
+    "first_step": N_("first step (Home)"),
+    "prev_step": N_("previous step (←)"),
+    "next_step": N_("next step (→)"),
+    "play": N_("play (space)"),
+    "pause": N_("pause (space)"),
+    "step": N_("step"),
+    "speed": N_("speed"),
+    "step_of": N_("step {k} / {n}"),
+    "epoch_n": N_("epoch {n}"),
+    "iteration_n": N_("iteration {n}"),
+    "keys_hint": N_("← → to move, space to play"),
+    "announce": N_(
+        "Step {k} of {n}: epoch {epoch}, iteration {iteration}, loss {loss}"
+    ),
+    # the diagram's spoken names and its scales
+    "input_layer": N_("input"),
+    "hidden_layer": N_("hidden layer {n}"),
+    "output_layer": N_("output layer"),
+    "weight_spoken": N_(
+        "weight from {from} neuron {j} to {to} neuron {i}: value {value}, "
+        "gradient {grad}"
+    ),
+    "bias_spoken": N_("bias of {layer} neuron {i}: value {value}, gradient {grad}"),
+    "input_spoken": N_("{layer} {i}{name}: x {value}"),
+    "neuron_spoken": N_("{layer} neuron {i}{name}: output out {value}, δ {delta}"),
+    "heatmap_aria": N_("the {n} inputs as a heatmap: arrow keys move, Enter shows one"),
+    "expand": N_("+{n} more"),
+    "collapse": N_("show fewer"),
+    "lines_weights": N_("lines: weights before the update"),
+    "lines_gradients": N_("lines: gradients ∂L/∂w"),
+    "scale_weights": N_("weights and biases"),
+    "scale_gradients": N_("gradients"),
+    "scale_out": N_("neuron output out"),
+    "scale_delta": N_("neuron δ = ∂L/∂z"),
+    "scale_fixed": N_("(the same scales on every step)"),
+    "scale_spoken": N_("orange negative, blue positive, full colour at {scale}"),
+    # the backward pass in the details
+    "terms": N_("{n} terms"),
+    "formula_scrolls": N_("formula (scroll it sideways)"),
+    "weights_grid": N_(
+        "The weights into neuron {i} from the {n} inputs, laid out as the inputs "
+        "(click one; arrow keys move):"
+    ),
+    "backward_sum": N_(
+        "Backward: this neuron's ∂L/∂out is the sum over the neurons k of {layer} of "
+        "their weight from it times their δ_k:"
+    ),
+    "delta_of": N_("δ = ∂L/∂z of neuron {i} of {layer}"),
 }
 """The page's fixed texts (``data-label`` in the template), in the language in use in
 the page's data: the page shows them as given, and keeps its English without them."""
+
+
+PHRASES = (
+    N_("value before the update"),
+    N_("learning rate η"),
+    N_("updated value"),
+    N_("Chain-rule factors (from the trace)"),
+    N_("z (pre-activation)"),
+    N_("input x (standardised)"),
+    N_("raw value"),
+    N_("true class r"),
+    N_("mean loss of the batch"),
+    N_("training row"),
+    N_("true class"),
+    N_("predicted"),
+    N_("right"),
+    N_("wrong"),
+    N_("feature"),
+    N_("raw"),
+    N_("x (standardised)"),
+    N_("class"),
+    N_("loss of this sample"),
+    N_("epoch"),
+    N_("iteration"),
+    N_("inputs x"),
+    N_("No such parameter in this step."),
+    N_("data:"),
+    N_("network:"),
+    N_("batch size"),
+    N_("seed"),
+)
+"""Words the page's script writes as they are in English; ``LABELS["phrases"]`` maps
+each to the language in use."""
 
 
 def network_layout(net: Sequential) -> tuple[list[dict], list[dict]]:
@@ -167,6 +269,91 @@ def layout_from_trace(trace: dict) -> tuple[list[dict], list[dict]]:
     return layers, linears
 
 
+COMPACT_ABOVE = 2_000
+"""Networks with more parameters than this store each step's ``parameters`` by
+columns (``compact_parameters``): the same numbers, about a quarter of the bytes."""
+
+
+def compact_parameters(trace: dict) -> dict:
+    """``trace`` with its ``parameters`` list stored as ``parameter_columns``.
+
+    One column per parameter tensor, in ``state_dict`` order: ``name``, ``shape``
+    and ``value``, ``grad``, ``updated`` as base64 of little-endian float64 (the
+    exact doubles: the page's ``String(x)`` gives back Python's ``repr``), and each
+    chain-rule factor (``factors``; ``per_sample`` when the batch has more than one
+    sample) as ``{"by": "i" | "j" | "ij", "v": base64}``: a factor that is the same
+    along a weight matrix's rows (``"j"``) or columns (``"i"``) is stored once, and
+    one equal to the gradient as ``{"same": "grad"}``. Each layer's ``weight`` and
+    ``bias`` are left out: they are the ``value`` columns. The numbers are the
+    trace's; only their layout changes. A trace whose parameters are
+    not complete tensors in row-major order, or whose factors are not all numbers,
+    is returned as it is.
+    """
+    import numpy as np
+
+    groups: dict[str, list[dict]] = {}
+    for p in trace["parameters"]:
+        groups.setdefault(p["name"], []).append(p)
+    n_samples = int(trace.get("n_samples") or 1)
+
+    def f64(values: Any) -> str:
+        import base64
+
+        return base64.b64encode(np.asarray(values, dtype="<f8").tobytes()).decode()
+
+    def column(values: list, shape: list[int], grad: np.ndarray) -> dict:
+        a = np.asarray(values, dtype=float).reshape(shape)
+        if np.array_equal(a.ravel(), grad, equal_nan=True):
+            return {"same": "grad"}
+        if a.ndim == 2 and np.array_equal(a, a[:1].repeat(len(a), 0), equal_nan=True):
+            return {"by": "j", "v": f64(a[0])}
+        if a.ndim == 2 and np.array_equal(
+            a, a[:, :1].repeat(a.shape[1], 1), equal_nan=True
+        ):
+            return {"by": "i", "v": f64(a[:, 0])}
+        return {"by": "ij", "v": f64(a.ravel())}
+
+    columns = []
+    for name, ps in groups.items():
+        shape = [max(p["index"][d] for p in ps) + 1 for d in range(len(ps[0]["index"]))]
+        if [list(i) for i in np.ndindex(*shape)] != [p["index"] for p in ps]:
+            return trace
+        keys = list(ps[0]["factors"])
+        if any(
+            list(f) != keys
+            or any(
+                not isinstance(v, float | int) or isinstance(v, bool)
+                for v in f.values()
+            )
+            for p in ps
+            for f in [p["factors"], *(p.get("per_sample") or [])]
+        ):
+            return trace
+        col: dict[str, Any] = {"name": name, "shape": shape}
+        for key in ("value", "grad", "updated"):
+            col[key] = f64([p[key] for p in ps])
+        grad = np.asarray([p["grad"] for p in ps], dtype=float)
+        col["factors"] = {
+            k: column([p["factors"][k] for p in ps], shape, grad) for k in keys
+        }
+        if n_samples > 1:
+            col["per_sample"] = [
+                {
+                    k: column([p["per_sample"][s][k] for p in ps], shape, grad)
+                    for k in keys
+                }
+                for s in range(n_samples)
+            ]
+        columns.append(col)
+    out = {k: v for k, v in trace.items() if k != "parameters"}
+    out["parameter_columns"] = columns
+    out["layers"] = [
+        {k: v for k, v in rec.items() if k not in ("weight", "bias")}
+        for rec in trace["layers"]
+    ]
+    return out
+
+
 def render_html(
     traces: Sequence[Any],
     net: Sequential | None = None,
@@ -226,6 +413,7 @@ def render_html(
         raise ConfigError(
             f"{len(feature_names)} feature names for a network with {n_in} inputs"
         )
+    big = len(traces[0]["parameters"]) > COMPACT_ABOVE
     data = {
         "title": title,
         "meta": meta or {},
@@ -233,9 +421,15 @@ def render_html(
         "feature_names": list(feature_names) if feature_names is not None else None,
         "layers": layers,
         "linears": linears,
-        "steps": [{**dict(s), "trace": t} for s, t in zip(steps, traces)],
+        "steps": [
+            {**dict(s), "trace": compact_parameters(t) if big else t}
+            for s, t in zip(steps, traces)
+        ],
         "history": history,
-        "labels": {key: _(text) for key, text in LABELS.items()},
+        "labels": {
+            **{key: _(text) for key, text in LABELS.items()},
+            "phrases": {text: _(text) for text in PHRASES},
+        },
     }
     return fill_template(data, title)
 
@@ -283,7 +477,12 @@ def trace_html(trace: Any, title: str | None = None) -> str:
 
 def fill_template(data: dict, title: str) -> str:
     """Put ``data`` (as JSON) and ``title`` into the template."""
-    template = resources.files("retroprop.report").joinpath(TEMPLATE).read_text("utf-8")
+    here = resources.files("retroprop.report")
+    template = here.joinpath(TEMPLATE).read_text("utf-8")
+    script = "\n".join(here.joinpath(name).read_text("utf-8") for name in SCRIPTS)
+    template = template.replace(
+        _CSS_SLOT, here.joinpath(STYLE).read_text("utf-8"), 1
+    ).replace(_JS_SLOT, script, 1)
     # the page's language (pt-BR in Portuguese): screen readers and hyphenation
     template = template.replace('<html lang="en">', f'<html lang="{html_lang()}">', 1)
     return template.replace(_TITLE_SLOT, html.escape(title)).replace(

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 class RecordSteps(Callback):
-    """Keeps an ``explain_step`` trace of each of the first ``steps`` iterations.
+    """Keeps an ``explain_step`` trace of ``steps`` iterations: ``start``,
+    ``start + every``, ``start + 2 every``, ... up to ``stop`` (all 1-based).
 
     Parameters
     ----------
@@ -37,7 +38,14 @@ class RecordSteps(Callback):
     lr : float
         The learning rate given to ``train`` (plain SGD).
     steps : int
-        How many iterations to record, from the first.
+        How many iterations to record at most.
+    loss : str
+    every : int
+        Record every ``every``-th iteration (1: each one).
+    start : int
+        The first iteration recorded.
+    stop : int or None
+        The last iteration that may be recorded (None: no limit but ``steps``).
 
     Attributes
     ----------
@@ -61,16 +69,30 @@ class RecordSteps(Callback):
         lr: float,
         steps: int,
         loss: str = "cross_entropy",
+        *,
+        every: int = 1,
+        start: int = 1,
+        stop: int | None = None,
     ):
         self.X, self.y, self.lr, self.steps, self.loss = X, y, lr, steps, loss
+        self.every, self.start, self.stop = every, start, stop
         self.traces: list = []
         self.iterations: list[int] = []
         self.epochs: list[int] = []
         self.batches: list[list[int]] = []
         self.max_mismatch = 0.0
 
+    def wanted(self, iteration: int) -> bool:
+        """Whether ``iteration`` (1-based) is one to record."""
+        return (
+            len(self.traces) < self.steps
+            and iteration >= self.start
+            and (self.stop is None or iteration <= self.stop)
+            and (iteration - self.start) % self.every == 0
+        )
+
     def on_iteration_begin(self, state: TrainState) -> None:
-        if state.iteration > self.steps:
+        if not self.wanted(state.iteration):
             return
         from retroprop.explain import explain_step
 
@@ -297,6 +319,9 @@ def record_training(
     epochs: int = LECTURE["epochs"],
     batch_size: int | None = LECTURE["batch_size"],
     steps: int = 20,
+    every: int = 1,
+    start: int = 1,
+    stop: int | None = None,
     callbacks: Iterable[Callback] = (),
 ) -> Recording:
     """Train as ``retroprop train`` does, tracing the first ``steps`` iterations.
@@ -320,9 +345,11 @@ def record_training(
     epochs : int
     batch_size : int or None
     steps : int
-        Iterations to trace, from the first (at most the run's iterations). A page
-        estimated above ``MAX_REPORT_BYTES`` is refused before training
-        (``ConfigError`` naming how many steps fit).
+        Iterations to trace at most. A page estimated above ``MAX_REPORT_BYTES`` is
+        refused before training (``ConfigError`` naming how many steps fit).
+    every, start, stop : int
+        Which iterations: ``start``, ``start + every``, ... up to ``stop`` (1-based,
+        ``stop`` None: until ``steps`` are recorded or the run ends).
     callbacks : iterable of Callback
         More callbacks for ``train`` (e.g. a progress bar).
 
@@ -339,17 +366,31 @@ def record_training(
     )
     from retroprop.train import train
 
-    if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    for name, value in (("steps", steps), ("every", every), ("start", start)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    if stop is not None and (not isinstance(stop, (int, np.integer)) or stop < start):
+        raise ConfigError(
+            f"stop (--to) must be an iteration at or after start (--from, {start}), "
+            f"got {stop!r}"
+        )
     split = prepare_data(data, target, test_size=test_size, seed=seed)
     raw = prepare_data(data, target, test_size=test_size, seed=seed, standardize=False)
     net = build_network(split, tuple(hidden), activation, seed=seed)
     n = len(split.y_train)
+    iterations = epochs * _iterations_per_epoch(n, batch_size)
+    if start > iterations:
+        raise ConfigError(
+            f"start (--from) is iteration {start} but the run makes {iterations} iterations "
+            f"({epochs} epochs of {_iterations_per_epoch(n, batch_size)}); give a "
+            f"start of at most {iterations} or more epochs"
+        )
+    last = iterations if stop is None else min(stop, iterations)
     _check_report_size(
         net,
         min(n, batch_size or n),
-        steps,
-        epochs * _iterations_per_epoch(n, batch_size),
+        min(steps, (last - start) // every + 1),
+        iterations,
     )
     loss = training_loss(split)
     y_train, y_test = split.y_train, split.y_test
@@ -368,7 +409,16 @@ def record_training(
     initial.update(
         zip(("val_loss", "val_accuracy"), evaluate(net, split.X_test, y_test, loss))
     )
-    recorder = RecordSteps(split.X_train, y_train, lr, steps, loss=loss)
+    recorder = RecordSteps(
+        split.X_train,
+        y_train,
+        lr,
+        steps,
+        loss=loss,
+        every=every,
+        start=start,
+        stop=stop,
+    )
     history = train(
         net,
         split.X_train,
@@ -388,6 +438,8 @@ def record_training(
         "seed": seed,
         "activation": activation,
         "hidden": list(hidden),
+        "every": every,
+        "start": start,
     }
     return Recording(
         recorder, history, initial, net, split, settings, raw.X_train, regression

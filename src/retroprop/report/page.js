@@ -1,0 +1,1308 @@
+"use strict";
+(function () {
+const DATA = JSON.parse(document.getElementById("retroprop-data").textContent);
+// The page's fixed texts in the report's language: Python puts them in DATA.labels.
+const LBL = DATA.labels || {};
+for (const el of document.querySelectorAll("[data-label]")) {
+  const text = LBL[el.dataset.label];
+  if (text) el.textContent = text;
+}
+for (const el of document.querySelectorAll("[data-label-aria]")) {
+  const text = LBL[el.dataset.labelAria];
+  if (text) el.setAttribute("aria-label", text);
+}
+// an English phrase of the page in the page's language (LABELS["phrases"])
+function P(text) { return (LBL.phrases || {})[text] || text; }
+// a text of the page's language with {name} slots filled
+function T(key, values) {
+  let s = key in LBL ? LBL[key] : key;
+  for (const [k, v] of Object.entries(values || {})) s = s.split("{" + k + "}").join(String(v));
+  return s;
+}
+const SVG = "http://www.w3.org/2000/svg";
+const MML = "http://www.w3.org/1998/Math/MathML";
+const steps = DATA.steps;
+const layers = DATA.layers;
+let current = 0;
+let selection = null;  // {kind: "param", name, index} or {kind: "neuron", layer, index}
+let edgeMode = "value";
+let timer = null;
+
+// ---------- small helpers ----------
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+}
+function sv(tag, attrs, ...kids) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+}
+function mm(tag, ...kids) {
+  const e = document.createElementNS(MML, tag);
+  for (const k of kids) {
+    if (k == null) continue;
+    e.append(typeof k === "string" ? k : k);
+  }
+  return e;
+}
+// MathML shorthands: identifiers, operators, numbers, sub/superscripts, fractions
+const mi = (t) => mm("mi", t);
+const mo = (t) => mm("mo", t);
+const mn = (t) => mm("mn", t);
+const row = (...k) => mm("mrow", ...k);
+const sub = (b, s) => mm("msub", b, s);
+const subsup = (b, s, p) => mm("msubsup", b, s, p);
+const frac = (a, b) => mm("mfrac", a, b);
+const d = (top, bot) => frac(row(mi("\u2202"), top), row(mi("\u2202"), bot));
+function num(v) {  // a trace number inside a formula (its full value in the tables)
+  const e = mn(fmt(v));
+  e.setAttribute("data-exact", exact(v));
+  return e;
+}
+function math(...k) {
+  const m = mm("math", ...k);
+  m.setAttribute("display", "block");
+  return m;
+}
+
+// A small LaTeX reader for the formulas the trace carries (the activation's and the
+// loss's own): letters, numbers, operators, {groups}, ^ and _, \frac, \text,
+// \operatorname, Greek letters and a few symbols. What it does not know it shows
+// as text, never as an error.
+const TEX_SYMBOLS = {
+  alpha: "\u03b1", beta: "\u03b2", gamma: "\u03b3", delta: "\u03b4", epsilon: "\u03b5",
+  eta: "\u03b7", theta: "\u03b8", lambda: "\u03bb", mu: "\u03bc", pi: "\u03c0",
+  rho: "\u03c1", sigma: "\u03c3", tau: "\u03c4", phi: "\u03c6", omega: "\u03c9",
+  Delta: "\u0394", Sigma: "\u03a3", Phi: "\u03a6", partial: "\u2202", infty: "\u221e",
+};
+const TEX_OPERATORS = {
+  cdot: "\u22c5", times: "\u00d7", ge: "\u2265", geq: "\u2265", le: "\u2264",
+  leq: "\u2264", ne: "\u2260", neq: "\u2260", pm: "\u00b1", leftarrow: "\u2190",
+  to: "\u2192", rightarrow: "\u2192", sum: "\u2211", prod: "\u220f", approx: "\u2248",
+  lvert: "|", rvert: "|", vert: "|", mid: "|",
+};
+const TEX_FUNCTIONS = new Set(["ln", "log", "exp", "tanh", "sinh", "cosh", "sin", "cos",
+  "tan", "max", "min", "arg", "sgn", "erf"]);
+function tex(src) {
+  let k = 0;
+  function atom() {  // one item, or null at the end of a group
+    while (k < src.length && src[k] === " ") k++;
+    if (k >= src.length) return null;
+    const c = src[k];
+    if (c === "}") return null;
+    if (c === "{") { k++; const g = seq(); k++; return g; }
+    if (c === "\\") {
+      k++;
+      const m = /^[A-Za-z]+/.exec(src.slice(k));
+      if (!m) { const ch = src[k++] || ""; return ch === "," || ch === " " || ch === ";" ? mm("mspace", null) : mo(ch); }
+      const name = m[0];
+      k += name.length;
+      if (name === "frac") { const a = atom(), b = atom(); return frac(a || row(), b || row()); }
+      if (name === "text" || name === "mathrm") { const t = rawGroup(); return mm("mtext", t); }
+      if (name === "operatorname") { const t = rawGroup(); const e = mi(t); e.setAttribute("mathvariant", "normal"); return e; }
+      if (name === "left" || name === "right") return atom();
+      if (name in TEX_SYMBOLS) return mi(TEX_SYMBOLS[name]);
+      if (name in TEX_OPERATORS) return mo(TEX_OPERATORS[name]);
+      if (TEX_FUNCTIONS.has(name)) { const e = mi(name); e.setAttribute("mathvariant", "normal"); return e; }
+      return mm("mtext", "\\" + name);
+    }
+    const number = /^[0-9]+(\.[0-9]+)?|^\.[0-9]+/.exec(src.slice(k));
+    if (number) { k += number[0].length; return mn(number[0]); }
+    k++;
+    if (/[A-Za-z]/.test(c)) return mi(c);
+    if (c === "-") return mo("\u2212");
+    if (c === "'") return mo("\u2032");
+    return mo(c);
+  }
+  function rawGroup() {  // the text of {...}, as is
+    while (src[k] === " ") k++;
+    if (src[k] !== "{") return "";
+    const end = src.indexOf("}", k);
+    const t = src.slice(k + 1, end < 0 ? src.length : end);
+    k = end < 0 ? src.length : end + 1;
+    return t;
+  }
+  function seq() {
+    const items = [];
+    for (;;) {
+      while (k < src.length && src[k] === " ") k++;
+      if (k >= src.length || src[k] === "}") break;
+      if (src[k] === "^" || src[k] === "_") {
+        const base = items.pop() || row();
+        let sb = null, sp = null;
+        while (src[k] === "^" || src[k] === "_") {
+          const which = src[k++];
+          const arg = atom() || row();
+          if (which === "_") sb = arg; else sp = arg;
+        }
+        items.push(sb && sp ? subsup(base, sb, sp) : sb ? sub(base, sb) : mm("msup", base, sp));
+        continue;
+      }
+      const a = atom();
+      if (a === null) { k++; continue; }
+      items.push(a);
+    }
+    return row(...items);
+  }
+  try { return seq(); } catch (e) { return mm("mtext", src); }
+}
+// A formula in i and j (the trace's formulas are per neuron) written for neuron
+// i = I and input j = J: each i or j inside a subscript becomes the number.
+function indexTex(latex, I, J) {
+  return latex.replace(/_(\{[^{}]*\}|[A-Za-z])/g, (all, s) => {
+    const body = s[0] === "{" ? s.slice(1, -1) : s;
+    const parts = [...body].map((c) => (c === "i" && I !== undefined ? String(I)
+                                        : c === "j" && J !== undefined ? String(J) : c));
+    if (parts.join("") === body) return all;
+    return "_{" + (parts.length > 1 ? parts.join(",") : parts[0]) + "}";
+  });
+}
+function lhsOf(latex) {  // "A = B" -> "A"
+  const n = latex.indexOf("=");
+  return n < 0 ? latex : latex.slice(0, n);
+}
+function texMath(latex) {  // the LaTeX stays on the element, for copying and tests
+  const m = math(tex(latex));
+  m.setAttribute("alttext", latex);
+  return m;
+}
+
+function exact(v) {  // shortest round-trip text: Python's float() reads back the same double
+  return v === null || v === undefined ? "" : String(v);
+}
+function fmt(v) {
+  if (v === null || v === undefined) return "\u2013";
+  if (typeof v !== "number") return String(v);
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a === 1) return String(v);
+  if (a >= 1e-3 && a < 1e4) return v.toFixed(4);
+  return v.toExponential(3);
+}
+function numSpan(v, field) {  // the full value, shown (no hover needed)
+  const attrs = {class: "num", "data-exact": exact(v)};
+  if (field) attrs["data-field"] = field;
+  return el("span", attrs, exact(v) || "\u2013");
+}
+function numShort(v) {  // a rounded number with its full value in data-exact
+  return el("span", {class: "num", "data-exact": exact(v)}, fmt(v));
+}
+function short(v) {  // inside a circle: two decimals
+  if (v === null || v === undefined) return "";
+  return Math.abs(v) < 100 ? v.toFixed(2) : v.toExponential(0);
+}
+let sampleIdx = 0;  // which sample of a batch the diagram shows
+let allFeatures = false;  // the sample panel lists every input of a wide input layer
+function first(v) {  // the shown sample's row of a batch-first array
+  if (!(Array.isArray(v) && Array.isArray(v[0]))) return v;
+  return v[Math.min(sampleIdx, v.length - 1)];
+}
+
+// ---------- reading the trace ----------
+const paramCache = new Map();
+function paramKey(name, index) { return name + "[" + index.join(",") + "]"; }
+// A large network's step stores its parameters by columns (html.py's
+// compact_parameters): base64 float64 arrays, decoded once, read one entry at a time.
+function f64(b64) {
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+  return new Float64Array(bytes.buffer);
+}
+function decoded(holder, key) {
+  if (typeof holder[key] === "string") holder[key] = f64(holder[key]);
+  return holder[key];
+}
+function fromColumn(col, index) {
+  const f = col.shape.length === 2 ? index[0] * col.shape[1] + index[1] : index[0];
+  if (index.some((v, d) => v < 0 || v >= col.shape[d])) return undefined;
+  const pick = (c) => {
+    if (c.same) return decoded(col, c.same)[f];
+    const v = decoded(c, "v"); return c.by === "i" ? v[index[0]] : c.by === "j" ? v[index[1]] : v[f]; };
+  const factors = {};
+  for (const [k, c] of Object.entries(col.factors)) factors[k] = pick(c);
+  const p = {name: col.name, index, value: decoded(col, "value")[f], grad: decoded(col, "grad")[f],
+             updated: decoded(col, "updated")[f], factors};
+  if (col.per_sample) {
+    p.per_sample = col.per_sample.map((s) => {
+      const o = {};
+      for (const [k, c] of Object.entries(s)) o[k] = pick(c);
+      return o;
+    });
+  }
+  return p;
+}
+function params(i) {
+  if (!paramCache.has(i)) {
+    const tr = steps[i].trace;
+    if (tr.parameters) {
+      const m = new Map();
+      for (const p of tr.parameters) m.set(paramKey(p.name, p.index), p);
+      paramCache.set(i, m);
+    } else {
+      const cols = new Map((tr.parameter_columns || []).map((c) => [c.name, c]));
+      paramCache.set(i, {get(key) {
+        const at = key.lastIndexOf("["), col = cols.get(key.slice(0, at));
+        return col ? fromColumn(col, key.slice(at + 1, -1).split(",").map(Number)) : undefined;
+      }});
+    }
+  }
+  return paramCache.get(i);
+}
+function param(i, name, index) { return params(i).get(paramKey(name, index)); }
+function targetOf(tr) {
+  const t = tr.target;
+  return Array.isArray(t) ? t[Math.min(sampleIdx, t.length - 1)] : t;
+}
+function batchSize(tr) { return Array.isArray(tr.target) ? tr.target.length : 1; }
+function sampleLoss(tr) {  // the loss L of the shown sample
+  const l = tr.loss_per_sample;
+  return Array.isArray(l) ? l[Math.min(sampleIdx, l.length - 1)] : tr.loss;
+}
+function probsOf(tr) { return first(tr.probabilities); }
+// the loss's own description (Loss.describe()); older traces: cross-entropy
+function lossOf(tr) {
+  if (tr.loss_formulas && tr.loss_formulas.text) return tr.loss_formulas;
+  return {name: tr.loss_function, text: "L", latex: "L", factors: [],
+          probabilities_name: tr.probabilities ? "softmax" : null, outputs:
+          tr.probabilities ? "probabilities" : "values",
+          target: tr.probabilities ? "class" : "values"};
+}
+function predictionOf(tr) {  // the predicted class of the shown sample, or null
+  const p = tr.prediction;
+  if (Array.isArray(p)) return p[Math.min(sampleIdx, p.length - 1)];
+  const probs = probsOf(tr);
+  if (!probs) return null;
+  let best = 0;
+  probs.forEach((v, k) => { if (v > probs[best]) best = k; });
+  return best;
+}
+function classOf(tr) {  // the shown sample's true class, or null for value targets
+  const r = targetOf(tr);
+  return typeof r === "number" ? r : null;
+}
+// the trace's record of a diagram layer's Linear (its formulas and factors)
+function layerRecord(tr, module) {
+  return (tr.layers || []).find((r) => r && r.name === String(module)) || null;
+}
+// forward values of the diagram's layer L (0 = inputs): {z, a} arrays or null
+function forwardOf(tr, L) {
+  const lay = tr.layers;
+  if (!Array.isArray(lay)) return null;
+  if (L === 0) {
+    const x = tr.input !== undefined ? tr.input : (tr.x !== undefined ? tr.x : null);
+    return x === null ? null : {a: first(x), z: null};
+  }
+  const spec = layers[L];
+  let rec = lay.find((r) => r && (r.module === spec.module || r.linear === spec.module ||
+                                  r.name === String(spec.module)));
+  if (!rec) rec = lay[L - 1];
+  if (!rec) return null;
+  const z = first(rec.z !== undefined ? rec.z : rec.pre_activation);
+  let a = first(rec.a !== undefined ? rec.a : rec.activation);
+  if (a === undefined || a === null) a = z;
+  return {z: z, a: a};
+}
+
+// ---------- header ----------
+function header() {
+  const m = DATA.meta || {};
+  const lf = lossOf(steps[0].trace);
+  document.getElementById("loss-formula").append(math(tex(lf.latex)));
+  document.getElementById("title").firstChild.textContent = DATA.title || "retroprop";
+  const meta = document.getElementById("meta");
+  const bits = [];
+  if (m.data) bits.push(P("data:") + " " + m.data);
+  bits.push(P("network:") + " " + layers.map((l) => l.size).join("\u2013") +
+            (m.activation && layers.length > 2 ? " (" + m.activation + ")" : ""));
+  if (m.lr !== undefined) bits.push("\u03b7 = " + m.lr);
+  if (m.batch_size !== undefined) bits.push(P("batch size") + " " + m.batch_size);
+  if (m.epochs !== undefined) bits.push(m.epochs + " epochs");
+  if (m.seed !== undefined) bits.push(P("seed") + " " + m.seed);
+  if (m.weights) bits.push(m.weights);
+  if (m.task === "regression") bits.push("regression of " + m.target + " (standardised on train)");
+  for (const b of bits) meta.append(el("span", {}, b));
+}
+
+// ---------- the network diagram ----------
+// TensorFlow Playground's convention: orange negative, blue positive, grey near 0.
+// Every colour scale is fixed over all recorded steps (niceScale of the largest
+// |number| of any step), so shrinking gradients show as fading lines.
+const MAX_SHOWN = 16;   // a layer wider than this collapses to its first COLLAPSED
+const COLLAPSED = 12;
+const HEAT = 64;        // more inputs than this: the input layer is a heatmap
+const heatInputs = layers[0].size > HEAT;
+const expanded = new Set();
+let neuronMode = "a";
+let W = 760, H = 500, R = 21;
+let pos = [];   // pos[L][k] = {x, y} for the drawn neurons
+let neuronEls = [], edgeEls = [], biasEls = [], valueEls = [];
+function shownOf(L) {
+  const n = layers[L].size;
+  if (n <= MAX_SHOWN || expanded.has(L)) return [...Array(n).keys()];
+  return [...Array(COLLAPSED).keys()];
+}
+function maxAbs(values) {
+  let m = 0;
+  for (const v of values) if (typeof v === "number" && isFinite(v) && Math.abs(v) > m) m = Math.abs(v);
+  return m;
+}
+function* flat(v) {  // every number of a nested array
+  if (Array.isArray(v)) { for (const x of v) yield* flat(x); } else yield v;
+}
+function* stepNumbers(what) {
+  for (const s of steps) {
+    const tr = s.trace;
+    if ((what === "value" || what === "grad") && tr.parameters) {
+      for (const p of tr.parameters) yield p[what];
+    } else if (what === "value" || what === "grad") {
+      for (const c of tr.parameter_columns) yield* decoded(c, what);
+    } else if (what === "a") {
+      yield* flat(tr.input);
+      for (const r of tr.layers || []) yield* flat(r.a);
+    } else {  // delta, and dL/dx at the inputs
+      const l0 = (tr.layers || [])[0];
+      if (l0 && l0.grad_a_prev) yield* flat(l0.grad_a_prev);
+      for (const r of tr.layers || []) yield* flat(r.delta);
+    }
+  }
+}
+const SCALES = {};
+function scaleOf(what) {
+  if (!(what in SCALES)) SCALES[what] = niceScale(maxAbs(stepNumbers(what)));
+  return SCALES[what];
+}
+// the spoken names (aria-label), in the page's language
+function layerSpoken(L) {
+  if (L === 0) return T("input_layer");
+  return layers[L].label || T(L === layers.length - 1 ? "output_layer" : "hidden_layer", {n: L});
+}
+function neuronValue(tr, L, k) {
+  if (neuronMode === "a") {
+    const f = forwardOf(tr, L);
+    return f && f.a ? f.a[k] : null;
+  }
+  if (L === 0) {
+    const l0 = (tr.layers || [])[0];
+    return l0 && l0.grad_a_prev ? first(l0.grad_a_prev)[k] : null;
+  }
+  const rec = layerRecord(tr, layers[L].module);
+  return rec && rec.delta ? first(rec.delta)[k] : null;
+}
+function layout() {
+  const svg = document.getElementById("network");
+  const narrow = (svg.clientWidth || 760) < 560;
+  W = narrow ? 420 : 760;
+  const left = narrow ? 84 : 120, right = W - (narrow ? 92 : 150), top = 56;
+  const rows = Math.max(...layers.map((l, L) => (L === 0 && heatInputs ? 0 : shownOf(L).length +
+                                                  (shownOf(L).length < l.size || expanded.has(L) ? 1 : 0))));
+  const gap = rows > 20 ? Math.max(9, 760 / rows) : (narrow ? 48 : 44);
+  R = Math.min(narrow ? 17 : 21, 0.42 * gap);
+  const heatSide = heatInputs ? Math.ceil(Math.sqrt(layers[0].size)) : 0;
+  const cell = heatInputs ? Math.min(8, (narrow ? 150 : 220) / heatSide) : 0;
+  H = Math.max(narrow ? 260 : 320, top + 24 + gap * Math.max(0, rows - 1) + 2 * R,
+               top + 24 + cell * heatSide);
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const bottom = H - 24;
+  pos = layers.map((l, L) => {
+    const x = heatInputs && L === 0 ? left - 20 + (cell * heatSide) / 2
+      : left + (right - left) * L / (layers.length - 1);
+    if (heatInputs && L === 0) {
+      const y0 = (top + bottom) / 2 - (cell * heatSide) / 2, x0 = x - (cell * heatSide) / 2;
+      return Array.from({length: l.size}, (_, k) => ({x: x0 + cell * (k % heatSide),
+                                                     y: y0 + cell * Math.floor(k / heatSide), cell}));
+    }
+    const shown = shownOf(L), m = shown.length;
+    const y0 = (top + bottom) / 2 - gap * (m - 1) / 2;
+    const out = [];
+    shown.forEach((k, n) => { out[k] = {x, y: y0 + gap * n}; });
+    out.more = {x, y: y0 + gap * m};
+    return out;
+  });
+  if (heatInputs) {  // the first hidden layer moves right of the heatmap
+    const x0 = left + cell * heatSide + 30;
+    for (let L = 1; L < layers.length; L++) {
+      const x = x0 + (right - x0) * (L - 1) / Math.max(1, layers.length - 2);
+      for (const p of pos[L]) if (p) p.x = x;
+      pos[L].more.x = x;
+    }
+  }
+}
+function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
+function layerTitle(l, L) {  // two lines: the layer, then its activation or softmax
+  if (l.kind === "input") return [P("inputs x"), ""];
+  if (l.kind === "output") {
+    const lf = lossOf(steps[0].trace);
+    return [l.label || "outputs", lf.probabilities_name ? "+ " + lf.probabilities_name : ""];
+  }
+  const name = l.label || ("hidden layer " + L);
+  return l.activation ? [name + ",", l.activation] : [name, ""];
+}
+// A weight's line: a cubic from neuron j to neuron i whose control points depend on
+// the target i, and are never the symmetric ones (c = 0.5, whose middle is the centre,
+// the middle of every horizontal line too), so two lines do not share their middle
+// point: clicking the middle of a line selects that line.
+function edgePath(a, b, i, nOut) {
+  const x1 = a.x + R, x2 = b.x - R, c = 0.3 + 0.4 * (i + 0.37) / Math.max(1, nOut);
+  const cx = x1 + c * (x2 - x1);
+  return `M${x1},${a.y} C${cx},${a.y} ${cx},${b.y} ${x2},${b.y}`;
+}
+let pointer = null;  // the last pointerdown, in fractional pixels (a click's are whole)
+function svgPoint(ev) {
+  const svg = document.getElementById("network");
+  const pt = svg.createSVGPoint();
+  const near = pointer && Math.abs(pointer.x - ev.clientX) <= 1 && Math.abs(pointer.y - ev.clientY) <= 1;
+  pt.x = near ? pointer.x : ev.clientX; pt.y = near ? pointer.y : ev.clientY;
+  return pt.matrixTransform(svg.getScreenCTM().inverse());
+}
+function distance(path, p) {  // from p to the path, by sampling and refining
+  const len = path.getTotalLength();
+  let best = 0, bd = Infinity;
+  const at = (s) => {
+    const q = path.getPointAtLength(Math.max(0, Math.min(len, s)));
+    const dd = (q.x - p.x) ** 2 + (q.y - p.y) ** 2;
+    if (dd < bd) { bd = dd; best = s; }
+  };
+  for (let k = 0; k <= 60; k++) at(len * k / 60);
+  for (let span = len / 60; span > 1e-3; span /= 4) {
+    const c = best;
+    for (let k = -4; k <= 4; k++) at(c + span * k / 4);
+  }
+  return Math.sqrt(bd);
+}
+function nearestEdge(ev, fallback) {
+  if (!ev.clientX && !ev.clientY) return fallback;  // a synthetic click
+  const p = svgPoint(ev);
+  let best = fallback, bd = Infinity;
+  for (const e of edgeEls) {
+    if (!e.hit.isPointInStroke(p)) continue;
+    const dd = distance(e.hit, p);
+    if (dd < bd) { bd = dd; best = e; }
+  }
+  return best;
+}
+function pressable(node, onPress) {  // click, Enter and Space; a focusable button
+  node.setAttribute("tabindex", "0");
+  node.setAttribute("role", "button");
+  node.addEventListener("click", onPress);
+  node.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); ev.stopPropagation(); onPress(ev); }
+  });
+}
+document.getElementById("network").addEventListener("pointerdown", (ev) => {
+  pointer = {x: ev.clientX, y: ev.clientY};
+});
+function drawNetwork() {
+  const svg = document.getElementById("network");
+  const focused = document.activeElement && svg.contains(document.activeElement)
+    ? (document.activeElement.getAttribute("data-param") || document.activeElement.getAttribute("data-neuron")) : null;
+  svg.replaceChildren();
+  neuronEls = []; edgeEls = []; biasEls = []; valueEls = [];
+  layout();
+  const gEdges = sv("g", {id: "edges"}), gNodes = sv("g", {id: "nodes"});
+  svg.append(gEdges, gNodes);
+  let budget = 4000;  // lines drawn at most (the rest through a neuron's details)
+  DATA.linears.forEach((lin) => {
+    if (heatInputs && lin.from === 0) return;
+    const outs = shownOf(lin.to), ins = shownOf(lin.from);
+    if (outs.length * ins.length > budget) return;
+    budget -= outs.length * ins.length;
+    for (const i of outs) {
+      for (const j of ins) {
+        const dd = edgePath(pos[lin.from][j], pos[lin.to][i], i, lin.out);
+        const vis = sv("path", {d: dd, class: "vis"});
+        const hit = sv("path", {d: dd, class: "hit"});
+        const g = sv("g", {class: "edge", "data-param": `${lin.weight}[${i},${j}]`}, hit, vis);
+        const e = {g, vis, hit, name: lin.weight, index: [i, j], lin};
+        pressable(g, (ev) => {
+          const t = ev.type === "click" ? nearestEdge(ev, e) : e;
+          select({kind: "param", name: t.name, index: t.index});
+        });
+        gEdges.append(g);
+        edgeEls.push(e);
+      }
+    }
+  });
+  layers.forEach((l, L) => {
+    const head = heatInputs && L === 0 ? pos[0][0].x + (pos[0][0].cell * Math.ceil(Math.sqrt(l.size))) / 2
+      : pos[L].more.x;
+    const spacing = layers.length > 1 ? Math.abs(pos[layers.length - 1].more.x - pos[1].more.x) / Math.max(1, layers.length - 2) : W;
+    const room = Math.max(6, Math.floor(spacing / (W < 500 ? 8 : 7)));
+    const [top, second] = layerTitle(l, L);
+    const title = sv("text", {x: head, y: 16, "text-anchor": "middle", class: "head"},
+                     sv("tspan", {x: head, dy: 0}, clip(top, room) + (second ? " " : "")),
+                     sv("tspan", {x: head, dy: 14}, clip(second, room)));
+    title.setAttribute("aria-hidden", "true");
+    svg.append(title);
+    if (heatInputs && L === 0) {
+      const gh = sv("g", {class: "heatmap", role: "group", "aria-label": T("heatmap_aria", {n: l.size})});
+      pos[0].forEach((p, k) => {
+        const c = sv("rect", {x: p.x, y: p.y, width: p.cell, height: p.cell, class: "pixel"});
+        const g = sv("g", {class: "neuron", "data-neuron": `0:${k}`}, c);
+        pressable(g, () => select({kind: "neuron", layer: 0, index: k}));
+        g.setAttribute("tabindex", k === 0 ? "0" : "-1");  // one tab stop, arrows inside
+        g.addEventListener("keydown", (ev) => {
+          const side = Math.ceil(Math.sqrt(l.size));
+          const mv = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: side, ArrowUp: -side}[ev.key];
+          if (mv === undefined) return;
+          ev.preventDefault(); ev.stopPropagation();
+          const nk = Math.max(0, Math.min(l.size - 1, k + mv));
+          const to = svg.querySelector(`[data-neuron="0:${nk}"]`);
+          g.setAttribute("tabindex", "-1"); to.setAttribute("tabindex", "0"); to.focus();
+        });
+        gh.append(g);
+        neuronEls.push({g, c, L, k});
+      });
+      gNodes.append(gh);
+      return;
+    }
+    for (const k of shownOf(L)) {
+      const p = pos[L][k];
+      const c = sv("circle", {cx: p.x, cy: p.y, r: R, fill: "#fff"});
+      const g = sv("g", {class: "neuron", "data-neuron": `${L}:${k}`}, c);
+      pressable(g, () => select({kind: "neuron", layer: L, index: k}));
+      gNodes.append(g);
+      neuronEls.push({g, c, L, k});
+      if (R >= 12) {
+        const v = sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle", class: "val"}, "");
+        gNodes.append(v);
+        valueEls.push({v, L, k});
+      }
+      if (l.kind === "input" && R >= 8) {
+        const name = (DATA.feature_names || [])[k] || ("x" + k);
+        gNodes.append(sv("text", {x: p.x - R - 6, y: p.y + 4, "text-anchor": "end",
+                                  class: "label", "aria-hidden": "true"}, clip(name, W < 500 ? 9 : 16)));
+      }
+      if (l.kind === "output" && R >= 8) {
+        const name = (DATA.class_names || [])[k] || ("class " + k);
+        gNodes.append(sv("text", {x: p.x + R + 6, y: p.y - 2, class: "cls label", "aria-hidden": "true"},
+                         clip(name, W < 500 ? 10 : 18)));
+        const pt = sv("text", {x: p.x + R + 6, y: p.y + 13, class: "val", "aria-hidden": "true"}, "");
+        gNodes.append(pt);
+        valueEls.push({v: pt, L, k, prob: true});
+      }
+      if (l.bias) {
+        // the square is drawn small; its (invisible) target is finger-sized
+        const s = Math.max(8, Math.min(14, 0.62 * R)), hs = Math.max(s, 26);
+        const bx = p.x - R - s / 2 + 3, by = p.y + R - s / 2 + 2;
+        const box = sv("rect", {x: bx - s / 2, y: by - s / 2, width: s, height: s, rx: 2, class: "box"});
+        const hit = sv("rect", {x: bx - hs / 2, y: by - hs / 2, width: hs, height: hs, class: "hit"});
+        const b = sv("g", {class: "bias", "data-param": `${l.bias}[${k}]`}, hit, box);
+        pressable(b, () => select({kind: "param", name: l.bias, index: [k]}));
+        gNodes.append(b);
+        biasEls.push({b, box, name: l.bias, index: [k], L});
+      }
+    }
+    if (shownOf(L).length < l.size || expanded.has(L)) {
+      const p = pos[L].more, open = expanded.has(L);
+      const text = open ? T("collapse") : T("expand", {n: l.size - shownOf(L).length});
+      const b = sv("g", {class: "more", "data-expand": String(L)},
+                   sv("rect", {x: p.x - 44, y: p.y - 11, width: 88, height: 22, rx: 11}),
+                   sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle"}, text));
+      b.setAttribute("aria-label", text + " (" + layerSpoken(L) + ")");
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+      pressable(b, () => {
+        if (open) expanded.delete(L); else expanded.add(L);
+        drawNetwork(); updateNetwork();
+        const again = svg.querySelector(`[data-expand="${L}"]`);
+        if (again) again.focus();
+      });
+      gNodes.append(b);
+    }
+  });
+  markSelected();
+  if (focused) {
+    const again = svg.querySelector(`[data-param="${focused}"], [data-neuron="${focused}"]`);
+    if (again) again.focus();
+  }
+}
+function updateNetwork() {
+  const P = params(current);
+  const key = edgeMode, wscale = scaleOf(key);
+  const spoken = (e, p) => (e.lin
+    ? T("weight_spoken", {from: layerSpoken(e.lin.from), j: e.index[1] + 1, to: layerSpoken(e.lin.to),
+                          i: e.index[0] + 1, value: fmt(p.value), grad: fmt(p.grad)})
+    : T("bias_spoken", {layer: layerSpoken(e.L), i: e.index[0] + 1, value: fmt(p.value), grad: fmt(p.grad)}));
+  for (const e of edgeEls) {
+    const p = P.get(paramKey(e.name, e.index));
+    if (!p) continue;
+    const v = p[key], r = Math.min(1, Math.abs(v) / wscale);
+    e.vis.setAttribute("stroke", mix(v / wscale));
+    e.vis.setAttribute("stroke-width", (0.6 + 5 * r).toFixed(2));
+    e.g.setAttribute("aria-label", spoken(e, p));
+  }
+  for (const b of biasEls) {
+    const p = P.get(paramKey(b.name, b.index));
+    if (!p) continue;
+    b.box.setAttribute("fill", mix(p[key] / wscale));
+    b.b.setAttribute("aria-label", spoken(b, p));
+  }
+  const tr = steps[current].trace;
+  const probs = probsOf(tr), r = classOf(tr), nscale = scaleOf(neuronMode);
+  for (const n of neuronEls) {
+    const v = neuronValue(tr, n.L, n.k);
+    n.c.setAttribute("fill", v === null || v === undefined ? "#fff" : mix(v / nscale));
+    const f = forwardOf(tr, n.L), a = f && f.a ? f.a[n.k] : null;
+    const rec = n.L ? layerRecord(tr, layers[n.L].module) : null;
+    const delta = rec && rec.delta ? first(rec.delta)[n.k] : null;
+    const feature = n.L === 0 ? (DATA.feature_names || [])[n.k] : n.L === layers.length - 1 ? (DATA.class_names || [])[n.k] : null;
+    n.g.setAttribute("aria-label", T(n.L === 0 ? "input_spoken" : "neuron_spoken", {
+      layer: layerSpoken(n.L), i: n.k + 1, name: feature ? " (" + feature + ")" : "",
+      value: fmt(a), delta: fmt(delta)}));
+    if (n.c.tagName === "circle") {
+      const isTrue = layers[n.L].kind === "output" && n.k === r;
+      n.c.setAttribute("stroke-width", isTrue ? 3 : 1.2);
+      n.c.setAttribute("stroke", isTrue ? "#2b8a3e" : "#555");
+    }
+  }
+  for (const v of valueEls) {
+    if (v.prob) {
+      v.v.textContent = probs ? "p = " + fmt(probs[v.k]) + (v.k === r && W > 500 ? "  \u2190 true" : "") : "";
+      continue;
+    }
+    const x = neuronValue(tr, v.L, v.k);
+    // inside a circle: two decimals, or a gradient's two significant digits
+    const text = x === null || x === undefined ? "" : neuronMode === "a" ? short(x)
+      : Math.abs(x) >= 0.01 || x === 0 ? x.toPrecision(2) : x.toExponential(1).replace("e-", "e\u2212");
+    v.v.textContent = text;
+    v.v.style.fontSize = text.length > 5 ? "8.5px" : "";
+    v.v.setAttribute("fill", x !== null && Math.abs(x) / nscale > 0.6 ? "#fff" : "#212529");
+  }
+  document.getElementById("net-sub").textContent = "\u2014 " +
+    (edgeMode === "value" ? T("lines_weights") : T("lines_gradients"));
+  drawLegend();
+}
+function scaleBar(title, scale) {
+  return el("span", {class: "scale"}, el("span", {class: "t"}, title + ":"),
+    el("span", {class: "num"}, "\u2212" + scale), el("span", {class: "ramp", "aria-hidden": "true"}),
+    el("span", {class: "num"}, "+" + scale),
+    el("span", {class: "sr-only"}, T("scale_spoken", {scale: String(scale)})));
+}
+function drawLegend() {
+  const box = document.getElementById("legend");
+  box.replaceChildren(
+    scaleBar(edgeMode === "value" ? T("scale_weights") : T("scale_gradients"), scaleOf(edgeMode)),
+    scaleBar(neuronMode === "a" ? T("scale_out") : T("scale_delta"), scaleOf(neuronMode)),
+    el("span", {class: "t"}, T("scale_fixed")));
+  document.getElementById("grad-note").hidden = edgeMode !== "grad";
+}
+
+// ---------- the digits of an update that close ----------
+// "updated = value - eta x grad" is shown with d decimals, the smallest d (at least 4,
+// and at least 3 significant digits of the gradient) for which the arithmetic done
+// exactly on the shown numbers, rounded to d decimals (half to even), gives the
+// shown updated value. Exact decimal arithmetic with BigInt; the numbers are the
+// trace's, only their rounding for display is chosen here.
+function scaled(text) {  // "-0.0123" or "1.5e-7" -> {n: BigInt, e: decimals}
+  const m = /^(-?)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i.exec(text);
+  let digits = (m[2] || "0") + (m[3] || ""), e = (m[3] || "").length - Number(m[4] || 0);
+  if (e < 0) { digits += "0".repeat(-e); e = 0; }
+  return {n: BigInt(m[1] + digits), e};
+}
+function roundDiv(n, by) {  // n / by, to the nearest integer, ties to even (by > 0)
+  let q = n / by, r = n % by;
+  if (r < 0n) { r += by; q -= 1n; }
+  if (2n * r > by || (2n * r === by && q % 2n !== 0n)) q += 1n;
+  return q;
+}
+function closingDigits(value, lr, grad, updated) {
+  const l = scaled(exact(lr));
+  const ag = Math.abs(grad);
+  let d = Math.max(4, ag > 0 ? Math.min(12, 2 - Math.floor(Math.log10(ag))) : 4);
+  for (; d <= 20; d++) {
+    const v = scaled(value.toFixed(d)).n, g = scaled(grad.toFixed(d)).n, u = scaled(updated.toFixed(d)).n;
+    const x = v * 10n ** BigInt(l.e) - l.n * g;  // scale 10^(d + l.e)
+    if (roundDiv(x, 10n ** BigInt(l.e)) === u) return d;
+  }
+  return null;
+}
+function updateMath(theta, L, p, lr) {
+  const dec = closingDigits(p.value, lr, p.grad, p.updated);
+  const show = (v, term) => {
+    const e = mn(dec === null ? exact(v) : v.toFixed(dec));
+    e.setAttribute("data-term", term);
+    e.setAttribute("data-exact", exact(v));
+    return e;
+  };
+  const g = show(p.grad, "grad");
+  const m = math(row(theta(), mo("\u2190"), theta(), mo("\u2212"), mi("\u03b7"),
+                     d(L(), theta()), mo("="), show(p.value, "value"), mo("\u2212"),
+                     show(lr, "lr"), mo("\u00d7"),
+                     p.grad < 0 ? row(mo("("), g, mo(")")) : g, mo("="), show(p.updated, "updated")));
+  m.setAttribute("data-arith", "update");
+  m.setAttribute("data-decimals", dec === null ? "" : String(dec));
+  return m;
+}
+
+// ---------- the backward pass ----------
+// dL/dout_i of a hidden neuron i of diagram layer L (or dL/dx_i of an input) is
+// sum_k w_ki delta_k over the next layer's neurons k: the lecture's rule for hidden
+// weights, with the trace's numbers (the weights before the update, the next
+// layer's deltas) and the trace's result.
+function backwardSum(tr, L, i) {
+  const next = DATA.linears.find((q) => q.from === L);
+  if (!next) return null;
+  const rec = layerRecord(tr, next.module);
+  if (!rec || !rec.delta) return null;
+  const delta = first(rec.delta);
+  const result = L === 0 ? (rec.grad_a_prev ? first(rec.grad_a_prev)[i] : null)
+    : (() => { const own = layerRecord(tr, layers[L].module); return own && own.grad_a ? first(own.grad_a)[i] : null; })();
+  if (result === null || result === undefined) return null;
+  const lhs = () => (L === 0 ? sub(mi("x"), mn(String(i))) : sub(mi("out"), mn(String(i))));
+  const terms = [];
+  const n = next.out, shown = Math.min(n, 6);
+  for (let k = 0; k < shown; k++) {
+    if (k) terms.push(mo("+"));
+    const w = param(current, next.weight, [k, i]).value, dk = delta[k];  // before the update
+    terms.push(w < 0 ? row(mo("("), num(w), mo(")")) : num(w), mo("\u00d7"),
+               dk < 0 ? row(mo("("), num(dk), mo(")")) : num(dk));
+  }
+  if (shown < n) terms.push(mo("+"), mo("\u2026"), mtext(" (" + T("terms", {n}) + ")"));
+  const rule = math(row(d(mi("L"), lhs()), mo("="),
+    mm("munder", mo("\u2211"), mi("k")), sub(mi("w"), row(mi("k"), mn(String(i)))), sub(mi("\u03b4"), mi("k"))));
+  rule.setAttribute("alttext", "\\frac{\\partial L}{\\partial " + (L === 0 ? "x" : "out") + "_{" + i + "}} = \\sum_k w_{k" + i + "} \\delta_k");
+  const numbers = math(row(d(mi("L"), lhs()), mo("="), ...terms, mo("="), num(result)));
+  numbers.setAttribute("data-arith", "backward");
+  return {rule, numbers, result, next};
+}
+function mtext(t) { return mm("mtext", t); }
+function backwardRows(t, box, tr, L, k) {
+  const back = backwardSum(tr, L, k);
+  if (back) {
+    box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
+    box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+    t.append(el("tr", {class: "key"}, el("td", {}, L === 0 ? "\u2202L/\u2202x" : "\u2202L/\u2202out (dL/da)"),
+                el("td", {}, numSpan(back.result, "grad_a"))));
+  }
+  if (L === 0) return;
+  const rec = layerRecord(tr, layers[L].module);
+  if (!rec || !rec.delta) return;
+  const dl = first(rec.delta)[k];
+  if (!back && rec.grad_a) {
+    t.append(el("tr", {}, el("td", {}, "\u2202L/\u2202out (dL/da)"), el("td", {}, numSpan(first(rec.grad_a)[k], "grad_a"))));
+  }
+  if (rec.f_prime) {
+    const fp = first(rec.f_prime)[k], ga = first(rec.grad_a)[k];
+    t.append(el("tr", {}, el("td", {}, "f\u2032(z)"), el("td", {}, numSpan(fp, "f_prime"))));
+    const m = math(row(sub(mi("\u03b4"), mn(String(k))), mo("="), d(mi("L"), sub(mi("out"), mn(String(k)))),
+      mo("\u22c5"), mi("f"), mo("\u2032"), mo("("), sub(mi("z"), mn(String(k))), mo(")"), mo("="),
+      num(ga), mo("\u00d7"), num(fp), mo("="), num(dl)));
+    box.append(el("div", {class: "formula"}, m));
+  }
+  t.append(el("tr", {class: "key"}, el("td", {}, "\u03b4 = \u2202L/\u2202z"), el("td", {}, numSpan(dl, "delta"))));
+}
+
+// ---------- details panel ----------
+function layerOfParam(name) {
+  const lin = DATA.linears.find((l) => l.weight === name || l.bias === name);
+  return lin;
+}
+function formulaFor(lin, isWeight, i, j, p) {
+  // MathML nodes can sit in one place only: each use builds its own.
+  // The chain and each factor's formula are the trace's (the loss's own factors at
+  // the output layer, the activation's derivative, then dz_i/dtheta).
+  const tr = steps[current].trace;
+  const rec = layerRecord(tr, lin.module);
+  const forms = (rec && rec.factor_formulas) || {};
+  const I = () => mn(String(i)), J = () => mn(String(j));
+  const L = () => mi("L");
+  const theta = () => (isWeight ? sub(mi("w"), row(I(), J())) : sub(mi("b"), I()));
+  const fkeys = Object.keys(p.factors || {}).filter((k) => k !== "product");
+  const chain = [];
+  fkeys.forEach((k, n) => {
+    if (n) chain.push(mo("\u22c5"));
+    chain.push(forms[k] ? tex(indexTex(lhsOf(forms[k].latex), i, j)) : mm("mtext", k));
+  });
+  const rule = math(row(d(L(), theta()), mo("="), ...chain));
+  const each = fkeys.filter((k) => forms[k] && forms[k].latex.indexOf("=") >= 0)
+    .map((k) => texMath(indexTex(forms[k].latex, i, j)));
+  const lf = lossOf(tr);
+  const simple = layers[lin.to].kind === "output" && lf.product_latex
+    ? texMath(indexTex(lf.product_latex, i, j)) : null;
+  // the same chain with the trace's numbers: each factor, then their product
+  // one sample: the trace's factors; a batch: the shown sample's factors (the
+  // gradient is the mean of the per-sample products, not the product of means)
+  const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
+  const f = (nb > 1 ? p.per_sample[Math.min(sampleIdx, nb - 1)] : p.factors) || {};
+  const Ls = () => (nb > 1 ? sub(mi("L"), mn(String(Math.min(sampleIdx, nb - 1) + 1))) : L());
+  const keys = Object.keys(f).filter((k) => k !== "product" && typeof f[k] === "number");
+  const numbers = [];
+  keys.forEach((k, n) => {
+    if (n) numbers.push(mo("\u00d7"));
+    const v = f[k];
+    numbers.push(v < 0 ? row(mo("("), num(v), mo(")")) : num(v));
+  });
+  const product = typeof f.product === "number" ? f.product : p.grad;
+  const values = math(row(d(Ls(), theta()), mo("="), ...numbers, mo("="), num(product)));
+  const mean = nb > 1 ? math(row(d(L(), theta()), mo("="), frac(mn("1"), mn(String(nb))),
+    mm("munderover", mo("\u2211"), row(mi("s"), mo("="), mn("1")), mn(String(nb))),
+    d(sub(mi("L"), mi("s")), theta()), mo("="), num(p.grad))) : null;
+  const update = updateMath(theta, L, p, stepLr());
+  return [rule, ...each, simple, keys.length ? values : null, mean, update].filter((x) => x);
+}
+function stepLr() { const tr = steps[current].trace; return tr.lr; }
+function factorRows(factors) {
+  const rows = [];
+  if (!factors || typeof factors !== "object") return rows;
+  for (const [k, v] of Object.entries(factors)) {
+    let cell;
+    if (typeof v === "number") cell = numSpan(v, "factor:" + k);
+    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) {
+      cell = el("span", {"data-field": "factor:" + k});
+      v.forEach((x, n) => { if (n) cell.append(", "); cell.append(numSpan(x)); });
+    } else cell = el("span", {class: "num"}, JSON.stringify(v));
+    rows.push(el("tr", {}, el("td", {}, k), el("td", {}, cell)));
+  }
+  return rows;
+}
+function showParam(sel) {
+  const box = document.getElementById("details");
+  const p = param(current, sel.name, sel.index);
+  const lin = layerOfParam(sel.name);
+  box.replaceChildren();
+  if (!p || !lin) { box.append(el("div", {class: "empty"}, P("No such parameter in this step."))); return; }
+  const isW = sel.index.length === 2;
+  const i = sel.index[0], j = sel.index[1];
+  const where = isW
+    ? `weight from ${neuronName(lin.from, j)} to ${neuronName(lin.to, i)}`
+    : `bias of ${neuronName(lin.to, i)}`;
+  box.append(el("div", {class: "what", "data-selected": paramKey(sel.name, sel.index)},
+                paramKey(sel.name, sel.index)),
+             el("div", {class: "sub"}, where + " \u2014 step " + steps[current].iteration));
+  for (const f of formulaFor(lin, isW, i, j, p)) box.append(el("div", {class: "formula"}, f));
+  const t = el("table", {class: "kv"},
+    el("tr", {}, el("td", {}, P("value before the update")), el("td", {}, numSpan(p.value, "value"))),
+    el("tr", {class: "key"}, el("td", {}, "gradient \u2202L/\u2202" + (isW ? "w" : "b")),
+       el("td", {}, numSpan(p.grad, "grad"))),
+    el("tr", {}, el("td", {}, P("learning rate \u03b7")), el("td", {}, numSpan(stepLr(), "lr"))),
+    el("tr", {class: "key"}, el("td", {}, P("updated value")), el("td", {}, numSpan(p.updated, "updated"))));
+  const rec = layerRecord(steps[current].trace, lin.module);
+  if (rec && rec.delta) {
+    t.append(el("tr", {}, el("td", {}, T("delta_of", {i, layer: layerSpoken(lin.to)})),
+                el("td", {}, numSpan(first(rec.delta)[i], "delta"))));
+  }
+  box.append(t);
+  if (layers[lin.to].kind !== "output") {  // a hidden weight: its dL/dout_i is a sum
+    const back = backwardSum(steps[current].trace, lin.to, i);
+    if (back) {
+      box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
+      box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+    }
+  }
+  const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
+  const si = Math.min(sampleIdx, nb - 1);
+  const fr = factorRows(nb > 1 ? p.per_sample[si] : p.factors);
+  if (fr.length) {
+    box.append(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
+      ? `Chain-rule factors of sample ${si + 1} of ${nb} (the gradient is the mean of the products)`
+      : P("Chain-rule factors (from the trace)")));
+    box.append(el("table", {class: "kv"}, ...fr));
+  }
+}
+// A first-layer neuron of a network whose inputs are a heatmap: its weights from
+// every input as the same grid, each cell a weight to click (arrow keys move).
+function weightGrid(i) {
+  const lin = DATA.linears[0], n = lin.in, side = Math.ceil(Math.sqrt(n)), c = 10;
+  const scale = scaleOf("value");
+  const svg = sv("svg", {viewBox: `0 0 ${side * c} ${Math.ceil(n / side) * c}`, class: "wgrid",
+                         role: "group", "aria-label": T("weights_grid", {i, n})});
+  for (let j = 0; j < n; j++) {
+    const p = param(current, lin.weight, [i, j]);
+    const g = sv("g", {"data-param": `${lin.weight}[${i},${j}]`, class: "cell",
+                       "aria-label": T("weight_spoken", {from: layerSpoken(0), j: j + 1, to: layerSpoken(1),
+                                                          i: i + 1, value: fmt(p.value), grad: fmt(p.grad)})},
+                 sv("rect", {x: c * (j % side), y: c * Math.floor(j / side), width: c, height: c,
+                             fill: mix(p.value / scale)}));
+    pressable(g, () => select({kind: "param", name: lin.weight, index: [i, j]}));
+    g.setAttribute("tabindex", j === 0 ? "0" : "-1");
+    g.addEventListener("keydown", (ev) => {
+      const mv = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: side, ArrowUp: -side}[ev.key];
+      if (mv === undefined) return;
+      ev.preventDefault(); ev.stopPropagation();
+      const to = svg.querySelector(`[data-param="${lin.weight}[${i},${Math.max(0, Math.min(n - 1, j + mv))}]"]`);
+      g.setAttribute("tabindex", "-1"); to.setAttribute("tabindex", "0"); to.focus();
+    });
+    svg.append(g);
+  }
+  return el("div", {class: "sub"}, T("weights_grid", {i, n}), svg);
+}
+function neuronName(L, k) {
+  const l = layers[L];
+  if (l.kind === "input") return (DATA.feature_names || [])[k] || "input " + k;
+  if (l.kind === "output") return "output " + k + " (" + ((DATA.class_names || [])[k] || k) + ")";
+  return "neuron " + k + " of hidden layer " + L;
+}
+function showNeuron(sel) {
+  const box = document.getElementById("details");
+  const tr = steps[current].trace;
+  const L = sel.layer, k = sel.index, l = layers[L];
+  const f = forwardOf(tr, L);
+  box.replaceChildren();
+  box.append(el("div", {class: "what", "data-selected": `${L}:${k}`}, neuronName(L, k)),
+             el("div", {class: "sub"}, "layer " + L + " (" + l.kind + ") \u2014 step " +
+                steps[current].iteration));
+  const t = el("table", {class: "kv"});
+  if (l.kind === "input") {
+    box.append(el("div", {class: "formula"}, math(row(sub(mi("x"), mn(String(k))), mo("="),
+      frac(row(mi("raw"), mo("\u2212"), mi("mean")), mi("std")), mo("="),
+      num(f && f.a ? f.a[k] : null)))));
+    t.append(el("tr", {class: "key"}, el("td", {}, P("input x (standardised)")),
+                el("td", {}, numSpan(f && f.a ? f.a[k] : null, "a"))));
+    const raw = steps[current].x_raw;
+    if (raw) t.append(el("tr", {}, el("td", {}, P("raw value")), el("td", {}, numSpan(first(raw)[k], "raw"))));
+  } else {
+    const z = f && f.z ? f.z[k] : null, a = f && f.a ? f.a[k] : null;
+    const lin = DATA.linears.find((q) => q.to === L);
+    const rec = lin ? layerRecord(tr, lin.module) : null;
+    const forms = (rec && rec.formulas) || {};
+    const out = l.kind === "output";
+    const zs = out && !l.activation ? "out" : "z";
+    const zrow = row(sub(mi(zs), mn(String(k))), mo("="), sub(mi("w"), mn(String(k))), mo("\u22c5"),
+                     sup1(mi("out"), row(mo("("), mi("l"), mo("\u2212"), mn("1"), mo(")"))),
+                     mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z));
+    box.append(el("div", {class: "formula"}, math(zrow)));
+    t.append(el("tr", {}, el("td", {}, out && !l.activation ? "out (= z)" : P("z (pre-activation)")),
+                el("td", {}, numSpan(z, "z"))));
+    if (l.activation) {
+      const as = "out";  // the lecture's out_j^(l), hidden or output
+      const latex = forms.latex_i ? indexTex(forms.latex_i, k) : null;
+      const rhs = latex ? tex(latex) : row(mi("f"), mo("("), sub(mi("z"), mn(String(k))), mo(")"));
+      const fa = math(row(sub(mi(as), mn(String(k))), mo("="), rhs, mo("="), num(a)));
+      if (latex) fa.setAttribute("alttext", as + "_{" + k + "} = " + latex);
+      box.append(el("div", {class: "formula"}, fa));
+      t.append(el("tr", {class: out ? "" : "key"}, el("td", {}, as + " = " + l.activation + "(z)" +
+                  (forms.text ? " = " + forms.text : "")), el("td", {}, numSpan(a, "a"))));
+    }
+    if (out) {
+      const lf = lossOf(tr), probs = probsOf(tr), r = classOf(tr);
+      if (probs && lf.probabilities_latex) {
+        const pl = indexTex(lf.probabilities_latex, k);
+        const pm = math(row(tex(pl), mo("="), num(probs[k])));
+        pm.setAttribute("alttext", pl);
+        box.append(el("div", {class: "formula"}, pm));
+      }
+      const lm = math(row(tex(lf.latex), mo("="), num(sampleLoss(tr))));
+      lm.setAttribute("alttext", lf.latex);
+      box.append(el("div", {class: "formula"}, lm));
+      if (probs) t.append(el("tr", {class: "key"}, el("td", {}, "probability p (" + lf.name + ")"),
+                             el("td", {}, numSpan(probs[k], "p"))));
+      if (r !== null) t.append(el("tr", {}, el("td", {}, P("true class r")),
+                                  el("td", {}, (DATA.class_names || [])[r] || String(r))));
+      const tv = tr.target_values ? first(tr.target_values) : null;
+      if (tv) t.append(el("tr", {}, el("td", {}, "target t"), el("td", {}, numSpan(tv[k], "t"))));
+      const pred = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);  // a value, no class
+      if (pred !== null) t.append(el("tr", {}, el("td", {}, "predicted class (" + (lf.prediction_text || "argmax") + ")"),
+                                     el("td", {}, (DATA.class_names || [])[pred] || String(pred))));
+      t.append(el("tr", {}, el("td", {}, "loss " + lf.text), el("td", {}, numSpan(sampleLoss(tr), "loss"))));
+      if (batchSize(tr) > 1) t.append(el("tr", {}, el("td", {}, P("mean loss of the batch")),
+                                         el("td", {}, numSpan(tr.loss, "batch-loss"))));
+    }
+    if (lin && lin.bias) {
+      const b = param(current, lin.bias, [k]);
+      if (b) t.append(el("tr", {}, el("td", {}, "bias " + lin.bias + "[" + k + "]"),
+                         el("td", {}, numSpan(b.value, "bias"))));
+    }
+  }
+  backwardRows(t, box, tr, L, k);
+  if (L === 1 && heatInputs) box.append(weightGrid(k));
+  box.append(t);
+}
+function sup1(b, s) { return mm("msup", b, s); }
+function msup(b, s) { return mm("msup", b, s); }
+function select(sel) {
+  selection = sel;
+  for (const e of document.querySelectorAll("#network .selected")) e.classList.remove("selected");
+  const q = sel.kind === "param" ? `[data-param="${paramKey(sel.name, sel.index)}"]`
+                                 : `[data-neuron="${sel.layer}:${sel.index}"]`;
+  const target = document.querySelector(q);
+  if (target) target.classList.add("selected");
+  refreshDetails();
+}
+function markSelected() {
+  if (!selection) return;
+  const q = selection.kind === "param" ? `[data-param="${paramKey(selection.name, selection.index)}"]`
+                                       : `[data-neuron="${selection.layer}:${selection.index}"]`;
+  const target = document.querySelector("#network " + q);
+  if (target) target.classList.add("selected");
+}
+function refreshDetails() {
+  if (!selection) return;
+  if (selection.kind === "param") showParam(selection); else showNeuron(selection);
+  // a formula wider than the panel scrolls: the keyboard must reach it too
+  for (const f of document.querySelectorAll("#details .formula")) {
+    if (f.scrollWidth > f.clientWidth) {
+      f.setAttribute("tabindex", "0");
+      f.setAttribute("role", "group");
+      f.setAttribute("aria-label", T("formula_scrolls"));
+    }
+  }
+}
+
+// ---------- sample panel ----------
+function updateSample() {
+  const box = document.getElementById("sample");
+  const s = steps[current], tr = s.trace;
+  const probs = probsOf(tr), r = classOf(tr), lf = lossOf(tr);
+  const x = forwardOf(tr, 0);
+  const raw = s.x_raw ? first(s.x_raw) : null;
+  box.replaceChildren();
+  const names = DATA.class_names || [];
+  const best = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);
+  const row0 = s.batch ? P("training row") + " " + (s.batch.length > 1 ? s.batch[Math.min(sampleIdx, s.batch.length - 1)] : s.batch[0]) + " \u00b7 " : "";
+  const head = r !== null
+    ? el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + P("true class") + " ",
+         el("b", {}, names[r] || String(r)),
+         best !== null ? " \u00b7 " + P("predicted") + " " : null,
+         best !== null ? el("b", {}, names[best] || String(best)) : null,
+         best !== null ? el("span", {class: "tag" + (best === r ? "" : " wrong")}, best === r ? P("right") : P("wrong")) : null)
+    : el("div", {class: "sub", style: "margin-bottom:6px"}, row0 + "targets: values (" + lf.name + ")");
+  box.append(head);
+  const n = batchSize(tr);
+  if (n > 1) {
+    const pick = el("div", {class: "sub"}, `a batch of ${n}: the gradients are the means over its samples. Show sample `);
+    for (let q = 0; q < n; q++) {
+      const b = el("button", {class: "pick" + (q === sampleIdx ? " on" : ""), "data-sample": String(q)},
+                   String(q + 1));
+      b.addEventListener("click", () => { sampleIdx = q; go(current); });
+      pick.append(b, " ");
+    }
+    box.append(pick);
+  }
+  const ft = el("table", {}, el("tr", {}, el("th", {}, P("feature")),
+                                raw ? el("th", {class: "r"}, P("raw")) : null,
+                                el("th", {class: "r"}, P("x (standardised)"))));
+  const nIn = layers[0].size, listed = nIn > 32 && !allFeatures ? 16 : nIn;
+  for (let k = 0; k < listed; k++) {
+    const n = (DATA.feature_names || [])[k] || "x" + k;
+    ft.append(el("tr", {}, el("td", {}, n),
+                 raw ? el("td", {class: "r"}, numShort(raw[k])) : null,
+                 el("td", {class: "r"}, x && x.a ? numShort(x.a[k]) : "\u2013")));
+  }
+  box.append(ft);
+  if (nIn > 32) {  // 784 pixels: the first 16, the rest on demand (and in the heatmap)
+    const more = el("button", {class: "pick", "aria-expanded": allFeatures ? "true" : "false"},
+                    allFeatures ? T("collapse") : T("expand", {n: nIn - listed}));
+    more.addEventListener("click", () => { allFeatures = !allFeatures; updateSample(); });
+    box.append(more);
+  }
+  const outs = forwardOf(tr, layers.length - 1);
+  const tv = tr.target_values ? first(tr.target_values) : null;
+  const pt = probs
+    ? el("table", {style: "margin-top:10px"},
+         el("tr", {}, el("th", {}, P("class")), el("th", {class: "r"}, "p"), el("th", {}, "p × 100 %")))
+    : el("table", {style: "margin-top:10px"},
+         el("tr", {}, el("th", {}, "output"), el("th", {class: "r"}, "out"),
+            tv ? el("th", {class: "r"}, "target t") : null));
+  if (!probs && outs && outs.a) outs.a.forEach((o, k) => {
+    pt.append(el("tr", {class: k === r ? "true-class" : ""},
+      el("td", {}, (names[k] || String(k)) + (k === r ? " (true)" : "") + (k === best ? " \u2190 predicted" : "")),
+      el("td", {class: "r"}, numShort(o)), tv ? el("td", {class: "r"}, numShort(tv[k])) : null));
+  });
+  if (probs) probs.forEach((p, k) => {
+    const bar = el("div", {class: "bar"}, el("div", {style: `width:${(100 * p).toFixed(1)}%;` +
+      (k === r ? "background:var(--good)" : "")}));
+    pt.append(el("tr", {class: k === r ? "true-class" : ""},
+      el("td", {}, (names[k] || String(k)) + (k === r ? " (true)" : "")),
+      el("td", {class: "r"}, numShort(p)), el("td", {style: "width:45%"}, bar)));
+  });
+  box.append(pt);
+  const dm = DATA.meta || {};
+  if (dm.target_scale !== undefined && outs && outs.a) {  // regression: back in the target's units
+    const un = (v) => dm.target_mean + dm.target_scale * v;
+    box.append(el("div", {class: "sub", id: "unscaled", style: "margin-top:8px"},
+                  (dm.target || "target") + " in its own units (mean " + dm.target_mean.toPrecision(6) +
+                  " + scale " + dm.target_scale.toPrecision(6) + " \u00d7 value): predicted ",
+                  numShort(un(outs.a[0])), tv ? " \u00b7 true " : null, tv ? numShort(un(tv[0])) : null));
+  }
+  box.append(el("div", {class: "sub", style: "margin-top:8px"}, P("loss of this sample") + " ", lf.text,
+                " = ", numShort(sampleLoss(tr)),
+                n > 1 ? el("span", {}, " \u00b7 mean over the batch ", numShort(tr.loss)) : null));
+}
+
+// ---------- charts ----------
+function chart(svgId, series, opts) {
+  const svg = document.getElementById(svgId);
+  svg.replaceChildren();
+  const box = svg.viewBox.baseVal;
+  const w = box.width, h = box.height, l = 38, r = 10, t = 10, b = 24;
+  const xs = series.flatMap((s) => s.x), ys = series.flatMap((s) => s.y);
+  if (!xs.length) { svg.append(sv("text", {x: 100, y: 85}, "not recorded")); return null; }
+  const pad = opts.pad || 0;
+  const x0 = (opts.xmin !== undefined ? opts.xmin : Math.min(...xs)) - pad;
+  const x1 = Math.max(...xs, x0 + 1e-9) + pad;
+  const y0 = opts.ymin !== undefined ? opts.ymin : Math.min(...ys);
+  let y1 = opts.ymax !== undefined ? opts.ymax : Math.max(...ys);
+  if (y1 <= y0) y1 = y0 + 1;
+  const X = (v) => l + (w - l - r) * (v - x0) / (x1 - x0);
+  const Y = (v) => h - b - (h - t - b) * (v - y0) / (y1 - y0);
+  for (let k = 0; k <= 4; k++) {
+    const v = y0 + (y1 - y0) * k / 4;
+    svg.append(sv("line", {x1: l, x2: w - r, y1: Y(v), y2: Y(v), stroke: "#eceff3"}));
+    svg.append(sv("text", {x: l - 4, y: Y(v) + 3, "text-anchor": "end"},
+                  opts.percent ? Math.round(100 * v) + "%" : v.toFixed(2)));
+  }
+  svg.append(sv("text", {x: X(x0 + pad), y: h - 6, "text-anchor": pad ? "middle" : "start"},
+                String(+(x0 + pad).toFixed(2))));
+  svg.append(sv("text", {x: X(x1 - pad), y: h - 6, "text-anchor": pad ? "middle" : "end"},
+                String(+(x1 - pad).toFixed(2))));
+  svg.append(sv("text", {x: (l + w) / 2, y: h - 6, "text-anchor": "middle"}, opts.xlabel || ""));
+  for (const s of series) {
+    if (s.bars) {
+      const bw = Math.max(2, (w - l - r) / (s.x.length + 1) * 0.7);
+      s.x.forEach((xv, n) => {
+        const rect = sv("rect", {x: X(xv) - bw / 2, y: Y(s.y[n]), width: bw,
+          height: Math.max(0, Y(y0) - Y(s.y[n])), fill: s.colour, "fill-opacity": 0.55,
+          class: "bar-" + n}, sv("title", {}, "step " + xv + ": " + exact(s.y[n])));
+        rect.addEventListener("click", () => go(n));
+        svg.append(rect);
+      });
+      continue;
+    }
+    const dd = s.x.map((xv, n) => (n ? "L" : "M") + X(xv).toFixed(1) + "," + Y(s.y[n]).toFixed(1)).join(" ");
+    svg.append(sv("path", {d: dd, fill: "none", stroke: s.colour, "stroke-width": 1.8,
+                           "stroke-dasharray": s.dash || ""}));
+  }
+  const marker = sv("line", {y1: t, y2: h - b, stroke: "#c92a2a", "stroke-width": 1.5,
+                             "stroke-dasharray": "3 2", class: "marker"});
+  svg.append(marker);
+  return {X, Y, marker, svg};
+}
+let charts = {};
+function drawCharts() {
+  const stepX = steps.map((s) => s.iteration), stepY = steps.map((s) => s.trace.loss);
+  charts.steps = chart("chart-steps", [{x: stepX, y: stepY, bars: true, colour: "#5c3fb5"}],
+                       {ymin: 0, xlabel: P("iteration"), pad: 0.5});
+  const hst = DATA.history;
+  if (hst && hst.loss && hst.loss.length) {
+    const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
+    const ls = [{x: ex, y: hst.loss, colour: "#5c3fb5", label: "train"}];
+    if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#a85a00", dash: "4 3", label: "test"});
+    charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: P("epoch")});
+    if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
+      const rs = [{x: ex, y: hst.r2, colour: "#5c3fb5", label: "train"}];
+      if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#a85a00", dash: "4 3", label: "test"});
+      const lo = Math.max(-1, Math.min(0, ...rs.flatMap((q) => q.y)));
+      charts.acc = chart("chart-acc", rs.map((q) => ({...q, y: q.y.map((v) => Math.max(v, lo))})),
+                         {ymin: lo, ymax: 1, xlabel: P("epoch")});
+      const last = (a) => a && a.length ? a[a.length - 1] : null;
+      const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
+                         ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
+      document.getElementById("acc-title").textContent = (DATA.labels || {}).r2_epochs || "R\u00b2 per epoch";
+      const info = el("div", {class: "sub", id: "regression-scores"}, "after training: train " + fin("") +
+                      (hst.val_r2 ? "; test " + fin("val_") : ""));
+      document.getElementById("chart-acc").after(info);
+    } else {
+      const as = [{x: ex, y: hst.accuracy, colour: "#5c3fb5", label: "train"}];
+      if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#a85a00", dash: "4 3", label: "test"});
+      charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: P("epoch")});
+    }
+  } else {  // one explained step: no run to plot
+    document.getElementById("curves-card").style.display = "none";
+    document.querySelector("main").style.gridTemplateAreas = '"net details" "net sample"';
+  }
+}
+function updateCharts() {
+  const s = steps[current];
+  if (charts.steps) {
+    const x = charts.steps.X(s.iteration);
+    charts.steps.marker.setAttribute("x1", x); charts.steps.marker.setAttribute("x2", x);
+    charts.steps.svg.querySelectorAll("rect").forEach((r, n) =>
+      r.setAttribute("fill-opacity", n === current ? 1 : 0.35));
+  }
+  const hst = DATA.history;
+  if (hst && hst.iterations_per_epoch) {
+    const e = (s.iteration - 1) / hst.iterations_per_epoch;  // before this step's update
+    for (const c of [charts.loss, charts.acc]) {
+      if (!c) continue;
+      c.marker.setAttribute("x1", c.X(e)); c.marker.setAttribute("x2", c.X(e));
+    }
+  }
+}
+
+// ---------- step control ----------
+function go(i) {
+  const before = current;
+  current = Math.max(0, Math.min(steps.length - 1, i));
+  const s = steps[current];
+  const range = document.getElementById("step");
+  range.value = String(current + 1);
+  document.getElementById("step-label").textContent =
+    T("step_of", {k: current + 1, n: steps.length});
+  document.getElementById("step-where").textContent =
+    (s.epoch ? T("epoch_n", {n: s.epoch}) + ", " : "") + T("iteration_n", {n: s.iteration}) +
+    " \u00b7 " + T("keys_hint");
+  updateNetwork();
+  updateSample();
+  updateCharts();
+  refreshDetails();
+  if (before !== current || !document.getElementById("announce").textContent) {
+    document.getElementById("announce").textContent = T("announce", {
+      k: current + 1, n: steps.length, epoch: s.epoch || 1, iteration: s.iteration,
+      loss: fmt(s.trace.loss)});
+  }
+}
+function speed() { return Number(document.getElementById("speed").value) || 700; }
+function play() {
+  const btn = document.getElementById("play");
+  if (timer) {
+    clearInterval(timer); timer = null; btn.textContent = "\u25B6";
+    btn.setAttribute("aria-label", T("play")); btn.setAttribute("aria-pressed", "false");
+    return;
+  }
+  if (current >= steps.length - 1) go(0);
+  btn.textContent = "\u275A\u275A";
+  btn.setAttribute("aria-label", T("pause")); btn.setAttribute("aria-pressed", "true");
+  timer = setInterval(() => {
+    if (current >= steps.length - 1) { play(); return; }
+    go(current + 1);
+  }, speed());
+}
+function controls() {
+  const range = document.getElementById("step");
+  range.max = String(steps.length);
+  if (steps.length === 1) {
+    for (const id of ["first", "prev", "play", "next", "step"]) {
+      document.getElementById(id).disabled = true;
+    }
+  }
+  range.addEventListener("input", () => go(Number(range.value) - 1));
+  document.getElementById("prev").addEventListener("click", () => go(current - 1));
+  document.getElementById("next").addEventListener("click", () => go(current + 1));
+  document.getElementById("first").addEventListener("click", () => go(0));
+  document.getElementById("play").addEventListener("click", play);
+  for (const r of document.querySelectorAll('input[name="edge-mode"]')) {
+    r.addEventListener("change", () => { edgeMode = r.value; updateNetwork(); });
+  }
+  for (const r of document.querySelectorAll('input[name="neuron-mode"]')) {
+    r.addEventListener("change", () => { neuronMode = r.value; updateNetwork(); });
+  }
+  document.getElementById("speed").addEventListener("change", () => {
+    if (timer) { play(); play(); }  // restart at the new speed
+  });
+  document.addEventListener("keydown", (ev) => {
+    // the slider moves itself (and fires "input"); radio buttons use arrows too
+    if (ev.target.tagName === "INPUT" || ev.target.tagName === "SELECT") return;
+    if (ev.key === "ArrowRight" || ev.key === "ArrowDown") { go(current + 1); ev.preventDefault(); }
+    else if (ev.key === "ArrowLeft" || ev.key === "ArrowUp") { go(current - 1); ev.preventDefault(); }
+    else if (ev.key === "Home") { go(0); ev.preventDefault(); }
+    else if (ev.key === "End") { go(steps.length - 1); ev.preventDefault(); }
+    else if (ev.key === " " && ev.target.tagName !== "BUTTON") { play(); ev.preventDefault(); }
+  });
+}
+
+header();
+drawNetwork();
+drawCharts();
+controls();
+go(0);
+// start where the lecture starts: the last layer's bias of the true class
+const last = DATA.linears[DATA.linears.length - 1];
+const r0 = classOf(steps[0].trace);
+if (last && last.bias) select({kind: "param", name: last.bias, index: [r0 === null ? 0 : r0]});
+document.body.setAttribute("data-ready", "1");
+})();
