@@ -165,7 +165,7 @@ def test_report_size_estimate_bounds_the_real_page():
     from retroprop.report import record_training
     from retroprop.report.record import report_bytes
 
-    for hidden, batch in [((4, 3), 1), ((16,), 8)]:
+    for hidden, batch in [((4, 3), 1), ((16,), 8), ((64, 32), 1), ((64, 32), 4)]:
         one = record_training(hidden=hidden, steps=1, epochs=1, batch_size=batch)
         three = record_training(hidden=hidden, steps=3, epochs=1, batch_size=batch)
         per_step = (len(three.to_html().encode()) - len(one.to_html().encode())) / 2
@@ -182,17 +182,17 @@ def test_report_too_large_is_refused_before_training():
             raise AssertionError("training started")
 
     with pytest.raises(ConfigError, match=r"--steps \d+ or fewer"):
-        record_training(hidden=(256, 128), steps=20, callbacks=[Trained()])
+        record_training(hidden=(1024, 1024), steps=20, callbacks=[Trained()])
 
 
 def test_cli_report_too_large_is_one_line_exit_2(tmp_path):
     out = tmp_path / "r.html"
-    r = run("report", "--hidden", "256,128", "-q", "-o", out)
+    r = run("report", "--hidden", "1024,1024", "-q", "-o", out)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     from retroprop.report.record import MAX_REPORT_BYTES, report_bytes
 
-    P = 4 * 256 + 256 + 256 * 128 + 128 + 128 * 3 + 3  # the 4-256-128-3 network
+    P = 4 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 3 + 3  # the 4-1024-1024-3 network
     fit = MAX_REPORT_BYTES // report_bytes(P, 1, 1)
     assert (
         len(lines) == 1 and "MB of HTML" in lines[0] and f"--steps {fit} " in lines[0]

@@ -18,6 +18,7 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import DivergenceError
+from retroprop.report.html import COMPACT_ABOVE
 from retroprop.recipe import LECTURE, Split
 from retroprop.train import Callback, History, TrainState, evaluate
 from retroprop.training.step import divergence_is_checked
@@ -254,8 +255,8 @@ class Recording:
 MAX_REPORT_BYTES = 100_000_000
 """The largest report page ``record_training`` agrees to make (100 MB of HTML). A
 page keeps every number of every recorded step, so it grows with the parameters
-times the batch times the steps: a 784-256-128-10 network takes about 100 MB and
-1 GB of memory per step; beyond this a browser cannot open the page anyway."""
+times the batch times the steps: a 784-256-128-10 network takes about 8 MB and
+0.5 GB of memory per step; beyond this a browser cannot open the page anyway."""
 
 BYTES_PER_PARAMETER = (420, 170)
 """``(a, b)``: one recorded step of a network with P parameters and batch size B
@@ -263,10 +264,17 @@ takes about ``P (a + b B)`` bytes of HTML (measured on 47 to 9,091 parameters,
 batch sizes 1 to 16, by ``benchmarks/bench_reliability.py``; rounded up; ``a`` raised
 from 350 when the trace began to carry each layer's formulas)."""
 
+COMPACT_BYTES_PER_PARAMETER = (20, 34)
+"""The same for networks of more than ``COMPACT_ABOVE`` parameters, whose steps are
+stored by columns (measured: 35 to 44 bytes per parameter at batch size 1, 70 at 2,
+131 at 4, on 4-64-32-3, 4-256-128-3 and 784-256-128-10 networks; rounded up)."""
+
 
 def report_bytes(n_parameters: int, batch_size: int, steps: int) -> int:
-    """The estimated size in bytes of a report page (``BYTES_PER_PARAMETER``)."""
-    a, b = BYTES_PER_PARAMETER
+    """The estimated size in bytes of a report page (``BYTES_PER_PARAMETER``, or
+    ``COMPACT_BYTES_PER_PARAMETER`` above ``COMPACT_ABOVE`` parameters)."""
+    compact = n_parameters > COMPACT_ABOVE
+    a, b = COMPACT_BYTES_PER_PARAMETER if compact else BYTES_PER_PARAMETER
     return int(n_parameters * (a + b * batch_size) * steps)
 
 
