@@ -6,6 +6,7 @@ import click
 
 from retroprop.cli.common import stdout_console
 from retroprop.cli.options import activation_choice
+from retroprop.i18n import _
 
 
 def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -62,7 +63,7 @@ def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, 
     type=click.FloatRange(0, 10, min_open=True),
     default=0.5,
     show_default=True,
-    help="The fator de aprendizagem (learning rate) eta of the update.",
+    help="The learning rate (the lecture's eta) of the update.",
 )
 @click.option(
     "--decimals",
@@ -134,5 +135,7 @@ def exercise(
     )
     paths = write_exercises(exercises, output, lang=lang, formats=formats)
     stdout_console().print(
-        f"Wrote {variants} exercise(s) and their keys ({len(paths)} files) to {output}"
+        _("Wrote {n} exercise(s) and their keys ({files} files) to {output}").format(
+            n=variants, files=len(paths), output=output
+        )
     )

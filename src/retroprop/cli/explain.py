@@ -22,6 +22,7 @@ from retroprop.cli.options import (
     network_options,
     output_path,
 )
+from retroprop.i18n import N_
 
 FORMATS = {
     "table": "rich tables in the terminal, one per layer, forward then backward",
@@ -32,6 +33,16 @@ FORMATS = {
     "xlsx": "a workbook of live formulas that recompute the step (needs --output)",
 }
 """Output format -> what it is. The keys are the allowed ``--format`` values."""
+
+FORMATS_HELP = N_(
+    "table: rich tables in the terminal, one per layer, forward then backward; "
+    "markdown: Markdown with LaTeX math; csv: one row per parameter: "
+    "name,index,value,grad,lr,updated and the factors; json: the trace as JSON "
+    "(schema in the README); html: an interactive offline page: the network "
+    "drawn, every number a click away; xlsx: a workbook of live formulas that "
+    "recompute the step (needs --output)."
+)
+"""The ``--format`` help: each of ``FORMATS`` with what it is (one literal, for Babel)."""
 
 
 @click.command()
@@ -83,7 +94,7 @@ FORMATS = {
     type=click.Choice(list(FORMATS)),
     default="table",
     show_default=True,
-    help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".",
+    help=FORMATS_HELP,
 )
 @click.option(
     "--output",

@@ -32,7 +32,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
-from retroprop.i18n import N_, _, decimal
+from retroprop.i18n import N_, _, decimal, list_separator, shown
 
 
 @click.group()
@@ -215,16 +215,18 @@ def descent(
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()
-    mins = (
-        ", ".join(
-            f"w = {m:.4g}" + (" (global)" if i == result.global_minimum else "")
-            for i, m in enumerate(result.minima)
-        )
-        or "none on the range"
-    )
+    mins = list_separator().join(
+        f"w = {decimal(f'{m:.4g}')}"
+        + (_(" (global)") if i == result.global_minimum else "")
+        for i, m in enumerate(result.minima)
+    ) or _("none on the range")
     con.print(
-        f"L(w) = {result.function_in_w}; minima on [{x_range[0]:g}, {x_range[1]:g}]: "
-        f"{mins}"
+        _("L(w) = {function}; minima on [{low}; {high}]: {minima}").format(
+            function=result.function_in_w,
+            low=decimal(f"{x_range[0]:g}"),
+            high=decimal(f"{x_range[1]:g}"),
+            minima=mins,
+        )
     )
     t = table(
         _("Gradient descent, {steps} steps").format(steps=steps),
@@ -236,7 +238,7 @@ def descent(
             decimal(f"{r.x0:g}"),
             decimal(f"{r.final_x:.5g}"),
             decimal(f"{r.final_f:.5g}"),
-            r.outcome,
+            shown(r.outcome),
         )
     con.print(t)
     footer(con, written)

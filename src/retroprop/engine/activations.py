@@ -24,6 +24,7 @@ import numpy as np
 
 from retroprop.engine.layers import Module
 from retroprop.errors import ConfigError, NotDifferentiableError
+from retroprop.i18n import N_, _
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -344,7 +345,7 @@ class LeakyReLU(Activation):
         return self.negative_slope
 
 
-STEP_WHY = (
+STEP_WHY = N_(
     "the step function cannot be trained by backpropagation: its derivative is 0 "
     "everywhere except at 0, where it is undefined (the function jumps), so no "
     "gradient reaches the weights below it; use 'sigmoid', the smooth step, instead"
@@ -369,7 +370,7 @@ class Step(Activation):
 
     @staticmethod
     def f_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        raise NotDifferentiableError(STEP_WHY)
+        raise NotDifferentiableError(_(STEP_WHY))
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -224,10 +224,10 @@ class CrossEntropyLoss(Loss):
     sheet_rows = (
         SheetRow(
             "p",
-            "softmax p_i = e^out_i / sum_j e^out_j",
+            N_("softmax p_i = e^out_i / sum_j e^out_j"),
             "EXP({out_i})/SUMPRODUCT(EXP({out}))",
         ),
-        SheetRow("delta_r", "delta_ri (1 if i = r)", "IF({r}={i},1,0)"),
+        SheetRow("delta_r", N_("delta_ri (1 if i = r)"), "IF({r}={i},1,0)"),
     )
     outputs = "probabilities"
     prediction_text = "argmax_i p_i"

@@ -26,6 +26,7 @@ import numpy as np
 
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 
 DEFAULT_FUNCTION = "x**4 - 3*x**2 + x"
@@ -301,20 +302,25 @@ class DescentRun:
 
     @property
     def outcome(self) -> str:
-        """The run's outcome in a few words: its status, where it ended and why."""
+        """The run's outcome in a few words: its status, where it ended and why (a
+        ``Message``: English in JSON, ``shown()`` in the language in use)."""
         if self.diverged_at_start:
-            return "diverged at the start (f undefined at w0)"
+            return Message(N_("diverged at the start (f undefined at w0)"))
         if self.status == "diverged":
-            return f"diverged after {self.steps} steps: eta too large"
+            return Message(
+                N_("diverged after {steps} steps: eta too large"), steps=self.steps
+            )
         if self.status == "oscillating":
-            return "oscillating: eta too large, the steps overshoot"
+            return Message(N_("oscillating: eta too large, the steps overshoot"))
         if self.status == "not converged":
-            return f"not converged: still moving after {self.steps} steps"
+            return Message(
+                N_("not converged: still moving after {steps} steps"), steps=self.steps
+            )
         if self.ended_in == "global minimum":
-            return "converged to the global minimum"
+            return Message(N_("converged to the global minimum"))
         if self.ended_in == "local minimum":
-            return "converged to a LOCAL minimum, not the global one"
-        return "converged (to no minimum found on the range)"
+            return Message(N_("converged to a LOCAL minimum, not the global one"))
+        return Message(N_("converged (to no minimum found on the range)"))
 
     def to_dict(self) -> dict:
         """The fields, plus ``ended_in``, ``outcome`` and ``diverged_at_start``."""

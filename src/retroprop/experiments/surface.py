@@ -28,7 +28,7 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import align, linear_names
 from retroprop.experiments.result import Answer, Result
-from retroprop.i18n import N_
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 from retroprop.train import evaluate, train
 
@@ -290,22 +290,37 @@ class SurfaceResult(Result):
             "threshold": limit,
             "final_loss": list(self.final_loss),
         }
-        rule = (
-            f"barrier after alignment {barrier:.4f}; a barrier counts above "
-            f"{BARRIER_RELATIVE:g} x the larger final loss + {BARRIER_ABSOLUTE:g} "
-            f"= {limit:.4f}"
-        )
+        rule = {
+            "barrier": f"{barrier:.4f}",
+            "relative": f"{BARRIER_RELATIVE:g}",
+            "absolute": f"{BARRIER_ABSOLUTE:g}",
+            "limit": f"{limit:.4f}",
+        }
         if self.has_barrier:
             return Answer(
                 N_("Do the two trainings end in the same valley?"),
                 N_("no"),
-                f"a barrier separates them: different valleys ({rule})",
+                Message(
+                    N_(
+                        "a barrier separates them: different valleys (barrier after "
+                        "alignment {barrier}; a barrier counts above {relative} x the "
+                        "larger final loss + {absolute} = {limit})"
+                    ),
+                    **rule,
+                ),
                 numbers,
             )
         return Answer(
             N_("Do the two trainings end in the same valley?"),
             N_("yes"),
-            f"no barrier: the straight line stays low ({rule})",
+            Message(
+                N_(
+                    "no barrier: the straight line stays low (barrier after alignment "
+                    "{barrier}; a barrier counts above {relative} x the larger final "
+                    "loss + {absolute} = {limit})"
+                ),
+                **rule,
+            ),
             numbers,
         )
 

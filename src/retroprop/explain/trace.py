@@ -57,6 +57,7 @@ from retroprop.explain.markdown import to_markdown
 from retroprop.explain.tabular import to_csv
 from retroprop.explain.text import to_text
 from retroprop.explain.xlsx import to_xlsx
+from retroprop.i18n import _, decimal, ngettext
 
 __all__ = ["SCHEMA", "LayerTrace", "ParameterTrace", "Trace", "explain_step"]
 
@@ -123,11 +124,14 @@ class Trace(TraceData):
         from retroprop.explain.views import views
 
         where = step_context(self.meta)  # where the weights came from, too
-        title = (
-            f"One SGD step: loss {self.loss_function}, η = {self.lr:g}, "
-            f"{self.n_samples} sample(s)" + (f" ({where})" if where else "")
-        )
-        parts = ["<p>Update: θ ← θ - η dL/dθ.</p>"]
+        title = ngettext(
+            "One SGD step: loss {loss}, η = {lr}, {n} sample",
+            "One SGD step: loss {loss}, η = {lr}, {n} samples",
+            self.n_samples,
+        ).format(
+            loss=self.loss_function, lr=decimal(f"{self.lr:g}"), n=self.n_samples
+        ) + (f" ({where})" if where else "")
+        parts = ["<p>" + _("Update: θ ← θ - η dL/dθ.") + "</p>"]
         for view in views(self):
             parts.append(
                 html_table(
@@ -244,7 +248,7 @@ def explain_step(
         from retroprop.engine.activations import STEP_WHY
 
         raise NotDifferentiableError(
-            f"cannot explain a step of this network: {STEP_WHY}"
+            _("cannot explain a step of this network: {why}").format(why=_(STEP_WHY))
         )
     X = np.asarray(x, dtype=net.dtype)
     if X.ndim == 1:
@@ -466,7 +470,9 @@ def _stopped_trace(
         )
         layers.append(layer)
         if act is not None and not act.differentiable:
-            stopped_at = f"dout_i/dz_i of {layer.label}, {act.name}'(z)"
+            stopped_at = _("dout_i/dz_i of {layer}, {f}'(z)").format(
+                layer=layer.label, f=act.name
+            )
     return Trace(
         lr=float(lr),
         loss_function=loss,

@@ -27,6 +27,7 @@ from retroprop.engine.losses import LOSSES, log_softmax
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, NotDifferentiableError
 from retroprop.fast.spec import Layout, fast_reason
+from retroprop.i18n import _
 from retroprop.training.checks import check_xy
 from retroprop.training.runner import ENGINES
 from retroprop.training.step import evaluate, loss_targets
@@ -211,7 +212,9 @@ def train_many(
     if not all(getattr(m, "differentiable", True) for m in template):
         from retroprop.engine.activations import STEP_WHY
 
-        raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
+        raise NotDifferentiableError(
+            _("cannot train this network: {why}").format(why=_(STEP_WHY))
+        )
     reason = fast_reason(
         template, loss=loss, optimizer="sgd", y=y, check_numba=engine != "numpy"
     )
