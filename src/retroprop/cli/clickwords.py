@@ -132,7 +132,25 @@ def install() -> None:
     each of click's ``MODULES`` looks its texts up with ``retroprop.i18n``, and the
     names of click's number, boolean and text types are read in the language in
     use."""
+    import click.core
     import click.types
+
+    command = click.core.Command
+    if not getattr(command.get_help_option, "retroprop", False):
+        plain = command.get_help_option
+
+        def get_help_option(
+            self: click.core.Command, ctx: click.core.Context
+        ) -> click.core.Option | None:
+            # click makes the --help option once per command and keeps it: its help
+            # is written again in the language in use each time it is asked for
+            option = plain(self, ctx)
+            if option is not None:
+                option.help = _("Show this message and exit.")
+            return option
+
+        get_help_option.retroprop = True  # type: ignore[attr-defined]
+        command.get_help_option = get_help_option  # type: ignore[method-assign]
 
     for cls_name, text in TYPE_NAMES.items():
         cls = getattr(click.types, cls_name, None)

@@ -13,6 +13,7 @@ import numpy as np
 
 from retroprop.engine.init import INITIALISERS, as_generator
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 class Parameter:
@@ -330,13 +331,13 @@ class Sequential(Module):
 
         rows = self.summary_rows()
         total = sum(r[-1] for r in rows)
-        title = f"Sequential: {total} parameters, {self.dtype} " + (
-            f"(input (n, {self.in_features}))" if self.linears else ""
-        )
+        title = _("Sequential: {total} parameters, {dtype} ").format(
+            total=total, dtype=self.dtype
+        ) + (_("(input (n, {n}))").format(n=self.in_features) if self.linears else "")
         return html_block(
             title,
             html_table(
-                ["", "module", "parameters (shape)", "output", "count"],
+                ["", _("module"), _("parameters (shape)"), _("output"), _("count")],
                 rows,
                 numeric=[False, False, False, False, True],
             ),

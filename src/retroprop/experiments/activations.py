@@ -17,6 +17,7 @@ import numpy as np
 from retroprop.engine.activations import ACTIVATIONS
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "step")
@@ -79,18 +80,22 @@ class ActivationCurves(Result):
                 r["f_zero"],
                 r["f_high"],
                 r["max_derivative"],
-                "" if r["trainable"] else "jumps at 0; f' = 0 elsewhere",
+                "" if r["trainable"] else N_("jumps at 0; f' = 0 elsewhere"),
             ]
             for r in self.summary
         ]
         lo, hi = float(self.x[0]), float(self.x[-1])
         return [
             (
-                (
-                    f"Activations on [{lo:g}, {hi:g}] (retroprop.plots.plot_activations "
-                    "draws them)"
+                Message(
+                    N_(
+                        "Activations on [{low}, {high}] (retroprop.plots.plot_activations "
+                        "draws them)"
+                    ),
+                    low=f"{lo:g}",
+                    high=f"{hi:g}",
                 ),
-                ["f", "f(low)", "f(0)", "f(high)", "max f'", "note"],
+                ["f", "f(low)", "f(0)", "f(high)", "max f'", N_("note")],
                 rows,
             )
         ]

@@ -17,6 +17,7 @@ from retroprop.datasets.preprocessing import Standardizer
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 from retroprop.train import predict, predict_proba
 
@@ -88,19 +89,25 @@ class DecisionBoundary(Result):
         ]
         return [
             (
-                (
-                    f"Decision regions on {self.feature_names[0]} and "
-                    f"{self.feature_names[1]} (other features at their mean)"
+                Message(
+                    N_(
+                        "Decision regions on {a} and {b} (other features at their mean)"
+                    ),
+                    a=self.feature_names[0],
+                    b=self.feature_names[1],
                 ),
-                ["class", "share of the plane", "points"],
+                [N_("class"), N_("share of the plane"), N_("points")],
                 shares,
             ),
             (
                 "",
-                ["accuracy", "value"],
+                [N_("accuracy"), N_("value")],
                 [
-                    ["network (all features)", self.accuracy],
-                    ["points in their own region on this slice", self.slice_accuracy],
+                    [N_("network (all features)"), self.accuracy],
+                    [
+                        N_("points in their own region on this slice"),
+                        self.slice_accuracy,
+                    ],
                 ],
             ),
         ]

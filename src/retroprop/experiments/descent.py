@@ -462,16 +462,20 @@ class DescentDemo(Result):
         """Where each (eta, start) ended, and the curve's minima."""
         runs = [[r.lr, r.x0, r.final_x, r.final_f, r.outcome] for r in self.runs]
         minima = [
-            [m, "global" if i == self.global_minimum else "local"]
+            [m, N_("global") if i == self.global_minimum else N_("local")]
             for i, m in enumerate(self.minima)
         ]
         return [
             (
-                f"Gradient descent on L(w) = {self.function_in_w}, {self.steps} steps",
-                ["η", "w0", "final w", "L(final w)", "outcome"],
+                Message(
+                    N_("Gradient descent on L(w) = {function}, {steps} steps"),
+                    function=self.function_in_w,
+                    steps=self.steps,
+                ),
+                ["η", "w0", N_("final w"), N_("L(final w)"), N_("outcome")],
                 runs,
             ),
-            ("Minima of L(w) on the range", ["w", "minimum"], minima),
+            (N_("Minima of L(w) on the range"), ["w", N_("minimum")], minima),
         ]
 
     def csv_rows(self) -> list[list[Any]]:

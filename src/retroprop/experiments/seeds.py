@@ -256,26 +256,32 @@ class SeedsResult(Result):
     def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         """The spread over the runs and the lowest minima found."""
         names = {
-            "final_loss": "final training loss",
-            "final_accuracy": "final training accuracy",
-            "test_accuracy": "test accuracy",
-            "raw_distance": "distance between runs, as trained",
-            "aligned_distance": "distance between runs, aligned",
-            "norm": "parameter norm ||w||",
+            "final_loss": N_("final training loss"),
+            "final_accuracy": N_("final training accuracy"),
+            "test_accuracy": N_("test accuracy"),
+            "raw_distance": N_("distance between runs, as trained"),
+            "aligned_distance": N_("distance between runs, aligned"),
+            "norm": N_("parameter norm ||w||"),
         }
         spread = self.spread
-        out = [
+        out: list[tuple[str, list[str], list[list[Any]]]] = [
             (
-                f"Spread over {len(self.seeds)} runs",
-                ["", "min", "median", "max"],
+                Message(N_("Spread over {n} runs"), n=len(self.seeds)),
+                ["", N_("min"), N_("median"), N_("max")],
                 [[names.get(k, k), *v] for k, v in spread.items()],
             )
         ]
         if self.minima:
             out.append(
                 (
-                    "The lowest minima found",
-                    ["minimum", "runs", "best loss", "mean loss", "mean accuracy"],
+                    N_("The lowest minima found"),
+                    [
+                        N_("minimum"),
+                        N_("runs"),
+                        N_("best loss"),
+                        N_("mean loss"),
+                        N_("mean accuracy"),
+                    ],
                     [
                         [
                             i,

@@ -251,17 +251,20 @@ class SurfaceResult(Result):
         rows = [
             [name, ln.loss[0], ln.loss[-1], np.max(ln.loss), ln.barrier]
             for name, ln in (
-                ("as trained", self.line),
-                ("hidden neurons aligned", self.aligned_line),
+                (N_("as trained"), self.line),
+                (N_("hidden neurons aligned"), self.aligned_line),
             )
         ]
         return [
             (
-                (
-                    f"Along the line (1 - alpha) w_a + alpha w_b (seeds {self.seeds[0]} and "
-                    f"{self.seeds[1]})"
+                Message(
+                    N_(
+                        "Along the line (1 - alpha) w_a + alpha w_b (seeds {a} and {b})"
+                    ),
+                    a=self.seeds[0],
+                    b=self.seeds[1],
                 ),
-                ["", "L(0)", "L(1)", "max L", "barrier"],
+                ["", "L(0)", "L(1)", N_("max L"), N_("barrier")],
                 rows,
             )
         ]

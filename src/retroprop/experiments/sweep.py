@@ -32,7 +32,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.fast.distributed import train_cells
-from retroprop.i18n import N_
+from retroprop.i18n import N_, Message
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -186,7 +186,9 @@ class SweepResult(Result):
         for i, lr in enumerate(self.lrs):
             verdict = self.verdict[i]
             if verdict == "diverged":
-                verdict += " (" + ", ".join(self.divergence_kinds[i]) + ")"
+                verdict = Message(
+                    N_("diverged ({kinds})"), kinds=", ".join(self.divergence_kinds[i])
+                )
             rows.append(
                 [
                     lr,
@@ -200,14 +202,17 @@ class SweepResult(Result):
             )
         headers = [
             "η",
-            "loss",
-            "L / L(start)",
-            "jitter",
-            "accuracy",
-            "diverged",
-            "verdict",
+            N_("loss"),
+            N_("L / L(start)"),
+            N_("jitter"),
+            N_("accuracy"),
+            N_("diverged"),
+            N_("verdict"),
         ]
-        caption = f"Final training loss and accuracy per η (mean over {len(self.seeds)} seeds)"
+        caption = Message(
+            N_("Final training loss and accuracy per η (mean over {n} seeds)"),
+            n=len(self.seeds),
+        )
         return [(caption, headers, rows)]
 
     def best_lr(self) -> float | None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 @dataclass
@@ -94,12 +95,15 @@ class History:
         return rows
 
     def _headers(self) -> list[str]:
-        h = ["epoch", "loss", "accuracy"]
-        return [*h, "val. loss", "val. accuracy"] if self.val_loss else h
+        h = [_("epoch"), _("loss"), _("accuracy")]
+        return [*h, _("val. loss"), _("val. accuracy")] if self.val_loss else h
 
     def _title(self) -> str:
-        early = ", stopped early" if self.stopped_early else ""
-        return f"History: {self.epochs} epochs, {self.iterations} updates{early}"
+        """``History: 30 epochs, 3600 updates`` in the language in use."""
+        early = _(", stopped early") if self.stopped_early else ""
+        return _("History: {epochs} epochs, {updates} updates{early}").format(
+            epochs=self.epochs, updates=self.iterations, early=early
+        )
 
     def _repr_html_(self) -> str:
         """A small table: the first epoch and the last five; ``.plot()`` draws all."""
