@@ -123,6 +123,8 @@ NEEDS_PLOTS = [
     ["surface", "--epochs", "2", "--quiet", "--steps", "5", "-o", "u.png"],
     ["plot", "activations", "-o", "a.png"],
     ["plot", "descent", "-o", "d.png"],
+    ["plot", "descent", "--function", "w^2", "-o", "d.png"],
+    ["plot", "activations", "-o", "a.gif"],
 ]
 
 ERRORS = [
@@ -142,6 +144,12 @@ ERRORS = [
     ["predict"],
     ["explain", "--activation", "step"],
     ["sweep", "lr", "--values", "x"],
+    ["train", "--epochs", "1", "--quiet", "--record", "x.bias", "--record-to", "r.csv"],
+    ["train", "--save", "nowhere/m.safetensors"],
+    ["predict", "--model", "none.safetensors", "--data", IRIS],
+    ["explain", "--step", "0"],
+    ["exercise", "--sizes", "2"],
+    ["seeds", "--n", "0"],
 ]
 
 NEEDS_TORCH = [

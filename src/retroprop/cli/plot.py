@@ -401,7 +401,8 @@ def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise click.BadParameter(
-            f"expected two features A,B, got {text!r}", param_hint="--features"
+            _("expected two features A,B, got {text!r}").format(text=text),
+            param_hint="--features",
         )
     out = []
     for p in parts:
@@ -411,12 +412,14 @@ def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
             out.append(int(p))
         else:
             raise click.BadParameter(
-                f"{p!r} is not a feature; use a name or index 0..{len(names) - 1} of "
-                f"{names}",
+                _(
+                    "{p!r} is not a feature; use a name or index 0..{value} of {names}"
+                ).format(p=p, value=len(names) - 1, names=names),
                 param_hint="--features",
             )
     if out[0] == out[1]:
         raise click.BadParameter(
-            f"the two features must differ, got {text!r}", param_hint="--features"
+            _("the two features must differ, got {text!r}").format(text=text),
+            param_hint="--features",
         )
     return out[0], out[1]

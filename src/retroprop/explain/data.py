@@ -313,13 +313,23 @@ class TraceData:
         valid = ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
         if name not in shapes:
             raise KeyError(
-                f"no parameter named {name!r} in the trace; its parameters (and "
-                f"shapes) are: {valid}"
+                _(
+                    "no parameter named {name!r} in the trace; its parameters (and shapes) "
+                    "are: {valid}"
+                ).format(name=name, valid=valid)
             )
         bounds = ", ".join(f"0..{n - 1}" for n in shapes[name])
         raise KeyError(
-            f"{name} has no entry {list(index)}: its shape is {list(shapes[name])}, "
-            f"so the index takes {len(shapes[name])} number(s) in {bounds}"
+            _(
+                "{name} has no entry {index}: its shape is {shapes}, so the index takes "
+                "{n_shapes} number(s) in {bounds}"
+            ).format(
+                name=name,
+                index=list(index),
+                shapes=list(shapes[name]),
+                n_shapes=len(shapes[name]),
+                bounds=bounds,
+            )
         )
 
     def grads(self) -> dict[str, np.ndarray]:

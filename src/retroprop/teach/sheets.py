@@ -261,7 +261,7 @@ def to_xlsx(ex: Exercise, *, key: bool, lang: str = "pt") -> bytes:
         from openpyxl.styles import Font, PatternFill
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            "the xlsx sheets need openpyxl: pip install 'retroprop[xlsx]'"
+            _("the xlsx sheets need openpyxl: pip install 'retroprop[xlsx]'")
         ) from None
     w = _words(lang)
     title, intro = _intro(ex, lang, key)
@@ -329,12 +329,16 @@ def write_exercises(
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown:
         raise ConfigError(
-            f"formats must be among {', '.join(RENDERERS)}, got {', '.join(unknown)}"
+            _("formats must be among {value}, got {value2}").format(
+                value=", ".join(RENDERERS), value2=", ".join(unknown)
+            )
         )
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ConfigError(
-            f"{folder}: is a file; --output names a folder for the sheets"
+            _("{folder}: is a file; --output names a folder for the sheets").format(
+                folder=folder
+            )
         )
     os.makedirs(folder, exist_ok=True)
     width = max(2, len(str(len(exercises))))

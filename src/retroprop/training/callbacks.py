@@ -203,7 +203,9 @@ class EarlyStopping(Callback):
             or patience < 1
         ):
             raise ConfigError(
-                f"early_stopping must be a positive integer, got {patience!r}"
+                _("early_stopping must be a positive integer, got {patience!r}").format(
+                    patience=patience
+                )
             )
         self.patience = int(patience)
 
@@ -289,8 +291,9 @@ class RecordParameter(Callback):
         names = [n for n, _ in state.net.named_parameters()]
         if self.name not in names:
             raise ConfigError(
-                f"no parameter named {self.name!r}; the network's parameters are "
-                f"{', '.join(names)}"
+                _(
+                    "no parameter named {name!r}; the network's parameters are {value}"
+                ).format(name=self.name, value=", ".join(names))
             )
         self._param = dict(state.net.named_parameters())[self.name]
 
