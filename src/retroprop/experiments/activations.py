@@ -17,7 +17,7 @@ import numpy as np
 from retroprop.engine.activations import ACTIVATIONS
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
-from retroprop.i18n import N_, Message
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "step")
@@ -141,18 +141,28 @@ def activation_curves(
     for name in names:
         if name not in ACTIVATIONS:
             raise ConfigError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+                _("activation must be one of {ACTIVATIONS}, got {name!r}").format(
+                    ACTIVATIONS=sorted(ACTIVATIONS), name=name
+                )
             )
     lo, hi = (float(v) for v in x_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")
+        raise ConfigError(
+            _("range must be two finite numbers low < high, got {x_range}").format(
+                x_range=x_range
+            )
+        )
     if not np.isfinite(hi - lo):  # the points are spaced by (hi - lo) / (n - 1)
         raise ConfigError(
-            f"range {lo:g},{hi:g} is too wide: high - low overflows float64 "
-            f"(above 1.8e308); narrow it"
+            _(
+                "range {lo:g},{hi:g} is too wide: high - low overflows float64 (above "
+                "1.8e308); narrow it"
+            ).format(lo=lo, hi=hi)
         )
     if n_points < 3:
-        raise ConfigError(f"n_points must be at least 3, got {n_points}")
+        raise ConfigError(
+            _("n_points must be at least 3, got {n_points}").format(n_points=n_points)
+        )
     x = np.linspace(lo, hi, n_points)
     z = x.reshape(-1, 1)  # the engine's batch-first shape: n samples, one neuron
     values, derivatives, jumps = {}, {}, {}

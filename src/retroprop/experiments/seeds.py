@@ -34,7 +34,7 @@ from retroprop.experiments.align import (
     pairwise_distances,
 )
 from retroprop.experiments.result import Answer, Result
-from retroprop.i18n import N_, Message
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 
 MAX_SEEDS = 2_000
@@ -420,18 +420,26 @@ def seed_study(
 
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
     if len(seeds) < 2:
-        raise ConfigError(f"a seed study needs at least two seeds, got {len(seeds)}")
+        raise ConfigError(
+            _("a seed study needs at least two seeds, got {n_seeds}").format(
+                n_seeds=len(seeds)
+            )
+        )
     if len(seeds) > MAX_SEEDS:
         raise ConfigError(
-            f"a seed study compares at most {MAX_SEEDS:,} runs, got {len(seeds):,}: "
-            f"its N x N distance matrices grow with the square of N (8 N^2 bytes "
-            f"each); study fewer seeds"
+            _(
+                "a seed study compares at most {MAX_SEEDS:,} runs, got {n_seeds:,}: its "
+                "N x N distance matrices grow with the square of N (8 N^2 bytes each); "
+                "study fewer seeds"
+            ).format(MAX_SEEDS=MAX_SEEDS, n_seeds=len(seeds))
         )
     if len(np.unique(seeds)) != len(seeds):
-        raise ConfigError("the seeds must be different from each other")
+        raise ConfigError(_("the seeds must be different from each other"))
     if not tolerance > 0 or not worse_by > 0:
         raise ConfigError(
-            f"tolerance and worse_by must be positive, got {tolerance} and {worse_by}"
+            _(
+                "tolerance and worse_by must be positive, got {tolerance} and {worse_by}"
+            ).format(tolerance=tolerance, worse_by=worse_by)
         )
 
     def report(stage: str, done: int, total: int) -> None:

@@ -28,7 +28,7 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import align, linear_names
 from retroprop.experiments.result import Answer, Result
-from retroprop.i18n import N_, Message
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 from retroprop.train import evaluate, train
 
@@ -110,7 +110,9 @@ def interpolate(
     LineSurface
     """
     if n_points < 2:
-        raise ConfigError(f"n_points must be at least 2, got {n_points}")
+        raise ConfigError(
+            _("n_points must be at least 2, got {n_points}").format(n_points=n_points)
+        )
     net = copy.deepcopy(template)
     alpha = np.linspace(0.0, 1.0, n_points)
     losses, accs = [], []
@@ -203,9 +205,13 @@ def plane(
     (``net`` is not changed).
     """
     if resolution < 2:
-        raise ConfigError(f"resolution must be at least 2, got {resolution}")
+        raise ConfigError(
+            _("resolution must be at least 2, got {resolution}").format(
+                resolution=resolution
+            )
+        )
     if not span > 0:
-        raise ConfigError(f"span must be positive, got {span}")
+        raise ConfigError(_("span must be positive, got {span}").format(span=span))
     theta = net.state_dict()
     work = copy.deepcopy(net)
     grid = np.linspace(-span, span, resolution)

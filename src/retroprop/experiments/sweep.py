@@ -32,7 +32,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.fast.distributed import train_cells
-from retroprop.i18n import N_, Message
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -284,11 +284,15 @@ def lr_sweep(
     lrs = [float(v) for v in lrs]
     seeds = [int(s) for s in seeds]
     if not lrs or any(not np.isfinite(v) or v <= 0 for v in lrs):
-        raise ConfigError(f"learning rates must be positive numbers, got {lrs}")
+        raise ConfigError(
+            _("learning rates must be positive numbers, got {lrs}").format(lrs=lrs)
+        )
     if not seeds:
-        raise ConfigError("at least one seed is needed")
+        raise ConfigError(_("at least one seed is needed"))
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+        raise ConfigError(
+            _("epochs must be a positive integer, got {epochs!r}").format(epochs=epochs)
+        )
     initial = np.array([evaluate(make_net(s), X, y, loss)[0] for s in seeds])
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)

@@ -49,8 +49,13 @@ def fill(template: str, cells: dict[str, str]) -> str:
     def one(m: re.Match) -> str:
         if m.group(1) not in cells:
             raise ConfigError(
-                f"spreadsheet template {template!r} uses {{{m.group(1)}}}; known: "
-                f"{', '.join('{' + k + '}' for k in sorted(cells))}"
+                _(
+                    "spreadsheet template {template!r} uses {{{value}}}; known: {value2}"
+                ).format(
+                    template=template,
+                    value=m.group(1),
+                    value2=", ".join("{" + k + "}" for k in sorted(cells)),
+                )
             )
         return cells[m.group(1)]
 
