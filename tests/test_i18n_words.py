@@ -205,3 +205,31 @@ def test_the_explain_format_help_lists_every_format():
     from retroprop.cli.explain import FORMATS, FORMATS_HELP
 
     assert "; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + "." == FORMATS_HELP
+
+
+def test_notebook_displays_in_portuguese():
+    """What a Jupyter cell shows: the network, the model, the history and an
+    experiment's tables, in the language in use."""
+    from retroprop.experiments import descent_demo
+
+    net = rp.mlp([2, 3, 2], "sigmoid", seed=0, names=["fc1", "fc2"])
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    y = np.array([0, 1, 1, 0])
+    st = rp.datasets.Standardizer().fit(X)
+    model = rp.Model(net, ["a", "b"], ["u", "v"], st)
+    history = rp.train(net, X, y, epochs=2, lr=0.1, seed=0)
+    demo = descent_demo("w**2", lrs=(0.1,), starts=(1.0,), steps=5)
+    i18n.set_language("pt")
+    assert "Sequential: 17 parâmetros, float64 (entrada (n, 2))" in net._repr_html_()
+    page = model._repr_html_()
+    assert "2 características, padronizadas: (x - média) / escala" in page
+    assert "2 classes" in page and "média (subtraída)" in page
+    assert "Histórico: 2 épocas, 8 atualizações" in history._repr_html_()
+    page = demo._repr_html_()
+    assert "Descida de Gradiente em L(w) = w**2, 5 passos" in page
+    assert "Mínimos de L(w) no intervalo" in page and "outcome" not in page
+    assert "não convergiu: ainda se move após 5 passos" in page
+    i18n.set_language("en")
+    assert "Sequential: 17 parameters, float64 (input (n, 2))" in net._repr_html_()
+    assert "History: 2 epochs, 8 updates" in history._repr_html_()
+    assert "Gradient descent on L(w) = w**2, 5 steps" in demo._repr_html_()
