@@ -69,14 +69,17 @@ def test_the_notebook_runs_without_errors(executed):
 
 @pytest.mark.slow
 def test_objects_display_as_html_and_figures_inline(executed):
-    assert "Sequential: 47 parameters" in html_of(outputs_of(executed, "rede = rp.mlp"))
+    # the notebook speaks Portuguese (set_language("pt") in its first cell)
+    net = html_of(outputs_of(executed, "rede = rp.mlp"))
+    assert "Sequential: 47 parâmetros" in net and "fc1.weight" in net
     step = html_of(outputs_of(executed, "passo = rp.explain_step"))
-    assert "One SGD step" in step and "dL/dp_r = -1/p_r" in step
-    assert "History: 30 epochs" in html_of(outputs_of(executed, "epochs=30"))
+    assert "Um passo de SGD" in step and "dL/dp_r = -1/p_r" in step
+    assert "fc3 (camada de saída)" in step and "fc3.bias" in step
+    assert "Histórico: 30 épocas" in html_of(outputs_of(executed, "epochs=30"))
     sweep = html_of(outputs_of(executed, "varredura = lr_sweep"))
-    assert "verdict" in sweep and "diverged" in sweep
+    assert "veredicto" in sweep and "divergiu" in sweep
     seeds = html_of(outputs_of(executed, "estudo = seed_study"))
-    assert "Is a global minimum guaranteed?" in seeds
+    assert "O mínimo global é garantido?" in seeds
     for piece in (
         "historico.plot(",
         "plot_sweep(",

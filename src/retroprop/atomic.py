@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from retroprop.errors import ConfigError, RetropropError
+from retroprop.i18n import _
 
 TEMP_MARK = ".retroprop-tmp-"
 """What every temporary file's name contains: ``.NAME.retroprop-tmp-PID-RANDOM``."""
@@ -107,9 +108,9 @@ def resolve(path: str | os.PathLike) -> Target:
     """
     shown = os.fspath(path)
     if shown == "":
-        raise ConfigError("an output path is empty; give a file name")
+        raise ConfigError(_("an output path is empty; give a file name"))
     p = shown
-    for _ in range(_MAX_LINKS):
+    for _link in range(_MAX_LINKS):
         fd = _fd_of(p)
         if fd is not None:
             return Target("fd", p, fd)
@@ -118,7 +119,11 @@ def resolve(path: str | os.PathLike) -> Target:
         except FileNotFoundError:
             return _new_file(shown, p)
         except OSError as e:
-            raise ConfigError(f"{shown}: cannot be examined ({e.strerror})") from None
+            raise ConfigError(
+                _("{shown}: cannot be examined ({strerror})").format(
+                    shown=shown, strerror=e.strerror
+                )
+            ) from None
         mode = st.st_mode
         if stat.S_ISLNK(mode):
             p = os.path.join(os.path.dirname(p), os.readlink(p))
@@ -128,32 +133,52 @@ def resolve(path: str | os.PathLike) -> Target:
                 # A rename would replace it anyway; a read-only file says "keep me"
                 # (cp refuses it, an editor asks), so refuse rather than guess.
                 raise ConfigError(
-                    f"{shown}: is read-only (mode {stat.S_IMODE(mode):04o}); make it "
-                    f"writable (chmod u+w) or give another name"
+                    _(
+                        "{shown}: is read-only (mode {value:04o}); make it writable (chmod u+w) "
+                        "or give another name"
+                    ).format(shown=shown, value=stat.S_IMODE(mode))
                 )
             return Target("file", p)
         if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
             return Target("stream", p)
         if stat.S_ISDIR(mode):
-            raise ConfigError(f"{shown}: is a directory; give a file name")
+            raise ConfigError(
+                _("{shown}: is a directory; give a file name").format(shown=shown)
+            )
         if stat.S_ISBLK(mode):
             raise ConfigError(
-                f"{shown}: is a block device (a disk); retroprop does not write "
-                f"over disks: give a file name"
+                _(
+                    "{shown}: is a block device (a disk); retroprop does not write over "
+                    "disks: give a file name"
+                ).format(shown=shown)
             )
-        what = "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
-        raise ConfigError(f"{shown}: is {what}; give a file name")
-    raise ConfigError(f"{shown}: too many levels of symbolic links (a loop?)")
+        what = _("a socket") if stat.S_ISSOCK(mode) else _("not a regular file")
+        raise ConfigError(
+            _("{shown}: is {what}; give a file name").format(shown=shown, what=what)
+        )
+    raise ConfigError(
+        _("{shown}: too many levels of symbolic links (a loop?)").format(shown=shown)
+    )
 
 
 def _new_file(shown: str, p: str) -> Target:
     if p.endswith(os.sep):
-        raise ConfigError(f"{shown}: ends with {os.sep}; give a file name")
+        raise ConfigError(
+            _("{shown}: ends with {sep}; give a file name").format(
+                shown=shown, sep=os.sep
+            )
+        )
     folder = os.path.dirname(os.path.abspath(p))
     if not os.path.isdir(folder):
-        link = "" if p == shown else f" (where the link {shown} points)"
+        link = (
+            ""
+            if p == shown
+            else _(" (where the link {shown} points)").format(shown=shown)
+        )
         raise ConfigError(
-            f"{shown}: folder {folder} does not exist{link}; create it first"
+            _("{shown}: folder {folder} does not exist{link}; create it first").format(
+                shown=shown, folder=folder, link=link
+            )
         )
     return Target("file", p)
 
@@ -177,9 +202,11 @@ def _probe_folder(shown: str, real: str) -> None:
         fd, tmp = _create_temp(real)
     except OSError as e:
         raise ConfigError(
-            f"{shown}: cannot write in folder {folder} ({e.strerror}); retroprop "
-            f"replaces a file through a temporary file next to it: choose a folder "
-            f"you can write to"
+            _(
+                "{shown}: cannot write in folder {folder} ({strerror}); retroprop "
+                "replaces a file through a temporary file next to it: choose a folder "
+                "you can write to"
+            ).format(shown=shown, folder=folder, strerror=e.strerror)
         ) from None
     os.close(fd)
     with contextlib.suppress(OSError):
@@ -249,14 +276,18 @@ def check_outputs(inputs: Paths = (), outputs: Paths = ()) -> None:
         for in_label, q in ins:
             if _same(p, q):
                 raise ConfigError(
-                    f"{label} {p} is the same file as {in_label} {q}: writing it "
-                    f"would destroy that input; give {label} another path"
+                    _(
+                        "{label} {p} is the same file as {in_label} {q}: writing it would "
+                        "destroy that input; give {label} another path"
+                    ).format(label=label, p=p, in_label=in_label, q=q)
                 )
         for other_label, q in files[:i]:
             if _same(p, q):
                 raise ConfigError(
-                    f"{other_label} {q} and {label} {p} are the same file: one "
-                    f"would overwrite the other; give them different paths"
+                    _(
+                        "{other_label} {q} and {label} {p} are the same file: one would "
+                        "overwrite the other; give them different paths"
+                    ).format(other_label=other_label, q=q, label=label, p=p)
                 )
 
 
@@ -371,7 +402,7 @@ def atomic_write(
     ``path``; a path that cannot be written is ``ConfigError``.
     """
     if mode not in ("wb", "w"):
-        raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
+        raise ValueError(_("mode must be 'wb' or 'w', got {mode!r}").format(mode=mode))
     shown = os.fspath(path)
     target = resolve(shown)
     kwargs: dict[str, Any] = (

@@ -85,12 +85,25 @@ class DivergenceError(RetropropError, ArithmeticError):
         by default a smaller eta; ``kept``: the step refused the update, so the
         parameters are the last finite ones. Huge and tiny numbers print in
         scientific notation."""
+        from retroprop.i18n import _
+
         if advice is None:
-            advice = f"Try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
+            advice = _("Try a smaller learning rate (eta), e.g. lr={lr}").format(
+                lr=num(lr / 10)
+            )
+        kept_words = _("; the last finite parameters were kept") if kept else ""
         return cls(
-            f"training diverged at epoch {epoch}, iteration {iteration} with "
-            f"lr={num(lr)}: {what}"
-            f"{'; the last finite parameters were kept' if kept else ''}. {advice}",
+            _(
+                "training diverged at epoch {epoch}, iteration {iteration} with "
+                "lr={lr}: {what}{kept}. {advice}"
+            ).format(
+                epoch=epoch,
+                iteration=iteration,
+                lr=num(lr),
+                what=what,
+                kept=kept_words,
+                advice=advice,
+            ),
             epoch=epoch,
             iteration=iteration,
             lr=lr,

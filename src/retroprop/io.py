@@ -37,6 +37,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.engine.memory import check_bytes_fit, count_parameters
 from retroprop.engine.network import from_config
 from retroprop.errors import ConfigError, ModelFileError
+from retroprop.i18n import _
 from retroprop.model import Model
 
 FORMAT_VERSION = 1
@@ -72,7 +73,9 @@ def save(
         )
     elif not isinstance(model, Model):
         raise ConfigError(
-            f"save takes a Model or a Sequential, got {type(model).__name__}"
+            _("save takes a Model or a Sequential, got {name}").format(
+                name=type(model).__name__
+            )
         )
     net = model.net
     _check_savable(model)
@@ -80,8 +83,10 @@ def save(
     for name, v in state.items():
         if not np.isfinite(v).all():
             raise ModelFileError(
-                f"parameter {name!r} holds non-finite values; a diverged network is "
-                f"not saved (train again with a smaller learning rate)"
+                _(
+                    "parameter {name!r} holds non-finite values; a diverged network is not "
+                    "saved (train again with a smaller learning rate)"
+                ).format(name=name)
             )
     info = {
         "format_version": FORMAT_VERSION,
@@ -114,8 +119,10 @@ def save(
     head += b" " * (-len(head) % 8)  # align the data, as safetensors does
     if len(head) > MAX_HEADER:
         raise ConfigError(
-            f"the model's header would take {len(head)} bytes, more than the "
-            f"{MAX_HEADER} that load accepts; keep metadata small"
+            _(
+                "the model's header would take {n_head} bytes, more than the "
+                "{MAX_HEADER} that load accepts; keep metadata small"
+            ).format(n_head=len(head), MAX_HEADER=MAX_HEADER)
         )
     with atomic_write(path, "wb") as f:
         f.write(struct.pack("<Q", len(head)))
@@ -128,31 +135,43 @@ def _check_savable(model: Model) -> None:
     """Refuse (``ConfigError``) what ``load`` would refuse, so every saved file loads."""
     net = model.net
     if not isinstance(net, Sequential):
-        raise ConfigError(f"Model.net must be a Sequential, got {type(net).__name__}")
+        raise ConfigError(
+            _("Model.net must be a Sequential, got {name}").format(
+                name=type(net).__name__
+            )
+        )
     try:
         from_config(net.config(), dtype=net.dtype)
     except (ConfigError, NotImplementedError) as e:
         why = str(e) or f"a module has no config ({e!r})"
-        raise ConfigError(f"this network cannot be saved: {why}") from None
+        raise ConfigError(
+            _("this network cannot be saved: {why}").format(why=why)
+        ) from None
     for what, names, n, side in (
-        ("class_names", model.class_names, net.out_features, "outputs"),
-        ("feature_names", model.feature_names, net.in_features, "inputs"),
+        ("class_names", model.class_names, net.out_features, _("outputs")),
+        ("feature_names", model.feature_names, net.in_features, _("inputs")),
     ):
         if not isinstance(names, (list, tuple)) or not all(
             isinstance(s, str) for s in names
         ):
             raise ConfigError(
-                f"{what} must be a list of strings, got {names!r} "
-                f"(e.g. [str(c) for c in ...])"
+                _(
+                    "{what} must be a list of strings, got {names!r} (e.g. [str(c) for c in "
+                    "...])"
+                ).format(what=what, names=names)
             )
         if names and len(names) != n:
             raise ConfigError(
-                f"{what} has {len(names)} names for the network's {n} {side}"
+                _("{what} has {n_names} names for the network's {n} {side}").format(
+                    what=what, n_names=len(names), n=n, side=side
+                )
             )
         twice = _repeated(names)
         if twice is not None:
             raise ConfigError(
-                f"{what} names {twice!r} twice; every name must be different"
+                _("{what} names {twice!r} twice; every name must be different").format(
+                    what=what, twice=twice
+                )
             )
     sc = model.standardizer
     if sc is not None:
@@ -164,42 +183,56 @@ def _check_savable(model: Model) -> None:
             or np.shape(mean) != shape
             or np.shape(scale) != shape
         ):
-            raise ConfigError(f"the standardizer must be fitted on {shape[0]} features")
+            raise ConfigError(
+                _("the standardizer must be fitted on {shape} features").format(
+                    shape=shape[0]
+                )
+            )
         if not (
             np.isfinite(mean).all()
             and np.isfinite(scale).all()
             and bool(np.all(scale > 0))
         ):
             raise ConfigError(
-                "the standardizer holds non-finite means or scales, or scales <= 0"
+                _("the standardizer holds non-finite means or scales, or scales <= 0")
             )
     for name, p in net.named_parameters():
         if p.data.dtype != net.dtype:
             raise ConfigError(
-                f"parameter {name!r} is {p.data.dtype}, the network is {net.dtype}; "
-                f"every parameter must have the network's dtype to be saved"
+                _(
+                    "parameter {name!r} is {dtype}, the network is {dtype2}; every parameter "
+                    "must have the network's dtype to be saved"
+                ).format(name=name, dtype=p.data.dtype, dtype2=net.dtype)
             )
     if not isinstance(model.metadata, dict):
         raise ConfigError(
-            f"metadata must be a dict, got {type(model.metadata).__name__}"
+            _("metadata must be a dict, got {name}").format(
+                name=type(model.metadata).__name__
+            )
         )
     depth = _depth(model.metadata)
     if depth > MAX_METADATA_DEPTH:
         raise ConfigError(
-            f"metadata nests {depth} levels deep, more than the "
-            f"{MAX_METADATA_DEPTH} that load accepts; flatten it"
+            _(
+                "metadata nests {depth} levels deep, more than the {MAX_METADATA_DEPTH} "
+                "that load accepts; flatten it"
+            ).format(depth=depth, MAX_METADATA_DEPTH=MAX_METADATA_DEPTH)
         )
     try:
         same = json.loads(json.dumps(model.metadata, allow_nan=False)) == model.metadata
     except (TypeError, ValueError, RecursionError) as e:
         raise ConfigError(
-            f"metadata must be JSON data (dicts, lists, str, int, finite "
-            f"float, bool, None): {e}"
+            _(
+                "metadata must be JSON data (dicts, lists, str, int, finite float, bool, "
+                "None): {e}"
+            ).format(e=e)
         ) from None
     if not same:
         raise ConfigError(
-            "metadata must come back from JSON unchanged: string keys, "
-            "lists rather than tuples"
+            _(
+                "metadata must come back from JSON unchanged: string keys, lists rather "
+                "than tuples"
+            )
         )
 
 
@@ -232,13 +265,15 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     d = {}
     for k, v in pairs:
         if k in d:
-            raise ModelFileError(f"the header has the key {k!r} twice")
+            raise ModelFileError(_("the header has the key {k!r} twice").format(k=k))
         d[k] = v
     return d
 
 
 def _fail(name: str, why: str) -> ModelFileError:
-    return ModelFileError(f"{name}: not a valid retroprop model file: {why}")
+    return ModelFileError(
+        _("{name}: not a valid retroprop model file: {why}").format(name=name, why=why)
+    )
 
 
 def load(path: str | os.PathLike) -> Model:
@@ -258,7 +293,9 @@ def load(path: str | os.PathLike) -> Model:
         raise
     except MemoryError:
         raise ModelFileError(
-            f"{name}: too large to load in the memory this process can use"
+            _("{name}: too large to load in the memory this process can use").format(
+                name=name
+            )
         ) from None
     except (RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
         # Each check below should have caught the file first; never let a stranger's
@@ -295,11 +332,17 @@ def _load(name: str) -> Model:
                 raise ModelFileError(f"{name}: {e}") from None
             data = f.read(size - 8 - n)
     except FileNotFoundError:
-        raise ModelFileError(f"{name}: no such file") from None
+        raise ModelFileError(_("{name}: no such file").format(name=name)) from None
     except IsADirectoryError:
-        raise ModelFileError(f"{name}: is a directory, not a model file") from None
+        raise ModelFileError(
+            _("{name}: is a directory, not a model file").format(name=name)
+        ) from None
     except OSError as e:
-        raise ModelFileError(f"{name}: cannot be read ({e.strerror})") from None
+        raise ModelFileError(
+            _("{name}: cannot be read ({strerror})").format(
+                name=name, strerror=e.strerror
+            )
+        ) from None
     if len(head) != n or len(data) != size - 8 - n:
         raise _fail(name, "the file changed while it was read")
     if not head.lstrip().startswith(b"{"):
@@ -433,7 +476,9 @@ def _load(name: str) -> Model:
 
 
 def _reject_constant(name: str, c: str):
-    raise ModelFileError(f"the header contains {c}, which JSON does not allow")
+    raise ModelFileError(
+        _("the header contains {c}, which JSON does not allow").format(c=c)
+    )
 
 
 def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from retroprop.datasets.preprocessing import Standardizer
 from retroprop.engine.layers import Sequential
+from retroprop.i18n import _
 from retroprop.train import predict, predict_proba
 
 
@@ -63,25 +64,27 @@ class Model:
         names = self.feature_names or [f"x{j}" for j in range(n_features)]
         if std is not None and std.mean_ is not None and std.scale_ is not None:
             features = html_table(
-                ["feature", "mean (subtracted)", "scale (divided by)"],
+                [_("feature"), _("mean (subtracted)"), _("scale (divided by)")],
                 [[n, m, s] for n, m, s in zip(names, std.mean_, std.scale_)],
-                caption=f"{len(names)} features, standardised: (x - mean) / scale",
+                caption=_("{n} features, standardised: (x - mean) / scale").format(
+                    n=len(names)
+                ),
             )
         else:
             features = html_table(
-                ["feature"],
+                [_("feature")],
                 [[n] for n in names],
-                caption=f"{len(names)} features, not standardised",
+                caption=_("{n} features, not standardised").format(n=len(names)),
             )
         classes = html_table(
-            ["output", "class"],
+            [_("output"), _("class")],
             [[k, c] for k, c in enumerate(self.class_names)],
-            caption=f"{len(self.class_names)} classes",
+            caption=_("{n} classes").format(n=len(self.class_names)),
             numeric=[True, False],
         )
         meta = (
             html_table(
-                ["metadata", "value"],
+                [_("metadata"), _("value")],
                 [[k, v] for k, v in self.metadata.items()],
                 numeric=[False, False],
             )

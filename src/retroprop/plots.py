@@ -80,8 +80,14 @@ def figure_format(path: str | os.PathLike) -> str:
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext not in FORMATS:
         raise ConfigError(
-            f"cannot write a figure to {os.fspath(path)!r}: its extension is "
-            f"{ext or 'missing'}; end the file name in {', '.join(FORMATS)}"
+            _(
+                "cannot write a figure to {path!r}: its extension is {ext}; end the "
+                "file name in {formats}"
+            ).format(
+                path=os.fspath(path),
+                ext=ext or _("missing"),
+                formats=", ".join(FORMATS),
+            )
         )
     return FORMATS[ext]
 
@@ -91,7 +97,11 @@ def check_dpi(dpi: float) -> int:
     lo, hi = DPI_RANGE
     ok = isinstance(dpi, numbers.Real) and not isinstance(dpi, bool)
     if not ok or not lo <= dpi <= hi:
-        raise ConfigError(f"dpi must be a number from {lo} to {hi}, got {dpi!r}")
+        raise ConfigError(
+            _("dpi must be a number from {lo} to {hi}, got {dpi!r}").format(
+                lo=lo, hi=hi, dpi=dpi
+            )
+        )
     return round(float(dpi))
 
 
@@ -101,8 +111,10 @@ def require_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "drawing figures needs matplotlib, which is not installed; "
-            "install the plotting extra: pip install 'retroprop[plots]'"
+            _(
+                "drawing figures needs matplotlib, which is not installed; install the "
+                "plotting extra: pip install 'retroprop[plots]'"
+            )
         ) from None
 
 

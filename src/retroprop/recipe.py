@@ -110,9 +110,12 @@ def load_dataset(
     ds = load_iris()
     if target is not None and target != ds.target_name:
         raise DataError(
-            f"the bundled Iris has no column named {target!r}; its columns are "
-            f"{', '.join([*ds.feature_names, ds.target_name])} (--target needs --data "
-            f"FILE.csv)"
+            _(
+                "the bundled Iris has no column named {target!r}; its columns are "
+                "{columns} (--target needs --data FILE.csv)"
+            ).format(
+                target=target, columns=", ".join([*ds.feature_names, ds.target_name])
+            )
         )
     return ds
 
@@ -164,10 +167,15 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise ConfigError(
-            f"hidden layer sizes must be comma-separated integers like 4,3; got {text!r}"
+            _(
+                "hidden layer sizes must be comma-separated integers like 4,3; got "
+                "{text!r}"
+            ).format(text=text)
         ) from None
     if any(s < 1 for s in sizes):
-        raise ConfigError(f"hidden layer sizes must be positive, got {text!r}")
+        raise ConfigError(
+            _("hidden layer sizes must be positive, got {text!r}").format(text=text)
+        )
     return sizes
 
 

@@ -25,6 +25,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.engine.losses import LOSSES, softmax
 from retroprop.engine.optim import OPTIMIZERS
 from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError
+from retroprop.i18n import _
 from retroprop.training.callbacks import (
     Callback,
     EarlyStopping,
@@ -172,27 +173,45 @@ def train(
     """
     if not isinstance(net, Sequential):
         raise ConfigError(
-            f"net must be a retroprop Sequential, got {type(net).__name__}"
+            _("net must be a retroprop Sequential, got {name}").format(
+                name=type(net).__name__
+            )
         )
     steps = [m for m in net if not getattr(m, "differentiable", True)]
     if steps:
         from retroprop.engine.activations import STEP_WHY
 
-        raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
+        raise NotDifferentiableError(
+            _("cannot train this network: {why}").format(why=_(STEP_WHY))
+        )
     if loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        raise ConfigError(
+            _("loss must be one of {LOSSES}, got {loss!r}").format(
+                LOSSES=sorted(LOSSES), loss=loss
+            )
+        )
     if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+        raise ConfigError(
+            _("engine must be one of {ENGINES}, got {engine!r}").format(
+                ENGINES=list(ENGINES), engine=engine
+            )
+        )
     if history not in HISTORY_KINDS:
         raise ConfigError(
-            f"history must be one of {list(HISTORY_KINDS)}, got {history!r}"
+            _("history must be one of {HISTORY_KINDS}, got {history!r}").format(
+                HISTORY_KINDS=list(HISTORY_KINDS), history=history
+            )
         )
     if optimizer not in OPTIMIZERS:
         raise ConfigError(
-            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
+            _("optimizer must be one of {OPTIMIZERS}, got {optimizer!r}").format(
+                OPTIMIZERS=sorted(OPTIMIZERS), optimizer=optimizer
+            )
         )
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
+        raise ConfigError(
+            _("epochs must be an integer >= 0, got {epochs!r}").format(epochs=epochs)
+        )
     X, y = check_xy(X, y, net, loss=loss)
     X = X.astype(net.dtype, copy=False)
     n = X.shape[0]
@@ -200,7 +219,9 @@ def train(
         batch_size = n
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(
-            f"batch_size must be a positive integer or None, got {batch_size!r}"
+            _(
+                "batch_size must be a positive integer or None, got {batch_size!r}"
+            ).format(batch_size=batch_size)
         )
     callbacks = list(callbacks)
     if early_stopping is not None:
@@ -209,13 +230,15 @@ def train(
         callbacks.insert(0, EarlyStopping(early_stopping))
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise ConfigError("validation must be a pair (X_val, y_val)")
+            raise ConfigError(_("validation must be a pair (X_val, y_val)"))
         Xv, yv = check_xy(*validation, net=net, what="validation X", loss=loss)
     biggest = float(np.finfo(net.dtype).max)
     if isinstance(lr, (int, float, np.number)) and abs(float(lr)) > biggest:
         raise ConfigError(
-            f"lr={float(lr):g} does not fit in the network's {net.dtype} (largest "
-            f"{biggest:g}); use a smaller lr"
+            _(
+                "lr={lr:g} does not fit in the network's {dtype} (largest {biggest:g}); "
+                "use a smaller lr"
+            ).format(lr=float(lr), dtype=net.dtype, biggest=biggest)
         )
     opt = OPTIMIZERS[optimizer](
         net.parameters(),
@@ -449,16 +472,24 @@ def advance_to_step(
         As ``train``, when an update before ``step`` diverges.
     """
     if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 1:
-        raise ConfigError(f"step must be a positive integer, got {step!r}")
+        raise ConfigError(
+            _("step must be a positive integer, got {step!r}").format(step=step)
+        )
     if loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        raise ConfigError(
+            _("loss must be one of {LOSSES}, got {loss!r}").format(
+                LOSSES=sorted(LOSSES), loss=loss
+            )
+        )
     X, y = check_xy(X, y, net, loss=loss)
     X = X.astype(net.dtype, copy=False)
     n = X.shape[0]
     batch_size = n if batch_size is None else batch_size
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(
-            f"batch_size must be a positive integer or None, got {batch_size!r}"
+            _(
+                "batch_size must be a positive integer or None, got {batch_size!r}"
+            ).format(batch_size=batch_size)
         )
     opt = OPTIMIZERS["sgd"](net.parameters(), lr=lr)
     runner = EngineRunner(net, X, y, loss=loss, batch_size=batch_size, optimizer=opt)
@@ -475,5 +506,5 @@ def advance_to_step(
             return StepPosition(iteration=step, epoch=epoch, batch=batch.copy())
         done = runner.run_epoch(order, epoch, done)
         with divergence_is_checked():
-            tl, _ = evaluate(net, X, y, loss)
+            tl, _accuracy = evaluate(net, X, y, loss)
         check_loss(tl, epoch=epoch, iteration=done, lr=lr)

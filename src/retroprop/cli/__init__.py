@@ -14,7 +14,10 @@ import sys
 
 import click
 
+from retroprop.cli.clickwords import install as install_click_words
 from retroprop.i18n import N_, _, set_language
+
+install_click_words()  # click's Usage:, Options, errors: in the language in use
 
 # name -> "module:attribute"; a command's module is imported only when it runs.
 COMMANDS = {
@@ -65,6 +68,9 @@ def translated(command: click.Command) -> click.Command:
 
     if not any(p.name == "lang" for p in command.params):
         command.params.append(lang_option())  # `retroprop train --lang pt` too
+    tr(command, "options_metavar")  # the usage line's [OPTIONS]
+    if isinstance(command, click.Group):
+        tr(command, "subcommand_metavar")
     for holder in [command, *command.params]:
         tr(holder, "help")
         if isinstance(holder, click.Command):

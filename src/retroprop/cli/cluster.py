@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from retroprop.i18n import _
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONNECT_TIMEOUT = 10.0
@@ -43,10 +45,12 @@ def connect(scheduler: str | None) -> Iterator[Any]:
         from distributed import Client
     except ImportError:
         raise ConfigError(
-            "--scheduler needs Dask's distributed scheduler: pip install "
-            "'retroprop[dask]' (or drop --scheduler to train here)"
+            _(
+                "--scheduler needs Dask's distributed scheduler: pip install "
+                "'retroprop[dask]' (or drop --scheduler to train here)"
+            )
         ) from None
-    fix = (
+    fix = _(
         "start one with `dask scheduler` and give the address it prints, like "
         "tcp://10.0.0.5:8786"
     )
@@ -55,16 +59,24 @@ def connect(scheduler: str | None) -> Iterator[Any]:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError, TypeError) as e:
         raise ConfigError(
-            f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} "
-            f"({' '.join(str(e).split()) or type(e).__name__}); {fix}"
+            _(
+                "--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({why}); "
+                "{fix}"
+            ).format(
+                scheduler=scheduler,
+                why=" ".join(str(e).split()) or type(e).__name__,
+                fix=fix,
+            )
         ) from None
     try:
         try:
             client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
         except TimeoutError:
             raise ConfigError(
-                f"--scheduler: the Dask scheduler at {scheduler} has no workers; "
-                f"start some with `dask worker {scheduler}`"
+                _(
+                    "--scheduler: the Dask scheduler at {scheduler} has no workers; start "
+                    "some with `dask worker {scheduler}`"
+                ).format(scheduler=scheduler)
             ) from None
         yield client
     finally:
@@ -86,13 +98,17 @@ def _check_reachable(scheduler: str, fix: str) -> None:
         host, port = parse_host_port(location, default_port=8786)
     except (ValueError, TypeError):
         raise ConfigError(
-            f"--scheduler: {scheduler!r} is not an address like tcp://HOST:PORT; {fix}"
+            _(
+                "--scheduler: {scheduler!r} is not an address like tcp://HOST:PORT; {fix}"
+            ).format(scheduler=scheduler, fix=fix)
         ) from None
     try:
         with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT):
             pass
     except OSError as e:
         raise ConfigError(
-            f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} "
-            f"({e.strerror or type(e).__name__}); {fix}"
+            _(
+                "--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({why}); "
+                "{fix}"
+            ).format(scheduler=scheduler, why=e.strerror or type(e).__name__, fix=fix)
         ) from None

@@ -6,6 +6,7 @@ import click
 
 from retroprop.cli.common import stdout_console
 from retroprop.cli.options import activation_choice
+from retroprop.i18n import _
 
 
 def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, ...]:
@@ -13,16 +14,22 @@ def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, 
         sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise click.BadParameter(
-            f"{text!r} is not comma-separated integers; e.g. 2,2,2 or 4,4,3,3"
+            _("{text!r} is not comma-separated integers; e.g. 2,2,2 or 4,4,3,3").format(
+                text=text
+            )
         ) from None
     if len(sizes) < 2 or min(sizes) < 1 or sizes[-1] < 2:
         raise click.BadParameter(
-            f"{text!r}: give the inputs, any hidden layers and at least 2 classes, "
-            f"e.g. 2,2,2 or 4,4,3,3"
+            _(
+                "{text!r}: give the inputs, any hidden layers and at least 2 classes, "
+                "e.g. 2,2,2 or 4,4,3,3"
+            ).format(text=text)
         )
     if max(sizes) > 8:
         raise click.BadParameter(
-            f"{text!r}: layers of at most 8 neurons (a sheet is done by hand)"
+            _("{text!r}: layers of at most 8 neurons (a sheet is done by hand)").format(
+                text=text
+            )
         )
     return sizes
 
@@ -62,7 +69,7 @@ def _sizes(ctx: click.Context, param: click.Parameter, text: str) -> tuple[int, 
     type=click.FloatRange(0, 10, min_open=True),
     default=0.5,
     show_default=True,
-    help="The fator de aprendizagem (learning rate) eta of the update.",
+    help="The learning rate (the lecture's eta) of the update.",
 )
 @click.option(
     "--decimals",
@@ -118,8 +125,10 @@ def exercise(
 
         if importlib.util.find_spec("openpyxl") is None:
             raise click.UsageError(
-                "the xlsx sheets need openpyxl: pip install 'retroprop[xlsx]', or "
-                "choose --format md --format html"
+                _(
+                    "the xlsx sheets need openpyxl: pip install 'retroprop[xlsx]', or choose "
+                    "--format md --format html"
+                )
             )
     from retroprop.teach.exercise import make_exercises
     from retroprop.teach.sheets import write_exercises
@@ -134,5 +143,7 @@ def exercise(
     )
     paths = write_exercises(exercises, output, lang=lang, formats=formats)
     stdout_console().print(
-        f"Wrote {variants} exercise(s) and their keys ({len(paths)} files) to {output}"
+        _("Wrote {n} exercise(s) and their keys ({files} files) to {output}").format(
+            n=variants, files=len(paths), output=output
+        )
     )

@@ -22,6 +22,7 @@ from retroprop.cli.options import (
     network_options,
     output_path,
 )
+from retroprop.i18n import N_, _
 
 FORMATS = {
     "table": "rich tables in the terminal, one per layer, forward then backward",
@@ -32,6 +33,16 @@ FORMATS = {
     "xlsx": "a workbook of live formulas that recompute the step (needs --output)",
 }
 """Output format -> what it is. The keys are the allowed ``--format`` values."""
+
+FORMATS_HELP = N_(
+    "table: rich tables in the terminal, one per layer, forward then backward; "
+    "markdown: Markdown with LaTeX math; csv: one row per parameter: "
+    "name,index,value,grad,lr,updated and the factors; json: the trace as JSON "
+    "(schema in the README); html: an interactive offline page: the network "
+    "drawn, every number a click away; xlsx: a workbook of live formulas that "
+    "recompute the step (needs --output)."
+)
+"""The ``--format`` help: each of ``FORMATS`` with what it is (one literal, for Babel)."""
 
 
 @click.command()
@@ -83,7 +94,7 @@ FORMATS = {
     type=click.Choice(list(FORMATS)),
     default="table",
     show_default=True,
-    help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()) + ".",
+    help=FORMATS_HELP,
 )
 @click.option(
     "--output",
@@ -124,7 +135,9 @@ def explain(
         outputs={"--output": output},
     )
     if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a file: give --output PATH.xlsx")
+        raise click.UsageError(
+            _("--format xlsx writes a file: give --output PATH.xlsx")
+        )
     import numpy as np
 
     import retroprop as rp
@@ -132,7 +145,7 @@ def explain(
     from retroprop.recipe import build_network, prepare_data, target_scaling
 
     if model_path and (torch_model or torch_class):
-        raise click.UsageError("give either --model or --torch-model, not both")
+        raise click.UsageError(_("give either --model or --torch-model, not both"))
     weights: dict | None = None  # where the weights came from, when from a file
     from retroprop.datasets import split_lines
 
@@ -146,7 +159,7 @@ def explain(
         given = click.get_current_context().get_parameter_source("loss")
         if loss != "mse" and given is not click.core.ParameterSource.DEFAULT:
             raise click.BadParameter(
-                "a regression target is explained with mse (the squared error)",
+                _("a regression target is explained with mse (the squared error)"),
                 param_hint="--loss",
             )
         loss = "mse"
@@ -164,8 +177,12 @@ def explain(
         net = model.net
         if model.class_names and list(model.class_names) != class_names:
             raise DataError(
-                f"{model_path}: the model's classes {model.class_names} are "
-                f"not the data's {class_names}"
+                _(
+                    "{model_path}: the model's classes {ours} are not the data's "
+                    "{theirs}"
+                ).format(
+                    model_path=model_path, ours=model.class_names, theirs=class_names
+                )
             )
         X_raw = train_test_split(
             split.dataset.X,
@@ -176,8 +193,14 @@ def explain(
         )[0]
         if X_raw.shape[1] != net.in_features:
             raise DataError(
-                f"the data has {X_raw.shape[1]} features, the model in "
-                f"{model_path} expects {net.in_features}"
+                _(
+                    "the data has {n_features} features, the model in {model_path} "
+                    "expects {in_features}"
+                ).format(
+                    n_features=X_raw.shape[1],
+                    model_path=model_path,
+                    in_features=net.in_features,
+                )
             )
         X = model.prepare(X_raw)
         weights = {"file": model_path, **_training_of(model.metadata)}
@@ -190,13 +213,15 @@ def explain(
         found = np.flatnonzero(lines_train == sample)
         if not len(found):
             where = (
-                "is in the test part"
+                _("is in the test part")
                 if sample in lines_test
-                else "is not a data row of the file"
+                else _("is not a data row of the file")
             )
             raise ConfigError(
-                f"--sample: line {sample} {where}; give the line of a training row "
-                f"(e.g. {int(lines_train.min())})"
+                _(
+                    "--sample: line {sample} {where}; give the line of a training row "
+                    "(e.g. {first})"
+                ).format(sample=sample, where=where, first=int(lines_train.min()))
             )
         sample = int(found[0])
 
@@ -269,8 +294,10 @@ def _explain_stopped(
 
     if step != 1:
         raise click.UsageError(
-            f"--step {step}: a network with the step function is never updated "
-            f"(backpropagation stops at its derivative), so only --step 1 exists"
+            _(
+                "--step {step}: a network with the step function is never updated "
+                "(backpropagation stops at its derivative), so only --step 1 exists"
+            ).format(step=step)
         )
     row = (
         sample
@@ -305,13 +332,22 @@ def _torch_network(path: str | None, class_spec: str | None, split: Any) -> Any:
     from retroprop.torch import load_torch_model
 
     if not (path and class_spec):
-        raise click.UsageError("--torch-model and --torch-class go together: give both")
+        raise click.UsageError(
+            _("--torch-model and --torch-class go together: give both")
+        )
     net = load_torch_model(path, class_spec)
     if net.in_features != split.n_features or net.out_features != split.n_classes:
         raise DataError(
-            f"{class_spec} takes {net.in_features} features and has {net.out_features} "
-            f"outputs; the data has {split.n_features} features and {split.n_classes} "
-            f"classes"
+            _(
+                "{class_spec} takes {in_features} features and has {out_features} "
+                "outputs; the data has {n_features} features and {n_classes} classes"
+            ).format(
+                class_spec=class_spec,
+                in_features=net.in_features,
+                out_features=net.out_features,
+                n_features=split.n_features,
+                n_classes=split.n_classes,
+            )
         )
     if net.dtype != "float64":  # widening float32 is exact; the trace is float64
         from retroprop.engine.network import from_config

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from retroprop.i18n import N_, _
 from retroprop.recipe import LECTURE
 
 if TYPE_CHECKING:
@@ -97,7 +98,9 @@ class FiniteFloat(click.ParamType):
             parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
         if self.high is not None:
             parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
-        return "a finite number" + (" " + " and ".join(parts) if parts else "")
+        if not parts:
+            return _("a finite number")
+        return _("a finite number {bounds}").format(bounds=_(" and ").join(parts))
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
@@ -108,20 +111,32 @@ class FiniteFloat(click.ParamType):
             try:
                 v = float(value)
             except (TypeError, ValueError):
-                self.fail(f"expected {self._range()}, got {value!r}", param, ctx)
+                self.fail(
+                    _("expected {what}, got {value!r}").format(
+                        what=self._range(), value=value
+                    ),
+                    param,
+                    ctx,
+                )
         bad = not math.isfinite(v)
         if self.low is not None:
             bad = bad or (v <= self.low if self.low_open else v < self.low)
         if self.high is not None:
             bad = bad or (v >= self.high if self.high_open else v > self.high)
         if bad:
-            self.fail(f"expected {self._range()}, got {value!r}", param, ctx)
+            self.fail(
+                _("expected {what}, got {value!r}").format(
+                    what=self._range(), value=value
+                ),
+                param,
+                ctx,
+            )
         return v
 
     def get_metavar(
         self, param: click.Parameter, ctx: click.Context | None = None
     ) -> str:
-        return "FLOAT"
+        return _("FLOAT")
 
 
 class Count(click.IntRange):
@@ -139,10 +154,10 @@ class Count(click.IntRange):
         except click.BadParameter as e:
             if not self.why or not str(value).strip().lstrip("-").isdigit():
                 raise
-            self.fail(f"{e.message.rstrip('.')}: {self.why}", param, ctx)
+            self.fail(f"{e.message.rstrip('.')}: {_(self.why)}", param, ctx)
 
 
-EPOCHS = Count(1, why="0 epochs make no update; give at least 1")
+EPOCHS = Count(1, why=N_("0 epochs make no update; give at least 1"))
 POSITIVE = FiniteFloat(0, low_open=True)
 LR = POSITIVE
 SEED = click.IntRange(0)
@@ -163,10 +178,10 @@ def _trainable(cls: Any) -> bool:
 
 def _not_trainable(name: str) -> str:
     offered = ", ".join(sorted(k for k, v in _activations().items() if _trainable(v)))
-    return (
-        f"{name!r} is not one of {offered}: it cannot be trained by backpropagation, "
-        f"it has no usable derivative (see `retroprop plot activations`)"
-    )
+    return _(
+        "{name!r} is not one of {offered}: it cannot be trained by backpropagation, "
+        "it has no usable derivative (see `retroprop plot activations`)"
+    ).format(name=name, offered=offered)
 
 
 def activation_choice(trainable: bool = True) -> RegistryChoice:
@@ -215,7 +230,9 @@ def parse_batch_size(
         n = 0
     if n < 1:
         raise click.BadParameter(
-            f"expected a positive integer or 'full', got {value!r}"
+            _("expected a positive integer or 'full', got {value!r}").format(
+                value=value
+            )
         )
     return n
 
@@ -239,14 +256,24 @@ def floats(text: str, what: str, *, positive: bool = False) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise click.BadParameter(
-            f"{what} must be comma-separated numbers like 0.01,0.1; got {text!r}"
+            _(
+                "{what} must be comma-separated numbers like 0.01,0.1; got {text!r}"
+            ).format(what=what, text=text)
         ) from None
     if not values:
-        raise click.BadParameter(f"{what} needs at least one number, got {text!r}")
+        raise click.BadParameter(
+            _("{what} needs at least one number, got {text!r}").format(
+                what=what, text=text
+            )
+        )
     bad = [v for v in values if not math.isfinite(v) or (positive and v <= 0)]
     if bad:
-        kind = "positive finite numbers" if positive else "finite numbers"
-        raise click.BadParameter(f"{what} must be {kind}; got {bad[0]!r} in {text!r}")
+        message = (
+            _("{what} must be positive finite numbers; got {bad!r} in {text!r}")
+            if positive
+            else _("{what} must be finite numbers; got {bad!r} in {text!r}")
+        )
+        raise click.BadParameter(message.format(what=what, bad=bad[0], text=text))
     return values
 
 
@@ -256,7 +283,9 @@ def parse_range(
     """``LOW,HIGH`` with ``LOW < HIGH``."""
     lo_hi = floats(value, "--range")
     if len(lo_hi) != 2 or not lo_hi[0] < lo_hi[1]:
-        raise click.BadParameter(f"expected LOW,HIGH with LOW < HIGH, got {value!r}")
+        raise click.BadParameter(
+            _("expected LOW,HIGH with LOW < HIGH, got {value!r}").format(value=value)
+        )
     return lo_hi[0], lo_hi[1]
 
 
@@ -313,8 +342,10 @@ def dpi_option(f: F) -> F:
         type=click.IntRange(*DPI_RANGE),
         default=DPI,
         show_default=True,
-        help=f"Dots per inch of the figure ({DPI_RANGE[0]} to {DPI_RANGE[1]}): the "
-        "PNG's resolution (300 for print), the text's scale in PDF and SVG.",
+        help=N_(
+            "Dots per inch of the figure (30 to 1200): the PNG's resolution (300 for "
+            "print), the text's scale in PDF and SVG."
+        ),
     )(f)
 
 
@@ -379,7 +410,9 @@ def _columns(
     cols = [c.strip() for c in value.split(",")]
     if not all(cols):
         raise click.BadParameter(
-            f"expected column names or numbers separated by commas, got {value!r}"
+            _(
+                "expected column names or numbers separated by commas, got {value!r}"
+            ).format(value=value)
         )
     return _remember(ctx, param, cols)
 
@@ -391,7 +424,9 @@ def _separator(ctx: click.Context, param: click.Parameter, value: str | None) ->
     sep = named.get(value.lower(), value)
     if len(sep) != 1:
         raise click.BadParameter(
-            f"expected one character (or tab, comma, semicolon, pipe), got {value!r}"
+            _(
+                "expected one character (or tab, comma, semicolon, pipe), got {value!r}"
+            ).format(value=value)
         )
     return _remember(ctx, param, sep)
 
@@ -507,9 +542,11 @@ def load_data(
         ds = load_csv(data, target=target, **opts)
     if ds.task == "regression" and not regression:
         raise DataError(
-            f"{ds.name}: the target {ds.target_name!r} holds numbers (regression); "
-            f"this command trains classifiers only: use retroprop train, or "
-            f"--task classification if the numbers are classes"
+            _(
+                "{name}: the target {target!r} holds numbers (regression); this "
+                "command trains classifiers only: use retroprop train, or --task "
+                "classification if the numbers are classes"
+            ).format(name=ds.name, target=ds.target_name)
         )
     return ds
 
@@ -533,11 +570,13 @@ def network_options(*, init: bool = True, step: bool = False) -> Callable[[F], F
                 type=activation_choice(trainable=not step),
                 default=LECTURE["activation"],
                 show_default=True,
-                help="Activation of the hidden layers."
-                + (
-                    " 'step' shows the forward pass and where backpropagation stops."
+                help=(
+                    N_(
+                        "Activation of the hidden layers. 'step' shows the forward "
+                        "pass and where backpropagation stops."
+                    )
                     if step
-                    else ""
+                    else N_("Activation of the hidden layers.")
                 ),
             ),
         ]

@@ -32,7 +32,7 @@ from retroprop.cli.options import (
 )
 from retroprop.cli.progress import ProgressBar
 from retroprop.display import fmt
-from retroprop.i18n import N_, _, decimal
+from retroprop.i18n import N_, _, decimal, list_separator, shown
 
 
 @click.group()
@@ -215,16 +215,18 @@ def descent(
     if json_to_stdout(result, json_path):
         return
     con = stdout_console()
-    mins = (
-        ", ".join(
-            f"w = {m:.4g}" + (" (global)" if i == result.global_minimum else "")
-            for i, m in enumerate(result.minima)
-        )
-        or "none on the range"
-    )
+    mins = list_separator().join(
+        f"w = {decimal(f'{m:.4g}')}"
+        + (_(" (global)") if i == result.global_minimum else "")
+        for i, m in enumerate(result.minima)
+    ) or _("none on the range")
     con.print(
-        f"L(w) = {result.function_in_w}; minima on [{x_range[0]:g}, {x_range[1]:g}]: "
-        f"{mins}"
+        _("L(w) = {function}; minima on [{low}; {high}]: {minima}").format(
+            function=result.function_in_w,
+            low=decimal(f"{x_range[0]:g}"),
+            high=decimal(f"{x_range[1]:g}"),
+            minima=mins,
+        )
     )
     t = table(
         _("Gradient descent, {steps} steps").format(steps=steps),
@@ -236,7 +238,7 @@ def descent(
             decimal(f"{r.x0:g}"),
             decimal(f"{r.final_x:.5g}"),
             decimal(f"{r.final_f:.5g}"),
-            r.outcome,
+            shown(r.outcome),
         )
     con.print(t)
     footer(con, written)
@@ -399,7 +401,8 @@ def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise click.BadParameter(
-            f"expected two features A,B, got {text!r}", param_hint="--features"
+            _("expected two features A,B, got {text!r}").format(text=text),
+            param_hint="--features",
         )
     out = []
     for p in parts:
@@ -409,12 +412,14 @@ def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
             out.append(int(p))
         else:
             raise click.BadParameter(
-                f"{p!r} is not a feature; use a name or index 0..{len(names) - 1} of "
-                f"{names}",
+                _(
+                    "{p!r} is not a feature; use a name or index 0..{value} of {names}"
+                ).format(p=p, value=len(names) - 1, names=names),
                 param_hint="--features",
             )
     if out[0] == out[1]:
         raise click.BadParameter(
-            f"the two features must differ, got {text!r}", param_hint="--features"
+            _("the two features must differ, got {text!r}").format(text=text),
+            param_hint="--features",
         )
     return out[0], out[1]

@@ -192,7 +192,9 @@ def _seed_pair(text: str | None, seed: int) -> tuple[int, int]:
     vals = floats(text, "--seeds")
     if len(vals) != 2 or any(v != int(v) or v < 0 for v in vals) or vals[0] == vals[1]:
         raise click.BadParameter(
-            f"expected two different non-negative integer seeds A,B, got {text!r}",
+            _(
+                "expected two different non-negative integer seeds A,B, got {text!r}"
+            ).format(text=text),
             param_hint="--seeds",
         )
     return int(vals[0]), int(vals[1])

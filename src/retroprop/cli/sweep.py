@@ -193,7 +193,9 @@ def parse_hidden_shapes(
     """Every ``--hidden SIZES`` given (``4,3``, ``8``, ``none``), in order."""
     shapes = [parse_hidden(ctx, param, v) for v in value]
     if len(set(shapes)) != len(shapes):
-        raise click.BadParameter(f"each shape once, please; got {list(value)}")
+        raise click.BadParameter(
+            _("each shape once, please; got {value}").format(value=list(value))
+        )
     return shapes
 
 
@@ -284,7 +286,9 @@ def sweep_grid(
 
     lrs = floats(lr_values, "--lr", positive=True)
     if len(set(lrs)) != len(lrs):
-        raise click.BadParameter(f"each eta once, please; got {lr_values!r}")
+        raise click.BadParameter(
+            _("each eta once, please; got {lr_values!r}").format(lr_values=lr_values)
+        )
     split = prepare_data(
         load_data(data, target), target, test_size=test_size, seed=seed
     )

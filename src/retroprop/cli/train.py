@@ -361,15 +361,17 @@ def _record_path(
     """Where the recording goes; refuses --record without a file to write to."""
     if record_bias and record_to:
         raise click.UsageError(
-            "--record-bias and --record-to both name the recording's file: give one"
+            _("--record-bias and --record-to both name the recording's file: give one")
         )
     if names and not (record_bias or record_to):
         raise click.UsageError(
-            "--record needs a file to write to: add --record-to PATH (.csv or .xlsx)"
+            _("--record needs a file to write to: add --record-to PATH (.csv or .xlsx)")
         )
     if record_to and not names:
         raise click.UsageError(
-            "--record-to needs a parameter to record: add --record NAME (fc3.bias...)"
+            _(
+                "--record-to needs a parameter to record: add --record NAME (fc3.bias...)"
+            )
         )
     return record_bias or record_to
 
@@ -394,7 +396,7 @@ def _need_openpyxl() -> None:
         from retroprop.errors import ConfigError
 
         raise ConfigError(
-            "an xlsx recording needs openpyxl: pip install 'retroprop[xlsx]'"
+            _("an xlsx recording needs openpyxl: pip install 'retroprop[xlsx]'")
         )
 
 
@@ -611,10 +613,17 @@ def predict(
     lines = ds.lines if ds.lines is not None else np.arange(2, len(ds.X) + 2)
     if len(bad):  # finite but huge weights can overflow on some inputs
         raise rp.ModelFileError(
-            f"{model_path}: its outputs are not finite for {len(bad)} row(s) of {data} "
-            f"(the first is data row {bad[0] + 1}, line {lines[bad[0]]}); its "
-            f"weights are too large for "
-            f"this data"
+            _(
+                "{model_path}: its outputs are not finite for {n_bad} row(s) of {data} "
+                "(the first is data row {row}, line {line}); its weights are too "
+                "large for this data"
+            ).format(
+                model_path=model_path,
+                n_bad=len(bad),
+                data=data,
+                row=bad[0] + 1,
+                line=lines[bad[0]],
+            )
         )
     result: dict = {
         "lines": lines,

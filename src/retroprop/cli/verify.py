@@ -26,6 +26,7 @@ from retroprop.cli.options import (
     momentum_options,
     network_options,
 )
+from retroprop.i18n import N_, _, decimal, ngettext
 
 
 @click.command()
@@ -102,9 +103,16 @@ def verify(
         net = rp.load(model_path).net
         if net.in_features != split.n_features or net.out_features != split.n_classes:
             raise ConfigError(
-                f"{model_path}: the model takes {net.in_features} features and has "
-                f"{net.out_features} outputs; the data has {split.n_features} features "
-                f"and {split.n_classes} classes"
+                _(
+                    "{path}: the model takes {m_in} features and has {m_out} outputs; "
+                    "the data has {d_in} features and {d_out} classes"
+                ).format(
+                    path=model_path,
+                    m_in=net.in_features,
+                    m_out=net.out_features,
+                    d_in=split.n_features,
+                    d_out=split.n_classes,
+                )
             )
     else:
         net = build_network(split, hidden, activation, seed=seed, init=init)
@@ -124,9 +132,15 @@ def verify(
     )
     if result.both_diverged:
         raise ConfigError(
-            f"both diverge at step {result.retroprop_diverged_at}; retroprop: "
-            f"{result.retroprop_divergence_what}; PyTorch: "
-            f"{result.torch_divergence_what}; try a smaller --lr (got {lr:g})"
+            _(
+                "both diverge at step {step}; retroprop: {ours}; PyTorch: {theirs}; "
+                "try a smaller --lr (got {lr})"
+            ).format(
+                step=result.retroprop_diverged_at,
+                ours=result.retroprop_divergence_what,
+                theirs=result.torch_divergence_what,
+                lr=f"{lr:g}",
+            )
         )
     if as_json:
         emit_json(result.to_dict())
@@ -136,65 +150,117 @@ def verify(
 
 
 SECTIONS = {
-    "loss": "Loss, at every step",
-    "gradient": "Gradients, at every step",
-    "parameter": "Parameters, after the last step",
+    "loss": N_("Loss, at every step"),
+    "gradient": N_("Gradients, at every step"),
+    "parameter": N_("Parameters, after the last step"),
+}
+KIND_WORDS = {
+    "loss": N_("loss"),
+    "gradient": N_("gradient"),
+    "parameter": N_("parameter"),
 }
 
 
 def render(result: Any, console: Any) -> None:
-    """Three tables (loss, gradients, parameters) and a PASS/FAIL line."""
+    """Three tables (loss, gradients, parameters) and a PASS/FAIL line, in the
+    language in use (differences in scientific notation, the decimal comma in
+    Portuguese)."""
     from rich.table import Table
 
+    passed = "[green]" + _("PASS") + "[/green]"
+    failed = "[bold red]" + _("FAIL") + "[/bold red]"
     console.print(
-        f"retroprop vs PyTorch {result.torch_version}: {result.steps} SGD steps, "
-        f"lr={result.lr:g}, batch size {result.batch_size}"
+        _(
+            "retroprop vs PyTorch {version}: {steps} SGD steps, lr={lr}, "
+            "batch size {batch}"
+        ).format(
+            version=result.torch_version,
+            steps=result.steps,
+            lr=decimal(f"{result.lr:g}"),
+            batch=result.batch_size,
+        ),
+        highlight=False,
     )
     console.print(
-        f"momentum {result.momentum:g}{' (Nesterov)' if result.nesterov else ''}, "
-        f"weight decay {result.weight_decay:g}, {result.dtype}, "
-        f"tolerance {result.tolerance:g}"
+        _(
+            "momentum {momentum}{nesterov}, weight decay {decay}, {dtype}, "
+            "tolerance {tolerance}"
+        ).format(
+            momentum=decimal(f"{result.momentum:g}"),
+            nesterov=" (Nesterov)" if result.nesterov else "",
+            decay=decimal(f"{result.weight_decay:g}"),
+            dtype=result.dtype,
+            tolerance=decimal(f"{result.tolerance:g}"),
+        ),
+        highlight=False,
     )
     for kind, title in SECTIONS.items():
-        table = Table(title=title, title_justify="left")
+        table = Table(title=_(title), title_justify="left")
         columns: tuple[tuple[str, Literal["left", "right", "center"]], ...] = (
-            ("quantity", "left"),
-            ("values", "right"),
-            ("max |abs diff|", "right"),
-            ("max rel diff", "right"),
-            ("result", "center"),
+            (_("quantity"), "left"),
+            (_("values"), "right"),
+            (_("max |abs diff|"), "right"),
+            (_("max rel diff"), "right"),
+            (_("result"), "center"),
         )
         for col, justify in columns:
             table.add_column(col, justify=justify)
         for c in result.comparisons:
             if c.kind != kind:
                 continue
-            mark = "[green]PASS[/green]" if c.passed else "[bold red]FAIL[/bold red]"
             table.add_row(
-                c.name, str(c.values), f"{c.max_abs:.3e}", f"{c.max_rel:.3e}", mark
+                c.name,
+                str(c.values),
+                decimal(f"{c.max_abs:.3e}"),
+                decimal(f"{c.max_rel:.3e}"),
+                passed if c.passed else failed,
             )
         console.print(table)
     n = len(result.comparisons)
+    tolerance = decimal(f"{result.tolerance:g}")
     if result.passed:
         console.print(
-            f"[green]PASS[/green]: all {n} quantities agree within {result.tolerance:g}"
+            passed
+            + ": "
+            + ngettext(
+                "the {n} quantity agrees within {tolerance}",
+                "all {n} quantities agree within {tolerance}",
+                n,
+            ).format(n=n, tolerance=tolerance)
         )
     else:
         console.print(
-            f"[bold red]FAIL[/bold red]: {len(result.failures)} of {n} "
-            f"quantities differ by more than {result.tolerance:g}:"
+            failed
+            + ": "
+            + ngettext(
+                "{k} of {n} quantities differs by more than {tolerance}:",
+                "{k} of {n} quantities differ by more than {tolerance}:",
+                len(result.failures),
+            ).format(k=len(result.failures), n=n, tolerance=tolerance)
         )
         for c in result.failures:
-            console.print(f"  {c.kind} {c.name}: max abs diff {c.max_abs:.3e}")
+            console.print(
+                "  "
+                + _("{kind} {name}: max abs diff {diff}").format(
+                    kind=_(KIND_WORDS.get(c.kind, c.kind)),
+                    name=c.name,
+                    diff=decimal(f"{c.max_abs:.3e}"),
+                )
+            )
     if result.retroprop_diverged_at != result.torch_diverged_at:
 
         def when(step: int | None) -> str:
-            return "did not diverge" if step is None else f"diverged at step {step}"
+            if step is None:
+                return _("did not diverge")
+            return _("diverged at step {step}").format(step=step)
 
         console.print(
-            f"[bold red]FAIL[/bold red]: retroprop "
-            f"{when(result.retroprop_diverged_at)}, PyTorch "
-            f"{when(result.torch_diverged_at)}"
+            failed
+            + ": "
+            + _("retroprop {ours}, PyTorch {theirs}").format(
+                ours=when(result.retroprop_diverged_at),
+                theirs=when(result.torch_diverged_at),
+            )
         )
         for side, what in (
             ("retroprop", result.retroprop_divergence_what),

@@ -16,6 +16,7 @@ import numpy as np
 from retroprop.datasets.csvfile import number_or_reason as _number
 from retroprop.datasets.dataset import Dataset
 from retroprop.errors import DataError
+from retroprop.i18n import _, decimal
 
 
 def check_trainable(ds: Dataset) -> np.ndarray:
@@ -27,7 +28,9 @@ def check_trainable(ds: Dataset) -> np.ndarray:
     """
     if ds.y is None:
         raise DataError(
-            f"{ds.name}: has no target column to learn; name it with --target"
+            _("{name}: has no target column to learn; name it with --target").format(
+                name=ds.name
+            )
         )
     if ds.task != "classification":
         return ds.y
@@ -36,22 +39,26 @@ def check_trainable(ds: Dataset) -> np.ndarray:
     if k > 2 and k > n / 4:
         numeric = all(isinstance(_number(c), float) for c in ds.class_names)
         fix = (
-            "if it is a number to predict, use --task regression (task='regression')"
+            _("if it is a number to predict, use --task regression (task='regression')")
             if numeric
-            else "that is too few rows per class to learn each and test it: add rows"
+            else _("that is too few rows per class to learn each and test it: add rows")
         )
         raise DataError(
-            f"{ds.name}: column {ds.target_name!r} has {k} classes for {n} rows (more "
-            f"than a quarter); {fix}"
+            _(
+                "{name}: column {target!r} has {k} classes for {n} rows (more than a "
+                "quarter); {fix}"
+            ).format(name=ds.name, target=ds.target_name, k=k, n=n, fix=fix)
         )
     counts = np.bincount(ds.y, minlength=k)
     for c in np.flatnonzero(counts == 1):
         where = ""
         if ds.lines is not None:
-            where = f" (line {int(ds.lines[np.argmax(ds.y == c)])})"
+            where = _(" (line {line})").format(line=int(ds.lines[np.argmax(ds.y == c)]))
         raise DataError(
-            f"{ds.name}: class {ds.class_names[c]!r} has a single row{where}; a "
-            f"stratified split needs at least 2 per class: add rows of it or remove it"
+            _(
+                "{name}: class {c!r} has a single row{where}; a stratified split "
+                "needs at least 2 per class: add rows of it or remove it"
+            ).format(name=ds.name, c=ds.class_names[c], where=where)
         )
     return ds.y
 
@@ -89,10 +96,12 @@ def capacity_hint(
     if narrow >= n_classes:
         return None
     wide = max(16, 2 ** math.ceil(math.log2(3 * n_classes)))
-    return (
-        f"the training accuracy is only {train_accuracy:.2f} and a hidden layer has "
-        f"{narrow} units for {n_classes} classes: the network is probably too small; "
-        f"try a wider one, e.g. --hidden {wide}"
+    return _(
+        "the training accuracy is only {accuracy} and a hidden layer has {narrow} "
+        "units for {k} classes: the network is probably too small; try a wider one, "
+        "e.g. --hidden {wide}"
+    ).format(
+        accuracy=decimal(f"{train_accuracy:.2f}"), narrow=narrow, k=n_classes, wide=wide
     )
 
 

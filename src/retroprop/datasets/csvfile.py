@@ -190,10 +190,10 @@ def _choose_encoding(
     for fallback in ("cp1252", "latin-1"):
         other = _scan(open_raw, fallback, controls=True)
         if other.error is None and not other.control:
-            note = (
-                f"not UTF-8 (byte 0x{byte:02x} on line {line}): read as {fallback}; "
-                f"if accented letters look wrong, give the right --encoding"
-            )
+            note = _(
+                "not UTF-8 (byte 0x{byte} on line {line}): read as {fallback}; if "
+                "accented letters look wrong, give the right --encoding"
+            ).format(byte=f"{byte:02x}", line=line, fallback=fallback)
             return fallback, note, other
     raise DataError(
         _(
@@ -526,7 +526,9 @@ def _read_careful(
                         + _sep_hint(sep)
                     )
                 if n + len(rows) >= cap:  # more rows than lines: cannot happen
-                    raise DataError(f"{name}: changed while it was read")
+                    raise DataError(
+                        _("{name}: changed while it was read").format(name=name)
+                    )
                 lines[n + len(rows)] = reader.line_num
                 rows.append(cells)
                 if len(rows) == _CHUNK_ROWS:
@@ -535,7 +537,9 @@ def _read_careful(
         except csv.Error as e:
             # line_num counts the physical lines read so far, the failing one included
             raise DataError(
-                f"{name}, line {reader.line_num}: {e}; is this a CSV file?"
+                _("{name}, line {line}: {error}; is this a CSV file?").format(
+                    name=name, line=reader.line_num, error=e
+                )
             ) from None
         flush(rows)
     if n == 0:
@@ -580,7 +584,9 @@ def _column_index(position: dict[str, int], spec: str | int) -> int | None:
 
 def _columns_list(header: list[str]) -> str:
     shown = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
-    return f"the columns are {shown} (or give their numbers from 1 to {len(header)})"
+    return _("the columns are {shown} (or give their numbers from 1 to {n})").format(
+        shown=shown, n=len(header)
+    )
 
 
 def _is_index(col: _Column, n: int) -> bool:
@@ -605,9 +611,11 @@ def _looks_like_id(col: _Column, n: int) -> str | None:
     if isinstance(col, _Texts):
         present = [w for w in col.vocab if w.lower() not in MISSING_TOKENS]
         if present and all(_DATE.fullmatch(w) for w in present):
-            return f"holds dates (like {present[0]!r})"
+            return _("holds dates (like {example!r})").format(example=present[0])
         if len(col.vocab) == n and any(_cell(w, ".") == "text" for w in present):
-            return f"holds a different text on every row (like {present[0]!r})"
+            return _("holds a different text on every row (like {example!r})").format(
+                example=present[0]
+            )
         return None
     if col.bad is not None or col.missing.any():
         return None
@@ -620,9 +628,8 @@ def _looks_like_id(col: _Column, n: int) -> str | None:
         and np.all(np.abs(v) < _EXACT_INTEGERS)
         and (len(np.unique(v)) == n)
     ):
-        return (
-            f"holds a different whole number on every row "
-            f"({_format_number(v.min())}..{_format_number(v.max())})"
+        return _("holds a different whole number on every row ({low}..{high})").format(
+            low=_format_number(v.min()), high=_format_number(v.max())
         )
     return None
 
@@ -702,16 +709,28 @@ def load_csv(
     """
     name = os.fspath(path)
     if task is not None and task not in TASKS:
-        raise DataError(f"task must be one of {list(TASKS)}, got {task!r}")
+        raise DataError(
+            _("task must be one of {tasks}, got {task!r}").format(
+                tasks=list(TASKS), task=task
+            )
+        )
     if sep is not None and (len(sep) != 1 or sep in '"\r\n'):
         raise DataError(
-            f"the separator must be one character (not a quote or a line break), "
-            f"got {sep!r}"
+            _(
+                "the separator must be one character (not a quote or a line break), "
+                "got {sep!r}"
+            ).format(sep=sep)
         )
     if decimal is not None and decimal not in DECIMALS:
-        raise DataError(f"the decimal mark must be '.' or ',', got {decimal!r}")
+        raise DataError(
+            _("the decimal mark must be '.' or ',', got {decimal!r}").format(
+                decimal=decimal
+            )
+        )
     if sep is not None and decimal is not None and sep == decimal:
-        raise DataError(f"the separator and the decimal mark are both {sep!r}")
+        raise DataError(
+            _("the separator and the decimal mark are both {sep!r}").format(sep=sep)
+        )
     open_raw = _opener(name)
     codec, encoding_note, scan = _choose_encoding(name, open_raw, encoding)
     if scan.nul_line is not None:
@@ -770,7 +789,7 @@ def load_csv(
             if given is None
         ],
     }
-    notes = [f"encoding {encoding_note}"] if encoding_note else []
+    notes = [_("encoding {note}").format(note=encoding_note)] if encoding_note else []
     ask = _Choice(
         features=features,
         drop=drop,
@@ -799,7 +818,11 @@ def _sniff(
     sampled, error = _rows_until_error(sample, sep_found)
     if error is not None and whole:
         # line_num counts the physical lines read so far, the failing one included
-        raise DataError(f"{name}, line {error[0]}: {error[1]}; is this a CSV file?")
+        raise DataError(
+            _("{name}, line {line}: {error}; is this a CSV file?").format(
+                name=name, line=error[0], error=error[1]
+            )
+        )
     if not sampled:
         raise DataError(
             _("{name}: the file is empty; it needs a header line and data rows").format(
@@ -811,7 +834,11 @@ def _sniff(
     rows = sampled[1:] if whole else sampled[1:-1] or sampled[1:]
     dec = decimal or _guess_decimal(rows, sep_found)
     if dec == sep_found:
-        raise DataError(f"{name}: the separator and the decimal mark are both {dec!r}")
+        raise DataError(
+            _("{name}: the separator and the decimal mark are both {sep!r}").format(
+                name=name, sep=dec
+            )
+        )
     _check_header(name, header, header_line)
     if not rows and whole:
         raise DataError(_("{name}: has a header but no data rows").format(name=name))
@@ -832,10 +859,16 @@ def _check_header(name: str, header: list[str], line: int) -> None:
         trailing = j == len(header) - 1 and len(header) > 2
         if not col and j > 0 and not trailing:
             raise DataError(
-                f"{name}, line {line}, column {j + 1}: the header has an empty name"
+                _(
+                    "{name}, line {line}, column {j}: the header has an empty name"
+                ).format(name=name, line=line, j=j + 1)
             )
         if col in seen and col:
-            raise DataError(f"{name}, line {line}: column name {col!r} appears twice")
+            raise DataError(
+                _("{name}, line {line}: column name {col!r} appears twice").format(
+                    name=name, line=line, col=col
+                )
+            )
         seen.add(col)
 
 
@@ -857,7 +890,9 @@ def _resolve_target(
             return None  # (predicting: the model's features, maybe no class column)
         if len(header) < 2:
             raise DataError(
-                f"{name}: has no feature columns besides the target {header[-1]!r}"
+                _(
+                    "{name}: has no feature columns besides the target {target!r}"
+                ).format(name=name, target=header[-1])
                 + _sep_hint(sep)
             )
         return last
@@ -897,7 +932,9 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
     index_col = _index_column(name, table, ask, ids)
     _check_trailing_column(name, table, ask)
     if t is not None and t == index_col:
-        raise DataError(f"{name}: the target cannot be the unnamed index column")
+        raise DataError(
+            _("{name}: the target cannot be the unnamed index column").format(name=name)
+        )
     fidx = _choose_features(name, header, t, index_col, ask)
     used = {*fidx, t, index_col, ask.trailing}
     for j in range(len(header)):  # kept aside to name the rows of predictions
@@ -937,11 +974,17 @@ def _build(name: str, table: _Table, t: int | None, ask: _Choice) -> Dataset:
     lines = table.lines
     if not keep.all():
         if not keep.any():
-            raise DataError(f"{name}: every row has a missing value; nothing is left")
+            raise DataError(
+                _("{name}: every row has a missing value; nothing is left").format(
+                    name=name
+                )
+            )
         gone = table.lines[~keep]
         shown = ", ".join(map(str, gone[:5])) + (", ..." if len(gone) > 5 else "")
         ask.notes.append(
-            f"dropped {len(gone)} row(s) with missing values (lines {shown})"
+            _("dropped {n} row(s) with missing values (lines {shown})").format(
+                n=len(gone), shown=shown
+            )
         )
         ask.source["rows_dropped"] = len(gone)
         lines = table.lines[keep]
@@ -990,9 +1033,11 @@ def _refuse_identifiers(
         if why is not None:
             c = header[j]
             raise DataError(
-                f"{name}: column {c!r} {why}: it looks like an identifier, not a "
-                f"measurement; leave it out with --drop {_shell(c)} "
-                f"(drop=[{c!r}]), or name it in --features to use it anyway"
+                _(
+                    "{name}: column {c!r} {why}: it looks like an identifier, not a "
+                    "measurement; leave it out with --drop {shell} (drop=[{c!r}]), or "
+                    "name it in --features to use it anyway"
+                ).format(name=name, c=c, why=why, shell=_shell(c))
             )
 
 
@@ -1005,13 +1050,17 @@ def _index_column(
         return None
     if not _is_index(table.columns[0], len(table.lines)):
         raise DataError(
-            f"{name}, line {table.header_line}, column 1: the header has an empty "
-            f"name (and the column is not a 0..n-1 or 1..n row index); name it"
+            _(
+                "{name}, line {line}, column 1: the header has an empty name (and "
+                "the column is not a 0..n-1 or 1..n row index); name it"
+            ).format(name=name, line=table.header_line)
         )
     ids["index"] = table.columns[0].texts()
     ask.notes.append(
-        "column 1 has no name and counts the rows: read as the row index "
-        "(as pandas writes it) and not used as a feature"
+        _(
+            "column 1 has no name and counts the rows: read as the row index "
+            "(as pandas writes it) and not used as a feature"
+        )
     )
     ask.source["index_column"] = True
     return 0
@@ -1027,11 +1076,14 @@ def _check_trailing_column(name: str, table: _Table, ask: _Choice) -> None:
     empty = col.missing() if isinstance(col, _Texts) else col.missing
     if (isinstance(col, _Numbers) and col.bad is not None) or not empty.all():
         raise DataError(
-            f"{name}, line {table.header_line}, column {j + 1}: the header has an "
-            f"empty name"
+            _("{name}, line {line}, column {j}: the header has an empty name").format(
+                name=name, line=table.header_line, j=j + 1
+            )
         )
     ask.notes.append(
-        f"every line ends with the separator: the empty column {j + 1} is ignored"
+        _("every line ends with the separator: the empty column {j} is ignored").format(
+            j=j + 1
+        )
     )
 
 
@@ -1044,11 +1096,15 @@ def _choose_features(
         j = _column_index(position, spec)
         if j is None:
             raise DataError(
-                f"{name}: no column named {spec!r} for --drop; {_columns_list(header)}"
+                _("{name}: no column named {spec!r} for --drop; {columns}").format(
+                    name=name, spec=spec, columns=_columns_list(header)
+                )
             )
         if j == t:
             raise DataError(
-                f"{name}: column {header[j]!r} is the target; it cannot be dropped"
+                _("{name}: column {c!r} is the target; it cannot be dropped").format(
+                    name=name, c=header[j]
+                )
             )
         dropped.add(j)
     if dropped:
@@ -1058,24 +1114,30 @@ def _choose_features(
         fidx = [j for j in range(len(header)) if j not in left_out]
         if not fidx:
             raise DataError(
-                f"{name}: has no feature columns besides the target "
-                f"{header[t] if t is not None else ''!r}"
+                _(
+                    "{name}: has no feature columns besides the target {target!r}"
+                ).format(name=name, target=header[t] if t is not None else "")
             )
         return fidx
     found = [_column_index(position, f) for f in ask.features]
     absent = [f for f, j in zip(ask.features, found) if j is None]
     if absent:
         raise DataError(
-            f"{name}: lacks the feature column(s) "
-            f"{', '.join(map(repr, absent))}; {_columns_list(header)}"
+            _("{name}: lacks the feature column(s) {absent}; {columns}").format(
+                name=name,
+                absent=", ".join(map(repr, absent)),
+                columns=_columns_list(header),
+            )
         )
     fidx = [j for j in found if j is not None]
     if t is not None and t in fidx:
         raise DataError(
-            f"{name}: column {header[t]!r} is the target; it cannot also be a feature"
+            _("{name}: column {c!r} is the target; it cannot also be a feature").format(
+                name=name, c=header[t]
+            )
         )
     if len(set(fidx)) != len(fidx):
-        raise DataError(f"{name}: a feature column is named twice")
+        raise DataError(_("{name}: a feature column is named twice").format(name=name))
     return fidx
 
 
@@ -1117,9 +1179,11 @@ def _target(
             if not isinstance(kinds[code], float):
                 i = int(np.argmax(target.codes == code))
                 raise DataError(
-                    f"{name}, line {lines[i]}, column {column!r}: {vocab[code]!r} is "
-                    f"not a number; a regression target must be numbers (or use "
-                    f"--task classification)"
+                    _(
+                        "{name}, line {line}, column {column!r}: {value!r} is not a "
+                        "number; a regression target must be numbers (or use --task "
+                        "classification)"
+                    ).format(name=name, line=lines[i], column=column, value=vocab[code])
                 )
         values = np.array([k if isinstance(k, float) else np.nan for k in kinds])
         return values[target.codes], [], task
@@ -1143,9 +1207,16 @@ def _target(
     if (y < 0).any():
         i = int(np.argmax(y < 0))
         raise DataError(
-            f"{name}, line {lines[i]}, column {column!r}: class "
-            f"{vocab[target.codes[i]]!r} is not one the model knows "
-            f"({', '.join(names)})"
+            _(
+                "{name}, line {line}, column {column!r}: class {value!r} is not one "
+                "the model knows ({classes})"
+            ).format(
+                name=name,
+                line=lines[i],
+                column=column,
+                value=vocab[target.codes[i]],
+                classes=", ".join(names),
+            )
         )
     return y, names, task
 
@@ -1192,23 +1263,31 @@ def _cell_message(name, table, i, header, j, t, why, w, source) -> str:
             "with --drop-missing (drop_missing=True)"
         ).format(where=where, what=what)
     if why == "not finite":
-        return f"{where}: {shown!r} is not a finite number; features must be finite"
+        return _(
+            "{where}: {shown!r} is not a finite number; features must be finite"
+        ).format(where=where, shown=shown)
     if why == "too large":
-        return (
-            f"{where}: {shown!r} is too large for a 64-bit float; features must be "
-            f"finite numbers"
-        )
+        return _(
+            "{where}: {shown!r} is too large for a 64-bit float; features must be "
+            "finite numbers"
+        ).format(where=where, shown=shown)
     if why == "grouped":
-        return (
-            f"{where}: {shown!r} has a thousands separator; save the numbers without "
-            f"one (e.g. 1234.5)"
-        )
+        return _(
+            "{where}: {shown!r} has a thousands separator; save the numbers without "
+            "one (e.g. 1234.5)"
+        ).format(where=where, shown=shown)
     if why == "decimal":
         mark = source["decimal"]
         other = "," if mark == "." else "."
-        return (
-            f"{where}: {shown!r} uses the decimal {DECIMALS[other]}, the file's is the "
-            f"{DECIMALS[mark]}; give --decimal {other} if that is the file's mark"
+        return _(
+            "{where}: {shown!r} uses the decimal {other}, the file's is the {mark}; "
+            "give --decimal {other_mark} if that is the file's mark"
+        ).format(
+            where=where,
+            shown=shown,
+            other=_(DECIMALS[other]),
+            mark=_(DECIMALS[mark]),
+            other_mark=other,
         )
     hint = ""
     if t != j:

@@ -6,6 +6,7 @@ import numpy as np
 
 from retroprop.engine.init import as_generator
 from retroprop.errors import ConfigError, DataError
+from retroprop.i18n import _
 
 
 def train_test_split(
@@ -39,7 +40,9 @@ def train_test_split(
     """
     if not 0.0 < test_size < 1.0:
         raise ConfigError(
-            f"test_size must be between 0 and 1 (exclusive), got {test_size!r}"
+            _(
+                "test_size must be between 0 and 1 (exclusive), got {test_size!r}"
+            ).format(test_size=test_size)
         )
     X, y = np.asarray(X), np.asarray(y)
     rng = as_generator(seed)
@@ -53,9 +56,10 @@ def train_test_split(
         if sizes and min(sizes) < 2:
             c = np.unique(y)[int(np.argmin(sizes))]
             raise DataError(
-                f"class {c} has a single sample: a stratified split needs at least 2 "
-                f"per class (one to train on, one to test); add samples of it or "
-                f"remove it"
+                _(
+                    "class {c} has a single sample: a stratified split needs at least 2 per "
+                    "class (one to train on, one to test); add samples of it or remove it"
+                ).format(c=c)
             )
     test = []
     for idx in groups:
@@ -71,8 +75,10 @@ def train_test_split(
     mask[test_idx] = False
     if not mask.any() or mask.all():
         raise DataError(
-            f"cannot split {len(y)} samples into a train and a test part; "
-            f"use more data or another --test-size"
+            _(
+                "cannot split {n_y} samples into a train and a test part; use more data "
+                "or another --test-size"
+            ).format(n_y=len(y))
         )
     return X[mask], X[~mask], y[mask], y[~mask]
 
@@ -128,7 +134,9 @@ class Standardizer:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != mean.shape[0]:
             raise DataError(
-                f"expected {mean.shape[0]} features, got data of shape {X.shape}"
+                _("expected {shape} features, got data of shape {shape2}").format(
+                    shape=mean.shape[0], shape2=X.shape
+                )
             )
         # Divided by the scale's power of two first, so that X - mean cannot overflow
         # for features near the largest float; exact, so ordinary data gives the
@@ -138,7 +146,7 @@ class Standardizer:
 
     def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
         if self.mean_ is None or self.scale_ is None:
-            raise ConfigError("Standardizer is not fitted; call fit(X_train) first")
+            raise ConfigError(_("Standardizer is not fitted; call fit(X_train) first"))
         return self.mean_, self.scale_
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from retroprop.datasets.dataset import Dataset
 from retroprop.engine.init import as_generator
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 def _finish(
@@ -127,11 +128,25 @@ def make_toy(
         ``X`` of shape ``(n_samples, 2)``, ``y`` of shape ``(n_samples,)`` in {0, 1}.
     """
     if name not in TOY:
-        raise ConfigError(f"toy dataset must be one of {', '.join(TOY)}, got {name!r}")
+        raise ConfigError(
+            _("toy dataset must be one of {value}, got {name!r}").format(
+                value=", ".join(TOY), name=name
+            )
+        )
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise ConfigError(f"n_samples must be an integer >= 4, got {n_samples!r}")
+        raise ConfigError(
+            _("n_samples must be an integer >= 4, got {n_samples!r}").format(
+                n_samples=n_samples
+            )
+        )
     if n_samples < 4:
-        raise ConfigError(f"n_samples must be an integer >= 4, got {n_samples}")
+        raise ConfigError(
+            _("n_samples must be an integer >= 4, got {n_samples}").format(
+                n_samples=n_samples
+            )
+        )
     if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise >= 0):
-        raise ConfigError(f"noise must be a number >= 0, got {noise!r}")
+        raise ConfigError(
+            _("noise must be a number >= 0, got {noise!r}").format(noise=noise)
+        )
     return TOY[name](int(n_samples), float(noise), as_generator(seed))

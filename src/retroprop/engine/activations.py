@@ -24,6 +24,7 @@ import numpy as np
 
 from retroprop.engine.layers import Module
 from retroprop.errors import ConfigError, NotDifferentiableError
+from retroprop.i18n import N_, _
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -344,7 +345,7 @@ class LeakyReLU(Activation):
         return self.negative_slope
 
 
-STEP_WHY = (
+STEP_WHY = N_(
     "the step function cannot be trained by backpropagation: its derivative is 0 "
     "everywhere except at 0, where it is undefined (the function jumps), so no "
     "gradient reaches the weights below it; use 'sigmoid', the smooth step, instead"
@@ -369,7 +370,7 @@ class Step(Activation):
 
     @staticmethod
     def f_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        raise NotDifferentiableError(STEP_WHY)
+        raise NotDifferentiableError(_(STEP_WHY))
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {
@@ -405,38 +406,52 @@ def register_activation(cls: type[Activation]) -> type[Activation]:
     """
     if not (isinstance(cls, type) and issubclass(cls, Activation)):
         raise ConfigError(
-            f"register_activation takes a subclass of retroprop.Activation, got {cls!r}"
+            _(
+                "register_activation takes a subclass of retroprop.Activation, got "
+                "{cls!r}"
+            ).format(cls=cls)
         )
     name = cls.__dict__.get("name")
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(
-            f"{cls.__name__}.name must be a Python identifier such as 'softplus', "
-            f"got {name!r}; set it as a class attribute"
+            _(
+                "{name}.name must be a Python identifier such as 'softplus', got "
+                "{name2!r}; set it as a class attribute"
+            ).format(name=cls.__name__, name2=name)
         )
     if name in ACTIVATIONS:
         raise ConfigError(
-            f"activation {name!r} is already registered "
-            f"({ACTIVATIONS[name].__name__}); choose another name"
+            _(
+                "activation {name!r} is already registered ({name2}); choose another name"
+            ).format(name=name, name2=ACTIVATIONS[name].__name__)
         )
     for what in ("f", "f_prime"):
         if not callable(getattr(cls, what, None)):
             raise ConfigError(
-                f"{cls.__name__}.{what} must be callable; write it as "
-                f"{what} = staticmethod(lambda {'z' if what == 'f' else 'z, a'}: ...)"
+                _(
+                    "{name}.{what} must be callable; write it as {what} = "
+                    "staticmethod(lambda {value}: ...)"
+                ).format(
+                    name=cls.__name__, what=what, value="z" if what == "f" else "z, a"
+                )
             )
     for what in (*FORMULA_KINDS, "spreadsheet", "spreadsheet_prime", "torch"):
         v = getattr(cls, what)
         if v is not None and not isinstance(v, str):
             raise ConfigError(
-                f"{cls.__name__}.{what} must be a string, got {type(v).__name__}"
+                _("{name}.{what} must be a string, got {name2}").format(
+                    name=cls.__name__, what=what, name2=type(v).__name__
+                )
             )
     code = cls.__dict__.get("kernel_code")
     if code is not None:
         known = {ACTIVATIONS[b].kernel_code for b in BUILTIN_ACTIVATIONS}
         if code not in known:
             raise ConfigError(
-                f"{cls.__name__}.kernel_code {code!r} is not a compiled kernel; the "
-                f"kernels know only the built-ins' codes: leave kernel_code as None"
+                _(
+                    "{name}.kernel_code {code!r} is not a compiled kernel; the kernels know "
+                    "only the built-ins' codes: leave kernel_code as None"
+                ).format(name=cls.__name__, code=code)
             )
     ACTIVATIONS[name] = cls
     return cls
@@ -445,7 +460,9 @@ def register_activation(cls: type[Activation]) -> type[Activation]:
 def unregister_activation(name: str) -> None:
     """Remove a registered activation (built-ins stay): for tests and notebooks."""
     if name in BUILTIN_ACTIVATIONS:
-        raise ConfigError(f"{name!r} is built in and cannot be unregistered")
+        raise ConfigError(
+            _("{name!r} is built in and cannot be unregistered").format(name=name)
+        )
     ACTIVATIONS.pop(name, None)
 
 

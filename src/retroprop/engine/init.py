@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 def torch_uniform(
@@ -58,7 +59,9 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
         isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
     ):
         raise ConfigError(
-            f"seed must be a non-negative integer, a numpy.random.Generator or None, "
-            f"got {seed!r}"
+            _(
+                "seed must be a non-negative integer, a numpy.random.Generator or None, "
+                "got {seed!r}"
+            ).format(seed=seed)
         )
     return np.random.default_rng(seed)

@@ -13,6 +13,7 @@ import numpy as np
 
 from retroprop.engine.init import INITIALISERS, as_generator
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 class Parameter:
@@ -116,16 +117,24 @@ class Linear(Module):
         for what, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ConfigError(
-                    f"Linear {what} must be a positive integer, got {v!r}"
+                    _("Linear {what} must be a positive integer, got {v!r}").format(
+                        what=what, v=v
+                    )
                 )
         if init not in INITIALISERS:
             raise ConfigError(
-                f"init must be one of {sorted(INITIALISERS)}, got {init!r}"
+                _("init must be one of {INITIALISERS}, got {init!r}").format(
+                    INITIALISERS=sorted(INITIALISERS), init=init
+                )
             )
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
-            raise ConfigError(f"dtype must be float32 or float64, got {self.dtype}")
+            raise ConfigError(
+                _("dtype must be float32 or float64, got {dtype}").format(
+                    dtype=self.dtype
+                )
+            )
         W, b = INITIALISERS[init](
             as_generator(seed), self.in_features, self.out_features, activation
         )
@@ -136,8 +145,14 @@ class Linear(Module):
         """``z = a_prev @ W.T + b``: ``(n, in_features) -> (n, out_features)``."""
         if a_prev.ndim != 2 or a_prev.shape[1] != self.in_features:
             raise ConfigError(
-                f"Linear({self.in_features}, {self.out_features}) expects input of "
-                f"shape (n, {self.in_features}), got {a_prev.shape}"
+                _(
+                    "Linear({in_features}, {out_features}) expects input of shape (n, "
+                    "{in_features}), got {shape}"
+                ).format(
+                    in_features=self.in_features,
+                    out_features=self.out_features,
+                    shape=a_prev.shape,
+                )
             )
         self.a_prev = a_prev
         z = a_prev @ self.weight.data.T
@@ -200,7 +215,9 @@ class Sequential(Module):
         for i, m in enumerate(modules):
             if not isinstance(m, Module):
                 raise ConfigError(
-                    f"Sequential takes retroprop modules; item {i} is {type(m).__name__}"
+                    _("Sequential takes retroprop modules; item {i} is {name}").format(
+                        i=i, name=type(m).__name__
+                    )
                 )
         self.modules: list[Module] = list(modules)
         self.names: list[str] = check_module_names(names, len(self.modules))
@@ -275,8 +292,10 @@ class Sequential(Module):
         unexpected = sorted(set(state) - set(own))
         if missing or unexpected:
             raise ConfigError(
-                f"state dict does not match the network: missing {missing}, "
-                f"unexpected {unexpected}"
+                _(
+                    "state dict does not match the network: missing {missing}, unexpected "
+                    "{unexpected}"
+                ).format(missing=missing, unexpected=unexpected)
             )
         new = {}
         for name, p in own.items():
@@ -286,8 +305,10 @@ class Sequential(Module):
             v = np.array(v, dtype=p.data.dtype, copy=True)
             if v.shape != p.data.shape:
                 raise ConfigError(
-                    f"state dict entry {name!r} has shape {v.shape}, the network's "
-                    f"parameter has shape {p.data.shape}"
+                    _(
+                        "state dict entry {name!r} has shape {shape}, the network's parameter "
+                        "has shape {shape2}"
+                    ).format(name=name, shape=v.shape, shape2=p.data.shape)
                 )
             new[name] = v
         for name, p in own.items():
@@ -330,13 +351,13 @@ class Sequential(Module):
 
         rows = self.summary_rows()
         total = sum(r[-1] for r in rows)
-        title = f"Sequential: {total} parameters, {self.dtype} " + (
-            f"(input (n, {self.in_features}))" if self.linears else ""
-        )
+        title = _("Sequential: {total} parameters, {dtype} ").format(
+            total=total, dtype=self.dtype
+        ) + (_("(input (n, {n}))").format(n=self.in_features) if self.linears else "")
         return html_block(
             title,
             html_table(
-                ["", "module", "parameters (shape)", "output", "count"],
+                ["", _("module"), _("parameters (shape)"), _("output"), _("count")],
                 rows,
                 numeric=[False, False, False, False, True],
             ),
@@ -352,14 +373,30 @@ def check_module_names(names: Sequence[str] | None, n: int) -> list[str]:
     if names is None:
         return [str(i) for i in range(n)]
     if isinstance(names, str):
-        raise ConfigError(f"names must be a list of strings, got the string {names!r}")
+        raise ConfigError(
+            _("names must be a list of strings, got the string {names!r}").format(
+                names=names
+            )
+        )
     out = list(names)
     if len(out) != n:
-        raise ConfigError(f"names must give one name per module ({n}), got {len(out)}")
+        raise ConfigError(
+            _("names must give one name per module ({n}), got {n_out}").format(
+                n=n, n_out=len(out)
+            )
+        )
     for name in out:
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"a module name must be a non-empty string, got {name!r}")
+            raise ConfigError(
+                _("a module name must be a non-empty string, got {name!r}").format(
+                    name=name
+                )
+            )
     twice = sorted({s for s in out if out.count(s) > 1})
     if twice:
-        raise ConfigError(f"module names must differ; {twice} appear more than once")
+        raise ConfigError(
+            _("module names must differ; {twice} appear more than once").format(
+                twice=twice
+            )
+        )
     return out

@@ -18,7 +18,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from retroprop.errors import ConfigError
-from retroprop.i18n import N_
+from retroprop.i18n import N_, _
 
 REDUCTIONS = ("mean", "sum")
 
@@ -45,7 +45,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def _check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ConfigError(
-            f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}"
+            _("reduction must be one of {REDUCTIONS}, got {reduction!r}").format(
+                REDUCTIONS=list(REDUCTIONS), reduction=reduction
+            )
         )
     return reduction
 
@@ -224,10 +226,10 @@ class CrossEntropyLoss(Loss):
     sheet_rows = (
         SheetRow(
             "p",
-            "softmax p_i = e^out_i / sum_j e^out_j",
+            N_("softmax p_i = e^out_i / sum_j e^out_j"),
             "EXP({out_i})/SUMPRODUCT(EXP({out}))",
         ),
-        SheetRow("delta_r", "delta_ri (1 if i = r)", "IF({r}={i},1,0)"),
+        SheetRow("delta_r", N_("delta_ri (1 if i = r)"), "IF({r}={i},1,0)"),
     )
     outputs = "probabilities"
     prediction_text = "argmax_i p_i"
@@ -248,12 +250,16 @@ class CrossEntropyLoss(Loss):
         n, k = logits.shape
         if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
             raise ConfigError(
-                f"CrossEntropyLoss needs integer targets of shape ({n},), got "
-                f"{y.dtype} of shape {y.shape}"
+                _(
+                    "CrossEntropyLoss needs integer targets of shape ({n},), got {dtype} of "
+                    "shape {shape}"
+                ).format(n=n, dtype=y.dtype, shape=y.shape)
             )
         if n and (y.min() < 0 or y.max() >= k):
             raise ConfigError(
-                f"targets must be classes 0..{k - 1}, got {y.min()}..{y.max()}"
+                _("targets must be classes 0..{value}, got {value2}..{value3}").format(
+                    value=k - 1, value2=y.min(), value3=y.max()
+                )
             )
         log_p = log_softmax(logits)
         self.p, self.y = np.exp(log_p), y
@@ -335,7 +341,9 @@ class MSELoss(Loss):
             target = target.reshape(-1, 1)
         if target.shape != out.shape:
             raise ConfigError(
-                f"MSELoss target has shape {target.shape}, output has {out.shape}"
+                _("MSELoss target has shape {shape}, output has {shape2}").format(
+                    shape=target.shape, shape2=out.shape
+                )
             )
         self.diff = out - target
         sq = self.diff * self.diff
@@ -374,26 +382,35 @@ def register_loss(cls: type[Loss]) -> type[Loss]:
     """
     if not (isinstance(cls, type) and issubclass(cls, Loss)):
         raise ConfigError(
-            f"register_loss takes a subclass of retroprop.Loss, got {cls!r}"
+            _("register_loss takes a subclass of retroprop.Loss, got {cls!r}").format(
+                cls=cls
+            )
         )
     name = cls.__dict__.get("name")
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(
-            f"{cls.__name__}.name must be a Python identifier such as 'huber', "
-            f"got {name!r}; set it as a class attribute"
+            _(
+                "{name}.name must be a Python identifier such as 'huber', got {name2!r}; "
+                "set it as a class attribute"
+            ).format(name=cls.__name__, name2=name)
         )
     if name in LOSSES:
         raise ConfigError(
-            f"loss {name!r} is already registered ({LOSSES[name].__name__}); "
-            f"choose another name"
+            _(
+                "loss {name!r} is already registered ({name2}); choose another name"
+            ).format(name=name, name2=LOSSES[name].__name__)
         )
     for what in ("forward", "backward", "per_sample", "chain"):
         if getattr(cls, what) is getattr(Loss, what):
-            raise ConfigError(f"{cls.__name__} must define {what}()")
+            raise ConfigError(
+                _("{name} must define {what}()").format(name=cls.__name__, what=what)
+            )
     if cls.__dict__.get("kernel_code") is not None:
         raise ConfigError(
-            f"{cls.__name__}.kernel_code must stay None: the compiled kernels know "
-            f"only the built-in losses"
+            _(
+                "{name}.kernel_code must stay None: the compiled kernels know only the "
+                "built-in losses"
+            ).format(name=cls.__name__)
         )
     LOSSES[name] = cls
     return cls
@@ -402,5 +419,7 @@ def register_loss(cls: type[Loss]) -> type[Loss]:
 def unregister_loss(name: str) -> None:
     """Remove a registered loss (built-ins stay): for tests and notebooks."""
     if name in BUILTIN_LOSSES:
-        raise ConfigError(f"{name!r} is built in and cannot be unregistered")
+        raise ConfigError(
+            _("{name!r} is built in and cannot be unregistered").format(name=name)
+        )
     LOSSES.pop(name, None)

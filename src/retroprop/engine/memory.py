@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 CHECK_ABOVE = 64 * 2**20
 """Requests below this many bytes (64 MiB) are not checked: they fit anywhere."""
@@ -159,8 +160,16 @@ def check_bytes_fit(need: int, what: str, fix: str) -> None:
     if room is None or need <= room[0]:
         return
     raise ConfigError(
-        f"{what} needs about {format_bytes(need)}, more than the "
-        f"{format_bytes(room[0])} this process can use ({room[1]}); {fix}"
+        _(
+            "{what} needs about {value}, more than the {value2} this process can use "
+            "({room}); {fix}"
+        ).format(
+            what=what,
+            value=format_bytes(need),
+            value2=format_bytes(room[0]),
+            room=room[1],
+            fix=fix,
+        )
     )
 
 
@@ -197,30 +206,40 @@ def count_parameters(config: object) -> int:
     malformed layer cannot hide the size of another: ``ConfigError`` names it.
     """
     if not isinstance(config, list) or not config:
-        raise ConfigError("the architecture must be a non-empty list of layers")
+        raise ConfigError(_("the architecture must be a non-empty list of layers"))
     total = 0
     for i, entry in enumerate(config):
         if not isinstance(entry, dict):
-            raise ConfigError(f"layer {i} of the architecture is not an object")
+            raise ConfigError(
+                _("layer {i} of the architecture is not an object").format(i=i)
+            )
         kind = entry.get("type")
         if kind == "activation":
             continue
         if kind != "linear":
             raise ConfigError(
-                f"layer {i}: unknown layer type {kind!r}; known: linear, activation"
+                _(
+                    "layer {i}: unknown layer type {kind!r}; known: linear, activation"
+                ).format(i=i, kind=kind)
             )
         sizes = []
         for key in ("in_features", "out_features"):
             v = entry.get(key)
             if v is None:
-                raise ConfigError(f"layer {i} (linear) has no {key!r}")
+                raise ConfigError(
+                    _("layer {i} (linear) has no {key!r}").format(i=i, key=key)
+                )
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(
-                    f"layer {i} (linear): {key} must be a positive integer, got {v!r}"
+                    _(
+                        "layer {i} (linear): {key} must be a positive integer, got {v!r}"
+                    ).format(i=i, key=key, v=v)
                 )
             sizes.append(int(v))
         bias = entry.get("bias", True)
         if not isinstance(bias, bool):
-            raise ConfigError(f"layer {i} (linear): 'bias' must be true or false")
+            raise ConfigError(
+                _("layer {i} (linear): 'bias' must be true or false").format(i=i)
+            )
         total += sizes[0] * sizes[1] + (sizes[1] if bias else 0)
     return total

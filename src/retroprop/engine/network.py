@@ -16,6 +16,7 @@ from retroprop.engine.memory import (
     count_parameters,
 )
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 def mlp(
@@ -58,8 +59,10 @@ def mlp(
         for s in sizes
     ):
         raise ConfigError(
-            f"sizes must be at least two positive integers (inputs, ..., outputs), "
-            f"got {sizes}"
+            _(
+                "sizes must be at least two positive integers (inputs, ..., outputs), "
+                "got {sizes}"
+            ).format(sizes=sizes)
         )
     for what, name in (
         ("activation", activation),
@@ -67,10 +70,16 @@ def mlp(
     ):
         if name is not None and name not in ACTIVATIONS:
             raise ConfigError(
-                f"{what} must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+                _("{what} must be one of {ACTIVATIONS}, got {name!r}").format(
+                    what=what, ACTIVATIONS=sorted(ACTIVATIONS), name=name
+                )
             )
     if init not in INITIALISERS:
-        raise ConfigError(f"init must be one of {sorted(INITIALISERS)}, got {init!r}")
+        raise ConfigError(
+            _("init must be one of {INITIALISERS}, got {init!r}").format(
+                INITIALISERS=sorted(INITIALISERS), init=init
+            )
+        )
     check_fits_in_memory(
         sum(int(i) * int(o) + int(o) for i, o in itertools.pairwise(sizes)),
         dtype,
@@ -81,8 +90,10 @@ def mlp(
         isinstance(names, str) or len(list(names)) != len(sizes) - 1
     ):
         raise ConfigError(
-            f"names must give one name per Linear layer ({len(sizes) - 1} for sizes "
-            f"{sizes}), got {names!r}"
+            _(
+                "names must give one name per Linear layer ({value} for sizes {sizes}), "
+                "got {names!r}"
+            ).format(value=len(sizes) - 1, sizes=sizes, names=names)
         )
     rng = as_generator(seed)
     modules: list[Module] = []
@@ -118,18 +129,22 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
     Raises ``ConfigError`` naming the entry that is not understood.
     """
     if not isinstance(config, list) or not config:
-        raise ConfigError("the architecture must be a non-empty list of layers")
+        raise ConfigError(_("the architecture must be a non-empty list of layers"))
     # Every layer's sizes checked, then the total against memory, before allocating.
     check_fits_in_memory(count_parameters(config), dtype, "the architecture")
     modules: list[Module] = []
     names: list[str] = []
     for i, entry in enumerate(config):
         if not isinstance(entry, dict):
-            raise ConfigError(f"layer {i} of the architecture is not an object")
+            raise ConfigError(
+                _("layer {i} of the architecture is not an object").format(i=i)
+            )
         module_name = entry.get("module_name", str(i))  # as it came: "fc1"
         if not isinstance(module_name, str):
             raise ConfigError(
-                f"layer {i}: its module_name must be a string, got {module_name!r}"
+                _(
+                    "layer {i}: its module_name must be a string, got {module_name!r}"
+                ).format(i=i, module_name=module_name)
             )
         names.append(module_name)
         kind = entry.get("type")
@@ -138,9 +153,13 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
                 fi, fo = entry["in_features"], entry["out_features"]
                 bias = entry.get("bias", True)
             except KeyError as e:
-                raise ConfigError(f"layer {i} (linear) has no {e.args[0]!r}") from None
+                raise ConfigError(
+                    _("layer {i} (linear) has no {args!r}").format(i=i, args=e.args[0])
+                ) from None
             if not isinstance(bias, bool):
-                raise ConfigError(f"layer {i} (linear): 'bias' must be true or false")
+                raise ConfigError(
+                    _("layer {i} (linear): 'bias' must be true or false").format(i=i)
+                )
             lin = Linear(fi, fo, bias=bias, seed=0, dtype=dtype)
             for p in lin.parameters():
                 p.data = np.zeros_like(p.data)
@@ -149,7 +168,9 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
             name = entry.get("name")
             if not isinstance(name, str) or name not in ACTIVATIONS:
                 raise ConfigError(
-                    f"layer {i}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}"
+                    _(
+                        "layer {i}: unknown activation {name!r}; known: {ACTIVATIONS}"
+                    ).format(i=i, name=name, ACTIVATIONS=sorted(ACTIVATIONS))
                 )
             cls = ACTIVATIONS[name]
             params = {}
@@ -157,20 +178,28 @@ def from_config(config: list[dict], dtype: type | np.dtype = np.float64) -> Sequ
                 if key not in entry:
                     continue
                 if not _finite_number(entry[key]):
-                    raise ConfigError(f"layer {i}: {key} must be a finite number")
+                    raise ConfigError(
+                        _("layer {i}: {key} must be a finite number").format(
+                            i=i, key=key
+                        )
+                    )
                 params[key] = entry[key]
             modules.append(cls(**params))
         else:
             raise ConfigError(
-                f"layer {i}: unknown layer type {kind!r}; known: linear, activation"
+                _(
+                    "layer {i}: unknown layer type {kind!r}; known: linear, activation"
+                ).format(i=i, kind=kind)
             )
     lins = [m for m in modules if isinstance(m, Linear)]
     if not lins:
-        raise ConfigError("the architecture has no linear layer")
+        raise ConfigError(_("the architecture has no linear layer"))
     for a, b in itertools.pairwise(lins):
         if a.out_features != b.in_features:
             raise ConfigError(
-                f"the architecture does not chain: a layer of {a.out_features} outputs "
-                f"feeds one of {b.in_features} inputs"
+                _(
+                    "the architecture does not chain: a layer of {out_features} outputs "
+                    "feeds one of {in_features} inputs"
+                ).format(out_features=a.out_features, in_features=b.in_features)
             )
     return Sequential(*modules, names=names)

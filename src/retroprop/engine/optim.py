@@ -9,6 +9,7 @@ import numpy as np
 
 from retroprop.engine.layers import Parameter
 from retroprop.errors import ConfigError, DivergenceError
+from retroprop.i18n import _
 
 
 class SGD:
@@ -52,11 +53,17 @@ class SGD:
                 or not np.isfinite(v)
                 or v < 0
             ):
-                raise ConfigError(f"SGD {what} must be a finite number >= 0, got {v!r}")
+                raise ConfigError(
+                    _("SGD {what} must be a finite number >= 0, got {v!r}").format(
+                        what=what, v=v
+                    )
+                )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ConfigError(
-                f"Nesterov momentum requires momentum > 0 and dampening = 0, got "
-                f"momentum={momentum!r}, dampening={dampening!r}"
+                _(
+                    "Nesterov momentum requires momentum > 0 and dampening = 0, got "
+                    "momentum={momentum!r}, dampening={dampening!r}"
+                ).format(momentum=momentum, dampening=dampening)
             )
         self.params = list(params)
         self.lr, self.momentum, self.dampening = (
@@ -98,8 +105,10 @@ class SGD:
         for v in new_values:
             if v is not None and not np.isfinite(v).all():
                 raise DivergenceError(
-                    f"the update with lr={self.lr:g} made a parameter non-finite; "
-                    f"the parameters were left as they were",
+                    _(
+                        "the update with lr={lr:g} made a parameter non-finite; the parameters "
+                        "were left as they were"
+                    ).format(lr=self.lr),
                     epoch=0,
                     iteration=0,
                     lr=self.lr,

@@ -17,6 +17,7 @@ import numpy as np
 from retroprop.engine.activations import ACTIVATIONS
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "step")
@@ -79,18 +80,22 @@ class ActivationCurves(Result):
                 r["f_zero"],
                 r["f_high"],
                 r["max_derivative"],
-                "" if r["trainable"] else "jumps at 0; f' = 0 elsewhere",
+                "" if r["trainable"] else N_("jumps at 0; f' = 0 elsewhere"),
             ]
             for r in self.summary
         ]
         lo, hi = float(self.x[0]), float(self.x[-1])
         return [
             (
-                (
-                    f"Activations on [{lo:g}, {hi:g}] (retroprop.plots.plot_activations "
-                    "draws them)"
+                Message(
+                    N_(
+                        "Activations on [{low}, {high}] (retroprop.plots.plot_activations "
+                        "draws them)"
+                    ),
+                    low=f"{lo:g}",
+                    high=f"{hi:g}",
                 ),
-                ["f", "f(low)", "f(0)", "f(high)", "max f'", "note"],
+                ["f", "f(low)", "f(0)", "f(high)", "max f'", N_("note")],
                 rows,
             )
         ]
@@ -136,18 +141,28 @@ def activation_curves(
     for name in names:
         if name not in ACTIVATIONS:
             raise ConfigError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
+                _("activation must be one of {ACTIVATIONS}, got {name!r}").format(
+                    ACTIVATIONS=sorted(ACTIVATIONS), name=name
+                )
             )
     lo, hi = (float(v) for v in x_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")
+        raise ConfigError(
+            _("range must be two finite numbers low < high, got {x_range}").format(
+                x_range=x_range
+            )
+        )
     if not np.isfinite(hi - lo):  # the points are spaced by (hi - lo) / (n - 1)
         raise ConfigError(
-            f"range {lo:g},{hi:g} is too wide: high - low overflows float64 "
-            f"(above 1.8e308); narrow it"
+            _(
+                "range {lo:g},{hi:g} is too wide: high - low overflows float64 (above "
+                "1.8e308); narrow it"
+            ).format(lo=lo, hi=hi)
         )
     if n_points < 3:
-        raise ConfigError(f"n_points must be at least 3, got {n_points}")
+        raise ConfigError(
+            _("n_points must be at least 3, got {n_points}").format(n_points=n_points)
+        )
     x = np.linspace(lo, hi, n_points)
     z = x.reshape(-1, 1)  # the engine's batch-first shape: n samples, one neuron
     values, derivatives, jumps = {}, {}, {}

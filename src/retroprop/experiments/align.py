@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from retroprop.engine.layers import Linear, Sequential
+from retroprop.i18n import _
 
 
 def linear_names(net: Sequential) -> list[tuple[str, str | None]]:
@@ -70,7 +71,9 @@ def flip_hidden(
     ``b' <- b' + W'[:, j]``, so that ``W'[:, j] a_j + b'`` is unchanged.
     """
     if activation not in SIGN_SYMMETRIC:
-        raise ValueError(f"{activation!r} has no sign symmetry")
+        raise ValueError(
+            _("{activation!r} has no sign symmetry").format(activation=activation)
+        )
     out = {k: v.copy() for k, v in params.items()}
     w, b = layers[layer]
     w_next, b_next = layers[layer + 1]
@@ -126,7 +129,7 @@ def align(
     for layer in range(len(layers) - 1):  # every Linear but the output one is hidden
         out = _match(reference, out, layers, layer, activation, outgoing=False)
     best = distance(reference, out)
-    for _ in range(refine):
+    for _round in range(refine):
         improved = False
         for layer in range(len(layers) - 1):
             cand = _match(reference, out, layers, layer, activation, outgoing=True)

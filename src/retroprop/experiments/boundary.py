@@ -17,6 +17,7 @@ from retroprop.datasets.preprocessing import Standardizer
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 from retroprop.train import predict, predict_proba
 
@@ -88,19 +89,25 @@ class DecisionBoundary(Result):
         ]
         return [
             (
-                (
-                    f"Decision regions on {self.feature_names[0]} and "
-                    f"{self.feature_names[1]} (other features at their mean)"
+                Message(
+                    N_(
+                        "Decision regions on {a} and {b} (other features at their mean)"
+                    ),
+                    a=self.feature_names[0],
+                    b=self.feature_names[1],
                 ),
-                ["class", "share of the plane", "points"],
+                [N_("class"), N_("share of the plane"), N_("points")],
                 shares,
             ),
             (
                 "",
-                ["accuracy", "value"],
+                [N_("accuracy"), N_("value")],
                 [
-                    ["network (all features)", self.accuracy],
-                    ["points in their own region on this slice", self.slice_accuracy],
+                    [N_("network (all features)"), self.accuracy],
+                    [
+                        N_("points in their own region on this slice"),
+                        self.slice_accuracy,
+                    ],
                 ],
             ),
         ]
@@ -138,8 +145,9 @@ def separating_features(X: np.ndarray, y: np.ndarray) -> tuple[int, int]:
     """
     if X.shape[1] < 2:
         raise ConfigError(
-            f"a decision boundary needs at least two features, the data "
-            f"has {X.shape[1]}"
+            _(
+                "a decision boundary needs at least two features, the data has {shape}"
+            ).format(shape=X.shape[1])
         )
     classes = np.unique(y)
     mean = X.mean(axis=0)
@@ -194,18 +202,25 @@ def decision_boundary(
     n_features = X.shape[1]
     if n_features != net.in_features:
         raise ConfigError(
-            f"the data has {n_features} features, the network expects {net.in_features}"
+            _(
+                "the data has {n_features} features, the network expects {in_features}"
+            ).format(n_features=n_features, in_features=net.in_features)
         )
     if features is None:
         features = separating_features(X, y)
     fx, fy = (int(v) for v in features)
     if fx == fy or not (0 <= fx < n_features and 0 <= fy < n_features):
         raise ConfigError(
-            f"features must be two different columns in 0..{n_features - 1}, "
-            f"got {features}"
+            _(
+                "features must be two different columns in 0..{value}, got {features}"
+            ).format(value=n_features - 1, features=features)
         )
     if resolution < 2:
-        raise ConfigError(f"resolution must be at least 2, got {resolution}")
+        raise ConfigError(
+            _("resolution must be at least 2, got {resolution}").format(
+                resolution=resolution
+            )
+        )
     feature_names = list(feature_names or [f"x{i}" for i in range(n_features)])
     class_names = list(class_names or [str(i) for i in range(net.out_features)])
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 
 DEFAULT_FUNCTION = "x**4 - 3*x**2 + x"
@@ -81,8 +82,10 @@ class Expression:
                 v, d = self._node(x)
             except OverflowError:  # a power of plain numbers, like 9**9**9**9
                 raise ConfigError(
-                    f"the function {self.text!r} overflows: a power of numbers in it "
-                    f"is beyond a float's range (about 1.8e308)"
+                    _(
+                        "the function {text!r} overflows: a power of numbers in it is beyond a "
+                        "float's range (about 1.8e308)"
+                    ).format(text=self.text)
                 ) from None
             return np.broadcast_to(v, x.shape) * 1.0, np.broadcast_to(d, x.shape) * 1.0
 
@@ -100,38 +103,50 @@ def parse_function(text: str) -> Expression:
     """
     if not isinstance(text, str) or not text.strip():
         raise ConfigError(
-            "the function must be a non-empty expression in w (or x), like "
-            "'w**4 - 3*w**2 + w'"
+            _(
+                "the function must be a non-empty expression in w (or x), like 'w**4 - "
+                "3*w**2 + w'"
+            )
         )
     if len(text) > MAX_LENGTH:
         raise ConfigError(
-            f"the function is {len(text)} characters long; at most "
-            f"{MAX_LENGTH} are allowed"
+            _(
+                "the function is {n_text} characters long; at most {MAX_LENGTH} are "
+                "allowed"
+            ).format(n_text=len(text), MAX_LENGTH=MAX_LENGTH)
         )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         msg = getattr(e, "msg", str(e))
-        raise ConfigError(f"cannot read the function {text!r}: {msg}") from None
-    n = sum(1 for _ in ast.walk(tree))
+        raise ConfigError(
+            _("cannot read the function {text!r}: {msg}").format(text=text, msg=msg)
+        ) from None
+    n = sum(1 for _node in ast.walk(tree))
     if n > MAX_NODES:
         raise ConfigError(
-            f"the function has {n} parts; at most {MAX_NODES} are allowed"
+            _("the function has {n} parts; at most {MAX_NODES} are allowed").format(
+                n=n, MAX_NODES=MAX_NODES
+            )
         )
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     if {"w", "x"} <= names:
         raise ConfigError(
-            f"the function {text!r} uses both w and x; write it in one variable, "
-            f"w (the lecture's weight) or x"
+            _(
+                "the function {text!r} uses both w and x; write it in one variable, w "
+                "(the lecture's weight) or x"
+            ).format(text=text)
         )
-    node, _ = _compile(tree.body, text)
+    node, _names = _compile(tree.body, text)
     return Expression(text.strip(), node)
 
 
 def _refuse(text: str, what: str) -> ConfigError:
     return ConfigError(
-        f"the function {text!r} uses {what}, which is not allowed; use numbers, w (or x), "
-        f"pi, e, + - * / ** and the functions {', '.join(sorted(FUNCTIONS))}"
+        _(
+            "the function {text!r} uses {what}, which is not allowed; use numbers, w "
+            "(or x), pi, e, + - * / ** and the functions {value}"
+        ).format(text=text, what=what, value=", ".join(sorted(FUNCTIONS)))
     )
 
 
@@ -162,7 +177,9 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
         # Python reads -x^2 + 2 as (-x) ^ (2 + 2): refuse rather than guess
         raise ConfigError(
-            f"the function {text!r} uses ^; write powers with **, like x**2"
+            _("the function {text!r} uses ^; write powers with **, like x**2").format(
+                text=text
+            )
         )
     if isinstance(node, ast.BinOp):
         u, du_dep = _compile(node.left, text)
@@ -175,7 +192,11 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
         if name not in FUNCTIONS:
             raise _refuse(text, f"the function {name!r}")
         if node.keywords or len(node.args) != 1:
-            raise ConfigError(f"{name}() in {text!r} takes exactly one argument")
+            raise ConfigError(
+                _("{name}() in {text!r} takes exactly one argument").format(
+                    name=name, text=text
+                )
+            )
         g, dep = _compile(node.args[0], text)
         f, f_prime = FUNCTIONS[name]
 
@@ -301,20 +322,25 @@ class DescentRun:
 
     @property
     def outcome(self) -> str:
-        """The run's outcome in a few words: its status, where it ended and why."""
+        """The run's outcome in a few words: its status, where it ended and why (a
+        ``Message``: English in JSON, ``shown()`` in the language in use)."""
         if self.diverged_at_start:
-            return "diverged at the start (f undefined at w0)"
+            return Message(N_("diverged at the start (f undefined at w0)"))
         if self.status == "diverged":
-            return f"diverged after {self.steps} steps: eta too large"
+            return Message(
+                N_("diverged after {steps} steps: eta too large"), steps=self.steps
+            )
         if self.status == "oscillating":
-            return "oscillating: eta too large, the steps overshoot"
+            return Message(N_("oscillating: eta too large, the steps overshoot"))
         if self.status == "not converged":
-            return f"not converged: still moving after {self.steps} steps"
+            return Message(
+                N_("not converged: still moving after {steps} steps"), steps=self.steps
+            )
         if self.ended_in == "global minimum":
-            return "converged to the global minimum"
+            return Message(N_("converged to the global minimum"))
         if self.ended_in == "local minimum":
-            return "converged to a LOCAL minimum, not the global one"
-        return "converged (to no minimum found on the range)"
+            return Message(N_("converged to a LOCAL minimum, not the global one"))
+        return Message(N_("converged (to no minimum found on the range)"))
 
     def to_dict(self) -> dict:
         """The fields, plus ``ended_in``, ``outcome`` and ``diverged_at_start``."""
@@ -358,7 +384,7 @@ def gradient_descent(
     path: list[tuple[float, float, float]] = []  # (x_k, f(x_k), f'(x_k))
     x = float(x0)
     status = None
-    for _ in range(steps + 1):
+    for _step in range(steps + 1):
         v, g = (float(a) for a in f.value_and_derivative(x))
         if not (np.isfinite(x) and np.isfinite(v) and np.isfinite(g)) or abs(x) > bound:
             status = "diverged"
@@ -397,7 +423,7 @@ def local_minima(
     brackets = (g[:-1] < 0) & (g[1:] >= 0) & np.isfinite(fx[:-1]) & np.isfinite(fx[1:])
     for i in np.flatnonzero(brackets):
         a, b = x[i], x[i + 1]
-        for _ in range(60):
+        for _halving in range(60):
             m = 0.5 * (a + b)
             if f.derivative(m) < 0:
                 a = m
@@ -456,16 +482,20 @@ class DescentDemo(Result):
         """Where each (eta, start) ended, and the curve's minima."""
         runs = [[r.lr, r.x0, r.final_x, r.final_f, r.outcome] for r in self.runs]
         minima = [
-            [m, "global" if i == self.global_minimum else "local"]
+            [m, N_("global") if i == self.global_minimum else N_("local")]
             for i, m in enumerate(self.minima)
         ]
         return [
             (
-                f"Gradient descent on L(w) = {self.function_in_w}, {self.steps} steps",
-                ["η", "w0", "final w", "L(final w)", "outcome"],
+                Message(
+                    N_("Gradient descent on L(w) = {function}, {steps} steps"),
+                    function=self.function_in_w,
+                    steps=self.steps,
+                ),
+                ["η", "w0", N_("final w"), N_("L(final w)"), N_("outcome")],
                 runs,
             ),
-            ("Minima of L(w) on the range", ["w", "minimum"], minima),
+            (N_("Minima of L(w) on the range"), ["w", N_("minimum")], minima),
         ]
 
     def csv_rows(self) -> list[list[Any]]:
@@ -518,21 +548,35 @@ def descent_demo(
     f = parse_function(function)
     lo, hi = (float(v) for v in x_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ConfigError(f"range must be two finite numbers low < high, got {x_range}")
+        raise ConfigError(
+            _("range must be two finite numbers low < high, got {x_range}").format(
+                x_range=x_range
+            )
+        )
     lrs = [float(v) for v in lrs]
     starts = [float(v) for v in starts]
     if not lrs or any(not np.isfinite(v) or v <= 0 for v in lrs):
-        raise ConfigError(f"learning rates must be positive numbers, got {lrs}")
+        raise ConfigError(
+            _("learning rates must be positive numbers, got {lrs}").format(lrs=lrs)
+        )
     if not starts or any(not np.isfinite(v) for v in starts):
-        raise ConfigError(f"starting points must be finite numbers, got {starts}")
+        raise ConfigError(
+            _("starting points must be finite numbers, got {starts}").format(
+                starts=starts
+            )
+        )
     if not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+        raise ConfigError(
+            _("steps must be a positive integer, got {steps!r}").format(steps=steps)
+        )
     x = np.linspace(lo, hi, 801)
     fx = f(x)
     if not np.any(np.isfinite(fx)):
         raise ConfigError(
-            f"the function {function!r} is not finite anywhere on "
-            f"[{lo:g}, {hi:g}]; choose another --range"
+            _(
+                "the function {function!r} is not finite anywhere on [{lo:g}, {hi:g}]; "
+                "choose another --range"
+            ).format(function=function, lo=lo, hi=hi)
         )
     minima = local_minima(f, (lo, hi))
     global_minimum = int(np.argmin(f(minima))) if len(minima) else None

@@ -25,6 +25,7 @@ from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.experiments.sweep import SweepResult, run_status
 from retroprop.fast.distributed import train_cells
+from retroprop.i18n import _
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -299,17 +300,25 @@ def grid_study(
     shapes = [tuple(int(n) for n in h) for h in hidden]
     seeds = [int(s) for s in seeds]
     if not lrs or any(not np.isfinite(v) or v <= 0 for v in lrs):
-        raise ConfigError(f"learning rates must be positive numbers, got {lrs}")
+        raise ConfigError(
+            _("learning rates must be positive numbers, got {lrs}").format(lrs=lrs)
+        )
     if not shapes or any(n < 1 for h in shapes for n in h):
         raise ConfigError(
-            f"hidden must hold at least one shape of positive sizes, got {shapes}"
+            _(
+                "hidden must hold at least one shape of positive sizes, got {shapes}"
+            ).format(shapes=shapes)
         )
     if len(set(shapes)) != len(shapes) or len(set(lrs)) != len(lrs):
-        raise ConfigError("each learning rate and each hidden shape must appear once")
+        raise ConfigError(
+            _("each learning rate and each hidden shape must appear once")
+        )
     if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError("give at least one seed, each once")
+        raise ConfigError(_("give at least one seed, each once"))
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+        raise ConfigError(
+            _("epochs must be a positive integer, got {epochs!r}").format(epochs=epochs)
+        )
     # One make_net(seed) per shape; a partial pickles for the cluster's workers.
     factories = [functools.partial(make_net, h) for h in shapes]
     initial = np.array(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from retroprop.atomic import write_text
-from retroprop.i18n import _, shown
+from retroprop.i18n import Message, _, shown
 from retroprop.jsondata import plain
 
 
@@ -117,6 +117,7 @@ class Result:
         return out
 
     def _repr_html_(self) -> str:
+        """The answers in words, then ``display_tables``, in the language in use."""
         from retroprop.display import escape, html_block, html_table
 
         doc = (type(self).__doc__ or "").strip().splitlines()
@@ -127,5 +128,21 @@ class Result:
             for a in self.answers()
         ]
         for caption, headers, rows in self.display_tables():
-            parts.append(html_table(headers, rows, caption=caption or None))
+            # captions, headers and word cells are marked texts (N_ or Message):
+            # shown in the language in use; numbers stay numbers
+            parts.append(
+                html_table(
+                    [_(h) if h else h for h in headers],
+                    [[_words(c) for c in row] for row in rows],
+                    caption=_words(caption) or None,
+                )
+            )
         return html_block(title, *parts)
+
+
+def _words(cell: Any) -> Any:
+    """A table cell as shown: a ``Message`` translated, a marked word (``N_``)
+    translated, anything else (numbers, names) as is."""
+    if isinstance(cell, Message):
+        return cell.translated()
+    return _(cell) if isinstance(cell, str) and cell else cell

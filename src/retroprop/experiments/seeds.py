@@ -34,7 +34,7 @@ from retroprop.experiments.align import (
     pairwise_distances,
 )
 from retroprop.experiments.result import Answer, Result
-from retroprop.i18n import N_, Message
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 
 MAX_SEEDS = 2_000
@@ -256,26 +256,32 @@ class SeedsResult(Result):
     def display_tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         """The spread over the runs and the lowest minima found."""
         names = {
-            "final_loss": "final training loss",
-            "final_accuracy": "final training accuracy",
-            "test_accuracy": "test accuracy",
-            "raw_distance": "distance between runs, as trained",
-            "aligned_distance": "distance between runs, aligned",
-            "norm": "parameter norm ||w||",
+            "final_loss": N_("final training loss"),
+            "final_accuracy": N_("final training accuracy"),
+            "test_accuracy": N_("test accuracy"),
+            "raw_distance": N_("distance between runs, as trained"),
+            "aligned_distance": N_("distance between runs, aligned"),
+            "norm": N_("parameter norm ||w||"),
         }
         spread = self.spread
-        out = [
+        out: list[tuple[str, list[str], list[list[Any]]]] = [
             (
-                f"Spread over {len(self.seeds)} runs",
-                ["", "min", "median", "max"],
+                Message(N_("Spread over {n} runs"), n=len(self.seeds)),
+                ["", N_("min"), N_("median"), N_("max")],
                 [[names.get(k, k), *v] for k, v in spread.items()],
             )
         ]
         if self.minima:
             out.append(
                 (
-                    "The lowest minima found",
-                    ["minimum", "runs", "best loss", "mean loss", "mean accuracy"],
+                    N_("The lowest minima found"),
+                    [
+                        N_("minimum"),
+                        N_("runs"),
+                        N_("best loss"),
+                        N_("mean loss"),
+                        N_("mean accuracy"),
+                    ],
                     [
                         [
                             i,
@@ -414,18 +420,26 @@ def seed_study(
 
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
     if len(seeds) < 2:
-        raise ConfigError(f"a seed study needs at least two seeds, got {len(seeds)}")
+        raise ConfigError(
+            _("a seed study needs at least two seeds, got {n_seeds}").format(
+                n_seeds=len(seeds)
+            )
+        )
     if len(seeds) > MAX_SEEDS:
         raise ConfigError(
-            f"a seed study compares at most {MAX_SEEDS:,} runs, got {len(seeds):,}: "
-            f"its N x N distance matrices grow with the square of N (8 N^2 bytes "
-            f"each); study fewer seeds"
+            _(
+                "a seed study compares at most {MAX_SEEDS:,} runs, got {n_seeds:,}: its "
+                "N x N distance matrices grow with the square of N (8 N^2 bytes each); "
+                "study fewer seeds"
+            ).format(MAX_SEEDS=MAX_SEEDS, n_seeds=len(seeds))
         )
     if len(np.unique(seeds)) != len(seeds):
-        raise ConfigError("the seeds must be different from each other")
+        raise ConfigError(_("the seeds must be different from each other"))
     if not tolerance > 0 or not worse_by > 0:
         raise ConfigError(
-            f"tolerance and worse_by must be positive, got {tolerance} and {worse_by}"
+            _(
+                "tolerance and worse_by must be positive, got {tolerance} and {worse_by}"
+            ).format(tolerance=tolerance, worse_by=worse_by)
         )
 
     def report(stage: str, done: int, total: int) -> None:

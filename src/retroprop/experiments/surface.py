@@ -28,7 +28,7 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.align import align, linear_names
 from retroprop.experiments.result import Answer, Result
-from retroprop.i18n import N_
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 from retroprop.train import evaluate, train
 
@@ -110,7 +110,9 @@ def interpolate(
     LineSurface
     """
     if n_points < 2:
-        raise ConfigError(f"n_points must be at least 2, got {n_points}")
+        raise ConfigError(
+            _("n_points must be at least 2, got {n_points}").format(n_points=n_points)
+        )
     net = copy.deepcopy(template)
     alpha = np.linspace(0.0, 1.0, n_points)
     losses, accs = [], []
@@ -203,9 +205,13 @@ def plane(
     (``net`` is not changed).
     """
     if resolution < 2:
-        raise ConfigError(f"resolution must be at least 2, got {resolution}")
+        raise ConfigError(
+            _("resolution must be at least 2, got {resolution}").format(
+                resolution=resolution
+            )
+        )
     if not span > 0:
-        raise ConfigError(f"span must be positive, got {span}")
+        raise ConfigError(_("span must be positive, got {span}").format(span=span))
     theta = net.state_dict()
     work = copy.deepcopy(net)
     grid = np.linspace(-span, span, resolution)
@@ -251,17 +257,20 @@ class SurfaceResult(Result):
         rows = [
             [name, ln.loss[0], ln.loss[-1], np.max(ln.loss), ln.barrier]
             for name, ln in (
-                ("as trained", self.line),
-                ("hidden neurons aligned", self.aligned_line),
+                (N_("as trained"), self.line),
+                (N_("hidden neurons aligned"), self.aligned_line),
             )
         ]
         return [
             (
-                (
-                    f"Along the line (1 - alpha) w_a + alpha w_b (seeds {self.seeds[0]} and "
-                    f"{self.seeds[1]})"
+                Message(
+                    N_(
+                        "Along the line (1 - alpha) w_a + alpha w_b (seeds {a} and {b})"
+                    ),
+                    a=self.seeds[0],
+                    b=self.seeds[1],
                 ),
-                ["", "L(0)", "L(1)", "max L", "barrier"],
+                ["", "L(0)", "L(1)", N_("max L"), N_("barrier")],
                 rows,
             )
         ]
@@ -290,22 +299,37 @@ class SurfaceResult(Result):
             "threshold": limit,
             "final_loss": list(self.final_loss),
         }
-        rule = (
-            f"barrier after alignment {barrier:.4f}; a barrier counts above "
-            f"{BARRIER_RELATIVE:g} x the larger final loss + {BARRIER_ABSOLUTE:g} "
-            f"= {limit:.4f}"
-        )
+        rule = {
+            "barrier": f"{barrier:.4f}",
+            "relative": f"{BARRIER_RELATIVE:g}",
+            "absolute": f"{BARRIER_ABSOLUTE:g}",
+            "limit": f"{limit:.4f}",
+        }
         if self.has_barrier:
             return Answer(
                 N_("Do the two trainings end in the same valley?"),
                 N_("no"),
-                f"a barrier separates them: different valleys ({rule})",
+                Message(
+                    N_(
+                        "a barrier separates them: different valleys (barrier after "
+                        "alignment {barrier}; a barrier counts above {relative} x the "
+                        "larger final loss + {absolute} = {limit})"
+                    ),
+                    **rule,
+                ),
                 numbers,
             )
         return Answer(
             N_("Do the two trainings end in the same valley?"),
             N_("yes"),
-            f"no barrier: the straight line stays low ({rule})",
+            Message(
+                N_(
+                    "no barrier: the straight line stays low (barrier after alignment "
+                    "{barrier}; a barrier counts above {relative} x the larger final "
+                    "loss + {absolute} = {limit})"
+                ),
+                **rule,
+            ),
             numbers,
         )
 

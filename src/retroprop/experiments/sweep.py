@@ -32,7 +32,7 @@ from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.fast.distributed import train_cells
-from retroprop.i18n import N_
+from retroprop.i18n import N_, Message, _
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -186,7 +186,9 @@ class SweepResult(Result):
         for i, lr in enumerate(self.lrs):
             verdict = self.verdict[i]
             if verdict == "diverged":
-                verdict += " (" + ", ".join(self.divergence_kinds[i]) + ")"
+                verdict = Message(
+                    N_("diverged ({kinds})"), kinds=", ".join(self.divergence_kinds[i])
+                )
             rows.append(
                 [
                     lr,
@@ -200,14 +202,17 @@ class SweepResult(Result):
             )
         headers = [
             "η",
-            "loss",
-            "L / L(start)",
-            "jitter",
-            "accuracy",
-            "diverged",
-            "verdict",
+            N_("loss"),
+            N_("L / L(start)"),
+            N_("jitter"),
+            N_("accuracy"),
+            N_("diverged"),
+            N_("verdict"),
         ]
-        caption = f"Final training loss and accuracy per η (mean over {len(self.seeds)} seeds)"
+        caption = Message(
+            N_("Final training loss and accuracy per η (mean over {n} seeds)"),
+            n=len(self.seeds),
+        )
         return [(caption, headers, rows)]
 
     def best_lr(self) -> float | None:
@@ -279,11 +284,15 @@ def lr_sweep(
     lrs = [float(v) for v in lrs]
     seeds = [int(s) for s in seeds]
     if not lrs or any(not np.isfinite(v) or v <= 0 for v in lrs):
-        raise ConfigError(f"learning rates must be positive numbers, got {lrs}")
+        raise ConfigError(
+            _("learning rates must be positive numbers, got {lrs}").format(lrs=lrs)
+        )
     if not seeds:
-        raise ConfigError("at least one seed is needed")
+        raise ConfigError(_("at least one seed is needed"))
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+        raise ConfigError(
+            _("epochs must be a positive integer, got {epochs!r}").format(epochs=epochs)
+        )
     initial = np.array([evaluate(make_net(s), X, y, loss)[0] for s in seeds])
     shape = (len(lrs), len(seeds), epochs)
     L, A = np.full(shape, np.nan), np.full(shape, np.nan)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from retroprop.i18n import _, ngettext
 from retroprop.jsondata import plain
 
 SCHEMA = "retroprop.explain/2"
@@ -22,19 +23,21 @@ the lecture's factor keys ``dL/dout_i`` and ``dout_i/dz_i`` for hidden layers)."
 
 
 def layer_label(name: str, number: int, is_output: bool) -> str:
-    """How every view names a Linear layer: its name, then its place in the network.
+    """How every view names a Linear layer: its name, then its place in the network,
+    in the language in use (a label for people: the report's page and the tables).
 
-    ``layer_label("fc1", 1, False)`` is ``"fc1 (hidden layer 1)"``,
-    ``layer_label("fc3", 3, True)`` is ``"fc3 (output layer)"``; ``number`` counts the
-    Linear layers from 1.
+    ``layer_label("fc1", 1, False)`` is ``"fc1 (hidden layer 1)"`` (``"fc1 (camada
+    oculta 1)"`` in Portuguese), ``layer_label("fc3", 3, True)`` is ``"fc3 (output
+    layer)"``; ``number`` counts the Linear layers from 1.
     """
     if is_output:
-        return f"{name} (output layer)"
-    return f"{name} (hidden layer {number})"
+        return _("{name} (output layer)").format(name=name)
+    return _("{name} (hidden layer {number})").format(name=name, number=number)
 
 
 def step_context(meta: dict) -> str:
-    """Which step a trace explains and where its weights came from, in one line.
+    """Which step a trace explains and where its weights came from, in one line, in
+    the language in use.
 
     ``meta`` as the command line fills it: ``step``, ``sample``, ``epoch`` and, for
     weights read from a file, ``weights`` (``{"file": ..., "epochs": ...}``).
@@ -42,25 +45,33 @@ def step_context(meta: dict) -> str:
     trained.safetensors (trained for 100 epochs); the step explained is update 1
     of training continued from them (sample 86)"``.
     """
+    words = {"step": _("step {n}"), "sample": _("sample {n}"), "epoch": _("epoch {n}")}
     where = ", ".join(
-        f"{k} {meta[k]}" for k in ("step", "sample", "epoch") if k in meta
+        words[k].format(n=meta[k]) for k in ("step", "sample", "epoch") if k in meta
     )
     source = meta.get("weights")
     if not isinstance(source, dict) or "file" not in source:
         return where
     epochs = source.get("epochs")
     origin = (
-        f"weights from {source['file']} (trained for {epochs} epochs)"
+        ngettext(
+            "weights from {file} (trained for {epochs} epoch)",
+            "weights from {file} (trained for {epochs} epochs)",
+            epochs if isinstance(epochs, int) else 2,
+        ).format(file=source["file"], epochs=epochs)
         if epochs is not None
-        else f"weights from {source['file']}"
+        else _("weights from {file}").format(file=source["file"])
     )
     if "step" not in meta:
         return origin
-    sample = f" (sample {meta['sample']})" if "sample" in meta else ""
-    return (
-        f"{origin}; the step explained is update {meta['step']} of training "
-        f"continued from them{sample}"
-    )
+    if "sample" in meta:
+        return _(
+            "{origin}; the step explained is update {step} of training continued "
+            "from them (sample {sample})"
+        ).format(origin=origin, step=meta["step"], sample=meta["sample"])
+    return _(
+        "{origin}; the step explained is update {step} of training continued from them"
+    ).format(origin=origin, step=meta["step"])
 
 
 @dataclass
@@ -302,13 +313,23 @@ class TraceData:
         valid = ", ".join(f"{k} {list(v)}" for k, v in shapes.items())
         if name not in shapes:
             raise KeyError(
-                f"no parameter named {name!r} in the trace; its parameters (and "
-                f"shapes) are: {valid}"
+                _(
+                    "no parameter named {name!r} in the trace; its parameters (and shapes) "
+                    "are: {valid}"
+                ).format(name=name, valid=valid)
             )
         bounds = ", ".join(f"0..{n - 1}" for n in shapes[name])
         raise KeyError(
-            f"{name} has no entry {list(index)}: its shape is {list(shapes[name])}, "
-            f"so the index takes {len(shapes[name])} number(s) in {bounds}"
+            _(
+                "{name} has no entry {index}: its shape is {shapes}, so the index takes "
+                "{n_shapes} number(s) in {bounds}"
+            ).format(
+                name=name,
+                index=list(index),
+                shapes=list(shapes[name]),
+                n_shapes=len(shapes[name]),
+                bounds=bounds,
+            )
         )
 
     def grads(self) -> dict[str, np.ndarray]:

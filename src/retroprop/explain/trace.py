@@ -57,6 +57,7 @@ from retroprop.explain.markdown import to_markdown
 from retroprop.explain.tabular import to_csv
 from retroprop.explain.text import to_text
 from retroprop.explain.xlsx import to_xlsx
+from retroprop.i18n import _, decimal, ngettext
 
 __all__ = ["SCHEMA", "LayerTrace", "ParameterTrace", "Trace", "explain_step"]
 
@@ -123,11 +124,14 @@ class Trace(TraceData):
         from retroprop.explain.views import views
 
         where = step_context(self.meta)  # where the weights came from, too
-        title = (
-            f"One SGD step: loss {self.loss_function}, η = {self.lr:g}, "
-            f"{self.n_samples} sample(s)" + (f" ({where})" if where else "")
-        )
-        parts = ["<p>Update: θ ← θ - η dL/dθ.</p>"]
+        title = ngettext(
+            "One SGD step: loss {loss}, η = {lr}, {n} sample",
+            "One SGD step: loss {loss}, η = {lr}, {n} samples",
+            self.n_samples,
+        ).format(
+            loss=self.loss_function, lr=decimal(f"{self.lr:g}"), n=self.n_samples
+        ) + (f" ({where})" if where else "")
+        parts = ["<p>" + _("Update: θ ← θ - η dL/dθ.") + "</p>"]
         for view in views(self):
             parts.append(
                 html_table(
@@ -163,8 +167,10 @@ def _layers_of(net: Sequential) -> list[tuple[int, int | None]]:
         m = mods[i]
         if not isinstance(m, Linear):
             raise ConfigError(
-                f"explain_step needs Linear layers each followed by at most one "
-                f"activation; module {i} is {type(m).__name__}"
+                _(
+                    "explain_step needs Linear layers each followed by at most one "
+                    "activation; module {i} is {name}"
+                ).format(i=i, name=type(m).__name__)
             )
         act = None
         if i + 1 < len(mods) and isinstance(mods[i + 1], Activation):
@@ -227,35 +233,44 @@ def explain_step(
 
     if not isinstance(net, Sequential):
         raise ConfigError(
-            f"net must be a retroprop Sequential, got {type(net).__name__}"
+            _("net must be a retroprop Sequential, got {name}").format(
+                name=type(net).__name__
+            )
         )
     if loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        raise ConfigError(
+            _("loss must be one of {LOSSES}, got {loss!r}").format(
+                LOSSES=sorted(LOSSES), loss=loss
+            )
+        )
     if (
         isinstance(lr, bool)
         or not isinstance(lr, (int, float, np.floating))
         or not np.isfinite(lr)
         or lr < 0
     ):
-        raise ConfigError(f"lr must be a finite number >= 0, got {lr!r}")
+        raise ConfigError(
+            _("lr must be a finite number >= 0, got {lr!r}").format(lr=lr)
+        )
     pairs = _layers_of(net)
     dead = [m for m in net if not getattr(m, "differentiable", True)]
     if dead and not stop:
         from retroprop.engine.activations import STEP_WHY
 
         raise NotDifferentiableError(
-            f"cannot explain a step of this network: {STEP_WHY}"
+            _("cannot explain a step of this network: {why}").format(why=_(STEP_WHY))
         )
     X = np.asarray(x, dtype=net.dtype)
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != net.in_features or X.shape[0] == 0:
         raise DataError(
-            f"x must have shape ({net.in_features},) or (n, {net.in_features}), "
-            f"got {np.shape(x)}"
+            _(
+                "x must have shape ({in_features},) or (n, {in_features}), got {value}"
+            ).format(in_features=net.in_features, value=np.shape(x))
         )
     if not np.isfinite(X).all():
-        raise DataError("x holds a non-finite value")
+        raise DataError(_("x holds a non-finite value"))
     n, k = X.shape[0], net.out_features
     Y = np.asarray(y)
     if Y.ndim == 0:
@@ -264,10 +279,16 @@ def explain_step(
     if loss_cls.target == "class" or (Y.ndim == 1 and k > 1):
         if Y.shape != (n,) or not np.issubdtype(Y.dtype, np.integer):
             raise DataError(
-                f"y must be {n} integer class(es), got {Y.dtype} of shape {Y.shape}"
+                _(
+                    "y must be {n} integer class(es), got {dtype} of shape {shape}"
+                ).format(n=n, dtype=Y.dtype, shape=Y.shape)
             )
         if Y.min() < 0 or Y.max() >= k:
-            raise DataError(f"y must hold classes 0..{k - 1}, got {Y.min()}..{Y.max()}")
+            raise DataError(
+                _("y must hold classes 0..{last}, got {low}..{high}").format(
+                    last=k - 1, low=Y.min(), high=Y.max()
+                )
+            )
 
     if dead:
         return _stopped_trace(net, pairs, X, Y, lr, loss, meta)
@@ -466,7 +487,9 @@ def _stopped_trace(
         )
         layers.append(layer)
         if act is not None and not act.differentiable:
-            stopped_at = f"dout_i/dz_i of {layer.label}, {act.name}'(z)"
+            stopped_at = _("dout_i/dz_i of {layer}, {f}'(z)").format(
+                layer=layer.label, f=act.name
+            )
     return Trace(
         lr=float(lr),
         loss_function=loss,

@@ -157,6 +157,7 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
                 row.append(f(tv[s, i]) if tv is not None else "")
             rows.append(row)
     notes = []
+    predicted = _("predicted class")
     for s in samples:
         who = _("sample {s}: ").format(s=s) if n > 1 else ""
         lwho = rf"\text{{{who}}}" if n > 1 else ""
@@ -184,7 +185,7 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
                     _("{who}predicted class {formula} = {c}{named}").format(
                         who=who, formula=pt, c=c, named=named
                     ),
-                    rf"{lwho}\text{{predicted class }} {pl} = {c}{lnamed}",
+                    rf"{lwho}\text{{{predicted} }} {pl} = {c}{lnamed}",
                 )
             )
     title = _(lf.get("title") or f"{trace.loss_function} loss")
@@ -202,13 +203,14 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
         # backpropagation cannot go on: say where and why, and show nothing after
         out.append(
             TableView(
-                f"Backpropagation stops at {trace.stopped['at']}",
-                [Column("why", r"\text{why}", False)],
-                [[trace.stopped["reason"]]],
+                _("Backpropagation stops at {at}").format(at=trace.stopped["at"]),
+                [Column(_("why"), rf"\text{{{_('why')}}}", False)],
+                [[_(trace.stopped["reason"])]],
             )
         )
         return out
 
+    batch_words = _("batch of {n}: factors are means over the samples").format(n=n)
     batch_note = (
         [
             (
@@ -218,12 +220,13 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
                         "samples; the gradient is the mean of the per-sample products"
                     ).format(n=n)
                 ),
-                rf"\text{{batch of {n}: factors are means over the samples}}",
+                rf"\text{{{batch_words}}}",
             )
         ]
         if n > 1
         else []
     )
+    product = _("product")
     by_name: dict[str, list] = {}
     for p in trace.parameters:
         by_name.setdefault(p.name, []).append(p)
@@ -243,7 +246,8 @@ def views(trace: TraceData, digits: int = 6) -> list[TableView]:
                 *idx_cols,
                 *[_factor_column(key, layer) for key in keys],
                 Column(
-                    f"dL/d{sym} = product", rf"\frac{{\partial L}}{{\partial {lsym}}}"
+                    f"dL/d{sym} = {product}",
+                    rf"\frac{{\partial L}}{{\partial {lsym}}}",
                 ),
                 Column(sym, lsym),
                 Column(

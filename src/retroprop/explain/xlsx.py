@@ -49,8 +49,13 @@ def fill(template: str, cells: dict[str, str]) -> str:
     def one(m: re.Match) -> str:
         if m.group(1) not in cells:
             raise ConfigError(
-                f"spreadsheet template {template!r} uses {{{m.group(1)}}}; known: "
-                f"{', '.join('{' + k + '}' for k in sorted(cells))}"
+                _(
+                    "spreadsheet template {template!r} uses {{{value}}}; known: {value2}"
+                ).format(
+                    template=template,
+                    value=m.group(1),
+                    value2=", ".join("{" + k + "}" for k in sorted(cells)),
+                )
             )
         return cells[m.group(1)]
 
@@ -86,7 +91,9 @@ class _Sheet:
         self.row += 1
         self.ws.cell(self.row, 1, title).font = Font(bold=True)
         for s in range(self.n):
-            self.ws.cell(self.row, 2 + s, f"sample {s}").font = Font(bold=True)
+            self.ws.cell(self.row, 2 + s, _("sample {n}").format(n=s)).font = Font(
+                bold=True
+            )
         rows = []
         for u, label in enumerate(labels):
             self.row += 1
@@ -104,7 +111,7 @@ def to_xlsx(trace: TraceData, path) -> None:
         from openpyxl.styles import Font
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            "the xlsx format needs openpyxl: pip install 'retroprop[xlsx]'"
+            _("the xlsx format needs openpyxl: pip install 'retroprop[xlsx]'")
         ) from None
     if trace.stopped is not None:
         _stopped_xlsx(trace, path)
@@ -149,12 +156,13 @@ def to_xlsx(trace: TraceData, path) -> None:
     ws.cell(
         3,
         1,
-        f"loss: {trace.loss_function}; one column per sample; "
-        f"gradients are means over the samples",
+        _(
+            "loss: {loss}; one column per sample; gradients are means over the samples"
+        ).format(loss=trace.loss_function),
     )
 
     a_rows = sh.block(
-        "input x",
+        _("input x"),
         [f"x_{j}" for j in range(trace.x.shape[1])],
         lambda u, s: float(trace.x[s, u]),
     )
@@ -183,7 +191,7 @@ def to_xlsx(trace: TraceData, path) -> None:
             fa = layer.formulas.get("spreadsheet")
             a_rows = sh.block(
                 f"{layer.label}: out_i = {layer.activation}(z_i)"
-                + ("" if fa else " (retroprop's values: no spreadsheet formula)"),
+                + ("" if fa else _(" (retroprop's values: no spreadsheet formula)")),
                 [f"a_{i}" for i in range(n_out)],
                 lambda i, s, zs=zs, fa=fa, L=layer: (
                     "=" + fill(fa, {"z": sh.cell(zs[i], s)}) if fa else float(L.a[s, i])
@@ -204,13 +212,13 @@ def to_xlsx(trace: TraceData, path) -> None:
     scalars: dict[str, int] = {}  # one-row quantities, by name
     if lf["target"] == "class":
         (scalars["r"],) = sh.block(
-            "true class r", ["r"], lambda u, s: int(trace.target[s])
+            _("true class r"), ["r"], lambda u, s: int(trace.target[s])
         )
     else:
         tv = trace.target_values
         assert tv is not None  # a loss that compares with values records them
         names["t"] = sh.block(
-            "target t_i",
+            _("target t_i"),
             [f"t_{i}" for i in range(k)],
             lambda i, s: float(tv[s, i]),
         )
@@ -237,8 +245,8 @@ def to_xlsx(trace: TraceData, path) -> None:
             )
 
     for row in lf["sheet_rows"]:
-        write(row["key"], row["label"], row["spreadsheet"], row["per_output"])
-    write("L", f"loss {lf['text']}", lf["spreadsheet"], False)
+        write(row["key"], _(row["label"]), row["spreadsheet"], row["per_output"])
+    write("L", _("loss {formula}").format(formula=lf["text"]), lf["spreadsheet"], False)
     l_row = scalars["L"]
     factor_keys = []
     for fct in lf["factors"]:
@@ -262,7 +270,7 @@ def to_xlsx(trace: TraceData, path) -> None:
         product,
     )
     sh.row += 1
-    ws.cell(sh.row + 1, 1, "batch loss (mean)").font = Font(bold=True)
+    ws.cell(sh.row + 1, 1, _("batch loss (mean)")).font = Font(bold=True)
     ws.cell(sh.row + 1, 2, f"=AVERAGE({sh.span(l_row)})")
     sh.row += 1
 
@@ -289,8 +297,10 @@ def to_xlsx(trace: TraceData, path) -> None:
         if layer.activation is not None:
             fp = layer.formulas.get("spreadsheet_prime")
             fprime = sh.block(
-                f"{layer.label}: f'(z_i) for {layer.activation}"
-                + ("" if fp else " (retroprop's values: no spreadsheet formula)"),
+                _("{layer}: f'(z_i) for {activation}").format(
+                    layer=layer.label, activation=layer.activation
+                )
+                + ("" if fp else _(" (retroprop's values: no spreadsheet formula)")),
                 [f"f'(z_{i})" for i in range(n_out)],
                 lambda i, s, fp=fp, zs=zs, a=a_rows, L=layer: (
                     "=" + fill(fp, {"z": sh.cell(zs[i], s), "a": sh.cell(a[i], s)})
@@ -355,11 +365,11 @@ def _stopped_xlsx(trace: TraceData, path) -> None:
     wb = Workbook()
     stop = wb.active
     assert stop is not None and trace.stopped is not None
-    stop.title = "stopped"
-    stop.append(["stopped_at", trace.stopped["at"]])
-    stop.append(["reason", trace.stopped["reason"]])
+    stop.title = _("stopped")
+    stop.append([_("stopped at"), trace.stopped["at"]])
+    stop.append([_("reason"), _(trace.stopped["reason"])])
     stop["A1"].font = stop["A2"].font = Font(bold=True)
-    ws = wb.create_sheet("forward")
+    ws = wb.create_sheet(_("forward"))
     for view in views(trace, digits=17)[:-1]:
         ws.append([view.title])
         ws.cell(ws.max_row, 1).font = Font(bold=True)

@@ -27,6 +27,7 @@ from retroprop.engine.losses import LOSSES, log_softmax
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, NotDifferentiableError
 from retroprop.fast.spec import Layout, fast_reason
+from retroprop.i18n import _
 from retroprop.training.checks import check_xy
 from retroprop.training.runner import ENGINES
 from retroprop.training.step import evaluate, loss_targets
@@ -116,9 +117,15 @@ class ManyResult:
     def net(self, i: int) -> Sequential:
         """Member ``i`` as a Sequential of its own (a copy)."""
         if not -len(self) <= i < len(self):
-            raise IndexError(f"member {i} out of range for {len(self)} networks")
+            raise IndexError(
+                _("member {i} out of range for {n_self} networks").format(
+                    i=i, n_self=len(self)
+                )
+            )
         if self._template is None:
-            raise ConfigError("this ManyResult was built without its networks' shape")
+            raise ConfigError(
+                _("this ManyResult was built without its networks' shape")
+            )
         net = copy.deepcopy(self._template)
         assert net is not None  # train_many always keeps its template
         net.load_state_dict({name: v[i] for name, v in self.params.items()})
@@ -186,14 +193,24 @@ def train_many(
 
         return train_cells(train_many, [call], client=client, progress=progress)[0]
     if engine not in ENGINES:
-        raise ConfigError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+        raise ConfigError(
+            _("engine must be one of {ENGINES}, got {engine!r}").format(
+                ENGINES=list(ENGINES), engine=engine
+            )
+        )
     seeds = np.array([int(s) for s in seeds], dtype=np.int64)
     if seeds.size == 0:
-        raise ConfigError("seeds must hold at least one seed")
+        raise ConfigError(_("seeds must hold at least one seed"))
     if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ConfigError(f"epochs must be an integer >= 0, got {epochs!r}")
+        raise ConfigError(
+            _("epochs must be an integer >= 0, got {epochs!r}").format(epochs=epochs)
+        )
     if loss not in LOSSES:
-        raise ConfigError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+        raise ConfigError(
+            _("loss must be one of {LOSSES}, got {loss!r}").format(
+                LOSSES=sorted(LOSSES), loss=loss
+            )
+        )
     # Validates lr, momentum, dampening, weight_decay and nesterov as train does.
     SGD(
         [],
@@ -207,18 +224,23 @@ def train_many(
     template = nets[0]
     if not isinstance(template, Sequential):
         raise ConfigError(
-            f"make_net must return a retroprop Sequential, got "
-            f"{type(template).__name__}"
+            _("make_net must return a retroprop Sequential, got {name}").format(
+                name=type(template).__name__
+            )
         )
     if not all(getattr(m, "differentiable", True) for m in template):
         from retroprop.engine.activations import STEP_WHY
 
-        raise NotDifferentiableError(f"cannot train this network: {STEP_WHY}")
+        raise NotDifferentiableError(
+            _("cannot train this network: {why}").format(why=_(STEP_WHY))
+        )
     reason = fast_reason(
         template, loss=loss, optimizer="sgd", y=y, check_numba=engine != "numpy"
     )
     if reason is not None and "numba" not in reason:
-        raise ConfigError(f"train_many cannot train this: {reason}")
+        raise ConfigError(
+            _("train_many cannot train this: {reason}").format(reason=reason)
+        )
     if reason is None and template.dtype != np.float64:
         # The compiled kernels compute in float64: a member whose values leave
         # float32's range would be neither frozen nor flagged there.
@@ -235,8 +257,10 @@ def train_many(
             or Layout.of(net).slopes.tolist() != layout.slopes.tolist()
         ):
             raise ConfigError(
-                f"make_net({seeds[i]}) built a different architecture "
-                f"from make_net({seeds[0]}); every member must match"
+                _(
+                    "make_net({seeds}) built a different architecture from "
+                    "make_net({seeds2}); every member must match"
+                ).format(seeds=seeds[i], seeds2=seeds[0])
             )
     X, y = check_xy(X, y, template, loss=loss)
     X = X.astype(template.dtype, copy=False)
@@ -245,14 +269,18 @@ def train_many(
         batch_size = n
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(
-            f"batch_size must be a positive integer or None, got {batch_size!r}"
+            _(
+                "batch_size must be a positive integer or None, got {batch_size!r}"
+            ).format(batch_size=batch_size)
         )
     if validation is not None:
         Xv, yv = check_xy(*validation, net=template, what="validation X", loss=loss)
         validation = (Xv.astype(template.dtype, copy=False), yv)
     theta = np.stack([layout.flatten(net) for net in nets])
     if engine == "fast" and reason is not None:
-        raise ConfigError(f"engine='fast' is not available: {reason}")
+        raise ConfigError(
+            _("engine='fast' is not available: {reason}").format(reason=reason)
+        )
     use = "fast" if engine != "numpy" and reason is None else "numpy"
     if use == "fast" and engine == "auto":
         steps = int(epochs) * -(-n // int(batch_size))

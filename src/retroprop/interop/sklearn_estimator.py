@@ -36,6 +36,7 @@ from retroprop.engine.losses import LOSSES, log_softmax, softmax
 from retroprop.engine.network import mlp
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DivergenceError
+from retroprop.i18n import _
 from retroprop.train import Callback, TrainState, train
 from retroprop.training.divergence import chance_loss, describe, judge, output_spread
 from retroprop.training.runner import EngineRunner, epoch_order
@@ -202,8 +203,10 @@ class _BackpropBase(BaseEstimator):
             for s in sizes
         ):
             raise ConfigError(
-                f"hidden_layer_sizes must be positive integers, like (4, 3), got "
-                f"{self.hidden_layer_sizes!r}"
+                _(
+                    "hidden_layer_sizes must be positive integers, like (4, 3), got "
+                    "{hidden_layer_sizes!r}"
+                ).format(hidden_layer_sizes=self.hidden_layer_sizes)
             )
         return tuple(int(s) for s in sizes)
 
@@ -213,7 +216,9 @@ class _BackpropBase(BaseEstimator):
         allowed = estimator_activations()
         if self.activation not in allowed:
             raise ConfigError(
-                f"activation must be one of {list(allowed)}, got {self.activation!r}"
+                _("activation must be one of {allowed}, got {activation!r}").format(
+                    allowed=list(allowed), activation=self.activation
+                )
             )
 
         def number(
@@ -234,7 +239,11 @@ class _BackpropBase(BaseEstimator):
                 lo, hi = "(" if open_low else "[", ")" if open_high else "]"
                 what = "an integer" if integer else "a number"
                 raise ConfigError(
-                    f"{name} must be {what} in {lo}{low}, {high}{hi}, got {v!r}"
+                    _(
+                        "{name} must be {what} in {lo}{low}, {high}{hi}, got {v!r}"
+                    ).format(
+                        name=name, what=what, lo=lo, low=low, high=high, hi=hi, v=v
+                    )
                 )
 
         number("learning_rate_init", 0, open_low=True)
@@ -249,7 +258,9 @@ class _BackpropBase(BaseEstimator):
         for name in ("shuffle", "early_stopping", "warm_start", "nesterovs_momentum"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise ConfigError(
-                    f"{name} must be True or False, got {getattr(self, name)!r}"
+                    _("{name} must be True or False, got {value!r}").format(
+                        name=name, value=getattr(self, name)
+                    )
                 )
         rs = self.random_state
         if not (
@@ -258,8 +269,10 @@ class _BackpropBase(BaseEstimator):
             or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))
         ):
             raise ConfigError(
-                f"random_state must be None, an int, a numpy RandomState or Generator, "
-                f"got {rs!r}"
+                _(
+                    "random_state must be None, an int, a numpy RandomState or Generator, "
+                    "got {rs!r}"
+                ).format(rs=rs)
             )
 
     def _generator(self) -> np.random.Generator:
@@ -567,8 +580,9 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if len(unseen):
             raise ConfigError(
-                f"y has classes {unseen.tolist()} that are not in classes_ "
-                f"{self.classes_.tolist()}"
+                _("y has classes {value} that are not in classes_ {value2}").format(
+                    value=unseen.tolist(), value2=self.classes_.tolist()
+                )
             )
         return np.searchsorted(self.classes_, y).astype(np.int64)
 
@@ -593,7 +607,9 @@ class BackpropClassifier(ClassifierMixin, _BackpropBase):
         self
         """
         if not hasattr(self, "network_") and classes is None:
-            raise ConfigError("classes must be passed on the first call to partial_fit")
+            raise ConfigError(
+                _("classes must be passed on the first call to partial_fit")
+            )
         return self._partial_fit(X, y, classes)
 
     def predict_proba(self, X) -> np.ndarray:

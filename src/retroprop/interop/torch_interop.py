@@ -28,6 +28,7 @@ import numpy as np
 from retroprop.engine.activations import ACTIVATIONS, Activation
 from retroprop.engine.layers import Linear, Module, Sequential
 from retroprop.errors import ConfigError, ModelFileError, RetropropError
+from retroprop.i18n import _
 
 INSTALL_TORCH = "pip install \"torch==2.13.0\"  (or: pip install 'retroprop[torch]')"
 
@@ -42,7 +43,9 @@ def import_torch():
         import torch
     except ImportError:
         raise TorchNotInstalledError(
-            f"PyTorch is not installed; install it with: {INSTALL_TORCH}"
+            _("PyTorch is not installed; install it with: {INSTALL_TORCH}").format(
+                INSTALL_TORCH=INSTALL_TORCH
+            )
         ) from None
     return torch
 
@@ -80,7 +83,9 @@ def to_torch(net: Sequential):
     torch = import_torch()
     if not isinstance(net, Sequential):
         raise ConfigError(
-            f"to_torch takes a retroprop Sequential, got {type(net).__name__}"
+            _("to_torch takes a retroprop Sequential, got {name}").format(
+                name=type(net).__name__
+            )
         )
     dtype = getattr(torch, _TORCH_DTYPES[net.dtype])
     modules = []
@@ -99,9 +104,10 @@ def to_torch(net: Sequential):
             modules.append(cls(**m.params()))
         else:
             raise ConfigError(
-                f"module {i} ({m!r}) has no PyTorch counterpart (set the class's "
-                f"torch attribute to a torch.nn class name); supported: Linear, "
-                f"{', '.join(c.__name__ for c in _with_torch())}"
+                _(
+                    "module {i} ({m!r}) has no PyTorch counterpart (set the class's torch "
+                    "attribute to a torch.nn class name); supported: Linear, {value}"
+                ).format(i=i, m=m, value=", ".join(c.__name__ for c in _with_torch()))
             )
     if net.names == [str(i) for i in range(len(net))]:
         return torch.nn.Sequential(*modules)
@@ -181,13 +187,17 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
     torch = import_torch()
     if not isinstance(module, torch.nn.Module):
         raise ConfigError(
-            f"from_torch takes a torch.nn.Module, got {type(module).__name__}"
+            _("from_torch takes a torch.nn.Module, got {name}").format(
+                name=type(module).__name__
+            )
         )
     steps = _trace(torch, module)
     modules: list[Module] = []
     linears = [m for kind, m, _ in steps if kind == "linear"]
     if not linears:
-        raise ConfigError(f"{type(module).__name__} has no nn.Linear layer")
+        raise ConfigError(
+            _("{name} has no nn.Linear layer").format(name=type(module).__name__)
+        )
     dtypes = {lin.weight.dtype for lin in linears}
     if dtype is None:
         if len(dtypes) != 1 or str(next(iter(dtypes))).replace("torch.", "") not in (
@@ -195,8 +205,10 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
             "float64",
         ):
             raise ConfigError(
-                f"the Linear layers must all be float32 or all float64, got "
-                f"{sorted(str(d) for d in dtypes)}; convert with model.double()"
+                _(
+                    "the Linear layers must all be float32 or all float64, got {value}; "
+                    "convert with model.double()"
+                ).format(value=sorted(str(d) for d in dtypes))
             )
         dtype = np.dtype(str(next(iter(dtypes))).replace("torch.", ""))
     names: list[str] = []
@@ -226,8 +238,15 @@ def from_torch(module, dtype: type | np.dtype | None = None) -> Sequential:
     for a, b in zip(net.linears[:-1], net.linears[1:]):
         if a.out_features != b.in_features:
             raise ConfigError(
-                f"the layers do not chain: Linear({a.in_features}, {a.out_features}) "
-                f"feeds Linear({b.in_features}, {b.out_features})"
+                _(
+                    "the layers do not chain: Linear({in_features}, {out_features}) feeds "
+                    "Linear({in_features2}, {out_features2})"
+                ).format(
+                    in_features=a.in_features,
+                    out_features=a.out_features,
+                    in_features2=b.in_features,
+                    out_features2=b.out_features,
+                )
             )
     return net
 
@@ -242,9 +261,15 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
         graph = fx.symbolic_trace(module).graph
     except Exception as e:  # noqa: BLE001 - tracing runs the user's own forward
         raise ConfigError(
-            f"cannot trace {type(module).__name__}.forward with torch.fx "
-            f"({type(e).__name__}: {' '.join(str(e).split())}); retroprop supports a "
-            f"forward that applies {_describe_supported()} one after the other"
+            _(
+                "cannot trace {name}.forward with torch.fx ({name2}: {value}); retroprop "
+                "supports a forward that applies {value2} one after the other"
+            ).format(
+                name=type(module).__name__,
+                name2=type(e).__name__,
+                value=" ".join(str(e).split()),
+                value2=_describe_supported(),
+            )
         ) from None
     functions = _function_table(torch)
     methods = _method_table()
@@ -254,31 +279,38 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
         if node.op == "placeholder":
             if current is not None:
                 raise ConfigError(
-                    f"{type(module).__name__}.forward takes more than one input "
-                    f"({node.name!r}); retroprop networks take one"
+                    _(
+                        "{name}.forward takes more than one input ({name2!r}); retroprop "
+                        "networks take one"
+                    ).format(name=type(module).__name__, name2=node.name)
                 )
             current = node
             continue
         if node.op == "output":
             if node.args[0] is not current:
                 raise ConfigError(
-                    f"{type(module).__name__}.forward returns {node.args[0]!r}, not the "
-                    f"end of a single chain of layers"
+                    _(
+                        "{name}.forward returns {args!r}, not the end of a single chain of layers"
+                    ).format(name=type(module).__name__, args=node.args[0])
                 )
             break
         where = _where(node)
         inputs = list(node.all_input_nodes)
         if inputs != [current]:
             raise ConfigError(
-                f"{where} does not take the previous layer's output as its only "
-                f"input; retroprop supports a plain chain of layers"
+                _(
+                    "{where} does not take the previous layer's output as its only input; "
+                    "retroprop supports a plain chain of layers"
+                ).format(where=where)
             )
         if node.op == "call_module":
             sub = module.get_submodule(node.target)
             if isinstance(sub, torch.nn.Linear) and any(s[1] is sub for s in steps):
                 raise ConfigError(
-                    f"{where} is applied twice (shared weights); retroprop layers "
-                    f"each own their parameters"
+                    _(
+                        "{where} is applied twice (shared weights); retroprop layers each own "
+                        "their parameters"
+                    ).format(where=where)
                 )
             steps.append(_module_step(torch, sub, where))
         elif node.op == "call_function" and node.target in functions:
@@ -291,7 +323,9 @@ def _trace(torch, module) -> list[tuple[str, Any, str]]:
             )
         else:
             raise ConfigError(
-                f"{where} is not supported; retroprop supports {_describe_supported()}"
+                _("{where} is not supported; retroprop supports {value}").format(
+                    where=where, value=_describe_supported()
+                )
             )
         current = node
     return steps
@@ -312,7 +346,9 @@ def _from_call(cls: type[Activation], node, where: str) -> Activation:
     if len(node.args) > 1 + len(names) or any(
         k != "inplace" and k not in names for k in node.kwargs
     ):
-        raise ConfigError(f"{where} has arguments retroprop does not support")
+        raise ConfigError(
+            _("{where} has arguments retroprop does not support").format(where=where)
+        )
     params = dict(zip(names, node.args[1:]))
     params.update({k: v for k, v in node.kwargs.items() if k in names})
     return cls(**{k: float(v) for k, v in params.items()})
@@ -328,8 +364,9 @@ def _module_step(torch, sub, where: str) -> tuple[str, Any, str]:
             params = {k: float(getattr(sub, k)) for k in cls.param_names}
             return ("activation", cls(**params), where)
     raise ConfigError(
-        f"{where} is a {type(sub).__name__}, which retroprop does not support; "
-        f"supported: {_describe_supported()}"
+        _(
+            "{where} is a {name}, which retroprop does not support; supported: {value}"
+        ).format(where=where, name=type(sub).__name__, value=_describe_supported())
     )
 
 
@@ -338,7 +375,9 @@ def import_class(spec: str) -> type:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(
-            f"expected MODULE:CLASS like mynet:NeuralNetwork, got {spec!r}"
+            _("expected MODULE:CLASS like mynet:NeuralNetwork, got {spec!r}").format(
+                spec=spec
+            )
         )
     cwd = os.getcwd()
     added = cwd not in sys.path
@@ -348,12 +387,20 @@ def import_class(spec: str) -> type:
         mod = importlib.import_module(module_name)
     except ImportError as e:
         raise ConfigError(
-            f"cannot import module {module_name!r} (from {spec!r}): {e}"
+            _("cannot import module {module_name!r} (from {spec!r}): {e}").format(
+                module_name=module_name, spec=spec, e=e
+            )
         ) from None
     except Exception as e:  # noqa: BLE001 - the user's module may raise anything
         raise ConfigError(
-            f"importing module {module_name!r} (from {spec!r}) failed: "
-            f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+            _(
+                "importing module {module_name!r} (from {spec!r}) failed: {name}: {value}"
+            ).format(
+                module_name=module_name,
+                spec=spec,
+                name=type(e).__name__,
+                value=" ".join(str(e).split())[:200],
+            )
         ) from None
     finally:
         if added and cwd in sys.path:
@@ -361,10 +408,14 @@ def import_class(spec: str) -> type:
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise ConfigError(f"module {module_name!r} has no attribute {attr!r}")
+            raise ConfigError(
+                _("module {module_name!r} has no attribute {attr!r}").format(
+                    module_name=module_name, attr=attr
+                )
+            )
         obj = getattr(obj, part)
     if not isinstance(obj, type):
-        raise ConfigError(f"{spec!r} is not a class")
+        raise ConfigError(_("{spec!r} is not a class").format(spec=spec))
     return obj
 
 
@@ -387,29 +438,43 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
     torch = import_torch()
     cls = import_class(class_spec)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise ConfigError(f"{class_spec!r} is not a torch.nn.Module subclass")
+        raise ConfigError(
+            _("{class_spec!r} is not a torch.nn.Module subclass").format(
+                class_spec=class_spec
+            )
+        )
     try:
         model = cls()
     except Exception as e:  # noqa: BLE001 - the user's constructor may raise anything
         raise ConfigError(
-            f"cannot construct {class_spec} without arguments: {e}"
+            _("cannot construct {class_spec} without arguments: {e}").format(
+                class_spec=class_spec, e=e
+            )
         ) from None
     name = os.fspath(path)
     try:
         state = torch.load(name, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ModelFileError(f"{name}: no such file") from None
+        raise ModelFileError(_("{name}: no such file").format(name=name)) from None
     except IsADirectoryError:
-        raise ModelFileError(f"{name}: is a directory, not a model file") from None
+        raise ModelFileError(
+            _("{name}: is a directory, not a model file").format(name=name)
+        ) from None
     except Exception as e:  # noqa: BLE001 - torch.load's errors have no common base
         raise ModelFileError(
-            f"{name}: not a PyTorch file that loads with weights_only=True "
-            f"({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+            _(
+                "{name}: not a PyTorch file that loads with weights_only=True ({name2}: "
+                "{value})"
+            ).format(
+                name=name, name2=type(e).__name__, value=" ".join(str(e).split())[:200]
+            )
         ) from None
     if not isinstance(state, dict):
         raise ModelFileError(
-            f"{name}: holds a {type(state).__name__}, not a state dict; save it with "
-            f"torch.save(model.state_dict(), {name!r})"
+            _(
+                "{name}: holds a {name2}, not a state dict; save it with "
+                "torch.save(model.state_dict(), {name!r})"
+            ).format(name=name, name2=type(state).__name__)
         )
     for key, value in state.items():
         # NaN or inf weights are the file's fault, not a later update's.
@@ -419,14 +484,17 @@ def load_torch_model(path: str | os.PathLike, class_spec: str) -> Sequential:
             and not bool(torch.isfinite(value).all())
         ):
             raise ModelFileError(
-                f"{name}: {key!r} holds non-finite values (NaN or inf); the file is "
-                f"damaged or was saved from a diverged model"
+                _(
+                    "{name}: {key!r} holds non-finite values (NaN or inf); the file is "
+                    "damaged or was saved from a diverged model"
+                ).format(name=name, key=key)
             )
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise ModelFileError(
-            f"{name}: the state dict does not fit {class_spec}: "
-            f"{' '.join(str(e).split())}"
+            _("{name}: the state dict does not fit {class_spec}: {value}").format(
+                name=name, class_spec=class_spec, value=" ".join(str(e).split())
+            )
         ) from None
     return from_torch(model)

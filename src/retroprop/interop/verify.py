@@ -30,6 +30,7 @@ from retroprop.engine.losses import CrossEntropyLoss
 from retroprop.engine.network import from_config
 from retroprop.engine.optim import SGD
 from retroprop.errors import ConfigError, DivergenceError, NotDifferentiableError, num
+from retroprop.i18n import _
 from retroprop.interop.torch_interop import import_torch, to_torch
 from retroprop.training.checks import check_xy
 from retroprop.training.divergence import chance_loss, describe, judge, output_spread
@@ -259,7 +260,9 @@ def verify(
     if not all(getattr(m, "differentiable", True) for m in net):
         from retroprop.engine.activations import STEP_WHY
 
-        raise NotDifferentiableError(f"cannot verify this network: {STEP_WHY}")
+        raise NotDifferentiableError(
+            _("cannot verify this network: {why}").format(why=_(STEP_WHY))
+        )
     X, y = check_xy(X, y, net)
     if not np.issubdtype(y.dtype, np.integer):
         raise ConfigError(f"y must hold integer classes, got dtype {y.dtype}")
@@ -286,7 +289,7 @@ def verify(
     loss_fn_t = torch.nn.CrossEntropyLoss()
     per_epoch = -(-len(X) // batch_size)
 
-    names = [name for name, _ in ours.named_parameters()]
+    names = [name for name, _p in ours.named_parameters()]
     loss_track = _Tracker("loss", "loss")
     grad_track = {name: _Tracker("gradient", name) for name in names}
     losses = []
@@ -297,7 +300,7 @@ def verify(
     k_out = ours.out_features
     chance = chance_loss(y, k_out, "cross_entropy")
     with divergence_is_checked():
-        initial_ours, _ = _judged_loss(ours(X), y)
+        initial_ours, _verdict = _judged_loss(ours(X), y)
     with torch.no_grad():
         initial_theirs = float(loss_fn_t(theirs(X_t), y_t).item())
     for k, idx in enumerate(batches, start=1):

@@ -18,8 +18,8 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import DivergenceError
-from retroprop.report.html import COMPACT_ABOVE
 from retroprop.recipe import LECTURE, Split
+from retroprop.report.html import COMPACT_ABOVE
 from retroprop.train import Callback, History, TrainState, evaluate
 from retroprop.training.step import divergence_is_checked
 

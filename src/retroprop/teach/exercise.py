@@ -30,6 +30,7 @@ from retroprop.engine.layers import Linear, Sequential
 from retroprop.engine.network import mlp
 from retroprop.errors import ConfigError
 from retroprop.explain.trace import Trace, explain_step
+from retroprop.i18n import _
 
 DEFAULT_SIZES = (2, 2, 2)
 """Two inputs, one hidden layer of two sigmoid neurons, two classes by softmax: the
@@ -89,7 +90,11 @@ class Exercise:
         for q in itertools.chain(self.given, self.answers):
             if q.key == key:
                 return q
-        raise KeyError(f"no quantity {key!r} in exercise {self.number}")
+        raise KeyError(
+            _("no quantity {key!r} in exercise {number}").format(
+                key=key, number=self.number
+            )
+        )
 
     def values(self) -> dict[str, float]:
         """Every quantity's key -> value."""
@@ -140,23 +145,32 @@ def make_exercise(
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < 2 or min(sizes) < 1 or sizes[-1] < 2:
         raise ConfigError(
-            f"sizes must be the inputs, any hidden layers and at least 2 classes, "
-            f"e.g. 2,2,2; got {','.join(map(str, sizes))}"
+            _(
+                "sizes must be the inputs, any hidden layers and at least 2 classes, "
+                "e.g. 2,2,2; got {value}"
+            ).format(value=",".join(map(str, sizes)))
         )
     if max(sizes) > 8:
         raise ConfigError(
-            f"an exercise done by hand needs layers of at most 8 neurons, got "
-            f"{','.join(map(str, sizes))}"
+            _(
+                "an exercise done by hand needs layers of at most 8 neurons, got {value}"
+            ).format(value=",".join(map(str, sizes)))
         )
     if activation not in ACTIVATIONS or not ACTIVATIONS[activation].differentiable:
         trainable = sorted(k for k, c in ACTIVATIONS.items() if c.differentiable)
         raise ConfigError(
-            f"activation must be one of {', '.join(trainable)}, got {activation!r}"
+            _("activation must be one of {value}, got {activation!r}").format(
+                value=", ".join(trainable), activation=activation
+            )
         )
     if not 1 <= decimals <= 3:
-        raise ConfigError(f"decimals must be 1, 2 or 3, got {decimals}")
+        raise ConfigError(
+            _("decimals must be 1, 2 or 3, got {decimals}").format(decimals=decimals)
+        )
     if number < 1:
-        raise ConfigError(f"the version number starts at 1, got {number}")
+        raise ConfigError(
+            _("the version number starts at 1, got {number}").format(number=number)
+        )
     rng = np.random.default_rng([seed, number])
     names = [f"fc{i + 1}" for i in range(len(sizes) - 1)]
     net = mlp(sizes, activation, names=names, seed=0)
@@ -314,7 +328,7 @@ def _fill_quantities(ex: Exercise) -> None:
                 )
             )
             assert act is not None and layer.f_prime is not None
-            _, prime = act.spreadsheet_cells(f"{{z{L}_{j}}}", f"{{out{L}_{j}}}")
+            _value, prime = act.spreadsheet_cells(f"{{z{L}_{j}}}", f"{{out{L}_{j}}}")
             answers.append(
                 Quantity(
                     f"fp{L}_{j}",
@@ -398,5 +412,7 @@ def _fill_quantities(ex: Exercise) -> None:
 def make_exercises(variants: int, *, seed: int = 0, **kwargs) -> list[Exercise]:
     """Versions 1..``variants`` of the exercise (see ``make_exercise``)."""
     if variants < 1:
-        raise ConfigError(f"variants must be at least 1, got {variants}")
+        raise ConfigError(
+            _("variants must be at least 1, got {variants}").format(variants=variants)
+        )
     return [make_exercise(k, seed=seed, **kwargs) for k in range(1, variants + 1)]

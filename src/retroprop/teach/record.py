@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 CSV_DIALECTS: dict[str, tuple[str, str]] = {
     "en": (",", "."),
@@ -57,7 +58,7 @@ def record_table(
         For a ``class`` column beside ``r``.
     """
     if not recorders:
-        raise ConfigError("record_table needs at least one RecordParameter")
+        raise ConfigError(_("record_table needs at least one RecordParameter"))
     first = recorders[0]
     k = first.probabilities[0].shape[1] if first.probabilities else 0
     # A compiled path records no samples (a recorder without X, y): one row per
@@ -112,7 +113,9 @@ def record_csv(table: RecordTable, dialect: str = "en") -> str:
     """The table as CSV text in ``dialect`` (a key of ``CSV_DIALECTS``)."""
     if dialect not in CSV_DIALECTS:
         raise ConfigError(
-            f"the CSV dialect must be one of {', '.join(CSV_DIALECTS)}, got {dialect!r}"
+            _("the CSV dialect must be one of {value}, got {dialect!r}").format(
+                value=", ".join(CSV_DIALECTS), dialect=dialect
+            )
         )
     sep, decimal = CSV_DIALECTS[dialect]
     out = io.StringIO()
@@ -165,7 +168,9 @@ def write_record(
     elif fmt == "csv":
         write_text(path, record_csv(table, dialect))
     else:
-        raise ConfigError(f"the record format must be csv or xlsx, got {fmt!r}")
+        raise ConfigError(
+            _("the record format must be csv or xlsx, got {fmt!r}").format(fmt=fmt)
+        )
     return fmt
 
 

@@ -3,7 +3,9 @@
 
 The words are in Portuguese (the lecture's: "pesos", "bias", "fator de aprendizagem
 η", "camada oculta", "retropropagação") or English; every sentence is a whole
-template with named fields, so a translation catalogue can take them over.
+template with named fields, marked with ``N_`` and translated from retroprop's
+gettext catalogue in the sheets' own language (``--lang`` of ``retroprop exercise``,
+Portuguese by default, whatever the language of the messages).
 """
 
 from __future__ import annotations
@@ -14,115 +16,75 @@ import re
 from typing import TYPE_CHECKING
 
 from retroprop.errors import ConfigError
+from retroprop.i18n import N_, _, translations
 
 if TYPE_CHECKING:
     from retroprop.teach.exercise import Exercise, Quantity
 
-WORDS: dict[str, dict[str, str]] = {
-    "pt": {
-        "title": "Exercício {number}: um passo de retropropagação",
-        "key_title": "Gabarito do exercício {number}: um passo de retropropagação",
-        "version": "Versão {number} (semente {seed}).",
-        "network": (
-            "Uma rede {sizes}: função de ativação {activation} na camada oculta, "
-            "softmax na camada de saída e a função de loss (custo) cross entropy "
-            "L = -ln(p_r). Fator de aprendizagem η = {lr}."
-        ),
-        "network_n": (
-            "Uma rede {sizes}: função de ativação {activation} nas camadas ocultas, "
-            "softmax na camada de saída e a função de loss (custo) cross entropy "
-            "L = -ln(p_r). Fator de aprendizagem η = {lr}."
-        ),
-        "instance": (
-            "A instância de treinamento tem as características x = ({x}) e a "
-            "classe r = {r}."
-        ),
-        "task": (
-            "Calcule, na ordem, cada valor da tabela (guarde {digits} casas "
-            "decimais): a forward propagation, as probabilidades p_i, a loss, a "
-            "retropropagação pela regra da cadeia, o gradiente de cada peso e bias "
-            "e os seus novos valores após a atualização w ← w - η ∂L/∂w."
-        ),
-        "key_note": (
-            "Valores calculados a partir dos números dados; a planilha recalcula "
-            "cada um pela sua fórmula."
-        ),
-        "given": "Dados",
-        "weights": "Pesos {name} (camada {layer}: {role})",
-        "biases": "Biases {name}",
-        "hidden": "camada oculta {number}",
-        "output": "camada de saída",
-        "forward": "Forward propagation",
-        "softmax": "Softmax: probabilidades a posteriori",
-        "loss": "Loss",
-        "backward": "Retropropagação (regra da cadeia)",
-        "gradients": "Gradientes",
-        "update": "Atualização dos pesos e biases",
-        "quantity": "grandeza",
-        "rule": "como calcular",
-        "value": "valor",
-        "input": "entrada",
-        "sheet": "exercício",
-        "key": "gabarito",
-    },
-    "en": {
-        "title": "Exercise {number}: one step of backpropagation",
-        "key_title": "Answer key to exercise {number}: one step of backpropagation",
-        "version": "Version {number} (seed {seed}).",
-        "network": (
-            "A {sizes} network: activation function {activation} in the hidden "
-            "layer, softmax at the output layer and the cross-entropy loss "
-            "L = -ln(p_r). Learning rate η = {lr}."
-        ),
-        "network_n": (
-            "A {sizes} network: activation function {activation} in the hidden "
-            "layers, softmax at the output layer and the cross-entropy loss "
-            "L = -ln(p_r). Learning rate η = {lr}."
-        ),
-        "instance": (
-            "The training sample has the features x = ({x}) and the class r = {r}."
-        ),
-        "task": (
-            "Compute every value of the table, in order (keep {digits} decimals): "
-            "the forward pass, the probabilities p_i, the loss, the backpropagation "
-            "by the chain rule, the gradient of every weight and bias and their new "
-            "values after the update w ← w - η ∂L/∂w."
-        ),
-        "key_note": (
-            "Values computed from the given numbers; the spreadsheet recomputes "
-            "each one from its formula."
-        ),
-        "given": "Given",
-        "weights": "Weights {name} (layer {layer}: {role})",
-        "biases": "Biases {name}",
-        "hidden": "hidden layer {number}",
-        "output": "output layer",
-        "forward": "Forward pass",
-        "softmax": "Softmax: a posteriori probabilities",
-        "loss": "Loss",
-        "backward": "Backpropagation (chain rule)",
-        "gradients": "Gradients",
-        "update": "Updating the weights and biases",
-        "quantity": "quantity",
-        "rule": "how to compute it",
-        "value": "value",
-        "input": "input",
-        "sheet": "exercise",
-        "key": "key",
-    },
+WORDS: dict[str, str] = {
+    "title": N_("Exercise {number}: one step of backpropagation"),
+    "key_title": N_("Answer key to exercise {number}: one step of backpropagation"),
+    "version": N_("Version {number} (seed {seed})."),
+    "network": N_(
+        "A {sizes} network: activation function {activation} in the hidden "
+        "layer, softmax at the output layer and the cross-entropy loss L = "
+        "-ln(p_r). Learning rate η = {lr}."
+    ),
+    "network_n": N_(
+        "A {sizes} network: activation function {activation} in the hidden "
+        "layers, softmax at the output layer and the cross-entropy loss L = "
+        "-ln(p_r). Learning rate η = {lr}."
+    ),
+    "instance": N_(
+        "The training sample has the features x = ({x}) and the class r = {r}."
+    ),
+    "task": N_(
+        "Compute every value of the table, in order (keep {digits} decimals): "
+        "the forward pass, the probabilities p_i, the loss, the backpropagation "
+        "by the chain rule, the gradient of every weight and bias and their new "
+        "values after the update w ← w - η ∂L/∂w."
+    ),
+    "key_note": N_(
+        "Values computed from the given numbers; the spreadsheet recomputes each "
+        "one from its formula."
+    ),
+    "given": N_("Given"),
+    "weights": N_("Weights {name} (layer {layer}: {role})"),
+    "biases": N_("Biases {name}"),
+    "hidden": N_("hidden layer {number}"),
+    "output": N_("output layer"),
+    "forward": N_("Forward pass"),
+    "softmax": N_("Softmax: a posteriori probabilities"),
+    "loss": N_("Loss"),
+    "backward": N_("Backpropagation (chain rule)"),
+    "gradients": N_("Gradients"),
+    "update": N_("Updating the weights and biases"),
+    "quantity": N_("quantity"),
+    "rule": N_("how to compute it"),
+    "value": N_("value"),
+    "input": N_("input"),
+    "sheet": N_("exercise"),
+    "key": N_("key"),
 }
-"""Language -> the sheets' words. ``LANGS`` are its keys."""
+"""Key -> the sheets' words, written in English and translated from the catalogue
+(``_words``): both languages come from the same source, as every other text."""
 
-LANGS = tuple(WORDS)
+LANGS = ("pt", "en")
 SECTIONS = ("forward", "softmax", "loss", "backward", "gradients", "update")
 DIGITS = 4
 """Decimals of the key's printed numbers (the student keeps as many)."""
 
 
 def _words(lang: str) -> dict[str, str]:
-    if lang not in WORDS:
-        raise ConfigError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
-    return WORDS[lang]
+    """The sheets' words in ``lang`` (whatever the language of the messages is)."""
+    if lang not in LANGS:
+        raise ConfigError(
+            _("lang must be one of {langs}, got {lang!r}").format(
+                langs=", ".join(LANGS), lang=lang
+            )
+        )
+    catalogue = translations(lang)
+    return {key: catalogue.gettext(text) for key, text in WORDS.items()}
 
 
 def _num(v: float, lang: str, digits: int = DIGITS) -> str:
@@ -299,7 +261,7 @@ def to_xlsx(ex: Exercise, *, key: bool, lang: str = "pt") -> bytes:
         from openpyxl.styles import Font, PatternFill
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            "the xlsx sheets need openpyxl: pip install 'retroprop[xlsx]'"
+            _("the xlsx sheets need openpyxl: pip install 'retroprop[xlsx]'")
         ) from None
     w = _words(lang)
     title, intro = _intro(ex, lang, key)
@@ -367,12 +329,16 @@ def write_exercises(
     unknown = [f for f in formats if f not in RENDERERS]
     if unknown:
         raise ConfigError(
-            f"formats must be among {', '.join(RENDERERS)}, got {', '.join(unknown)}"
+            _("formats must be among {value}, got {value2}").format(
+                value=", ".join(RENDERERS), value2=", ".join(unknown)
+            )
         )
     folder = os.fspath(folder)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ConfigError(
-            f"{folder}: is a file; --output names a folder for the sheets"
+            _("{folder}: is a file; --output names a folder for the sheets").format(
+                folder=folder
+            )
         )
     os.makedirs(folder, exist_ok=True)
     width = max(2, len(str(len(exercises))))

@@ -16,6 +16,7 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import ConfigError
+from retroprop.i18n import _
 
 
 @dataclass
@@ -94,12 +95,15 @@ class History:
         return rows
 
     def _headers(self) -> list[str]:
-        h = ["epoch", "loss", "accuracy"]
-        return [*h, "val. loss", "val. accuracy"] if self.val_loss else h
+        h = [_("epoch"), _("loss"), _("accuracy")]
+        return [*h, _("val. loss"), _("val. accuracy")] if self.val_loss else h
 
     def _title(self) -> str:
-        early = ", stopped early" if self.stopped_early else ""
-        return f"History: {self.epochs} epochs, {self.iterations} updates{early}"
+        """``History: 30 epochs, 3600 updates`` in the language in use."""
+        early = _(", stopped early") if self.stopped_early else ""
+        return _("History: {epochs} epochs, {updates} updates{early}").format(
+            epochs=self.epochs, updates=self.iterations, early=early
+        )
 
     def _repr_html_(self) -> str:
         """A small table: the first epoch and the last five; ``.plot()`` draws all."""
@@ -199,7 +203,9 @@ class EarlyStopping(Callback):
             or patience < 1
         ):
             raise ConfigError(
-                f"early_stopping must be a positive integer, got {patience!r}"
+                _("early_stopping must be a positive integer, got {patience!r}").format(
+                    patience=patience
+                )
             )
         self.patience = int(patience)
 
@@ -285,8 +291,9 @@ class RecordParameter(Callback):
         names = [n for n, _ in state.net.named_parameters()]
         if self.name not in names:
             raise ConfigError(
-                f"no parameter named {self.name!r}; the network's parameters are "
-                f"{', '.join(names)}"
+                _(
+                    "no parameter named {name!r}; the network's parameters are {value}"
+                ).format(name=self.name, value=", ".join(names))
             )
         self._param = dict(state.net.named_parameters())[self.name]
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from retroprop.engine.layers import Sequential
 from retroprop.errors import DataError
+from retroprop.i18n import _
 
 
 def check_xy(
@@ -43,11 +44,17 @@ def check_xy(
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0:
         raise DataError(
-            f"{what} must be a non-empty 2-D array (n_samples, n_features), "
-            f"got shape {X.shape}"
+            _(
+                "{what} must be a non-empty 2-D array (n_samples, n_features), got shape "
+                "{shape}"
+            ).format(what=what, shape=X.shape)
         )
     if not np.issubdtype(X.dtype, np.number):
-        raise DataError(f"{what} must be numeric, got dtype {X.dtype}")
+        raise DataError(
+            _("{what} must be numeric, got dtype {dtype}").format(
+                what=what, dtype=X.dtype
+            )
+        )
     # min and max are NaN or +-inf exactly when some value is: two passes, no copy.
     bad: list | np.ndarray = (
         []
@@ -57,19 +64,25 @@ def check_xy(
     if len(bad):
         r, c = bad[0]
         raise DataError(
-            f"{what} has a non-finite value ({X[r, c]}) at row {r}, column {c}; "
-            f"remove or fill it before training"
+            _(
+                "{what} has a non-finite value ({value}) at row {r}, column {c}; remove or "
+                "fill it before training"
+            ).format(what=what, value=X[r, c], r=r, c=c)
         )
     y = np.asarray(y)
     if y.shape != (X.shape[0],):
         raise DataError(
-            f"y must have shape ({X.shape[0]},) to match {what}, got {y.shape}"
+            _("y must have shape ({shape},) to match {what}, got {shape2}").format(
+                shape=X.shape[0], what=what, shape2=y.shape
+            )
         )
     if net is None:
         return X, y
     if X.shape[1] != net.in_features:
         raise DataError(
-            f"{what} has {X.shape[1]} features, the network expects {net.in_features}"
+            _("{what} has {shape} features, the network expects {in_features}").format(
+                what=what, shape=X.shape[1], in_features=net.in_features
+            )
         )
     k = net.out_features
     classes = (
@@ -80,16 +93,24 @@ def check_xy(
     if classes:
         if not np.issubdtype(y.dtype, np.integer):
             raise DataError(
-                f"y must hold integer class labels 0..{k - 1} for {loss} with {k} "
-                f"outputs, got dtype {y.dtype}; encode the classes as integers "
-                f"(rp.datasets.load_csv does)"
+                _(
+                    "y must hold integer class labels 0..{last} for {loss} with {k} "
+                    "outputs, got dtype {dtype}; encode the classes as integers "
+                    "(rp.datasets.load_csv does)"
+                ).format(last=k - 1, loss=loss, k=k, dtype=y.dtype)
             )
         if y.min() < 0 or y.max() >= k:
-            raise DataError(f"y must hold classes 0..{k - 1}, got {y.min()}..{y.max()}")
+            raise DataError(
+                _("y must hold classes 0..{last}, got {low}..{high}").format(
+                    last=k - 1, low=y.min(), high=y.max()
+                )
+            )
     elif (
         not np.issubdtype(y.dtype, np.number) or not np.isfinite(y.astype(float)).all()
     ):
         raise DataError(
-            f"y must hold finite numbers for {loss} regression, got dtype {y.dtype}"
+            _(
+                "y must hold finite numbers for {loss} regression, got dtype {dtype}"
+            ).format(loss=loss, dtype=y.dtype)
         )
     return X, y

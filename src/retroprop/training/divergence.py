@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from retroprop.errors import num
+from retroprop.i18n import _, decimal
 
 GROWTH = 10.0
 """A loss that ends above this many times its initial value (and above chance) grew."""
@@ -121,19 +122,27 @@ def judge(initial: float, final: float, chance: float, spread: float) -> str | N
 
 
 def describe(kind: str, initial: float, final: float, chance: float) -> str:
-    """What went wrong, for ``DivergenceError``'s message."""
+    """What went wrong, for ``DivergenceError``'s message, in the language in use
+    (numbers with the decimal comma in Portuguese)."""
     if kind == "non-finite":
-        return f"the loss became {num(final)}"
-    prior = f"chance ({num(chance)}, the loss of predicting the class frequencies)"
-    if kind == "growing":
-        return (
-            f"the loss ended at {num(final)}, {num(final / initial)} times where it "
-            f"started ({num(initial)}) and above {prior}"
-        )
-    return (
-        f"the network's outputs no longer depend on its input (a dead or saturated "
-        f"network): the loss ended at {num(final)}, no better than {prior}"
+        return _("the loss became {final}").format(final=decimal(num(final)))
+    prior = _("chance ({chance}, the loss of predicting the class frequencies)").format(
+        chance=decimal(num(chance))
     )
+    if kind == "growing":
+        return _(
+            "the loss ended at {final}, {times} times where it started ({initial}) "
+            "and above {prior}"
+        ).format(
+            final=decimal(num(final)),
+            times=decimal(num(final / initial)),
+            initial=decimal(num(initial)),
+            prior=prior,
+        )
+    return _(
+        "the network's outputs no longer depend on its input (a dead or saturated "
+        "network): the loss ended at {final}, no better than {prior}"
+    ).format(final=decimal(num(final)), prior=prior)
 
 
 def data_advice(
@@ -149,22 +158,30 @@ def data_advice(
         col_max = np.abs(X).max(axis=0)
         j = int(np.argmax(col_max))
         if col_max[j] > BIG_DATA:
-            parts.append(f"column {j} of X reaches {num(col_max[j])}")
+            parts.append(
+                _("column {j} of X reaches {value}").format(
+                    j=j, value=decimal(num(col_max[j]))
+                )
+            )
     if loss == "mse":
         t = np.abs(np.asarray(y, dtype=np.float64))
         if t.size and t.max() > BIG_DATA:
-            parts.append(f"the targets reach {num(t.max())}")
+            parts.append(
+                _("the targets reach {value}").format(value=decimal(num(t.max())))
+            )
     if not parts:
         return ""
     then = (
-        "the learning rate is not the cause"
+        _("the learning rate is not the cause")
         if lr is None
-        else f"or try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
+        else _("or try a smaller learning rate (eta), e.g. lr={lr}").format(
+            lr=num(lr / 10)
+        )
     )
-    return (
-        f"The data overflow the network ({'; '.join(parts)}): standardise or "
-        f"rescale them (e.g. rp.datasets.Standardizer); {then}"
-    )
+    return _(
+        "The data overflow the network ({parts}): standardise or rescale them "
+        "(e.g. rp.datasets.Standardizer); {then}"
+    ).format(parts="; ".join(parts), then=then)
 
 
 __all__ = [
@@ -187,4 +204,4 @@ __all__ = [
 
 def eta_advice(lr: float) -> str:
     """Advice to try a smaller learning rate (``DivergenceError.at``'s default)."""
-    return f"Try a smaller learning rate (eta), e.g. lr={num(lr / 10)}"
+    return _("Try a smaller learning rate (eta), e.g. lr={lr}").format(lr=num(lr / 10))
