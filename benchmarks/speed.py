@@ -59,7 +59,7 @@ def blas_threads() -> tuple[int, str]:
     found = []
     for info in threadpool_info():
         if info.get("user_api") == "blas":
-            owner = "SciPy" if "scipy" in info.get("filepath", "") else "NumPy"
+            owner = "NumPy" if "numpy.libs" in info.get("filepath", "") else "SciPy"
             text = (
                 f"{owner}'s {info.get('internal_api')} {info.get('version')}, "
                 f"kernel {info.get('architecture')}, {info['num_threads']} threads"

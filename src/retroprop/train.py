@@ -384,19 +384,22 @@ def _check_ended_well(
     """Raise ``DivergenceError`` when the trained network's loss grew far above
     its start or its outputs collapsed (``training.divergence.judge``).
 
-    Most runs end well below the chance loss, which settles it: the last epoch's
-    full-set loss says so when no callback could have changed the network since,
-    else the runner's own (compiled) pass. Only a run near or above chance takes
-    the engine's pass and the judgement.
+    Most runs end well below the chance loss, which settles it without the
+    engine's pass over the training set: the last epoch's History loss says so when
+    no callback could have changed the network since, else the runner's own
+    (compiled) pass over the training set. Only a run that ends near or above
+    chance takes the engine's pass and the judgement. Under ``history="running"``
+    the History loss is the last epoch's running mean, as History reports it
+    (costing no pass): a network that dies or grows within that epoch shows in it,
+    unless it happens so late in the epoch that the mean stays below chance.
     """
     chance = chance_loss(y, net.out_features, loss)
-    if history.loss_kind == "full" and history.loss and not callbacks:
-        final = history.loss[-1]
-    else:
-        with divergence_is_checked():
-            final = runner.evaluate(net, X, y, loss)[0]
-    if final < chance * (1 - 1e-6):  # clear of the engine's own test below
+    clear = chance * (1 - 1e-6)  # clear of the engine's own test below
+    if history.loss and not callbacks and history.loss[-1] < clear:
         return
+    with divergence_is_checked():
+        if runner.evaluate(net, X, y, loss)[0] < clear:
+            return
     initial = start.loss()
     with divergence_is_checked():
         out = net(X)
