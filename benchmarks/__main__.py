@@ -52,7 +52,16 @@ def main(argv: list[str] | None = None) -> int:
         metavar="a,b,c",
         help="which cases to run (default all: %(default)s)",
     )
+    parser.add_argument(
+        "--threads",
+        choices=["all", "one", "both"],
+        default="both",
+        help="case (c): every library with all cores (wall time), held to one "
+        "thread (CPU time: what a busy machine does not inflate), or both "
+        "(default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    large.SETTINGS = args.threads
     repeats = args.repeats or (1 if args.quick else 3)
     cases = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(CASES))

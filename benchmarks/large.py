@@ -36,6 +36,9 @@ import numpy as np
 import retroprop as rp
 
 SIZES = [784, 256, 128, 10]
+SETTINGS = "both"
+"""Which settings ``large`` measures: "all" (cores, wall time), "one" (thread, CPU
+time) or "both" (``python -m benchmarks --threads``)."""
 BATCH, LR = 128, 1.0
 """eta 1: the network learns in its one epoch (running loss 2.22, accuracy 16 %,
 then 0.88 and 67 % in a second); at eta 0.1 it ends near chance, where retroprop
@@ -228,6 +231,10 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
         f"all cores ({all_threads} threads), wall": (None, time.perf_counter),
         "one thread, CPU time": (1, time.process_time),
     }
+    if SETTINGS != "both":
+        settings = {
+            k: v for k, v in settings.items() if (v[0] is None) == (SETTINGS == "all")
+        }
     result: dict = {}
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
