@@ -32,7 +32,7 @@ test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test-deps
-	$(BIN)/python -m benchmarks
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python -m benchmarks
 
 # ruff's rule set and mypy's settings are in pyproject.toml; `make -k lint` runs all three.
 lint: ruff format-check mypy

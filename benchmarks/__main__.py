@@ -1,19 +1,35 @@
 """Run the speed benchmarks: ``python -m benchmarks [--quick] [--repeats R]``.
 
 For stable numbers unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this command
-only (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python -m benchmarks``)
-and run on an otherwise idle machine; the BLAS kernel in use is printed.
+only (``make bench`` does: ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+.venv/bin/python -m benchmarks``); the machine, the BLAS kernel in use and the load
+are printed, and every target of issue 16 closes the run with PASS or MISS.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from benchmarks import first_run
-from benchmarks.speed import CASES, machine, run, targets
+from benchmarks import first_run, large, speed
 
-CASES = {**CASES, **first_run.CASES}
+# One line per case: its letter, the function that runs it (quick, repeats, out)
+# and returns its numbers, and the function that lists its targets from those
+# numbers as (what, value, limit, "above" or "below"), or None.
+CASES = {
+    "a": (speed.iris, speed.iris_targets),
+    "b": (speed.many, None),
+    "c": (large.large, large.targets),
+    "e": (first_run.first, first_run.targets),
+}
+
+
+def mark(what: str, value: float, limit: float, better: str) -> str:
+    """``PASS`` or ``MISS``, the measured ratio and the target, on one line."""
+    met = value <= limit if better == "below" else value >= limit
+    sign = "<=" if better == "below" else ">="
+    return f"{'PASS' if met else 'MISS'} {what}: {value:.2f} (target {sign} {limit:g})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,20 +52,35 @@ def main(argv: list[str] | None = None) -> int:
         metavar="a,b,c",
         help="which cases to run (default all: %(default)s)",
     )
+    parser.add_argument(
+        "--threads",
+        choices=["all", "one", "both"],
+        default="both",
+        help="case (c): every library with all cores (wall time), held to one "
+        "thread (CPU time: what a busy machine does not inflate), or both "
+        "(default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    large.SETTINGS = args.threads
     repeats = args.repeats or (1 if args.quick else 3)
     cases = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
         parser.error(f"--only takes cases from {sorted(CASES)}, got {unknown}")
-    print(machine())
+    print(speed.machine())
     print(f"median of {repeats} repeat(s) per measurement, after one warm-up run\n")
-    results = {}
+    lines = []
     for case in cases:
-        bench = first_run.run if case in first_run.CASES else run
-        results[case] = bench(case, quick=args.quick, repeats=repeats, out=sys.stdout)
-    print("\nTargets (issue 16), this run:")
-    for line in targets(results) + first_run.targets(results):
+        run, targets = CASES[case]
+        result = run(args.quick, repeats, sys.stdout)
+        if targets is not None:
+            lines += [mark(*t) for t in targets(result)]
+        if case == "c":
+            lines += large.notes(result)
+    print(
+        f"\nTargets (issue 16), this run (load average now {os.getloadavg()[0]:.2f}):"
+    )
+    for line in lines:
         print(line)
     return 0
 

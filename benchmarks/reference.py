@@ -3,16 +3,12 @@
 ``iris_loop``: the lecture's 4-4-3-3 sigmoid network trained sample by sample in one
 hand-written Numba loop (fixed shapes, no flat layout, no History, no divergence
 checks): what per-sample SGD costs on this machine with nothing around it.
-
-``gemm_epoch``: the matrix products of one epoch of the large-batch case, and
-nothing else, through the same BLAS: the rate the large-batch path can approach.
+(The large-batch case's limit, its matrix products alone, is ``large.gemm_epoch``.)
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-import time
 
 import numpy as np
 from numba import njit
@@ -94,56 +90,3 @@ def iris_loop(params: dict, X: np.ndarray, y: np.ndarray, orders: np.ndarray, lr
         np.ascontiguousarray(orders, dtype=np.int64),
         float(lr),
     )
-
-
-def gemm_epoch(n: int, sizes: list[int], batch: int, dtype) -> tuple[float, float]:
-    """``(seconds, flops)`` of one epoch's training products alone: per batch, each
-    layer's ``z = a_prev @ W.T`` and ``grad_W = delta.T @ a_prev``, and ``delta @ W``
-    above the first layer, each straight into a preallocated array by SciPy's BLAS
-    (as the large-batch runner calls them). The best of three epochs."""
-    from scipy.linalg import blas
-
-    gemm = blas.sgemm if np.dtype(dtype) == np.float32 else blas.dgemm
-    rng = np.random.default_rng(0)
-    Ws = [
-        rng.standard_normal((b, a)).astype(dtype) for a, b in itertools.pairwise(sizes)
-    ]
-    acts = [rng.standard_normal((batch, w)).astype(dtype) for w in sizes]
-    deltas = [np.empty((batch, w), dtype=dtype) for w in sizes]
-    grads = [np.empty_like(W) for W in Ws]
-    steps = n // batch
-    flops = 0.0
-    for m, W in enumerate(Ws):
-        per = 2.0 * batch * W.size
-        flops += steps * per * (3 if m > 0 else 2)
-    best = math.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            for m, W in enumerate(Ws):
-                gemm(
-                    1.0,
-                    W.T,
-                    acts[m].T,
-                    beta=0.0,
-                    c=acts[m + 1].T,
-                    trans_a=1,
-                    overwrite_c=1,
-                )
-            for m in range(len(Ws) - 1, -1, -1):
-                W = Ws[m]
-                gemm(
-                    1.0,
-                    acts[m].T,
-                    acts[m + 1].T,
-                    beta=0.0,
-                    c=grads[m].T,
-                    trans_b=1,
-                    overwrite_c=1,
-                )
-                if m > 0:
-                    gemm(
-                        1.0, W.T, acts[m + 1].T, beta=0.0, c=deltas[m].T, overwrite_c=1
-                    )
-        best = min(best, time.perf_counter() - t0)
-    return best, flops

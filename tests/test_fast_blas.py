@@ -291,3 +291,67 @@ def test_a_batch_size_beyond_the_data_allocates_for_the_data():
     )
     for name in ref[0]:
         np.testing.assert_allclose(fast[0][name], ref[0][name], rtol=0, atol=1e-12)
+
+
+def _engine_passes_over(monkeypatch, n: int) -> list:
+    """Record each engine forward pass over ``n`` rows (the whole training set)."""
+    from retroprop.engine.layers import Sequential
+
+    passes: list = []
+    forward = Sequential.forward
+
+    def spy(self, X, *args, **kwargs):
+        if np.shape(X)[0] == n:
+            passes.append(np.shape(X))
+        return forward(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "forward", spy)
+    return passes
+
+
+@pytest.mark.parametrize("history", ["running", "full"])
+def test_a_run_that_ends_well_never_runs_the_engine_over_the_training_set(
+    history, monkeypatch
+):
+    # The divergence verdict's start and end losses: the start is measured only
+    # when a verdict needs it, and a run ending below chance is settled by the
+    # runner's own pass (or the last full History), not by the NumPy engine.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 40))
+    y = np.argmax(X[:, :3], axis=1)
+    passes = _engine_passes_over(monkeypatch, 600)
+    h = rp.train(
+        rp.mlp([40, 200, 3], seed=0),
+        X,
+        y,
+        epochs=10,
+        lr=1.0,
+        batch_size=200,
+        seed=0,
+        history=history,
+    )
+    assert h.engine == "blas" and h.loss_kind == history
+    assert h.loss[-1] < 0.9 * np.log(3)  # learnt: well below chance
+    assert passes == []
+
+
+def test_a_run_that_ends_dead_still_gets_the_engines_verdict(monkeypatch):
+    # Outputs driven constant (ReLU, eta 1e4): the end check takes the engine's
+    # pass and the judgement, with the start's loss measured then.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 40))
+    y = np.argmax(X[:, :3], axis=1)
+    passes = _engine_passes_over(monkeypatch, 600)
+    with pytest.raises(rp.DivergenceError) as err:
+        rp.train(
+            rp.mlp([40, 200, 3], "relu", seed=0),
+            X,
+            y,
+            epochs=2,
+            lr=1e4,
+            batch_size=200,
+            seed=0,
+            history="running",
+        )
+    assert err.value.history.engine == "blas"
+    assert len(passes) >= 1

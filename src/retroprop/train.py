@@ -15,6 +15,7 @@ and are importable from here as before.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -282,9 +283,10 @@ def train(
             state=state,
         )
     hist.engine = runner.name
-    # Where the run starts, for the one definition of divergence (training.divergence)
-    with divergence_is_checked():
-        initial = evaluate(net, X, y, loss)[0] if epochs else float("nan")
+    # Where the run starts, for the one definition of divergence
+    # (training.divergence): its loss is measured only when a verdict needs it (a
+    # pass of the engine over the whole training set, which most runs never need).
+    at_start = _LossAtStart(net, X, y, loss)
     for cb in callbacks:
         cb.on_train_begin(state)
     progress = [cb for cb in callbacks if getattr(cb, "progress_only", False)]
@@ -347,7 +349,7 @@ def train(
     except DivergenceError as err:
         # The runners may hold eta in float32 (rounded, or inf above 3.4e38): name
         # the eta the caller gave, and blame the data when the very start overflowed.
-        start_failed = not np.isfinite(initial)
+        start_failed = not np.isfinite(at_start.loss())
         raise _diverged(
             err.epoch,
             err.iteration,
@@ -359,7 +361,7 @@ def train(
     for cb in callbacks:
         cb.on_train_end(state)
     if epochs:
-        _check_ended_well(net, X, y, loss, initial, lr, hist)
+        _check_ended_well(net, X, y, loss, at_start, lr, hist, runner, callbacks)
     return hist
 
 
@@ -379,23 +381,60 @@ def _diverged(
     return err
 
 
+class _LossAtStart:
+    """The engine's mean loss of ``net`` with the parameters it has now (the start of
+    training), measured on first request, on a copy of ``net``."""
+
+    def __init__(self, net: Sequential, X: np.ndarray, y: np.ndarray, loss: str):
+        self.net, self.X, self.y, self.lossname = net, X, y, loss
+        self.state = net.state_dict()
+        self.value: float | None = None
+
+    def loss(self) -> float:
+        if self.value is None:
+            probe = copy.deepcopy(self.net)
+            probe.load_state_dict(self.state)
+            with divergence_is_checked():
+                self.value = evaluate(probe, self.X, self.y, self.lossname)[0]
+        return self.value
+
+
 def _check_ended_well(
     net: Sequential,
     X: np.ndarray,
     y: np.ndarray,
     loss: str,
-    initial: float,
+    start: _LossAtStart,
     lr: float,
     history: History,
+    runner: Runner,
+    callbacks: list,
 ) -> None:
     """Raise ``DivergenceError`` when the trained network's loss grew far above
-    its start or its outputs collapsed (``training.divergence.judge``)."""
+    its start or its outputs collapsed (``training.divergence.judge``).
+
+    Most runs end well below the chance loss, which settles it without the
+    engine's pass over the training set: the last epoch's History loss says so when
+    no callback could have changed the network since, else the runner's own
+    (compiled) pass over the training set. Only a run that ends near or above
+    chance takes the engine's pass and the judgement. Under ``history="running"``
+    the History loss is the last epoch's running mean, as History reports it
+    (costing no pass): a network that dies or grows within that epoch shows in it,
+    unless it happens so late in the epoch that the mean stays below chance.
+    """
+    chance = chance_loss(y, net.out_features, loss)
+    clear = chance * (1 - 1e-6)  # clear of the engine's own test below
+    if history.loss and not callbacks and history.loss[-1] < clear:
+        return
+    with divergence_is_checked():
+        if runner.evaluate(net, X, y, loss)[0] < clear:
+            return
+    initial = start.loss()
     with divergence_is_checked():
         out = net(X)
         final = float(
             LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))
         )
-    chance = chance_loss(y, out.shape[1], loss)
     if final < chance * (1 - 1e-9):  # neither growing nor dead: most runs stop here
         return
     kind = judge(initial, final, chance, output_spread(out, X, y, loss))

@@ -384,7 +384,9 @@ class BlasRunner(FlatParameters):
             a_prev = xb if m == 0 else self.outs[m - 1][:B]
             add_outer(self.gemm, 1.0, delta, a_prev, 0.0, self.gviews[wname])
             if bname is not None:
-                np.sum(delta, axis=0, out=self.gviews[bname])
+                np.add.reduce(
+                    delta, axis=0, out=self.gviews[bname]
+                )  # np.sum, unwrapped
 
     def _exact_bounds(self) -> None:
         self.bounds = {name: float(np.max(np.abs(v))) for name, v in self.views.items()}
@@ -434,7 +436,7 @@ class BlasRunner(FlatParameters):
             add_outer(self.gemm, -lr, delta, a_prev, 1.0, self.views[wname])
             if bname is not None:
                 g = self.gviews[bname]
-                np.sum(delta, axis=0, out=g)
+                np.add.reduce(delta, axis=0, out=g)
                 g *= lr
                 self.views[bname] -= g
         self.bounds = new
@@ -449,13 +451,14 @@ class BlasRunner(FlatParameters):
         k = self.net.out_features
         scale_k = 1 if self.loss_code == CROSS_ENTROPY else k
         running, correct = 0.0, 0
+        loss_max = self._loss_max()
         for start in range(0, n, bs):
             idx = order[start : start + bs]
             B = idx.shape[0]
             iteration += 1
             if self.recorders:  # the parameters before this iteration
                 self._hand_over(self.theta[self.record][None], iteration, epoch)
-            xb = np.take(self.X, idx, axis=0, out=self.xbuf[:B])
+            xb = self.X.take(idx, axis=0, out=self.xbuf[:B])
             out = self._forward(xb)
             delta = self.deltas[-1][:B]
             total, c = loss_and_delta(
@@ -463,7 +466,7 @@ class BlasRunner(FlatParameters):
             )
             running += total
             correct += c
-            if not math.isfinite(total) or total > self._loss_max():
+            if not math.isfinite(total) or total > loss_max:
                 raise DivergenceError.at(
                     epoch,
                     iteration,
