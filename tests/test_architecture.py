@@ -192,6 +192,7 @@ LEAVES = {
     "retroprop.display",
     "retroprop.plots",
     "retroprop.i18n",
+    "retroprop.frontend",
 }
 """Views and utilities that import nothing of retroprop but each other: any layer may
 call them (``History.plot()`` draws with ``retroprop.plots``, as pandas' ``.plot()``)."""

@@ -586,7 +586,7 @@ def test_the_page_speaks_portuguese(browser, server_pt):
     label = pg.locator('[data-param="2.weight[1,3]"]').get_attribute("aria-label")
     # the layers keep the label every explain view gives them (main's own words)
     assert label.startswith(
-        "peso do neurônio 4 de 0 (hidden layer 1) ao neurônio 2 de 2 (hidden layer 2)"
+        "peso do neurônio 4 de 0 (camada oculta 1) ao neurônio 2 de 2 (camada oculta 2)"
     )
     pg.locator("#step-once").click()
     wait_iteration(pg, 1)

@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from retroprop import frontend
 from retroprop.datasets import Dataset, load_csv
 from retroprop.errors import ConfigError, RetropropError
 from retroprop.i18n import _
@@ -151,6 +152,7 @@ def create_app(token: str, port: int) -> ASGIApp:
         Route("/upload", upload, methods=["POST"]),
         WebSocketRoute("/ws", socket),
         Mount("/static", StaticFiles(directory=static_dir()), name="static"),
+        Mount("/shared", StaticFiles(directory=frontend.folder()), name="shared"),
     ]
     return Guard(Starlette(routes=routes), token, port)
 

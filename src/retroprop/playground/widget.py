@@ -17,6 +17,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from retroprop import frontend
 from retroprop.errors import ConfigError
 from retroprop.explain.trace import Trace
 from retroprop.i18n import LANGUAGES, language, normalize
@@ -55,9 +56,11 @@ export default {
 
 @cache
 def widget_esm() -> str:
-    """uPlot, the page's module and the anywidget wrapper, as one ES module."""
-    app = _static("app.js").replace("export function mount(", "function mount(")
-    return "\n".join([_static("vendor/uPlot.iife.min.js"), app, WRAPPER])
+    """uPlot, the shared colours, the page's module and the anywidget wrapper, as one
+    ES module."""
+    app = frontend.inline(_static("app.js"))
+    colours = frontend.inline(frontend.source("colours.js"))
+    return "\n".join([_static("vendor/uPlot.iife.min.js"), colours, app, WRAPPER])
 
 
 @cache

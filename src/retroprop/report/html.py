@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+from retroprop import frontend
 from retroprop.engine.layers import Linear, Sequential
 from retroprop.errors import ConfigError
 from retroprop.explain.data import layer_label, step_context
@@ -28,8 +29,9 @@ from retroprop.jsondata import plain
 TEMPLATE = "template.html"
 """The page template, a package data file next to this module."""
 
-SCRIPTS = ("colours.js", "page.js")
-"""The page's code, inlined in this order (package data files next to this module)."""
+SCRIPTS = ("page.js",)
+"""The page's code, inlined in this order after the shared front-end files
+(package data files next to this module)."""
 
 STYLE = "page.css"
 """The page's look, inlined."""
@@ -479,7 +481,10 @@ def fill_template(data: dict, title: str) -> str:
     """Put ``data`` (as JSON) and ``title`` into the template."""
     here = resources.files("retroprop.report")
     template = here.joinpath(TEMPLATE).read_text("utf-8")
-    script = "\n".join(here.joinpath(name).read_text("utf-8") for name in SCRIPTS)
+    script = "\n".join(
+        [frontend.inline(frontend.source("colours.js"))]
+        + [frontend.inline(here.joinpath(name).read_text("utf-8")) for name in SCRIPTS]
+    )
     template = template.replace(
         _CSS_SLOT, here.joinpath(STYLE).read_text("utf-8"), 1
     ).replace(_JS_SLOT, script, 1)

@@ -11,9 +11,9 @@
 
 /* global uPlot */
 
+import { NEG, POS, MID, mix, niceScale } from "../shared/colours.js";
+
 const SVG = "http://www.w3.org/2000/svg";
-// TensorFlow Playground's convention: orange negative, blue positive.
-const NEG = [245, 147, 34], POS = [8, 119, 189], MID = [232, 234, 237];
 const CLASS_COLOURS = [[245, 147, 34], [8, 119, 189], [46, 139, 87], [155, 89, 182],
                        [200, 60, 60], [120, 120, 120]];
 const DATASETS = ["iris", "xor", "circle", "gauss", "spiral", "moons"];
@@ -181,16 +181,6 @@ function short(v) {
 function num(v, field) {
   // the full value is the text (the arithmetic closes on what is shown)
   return el("span", {class: "num", "data-field": field, "data-exact": exact(v)}, exact(v));
-}
-function mix(t) {  // t in [-1, 1] -> orange .. grey .. blue
-  const c = t < 0 ? NEG : POS, s = Math.min(1, Math.abs(t));
-  return `rgb(${MID.map((m, k) => Math.round(m + (c[k] - m) * s)).join(",")})`;
-}
-function niceScale(m) {  // the legend's end: 1, 2 or 5 times a power of ten >= m
-  if (!(m > 0)) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(m)));
-  for (const f of [1, 2, 5, 10]) if (f * p >= m) return f * p;
-  return 10 * p;
 }
 
 export function mount(root, transport, options = {}) {
