@@ -300,7 +300,10 @@ def load(path: str | os.PathLike) -> Model:
     except (RecursionError, TypeError, ValueError, KeyError, AttributeError) as e:
         # Each check below should have caught the file first; never let a stranger's
         # file reach the user as a traceback.
-        raise _fail(name, f"{type(e).__name__}: {' '.join(str(e).split())}") from None
+        raise _fail(
+            name,
+            f"{type(e).__name__}: {' '.join(str(e).split())}",
+        ) from None
 
 
 def _load(name: str) -> Model:
@@ -309,17 +312,23 @@ def _load(name: str) -> Model:
         # only regular files (and folders, refused below by open) get that far.
         mode = os.stat(name).st_mode
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise _fail(name, "it is not a regular file (a device, pipe or socket)")
+            raise _fail(name, _("it is not a regular file (a device, pipe or socket)"))
         with open(name, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
-                raise _fail(name, f"it is {size} bytes long, too short for a header")
+                raise _fail(
+                    name,
+                    _("it is {size} bytes long, too short for a header").format(
+                        size=size
+                    ),
+                )
             (n,) = struct.unpack("<Q", f.read(8))
             if n > min(size - 8, MAX_HEADER):
                 raise _fail(
                     name,
-                    f"its header claims {n} bytes, the file holds "
-                    f"{size - 8} (limit {MAX_HEADER})",
+                    _(
+                        "its header claims {n} bytes, the file holds {size} (limit {limit})"
+                    ).format(n=n, size=size - 8, limit=MAX_HEADER),
                 )
             head = f.read(n)
             # What reading and building the model holds at once: the file's bytes,
@@ -344,12 +353,13 @@ def _load(name: str) -> Model:
             )
         ) from None
     if len(head) != n or len(data) != size - 8 - n:
-        raise _fail(name, "the file changed while it was read")
+        raise _fail(name, _("the file changed while it was read"))
     if not head.lstrip().startswith(b"{"):
         raise _fail(
             name,
-            "its header is not JSON (is it a pickle or a PyTorch .pt file? "
-            "retroprop reads only its own .safetensors-style files)",
+            _(
+                "its header is not JSON (is it a pickle or a PyTorch .pt file? retroprop reads only its own .safetensors-style files)"
+            ),
         )
     try:
         header = json.loads(
@@ -360,9 +370,9 @@ def _load(name: str) -> Model:
     except ModelFileError as e:
         raise _fail(name, str(e)) from None
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise _fail(name, f"its header is not valid JSON ({e})") from None
+        raise _fail(name, _("its header is not valid JSON ({e})").format(e=e)) from None
     if not isinstance(header, dict):
-        raise _fail(name, "its header is not a JSON object")
+        raise _fail(name, _("its header is not a JSON object"))
     meta = header.pop("__metadata__", None)
     if (
         not isinstance(meta, dict)
@@ -370,7 +380,7 @@ def _load(name: str) -> Model:
         or not isinstance(meta.get("retroprop"), str)
     ):
         raise _fail(
-            name, "it has no retroprop metadata (a safetensors file from elsewhere?)"
+            name, _("it has no retroprop metadata (a safetensors file from elsewhere?)")
         )
     try:
         info = json.loads(
@@ -381,24 +391,28 @@ def _load(name: str) -> Model:
     except ModelFileError as e:
         raise _fail(name, str(e)) from None
     except (ValueError, RecursionError) as e:
-        raise _fail(name, f"its metadata is not valid JSON ({e})") from None
+        raise _fail(
+            name, _("its metadata is not valid JSON ({e})").format(e=e)
+        ) from None
     version = info.get("format_version") if isinstance(info, dict) else None
     if not isinstance(info, dict) or not (
         type(version) is int and version == FORMAT_VERSION  # not true, not 1.0
     ):
         raise _fail(
             name,
-            f"unknown format version {info.get('format_version')!r} "
-            f"(this retroprop reads version {FORMAT_VERSION})"
+            _(
+                "unknown format version {version!r} (this retroprop reads version "
+                "{supported})"
+            ).format(version=info.get("format_version"), supported=FORMAT_VERSION)
             if isinstance(info, dict)
-            else "its metadata is not an object",
+            else _("its metadata is not an object"),
         )
     dtype_name = info.get("dtype")
     dtype = {"float64": np.float64, "float32": np.float32}.get(
         dtype_name if isinstance(dtype_name, str) else ""
     )
     if dtype is None:
-        raise _fail(name, f"unknown dtype {info.get('dtype')!r}")
+        raise _fail(name, _("unknown dtype {dtype!r}").format(dtype=info.get("dtype")))
     # Building the network allocates its parameters: every layer is checked, then
     # the total against the file's data, so a header claiming Linear(10**9, 10**9)
     # (beside a malformed layer or not) is refused before anything is allocated.
@@ -406,65 +420,84 @@ def _load(name: str) -> Model:
     try:
         needed = count_parameters(architecture)
     except ConfigError as e:
-        raise _fail(name, f"its architecture is invalid: {e}") from None
+        raise _fail(name, _("its architecture is invalid: {e}").format(e=e)) from None
     itemsize = np.dtype(dtype).itemsize
     if needed * itemsize > len(data):
         raise _fail(
             name,
-            f"its architecture needs {needed} parameters of {itemsize} bytes, more "
-            f"than its {len(data)} bytes of data hold",
+            _(
+                "its architecture needs {needed} parameters of {itemsize} bytes, more than its {size} bytes of data hold"
+            ).format(needed=needed, itemsize=itemsize, size=len(data)),
         )
     try:
         net = from_config(architecture, dtype=dtype)  # type: ignore[arg-type]
     except ConfigError as e:
-        raise _fail(name, f"its architecture is invalid: {e}") from None
+        raise _fail(name, _("its architecture is invalid: {e}").format(e=e)) from None
     state = _read_tensors(name, header, data)
     own = dict(net.named_parameters())
     if set(own) != set(state):
         raise _fail(
             name,
-            f"it holds parameters {sorted(state)}, the architecture needs "
-            f"{sorted(own)}",
+            _("it holds parameters {held}, the architecture needs {needed}").format(
+                held=sorted(state), needed=sorted(own)
+            ),
         )
     for pname, p in own.items():
         v = state[pname]
         if v.shape != p.data.shape:
             raise _fail(
                 name,
-                f"parameter {pname!r} has shape {v.shape}, the "
-                f"architecture needs {p.data.shape}",
+                _(
+                    "parameter {pname!r} has shape {shape}, the architecture needs {needed}"
+                ).format(pname=pname, shape=v.shape, needed=p.data.shape),
             )
         if v.dtype != np.dtype(dtype).newbyteorder("<"):
             # save writes the network's own dtype; a cast here could overflow
             raise _fail(
                 name,
-                f"parameter {pname!r} is stored as {v.dtype.name}, the "
-                f"model is {np.dtype(dtype).name}",
+                _(
+                    "parameter {pname!r} is stored as {stored}, the model is {dtype}"
+                ).format(pname=pname, stored=v.dtype.name, dtype=np.dtype(dtype).name),
             )
         if not np.isfinite(v).all():
-            raise _fail(name, f"parameter {pname!r} holds non-finite values")
+            raise _fail(
+                name,
+                _("parameter {pname!r} holds non-finite values").format(pname=pname),
+            )
         p.data = v.astype(dtype)
     class_names = _str_list(name, info.get("class_names", []), "class_names")
     feature_names = _str_list(name, info.get("feature_names", []), "feature_names")
     for what, names in (("class_names", class_names), ("feature_names", feature_names)):
         twice = _repeated(names)
         if twice is not None:
-            raise _fail(name, f"its '{what}' has {twice!r} twice")
+            raise _fail(
+                name,
+                _("its '{what}' has {twice!r} twice").format(what=what, twice=twice),
+            )
     if class_names and len(class_names) != net.out_features:
         raise _fail(
-            name, f"it names {len(class_names)} classes for {net.out_features} outputs"
+            name,
+            _("it names {n} classes for {outputs} outputs").format(
+                n=len(class_names), outputs=net.out_features
+            ),
         )
     if feature_names and len(feature_names) != net.in_features:
         raise _fail(
-            name, f"it names {len(feature_names)} features for {net.in_features} inputs"
+            name,
+            _("it names {n} features for {inputs} inputs").format(
+                n=len(feature_names), inputs=net.in_features
+            ),
         )
     standardizer = _read_standardizer(name, info.get("standardizer"), net.in_features)
     metadata = info.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise _fail(name, "its 'metadata' is not an object")
+        raise _fail(name, _("its 'metadata' is not an object"))
     if _depth(metadata) > MAX_METADATA_DEPTH:
         raise _fail(
-            name, f"its 'metadata' nests deeper than {MAX_METADATA_DEPTH} levels"
+            name,
+            _("its 'metadata' nests deeper than {depth} levels").format(
+                depth=MAX_METADATA_DEPTH
+            ),
         )
     return Model(
         net=net,
@@ -490,15 +523,18 @@ def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]
             "shape",
             "data_offsets",
         }:
-            raise _fail(name, f"entry {key!r} is not a tensor description")
+            raise _fail(
+                name, _("entry {key!r} is not a tensor description").format(key=key)
+            )
         dt: np.dtype | None = (
             _DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
         )
         if dt is None:
             raise _fail(
                 name,
-                f"entry {key!r} has dtype {spec['dtype']!r}; only F64 and "
-                f"F32 are allowed",
+                _(
+                    "entry {key!r} has dtype {dtype!r}; only F64 and F32 are allowed"
+                ).format(key=key, dtype=spec["dtype"]),
             )
         shape, offs = spec["shape"], spec["data_offsets"]
         if not (
@@ -509,20 +545,31 @@ def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]
                 for s in shape
             )
         ):
-            raise _fail(name, f"entry {key!r} has an invalid shape {shape!r}")
+            raise _fail(
+                name,
+                _("entry {key!r} has an invalid shape {shape!r}").format(
+                    key=key, shape=shape
+                ),
+            )
         if not (
             isinstance(offs, list)
             and len(offs) == 2
             and all(isinstance(o, int) and not isinstance(o, bool) for o in offs)
         ):
-            raise _fail(name, f"entry {key!r} has invalid data_offsets {offs!r}")
+            raise _fail(
+                name,
+                _("entry {key!r} has invalid data_offsets {offs!r}").format(
+                    key=key, offs=offs
+                ),
+            )
         begin, end = offs
         count = int(np.prod(shape, dtype=np.int64)) if shape else 1
         if not 0 <= begin <= end <= len(data) or end - begin != count * dt.itemsize:
             raise _fail(
                 name,
-                f"entry {key!r} claims bytes {begin}..{end}, which do not "
-                f"fit its shape {shape} or the {len(data)} bytes of data",
+                _(
+                    "entry {key!r} claims bytes {begin}..{end}, which do not fit its shape {shape} or the {size} bytes of data"
+                ).format(key=key, begin=begin, end=end, shape=shape, size=len(data)),
             )
         spans.append((begin, end, key))
         out[key] = np.frombuffer(data, dtype=dt, count=count, offset=begin).reshape(
@@ -531,18 +578,24 @@ def _read_tensors(name: str, header: dict, data: bytes) -> dict[str, np.ndarray]
     pos = 0
     for begin, end, key in sorted(spans):
         if begin != pos:
-            raise _fail(name, f"entry {key!r} overlaps another or leaves a gap")
+            raise _fail(
+                name,
+                _("entry {key!r} overlaps another or leaves a gap").format(key=key),
+            )
         pos = end
     if pos != len(data):
         raise _fail(
-            name, f"{len(data) - pos} bytes after the last tensor are unaccounted for"
+            name,
+            _("{n} bytes after the last tensor are unaccounted for").format(
+                n=len(data) - pos
+            ),
         )
     return out
 
 
 def _str_list(name: str, v: object, what: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-        raise _fail(name, f"its '{what}' is not a list of strings")
+        raise _fail(name, _("its '{what}' is not a list of strings").format(what=what))
     return list(v)
 
 
@@ -550,7 +603,7 @@ def _read_standardizer(name: str, d: object, n_features: int) -> Standardizer | 
     if d is None:
         return None
     if not isinstance(d, dict) or set(d) != {"mean", "scale"}:
-        raise _fail(name, "its 'standardizer' must have exactly 'mean' and 'scale'")
+        raise _fail(name, _("its 'standardizer' must have exactly 'mean' and 'scale'"))
     vals = []
     for k in ("mean", "scale"):
         v = d[k]
@@ -559,17 +612,25 @@ def _read_standardizer(name: str, d: object, n_features: int) -> Standardizer | 
             and len(v) == n_features
             and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
         ):
-            raise _fail(name, f"its standardizer {k!r} must be {n_features} numbers")
+            raise _fail(
+                name,
+                _("its standardizer {k!r} must be {n_features} numbers").format(
+                    k=k, n_features=n_features
+                ),
+            )
         try:
             vals.append(np.asarray(v, dtype=np.float64))
         except OverflowError:  # an integer beyond any float
             raise _fail(
-                name, f"its standardizer {k!r} holds a number too large for a float"
+                name,
+                _("its standardizer {k!r} holds a number too large for a float").format(
+                    k=k
+                ),
             ) from None
     if not np.isfinite(vals[0]).all() or not (
         np.isfinite(vals[1]).all() and (vals[1] > 0).all()
     ):
         raise _fail(
-            name, "its standardizer holds non-finite or non-positive scale values"
+            name, _("its standardizer holds non-finite or non-positive scale values")
         )
     return Standardizer(vals[0], vals[1])

@@ -37,6 +37,8 @@ class ActivationCurves(Result):
         Where a function is discontinuous (no derivative): ``{"step": [0.0]}``.
     """
 
+    caption = N_("Activation functions f and their derivatives f\u2032 on one grid")
+
     x: np.ndarray
     values: dict[str, np.ndarray]
     derivatives: dict[str, np.ndarray]

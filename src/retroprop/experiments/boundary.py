@@ -52,6 +52,8 @@ class DecisionBoundary(Result):
         slice: each point's two features with the others at their mean, as drawn.
     """
 
+    caption = N_("Decision regions of the network over two features")
+
     features: tuple[int, int]
     feature_names: list[str]
     class_names: list[str]

@@ -154,7 +154,7 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
     """An AST node -> (closure x -> (value, derivative), whether it depends on x)."""
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise _refuse(text, f"the constant {node.value!r}")
+            raise _refuse(text, _("the constant {value!r}").format(value=node.value))
         c = float(node.value)  # floats only: 10**10**10 overflows, it never hangs
         return (lambda x: (c, 0.0)), False
     if isinstance(node, ast.Name):
@@ -163,7 +163,7 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
         if node.id in CONSTANTS:
             c = CONSTANTS[node.id]
             return (lambda x: (c, 0.0)), False
-        raise _refuse(text, f"the name {node.id!r}")
+        raise _refuse(text, _("the name {name!r}").format(name=node.id))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         f, dep = _compile(node.operand, text)
         if isinstance(node.op, ast.UAdd):
@@ -187,10 +187,12 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
         return _binop(node.op, u, w, dw_dep, text), du_dep or dw_dep
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            raise _refuse(text, "a call of something that is not a plain function name")
+            raise _refuse(
+                text, _("a call of something that is not a plain function name")
+            )
         name = node.func.id
         if name not in FUNCTIONS:
-            raise _refuse(text, f"the function {name!r}")
+            raise _refuse(text, _("the function {name!r}").format(name=name))
         if node.keywords or len(node.args) != 1:
             raise ConfigError(
                 _("{name}() in {text!r} takes exactly one argument").format(
@@ -206,8 +208,8 @@ def _compile(node: ast.AST, text: str) -> tuple[Callable, bool]:
 
         return call, dep
     if isinstance(node, ast.Attribute):
-        raise _refuse(text, f"attribute access (.{node.attr})")
-    raise _refuse(text, f"{type(node).__name__!r} syntax")
+        raise _refuse(text, _("attribute access (.{name})").format(name=node.attr))
+    raise _refuse(text, _("{kind!r} syntax").format(kind=type(node).__name__))
 
 
 def _binop(
@@ -257,7 +259,7 @@ def _binop(
             return v, v * (db * np.log(a) + b * da / a)
 
         return general_power
-    raise _refuse(text, f"the operator {type(op).__name__!r}")
+    raise _refuse(text, _("the operator {name!r}").format(name=type(op).__name__))
 
 
 # -- gradient descent ----------------------------------------------------------------
@@ -460,6 +462,8 @@ class DescentDemo(Result):
         ``outcome`` and ``ended_in`` (global or local minimum), also in ``to_dict()``.
     lrs, starts : list of float
     """
+
+    caption = N_("Gradient descent on one curve, from several starts")
 
     function: str
     x_range: tuple[float, float]

@@ -25,7 +25,7 @@ from retroprop.errors import ConfigError
 from retroprop.experiments.result import Result
 from retroprop.experiments.sweep import SweepResult, run_status
 from retroprop.fast.distributed import train_cells
-from retroprop.i18n import _
+from retroprop.i18n import N_, _
 from retroprop.jsondata import plain
 from retroprop.train import evaluate
 
@@ -59,6 +59,8 @@ class GridResult(Result):
     verdict per cell, ``best_cell`` and ``diverged_cells`` are properties, also in
     ``to_dict()``.
     """
+
+    caption = N_("Grid study: every eta, hidden layers and seed")
 
     lrs: list[float]
     hidden: list[list[int]]

@@ -17,7 +17,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -57,6 +57,10 @@ class Result:
     Subclasses are dataclasses; they override ``csv_rows`` to say what one CSV row is
     (a header row first).
     """
+
+    caption: ClassVar[str] = ""
+    """What the result is, in a few words (an ``N_`` text): the notebook display's
+    title, in the language in use."""
 
     def to_dict(self) -> dict:
         """Every field as plain JSON-ready values (arrays as nested lists)."""
@@ -120,8 +124,7 @@ class Result:
         """The answers in words, then ``display_tables``, in the language in use."""
         from retroprop.display import escape, html_block, html_table
 
-        doc = (type(self).__doc__ or "").strip().splitlines()
-        title = type(self).__name__ + (f": {doc[0].rstrip('.')}" if doc else "")
+        title = f"{type(self).__name__}: {_(self.caption)}" if self.caption else type(self).__name__
         parts = [
             f'<p class="verdict"><b>{escape(_(a.question))}</b> {escape(_(a.answer))}: '
             f"{escape(shown(a.because))}.</p>"

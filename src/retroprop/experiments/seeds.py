@@ -90,6 +90,8 @@ class SeedsResult(Result):
     ``global_minimum`` (``Answer``s, also in ``to_dict()["answers"]``).
     """
 
+    caption = N_("Seed study: one network from many random starts")
+
     seeds: np.ndarray
     loss: np.ndarray
     accuracy: np.ndarray

@@ -62,6 +62,8 @@ class LineSurface(Result):
         rises above the straight line joining the ends (0 when there is no bump).
     """
 
+    caption = N_("The loss along the line between two trained networks")
+
     alpha: np.ndarray
     loss: np.ndarray
     accuracy: np.ndarray
@@ -167,6 +169,8 @@ class PlaneSurface(Result):
     center_loss : float
     """
 
+    caption = N_("The loss on a plane through the parameters")
+
     a: np.ndarray
     b: np.ndarray
     loss: np.ndarray
@@ -245,6 +249,8 @@ class SurfaceResult(Result):
     The answer, ``same_valley``, and what it rests on (``barrier_threshold``,
     ``has_barrier``) are properties, also in ``to_dict()``.
     """
+
+    caption = N_("Loss surface: two trained networks, the line between them, a plane around")
 
     seeds: tuple[int, int]
     final_loss: tuple[float, float]

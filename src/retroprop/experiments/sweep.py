@@ -76,6 +76,8 @@ class SweepResult(Result):
     ``loss_ratio``, ``mean_jitter``, ``n_diverged``, ...), also in ``to_dict()``.
     """
 
+    caption = N_("Learning-rate sweep: loss curves and final accuracy for every eta and seed")
+
     lrs: list[float]
     seeds: list[int]
     initial_loss: np.ndarray
