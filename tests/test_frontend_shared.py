@@ -43,7 +43,7 @@ def test_the_report_page_inlines_the_shared_colours():
 
 def test_the_playground_imports_and_serves_the_shared_colours():
     pytest.importorskip("starlette")
-    pytest.importorskip("httpx")
+    pytest.importorskip("httpx2")
     from importlib import resources
 
     from starlette.testclient import TestClient

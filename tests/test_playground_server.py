@@ -11,7 +11,7 @@ import sys
 import pytest
 
 pytest.importorskip("starlette")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")
 
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
