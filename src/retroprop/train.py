@@ -259,9 +259,10 @@ def train(
             state=state,
         )
     hist.engine = runner.name
-    # Where the run starts, for the one definition of divergence (training.divergence)
+    # Where the run starts, for the one definition of divergence (training.divergence),
+    # measured by the runner (compiled on the fast paths, equal to the engine's)
     with divergence_is_checked():
-        initial = evaluate(net, X, y, loss)[0] if epochs else float("nan")
+        initial = runner.evaluate(net, X, y, loss)[0] if epochs else float("nan")
     for cb in callbacks:
         cb.on_train_begin(state)
     progress = [cb for cb in callbacks if getattr(cb, "progress_only", False)]
@@ -336,7 +337,7 @@ def train(
     for cb in callbacks:
         cb.on_train_end(state)
     if epochs:
-        _check_ended_well(net, X, y, loss, initial, lr, hist)
+        _check_ended_well(net, X, y, loss, initial, lr, hist, runner)
     return hist
 
 
@@ -364,15 +365,25 @@ def _check_ended_well(
     initial: float,
     lr: float,
     history: History,
+    runner: Runner | None = None,
 ) -> None:
     """Raise ``DivergenceError`` when the trained network's loss grew far above
-    its start or its outputs collapsed (``training.divergence.judge``)."""
+    its start or its outputs collapsed (``training.divergence.judge``).
+
+    Most runs end well below the chance loss: ``runner``'s own measure of the final
+    loss (compiled on the fast paths) shows that at once; only a run near or above
+    chance is judged on the engine's forward pass."""
+    chance = chance_loss(y, net.out_features, loss)
+    if runner is not None:
+        with divergence_is_checked():
+            quick = runner.evaluate(net, X, y, loss)[0]
+        if quick < chance * (1 - 1e-6):  # far from the 1e-9 margin below
+            return
     with divergence_is_checked():
         out = net(X)
         final = float(
             LOSSES[loss]()(out, loss_targets(y, out.shape[1], loss, out.dtype))
         )
-    chance = chance_loss(y, out.shape[1], loss)
     if final < chance * (1 - 1e-9):  # neither growing nor dead: most runs stop here
         return
     kind = judge(initial, final, chance, output_spread(out, X, y, loss))

@@ -142,10 +142,14 @@ from numba import njit
 
 from retroprop.fast.kernels import (
     CROSS_ENTROPY,
+    EVAL_BLOCK,
     EVAL_NOT_FINITE,
+    LINEAR,
     LOSS_NOT_FINITE,
     OK,
     STEP_NOT_FINITE,
+    activate_many,
+    exp,
     sgd_step,
 )
 
