@@ -163,12 +163,17 @@ def forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=True):
+def output_delta(
+    A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=True, want_loss=True
+):
     """This sample's loss and, if ``want_delta``, ``delta = dL/d(output)`` (already
     divided by ``scale``).
 
     Cross-entropy (engine.losses): ``L = -ln p_r`` by log-sum-exp, ``delta = p -
-    onehot(r)``; MSE: ``L = sum (out - t)^2``, ``delta = 2 (out - t)``.
+    onehot(r)`` with ``p_j = e^(z_j - max) / sum_i e^(z_i - max)``; MSE: ``L = sum
+    (out - t)^2``, ``delta = 2 (out - t)``. Without ``want_loss`` (cross-entropy
+    only) the log is skipped: the value returned is then not the loss but is
+    finite exactly when the loss is (``s - (z_r - max)``, ``s`` in ``[1, k]``).
     """
     if loss_code == CROSS_ENTROPY:
         yi = int(yr)
@@ -177,13 +182,16 @@ def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=Tru
             mx = max(mx, A[out0 + j])
         s = 0.0
         for j in range(k):
-            s += math.exp(A[out0 + j] - mx)
-        lse = math.log(s)
-        loss = -((A[out0 + yi] - mx) - lse)
+            e = math.exp(A[out0 + j] - mx)
+            if want_delta:
+                delta[j] = e
+            s += e
+        margin = A[out0 + yi] - mx
+        loss = -(margin - math.log(s)) if want_loss else s - margin
         if not want_delta:
             return loss
         for j in range(k):
-            delta[j] = math.exp((A[out0 + j] - mx) - lse)
+            delta[j] = delta[j] / s
         delta[yi] -= 1.0
     else:
         loss = 0.0
@@ -191,8 +199,9 @@ def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=Tru
             d = A[out0 + j] - T[row, j]
             loss += d * d
             delta[j] = 2.0 * d
-    for j in range(k):
-        delta[j] /= scale
+    if scale != 1.0:  # (x / 1 is x)
+        for j in range(k):
+            delta[j] /= scale
     return loss
 
 
@@ -305,6 +314,7 @@ def train_epoch(
     loss_max,
     record,
     recorded,
+    want_loss=True,
 ):
     """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss,
     running_loss, correct)``.
@@ -319,7 +329,9 @@ def train_epoch(
     ``RecordParameter``; ``record`` may be empty). The summed
     loss is a float64; ``loss_max`` (float32's largest value for a float32 network)
     is where the engine's own sum in the network's dtype would overflow, so a loss
-    above it counts as non-finite too.
+    above it counts as non-finite too. ``want_loss=False`` (a float64 run whose
+    History measures the whole set after each epoch) skips each sample's log:
+    ``loss`` and ``running_loss`` are then only finite exactly when the loss is.
     """
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
@@ -348,7 +360,7 @@ def train_epoch(
             row = order[t]
             forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
             batch_loss += output_delta(
-                A, out0, k, loss_code, y[row], T, row, scale, delta
+                A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
             )
             best = 0
             for j in range(1, k):
@@ -536,6 +548,10 @@ def train_run(
     per_epoch = (n + batch_size - 1) // batch_size
     k = widths[widths.shape[0] - 1]
     kdiv = 1 if loss_code == 0 else k
+    # Each sample's loss is needed for the running History and a float32
+    # network's overflow check; else only whether it is finite (what train_epoch
+    # returns without it is nan or inf where the loss is).
+    want_loss = not full or loss_max < np.inf
     iterations = 0
     for e in range(epochs):
         status, its, batch_loss, total, correct = train_epoch(
@@ -562,6 +578,7 @@ def train_run(
             loss_max,
             record,
             recorded[e * per_epoch : (e + 1) * per_epoch],
+            want_loss,
         )
         iterations += its
         if status != OK:
