@@ -150,6 +150,7 @@ from retroprop.fast.kernels import (
     STEP_NOT_FINITE,
     activate_many,
     exp,
+    sgd_plain,
     sgd_step,
 )
 
