@@ -91,3 +91,28 @@ def test_cross_entropy_diverges_where_the_engine_does(history, iris_split):
     fast, ref = errors
     assert (fast.epoch, fast.iteration) == (ref.epoch, ref.iteration)
     assert fast.what == ref.what
+
+
+@pytest.mark.parametrize("case", ["grew", "dead", "good"])
+def test_the_end_check_judges_a_fast_run_as_the_engine_does(case, iris_split):
+    # train's final check reads the fast runner's compiled loss first and judges a
+    # run ending near or above chance on the engine's forward pass, as before.
+    X, y = iris_split.X_train, iris_split.y_train
+    outcomes = []
+    for engine in ("fast", "numpy"):
+        net = rp.mlp([4, 8, 3], "relu" if case == "dead" else "sigmoid", seed=1)
+        if case == "dead":
+            net[0].bias.data[:] = -100.0
+        lr = 50.0 if case == "grew" else 0.05
+        try:
+            h = rp.train(net, X, y, epochs=20, lr=lr, seed=1, engine=engine)
+            outcomes.append(("ok", h.loss[-1]))
+        except rp.DivergenceError as e:
+            outcomes.append((str(e), e.epoch, e.iteration))
+    fast, ref = outcomes
+    if case == "good":
+        assert fast[0] == ref[0] == "ok"
+        np.testing.assert_allclose(fast[1], ref[1], rtol=1e-12)
+    else:
+        assert fast == ref
+        assert "above chance" in fast[0] or "no longer depend" in fast[0]
