@@ -142,10 +142,15 @@ from numba import njit
 
 from retroprop.fast.kernels import (
     CROSS_ENTROPY,
+    EVAL_BLOCK,
     EVAL_NOT_FINITE,
+    LINEAR,
     LOSS_NOT_FINITE,
     OK,
     STEP_NOT_FINITE,
+    activate_many,
+    exp,
+    sgd_plain,
     sgd_step,
 )
 
@@ -267,7 +272,7 @@ def _output_delta(layout: Layout, loss_code: int) -> str:
         "@njit(**DECORATOR)",
         (
             "def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, "
-            "want_delta=True):"
+            "want_delta=True, want_loss=True):"
         ),
         '    """kernels.output_delta for this network and loss."""',
     ]
@@ -279,13 +284,16 @@ def _output_delta(layout: Layout, loss_code: int) -> str:
             f"        mx = max(mx, A[{out0} + j])",
             "    s = 0.0",
             f"    for j in range({kk}):",
-            f"        s += math.exp(A[{out0} + j] - mx)",
-            "    lse = math.log(s)",
-            f"    loss = -((A[{out0} + yi] - mx) - lse)",
+            f"        e = math.exp(A[{out0} + j] - mx)",
+            "        if want_delta:",
+            "            delta[j] = e",
+            "        s += e",
+            f"    margin = A[{out0} + yi] - mx",
+            "    loss = -(margin - math.log(s)) if want_loss else s - margin",
             "    if not want_delta:",
             "        return loss",
             f"    for j in range({kk}):",
-            f"        delta[j] = math.exp((A[{out0} + j] - mx) - lse)",
+            "        delta[j] = delta[j] / s",
             "    delta[yi] -= 1.0",
         ]
     else:
@@ -297,8 +305,9 @@ def _output_delta(layout: Layout, loss_code: int) -> str:
             "        delta[j] = 2.0 * d",
         ]
     lines += [
-        f"    for j in range({kk}):",
-        "        delta[j] /= scale",
+        "    if scale != 1.0:",
+        f"        for j in range({kk}):",
+        "            delta[j] /= scale",
         "    return loss",
     ]
     return "\n".join(lines) + "\n"

@@ -163,12 +163,17 @@ def forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=True):
+def output_delta(
+    A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=True, want_loss=True
+):
     """This sample's loss and, if ``want_delta``, ``delta = dL/d(output)`` (already
     divided by ``scale``).
 
     Cross-entropy (engine.losses): ``L = -ln p_r`` by log-sum-exp, ``delta = p -
-    onehot(r)``; MSE: ``L = sum (out - t)^2``, ``delta = 2 (out - t)``.
+    onehot(r)`` with ``p_j = e^(z_j - max) / sum_i e^(z_i - max)``; MSE: ``L = sum
+    (out - t)^2``, ``delta = 2 (out - t)``. Without ``want_loss`` (cross-entropy
+    only) the log is skipped: the value returned is then not the loss but is
+    finite exactly when the loss is (``s - (z_r - max)``, ``s`` in ``[1, k]``).
     """
     if loss_code == CROSS_ENTROPY:
         yi = int(yr)
@@ -177,13 +182,16 @@ def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=Tru
             mx = max(mx, A[out0 + j])
         s = 0.0
         for j in range(k):
-            s += math.exp(A[out0 + j] - mx)
-        lse = math.log(s)
-        loss = -((A[out0 + yi] - mx) - lse)
+            e = math.exp(A[out0 + j] - mx)
+            if want_delta:
+                delta[j] = e
+            s += e
+        margin = A[out0 + yi] - mx
+        loss = -(margin - math.log(s)) if want_loss else s - margin
         if not want_delta:
             return loss
         for j in range(k):
-            delta[j] = math.exp((A[out0 + j] - mx) - lse)
+            delta[j] = delta[j] / s
         delta[yi] -= 1.0
     else:
         loss = 0.0
@@ -191,8 +199,9 @@ def output_delta(A, out0, k, loss_code, yr, T, row, scale, delta, want_delta=Tru
             d = A[out0 + j] - T[row, j]
             loss += d * d
             delta[j] = 2.0 * d
-    for j in range(k):
-        delta[j] /= scale
+    if scale != 1.0:  # (x / 1 is x)
+        for j in range(k):
+            delta[j] /= scale
     return loss
 
 
@@ -247,7 +256,8 @@ def sgd_step(
 
     Finiteness is summed rather than branched on (``v * 0`` is 0 for a finite
     ``v`` and NaN for inf or NaN), so that the loops compile to SIMD code; plain
-    SGD, the lecture's, has a loop of its own.
+    SGD, the lecture's, has a loop of its own (and ``train_epoch`` takes
+    ``sgd_plain`` for it).
     """
     check = 0.0
     if momentum == 0 and weight_decay == 0:
@@ -280,6 +290,22 @@ def sgd_step(
     return True
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def sgd_plain(theta, G, lr):
+    """``sgd_step`` for plain SGD (no momentum, no weight decay), the lecture's:
+    one loop checks every new value ``theta - lr G`` (summing ``v * 0``), the next
+    computes them again (the same expression, so the same values) into ``theta``,
+    which costs less than storing them and copying them over."""
+    check = 0.0
+    for j in range(theta.shape[0]):
+        check += (theta[j] - lr * G[j]) * 0.0
+    if check != 0.0:  # NaN: some new value is not finite
+        return False
+    for j in range(theta.shape[0]):
+        theta[j] = theta[j] - lr * G[j]
+    return True
+
+
 @njit(cache=True, error_model="numpy")
 def train_epoch(
     theta,
@@ -305,6 +331,7 @@ def train_epoch(
     loss_max,
     record,
     recorded,
+    want_loss=True,
 ):
     """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss,
     running_loss, correct)``.
@@ -319,7 +346,9 @@ def train_epoch(
     ``RecordParameter``; ``record`` may be empty). The summed
     loss is a float64; ``loss_max`` (float32's largest value for a float32 network)
     is where the engine's own sum in the network's dtype would overflow, so a loss
-    above it counts as non-finite too.
+    above it counts as non-finite too. ``want_loss=False`` (a float64 run whose
+    History measures the whole set after each epoch) skips each sample's log:
+    ``loss`` and ``running_loss`` are then only finite exactly when the loss is.
     """
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
@@ -335,6 +364,7 @@ def train_epoch(
     iterations = 0
     running_loss = 0.0
     correct = 0
+    plain = momentum == 0 and weight_decay == 0  # (dispatched here: faster)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
@@ -348,7 +378,7 @@ def train_epoch(
             row = order[t]
             forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
             batch_loss += output_delta(
-                A, out0, k, loss_code, y[row], T, row, scale, delta
+                A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
             )
             best = 0
             for j in range(1, k):
@@ -362,43 +392,136 @@ def train_epoch(
         running_loss += batch_loss
         if not math.isfinite(batch_loss) or batch_loss > loss_max:
             return LOSS_NOT_FINITE, iterations, batch_loss, running_loss, correct
-        if not sgd_step(
-            theta,
-            G,
-            buf,
-            new_theta,
-            new_buf,
-            first[0] == 1,
-            lr,
-            momentum,
-            one_minus_damp,
-            weight_decay,
-            nesterov,
-        ):
+        if plain:
+            ok = sgd_plain(theta, G, lr)
+        else:
+            ok = sgd_step(
+                theta,
+                G,
+                buf,
+                new_theta,
+                new_buf,
+                first[0] == 1,
+                lr,
+                momentum,
+                one_minus_damp,
+                weight_decay,
+                nesterov,
+            )
+        if not ok:
             return STEP_NOT_FINITE, iterations, batch_loss, running_loss, correct
         first[0] = 0
     return OK, iterations, 0.0, running_loss, correct
 
 
+EVAL_BLOCK = 128
+"""Samples ``evaluate`` carries through the network together."""
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def activate_many(kind, z, slope):
+    """``_f`` for ``evaluate``'s loops over samples: the sigmoid with the branch-free
+    ``exp`` (within 2 ulp of ``math.exp``), so that the loop compiles to SIMD code."""
+    if kind == SIGMOID:
+        e = exp(-abs(np.float64(z)))
+        return (1.0 if z >= 0 else e) / (1.0 + e)
+    return _f(kind, z, slope)
+
+
 @njit(cache=True, error_model="numpy")
 def evaluate(theta, X, y, T, loss_code, kinds, widths, w_off, b_off, slopes, a_off):
-    """``(mean loss, accuracy)`` on ``X`` (train.evaluate)."""
+    """``(mean loss, accuracy)`` on ``X`` (train.evaluate).
+
+    The samples go through the network ``EVAL_BLOCK`` at a time, module by module,
+    each module's output for the block in the rows of ``Z`` (one row per unit, one
+    column per sample) and every inner loop running over the block's samples, so
+    that the compiler turns it into SIMD code; each sample's sums are the per-sample
+    ``forward``'s, in the same order, and its log-sum-exp is taken once. The
+    samples' losses are added in row order.
+    """
     n = X.shape[0]
     k = widths[widths.shape[0] - 1]
     out0 = a_off[a_off.shape[0] - 2]
-    A = np.empty(a_off[a_off.shape[0] - 1], dtype=theta.dtype)
-    delta = np.empty(k, dtype=theta.dtype)
+    nb = min(n, EVAL_BLOCK)
+    Z = np.empty((a_off[a_off.shape[0] - 1], nb), dtype=theta.dtype)
+    mx = np.empty(nb, dtype=theta.dtype)
+    s = np.empty(nb)
+    top = np.empty(nb, dtype=theta.dtype)
+    best = np.empty(nb, dtype=np.int64)
     total = 0.0
     correct = 0
-    for row in range(n):
-        forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
-        total += output_delta(A, out0, k, loss_code, y[row], T, row, 1.0, delta, False)
-        best = 0
+    for r0 in range(0, n, nb):
+        B = min(nb, n - r0)
+        for i in range(widths[0]):
+            zi = Z[i]
+            for r in range(B):
+                zi[r] = X[r0 + r, i]
+        for m in range(kinds.shape[0]):
+            ai, ao = a_off[m], a_off[m + 1]
+            win, wout = widths[m], widths[m + 1]
+            if kinds[m] == LINEAR:
+                # z_o = sum_i W_oi a_prev_i + b_o, for every sample of the block
+                for o in range(wout):
+                    zo = Z[ao + o]
+                    base = w_off[m] + o * win
+                    w = theta[base]
+                    za = Z[ai]
+                    for r in range(B):
+                        zo[r] = za[r] * w
+                    for i in range(1, win):
+                        w = theta[base + i]
+                        za = Z[ai + i]
+                        for r in range(B):
+                            zo[r] += za[r] * w
+                    if b_off[m] >= 0:
+                        b = theta[b_off[m] + o]
+                        for r in range(B):
+                            zo[r] += b
+            else:
+                kind, slope = kinds[m], slopes[m]
+                for o in range(wout):
+                    za, zo = Z[ai + o], Z[ao + o]
+                    for r in range(B):
+                        zo[r] = activate_many(kind, za[r], slope)
+        # accuracy: the first largest output
+        zj = Z[out0]
+        for r in range(B):
+            top[r] = zj[r]
+            best[r] = 0
         for j in range(1, k):
-            if A[out0 + j] > A[out0 + best]:
-                best = j
-        if best == y[row]:
-            correct += 1
+            zj = Z[out0 + j]
+            for r in range(B):
+                if zj[r] > top[r]:
+                    top[r] = zj[r]
+                    best[r] = j
+        for r in range(B):
+            if best[r] == y[r0 + r]:
+                correct += 1
+        if loss_code == CROSS_ENTROPY:
+            # L = -(z_y - max) + ln sum_j e^(z_j - max)
+            zj = Z[out0]
+            for r in range(B):
+                mx[r] = zj[r]
+            for j in range(1, k):
+                zj = Z[out0 + j]
+                for r in range(B):
+                    mx[r] = max(mx[r], zj[r])
+            for r in range(B):
+                s[r] = 0.0
+            for j in range(k):
+                zj = Z[out0 + j]
+                for r in range(B):
+                    s[r] += exp(np.float64(zj[r] - mx[r]))
+            for r in range(B):
+                yi = int(y[r0 + r])
+                total += -((Z[out0 + yi, r] - mx[r]) - math.log(s[r]))
+        else:
+            for r in range(B):
+                loss = 0.0
+                for j in range(k):
+                    d = Z[out0 + j, r] - T[r0 + r, j]
+                    loss += d * d
+                total += loss
     denominator = n if loss_code == CROSS_ENTROPY else n * k
     return total / denominator, correct / n
 
@@ -447,6 +570,10 @@ def train_run(
     per_epoch = (n + batch_size - 1) // batch_size
     k = widths[widths.shape[0] - 1]
     kdiv = 1 if loss_code == 0 else k
+    # Each sample's loss is needed for the running History and a float32
+    # network's overflow check; else only whether it is finite (what train_epoch
+    # returns without it is nan or inf where the loss is).
+    want_loss = not full or loss_max < np.inf
     iterations = 0
     for e in range(epochs):
         status, its, batch_loss, total, correct = train_epoch(
@@ -473,6 +600,7 @@ def train_run(
             loss_max,
             record,
             recorded[e * per_epoch : (e + 1) * per_epoch],
+            want_loss,
         )
         iterations += its
         if status != OK:

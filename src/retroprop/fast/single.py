@@ -10,6 +10,7 @@ batches is swapped for the NumPy engine's ``EngineRunner``.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -50,7 +51,8 @@ def pick_runner(
                 f"use engine='auto' or 'numpy'"
             )
         return None, reason
-    if batch_size * Layout.of(net).size >= BLAS_WORK and _have_scipy():
+    layout = Layout.of(net)
+    if batch_size * layout.size >= BLAS_WORK and _have_scipy():
         from retroprop.fast.blas import BlasRunner
 
         return BlasRunner(
@@ -59,11 +61,18 @@ def pick_runner(
     if (
         engine == "auto"
         and epochs is not None
-        and _compiling_in_background(net, X.shape[0], loss, epochs, batch_size)
+        and _compiling_in_background(net, X.shape[0], loss, epochs, batch_size, layout)
     ):
         return None, FIRST_RUN
     return FastRunner(
-        net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
+        net,
+        X,
+        y,
+        loss=loss,
+        batch_size=batch_size,
+        opt=opt,
+        callbacks=callbacks,
+        layout=layout,
     ), None
 
 
@@ -75,17 +84,53 @@ FIRST_RUN = (
 
 
 def _compiling_in_background(
-    net: Sequential, n: int, loss: str, epochs: int, batch_size: int
+    net: Sequential,
+    n: int,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    layout: Layout | None = None,
 ) -> bool:
     """Whether this run takes the NumPy engine while its kernels compile elsewhere."""
     from retroprop.fast import firstrun
 
+    layout = Layout.of(net) if layout is None else layout
+    if _ready_key(layout, loss, net.dtype) in _ready_here:
+        return False
     job = firstrun.job("single", _shape(net), loss, net.dtype)
     if firstrun.ready(job):
+        _ready_here.add(_ready_key(layout, loss, net.dtype))
         return False
     steps = epochs * -(-n // batch_size)
-    seconds = firstrun.numpy_seconds(steps, epochs * n, Layout.of(net).size)
+    seconds = firstrun.numpy_seconds(steps, epochs * n, layout.size)
     return seconds <= firstrun.NUMPY_BUDGET and firstrun.compile_in_background(job)
+
+
+CACHE_VARIABLES = (
+    "RETROPROP_CACHE_DIR",
+    "NUMBA_CACHE_DIR",
+    "XDG_CACHE_HOME",
+    "LOCALAPPDATA",
+)
+"""The variables ``codegen.source_dir`` reads (where the markers are)."""
+
+_ready_here: set[tuple] = set()
+"""The network shapes whose kernels this process has found ready (``firstrun``
+markers are never taken back), so that a later run asks no file."""
+
+
+def _ready_key(layout: Layout, loss: str, dtype) -> tuple:
+    """What a network's ``firstrun`` marker depends on, read from its layout (and
+    the variables that say where the markers are)."""
+    return (
+        tuple(os.environ.get(v) for v in CACHE_VARIABLES),
+        loss,
+        np.dtype(dtype).name,
+        *(
+            tuple(a.tolist())
+            for a in (layout.kinds, layout.widths, layout.b_off, layout.slopes)
+        ),
+    )
 
 
 def _shape(net: Sequential) -> list[dict]:
@@ -168,12 +213,13 @@ class FastRunner(FlatParameters):
         batch_size: int,
         opt,
         callbacks=(),
+        layout: Layout | None = None,
     ):
         from retroprop.fast import codegen
-        from retroprop.fast.spec import LOSS_CODES, Layout
+        from retroprop.fast.spec import LOSS_CODES
 
         self.net, self.loss, self.batch_size = net, loss, int(batch_size)
-        self.layout = Layout.of(net)
+        self.layout = Layout.of(net) if layout is None else layout
         # This network's own kernels (its shape compiled in), or the general ones.
         self.k = codegen.kernels_for(self.layout, LOSS_CODES[loss])
         self.dtype = net.dtype
@@ -323,11 +369,14 @@ class FastRunner(FlatParameters):
         )
         if first_call:  # compiled (or loaded from the cache) on this machine
             self.compiled = True
-            from retroprop.fast import firstrun
+            key = _ready_key(self.layout, self.loss, self.dtype)
+            if key not in _ready_here:
+                from retroprop.fast import firstrun
 
-            job = firstrun.job("single", _shape(self.net), self.loss, self.dtype)
-            if not firstrun.ready(job):
-                firstrun.mark_ready(job)
+                job = firstrun.job("single", _shape(self.net), self.loss, self.dtype)
+                if not firstrun.ready(job):
+                    firstrun.mark_ready(job)
+                _ready_here.add(key)
         if self.recorders:  # row i: iteration i + 1 of epoch i // per_epoch + 1
             for e in range(done):
                 first = e * per_epoch
