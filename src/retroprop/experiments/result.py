@@ -124,7 +124,11 @@ class Result:
         """The answers in words, then ``display_tables``, in the language in use."""
         from retroprop.display import escape, html_block, html_table
 
-        title = f"{type(self).__name__}: {_(self.caption)}" if self.caption else type(self).__name__
+        title = (
+            f"{type(self).__name__}: {_(self.caption)}"
+            if self.caption
+            else type(self).__name__
+        )
         parts = [
             f'<p class="verdict"><b>{escape(_(a.question))}</b> {escape(_(a.answer))}: '
             f"{escape(shown(a.because))}.</p>"

@@ -250,7 +250,9 @@ class SurfaceResult(Result):
     ``has_barrier``) are properties, also in ``to_dict()``.
     """
 
-    caption = N_("Loss surface: two trained networks, the line between them, a plane around")
+    caption = N_(
+        "Loss surface: two trained networks, the line between them, a plane around"
+    )
 
     seeds: tuple[int, int]
     final_loss: tuple[float, float]

@@ -76,7 +76,9 @@ class SweepResult(Result):
     ``loss_ratio``, ``mean_jitter``, ``n_diverged``, ...), also in ``to_dict()``.
     """
 
-    caption = N_("Learning-rate sweep: loss curves and final accuracy for every eta and seed")
+    caption = N_(
+        "Learning-rate sweep: loss curves and final accuracy for every eta and seed"
+    )
 
     lrs: list[float]
     seeds: list[int]
