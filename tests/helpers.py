@@ -6,6 +6,9 @@
   fail part way, as a full disk, a failing fsync or rename would.
 - ``soffice_recompute``: open workbooks in LibreOffice, recalculate, save them again
   (the spreadsheet's own arithmetic, checked against the trace).
+- ``CHROMIUM``, ``CHROMIUM_ARGS``, ``serious_axe_violations``: Debian's Chromium as
+  every browser test launches it (conftest's ``browser`` fixture), and axe-core's
+  serious or critical findings on a page.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import errno
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 
@@ -120,3 +124,30 @@ def soffice_recompute(paths, outdir, profile):
         env={**os.environ, "HOME": str(profile)},
     )
     return [outdir / os.path.basename(p) for p in paths]
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium (CI's .ci/run installs it with apt-get; never `playwright install`)."""
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+AXE = Path(__file__).parent / "assets" / "axe.min.js"
+"""axe-core, vendored from the npm registry."""
+
+
+def serious_axe_violations(page) -> list[tuple[str, str, int]]:
+    """axe-core's serious or critical violations on ``page``: (rule, impact, nodes)."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        (v["id"], v["impact"], len(v["nodes"]))
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -8,7 +8,6 @@ the tests open its tokenised URL, press the page's buttons and compare every
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,19 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import serious_axe_violations
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-AXE = Path(__file__).parent / "assets" / "axe.min.js"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +54,6 @@ def server():
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, proc.stderr.read()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (CI's .ci/run installs it with apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, server, width=1400, height=1000, query=""):
@@ -301,13 +280,7 @@ def test_keyboard_and_axe(page):
     assert label.startswith(
         "weight from 0 (hidden layer 1) neuron 4 to 2 (hidden layer 2) neuron 2: value"
     )
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document)")
-    bad = [
-        (v["id"], v["impact"], len(v["nodes"]))
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = serious_axe_violations(page)
     assert bad == []
 
 
@@ -536,13 +509,7 @@ def test_a_784_256_128_10_network_stays_small_and_responsive(
 
 
 def page_axe(pg) -> None:
-    pg.add_script_tag(path=str(AXE))
-    result = pg.evaluate("async () => await axe.run(document)")
-    bad = [
-        (v["id"], v["impact"], len(v["nodes"]))
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = serious_axe_violations(pg)
     assert bad == []
 
 

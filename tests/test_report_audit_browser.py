@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -21,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import serious_axe_violations
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
-AXE = Path(__file__).parent / "assets" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -70,18 +68,6 @@ def pages(tmp_path_factory):
     data = load_data(str(csv), None, regression=True)
     out["mse"] = (d / "mse.html", write_report(d / "mse.html", data=data, steps=5))
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (CI's .ci/run installs it with apt-get)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, path: Path, width: int = 1400, height: int = 1000):
@@ -372,13 +358,7 @@ def test_axe_finds_no_serious_violation(browser, pages, which):
     path, _ = pages[which]
     context, pg = open_page(browser, path)
     pg.locator('[data-neuron="1:0"]').click()
-    pg.add_script_tag(path=str(AXE))
-    result = pg.evaluate("async () => await axe.run(document)")
-    bad = [
-        (v["id"], v["impact"], len(v["nodes"]))
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
+    bad = serious_axe_violations(pg)
     assert bad == []
     assert pg.problems == []
     context.close()
