@@ -58,8 +58,8 @@ def _spy(monkeypatch):
         blas.linear_delta_down,
     )
 
-    def fused_step(self, xb, found):
-        stepped = fused(self, xb, found)
+    def fused_step(self, *args):
+        stepped = fused(self, *args)
         calls["fused"] += stepped
         if stepped:  # the running bounds stay above every |parameter|
             for name, v in self.views.items():
@@ -138,10 +138,12 @@ def test_the_bound_refuses_non_finite_and_huge_steps():
     )
     runner._exact_bounds()
     xb = X.copy()
-    out = runner._forward(xb)
+    sums = [None] * len(runner.mods)
+    sums[0] = float(np.sum(xb**2))  # ||a_prev||^2 of the first layer (the batch)
+    out = runner._forward(xb, sums=sums)
     delta = np.ascontiguousarray(out - 0.5)
     found = runner._deltas(xb, delta)
-    new = runner._steps_are_finite(xb, found)
+    new = runner._steps_are_finite(xb, found, sums)
     assert new is not None
     # The bound holds for the step actually taken.
     runner._gradients(xb, found)
@@ -150,9 +152,10 @@ def test_the_bound_refuses_non_finite_and_huge_steps():
     for bad in (np.nan, np.inf):
         d = delta.copy()
         d[3, 1] = bad
-        assert runner._steps_are_finite(xb, [(2, d), *found[1:]]) is None
+        bad_found = [(2, d, float(np.sum(d**2))), *found[1:]]
+        assert runner._steps_are_finite(xb, bad_found, sums) is None
     runner.bounds["0.weight"] = np.finfo(np.float64).max / 3  # near overflow
-    assert runner._steps_are_finite(xb, found) is None
+    assert runner._steps_are_finite(xb, found, sums) is None
 
 
 @pytest.mark.parametrize("lr", [1.0, 1e305, 1e308])
@@ -355,3 +358,35 @@ def test_a_run_that_ends_dead_still_gets_the_engines_verdict(monkeypatch):
         )
     assert err.value.history.engine == "blas"
     assert len(passes) >= 1
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_unusual_stacks_match_the_engine(loss, monkeypatch):
+    # A Linear right after a Linear (no activation between: its delta comes from
+    # dL/da_prev, so its bias sums and the bound's norms are taken apart from an
+    # activation's pass), a Linear without bias, and an activation on the output:
+    # every path of the backward walk, fused, against the engine.
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(150, 40)), rng.integers(0, 3, size=150)
+
+    def make():
+        return rp.Sequential(
+            rp.Linear(40, 60, seed=1),
+            rp.Linear(60, 50, bias=False, seed=2),
+            rp.Tanh(),
+            rp.Linear(50, 30, seed=3),
+            rp.Linear(30, 3, seed=4),
+            rp.Sigmoid(),
+        )
+
+    kw = {"epochs": 2, "lr": 0.1, "batch_size": 64, "seed": 2, "loss": loss}
+    calls = _spy(monkeypatch)
+    fast = train_outcome("fast", make, X, y, **kw)
+    assert calls["fused"] == 2 * 3 and calls["checked"] == 0
+    ref = train_outcome("numpy", make, X, y, **kw)
+    assert isinstance(fast[1], rp.History) and fast[1].engine == "blas"
+    for name in ref[0]:
+        np.testing.assert_allclose(
+            fast[0][name], ref[0][name], rtol=0, atol=1e-12, err_msg=name
+        )
+    np.testing.assert_allclose(fast[1].loss, ref[1].loss, rtol=1e-12)

@@ -76,17 +76,68 @@ def activation_forward(kind, slope, z, a):
     _activate(kind, slope, z.reshape(-1), a.reshape(-1))
 
 
+@njit(cache=True, error_model="numpy", nogil=True, fastmath={"reassoc"})
+def _sum_of_squares_1d(v):
+    """``sum(v**2)`` in float64, vectorised (``reassoc``): NaN or inf when any value
+    is or when the sum overflows, so a bound built on it fails safe."""
+    s = 0.0
+    for i in range(v.shape[0]):
+        x = np.float64(v[i])
+        s += x * x
+    return s
+
+
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
 def bias_activation_forward(kind, slope, z, b, a):
     """``z += b`` (when ``b`` has entries), then ``a = f(z)``, row by row: the
     preceding Linear's bias and the activation in one pass over memory (each row
-    of ``z`` is still in L1 when ``f`` reads it). ``a`` must not overlap ``z``."""
+    of ``z`` is still in L1 when ``f`` reads it). ``a`` must not overlap ``z``.
+    Returns ``sum(a**2)`` (float64), which the fused update's bound needs, taken
+    while each row is in L1."""
+    s = 0.0
     for r in range(z.shape[0]):
         zr = z[r]
         if b.shape[0] > 0:
             for j in range(zr.shape[0]):
                 zr[j] = zr[j] + b[j]
         _activate(kind, slope, zr, a[r])
+        s += _sum_of_squares_1d(a[r])
+    return s
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def gather(X, idx, out):
+    """``out[r] = X[idx[r]]`` (the batch's rows); returns ``sum(out**2)``."""
+    s = 0.0
+    for r in range(idx.shape[0]):
+        src, dst = X[idx[r]], out[r]
+        for j in range(dst.shape[0]):
+            dst[j] = src[j]
+        s += _sum_of_squares_1d(dst)
+    return s
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def column_sums(delta, g):
+    """``g = delta.sum(axis=0)``, rows added in order (as NumPy does); returns
+    ``sum(delta**2)``."""
+    s = 0.0
+    for j in range(g.shape[0]):
+        g[j] = delta[0, j]
+    s += _sum_of_squares_1d(delta[0])
+    for r in range(1, delta.shape[0]):
+        dr = delta[r]
+        for j in range(g.shape[0]):
+            g[j] += dr[j]
+        s += _sum_of_squares_1d(dr)
+    return s
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def sgd_plain_update(b, g, lr):
+    """``b = b - lr g`` in place (``SGD.step`` without momentum or decay)."""
+    for j in range(b.shape[0]):
+        b[j] = b[j] - lr * g[j]
 
 
 @njit(cache=True, error_model="numpy", nogil=True, fastmath={"contract"})
@@ -101,10 +152,9 @@ def bias_activation_in_place(kind, slope, z, b):
         _activate(kind, slope, zr, zr)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def activation_backward(kind, slope, z, a, delta):
-    """``delta *= f'(z)`` in place (``a (1 - a)``, ``1 - a^2``, ...)."""
-    zf, af, df = z.reshape(-1), a.reshape(-1), delta.reshape(-1)
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _derivative(kind, slope, zf, af, df):
+    """``df *= f'(zf)`` on 1-D arrays."""
     if kind == SIGMOID:
         for i in range(df.shape[0]):
             df[i] = df[i] * (af[i] * (1.0 - af[i]))
@@ -120,47 +170,81 @@ def activation_backward(kind, slope, z, a, delta):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta):
+def activation_backward(kind, slope, z, a, delta, g):
+    """``delta *= f'(z)`` in place (``a (1 - a)``, ``1 - a^2``, ...), row by row;
+    then, while each row is in L1, its column sums into ``g`` (grad_b of the
+    Linear below, when ``g`` has entries: rows added in order, as NumPy's
+    ``sum(axis=0)``) and ``sum(delta**2)``, returned (the fused update's bound)."""
+    s = 0.0
+    for r in range(delta.shape[0]):
+        dr = delta[r]
+        _derivative(kind, slope, z[r], a[r], dr)
+        if g.shape[0] > 0:
+            if r == 0:
+                for j in range(g.shape[0]):
+                    g[j] = dr[j]
+            else:
+                for j in range(g.shape[0]):
+                    g[j] += dr[j]
+        s += _sum_of_squares_1d(dr)
+    return s
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def loss_and_delta(out, loss_code, y, T, idx, scale, want_delta, delta, g):
     """Sum of the batch's losses and (if wanted) ``delta = dL/d(out)`` over ``scale``.
 
     Row ``r`` of ``out`` is sample ``idx[r]``. Cross-entropy: ``-ln p_r`` by
     log-sum-exp, ``delta = p - onehot(r)``; MSE: ``(out - t)^2``, ``2 (out - t)``.
-    Also returns how many rows' largest output is their class (for accuracy).
+    Returns ``(sum of losses, how many rows' largest output is their class,
+    sum(delta**2))``; with ``want_delta`` the column sums of ``delta`` go into
+    ``g`` when it has entries (grad_b of the output layer, rows added in order).
     """
     n, k = out.shape
     total = 0.0
     correct = 0
+    e = np.empty(k)  # a row's e^(z_j - max), in float64
     for r in range(n):
         row = idx[r]
+        o = out[r]
         best = 0
         for j in range(1, k):
-            if out[r, j] > out[r, best]:
+            if o[j] > o[best]:
                 best = j
         if best == y[row]:
             correct += 1
         if loss_code == CROSS_ENTROPY:
+            # L = -ln p_y = -(z_y - max) + ln s, s = sum_j e^(z_j - max); p_j = e^(z_j -
+            # max) / s (the engine's exp(z_j - max - ln s), one exp fewer per output)
             yi = int(y[row])
-            mx = out[r, 0]
-            for j in range(1, k):
-                mx = max(mx, out[r, j])
+            mx = o[best]
             s = 0.0
             for j in range(k):
-                s += math.exp(out[r, j] - mx)
-            lse = math.log(s)
-            total += -((out[r, yi] - mx) - lse)
+                e[j] = math.exp(np.float64(o[j] - mx))
+                s += e[j]
+            total += -((o[yi] - mx) - math.log(s))
             if want_delta:
+                dr = delta[r]
                 for j in range(k):
-                    delta[r, j] = math.exp((out[r, j] - mx) - lse)
-                delta[r, yi] -= 1.0
+                    dr[j] = e[j] / s
+                dr[yi] -= 1.0
                 for j in range(k):
-                    delta[r, j] /= scale
+                    dr[j] /= scale
         else:
             for j in range(k):
-                d = out[r, j] - T[row, j]
+                d = o[j] - T[row, j]
                 total += d * d
                 if want_delta:
                     delta[r, j] = 2.0 * d / scale
-    return total, correct
+    d2 = 0.0
+    if want_delta:
+        for r in range(n):
+            dr = delta[r]
+            if g.shape[0] > 0:
+                for j in range(k):
+                    g[j] = dr[j] if r == 0 else g[j] + dr[j]
+            d2 += _sum_of_squares_1d(dr)
+    return total, correct, d2
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -331,11 +415,16 @@ class BlasRunner(FlatParameters):
             np.empty((batch_rows, int(w)), dtype=self.dtype) for w in widths[1:]
         ]
 
-    def _forward(self, a: np.ndarray, in_place: bool = False) -> np.ndarray:
+    def _forward(
+        self, a: np.ndarray, in_place: bool = False, sums: list | None = None
+    ) -> np.ndarray:
         """``a`` (B rows) through every module into the buffers; returns the output.
 
         ``in_place``: activations overwrite their input buffer (evaluation, where
-        no ``z`` is needed afterwards; never the caller's ``a``).
+        no ``z`` is needed afterwards; never the caller's ``a``). ``sums``
+        (training): ``sums[m]`` becomes ``sum(x**2)`` of Linear ``m``'s input ``x``
+        where an activation made it (taken in the same pass); the caller sets
+        ``sums[0]`` (the batch) and any other Linear's stays None.
         """
         B = a.shape[0]
         bias = self.no_bias  # a Linear's b, added by the activation that follows
@@ -353,45 +442,73 @@ class BlasRunner(FlatParameters):
                 out, bias = a, self.no_bias
             else:
                 out = self.outs[m][:B]
-                bias_activation_forward(kind, slope, a, bias, out)
+                s = bias_activation_forward(kind, slope, a, bias, out)
+                if sums is not None and m + 1 < len(self.mods):
+                    sums[m + 1] = s
                 bias = self.no_bias
             a = out
         return a
 
-    def _deltas(self, xb: np.ndarray, delta: np.ndarray) -> list:
-        """Walk back from ``delta`` (B rows); ``[(m, dL/dz of Linear m)]``, last
-        layer first. No parameter is read after it changes: nothing changes here."""
+    def _deltas(
+        self, xb: np.ndarray, delta: np.ndarray, d2: float | None = None
+    ) -> list:
+        """Walk back from the output layer's ``delta`` (B rows; ``d2`` its sum of
+        squares, its column sums already in that layer's grad_b, as the loss's
+        pass leaves them; else both are taken here); returns
+        ``[(m, dL/dz of Linear m, sum of its squares)]``, last layer first, each
+        layer's grad_b = the column sums of its delta filled on the way. No
+        parameter is read after it changes: nothing changes here."""
         B = xb.shape[0]
         found = []
+        # whether delta's column sums and squares are still to take: it came from
+        # a Linear right above (no f' in between), or the caller has not got them
+        from_linear = d2 is None
         for m in range(len(self.mods) - 1, -1, -1):
             kind, slope, wname, _ = self.mods[m]
             if kind == "linear":
-                found.append((m, delta))
+                if from_linear:
+                    d2 = self._bias_sums(m, delta)
+                found.append((m, delta, d2))
+                from_linear = m > 0
                 if m > 0:  # dL/dX is never used (nor computed by torch's autograd)
                     nxt = self.deltas[m][:B]
                     linear_delta_down(self.gemm, delta, self.views[wname], nxt)
                     delta = nxt  # dL/da_prev = delta @ W (Linear.backward)
             else:
                 a_prev = xb if m == 0 else self.outs[m - 1][:B]
-                activation_backward(kind, slope, a_prev, self.outs[m][:B], delta)
+                below = self.mods[m - 1] if m > 0 else None
+                g = (
+                    self.gviews[below[3]]
+                    if below is not None and below[0] == "linear" and below[3]
+                    else self.no_bias
+                )
+                d2 = activation_backward(
+                    kind, slope, a_prev, self.outs[m][:B], delta, g
+                )
+                from_linear = False
         return found
 
+    def _bias_sums(self, m: int, delta: np.ndarray) -> float:
+        """grad_b of Linear ``m`` (when it has a b) and ``sum(delta**2)``, for a
+        delta no activation's backward pass made."""
+        bname = self.mods[m][3]
+        if bname is None:
+            return sum_of_squares(delta)
+        return column_sums(delta, self.gviews[bname])
+
     def _gradients(self, xb: np.ndarray, found: list) -> None:
-        """grad_W = delta.T @ a_prev, grad_b = sum of delta (Linear.backward)."""
+        """grad_W = delta.T @ a_prev (grad_b = the column sums of delta is already
+        there: ``_deltas``)."""
         B = xb.shape[0]
-        for m, delta in found:
-            _, _, wname, bname = self.mods[m]
+        for m, delta, _ in found:
+            wname = self.mods[m][2]
             a_prev = xb if m == 0 else self.outs[m - 1][:B]
             add_outer(self.gemm, 1.0, delta, a_prev, 0.0, self.gviews[wname])
-            if bname is not None:
-                np.add.reduce(
-                    delta, axis=0, out=self.gviews[bname]
-                )  # np.sum, unwrapped
 
     def _exact_bounds(self) -> None:
         self.bounds = {name: float(np.max(np.abs(v))) for name, v in self.views.items()}
 
-    def _steps_are_finite(self, xb: np.ndarray, found: list) -> dict | None:
+    def _steps_are_finite(self, xb: np.ndarray, found: list, sums: list) -> dict | None:
         """Each parameter's new bound if every value ``W - lr grad_W`` is sure to be
         finite (so the fused update cannot overwrite a finite parameter with a
         non-finite one), else None.
@@ -400,16 +517,18 @@ class BlasRunner(FlatParameters):
         ``|grad_b_i| <= sqrt(B) ||delta||_F`` (Cauchy-Schwarz); twice that covers
         the rounding of the computed sums. A NaN or inf anywhere makes a norm NaN or
         inf and the answer None, as does any bound above a quarter of the largest
-        float.
+        float. ``sums[m]``: ``||a_prev||_F^2`` of Linear ``m`` where the forward
+        pass took it (else taken here).
         """
         lr = abs(float(self.hyper[0]))
         B = xb.shape[0]
         new = {}
-        for m, delta in found:
+        for m, _delta, d2 in found:
             _, _, wname, bname = self.mods[m]
-            a_prev = xb if m == 0 else self.outs[m - 1][:B]
-            d2 = sum_of_squares(delta)
-            step = 2.0 * lr * math.sqrt(d2 * sum_of_squares(a_prev))
+            a2 = sums[m]
+            if a2 is None:
+                a2 = sum_of_squares(self.outs[m - 1][:B])
+            step = 2.0 * lr * math.sqrt(d2 * a2)
             new[wname] = self.bounds[wname] + step
             if bname is not None:
                 new[bname] = self.bounds[bname] + 2.0 * lr * math.sqrt(B * d2)
@@ -417,28 +536,25 @@ class BlasRunner(FlatParameters):
             return new
         return None
 
-    def _fused_step(self, xb: np.ndarray, found: list) -> bool:
+    def _fused_step(self, xb: np.ndarray, found: list, sums: list) -> bool:
         """Plain ``SGD.step``: ``W = W - lr delta.T @ a_prev`` as one BLAS call that
         writes into W (no grad_W array, no pass over the parameters), ``b = b - lr
-        sum(delta)``. Only when every new value is sure to be finite; returns
-        whether it stepped."""
-        new = self._steps_are_finite(xb, found)
+        grad_b``. Only when every new value is sure to be finite; returns whether
+        it stepped."""
+        new = self._steps_are_finite(xb, found, sums)
         if new is None:
             self._exact_bounds()  # the running bounds may just have grown loose
-            new = self._steps_are_finite(xb, found)
+            new = self._steps_are_finite(xb, found, sums)
             if new is None:
                 return False
         B = xb.shape[0]
         lr = self.hyper[0]
-        for m, delta in found:
+        for m, delta, _ in found:
             _, _, wname, bname = self.mods[m]
             a_prev = xb if m == 0 else self.outs[m - 1][:B]
             add_outer(self.gemm, -lr, delta, a_prev, 1.0, self.views[wname])
             if bname is not None:
-                g = self.gviews[bname]
-                np.add.reduce(delta, axis=0, out=g)
-                g *= lr
-                self.views[bname] -= g
+                sgd_plain_update(self.views[bname], self.gviews[bname], lr)
         self.bounds = new
         return True
 
@@ -452,17 +568,32 @@ class BlasRunner(FlatParameters):
         scale_k = 1 if self.loss_code == CROSS_ENTROPY else k
         running, correct = 0.0, 0
         loss_max = self._loss_max()
+        last = self.mods[-1]
+        # the output layer's grad_b, filled by the loss's pass
+        g_out = (
+            self.gviews[last[3]] if last[0] == "linear" and last[3] else self.no_bias
+        )
+        sums: list = [None] * len(self.mods)
         for start in range(0, n, bs):
             idx = order[start : start + bs]
             B = idx.shape[0]
             iteration += 1
             if self.recorders:  # the parameters before this iteration
                 self._hand_over(self.theta[self.record][None], iteration, epoch)
-            xb = self.X.take(idx, axis=0, out=self.xbuf[:B])
-            out = self._forward(xb)
+            xb = self.xbuf[:B]
+            sums[0] = gather(self.X, idx, xb)
+            out = self._forward(xb, sums=sums)
             delta = self.deltas[-1][:B]
-            total, c = loss_and_delta(
-                out, self.loss_code, self.y, self.T, idx, B * scale_k, True, delta
+            total, c, d2 = loss_and_delta(
+                out,
+                self.loss_code,
+                self.y,
+                self.T,
+                idx,
+                B * scale_k,
+                True,
+                delta,
+                g_out,
             )
             running += total
             correct += c
@@ -473,8 +604,8 @@ class BlasRunner(FlatParameters):
                     float(self.hyper[0]),
                     f"the loss became {self._loss_text(total)}",
                 )
-            found = self._deltas(xb, delta)
-            if self.fused and self._fused_step(xb, found):
+            found = self._deltas(xb, delta, d2)
+            if self.fused and self._fused_step(xb, found, sums):
                 continue
             # SGD.step's path: gradients, a pass checking every new value, the update.
             self._gradients(xb, found)
@@ -508,7 +639,7 @@ class BlasRunner(FlatParameters):
         for start in range(0, n, rows):
             xb = X[start : start + rows]
             out = self._forward(xb, in_place=True)
-            t, c = loss_and_delta(
+            t, c, _ = loss_and_delta(
                 out,
                 self.loss_code,
                 yf,
@@ -517,6 +648,7 @@ class BlasRunner(FlatParameters):
                 1.0,
                 False,
                 out,
+                self.no_bias,
             )
             total += t
             correct += c
