@@ -171,6 +171,56 @@ def test_exports(tmp_path):
     assert base64.b64decode(export(s, "xlsx")["base64"])[:2] == b"PK"
 
 
+def _run_script(tmp_path, s: Session) -> tuple[list[float], list[np.ndarray]]:
+    """The exported PyTorch script's printed max |torch - retroprop| per parameter,
+    and PyTorch's final parameters (a line the test adds to the script)."""
+    script = base64.b64decode(export(s, "torch")["base64"]).decode()
+    path = tmp_path / "run.py"
+    path.write_text(
+        script + "\nimport json\n"
+        "print('FINAL', json.dumps([p.tolist() for p in model.state_dict().values()]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, check=True
+    )
+    lines = out.stdout.splitlines()
+    final = json.loads(lines[-1].removeprefix("FINAL "))
+    diffs = [float(line.rsplit("=", 1)[1]) for line in lines[:-1]]
+    return diffs, [np.array(v) for v in final]
+
+
+def test_torch_script_replays_every_change_of_the_run(tmp_path):
+    # eta, momentum and the batch size changed mid-run and a weight set by hand:
+    # the script makes each change before the same update, so PyTorch ends where
+    # the playground did (a script with the final settings from the start would
+    # not: the last assertion checks the run really moved away from that).
+    pytest.importorskip("torch")
+    s = Session()
+    s.steps(3)
+    s.set_lr(0.3)
+    s.steps(2)
+    s.edit("2.weight", (1, 3), 0.75)
+    s.set_batch_size(7)
+    s.set_momentum(0.5)
+    s.steps(4)
+    s.set_lr(0.02)
+    s.steps(3)
+    assert [c[:2] for c in s.changes] == [
+        (3, "lr"),
+        (5, "edit"),
+        (5, "batch_size"),
+        (5, "momentum"),
+        (9, "lr"),
+    ]
+    diffs, final = _run_script(tmp_path, s)
+    assert len(diffs) == 6 and max(diffs) < 1e-12
+    for (name, p), q in zip(s.net.named_parameters(), final, strict=True):
+        np.testing.assert_allclose(q, p.data, rtol=0, atol=1e-12, err_msg=name)
+    replay = Session(s.current_setup())  # the final settings from the first update
+    replay.steps(s.iteration)
+    assert not np.allclose(replay.parameter("2.weight"), s.parameter("2.weight"))
+
+
 def test_torch_script_reproduces_the_run(tmp_path):
     pytest.importorskip("torch")
     s = Session()

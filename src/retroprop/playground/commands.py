@@ -197,13 +197,15 @@ def _via_file(suffix: str, write) -> bytes:
 
 
 def torch_script(session: Session) -> str:
-    """A PyTorch script reproducing the run from its setup, in the lecture's style.
+    """A PyTorch script reproducing the run, in the lecture's style.
 
     It loads the same split (through retroprop, so the standardisation and the
     sample order are the same) and the same initial weights, then trains with
-    ``torch.optim.SGD`` for as many updates as the playground made.
+    ``torch.optim.SGD`` for as many updates as the playground made, making each
+    change of the run (``Session.changes``: eta, momentum, batch size, a weight set
+    by hand) before the same update as the playground did.
     """
-    s = session.current_setup()
+    s = session.setup  # the run's start; what changed since is replayed
     sizes = [session.n_features, *s.hidden, session.n_classes]
     acts = {
         "sigmoid": "torch.sigmoid",
@@ -226,9 +228,13 @@ def torch_script(session: Session) -> str:
     forward = "\n".join(lines)
     loss = "nn.CrossEntropyLoss()" if s.loss == "cross_entropy" else "nn.MSELoss()"
     query = json.dumps(s.to_query())
+    changes: dict[int, list[list[Any]]] = {}
+    for iteration, *change in session.changes:
+        changes.setdefault(iteration, []).append(change)
     return f'''"""Reproduces a retroprop playground run in PyTorch.
 
-Setup: {query}
+Setup at the start: {query}
+Changes made during the run (before update number key + 1): {json.dumps(changes)}
 The data, its split, the initial weights and the sample order come from retroprop
 (the playground's own session), so PyTorch trains on exactly the same batches.
 """
@@ -262,7 +268,21 @@ optimizer = torch.optim.SGD(model.parameters(), lr={s.lr!r}, momentum={s.momentu
 criterion = {loss}
 X = torch.from_numpy(session.split.X_train)
 y = torch.from_numpy(session.split.y_train)
-for _ in range({session.iteration}):
+by_name = dict(zip([n for n, _ in session.net.named_parameters()], model.parameters()))
+CHANGES = {{int(k): v for k, v in {json.dumps(changes)}.items()}}
+for iteration in range({session.iteration}):
+    for what, *args in CHANGES.get(iteration, []):  # as the playground did
+        if what in ("lr", "momentum"):
+            for group in optimizer.param_groups:
+                group[what] = args[0]
+            getattr(session, "set_" + what)(args[0])
+        elif what == "batch_size":
+            session.set_batch_size(args[0])
+        else:  # a weight set by hand
+            name, index, value = args
+            session.edit(name, tuple(index), value)
+            with torch.no_grad():
+                by_name[name][tuple(index)] = value
     idx = session.next_batch()
     session.step()  # retroprop's own update, to compare with
     optimizer.zero_grad()

@@ -271,6 +271,11 @@ class Session:
     divergence : str or None
         The kind of divergence (``training.divergence.KINDS``) the last judgement
         found, None if the run has not diverged; ``error`` holds the message.
+    changes : list of tuple
+        What changed during the run, in order, each as ``(iteration, what, *args)``
+        made before update ``iteration + 1``: ``("lr", eta)``, ``("momentum", m)``,
+        ``("batch_size", b)``, ``("edit", name, index, value)``. With ``setup`` (the
+        run's start) they are the whole run: the PyTorch export replays them.
     """
 
     def __init__(self, setup: Setup | None = None, uploaded: Dataset | None = None):
@@ -323,6 +328,7 @@ class Session:
         self.history: list[dict[str, float]] = []
         self.error = None
         self.divergence = None
+        self.changes: list[tuple[Any, ...]] = []
         self.views = {}
         self.views_at = -math.inf  # when the slow views were last computed
         self.last_plane: tuple[dict, dict[str, Any]] | None = None
@@ -484,17 +490,20 @@ class Session:
         """eta of every update from the next one on (no restart)."""
         self.lr = check_lr(lr)
         self.optimizer.lr = self.lr
+        self.changes.append((self.iteration, "lr", self.lr))
 
     def set_momentum(self, m: float) -> None:
         """The momentum of every update from the next one on (no restart; the
         velocities built so far are kept, as torch keeps them)."""
         self.momentum = check_momentum(m)
         self.optimizer.momentum = self.momentum
+        self.changes.append((self.iteration, "momentum", self.momentum))
 
     def set_batch_size(self, b: int) -> None:
         """The batch size from the next update on: the rest of the epoch's order is
         cut into batches of ``b``."""
         self.batch_size = check_batch_size(b)
+        self.changes.append((self.iteration, "batch_size", self.batch_size))
 
     def parameter(self, name: str) -> np.ndarray:
         """The array of parameter ``name`` (``"2.weight"``, ``"fc2.weight"`` on a named
@@ -525,6 +534,7 @@ class Session:
                 )
             )
         data[index] = float(value)
+        self.changes.append((self.iteration, "edit", name, list(index), float(value)))
         row = self.measure()
         if self.iteration == 0:  # edited before any update: the run starts here
             self.initial_loss = row["train_loss"]
