@@ -16,7 +16,11 @@ from benchmarks import first_run, large, speed
 
 # One line per case: its letter, the function that runs it (quick, repeats, out)
 # and returns its numbers, and the function that lists its targets from those
-# numbers as (what, value, limit, "above" or "below"), or None.
+# numbers as (what, value, limit, "above" or "below", judged), or None. ``judged``
+# is True where the measurement is the issue's own (wall time, all cores, as its
+# table was taken): those lines say PASS or MISS. The other view of the same
+# target (one thread and CPU time, which a busy machine inflates less) is printed
+# beside it with the ratio and "also", met or not, and decides nothing.
 CASES = {
     "a": (speed.iris, speed.iris_targets),
     "b": (speed.many, None),
@@ -25,11 +29,18 @@ CASES = {
 }
 
 
-def mark(what: str, value: float, limit: float, better: str) -> str:
-    """``PASS`` or ``MISS``, the measured ratio and the target, on one line."""
+def mark(
+    what: str, value: float, limit: float, better: str, judged: bool = True
+) -> str:
+    """``PASS`` or ``MISS`` (or ``also``, met or not, for the other view), the
+    measured value and the target, on one line."""
     met = value <= limit if better == "below" else value >= limit
     sign = "<=" if better == "below" else ">="
-    return f"{'PASS' if met else 'MISS'} {what}: {value:.2f} (target {sign} {limit:g})"
+    if judged:
+        return (
+            f"{'PASS' if met else 'MISS'} {what}: {value:.2f} (target {sign} {limit:g})"
+        )
+    return f"also {what}: {value:.2f} ({'met' if met else 'not met'}: {sign} {limit:g})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -57,3 +57,35 @@ def test_benchmark_rejects_an_unknown_case():
         timeout=60,
     )
     assert out.returncode == 2 and "--only" in out.stderr
+
+
+def test_verdicts_are_the_issues_setting_and_the_other_view_is_shown_beside():
+    # PASS/MISS only where the measurement is the issue's own (wall time, all
+    # cores); the one-thread/CPU view of the same target is printed with its
+    # value and whether it is met, and decides nothing.
+    sys.path.insert(0, str(ROOT))
+    try:
+        from benchmarks.__main__ import mark
+        from benchmarks.large import targets
+    finally:
+        sys.path.remove(str(ROOT))
+    assert mark("x", 1.9, 2, "below") == "PASS x: 1.90 (target <= 2)"
+    assert mark("x", 2.1, 2, "below") == "MISS x: 2.10 (target <= 2)"
+    assert mark("y", 1.4, 1.5, "above", False) == "also y: 1.40 (not met: >= 1.5)"
+    result = {
+        ("float32", "all cores"): {"auto": 1.0, "torch": 1.3, "sklearn": 1.6},
+        ("float32", "1 thread"): {"auto": 1.0, "torch": 1.3, "sklearn": 1.4},
+    }
+    lines = [mark(*t) for t in targets(result)]
+    assert lines == [
+        (
+            "PASS (c) float32, all cores: PyTorch training only / retroprop: 1.30 "
+            "(target >= 1.2)"
+        ),
+        "PASS (c) float32, all cores: scikit-learn / retroprop: 1.60 (target >= 1.5)",
+        (
+            "also (c) float32, 1 thread: PyTorch training only / retroprop: 1.30 "
+            "(met: >= 1.2)"
+        ),
+        "also (c) float32, 1 thread: scikit-learn / retroprop: 1.40 (not met: >= 1.5)",
+    ]
