@@ -140,3 +140,54 @@ def test_progress_is_shown_at_intervals_of_the_same_whole_run(iris_split, whole_
     assert shown[1].loss == alone[1].loss and shown[1].iterations == 50 * len(y)
     assert rec.iterations == rec_alone.iterations and rec.epochs == rec_alone.epochs
     assert all(np.array_equal(a, b) for a, b in zip(rec.values, rec_alone.values))
+
+
+@pytest.mark.parametrize(
+    ("validation", "patience", "epochs", "stops"),
+    [
+        (True, 3, 60, True),  # patience runs out: the best epoch's parameters
+        (False, 2, 60, True),  # on the training loss (running History)
+        (True, 50, 40, False),  # the epochs run out after the best one: restored
+    ],
+)
+def test_early_stopping_is_judged_inside_the_whole_run(
+    validation, patience, epochs, stops, iris_split, whole_runs
+):
+    # A large eta on a small validation part makes the monitored loss go up and
+    # down; EarlyStopping in the compiled run must stop at the engine's epoch,
+    # with the engine's History, and leave the best epoch's parameters as the
+    # engine's callback does, also when a progress bar cuts the run in pieces.
+    from retroprop.train import ProgressCallback
+
+    X, y = iris_split.X_train, iris_split.y_train
+    kw = {
+        "epochs": epochs,
+        "lr": 0.9,
+        "batch_size": 8,
+        "history": "running" if not validation else "full",
+        "early_stopping": patience,
+    }
+    if validation:
+        kw["validation"] = (iris_split.X_test[:12], iris_split.y_test[:12])
+    whole = _run(X, y, **kw)
+    assert len(whole_runs) == 1 and whole[1].engine == "fast"
+    bar = ProgressCallback(lambda e, n, h: None, epochs)
+    pieces = _run(X, y, callbacks=[bar], **kw)
+    assert len(whole_runs) > 2  # the same run, in pieces
+    by_epoch = _run(X, y, callbacks=[_EveryEpoch()], **kw)
+    ref = _run(X, y, engine="numpy", **kw)
+    hw, hp, he, hr = whole[1], pieces[1], by_epoch[1], ref[1]
+    assert hw.stopped_early == hp.stopped_early == he.stopped_early == hr.stopped_early
+    assert hw.stopped_early == stops
+    assert hw.epochs == hp.epochs == he.epochs == hr.epochs
+    assert (hw.epochs < epochs) == stops
+    for key in ("loss", "val_loss", "accuracy"):
+        assert getattr(hw, key) == getattr(hp, key) == getattr(he, key), key
+        np.testing.assert_allclose(getattr(hw, key), getattr(hr, key), rtol=1e-12)
+    monitored = hr.val_loss if validation else hr.loss
+    best = int(np.argmin(monitored))
+    assert best < hr.epochs - 1  # the last epoch was not the best: a restore
+    for name in ref[0]:
+        assert np.array_equal(whole[0][name], by_epoch[0][name]), name
+        assert np.array_equal(pieces[0][name], by_epoch[0][name]), name
+        np.testing.assert_allclose(whole[0][name], ref[0][name], rtol=0, atol=1e-12)

@@ -35,6 +35,7 @@ from retroprop.training.callbacks import (
     RecordParameter,
     TrainState,
     recorded_by_runner,
+    stopped_by_runner,
 )
 from retroprop.training.checks import check_xy
 from retroprop.training.divergence import (
@@ -290,9 +291,12 @@ def train(
     for cb in callbacks:
         cb.on_train_begin(state)
     progress = [cb for cb in callbacks if getattr(cb, "progress_only", False)]
+    # at most one EarlyStopping, judged inside the compiled run
+    stoppers = [cb for cb in callbacks if stopped_by_runner(cb)][:1]
     try:
         if hasattr(runner, "run_all") and all(
-            recorded_by_runner(cb) or cb in progress for cb in callbacks
+            recorded_by_runner(cb) or cb in progress or cb in stoppers
+            for cb in callbacks
         ):
             # Nothing needs Python between epochs: the whole run in compiled code (in
             # a few pieces when progress is shown), drawing the same sample orders
@@ -304,11 +308,12 @@ def train(
                 # numbers: fast.many.epoch_orders, test_epoch_orders_are_trains_orders)
                 rows = np.broadcast_to(np.arange(n, dtype=np.int64), (count, n))
                 orders = rng.permuted(rows, axis=1) if shuffle else rows
-                runner.run_all(
+                stopped = runner.run_all(
                     orders.reshape(count, n),
                     hist,
                     full,
                     (Xv, yv) if validation is not None else None,
+                    stoppers[0] if stoppers else None,
                 )
                 state.epoch, state.iteration = hist.epochs, hist.iterations
                 last = hist.val_loss or hist.loss
@@ -317,6 +322,9 @@ def train(
                 )
                 for cb in progress:
                     cb.on_epoch_end(state)
+                if stopped:
+                    state.stop = True
+                    break
             loop_epochs = 0  # done: the loop below has nothing left to run
         else:
             loop_epochs = epochs

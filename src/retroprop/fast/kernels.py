@@ -556,6 +556,9 @@ def train_run(
     yv,
     Tv,
     history,
+    patience,
+    stopping,
+    best_theta,
 ):
     """A whole training run: ``train_epoch`` for each row of ``orders`` (shape
     ``(epochs, n)``), each followed by what ``train`` measures into ``history``
@@ -565,6 +568,14 @@ def train_run(
     the epoch it happened in (its History row is filled only for
     ``EVAL_NOT_FINITE``, a non-finite measured loss after the epoch) and the loss.
     ``recorded`` has a row per iteration of the whole run (``train_epoch``'s).
+
+    Early stopping (``EarlyStopping``), when ``patience > 0``: after each epoch
+    the monitored loss (the validation loss if ``Xv`` has rows, else the training
+    loss) is compared with ``stopping`` (float64: the lowest so far, its epoch
+    counted from 1 across pieces of a run, epochs since it, and the epoch number
+    before this call's first), the parameters of a new lowest are copied into
+    ``best_theta``, and the run ends (status OK, fewer epochs done) once
+    ``patience`` epochs have passed without one.
     """
     epochs, n = orders.shape
     per_epoch = (n + batch_size - 1) // batch_size
@@ -625,4 +636,16 @@ def train_run(
             monitored = vl
         if not math.isfinite(monitored):
             return EVAL_NOT_FINITE, e + 1, iterations, monitored
+        if patience > 0:  # EarlyStopping.on_epoch_end
+            if monitored < stopping[0]:
+                stopping[0], stopping[1], stopping[2] = (
+                    monitored,
+                    stopping[3] + e + 1,
+                    0,
+                )
+                best_theta[:] = theta
+            else:
+                stopping[2] += 1
+                if stopping[2] >= patience:
+                    return OK, e + 1, iterations, 0.0
     return OK, epochs, iterations, 0.0

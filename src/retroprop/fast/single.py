@@ -319,14 +319,18 @@ class FastRunner(FlatParameters):
         history,
         full: bool,
         validation: tuple[np.ndarray, np.ndarray] | None,
-    ) -> None:
+        stopper=None,
+    ) -> bool:
         """The whole run in compiled code (``train_run``): an epoch per row of
         ``orders`` (shape ``(epochs, n)``), ``history`` (a History) filled as
         ``train``'s loop fills it (continuing after the epochs it holds: a run may
         come in pieces), the recorders given every iteration. For runs
         where nothing needs Python between epochs. Raises ``DivergenceError`` as
         ``run_epoch`` does; a non-finite measured loss ends the run and the
-        History (``train`` checks it as after every epoch)."""
+        History (``train`` checks it as after every epoch). ``stopper``: a plain
+        ``EarlyStopping`` (``stopped_by_runner``), judged inside the run after each
+        epoch and left as its ``on_epoch_end`` would leave it; returns whether it
+        stopped the run."""
         self._attach()
         epochs, n = orders.shape
         epoch0, iteration0 = history.epochs, history.iterations  # done before
@@ -341,6 +345,15 @@ class FastRunner(FlatParameters):
                 self._labels(np.zeros(0, dtype=np.int64)),
             )
         measured = np.zeros((epochs, 4))
+        patience = 0 if stopper is None else stopper.patience
+        best_epoch = 0 if stopper is None else stopper.best_epoch or 0
+        stopping = np.array(
+            [stopper.best, best_epoch, stopper.since_best, epoch0]
+            if stopper is not None
+            else [np.inf, 0, 0, epoch0],
+            dtype=np.float64,
+        )
+        best_theta = np.empty_like(self.theta) if stopper is not None else self.theta
         first_call = not self.compiled
         status, done, its, lo = self.k.train_run(
             self.theta,
@@ -366,6 +379,9 @@ class FastRunner(FlatParameters):
             yv,
             Tv,
             measured,
+            patience,
+            stopping,
+            best_theta,
         )
         if first_call:  # compiled (or loaded from the cache) on this machine
             self.compiled = True
@@ -389,6 +405,22 @@ class FastRunner(FlatParameters):
             if validation is not None:
                 history.val_loss.append(float(measured[e, 2]))
                 history.val_accuracy.append(float(measured[e, 3]))
+        stopped = False
+        # the epochs the stopper judged (not one whose measured loss is not finite:
+        # train's check ends the run before callbacks see it)
+        judged = filled - (status == self.k.EVAL_NOT_FINITE)
+        if stopper is not None and judged > 0:
+            new_best = int(stopping[1])
+            stopper.took_over(
+                float(stopping[0]),
+                new_best,
+                int(stopping[2]),
+                float(measured[judged - 1, 2 if validation is not None else 0]),
+                {k: v.copy() for k, v in self.layout.views(best_theta).items()}
+                if new_best != best_epoch
+                else stopper.best_params,
+            )
+            stopped = history.stopped_early = stopper.stopped
         its += iteration0
         done += epoch0
         history.iterations = int(its)
@@ -401,3 +433,4 @@ class FastRunner(FlatParameters):
             raise DivergenceError.at(done, its, lr, why)
         # EVAL_NOT_FINITE: the History ends with the non-finite loss, which
         # train's own check after the run reports, as after each epoch.
+        return stopped

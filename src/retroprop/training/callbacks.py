@@ -228,6 +228,17 @@ class EarlyStopping(Callback):
         if self.since_best >= self.patience:
             self.stopped = state.stop = h.stopped_early = True
 
+    def took_over(
+        self, best: float, best_epoch: int, since_best: int, last: float, best_params
+    ) -> None:
+        """What ``on_epoch_end`` would have left after the epochs a compiled whole
+        run judged itself (``stopped_by_runner``): the same attributes, so that
+        ``on_train_end`` keeps the best parameters as after the Python loop."""
+        self.best, self.since_best, self.last = best, since_best, last
+        if best_epoch:
+            self.best_epoch, self.best_params = best_epoch, best_params
+        self.stopped = since_best >= self.patience
+
     def on_train_end(self, state: TrainState) -> None:
         # Patience ran out, or the epochs ran out (or a callback stopped) after the
         # best epoch: keep the best parameters.
@@ -333,6 +344,18 @@ class RecordParameter(Callback):
             self.values.append(v.copy())
             self.iterations.append(first_iteration + i)
             self.epochs.append(epoch)
+
+
+def stopped_by_runner(cb) -> bool:
+    """Whether ``cb`` is a plain ``EarlyStopping``, which the compiled whole run
+    judges itself after each epoch (its hooks as they are in this module); a
+    subclass that changes a hook needs Python between epochs."""
+    if type(cb) is not EarlyStopping:
+        return False
+    return not any(
+        hook in getattr(cb, "__dict__", {})
+        for hook in ("on_epoch_end", "on_train_begin", "on_train_end")
+    )
 
 
 def recorded_by_runner(cb) -> bool:
