@@ -1,10 +1,12 @@
 """The front-end files every host shares (the recorded report, the playground's
 server and its notebook widget): package data, no Python logic beyond reading them.
 
-``colours.js`` is an ES module, served as it is by the playground's server
-(``/shared/colours.js``, imported by ``app.js``); the report's page and the widget
-inline it with :func:`inline`, which drops its ``export`` keywords and the
-importing modules' ``import ... from "../shared/..."`` lines.
+The ``.js`` files are ES modules, served as they are by the playground's server
+(``/shared/network.js``, imported by ``app.js``; they import each other as
+``./dom.js``); the report's page and the widget inline them with :func:`bundle`,
+whose :func:`inline` drops their ``export`` keywords and the ``import ... from``
+lines of the shared files. ``network.css`` is the drawing's look, linked or inlined
+the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-_IMPORT = re.compile(r'^import \{[^}]*\} from "\.\./shared/[a-z]+\.js";\n', re.M)
+MODULES = ("colours.js", "dom.js", "network.js")
+"""The shared modules, each after the ones it imports."""
+
+STYLES = ("network.css",)
+"""The shared style sheets."""
+
+_IMPORT = re.compile(r'^import \{[^}]*\} from "(?:\.\./shared|\.)/[a-z]+\.js";\n', re.M)
 _EXPORT = re.compile(r"^export (?=const |function )", re.M)
 
 
@@ -30,3 +38,13 @@ def inline(script: str) -> str:
     """``script`` made fit to sit in one classic script or module with the shared
     files before it: no ``export`` keywords, no imports of the shared files."""
     return _EXPORT.sub("", _IMPORT.sub("", script))
+
+
+def bundle() -> str:
+    """Every shared module, inlined, in an order where each follows its imports."""
+    return "\n".join(inline(source(name)) for name in MODULES)
+
+
+def styles() -> str:
+    """Every shared style sheet, one after the other."""
+    return "\n".join(source(name) for name in STYLES)
