@@ -5,8 +5,8 @@ The ``.js`` files are ES modules, served as they are by the playground's server
 (``/shared/network.js``, imported by ``app.js``; they import each other as
 ``./dom.js``); the report's page and the widget inline them with :func:`bundle`,
 whose :func:`inline` drops their ``export`` keywords and the ``import ... from``
-lines of the shared files. ``network.css`` is the drawing's look, linked or inlined
-the same way.
+lines of the shared files. ``network.css`` and ``details.css`` are their look,
+linked or inlined the same way.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-MODULES = ("colours.js", "dom.js", "network.js")
+MODULES = ("colours.js", "dom.js", "network.js", "details.js")
 """The shared modules, each after the ones it imports."""
 
-STYLES = ("network.css",)
+STYLES = ("network.css", "details.css")
 """The shared style sheets."""
 
 _IMPORT = re.compile(r'^import \{[^}]*\} from "(?:\.\./shared|\.)/[a-z]+\.js";\n', re.M)

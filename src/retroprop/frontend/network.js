@@ -57,7 +57,7 @@ function place(svg, net) {
   const R = Math.min(narrow ? 17 : 21, 0.42 * gap);
   const heat = layers[0].view.kind === "heatmap";
   const side = heat ? Math.ceil(Math.sqrt(layers[0].size)) : 0;
-  const cell = heat ? Math.min(8, (narrow ? 150 : 220) / side) : 0;
+  const cell = heat ? Math.min(8, (narrow ? 100 : 140) / side) : 0;  // room for the layers right of it
   const H = Math.max(narrow ? 260 : 320, top + 24 + gap * Math.max(0, rows - 1) + 2 * R,
                      top + 24 + cell * Math.ceil(layers[0].size / Math.max(1, side)));
   const bottom = H - 24, middle = (top + bottom) / 2;
@@ -327,7 +327,7 @@ function moreButton(net, L, p) {
 function windowNav(net, L, p) {
   const v = net.layers[L].view, n = net.layers[L].size;
   const nav = sv("g", {class: "window-nav"},
-                 sv("text", {x: p.x, y: p.y - 2, "text-anchor": "middle", class: "label"}, net.spoken.window(L, v)));
+                 sv("text", {x: p.x, y: p.y - 2, "text-anchor": "middle", class: "label window"}, net.spoken.window(L, v)));
   const button = (dx, text, attr, aria, msg) => {
     const b = sv("g", {class: "nav", [attr]: String(L), "aria-label": aria},
                  sv("rect", {x: p.x + dx - 9, y: p.y + 4, width: 18, height: 16, rx: 3}),

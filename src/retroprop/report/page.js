@@ -167,11 +167,6 @@ function fmt(v) {
   if (a >= 1e-3 && a < 1e4) return v.toFixed(4);
   return v.toExponential(3);
 }
-function numSpan(v, field) {  // the full value, shown (no hover needed)
-  const attrs = {class: "num", "data-exact": exact(v)};
-  if (field) attrs["data-field"] = field;
-  return el("span", attrs, exact(v) || "\u2013");
-}
 function numShort(v) {  // a rounded number with its full value in data-exact
   return el("span", {class: "num", "data-exact": exact(v)}, fmt(v));
 }
@@ -522,30 +517,30 @@ function backwardSum(tr, L, i) {
   return {rule, numbers, result, next};
 }
 function mtext(t) { return mm("mtext", t); }
-function backwardRows(t, box, tr, L, k) {
+function backwardParts(tr, L, k) {  // the backward pass at neuron k of layer L: formulas, rows
+  const formulas = [], rows = [];
   const back = backwardSum(tr, L, k);
   if (back) {
-    box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
-    box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
-    t.append(el("tr", {class: "key"}, el("td", {}, L === 0 ? "\u2202L/\u2202x" : "\u2202L/\u2202out (dL/da)"),
-                el("td", {}, numSpan(back.result, "grad_a"))));
+    formulas.push(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})),
+                  el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+    rows.push({label: L === 0 ? "\u2202L/\u2202x" : "\u2202L/\u2202out (dL/da)", value: back.result,
+               field: "grad_a", strong: true});
   }
-  if (L === 0) return;
+  if (L === 0) return {formulas, rows};
   const rec = layerRecord(tr, layers[L].module);
-  if (!rec || !rec.delta) return;
+  if (!rec || !rec.delta) return {formulas, rows};
   const dl = first(rec.delta)[k];
-  if (!back && rec.grad_a) {
-    t.append(el("tr", {}, el("td", {}, "\u2202L/\u2202out (dL/da)"), el("td", {}, numSpan(first(rec.grad_a)[k], "grad_a"))));
-  }
+  if (!back && rec.grad_a) rows.push({label: "\u2202L/\u2202out (dL/da)", value: first(rec.grad_a)[k], field: "grad_a"});
   if (rec.f_prime) {
     const fp = first(rec.f_prime)[k], ga = first(rec.grad_a)[k];
-    t.append(el("tr", {}, el("td", {}, "f\u2032(z)"), el("td", {}, numSpan(fp, "f_prime"))));
+    rows.push({label: "f\u2032(z)", value: fp, field: "f_prime"});
     const m = math(row(sub(mi("\u03b4"), mn(String(k))), mo("="), d(mi("L"), sub(mi("out"), mn(String(k)))),
       mo("\u22c5"), mi("f"), mo("\u2032"), mo("("), sub(mi("z"), mn(String(k))), mo(")"), mo("="),
       num(ga), mo("\u00d7"), num(fp), mo("="), num(dl)));
-    box.append(el("div", {class: "formula"}, m));
+    formulas.push(el("div", {class: "formula"}, m));
   }
-  t.append(el("tr", {class: "key"}, el("td", {}, "\u03b4 = \u2202L/\u2202z"), el("td", {}, numSpan(dl, "delta"))));
+  rows.push({label: "\u03b4 = \u2202L/\u2202z", value: dl, field: "delta", strong: true});
+  return {formulas, rows};
 }
 
 // ---------- details panel ----------
@@ -597,63 +592,43 @@ function formulaFor(lin, isWeight, i, j, p) {
   return [rule, ...each, simple, keys.length ? values : null, mean, update].filter((x) => x);
 }
 function stepLr() { const tr = steps[current].trace; return tr.lr; }
-function factorRows(factors) {
-  const rows = [];
-  if (!factors || typeof factors !== "object") return rows;
-  for (const [k, v] of Object.entries(factors)) {
-    let cell;
-    if (typeof v === "number") cell = numSpan(v, "factor:" + k);
-    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) {
-      cell = el("span", {"data-field": "factor:" + k});
-      v.forEach((x, n) => { if (n) cell.append(", "); cell.append(numSpan(x)); });
-    } else cell = el("span", {class: "num"}, JSON.stringify(v));
-    rows.push(el("tr", {}, el("td", {}, k), el("td", {}, cell)));
-  }
-  return rows;
-}
 function showParam(sel) {
   const box = document.getElementById("details");
   const p = param(current, sel.name, sel.index);
   const lin = layerOfParam(sel.name);
-  box.replaceChildren();
-  if (!p || !lin) { box.append(el("div", {class: "empty"}, P("No such parameter in this step."))); return; }
+  if (!p || !lin) { box.replaceChildren(el("div", {class: "empty"}, P("No such parameter in this step."))); return; }
   const isW = sel.index.length === 2;
   const i = sel.index[0], j = sel.index[1];
   const where = isW
     ? `weight from ${neuronName(lin.from, j)} to ${neuronName(lin.to, i)}`
     : `bias of ${neuronName(lin.to, i)}`;
-  box.append(el("div", {class: "what", "data-selected": paramKey(sel.name, sel.index)},
-                paramKey(sel.name, sel.index)),
-             el("div", {class: "sub"}, where + " \u2014 step " + steps[current].iteration));
-  for (const f of formulaFor(lin, isW, i, j, p)) box.append(el("div", {class: "formula"}, f));
-  const t = el("table", {class: "kv"},
-    el("tr", {}, el("td", {}, P("value before the update")), el("td", {}, numSpan(p.value, "value"))),
-    el("tr", {class: "key"}, el("td", {}, "gradient \u2202L/\u2202" + (isW ? "w" : "b")),
-       el("td", {}, numSpan(p.grad, "grad"))),
-    el("tr", {}, el("td", {}, P("learning rate \u03b7")), el("td", {}, numSpan(stepLr(), "lr"))),
-    el("tr", {class: "key"}, el("td", {}, P("updated value")), el("td", {}, numSpan(p.updated, "updated"))));
+  const rows = [
+    {label: P("value before the update"), value: p.value, field: "value"},
+    {label: "gradient \u2202L/\u2202" + (isW ? "w" : "b"), value: p.grad, field: "grad", strong: true},
+    {label: P("learning rate \u03b7"), value: stepLr(), field: "lr"},
+    {label: P("updated value"), value: p.updated, field: "updated", strong: true}];
   const rec = layerRecord(steps[current].trace, lin.module);
   if (rec && rec.delta) {
-    t.append(el("tr", {}, el("td", {}, T("delta_of", {i, layer: layerSpoken(lin.to)})),
-                el("td", {}, numSpan(first(rec.delta)[i], "delta"))));
+    rows.push({label: T("delta_of", {i, layer: layerSpoken(lin.to)}), value: first(rec.delta)[i], field: "delta"});
   }
-  box.append(t);
+  const after = [];
   if (layers[lin.to].kind !== "output") {  // a hidden weight: its dL/dout_i is a sum
     const back = backwardSum(steps[current].trace, lin.to, i);
     if (back) {
-      box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
-      box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+      after.push(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})),
+                 el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
     }
   }
   const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
   const si = Math.min(sampleIdx, nb - 1);
   const fr = factorRows(nb > 1 ? p.per_sample[si] : p.factors);
   if (fr.length) {
-    box.append(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
+    after.push(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
       ? `Chain-rule factors of sample ${si + 1} of ${nb} (the gradient is the mean of the products)`
-      : P("Chain-rule factors (from the trace)")));
-    box.append(el("table", {class: "kv"}, ...fr));
+      : P("Chain-rule factors (from the trace)")), rowsTable(fr));
   }
+  drawDetails(box, {key: paramKey(sel.name, sel.index), sub: where + " \u2014 step " + steps[current].iteration,
+                    before: formulaFor(lin, isW, i, j, p).map((f) => el("div", {class: "formula"}, f)), rows, after});
 }
 // A first-layer neuron of a network whose inputs are a heatmap: its weights from
 // every input as the same grid, each cell a weight to click (arrow keys move).
@@ -689,23 +664,18 @@ function neuronName(L, k) {
   return "neuron " + k + " of hidden layer " + L;
 }
 function showNeuron(sel) {
-  const box = document.getElementById("details");
   const tr = steps[current].trace;
   const L = sel.layer, k = sel.index, l = layers[L];
   const f = forwardOf(tr, L);
-  box.replaceChildren();
-  box.append(el("div", {class: "what", "data-selected": `${L}:${k}`}, neuronName(L, k)),
-             el("div", {class: "sub"}, "layer " + L + " (" + l.kind + ") \u2014 step " +
-                steps[current].iteration));
-  const t = el("table", {class: "kv"});
+  const before = [], rows = [];
+  const formula = (m) => before.push(el("div", {class: "formula"}, m));
   if (l.kind === "input") {
-    box.append(el("div", {class: "formula"}, math(row(sub(mi("x"), mn(String(k))), mo("="),
+    formula(math(row(sub(mi("x"), mn(String(k))), mo("="),
       frac(row(mi("raw"), mo("\u2212"), mi("mean")), mi("std")), mo("="),
-      num(f && f.a ? f.a[k] : null)))));
-    t.append(el("tr", {class: "key"}, el("td", {}, P("input x (standardised)")),
-                el("td", {}, numSpan(f && f.a ? f.a[k] : null, "a"))));
+      num(f && f.a ? f.a[k] : null))));
+    rows.push({label: P("input x (standardised)"), value: f && f.a ? f.a[k] : null, field: "a", strong: true});
     const raw = steps[current].x_raw;
-    if (raw) t.append(el("tr", {}, el("td", {}, P("raw value")), el("td", {}, numSpan(first(raw)[k], "raw"))));
+    if (raw) rows.push({label: P("raw value"), value: first(raw)[k], field: "raw"});
   } else {
     const z = f && f.z ? f.z[k] : null, a = f && f.a ? f.a[k] : null;
     const lin = DATA.linears.find((q) => q.to === L);
@@ -713,21 +683,19 @@ function showNeuron(sel) {
     const forms = (rec && rec.formulas) || {};
     const out = l.kind === "output";
     const zs = out && !l.activation ? "out" : "z";
-    const zrow = row(sub(mi(zs), mn(String(k))), mo("="), sub(mi("w"), mn(String(k))), mo("\u22c5"),
+    formula(math(row(sub(mi(zs), mn(String(k))), mo("="), sub(mi("w"), mn(String(k))), mo("\u22c5"),
                      sup1(mi("out"), row(mo("("), mi("l"), mo("\u2212"), mn("1"), mo(")"))),
-                     mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z));
-    box.append(el("div", {class: "formula"}, math(zrow)));
-    t.append(el("tr", {}, el("td", {}, out && !l.activation ? "out (= z)" : P("z (pre-activation)")),
-                el("td", {}, numSpan(z, "z"))));
+                     mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z))));
+    rows.push({label: out && !l.activation ? "out (= z)" : P("z (pre-activation)"), value: z, field: "z"});
     if (l.activation) {
       const as = "out";  // the lecture's out_j^(l), hidden or output
       const latex = forms.latex_i ? indexTex(forms.latex_i, k) : null;
       const rhs = latex ? tex(latex) : row(mi("f"), mo("("), sub(mi("z"), mn(String(k))), mo(")"));
       const fa = math(row(sub(mi(as), mn(String(k))), mo("="), rhs, mo("="), num(a)));
       if (latex) fa.setAttribute("alttext", as + "_{" + k + "} = " + latex);
-      box.append(el("div", {class: "formula"}, fa));
-      t.append(el("tr", {class: out ? "" : "key"}, el("td", {}, as + " = " + l.activation + "(z)" +
-                  (forms.text ? " = " + forms.text : "")), el("td", {}, numSpan(a, "a"))));
+      formula(fa);
+      rows.push({label: as + " = " + l.activation + "(z)" + (forms.text ? " = " + forms.text : ""),
+                 value: a, field: "a", strong: !out});
     }
     if (out) {
       const lf = lossOf(tr), probs = probsOf(tr), r = classOf(tr);
@@ -735,33 +703,33 @@ function showNeuron(sel) {
         const pl = indexTex(lf.probabilities_latex, k);
         const pm = math(row(tex(pl), mo("="), num(probs[k])));
         pm.setAttribute("alttext", pl);
-        box.append(el("div", {class: "formula"}, pm));
+        formula(pm);
       }
       const lm = math(row(tex(lf.latex), mo("="), num(sampleLoss(tr))));
       lm.setAttribute("alttext", lf.latex);
-      box.append(el("div", {class: "formula"}, lm));
-      if (probs) t.append(el("tr", {class: "key"}, el("td", {}, "probability p (" + lf.name + ")"),
-                             el("td", {}, numSpan(probs[k], "p"))));
-      if (r !== null) t.append(el("tr", {}, el("td", {}, P("true class r")),
-                                  el("td", {}, (DATA.class_names || [])[r] || String(r))));
+      formula(lm);
+      if (probs) rows.push({label: "probability p (" + lf.name + ")", value: probs[k], field: "p", strong: true});
+      if (r !== null) rows.push({label: P("true class r"), text: (DATA.class_names || [])[r] || String(r)});
       const tv = tr.target_values ? first(tr.target_values) : null;
-      if (tv) t.append(el("tr", {}, el("td", {}, "target t"), el("td", {}, numSpan(tv[k], "t"))));
+      if (tv) rows.push({label: "target t", value: tv[k], field: "t"});
       const pred = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);  // a value, no class
-      if (pred !== null) t.append(el("tr", {}, el("td", {}, "predicted class (" + (lf.prediction_text || "argmax") + ")"),
-                                     el("td", {}, (DATA.class_names || [])[pred] || String(pred))));
-      t.append(el("tr", {}, el("td", {}, "loss " + lf.text), el("td", {}, numSpan(sampleLoss(tr), "loss"))));
-      if (batchSize(tr) > 1) t.append(el("tr", {}, el("td", {}, P("mean loss of the batch")),
-                                         el("td", {}, numSpan(tr.loss, "batch-loss"))));
+      if (pred !== null) rows.push({label: "predicted class (" + (lf.prediction_text || "argmax") + ")",
+                                    text: (DATA.class_names || [])[pred] || String(pred)});
+      rows.push({label: "loss " + lf.text, value: sampleLoss(tr), field: "loss"});
+      if (batchSize(tr) > 1) rows.push({label: P("mean loss of the batch"), value: tr.loss, field: "batch-loss"});
     }
     if (lin && lin.bias) {
       const b = param(current, lin.bias, [k]);
-      if (b) t.append(el("tr", {}, el("td", {}, "bias " + lin.bias + "[" + k + "]"),
-                         el("td", {}, numSpan(b.value, "bias"))));
+      if (b) rows.push({label: "bias " + lin.bias + "[" + k + "]", value: b.value, field: "bias"});
     }
   }
-  backwardRows(t, box, tr, L, k);
-  if (L === 1 && heatInputs) box.append(weightGrid(k));
-  box.append(t);
+  const back = backwardParts(tr, L, k);
+  before.push(...back.formulas);
+  rows.push(...back.rows);
+  if (L === 1 && heatInputs) before.push(weightGrid(k));
+  drawDetails(document.getElementById("details"), {
+    key: `${L}:${k}`, title: neuronName(L, k),
+    sub: "layer " + L + " (" + l.kind + ") \u2014 step " + steps[current].iteration, before, rows});
 }
 function sup1(b, s) { return mm("msup", b, s); }
 function msup(b, s) { return mm("msup", b, s); }

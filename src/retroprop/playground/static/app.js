@@ -14,6 +14,7 @@
 import { mix, niceScale } from "../shared/colours.js";
 import { el, exact } from "../shared/dom.js";
 import { drawNetwork, neuronText, paramKey, scaleBar, selectionKey } from "../shared/network.js";
+import { drawDetails, factorRows, rowsTable } from "../shared/details.js";
 
 const CLASS_COLOURS = [[245, 147, 34], [8, 119, 189], [46, 139, 87], [155, 89, 182],
                        [200, 60, 60], [120, 120, 120]];
@@ -163,10 +164,6 @@ function short(v) {
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
   return v.toFixed(4);
 }
-function num(v, field) {
-  // the full value is the text (the arithmetic closes on what is shown)
-  return el("span", {class: "num", "data-field": field, "data-exact": exact(v)}, exact(v));
-}
 
 export function mount(root, transport, options = {}) {
   const labels = {...EN, ...(options.labels || {})};
@@ -290,7 +287,7 @@ export function mount(root, transport, options = {}) {
     $("#play").setAttribute("aria-pressed", s.playing ? "true" : "false");
     state.onSetup(s.setup);
     renderNetwork();
-    drawDetails();
+    renderDetails();
     drawStage();
     drawPlane();
     drawCurves();
@@ -426,7 +423,7 @@ export function mount(root, transport, options = {}) {
           if (target.kind === "param") send({cmd: "select", name: target.name, index: target.index});
           else send({cmd: "select", kind: "neuron", layer: target.layer, index: target.index});
           renderNetwork();
-          drawDetails();
+          renderDetails();
         },
         view: (L, msg) => {  // the server draws another window: keep the keyboard on its buttons
           const was = views[L];
@@ -453,44 +450,35 @@ export function mount(root, transport, options = {}) {
   }
 
   // --- the details panel --------------------------------------------------------------
-  function drawDetails() {
+  function renderDetails() {
+    // the shared details panel (frontend/details.js) from the snapshot's trace
     const box = $("#details"), sel = state.selected, s = state.snap;
     if (!sel) return;
     const tr = s.trace;
-    box.replaceChildren();
-    if (!tr) { box.append(el("p", {class: "hint", text: t("no_trace")})); return; }
+    if (!tr) { box.replaceChildren(el("p", {class: "hint", text: t("no_trace")})); return; }
     const meta = tr.meta || {};
-    box.append(el("p", {class: "sub", text: t("update_on", {step: meta.step, epoch: meta.epoch, sample: JSON.stringify(meta.sample), lr: tr.lr})}));
+    const sub = t("update_on", {step: meta.step, epoch: meta.epoch, sample: JSON.stringify(meta.sample), lr: tr.lr});
     if (sel.kind === "param") {
       const p = tr.parameters.find((q) => q.name === sel.name && q.index.join(",") === sel.index.join(","));
       if (!p) return;
       const rec = tr.layers.find((l) => l.weight_name === sel.name || l.bias_name === sel.name);
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${sel.name}[${sel.index.join(",")}]`})));
-      const dl = el("dl");
-      const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
       const momentum = p.velocity !== undefined;
-      row(t("value"), num(p.value, "value"));
-      row(t("gradient"), num(p.grad, "grad"));
-      row("η", num(tr.lr, "lr"));
+      const rows = [{label: t("value"), value: p.value, field: "value"},
+                    {label: t("gradient"), value: p.grad, field: "grad", strong: true},
+                    {label: "η", value: tr.lr, field: "lr"}];
       if (momentum) {
-        row("μ", num(tr.momentum, "momentum"));
-        row(t("velocity_before"), num(p.buffer, "buffer"));
-        row(t("velocity"), num(p.velocity, "velocity"));
+        rows.push({label: "μ", value: tr.momentum, field: "momentum"},
+                  {label: t("velocity_before"), value: p.buffer, field: "buffer"},
+                  {label: t("velocity"), value: p.velocity, field: "velocity"});
       }
-      row(t("updated"), num(p.updated, "updated"));
+      rows.push({label: t("updated"), value: p.updated, field: "updated", strong: true});
       const i = sel.index[0];
-      if (rec && rec.delta) row(t("delta_of", {i: i + 1}), num(rec.delta[0][i], "delta"));
-      box.append(dl);
-      box.append(el("h4", {text: t("chain_rule")}));
+      if (rec && rec.delta) rows.push({label: t("delta_of", {i: i + 1}), value: rec.delta[0][i], field: "delta"});
       const forms = (rec && rec.factor_formulas) || {};
-      const ul = el("ul", {class: "factors"});
       const keys = Object.keys(p.factors);
-      for (const k of keys) {
-        const f = forms[k] ? forms[k].text : "";
-        ul.append(el("li", {}, el("span", {class: "fk", text: k}), f ? ` = ${f} = ` : " = ",
-                     num(p.factors[k], "factor:" + k)));
-      }
-      box.append(ul);
+      const texts = Object.fromEntries(keys.filter((k) => forms[k]).map((k) => [k, forms[k].text]));
+      const after = [el("h4", {text: t("chain_rule")}), rowsTable(factorRows(p.factors, texts))];
+      const arith = (kind, text) => after.push(el("p", {class: "arith", "data-arith": kind, text}));
       // The lecture's chain multiplies its factors; the engine computes dL/dz
       // once per neuron (p - onehot at the outputs) and grad = delta x the last factor.
       // Both lines are shown with full numbers: the second closes exactly in floating
@@ -501,25 +489,20 @@ export function mount(root, transport, options = {}) {
       if (d !== null) {
         const prod = front.reduce((a, k) => a * p.factors[k], 1);
         const sign = prod === d ? "=" : "≈";
-        box.append(el("p", {class: "arith", "data-arith": "delta",
-          text: `∂L/∂z_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`}));
-        box.append(el("p", {class: "arith", "data-arith": "grad",
-          text: `∂L/∂θ = ∂L/∂z_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`}));
+        arith("delta", `∂L/∂z_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`);
+        arith("grad", `∂L/∂θ = ∂L/∂z_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`);
       } else {
-        box.append(el("p", {class: "arith", text: t("mean_over", {n: tr.n_samples, chain: chain.join(" × "), g: exact(p.grad)})}));
+        arith(null, t("mean_over", {n: tr.n_samples, chain: chain.join(" × "), g: exact(p.grad)}));
       }
       if (momentum) {
-        box.append(el("p", {class: "arith", "data-arith": "velocity",
-          text: p.buffer === null ? `v = ∂L/∂θ = ${exact(p.velocity)}`
-            : `v = μ × v_before + ∂L/∂θ = ${exact(tr.momentum)} × ${exact(p.buffer)} + ${exact(p.grad)} = ${exact(p.velocity)}`}));
-        box.append(el("p", {class: "arith", "data-arith": "update",
-          text: `updated = value − η × v = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.velocity)} = ${exact(p.updated)}`}));
+        arith("velocity", p.buffer === null ? `v = ∂L/∂θ = ${exact(p.velocity)}`
+          : `v = μ × v_before + ∂L/∂θ = ${exact(tr.momentum)} × ${exact(p.buffer)} + ${exact(p.grad)} = ${exact(p.velocity)}`);
+        arith("update", `updated = value − η × v = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.velocity)} = ${exact(p.updated)}`);
       } else {
-        box.append(el("p", {class: "arith", "data-arith": "update",
-          text: `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`}));
+        arith("update", `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`);
       }
       const form = el("form", {class: "edit"});
-      const pname = `${sel.name}[${sel.index.join(",")}]`;
+      const pname = paramKey(sel.name, sel.index);
       const input = el("input", {type: "number", step: "any", id: "edit-value", value: exact(p.value),
                                  "aria-label": t("new_value_aria", {name: pname})});
       form.append(el("label", {for: "edit-value", text: t("set_by_hand")}), input,
@@ -529,27 +512,25 @@ export function mount(root, transport, options = {}) {
         send({cmd: "edit", name: sel.name, index: sel.index, value: input.value});
         announce(t("set_to", {name: pname, v: input.value}));
       });
-      box.append(form);
+      after.push(form);
+      drawDetails(box, {key: pname, sub, rows, after});
     } else {
-      const L = sel.layer, i = sel.index;
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: t("neuron_title", {layer: layerName(L), i: i + 1})})));
-      const dl = el("dl");
-      const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
+      const L = sel.layer, i = sel.index, rows = [];
       if (L === 0) {
-        row(t("input_x"), num(tr.input[0][i], "value"));
-        if (tr.layers[0].grad_a_prev) row("∂L/∂x", num(tr.layers[0].grad_a_prev[0][i], "grad"));
+        rows.push({label: t("input_x"), value: tr.input[0][i], field: "value", strong: true});
+        if (tr.layers[0].grad_a_prev) rows.push({label: "∂L/∂x", value: tr.layers[0].grad_a_prev[0][i], field: "grad"});
       } else {
         const rec = tr.layers[L - 1];
-        row("z = w·out⁽ˡ⁻¹⁾ + b", num(rec.z[0][i], "z"));
-        row(rec.activation ? "out = f(z)" : "out = z", num(rec.a[0][i], "value"));
-        if (rec.is_output && tr.probabilities) row("p (softmax)", num(tr.probabilities[0][i], "p"));
-        if (rec.grad_a) row("∂L/∂out", num(rec.grad_a[0][i], "grad"));
-        if (rec.f_prime) row("f′(z)", num(rec.f_prime[0][i], "f_prime"));
-        row("∂L/∂z", num(rec.delta[0][i], "delta"));
+        rows.push({label: "z = w·out⁽ˡ⁻¹⁾ + b", value: rec.z[0][i], field: "z"},
+                  {label: rec.activation ? "out = f(z)" : "out = z", value: rec.a[0][i], field: "value"});
+        if (rec.is_output && tr.probabilities) rows.push({label: "p (softmax)", value: tr.probabilities[0][i], field: "p"});
+        if (rec.grad_a) rows.push({label: "∂L/∂out", value: rec.grad_a[0][i], field: "grad"});
+        if (rec.f_prime) rows.push({label: "f′(z)", value: rec.f_prime[0][i], field: "f_prime"});
+        rows.push({label: "∂L/∂z", value: rec.delta[0][i], field: "delta", strong: true});
       }
-      box.append(dl);
       const inc = s.incoming;
-      if (inc && inc.layer === L && inc.index === i) box.append(weightPicture(inc.weight));
+      const after = inc && inc.layer === L && inc.index === i ? [weightPicture(inc.weight)] : [];
+      drawDetails(box, {key: `${L}:${i}`, title: t("neuron_title", {layer: layerName(L), i: i + 1}), sub, rows, after});
     }
   }
 
