@@ -107,6 +107,7 @@ def test_the_shared_modules_hold_the_drawing_and_the_details():
         assert names[name] == "details.js"
     for name in ("el", "sv", "exact", "pressable"):
         assert names[name] == "dom.js"
+    assert names["drawCurves"] == "curves.js"
 
 
 @pytest.mark.parametrize("host", sorted(HOST_FILES))
@@ -118,23 +119,23 @@ def test_no_host_defines_its_own_drawing_or_details(host):
     # ... nor a drawing or a panel of its own under another name
     for old in ("edgePath", "nearestEdge", "inputHeatmap", "collapsedBar", "numSpan"):
         assert f"function {old}(" not in text, f"{host} still has {old}"
+    # nor curves: uPlot is the shared curves' business
+    assert "uPlot" not in text
     # and it draws with the shared ones
-    assert "drawNetwork(" in text and "drawDetails(" in text
+    for name in ("drawNetwork(", "drawDetails(", "drawCurves("):
+        assert name in text, (host, name)
 
 
 def assembled_pages() -> dict[str, str]:
     from retroprop.report.html import fill_template
 
-    pages = {"report": fill_template({}, "t")}
+    uplot = frontend.source("vendor/uPlot.iife.min.js")
+    pages = {"report": fill_template({}, "t").replace(uplot, "")}  # its own names
     try:
         from retroprop.playground.widget import widget_esm
     except ImportError:  # anywidget not installed
         return pages
-    from importlib import resources
-
-    vendor = resources.files("retroprop.playground") / "static" / "vendor"
-    uplot = (vendor / "uPlot.iife.min.js").read_text("utf-8")
-    pages["widget"] = widget_esm().replace(uplot, "")  # uPlot's own minified names
+    pages["widget"] = widget_esm().replace(uplot, "")
     return pages
 
 
@@ -159,15 +160,17 @@ def test_the_server_serves_the_shared_modules_to_app_js():
     from retroprop.playground.server import create_app
 
     app_js = host_source("playground")
-    for module in ("network.js", "details.js", "dom.js"):
+    for module in ("network.js", "details.js", "curves.js", "dom.js"):
         assert f'from "../shared/{module}";' in app_js
     index = (
         resources.files("retroprop.playground") / "static" / "index.html"
     ).read_text()
     for sheet in frontend.STYLES:
         assert f'href="/shared/{sheet}"' in index
+    for script in frontend.VENDOR:
+        assert f'src="/shared/{script}"' in index
     client = TestClient(create_app("tok", 8765), base_url="http://127.0.0.1:8765")
     assert client.get("/?token=tok").status_code == 200
-    for name in (*frontend.MODULES, *frontend.STYLES):
+    for name in (*frontend.VENDOR, *frontend.MODULES, *frontend.STYLES):
         served = client.get(f"/shared/{name}")
         assert served.status_code == 200 and served.text == frontend.source(name)

@@ -6,7 +6,8 @@ The ``.js`` files are ES modules, served as they are by the playground's server
 ``./dom.js``); the report's page and the widget inline them with :func:`bundle`,
 whose :func:`inline` drops their ``export`` keywords and the ``import ... from``
 lines of the shared files. ``network.css`` and ``details.css`` are their look,
-linked or inlined the same way.
+linked or inlined the same way; ``vendor/`` holds uPlot (the curves), vendored from
+the npm registry with its licence.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-MODULES = ("colours.js", "dom.js", "network.js", "details.js")
+VENDOR = ("vendor/uPlot.iife.min.js",)
+"""Libraries from the npm registry, vendored: uPlot draws the curves (a global
+``uPlot``, before the modules)."""
+
+MODULES = ("colours.js", "dom.js", "network.js", "details.js", "curves.js")
 """The shared modules, each after the ones it imports."""
 
-STYLES = ("network.css", "details.css")
+STYLES = ("vendor/uPlot.min.css", "network.css", "details.css")
 """The shared style sheets."""
 
 _IMPORT = re.compile(r'^import \{[^}]*\} from "(?:\.\./shared|\.)/[a-z]+\.js";\n', re.M)
@@ -41,8 +46,11 @@ def inline(script: str) -> str:
 
 
 def bundle() -> str:
-    """Every shared module, inlined, in an order where each follows its imports."""
-    return "\n".join(inline(source(name)) for name in MODULES)
+    """The vendored libraries, then every shared module inlined, in an order where
+    each follows what it uses."""
+    return "\n".join(
+        [source(name) for name in VENDOR] + [inline(source(name)) for name in MODULES]
+    )
 
 
 def styles() -> str:

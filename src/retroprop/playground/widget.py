@@ -56,19 +56,15 @@ export default {
 
 @cache
 def widget_esm() -> str:
-    """uPlot, the shared front-end modules, the page's module and the anywidget
-    wrapper, as one ES module."""
+    """The shared front-end (uPlot and the modules), the page's module and the
+    anywidget wrapper, as one ES module."""
     app = frontend.inline(_static("app.js"))
-    return "\n".join(
-        [_static("vendor/uPlot.iife.min.js"), frontend.bundle(), app, WRAPPER]
-    )
+    return "\n".join([frontend.bundle(), app, WRAPPER])
 
 
 @cache
 def widget_css() -> str:
-    return "\n".join(
-        [_static("vendor/uPlot.min.css"), frontend.styles(), _static("style.css")]
-    )
+    return "\n".join([frontend.styles(), _static("style.css")])
 
 
 class Playground(anywidget.AnyWidget):

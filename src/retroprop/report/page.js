@@ -833,103 +833,48 @@ function updateSample() {
 }
 
 // ---------- charts ----------
-function chart(svgId, series, opts) {
-  const svg = document.getElementById(svgId);
-  svg.replaceChildren();
-  const box = svg.viewBox.baseVal;
-  const w = box.width, h = box.height, l = 38, r = 10, t = 10, b = 24;
-  const xs = series.flatMap((s) => s.x), ys = series.flatMap((s) => s.y);
-  if (!xs.length) { svg.append(sv("text", {x: 100, y: 85}, "not recorded")); return null; }
-  const pad = opts.pad || 0;
-  const x0 = (opts.xmin !== undefined ? opts.xmin : Math.min(...xs)) - pad;
-  const x1 = Math.max(...xs, x0 + 1e-9) + pad;
-  const y0 = opts.ymin !== undefined ? opts.ymin : Math.min(...ys);
-  let y1 = opts.ymax !== undefined ? opts.ymax : Math.max(...ys);
-  if (y1 <= y0) y1 = y0 + 1;
-  const X = (v) => l + (w - l - r) * (v - x0) / (x1 - x0);
-  const Y = (v) => h - b - (h - t - b) * (v - y0) / (y1 - y0);
-  for (let k = 0; k <= 4; k++) {
-    const v = y0 + (y1 - y0) * k / 4;
-    svg.append(sv("line", {x1: l, x2: w - r, y1: Y(v), y2: Y(v), stroke: "#eceff3"}));
-    svg.append(sv("text", {x: l - 4, y: Y(v) + 3, "text-anchor": "end"},
-                  opts.percent ? Math.round(100 * v) + "%" : v.toFixed(2)));
-  }
-  svg.append(sv("text", {x: X(x0 + pad), y: h - 6, "text-anchor": pad ? "middle" : "start"},
-                String(+(x0 + pad).toFixed(2))));
-  svg.append(sv("text", {x: X(x1 - pad), y: h - 6, "text-anchor": pad ? "middle" : "end"},
-                String(+(x1 - pad).toFixed(2))));
-  svg.append(sv("text", {x: (l + w) / 2, y: h - 6, "text-anchor": "middle"}, opts.xlabel || ""));
-  for (const s of series) {
-    if (s.bars) {
-      const bw = Math.max(2, (w - l - r) / (s.x.length + 1) * 0.7);
-      s.x.forEach((xv, n) => {
-        const rect = sv("rect", {x: X(xv) - bw / 2, y: Y(s.y[n]), width: bw,
-          height: Math.max(0, Y(y0) - Y(s.y[n])), fill: s.colour, "fill-opacity": 0.55,
-          class: "bar-" + n}, sv("title", {}, "step " + xv + ": " + exact(s.y[n])));
-        rect.addEventListener("click", () => go(n));
-        svg.append(rect);
-      });
-      continue;
-    }
-    const dd = s.x.map((xv, n) => (n ? "L" : "M") + X(xv).toFixed(1) + "," + Y(s.y[n]).toFixed(1)).join(" ");
-    svg.append(sv("path", {d: dd, fill: "none", stroke: s.colour, "stroke-width": 1.8,
-                           "stroke-dasharray": s.dash || ""}));
-  }
-  const marker = sv("line", {y1: t, y2: h - b, stroke: "#c92a2a", "stroke-width": 1.5,
-                             "stroke-dasharray": "3 2", class: "marker"});
-  svg.append(marker);
-  return {X, Y, marker, svg};
-}
-let charts = {};
+// The shared curves (frontend/curves.js): each recorded step's loss (bars; a
+// click shows that step), the run's loss and accuracy (or R²) per epoch; a dashed
+// line marks the shown step. The numbers are built once, only the marker moves.
+const CURVES = {};
 function drawCharts() {
-  const stepX = steps.map((s) => s.iteration), stepY = steps.map((s) => s.trace.loss);
-  charts.steps = chart("chart-steps", [{x: stepX, y: stepY, bars: true, colour: "#5c3fb5"}],
-                       {ymin: 0, xlabel: P("iteration"), pad: 0.5});
+  CURVES.steps = {x: steps.map((s) => s.iteration), xlabel: P("iteration"), ymin: 0, legend: false,
+                  height: 150, series: [{label: "L", y: steps.map((s) => s.trace.loss), colour: "#5c3fb5", bars: true}],
+                  pick: (n) => go(n)};
   const hst = DATA.history;
-  if (hst && hst.loss && hst.loss.length) {
-    const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
-    const ls = [{x: ex, y: hst.loss, colour: "#5c3fb5", label: "train"}];
-    if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#a85a00", dash: "4 3", label: "test"});
-    charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: P("epoch")});
-    if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
-      const rs = [{x: ex, y: hst.r2, colour: "#5c3fb5", label: "train"}];
-      if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#a85a00", dash: "4 3", label: "test"});
-      const lo = Math.max(-1, Math.min(0, ...rs.flatMap((q) => q.y)));
-      charts.acc = chart("chart-acc", rs.map((q) => ({...q, y: q.y.map((v) => Math.max(v, lo))})),
-                         {ymin: lo, ymax: 1, xlabel: P("epoch")});
-      const last = (a) => a && a.length ? a[a.length - 1] : null;
-      const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
-                         ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
-      document.getElementById("acc-title").textContent = (DATA.labels || {}).r2_epochs || "R\u00b2 per epoch";
-      const info = el("div", {class: "sub", id: "regression-scores"}, "after training: train " + fin("") +
-                      (hst.val_r2 ? "; test " + fin("val_") : ""));
-      document.getElementById("chart-acc").after(info);
-    } else {
-      const as = [{x: ex, y: hst.accuracy, colour: "#5c3fb5", label: "train"}];
-      if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#a85a00", dash: "4 3", label: "test"});
-      charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: P("epoch")});
-    }
-  } else {  // one explained step: no run to plot
+  if (!(hst && hst.loss && hst.loss.length)) {  // one explained step: no run to plot
     document.getElementById("curves-card").style.display = "none";
     document.querySelector("main").style.gridTemplateAreas = '"net details" "net sample"';
+    return;
+  }
+  const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
+  const two = (train, test) => [{label: T("train"), y: train, colour: "#5c3fb5"}].concat(
+    test && test.length ? [{label: T("test"), y: test, colour: "#a85a00", dash: [4, 3]}] : []);
+  const epochs = (series, more) => ({x: ex, xlabel: P("epoch"), legend: false, height: 170, series, ...more});
+  CURVES.loss = epochs(two(hst.loss, hst.val_loss), {ymin: 0});
+  if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
+    const lo = Math.max(-1, Math.min(0, ...hst.r2, ...(hst.val_r2 || [])));
+    const clip = (a) => a && a.map((v) => Math.max(v, lo));
+    CURVES.acc = epochs(two(clip(hst.r2), clip(hst.val_r2)), {ymin: lo, ymax: 1});
+    const last = (a) => a && a.length ? a[a.length - 1] : null;
+    const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
+                       ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
+    document.getElementById("acc-title").textContent = (DATA.labels || {}).r2_epochs || "R\u00b2 per epoch";
+    const info = el("div", {class: "sub", id: "regression-scores"}, "after training: train " + fin("") +
+                    (hst.val_r2 ? "; test " + fin("val_") : ""));
+    document.getElementById("chart-acc").after(info);
+  } else {
+    CURVES.acc = epochs(two(hst.accuracy, hst.val_accuracy), {ymin: 0, ymax: 1, percent: true});
   }
 }
 function updateCharts() {
-  const s = steps[current];
-  if (charts.steps) {
-    const x = charts.steps.X(s.iteration);
-    charts.steps.marker.setAttribute("x1", x); charts.steps.marker.setAttribute("x2", x);
-    charts.steps.svg.querySelectorAll("rect").forEach((r, n) =>
-      r.setAttribute("fill-opacity", n === current ? 1 : 0.35));
-  }
-  const hst = DATA.history;
-  if (hst && hst.iterations_per_epoch) {
-    const e = (s.iteration - 1) / hst.iterations_per_epoch;  // before this step's update
-    for (const c of [charts.loss, charts.acc]) {
-      if (!c) continue;
-      c.marker.setAttribute("x1", c.X(e)); c.marker.setAttribute("x2", c.X(e));
-    }
-  }
+  const s = steps[current], hst = DATA.history;
+  if (!CURVES.loss) return;
+  drawCurves(document.getElementById("chart-steps"), {...CURVES.steps, marker: s.iteration});
+  // the epoch charts' marker: before this step's update
+  const e = hst.iterations_per_epoch ? (s.iteration - 1) / hst.iterations_per_epoch : null;
+  drawCurves(document.getElementById("chart-loss"), {...CURVES.loss, marker: e});
+  drawCurves(document.getElementById("chart-acc"), {...CURVES.acc, marker: e});
 }
 
 // ---------- step control ----------

@@ -9,12 +9,11 @@
 // trace as JSON; data-exact holds String(x), the shortest text that reads back as the
 // same float (Python's repr), so every shown number is the engine's own.
 
-/* global uPlot */
-
 import { mix, niceScale } from "../shared/colours.js";
 import { el, exact } from "../shared/dom.js";
 import { drawNetwork, neuronText, paramKey, scaleBar, selectionKey } from "../shared/network.js";
 import { drawDetails, factorRows, rowsTable } from "../shared/details.js";
+import { drawCurves } from "../shared/curves.js";
 
 const CLASS_COLOURS = [[245, 147, 34], [8, 119, 189], [46, 139, 87], [155, 89, 182],
                        [200, 60, 60], [120, 120, 120]];
@@ -174,7 +173,7 @@ export function mount(root, transport, options = {}) {
   root.classList.add("rp-playground");
   root.innerHTML = shell(t);
   const $ = (sel) => root.querySelector(sel);
-  const state = {snap: null, selected: null, colour: "activation", charts: null,
+  const state = {snap: null, selected: null, colour: "activation",
                  stage: null, renderMs: [], frames: 0, onSetup: options.onSetup || (() => {}),
                  upload: options.upload || null};
 
@@ -236,13 +235,13 @@ export function mount(root, transport, options = {}) {
     if (msg.type === "export") { download(msg); return; }
     if (msg.type !== "state") return;
     const first = state.snap === null;
-    // a new run (not a new eta, batch size, momentum) starts new curves
+    // a new run (not a new eta, batch size, momentum) starts the explained step over
     const runKey = (snap) => JSON.stringify({...snap.setup, lr: null, batch: null, momentum: null});
     const prevSetup = state.snap && runKey(state.snap);
     state.snap = msg;
     showError(msg.error || state.refused || "");
     state.refused = null;
-    if (prevSetup && prevSetup !== runKey(msg)) { state.charts = null; state.stage = null; }
+    if (prevSetup && prevSetup !== runKey(msg)) state.stage = null;
     const t0 = performance.now();
     render(first);
     state.renderMs.push(performance.now() - t0);  // how long a frame takes to draw
@@ -290,7 +289,7 @@ export function mount(root, transport, options = {}) {
     renderDetails();
     drawStage();
     drawPlane();
-    drawCurves();
+    renderCurves();
     const loss = short(m.train_loss);
     if (state.wantAnnounce) {
       state.wantAnnounce = false;
@@ -715,29 +714,14 @@ export function mount(root, transport, options = {}) {
   }
 
   // --- the curves ---------------------------------------------------------------------
-  function drawCurves() {
+  function renderCurves() {
     const h = state.snap.history;
-    if (typeof uPlot === "undefined") return;
-    const width = Math.max(180, Math.min(520, $("#curve-loss").clientWidth || 320));
-    if (!state.charts || state.charts.width !== width) {
-      $("#curve-loss").replaceChildren();
-      $("#curve-acc").replaceChildren();
-      const opts = (title, y) => ({
-        title, width, height: 160,
-        scales: {x: {time: false}},
-        axes: [{label: t("update")}, {label: y}],
-        series: [{label: t("update")},
-                 {label: t("train"), stroke: "rgb(8,119,189)", width: 2},
-                 {label: t("test"), stroke: "rgb(245,147,34)", width: 2, dash: [6, 3]}],
-      });
-      state.charts = {
-        width,
-        loss: new uPlot(opts(t("curve_loss"), t("loss")), [[], [], []], $("#curve-loss")),
-        acc: new uPlot(opts(t("curve_acc"), t("accuracy")), [[], [], []], $("#curve-acc")),
-      };
-    }
-    state.charts.loss.setData([h.iteration, h.train_loss, h.test_loss]);
-    state.charts.acc.setData([h.iteration, h.train_accuracy, h.test_accuracy]);
+    const curves = (box, title, y, train, test) => drawCurves(box, {
+      title, x: h.iteration, xlabel: t("update"), ylabel: y,
+      series: [{label: t("train"), y: train, colour: "rgb(8,119,189)"},
+               {label: t("test"), y: test, colour: "rgb(245,147,34)", dash: [6, 3]}]});
+    curves($("#curve-loss"), t("curve_loss"), t("loss"), h.train_loss, h.test_loss);
+    curves($("#curve-acc"), t("curve_acc"), t("accuracy"), h.train_accuracy, h.test_accuracy);
   }
 
   return {
