@@ -129,7 +129,7 @@ def test_no_host_defines_its_own_drawing_or_details(host):
 def assembled_pages() -> dict[str, str]:
     from retroprop.report.html import fill_template
 
-    uplot = frontend.source("vendor/uPlot.iife.min.js")
+    uplot = frontend.vendored("vendor/uPlot.iife.min.js")
     pages = {"report": fill_template({}, "t").replace(uplot, "")}  # its own names
     try:
         from retroprop.playground.widget import widget_esm

@@ -45,11 +45,24 @@ def inline(script: str) -> str:
     return _EXPORT.sub("", _IMPORT.sub("", script))
 
 
+_ADDRESS = re.compile(r"^/\*! https?://\S+ \((v[0-9.]+)\) \*/", re.M)
+
+
+def vendored(name: str) -> str:
+    """A vendored library's text, its opening comment without the web address (a
+    page that must fetch nothing names no address): ``/*! uPlot v1.6.32, MIT ...*/``."""
+    library = name.rsplit("/", 1)[-1].split(".", 1)[0]
+    return _ADDRESS.sub(
+        rf"/*! {library} \1, MIT licence: retroprop/frontend/vendor/{library}.LICENSE */",
+        source(name),
+    )
+
+
 def bundle() -> str:
     """The vendored libraries, then every shared module inlined, in an order where
     each follows what it uses."""
     return "\n".join(
-        [source(name) for name in VENDOR] + [inline(source(name)) for name in MODULES]
+        [vendored(name) for name in VENDOR] + [inline(source(name)) for name in MODULES]
     )
 
 
