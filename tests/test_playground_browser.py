@@ -568,3 +568,48 @@ def test_the_page_speaks_portuguese(browser, server_pt):
     page_axe(pg)
     assert pg.problems == []
     context.close()
+
+
+DRAWN = """() => [...document.querySelectorAll('#network [data-param], #network [data-neuron]')]
+  .map((e) => {
+    const vis = e.querySelector('path.vis, rect.box');
+    const cls = [...e.classList].filter((c) => c !== 'selected').join(' ');  // the hosts select differently
+    return [e.dataset.param || e.dataset.neuron, cls, e.getAttribute('role'),
+            [...e.children].map((c) => c.tagName + '.' + c.getAttribute('class')).join(' '),
+            vis ? [vis.getAttribute('d'), vis.getAttribute('stroke'), vis.getAttribute('stroke-width'),
+                   vis.getAttribute('fill')].join(' ') : ''];
+  })"""
+
+
+def test_the_report_and_the_playground_draw_with_the_same_code(page, browser, tmp_path):
+    # the playground before its first update and the report of `explain --step 1`
+    # show the same step: one drawing function, one panel, so the same lines (their
+    # paths, colours and widths on the same scale) and the same numbers
+    report = tmp_path / "step1.html"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "retroprop", "explain", "--step", "1"),
+            *("--format", "html", "--output", str(report)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    rp = context.new_page()
+    rp.goto(report.as_uri())
+    rp.wait_for_selector("body[data-ready]", timeout=10_000)
+    drawn = {
+        host: pg.evaluate(DRAWN) for host, pg in (("playground", page), ("report", rp))
+    }
+    assert len(drawn["report"]) == 14 + 37 + 10
+    assert drawn["playground"] == drawn["report"]
+    for pg in (page, rp):
+        pg.locator('[data-param="2.weight[1,3]"]').locator("path.hit").dispatch_event(
+            "click"
+        )
+    for field in ("value", "grad", "lr", "updated", "delta"):
+        assert shown(page, field) == shown(rp, field), field
+    assert page.locator("#details h3.what code[data-selected]").inner_text() == (
+        rp.locator("#details h3.what code[data-selected]").inner_text()
+    )
+    context.close()

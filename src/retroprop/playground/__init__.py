@@ -1,5 +1,5 @@
-"""The live playground: one front-end (``static/``: HTML, JS modules, CSS, vendored
-uPlot) and its hosts: the local server (``server``, ``retroprop playground``) and the
+"""The live playground: its page (``static/``: HTML, a JS module, CSS, on the shared
+front-end of ``retroprop.frontend``) and its hosts: the local server (``server``, ``retroprop playground``) and the
 notebook widget (``widget``, ``rp.Playground``), both driving a ``Session``.
 
 ``session`` and ``commands`` are pure Python; ``server`` needs Starlette and uvicorn,

@@ -45,7 +45,7 @@ FRAME = 1 / FRAMES_PER_SECOND  # seconds from one snapshot to the next while pla
 
 
 def static_dir() -> str:
-    """The folder of the page's files (HTML, JS, CSS, vendored libraries)."""
+    """The folder of the page's own files (HTML, JS, CSS)."""
     return str(resources.files("retroprop.playground") / "static")
 
 

@@ -56,16 +56,15 @@ export default {
 
 @cache
 def widget_esm() -> str:
-    """uPlot, the shared colours, the page's module and the anywidget wrapper, as one
-    ES module."""
+    """The shared front-end (uPlot and the modules), the page's module and the
+    anywidget wrapper, as one ES module."""
     app = frontend.inline(_static("app.js"))
-    colours = frontend.inline(frontend.source("colours.js"))
-    return "\n".join([_static("vendor/uPlot.iife.min.js"), colours, app, WRAPPER])
+    return "\n".join([frontend.bundle(), app, WRAPPER])
 
 
 @cache
 def widget_css() -> str:
-    return _static("vendor/uPlot.min.css") + "\n" + _static("style.css")
+    return "\n".join([frontend.styles(), _static("style.css")])
 
 
 class Playground(anywidget.AnyWidget):

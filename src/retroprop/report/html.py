@@ -482,12 +482,11 @@ def fill_template(data: dict, title: str) -> str:
     here = resources.files("retroprop.report")
     template = here.joinpath(TEMPLATE).read_text("utf-8")
     script = "\n".join(
-        [frontend.inline(frontend.source("colours.js"))]
+        [frontend.bundle()]
         + [frontend.inline(here.joinpath(name).read_text("utf-8")) for name in SCRIPTS]
     )
-    template = template.replace(
-        _CSS_SLOT, here.joinpath(STYLE).read_text("utf-8"), 1
-    ).replace(_JS_SLOT, script, 1)
+    style = here.joinpath(STYLE).read_text("utf-8") + "\n" + frontend.styles()
+    template = template.replace(_CSS_SLOT, style, 1).replace(_JS_SLOT, script, 1)
     # the page's language (pt-BR in Portuguese): screen readers and hyphenation
     template = template.replace('<html lang="en">', f'<html lang="{html_lang()}">', 1)
     return template.replace(_TITLE_SLOT, html.escape(title)).replace(

@@ -19,7 +19,6 @@ function T(key, values) {
   for (const [k, v] of Object.entries(values || {})) s = s.split("{" + k + "}").join(String(v));
   return s;
 }
-const SVG = "http://www.w3.org/2000/svg";
 const MML = "http://www.w3.org/1998/Math/MathML";
 const steps = DATA.steps;
 const layers = DATA.layers;
@@ -29,20 +28,6 @@ let edgeMode = "value";
 let timer = null;
 
 // ---------- small helpers ----------
-function el(tag, attrs, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") e.className = v; else e.setAttribute(k, v);
-  }
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-}
-function sv(tag, attrs, ...kids) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
-  for (const k of kids) if (k != null) e.append(k);
-  return e;
-}
 function mm(tag, ...kids) {
   const e = document.createElementNS(MML, tag);
   for (const k of kids) {
@@ -173,9 +158,6 @@ function texMath(latex) {  // the LaTeX stays on the element, for copying and te
   return m;
 }
 
-function exact(v) {  // shortest round-trip text: Python's float() reads back the same double
-  return v === null || v === undefined ? "" : String(v);
-}
 function fmt(v) {
   if (v === null || v === undefined) return "\u2013";
   if (typeof v !== "number") return String(v);
@@ -185,17 +167,8 @@ function fmt(v) {
   if (a >= 1e-3 && a < 1e4) return v.toFixed(4);
   return v.toExponential(3);
 }
-function numSpan(v, field) {  // the full value, shown (no hover needed)
-  const attrs = {class: "num", "data-exact": exact(v)};
-  if (field) attrs["data-field"] = field;
-  return el("span", attrs, exact(v) || "\u2013");
-}
 function numShort(v) {  // a rounded number with its full value in data-exact
   return el("span", {class: "num", "data-exact": exact(v)}, fmt(v));
-}
-function short(v) {  // inside a circle: two decimals
-  if (v === null || v === undefined) return "";
-  return Math.abs(v) < 100 ? v.toFixed(2) : v.toExponential(0);
 }
 let sampleIdx = 0;  // which sample of a batch the diagram shows
 let allFeatures = false;  // the sample panel lists every input of a wide input layer
@@ -206,7 +179,6 @@ function first(v) {  // the shown sample's row of a batch-first array
 
 // ---------- reading the trace ----------
 const paramCache = new Map();
-function paramKey(name, index) { return name + "[" + index.join(",") + "]"; }
 // A large network's step stores its parameters by columns (html.py's
 // compact_parameters): base64 float64 arrays, decoded once, read one entry at a time.
 function f64(b64) {
@@ -330,23 +302,16 @@ function header() {
 }
 
 // ---------- the network diagram ----------
-// TensorFlow Playground's convention: orange negative, blue positive, grey near 0.
-// Every colour scale is fixed over all recorded steps (niceScale of the largest
-// |number| of any step), so shrinking gradients show as fading lines.
+// Drawn by the shared front-end's drawNetwork (frontend/network.js) from this step's
+// numbers. TensorFlow Playground's convention: orange negative, blue positive, grey
+// near 0. Every colour scale is fixed over all recorded steps (niceScale of the
+// largest |number| of any step), so shrinking gradients show as fading lines.
 const MAX_SHOWN = 16;   // a layer wider than this collapses to its first COLLAPSED
 const COLLAPSED = 12;
 const HEAT = 64;        // more inputs than this: the input layer is a heatmap
 const heatInputs = layers[0].size > HEAT;
 const expanded = new Set();
 let neuronMode = "a";
-let W = 760, H = 500, R = 21;
-let pos = [];   // pos[L][k] = {x, y} for the drawn neurons
-let neuronEls = [], edgeEls = [], biasEls = [], valueEls = [];
-function shownOf(L) {
-  const n = layers[L].size;
-  if (n <= MAX_SHOWN || expanded.has(L)) return [...Array(n).keys()];
-  return [...Array(COLLAPSED).keys()];
-}
 function maxAbs(values) {
   let m = 0;
   for (const v of values) if (typeof v === "number" && isFinite(v) && Math.abs(v) > m) m = Math.abs(v);
@@ -394,46 +359,6 @@ function neuronValue(tr, L, k) {
   const rec = layerRecord(tr, layers[L].module);
   return rec && rec.delta ? first(rec.delta)[k] : null;
 }
-function layout() {
-  const svg = document.getElementById("network");
-  const narrow = (svg.clientWidth || 760) < 560;
-  W = narrow ? 420 : 760;
-  const left = narrow ? 84 : 120, right = W - (narrow ? 92 : 150), top = 56;
-  const rows = Math.max(...layers.map((l, L) => (L === 0 && heatInputs ? 0 : shownOf(L).length +
-                                                  (shownOf(L).length < l.size || expanded.has(L) ? 1 : 0))));
-  const gap = rows > 20 ? Math.max(9, 760 / rows) : (narrow ? 48 : 44);
-  R = Math.min(narrow ? 17 : 21, 0.42 * gap);
-  const heatSide = heatInputs ? Math.ceil(Math.sqrt(layers[0].size)) : 0;
-  const cell = heatInputs ? Math.min(8, (narrow ? 150 : 220) / heatSide) : 0;
-  H = Math.max(narrow ? 260 : 320, top + 24 + gap * Math.max(0, rows - 1) + 2 * R,
-               top + 24 + cell * heatSide);
-  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  const bottom = H - 24;
-  pos = layers.map((l, L) => {
-    const x = heatInputs && L === 0 ? left - 20 + (cell * heatSide) / 2
-      : left + (right - left) * L / (layers.length - 1);
-    if (heatInputs && L === 0) {
-      const y0 = (top + bottom) / 2 - (cell * heatSide) / 2, x0 = x - (cell * heatSide) / 2;
-      return Array.from({length: l.size}, (_, k) => ({x: x0 + cell * (k % heatSide),
-                                                     y: y0 + cell * Math.floor(k / heatSide), cell}));
-    }
-    const shown = shownOf(L), m = shown.length;
-    const y0 = (top + bottom) / 2 - gap * (m - 1) / 2;
-    const out = [];
-    shown.forEach((k, n) => { out[k] = {x, y: y0 + gap * n}; });
-    out.more = {x, y: y0 + gap * m};
-    return out;
-  });
-  if (heatInputs) {  // the first hidden layer moves right of the heatmap
-    const x0 = left + cell * heatSide + 30;
-    for (let L = 1; L < layers.length; L++) {
-      const x = x0 + (right - x0) * (L - 1) / Math.max(1, layers.length - 2);
-      for (const p of pos[L]) if (p) p.x = x;
-      pos[L].more.x = x;
-    }
-  }
-}
-function clip(text, n) { return text.length > n ? text.slice(0, n - 1) + "\u2026" : text; }
 function layerTitle(l, L) {  // two lines: the layer, then its activation or softmax
   if (l.kind === "input") return [P("inputs x"), ""];
   if (l.kind === "output") {
@@ -443,251 +368,72 @@ function layerTitle(l, L) {  // two lines: the layer, then its activation or sof
   const name = l.label || ("hidden layer " + L);
   return l.activation ? [name + ",", l.activation] : [name, ""];
 }
-// A weight's line: a cubic from neuron j to neuron i whose control points depend on
-// the target i, and are never the symmetric ones (c = 0.5, whose middle is the centre,
-// the middle of every horizontal line too), so two lines do not share their middle
-// point: clicking the middle of a line selects that line.
-function edgePath(a, b, i, nOut) {
-  const x1 = a.x + R, x2 = b.x - R, c = 0.3 + 0.4 * (i + 0.37) / Math.max(1, nOut);
-  const cx = x1 + c * (x2 - x1);
-  return `M${x1},${a.y} C${cx},${a.y} ${cx},${b.y} ${x2},${b.y}`;
+function viewOf(L) {
+  if (L === 0 && heatInputs) return {kind: "heatmap", pick: true};
+  if (layers[L].size <= MAX_SHOWN) return {kind: "all"};
+  return {kind: "first", shown: COLLAPSED, open: expanded.has(L)};
 }
-let pointer = null;  // the last pointerdown, in fractional pixels (a click's are whole)
-function svgPoint(ev) {
-  const svg = document.getElementById("network");
-  const pt = svg.createSVGPoint();
-  const near = pointer && Math.abs(pointer.x - ev.clientX) <= 1 && Math.abs(pointer.y - ev.clientY) <= 1;
-  pt.x = near ? pointer.x : ev.clientX; pt.y = near ? pointer.y : ev.clientY;
-  return pt.matrixTransform(svg.getScreenCTM().inverse());
-}
-function distance(path, p) {  // from p to the path, by sampling and refining
-  const len = path.getTotalLength();
-  let best = 0, bd = Infinity;
-  const at = (s) => {
-    const q = path.getPointAtLength(Math.max(0, Math.min(len, s)));
-    const dd = (q.x - p.x) ** 2 + (q.y - p.y) ** 2;
-    if (dd < bd) { bd = dd; best = s; }
+// the step's network in the shared drawing's model (frontend/network.js)
+function stepNetwork() {
+  const P = params(current), tr = steps[current].trace, key = edgeMode;
+  const probs = probsOf(tr), r = classOf(tr);
+  const wide = (document.getElementById("network").clientWidth || 760) >= 560;
+  const p = (name, index) => P.get(paramKey(name, index));
+  const spokenParam = (lin, index, text) => {
+    const q = p(text === "weight_spoken" ? lin.weight : lin.bias, index);
+    return q ? T(text, {from: layerSpoken(lin.from), j: index[1] + 1, to: layerSpoken(lin.to),
+                        layer: layerSpoken(lin.to), i: index[0] + 1, value: fmt(q.value), grad: fmt(q.grad)}) : "";
   };
-  for (let k = 0; k <= 60; k++) at(len * k / 60);
-  for (let span = len / 60; span > 1e-3; span /= 4) {
-    const c = best;
-    for (let k = -4; k <= 4; k++) at(c + span * k / 4);
-  }
-  return Math.sqrt(bd);
-}
-function nearestEdge(ev, fallback) {
-  if (!ev.clientX && !ev.clientY) return fallback;  // a synthetic click
-  const p = svgPoint(ev);
-  let best = fallback, bd = Infinity;
-  for (const e of edgeEls) {
-    if (!e.hit.isPointInStroke(p)) continue;
-    const dd = distance(e.hit, p);
-    if (dd < bd) { bd = dd; best = e; }
-  }
-  return best;
-}
-function pressable(node, onPress) {  // click, Enter and Space; a focusable button
-  node.setAttribute("tabindex", "0");
-  node.setAttribute("role", "button");
-  node.addEventListener("click", onPress);
-  node.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); ev.stopPropagation(); onPress(ev); }
-  });
-}
-document.getElementById("network").addEventListener("pointerdown", (ev) => {
-  pointer = {x: ev.clientX, y: ev.clientY};
-});
-function drawNetwork() {
-  const svg = document.getElementById("network");
-  const focused = document.activeElement && svg.contains(document.activeElement)
-    ? (document.activeElement.getAttribute("data-param") || document.activeElement.getAttribute("data-neuron")) : null;
-  svg.replaceChildren();
-  neuronEls = []; edgeEls = []; biasEls = []; valueEls = [];
-  layout();
-  const gEdges = sv("g", {id: "edges"}), gNodes = sv("g", {id: "nodes"});
-  svg.append(gEdges, gNodes);
-  let budget = 4000;  // lines drawn at most (the rest through a neuron's details)
-  DATA.linears.forEach((lin) => {
-    if (heatInputs && lin.from === 0) return;
-    const outs = shownOf(lin.to), ins = shownOf(lin.from);
-    if (outs.length * ins.length > budget) return;
-    budget -= outs.length * ins.length;
-    for (const i of outs) {
-      for (const j of ins) {
-        const dd = edgePath(pos[lin.from][j], pos[lin.to][i], i, lin.out);
-        const vis = sv("path", {d: dd, class: "vis"});
-        const hit = sv("path", {d: dd, class: "hit"});
-        const g = sv("g", {class: "edge", "data-param": `${lin.weight}[${i},${j}]`}, hit, vis);
-        const e = {g, vis, hit, name: lin.weight, index: [i, j], lin};
-        pressable(g, (ev) => {
-          const t = ev.type === "click" ? nearestEdge(ev, e) : e;
-          select({kind: "param", name: t.name, index: t.index});
-        });
-        gEdges.append(g);
-        edgeEls.push(e);
-      }
-    }
-  });
-  layers.forEach((l, L) => {
-    const head = heatInputs && L === 0 ? pos[0][0].x + (pos[0][0].cell * Math.ceil(Math.sqrt(l.size))) / 2
-      : pos[L].more.x;
-    const spacing = layers.length > 1 ? Math.abs(pos[layers.length - 1].more.x - pos[1].more.x) / Math.max(1, layers.length - 2) : W;
-    const room = Math.max(6, Math.floor(spacing / (W < 500 ? 8 : 7)));
-    const [top, second] = layerTitle(l, L);
-    const title = sv("text", {x: head, y: 16, "text-anchor": "middle", class: "head"},
-                     sv("tspan", {x: head, dy: 0}, clip(top, room) + (second ? " " : "")),
-                     sv("tspan", {x: head, dy: 14}, clip(second, room)));
-    title.setAttribute("aria-hidden", "true");
-    svg.append(title);
-    if (heatInputs && L === 0) {
-      const gh = sv("g", {class: "heatmap", role: "group", "aria-label": T("heatmap_aria", {n: l.size})});
-      pos[0].forEach((p, k) => {
-        const c = sv("rect", {x: p.x, y: p.y, width: p.cell, height: p.cell, class: "pixel"});
-        const g = sv("g", {class: "neuron", "data-neuron": `0:${k}`}, c);
-        pressable(g, () => select({kind: "neuron", layer: 0, index: k}));
-        g.setAttribute("tabindex", k === 0 ? "0" : "-1");  // one tab stop, arrows inside
-        g.addEventListener("keydown", (ev) => {
-          const side = Math.ceil(Math.sqrt(l.size));
-          const mv = {ArrowRight: 1, ArrowLeft: -1, ArrowDown: side, ArrowUp: -side}[ev.key];
-          if (mv === undefined) return;
-          ev.preventDefault(); ev.stopPropagation();
-          const nk = Math.max(0, Math.min(l.size - 1, k + mv));
-          const to = svg.querySelector(`[data-neuron="0:${nk}"]`);
-          g.setAttribute("tabindex", "-1"); to.setAttribute("tabindex", "0"); to.focus();
-        });
-        gh.append(g);
-        neuronEls.push({g, c, L, k});
-      });
-      gNodes.append(gh);
-      return;
-    }
-    for (const k of shownOf(L)) {
-      const p = pos[L][k];
-      const c = sv("circle", {cx: p.x, cy: p.y, r: R, fill: "#fff"});
-      const g = sv("g", {class: "neuron", "data-neuron": `${L}:${k}`}, c);
-      pressable(g, () => select({kind: "neuron", layer: L, index: k}));
-      gNodes.append(g);
-      neuronEls.push({g, c, L, k});
-      if (R >= 12) {
-        const v = sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle", class: "val"}, "");
-        gNodes.append(v);
-        valueEls.push({v, L, k});
-      }
-      if (l.kind === "input" && R >= 8) {
-        const name = (DATA.feature_names || [])[k] || ("x" + k);
-        gNodes.append(sv("text", {x: p.x - R - 6, y: p.y + 4, "text-anchor": "end",
-                                  class: "label", "aria-hidden": "true"}, clip(name, W < 500 ? 9 : 16)));
-      }
-      if (l.kind === "output" && R >= 8) {
-        const name = (DATA.class_names || [])[k] || ("class " + k);
-        gNodes.append(sv("text", {x: p.x + R + 6, y: p.y - 2, class: "cls label", "aria-hidden": "true"},
-                         clip(name, W < 500 ? 10 : 18)));
-        const pt = sv("text", {x: p.x + R + 6, y: p.y + 13, class: "val", "aria-hidden": "true"}, "");
-        gNodes.append(pt);
-        valueEls.push({v: pt, L, k, prob: true});
-      }
-      if (l.bias) {
-        // the square is drawn small; its (invisible) target is finger-sized
-        const s = Math.max(8, Math.min(14, 0.62 * R)), hs = Math.max(s, 26);
-        const bx = p.x - R - s / 2 + 3, by = p.y + R - s / 2 + 2;
-        const box = sv("rect", {x: bx - s / 2, y: by - s / 2, width: s, height: s, rx: 2, class: "box"});
-        const hit = sv("rect", {x: bx - hs / 2, y: by - hs / 2, width: hs, height: hs, class: "hit"});
-        const b = sv("g", {class: "bias", "data-param": `${l.bias}[${k}]`}, hit, box);
-        pressable(b, () => select({kind: "param", name: l.bias, index: [k]}));
-        gNodes.append(b);
-        biasEls.push({b, box, name: l.bias, index: [k], L});
-      }
-    }
-    if (shownOf(L).length < l.size || expanded.has(L)) {
-      const p = pos[L].more, open = expanded.has(L);
-      const text = open ? T("collapse") : T("expand", {n: l.size - shownOf(L).length});
-      const b = sv("g", {class: "more", "data-expand": String(L)},
-                   sv("rect", {x: p.x - 44, y: p.y - 11, width: 88, height: 22, rx: 11}),
-                   sv("text", {x: p.x, y: p.y + 4, "text-anchor": "middle"}, text));
-      b.setAttribute("aria-label", text + " (" + layerSpoken(L) + ")");
-      b.setAttribute("aria-expanded", open ? "true" : "false");
-      pressable(b, () => {
-        if (open) expanded.delete(L); else expanded.add(L);
-        drawNetwork(); updateNetwork();
-        const again = svg.querySelector(`[data-expand="${L}"]`);
-        if (again) again.focus();
-      });
-      gNodes.append(b);
-    }
-  });
-  markSelected();
-  if (focused) {
-    const again = svg.querySelector(`[data-param="${focused}"], [data-neuron="${focused}"]`);
-    if (again) again.focus();
-  }
+  return {
+    layers: layers.map((l, L) => ({
+      size: l.size, view: viewOf(L), head: layerTitle(l, L),
+      names: L === 0 ? Array.from({length: l.size}, (_, k) => (DATA.feature_names || [])[k] || ("x" + k))
+        : l.kind === "output" ? Array.from({length: l.size}, (_, k) => (DATA.class_names || [])[k] || ("class " + k))
+        : null})),
+    linears: DATA.linears,
+    weight: (lin, i, j) => { const q = p(lin.weight, [i, j]); return q ? q[key] : undefined; },
+    bias: (lin, i) => { const q = p(lin.bias, [i]); return q ? q[key] : undefined; },
+    neuron: (L, k) => neuronValue(tr, L, k),
+    scales: {edge: scaleOf(key), neuron: scaleOf(neuronMode)},
+    text: (L, k) => neuronText(neuronValue(tr, L, k), neuronMode !== "a"),
+    outText: (k) => (probs ? "p = " + fmt(probs[k]) + (k === r && wide ? "  \u2190 true" : "") : ""),
+    ring: (L, k) => layers[L].kind === "output" && k === r,
+    spoken: {
+      weight: (lin, i, j) => spokenParam(lin, [i, j], "weight_spoken"),
+      bias: (lin, i) => spokenParam(lin, [i], "bias_spoken"),
+      neuron: (L, k) => {
+        const f = forwardOf(tr, L), a = f && f.a ? f.a[k] : null;
+        const rec = L ? layerRecord(tr, layers[L].module) : null;
+        const delta = rec && rec.delta ? first(rec.delta)[k] : null;
+        const name = L === 0 ? (DATA.feature_names || [])[k] : L === layers.length - 1 ? (DATA.class_names || [])[k] : null;
+        return T(L === 0 ? "input_spoken" : "neuron_spoken", {
+          layer: layerSpoken(L), i: k + 1, name: name ? " (" + name + ")" : "", value: fmt(a), delta: fmt(delta)});
+      },
+      heatmap: (L) => T("heatmap_aria", {n: layers[L].size}),
+      more: (L, open) => {
+        const text = open ? T("collapse") : T("expand", {n: layers[L].size - COLLAPSED});
+        return {text, label: text + " (" + layerSpoken(L) + ")"};
+      },
+    },
+    selected: selectionKey(selection),
+    on: {
+      select,
+      expand: (L) => { if (expanded.has(L)) expanded.delete(L); else expanded.add(L); updateNetwork(); },
+    },
+  };
 }
 function updateNetwork() {
-  const P = params(current);
-  const key = edgeMode, wscale = scaleOf(key);
-  const spoken = (e, p) => (e.lin
-    ? T("weight_spoken", {from: layerSpoken(e.lin.from), j: e.index[1] + 1, to: layerSpoken(e.lin.to),
-                          i: e.index[0] + 1, value: fmt(p.value), grad: fmt(p.grad)})
-    : T("bias_spoken", {layer: layerSpoken(e.L), i: e.index[0] + 1, value: fmt(p.value), grad: fmt(p.grad)}));
-  for (const e of edgeEls) {
-    const p = P.get(paramKey(e.name, e.index));
-    if (!p) continue;
-    const v = p[key], r = Math.min(1, Math.abs(v) / wscale);
-    e.vis.setAttribute("stroke", mix(v / wscale));
-    e.vis.setAttribute("stroke-width", (0.6 + 5 * r).toFixed(2));
-    e.g.setAttribute("aria-label", spoken(e, p));
-  }
-  for (const b of biasEls) {
-    const p = P.get(paramKey(b.name, b.index));
-    if (!p) continue;
-    b.box.setAttribute("fill", mix(p[key] / wscale));
-    b.b.setAttribute("aria-label", spoken(b, p));
-  }
-  const tr = steps[current].trace;
-  const probs = probsOf(tr), r = classOf(tr), nscale = scaleOf(neuronMode);
-  for (const n of neuronEls) {
-    const v = neuronValue(tr, n.L, n.k);
-    n.c.setAttribute("fill", v === null || v === undefined ? "#fff" : mix(v / nscale));
-    const f = forwardOf(tr, n.L), a = f && f.a ? f.a[n.k] : null;
-    const rec = n.L ? layerRecord(tr, layers[n.L].module) : null;
-    const delta = rec && rec.delta ? first(rec.delta)[n.k] : null;
-    const feature = n.L === 0 ? (DATA.feature_names || [])[n.k] : n.L === layers.length - 1 ? (DATA.class_names || [])[n.k] : null;
-    n.g.setAttribute("aria-label", T(n.L === 0 ? "input_spoken" : "neuron_spoken", {
-      layer: layerSpoken(n.L), i: n.k + 1, name: feature ? " (" + feature + ")" : "",
-      value: fmt(a), delta: fmt(delta)}));
-    if (n.c.tagName === "circle") {
-      const isTrue = layers[n.L].kind === "output" && n.k === r;
-      n.c.setAttribute("stroke-width", isTrue ? 3 : 1.2);
-      n.c.setAttribute("stroke", isTrue ? "#2b8a3e" : "#555");
-    }
-  }
-  for (const v of valueEls) {
-    if (v.prob) {
-      v.v.textContent = probs ? "p = " + fmt(probs[v.k]) + (v.k === r && W > 500 ? "  \u2190 true" : "") : "";
-      continue;
-    }
-    const x = neuronValue(tr, v.L, v.k);
-    // inside a circle: two decimals, or a gradient's two significant digits
-    const text = x === null || x === undefined ? "" : neuronMode === "a" ? short(x)
-      : Math.abs(x) >= 0.01 || x === 0 ? x.toPrecision(2) : x.toExponential(1).replace("e-", "e\u2212");
-    v.v.textContent = text;
-    v.v.style.fontSize = text.length > 5 ? "8.5px" : "";
-    v.v.setAttribute("fill", x !== null && Math.abs(x) / nscale > 0.6 ? "#fff" : "#212529");
-  }
+  drawNetwork(document.getElementById("network"), stepNetwork());
   document.getElementById("net-sub").textContent = "\u2014 " +
     (edgeMode === "value" ? T("lines_weights") : T("lines_gradients"));
   drawLegend();
 }
-function scaleBar(title, scale) {
-  return el("span", {class: "scale"}, el("span", {class: "t"}, title + ":"),
-    el("span", {class: "num"}, "\u2212" + scale), el("span", {class: "ramp", "aria-hidden": "true"}),
-    el("span", {class: "num"}, "+" + scale),
-    el("span", {class: "sr-only"}, T("scale_spoken", {scale: String(scale)})));
-}
 function drawLegend() {
   const box = document.getElementById("legend");
+  const bar = (title, scale) => scaleBar(title + ":", scale, T("scale_spoken", {scale: String(scale)}));
   box.replaceChildren(
-    scaleBar(edgeMode === "value" ? T("scale_weights") : T("scale_gradients"), scaleOf(edgeMode)),
-    scaleBar(neuronMode === "a" ? T("scale_out") : T("scale_delta"), scaleOf(neuronMode)),
+    bar(edgeMode === "value" ? T("scale_weights") : T("scale_gradients"), scaleOf(edgeMode)),
+    bar(neuronMode === "a" ? T("scale_out") : T("scale_delta"), scaleOf(neuronMode)),
     el("span", {class: "t"}, T("scale_fixed")));
   document.getElementById("grad-note").hidden = edgeMode !== "grad";
 }
@@ -771,30 +517,30 @@ function backwardSum(tr, L, i) {
   return {rule, numbers, result, next};
 }
 function mtext(t) { return mm("mtext", t); }
-function backwardRows(t, box, tr, L, k) {
+function backwardParts(tr, L, k) {  // the backward pass at neuron k of layer L: formulas, rows
+  const formulas = [], rows = [];
   const back = backwardSum(tr, L, k);
   if (back) {
-    box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
-    box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
-    t.append(el("tr", {class: "key"}, el("td", {}, L === 0 ? "\u2202L/\u2202x" : "\u2202L/\u2202out (dL/da)"),
-                el("td", {}, numSpan(back.result, "grad_a"))));
+    formulas.push(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})),
+                  el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+    rows.push({label: L === 0 ? "\u2202L/\u2202x" : "\u2202L/\u2202out (dL/da)", value: back.result,
+               field: "grad_a", strong: true});
   }
-  if (L === 0) return;
+  if (L === 0) return {formulas, rows};
   const rec = layerRecord(tr, layers[L].module);
-  if (!rec || !rec.delta) return;
+  if (!rec || !rec.delta) return {formulas, rows};
   const dl = first(rec.delta)[k];
-  if (!back && rec.grad_a) {
-    t.append(el("tr", {}, el("td", {}, "\u2202L/\u2202out (dL/da)"), el("td", {}, numSpan(first(rec.grad_a)[k], "grad_a"))));
-  }
+  if (!back && rec.grad_a) rows.push({label: "\u2202L/\u2202out (dL/da)", value: first(rec.grad_a)[k], field: "grad_a"});
   if (rec.f_prime) {
     const fp = first(rec.f_prime)[k], ga = first(rec.grad_a)[k];
-    t.append(el("tr", {}, el("td", {}, "f\u2032(z)"), el("td", {}, numSpan(fp, "f_prime"))));
+    rows.push({label: "f\u2032(z)", value: fp, field: "f_prime"});
     const m = math(row(sub(mi("\u03b4"), mn(String(k))), mo("="), d(mi("L"), sub(mi("out"), mn(String(k)))),
       mo("\u22c5"), mi("f"), mo("\u2032"), mo("("), sub(mi("z"), mn(String(k))), mo(")"), mo("="),
       num(ga), mo("\u00d7"), num(fp), mo("="), num(dl)));
-    box.append(el("div", {class: "formula"}, m));
+    formulas.push(el("div", {class: "formula"}, m));
   }
-  t.append(el("tr", {class: "key"}, el("td", {}, "\u03b4 = \u2202L/\u2202z"), el("td", {}, numSpan(dl, "delta"))));
+  rows.push({label: "\u03b4 = \u2202L/\u2202z", value: dl, field: "delta", strong: true});
+  return {formulas, rows};
 }
 
 // ---------- details panel ----------
@@ -846,63 +592,43 @@ function formulaFor(lin, isWeight, i, j, p) {
   return [rule, ...each, simple, keys.length ? values : null, mean, update].filter((x) => x);
 }
 function stepLr() { const tr = steps[current].trace; return tr.lr; }
-function factorRows(factors) {
-  const rows = [];
-  if (!factors || typeof factors !== "object") return rows;
-  for (const [k, v] of Object.entries(factors)) {
-    let cell;
-    if (typeof v === "number") cell = numSpan(v, "factor:" + k);
-    else if (Array.isArray(v) && v.every((x) => typeof x === "number")) {
-      cell = el("span", {"data-field": "factor:" + k});
-      v.forEach((x, n) => { if (n) cell.append(", "); cell.append(numSpan(x)); });
-    } else cell = el("span", {class: "num"}, JSON.stringify(v));
-    rows.push(el("tr", {}, el("td", {}, k), el("td", {}, cell)));
-  }
-  return rows;
-}
 function showParam(sel) {
   const box = document.getElementById("details");
   const p = param(current, sel.name, sel.index);
   const lin = layerOfParam(sel.name);
-  box.replaceChildren();
-  if (!p || !lin) { box.append(el("div", {class: "empty"}, P("No such parameter in this step."))); return; }
+  if (!p || !lin) { box.replaceChildren(el("div", {class: "empty"}, P("No such parameter in this step."))); return; }
   const isW = sel.index.length === 2;
   const i = sel.index[0], j = sel.index[1];
   const where = isW
     ? `weight from ${neuronName(lin.from, j)} to ${neuronName(lin.to, i)}`
     : `bias of ${neuronName(lin.to, i)}`;
-  box.append(el("div", {class: "what", "data-selected": paramKey(sel.name, sel.index)},
-                paramKey(sel.name, sel.index)),
-             el("div", {class: "sub"}, where + " \u2014 step " + steps[current].iteration));
-  for (const f of formulaFor(lin, isW, i, j, p)) box.append(el("div", {class: "formula"}, f));
-  const t = el("table", {class: "kv"},
-    el("tr", {}, el("td", {}, P("value before the update")), el("td", {}, numSpan(p.value, "value"))),
-    el("tr", {class: "key"}, el("td", {}, "gradient \u2202L/\u2202" + (isW ? "w" : "b")),
-       el("td", {}, numSpan(p.grad, "grad"))),
-    el("tr", {}, el("td", {}, P("learning rate \u03b7")), el("td", {}, numSpan(stepLr(), "lr"))),
-    el("tr", {class: "key"}, el("td", {}, P("updated value")), el("td", {}, numSpan(p.updated, "updated"))));
+  const rows = [
+    {label: P("value before the update"), value: p.value, field: "value"},
+    {label: "gradient \u2202L/\u2202" + (isW ? "w" : "b"), value: p.grad, field: "grad", strong: true},
+    {label: P("learning rate \u03b7"), value: stepLr(), field: "lr"},
+    {label: P("updated value"), value: p.updated, field: "updated", strong: true}];
   const rec = layerRecord(steps[current].trace, lin.module);
   if (rec && rec.delta) {
-    t.append(el("tr", {}, el("td", {}, T("delta_of", {i, layer: layerSpoken(lin.to)})),
-                el("td", {}, numSpan(first(rec.delta)[i], "delta"))));
+    rows.push({label: T("delta_of", {i, layer: layerSpoken(lin.to)}), value: first(rec.delta)[i], field: "delta"});
   }
-  box.append(t);
+  const after = [];
   if (layers[lin.to].kind !== "output") {  // a hidden weight: its dL/dout_i is a sum
     const back = backwardSum(steps[current].trace, lin.to, i);
     if (back) {
-      box.append(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})));
-      box.append(el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
+      after.push(el("div", {class: "sub"}, T("backward_sum", {layer: layerSpoken(back.next.to)})),
+                 el("div", {class: "formula"}, back.rule), el("div", {class: "formula"}, back.numbers));
     }
   }
   const nb = Array.isArray(p.per_sample) ? p.per_sample.length : 1;
   const si = Math.min(sampleIdx, nb - 1);
   const fr = factorRows(nb > 1 ? p.per_sample[si] : p.factors);
   if (fr.length) {
-    box.append(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
+    after.push(el("div", {class: "sub", style: "margin-top:10px"}, nb > 1
       ? `Chain-rule factors of sample ${si + 1} of ${nb} (the gradient is the mean of the products)`
-      : P("Chain-rule factors (from the trace)")));
-    box.append(el("table", {class: "kv"}, ...fr));
+      : P("Chain-rule factors (from the trace)")), rowsTable(fr));
   }
+  drawDetails(box, {key: paramKey(sel.name, sel.index), sub: where + " \u2014 step " + steps[current].iteration,
+                    before: formulaFor(lin, isW, i, j, p).map((f) => el("div", {class: "formula"}, f)), rows, after});
 }
 // A first-layer neuron of a network whose inputs are a heatmap: its weights from
 // every input as the same grid, each cell a weight to click (arrow keys move).
@@ -938,23 +664,18 @@ function neuronName(L, k) {
   return "neuron " + k + " of hidden layer " + L;
 }
 function showNeuron(sel) {
-  const box = document.getElementById("details");
   const tr = steps[current].trace;
   const L = sel.layer, k = sel.index, l = layers[L];
   const f = forwardOf(tr, L);
-  box.replaceChildren();
-  box.append(el("div", {class: "what", "data-selected": `${L}:${k}`}, neuronName(L, k)),
-             el("div", {class: "sub"}, "layer " + L + " (" + l.kind + ") \u2014 step " +
-                steps[current].iteration));
-  const t = el("table", {class: "kv"});
+  const before = [], rows = [];
+  const formula = (m) => before.push(el("div", {class: "formula"}, m));
   if (l.kind === "input") {
-    box.append(el("div", {class: "formula"}, math(row(sub(mi("x"), mn(String(k))), mo("="),
+    formula(math(row(sub(mi("x"), mn(String(k))), mo("="),
       frac(row(mi("raw"), mo("\u2212"), mi("mean")), mi("std")), mo("="),
-      num(f && f.a ? f.a[k] : null)))));
-    t.append(el("tr", {class: "key"}, el("td", {}, P("input x (standardised)")),
-                el("td", {}, numSpan(f && f.a ? f.a[k] : null, "a"))));
+      num(f && f.a ? f.a[k] : null))));
+    rows.push({label: P("input x (standardised)"), value: f && f.a ? f.a[k] : null, field: "a", strong: true});
     const raw = steps[current].x_raw;
-    if (raw) t.append(el("tr", {}, el("td", {}, P("raw value")), el("td", {}, numSpan(first(raw)[k], "raw"))));
+    if (raw) rows.push({label: P("raw value"), value: first(raw)[k], field: "raw"});
   } else {
     const z = f && f.z ? f.z[k] : null, a = f && f.a ? f.a[k] : null;
     const lin = DATA.linears.find((q) => q.to === L);
@@ -962,21 +683,19 @@ function showNeuron(sel) {
     const forms = (rec && rec.formulas) || {};
     const out = l.kind === "output";
     const zs = out && !l.activation ? "out" : "z";
-    const zrow = row(sub(mi(zs), mn(String(k))), mo("="), sub(mi("w"), mn(String(k))), mo("\u22c5"),
+    formula(math(row(sub(mi(zs), mn(String(k))), mo("="), sub(mi("w"), mn(String(k))), mo("\u22c5"),
                      sup1(mi("out"), row(mo("("), mi("l"), mo("\u2212"), mn("1"), mo(")"))),
-                     mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z));
-    box.append(el("div", {class: "formula"}, math(zrow)));
-    t.append(el("tr", {}, el("td", {}, out && !l.activation ? "out (= z)" : P("z (pre-activation)")),
-                el("td", {}, numSpan(z, "z"))));
+                     mo("+"), sub(mi("b"), mn(String(k))), mo("="), num(z))));
+    rows.push({label: out && !l.activation ? "out (= z)" : P("z (pre-activation)"), value: z, field: "z"});
     if (l.activation) {
       const as = "out";  // the lecture's out_j^(l), hidden or output
       const latex = forms.latex_i ? indexTex(forms.latex_i, k) : null;
       const rhs = latex ? tex(latex) : row(mi("f"), mo("("), sub(mi("z"), mn(String(k))), mo(")"));
       const fa = math(row(sub(mi(as), mn(String(k))), mo("="), rhs, mo("="), num(a)));
       if (latex) fa.setAttribute("alttext", as + "_{" + k + "} = " + latex);
-      box.append(el("div", {class: "formula"}, fa));
-      t.append(el("tr", {class: out ? "" : "key"}, el("td", {}, as + " = " + l.activation + "(z)" +
-                  (forms.text ? " = " + forms.text : "")), el("td", {}, numSpan(a, "a"))));
+      formula(fa);
+      rows.push({label: as + " = " + l.activation + "(z)" + (forms.text ? " = " + forms.text : ""),
+                 value: a, field: "a", strong: !out});
     }
     if (out) {
       const lf = lossOf(tr), probs = probsOf(tr), r = classOf(tr);
@@ -984,51 +703,40 @@ function showNeuron(sel) {
         const pl = indexTex(lf.probabilities_latex, k);
         const pm = math(row(tex(pl), mo("="), num(probs[k])));
         pm.setAttribute("alttext", pl);
-        box.append(el("div", {class: "formula"}, pm));
+        formula(pm);
       }
       const lm = math(row(tex(lf.latex), mo("="), num(sampleLoss(tr))));
       lm.setAttribute("alttext", lf.latex);
-      box.append(el("div", {class: "formula"}, lm));
-      if (probs) t.append(el("tr", {class: "key"}, el("td", {}, "probability p (" + lf.name + ")"),
-                             el("td", {}, numSpan(probs[k], "p"))));
-      if (r !== null) t.append(el("tr", {}, el("td", {}, P("true class r")),
-                                  el("td", {}, (DATA.class_names || [])[r] || String(r))));
+      formula(lm);
+      if (probs) rows.push({label: "probability p (" + lf.name + ")", value: probs[k], field: "p", strong: true});
+      if (r !== null) rows.push({label: P("true class r"), text: (DATA.class_names || [])[r] || String(r)});
       const tv = tr.target_values ? first(tr.target_values) : null;
-      if (tv) t.append(el("tr", {}, el("td", {}, "target t"), el("td", {}, numSpan(tv[k], "t"))));
+      if (tv) rows.push({label: "target t", value: tv[k], field: "t"});
       const pred = (DATA.meta || {}).task === "regression" ? null : predictionOf(tr);  // a value, no class
-      if (pred !== null) t.append(el("tr", {}, el("td", {}, "predicted class (" + (lf.prediction_text || "argmax") + ")"),
-                                     el("td", {}, (DATA.class_names || [])[pred] || String(pred))));
-      t.append(el("tr", {}, el("td", {}, "loss " + lf.text), el("td", {}, numSpan(sampleLoss(tr), "loss"))));
-      if (batchSize(tr) > 1) t.append(el("tr", {}, el("td", {}, P("mean loss of the batch")),
-                                         el("td", {}, numSpan(tr.loss, "batch-loss"))));
+      if (pred !== null) rows.push({label: "predicted class (" + (lf.prediction_text || "argmax") + ")",
+                                    text: (DATA.class_names || [])[pred] || String(pred)});
+      rows.push({label: "loss " + lf.text, value: sampleLoss(tr), field: "loss"});
+      if (batchSize(tr) > 1) rows.push({label: P("mean loss of the batch"), value: tr.loss, field: "batch-loss"});
     }
     if (lin && lin.bias) {
       const b = param(current, lin.bias, [k]);
-      if (b) t.append(el("tr", {}, el("td", {}, "bias " + lin.bias + "[" + k + "]"),
-                         el("td", {}, numSpan(b.value, "bias"))));
+      if (b) rows.push({label: "bias " + lin.bias + "[" + k + "]", value: b.value, field: "bias"});
     }
   }
-  backwardRows(t, box, tr, L, k);
-  if (L === 1 && heatInputs) box.append(weightGrid(k));
-  box.append(t);
+  const back = backwardParts(tr, L, k);
+  before.push(...back.formulas);
+  rows.push(...back.rows);
+  if (L === 1 && heatInputs) before.push(weightGrid(k));
+  drawDetails(document.getElementById("details"), {
+    key: `${L}:${k}`, title: neuronName(L, k),
+    sub: "layer " + L + " (" + l.kind + ") \u2014 step " + steps[current].iteration, before, rows});
 }
 function sup1(b, s) { return mm("msup", b, s); }
 function msup(b, s) { return mm("msup", b, s); }
 function select(sel) {
   selection = sel;
-  for (const e of document.querySelectorAll("#network .selected")) e.classList.remove("selected");
-  const q = sel.kind === "param" ? `[data-param="${paramKey(sel.name, sel.index)}"]`
-                                 : `[data-neuron="${sel.layer}:${sel.index}"]`;
-  const target = document.querySelector(q);
-  if (target) target.classList.add("selected");
+  markSelected(document.getElementById("network"), selectionKey(sel));
   refreshDetails();
-}
-function markSelected() {
-  if (!selection) return;
-  const q = selection.kind === "param" ? `[data-param="${paramKey(selection.name, selection.index)}"]`
-                                       : `[data-neuron="${selection.layer}:${selection.index}"]`;
-  const target = document.querySelector("#network " + q);
-  if (target) target.classList.add("selected");
 }
 function refreshDetails() {
   if (!selection) return;
@@ -1125,103 +833,48 @@ function updateSample() {
 }
 
 // ---------- charts ----------
-function chart(svgId, series, opts) {
-  const svg = document.getElementById(svgId);
-  svg.replaceChildren();
-  const box = svg.viewBox.baseVal;
-  const w = box.width, h = box.height, l = 38, r = 10, t = 10, b = 24;
-  const xs = series.flatMap((s) => s.x), ys = series.flatMap((s) => s.y);
-  if (!xs.length) { svg.append(sv("text", {x: 100, y: 85}, "not recorded")); return null; }
-  const pad = opts.pad || 0;
-  const x0 = (opts.xmin !== undefined ? opts.xmin : Math.min(...xs)) - pad;
-  const x1 = Math.max(...xs, x0 + 1e-9) + pad;
-  const y0 = opts.ymin !== undefined ? opts.ymin : Math.min(...ys);
-  let y1 = opts.ymax !== undefined ? opts.ymax : Math.max(...ys);
-  if (y1 <= y0) y1 = y0 + 1;
-  const X = (v) => l + (w - l - r) * (v - x0) / (x1 - x0);
-  const Y = (v) => h - b - (h - t - b) * (v - y0) / (y1 - y0);
-  for (let k = 0; k <= 4; k++) {
-    const v = y0 + (y1 - y0) * k / 4;
-    svg.append(sv("line", {x1: l, x2: w - r, y1: Y(v), y2: Y(v), stroke: "#eceff3"}));
-    svg.append(sv("text", {x: l - 4, y: Y(v) + 3, "text-anchor": "end"},
-                  opts.percent ? Math.round(100 * v) + "%" : v.toFixed(2)));
-  }
-  svg.append(sv("text", {x: X(x0 + pad), y: h - 6, "text-anchor": pad ? "middle" : "start"},
-                String(+(x0 + pad).toFixed(2))));
-  svg.append(sv("text", {x: X(x1 - pad), y: h - 6, "text-anchor": pad ? "middle" : "end"},
-                String(+(x1 - pad).toFixed(2))));
-  svg.append(sv("text", {x: (l + w) / 2, y: h - 6, "text-anchor": "middle"}, opts.xlabel || ""));
-  for (const s of series) {
-    if (s.bars) {
-      const bw = Math.max(2, (w - l - r) / (s.x.length + 1) * 0.7);
-      s.x.forEach((xv, n) => {
-        const rect = sv("rect", {x: X(xv) - bw / 2, y: Y(s.y[n]), width: bw,
-          height: Math.max(0, Y(y0) - Y(s.y[n])), fill: s.colour, "fill-opacity": 0.55,
-          class: "bar-" + n}, sv("title", {}, "step " + xv + ": " + exact(s.y[n])));
-        rect.addEventListener("click", () => go(n));
-        svg.append(rect);
-      });
-      continue;
-    }
-    const dd = s.x.map((xv, n) => (n ? "L" : "M") + X(xv).toFixed(1) + "," + Y(s.y[n]).toFixed(1)).join(" ");
-    svg.append(sv("path", {d: dd, fill: "none", stroke: s.colour, "stroke-width": 1.8,
-                           "stroke-dasharray": s.dash || ""}));
-  }
-  const marker = sv("line", {y1: t, y2: h - b, stroke: "#c92a2a", "stroke-width": 1.5,
-                             "stroke-dasharray": "3 2", class: "marker"});
-  svg.append(marker);
-  return {X, Y, marker, svg};
-}
-let charts = {};
+// The shared curves (frontend/curves.js): each recorded step's loss (bars; a
+// click shows that step), the run's loss and accuracy (or R²) per epoch; a dashed
+// line marks the shown step. The numbers are built once, only the marker moves.
+const CURVES = {};
 function drawCharts() {
-  const stepX = steps.map((s) => s.iteration), stepY = steps.map((s) => s.trace.loss);
-  charts.steps = chart("chart-steps", [{x: stepX, y: stepY, bars: true, colour: "#5c3fb5"}],
-                       {ymin: 0, xlabel: P("iteration"), pad: 0.5});
+  CURVES.steps = {x: steps.map((s) => s.iteration), xlabel: P("iteration"), ymin: 0, legend: false,
+                  height: 150, series: [{label: "L", y: steps.map((s) => s.trace.loss), colour: "#5c3fb5", bars: true}],
+                  pick: (n) => go(n)};
   const hst = DATA.history;
-  if (hst && hst.loss && hst.loss.length) {
-    const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
-    const ls = [{x: ex, y: hst.loss, colour: "#5c3fb5", label: "train"}];
-    if (hst.val_loss && hst.val_loss.length) ls.push({x: ex, y: hst.val_loss, colour: "#a85a00", dash: "4 3", label: "test"});
-    charts.loss = chart("chart-loss", ls, {ymin: 0, xlabel: P("epoch")});
-    if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
-      const rs = [{x: ex, y: hst.r2, colour: "#5c3fb5", label: "train"}];
-      if (hst.val_r2 && hst.val_r2.length) rs.push({x: ex, y: hst.val_r2, colour: "#a85a00", dash: "4 3", label: "test"});
-      const lo = Math.max(-1, Math.min(0, ...rs.flatMap((q) => q.y)));
-      charts.acc = chart("chart-acc", rs.map((q) => ({...q, y: q.y.map((v) => Math.max(v, lo))})),
-                         {ymin: lo, ymax: 1, xlabel: P("epoch")});
-      const last = (a) => a && a.length ? a[a.length - 1] : null;
-      const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
-                         ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
-      document.getElementById("acc-title").textContent = (DATA.labels || {}).r2_epochs || "R\u00b2 per epoch";
-      const info = el("div", {class: "sub", id: "regression-scores"}, "after training: train " + fin("") +
-                      (hst.val_r2 ? "; test " + fin("val_") : ""));
-      document.getElementById("chart-acc").after(info);
-    } else {
-      const as = [{x: ex, y: hst.accuracy, colour: "#5c3fb5", label: "train"}];
-      if (hst.val_accuracy && hst.val_accuracy.length) as.push({x: ex, y: hst.val_accuracy, colour: "#a85a00", dash: "4 3", label: "test"});
-      charts.acc = chart("chart-acc", as, {ymin: 0, ymax: 1, percent: true, xlabel: P("epoch")});
-    }
-  } else {  // one explained step: no run to plot
+  if (!(hst && hst.loss && hst.loss.length)) {  // one explained step: no run to plot
     document.getElementById("curves-card").style.display = "none";
     document.querySelector("main").style.gridTemplateAreas = '"net details" "net sample"';
+    return;
+  }
+  const ex = hst.loss.map((_, n) => n + (hst.first_epoch || 0));
+  const two = (train, test) => [{label: T("train"), y: train, colour: "#5c3fb5"}].concat(
+    test && test.length ? [{label: T("test"), y: test, colour: "#a85a00", dash: [4, 3]}] : []);
+  const epochs = (series, more) => ({x: ex, xlabel: P("epoch"), legend: false, height: 170, series, ...more});
+  CURVES.loss = epochs(two(hst.loss, hst.val_loss), {ymin: 0});
+  if (hst.r2) {  // regression: R² per epoch, MAE and RMSE at the end (target's units)
+    const lo = Math.max(-1, Math.min(0, ...hst.r2, ...(hst.val_r2 || [])));
+    const clip = (a) => a && a.map((v) => Math.max(v, lo));
+    CURVES.acc = epochs(two(clip(hst.r2), clip(hst.val_r2)), {ymin: lo, ymax: 1});
+    const last = (a) => a && a.length ? a[a.length - 1] : null;
+    const fin = (p) => "R\u00b2 " + last(hst[p + "r2"]).toFixed(4) + ", MAE " + last(hst[p + "mae"]).toPrecision(4) +
+                       ", RMSE " + last(hst[p + "rmse"]).toPrecision(4);
+    document.getElementById("acc-title").textContent = (DATA.labels || {}).r2_epochs || "R\u00b2 per epoch";
+    const info = el("div", {class: "sub", id: "regression-scores"}, "after training: train " + fin("") +
+                    (hst.val_r2 ? "; test " + fin("val_") : ""));
+    document.getElementById("chart-acc").after(info);
+  } else {
+    CURVES.acc = epochs(two(hst.accuracy, hst.val_accuracy), {ymin: 0, ymax: 1, percent: true});
   }
 }
 function updateCharts() {
-  const s = steps[current];
-  if (charts.steps) {
-    const x = charts.steps.X(s.iteration);
-    charts.steps.marker.setAttribute("x1", x); charts.steps.marker.setAttribute("x2", x);
-    charts.steps.svg.querySelectorAll("rect").forEach((r, n) =>
-      r.setAttribute("fill-opacity", n === current ? 1 : 0.35));
-  }
-  const hst = DATA.history;
-  if (hst && hst.iterations_per_epoch) {
-    const e = (s.iteration - 1) / hst.iterations_per_epoch;  // before this step's update
-    for (const c of [charts.loss, charts.acc]) {
-      if (!c) continue;
-      c.marker.setAttribute("x1", c.X(e)); c.marker.setAttribute("x2", c.X(e));
-    }
-  }
+  const s = steps[current], hst = DATA.history;
+  if (!CURVES.loss) return;
+  drawCurves(document.getElementById("chart-steps"), {...CURVES.steps, marker: s.iteration});
+  // the epoch charts' marker: before this step's update
+  const e = hst.iterations_per_epoch ? (s.iteration - 1) / hst.iterations_per_epoch : null;
+  drawCurves(document.getElementById("chart-loss"), {...CURVES.loss, marker: e});
+  drawCurves(document.getElementById("chart-acc"), {...CURVES.acc, marker: e});
 }
 
 // ---------- step control ----------
@@ -1296,7 +949,6 @@ function controls() {
 }
 
 header();
-drawNetwork();
 drawCharts();
 controls();
 go(0);

@@ -9,11 +9,12 @@
 // trace as JSON; data-exact holds String(x), the shortest text that reads back as the
 // same float (Python's repr), so every shown number is the engine's own.
 
-/* global uPlot */
+import { mix, niceScale } from "../shared/colours.js";
+import { el, exact } from "../shared/dom.js";
+import { drawNetwork, neuronText, paramKey, scaleBar, selectionKey } from "../shared/network.js";
+import { drawDetails, factorRows, rowsTable } from "../shared/details.js";
+import { drawCurves } from "../shared/curves.js";
 
-import { NEG, POS, MID, mix, niceScale } from "../shared/colours.js";
-
-const SVG = "http://www.w3.org/2000/svg";
 const CLASS_COLOURS = [[245, 147, 34], [8, 119, 189], [46, 139, 87], [155, 89, 182],
                        [200, 60, 60], [120, 120, 120]];
 const DATASETS = ["iris", "xor", "circle", "gauss", "spiral", "moons"];
@@ -155,32 +156,12 @@ const EN = {
 };
 /* end labels */
 
-function el(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") e.textContent = v; else e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const k of kids) e.append(k);
-  return e;
-}
-function sv(tag, attrs = {}, ...kids) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  for (const k of kids) e.append(k);
-  return e;
-}
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})[c]);
-const exact = (v) => (v === null || v === undefined ? "" : String(v));
 function short(v) {
   if (v === null || v === undefined) return "–";
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(3);
   return v.toFixed(4);
-}
-function num(v, field) {
-  // the full value is the text (the arithmetic closes on what is shown)
-  return el("span", {class: "num", "data-field": field, "data-exact": exact(v)}, exact(v));
 }
 
 export function mount(root, transport, options = {}) {
@@ -192,7 +173,7 @@ export function mount(root, transport, options = {}) {
   root.classList.add("rp-playground");
   root.innerHTML = shell(t);
   const $ = (sel) => root.querySelector(sel);
-  const state = {snap: null, selected: null, colour: "activation", charts: null,
+  const state = {snap: null, selected: null, colour: "activation",
                  stage: null, renderMs: [], frames: 0, onSetup: options.onSetup || (() => {}),
                  upload: options.upload || null};
 
@@ -221,7 +202,7 @@ export function mount(root, transport, options = {}) {
   $("#noise").addEventListener("change", setup("noise"));
   $("#seed").addEventListener("change", setup("seed"));
   for (const r of root.querySelectorAll('input[name="colour"]')) {
-    r.addEventListener("change", () => { state.colour = r.value; drawNetwork(); });
+    r.addEventListener("change", () => { state.colour = r.value; renderNetwork(); });
   }
   for (const b of root.querySelectorAll("[data-export]")) {
     b.addEventListener("click", () => send({cmd: "export", format: b.dataset.export}));
@@ -254,13 +235,13 @@ export function mount(root, transport, options = {}) {
     if (msg.type === "export") { download(msg); return; }
     if (msg.type !== "state") return;
     const first = state.snap === null;
-    // a new run (not a new eta, batch size, momentum) starts new curves
+    // a new run (not a new eta, batch size, momentum) starts the explained step over
     const runKey = (snap) => JSON.stringify({...snap.setup, lr: null, batch: null, momentum: null});
     const prevSetup = state.snap && runKey(state.snap);
     state.snap = msg;
     showError(msg.error || state.refused || "");
     state.refused = null;
-    if (prevSetup && prevSetup !== runKey(msg)) { state.charts = null; state.stage = null; }
+    if (prevSetup && prevSetup !== runKey(msg)) state.stage = null;
     const t0 = performance.now();
     render(first);
     state.renderMs.push(performance.now() - t0);  // how long a frame takes to draw
@@ -304,11 +285,11 @@ export function mount(root, transport, options = {}) {
     root.dataset.playing = s.playing ? "yes" : "no";
     $("#play").setAttribute("aria-pressed", s.playing ? "true" : "false");
     state.onSetup(s.setup);
-    drawNetwork();
-    drawDetails();
+    renderNetwork();
+    renderDetails();
     drawStage();
     drawPlane();
-    drawCurves();
+    renderCurves();
     const loss = short(m.train_loss);
     if (state.wantAnnounce) {
       state.wantAnnounce = false;
@@ -371,11 +352,6 @@ export function mount(root, transport, options = {}) {
     if (rows[0] === 0 && rows[1] === n) return {kind: "all", n, a: 0, b: n};
     return {kind: "window", n, a: rows[0], b: rows[1]};
   }
-  function selectedKey() {
-    const sel = state.selected;
-    if (!sel) return null;
-    return sel.kind === "param" ? `${sel.name}[${sel.index.join(",")}]` : `${sel.layer}:${sel.index}`;
-  }
   function neuronValue(L, i) {
     const tr = state.snap.trace;
     if (!tr) return null;
@@ -388,255 +364,120 @@ export function mount(root, transport, options = {}) {
     return tr.layers[L - 1].delta[0][i];
   }
 
-  function drawNetwork() {
-    const s = state.snap, svg = $("#network");
-    const n = sizes(s), nL = n.length;
-    const lay = n.map((_, L) => layout(L));
-    const slots = lay.map((l) => (l.kind === "all" || l.kind === "window" ? l.b - l.a : 0));
-    // a phone gets a narrower drawing, so neurons and biases stay finger-sized
-    const narrow = (svg.clientWidth || 600) < 500;
-    const W = narrow ? 400 : 600;
-    const top = lay.some((l) => l.kind === "window") ? 30 : 0;
-    const H = Math.max(220, 44 * Math.max(...slots) + 30 + top);
-    const left = lay[0].kind === "heatmap" ? (narrow ? 60 : 80) : (narrow ? 74 : 96);
-    const right = narrow ? 66 : 90, maxLabel = narrow ? 8 : 13;
-    svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-    svg.replaceChildren();
-    const x = (L) => left + (L * (W - left - right)) / (nL - 1);
-    const y = (L, i) => top / 2 + H / 2 + (i - lay[L].a - (slots[L] - 1) / 2) * 44;
-    const barH = Math.min(H - 40 - top, 300);
+  // the snapshot's network in the shared drawing's model (frontend/network.js): the
+  // snapshot carries the drawn window of each layer's weights and biases
+  function snapshotNetwork() {
+    const s = state.snap, n = sizes(s), nL = n.length, tr = s.trace;
+    const views = n.map((_, L) => {
+      const l = layout(L);
+      return l.kind === "heatmap" ? {kind: "heatmap", pick: false} : l.kind === "collapsed" ? {kind: "collapsed"}
+        : l.kind === "window" ? {kind: "window", a: l.a, b: l.b} : {kind: "all"};
+    });
+    const start = (L) => (views[L].kind === "window" ? views[L].a : 0);
+    const linears = s.layers.map((lin, k) => ({from: k, to: k + 1, weight: `${lin.name}.weight`,
+                                               bias: `${lin.name}.bias`, lin}));
     let wmax = 0;
     for (const l of s.layers) for (const row of l.weight) for (const w of row) wmax = Math.max(wmax, Math.abs(w));
     for (const l of s.layers) for (const b of l.bias) wmax = Math.max(wmax, Math.abs(b));
-    const wscale = niceScale(wmax);
     let vmax = 0;
     for (let L = 0; L < nL; L++) for (let i = 0; i < n[L]; i++) { const v = neuronValue(L, i); if (v !== null && isFinite(v)) vmax = Math.max(vmax, Math.abs(v)); }
-    const vscale = niceScale(vmax);
-    const sel = selectedKey();
-    const edges = sv("g", {class: "edges"}), nodes = sv("g", {class: "nodes"});
-    // where a line to layer L's neuron i starts or ends (a bar's or a heatmap's edge)
-    const anchor = (L, i, side) => {
-      const l = lay[L];
-      if (l.kind === "heatmap") return [x(L) + side * 42, H / 2 + top / 2];
-      if (l.kind === "collapsed") return [x(L) + side * 10, H / 2 + top / 2];
-      return [x(L) + side * 12, y(L, i)];
+    const weight = (q, i, j) => q.lin.weight[i - start(q.to)][j - start(q.from)];
+    const bias = (q, i) => q.lin.bias[i - start(q.to)];
+    const r = tr && tr.loss_function === "cross_entropy" && tr.target ? tr.target[0] : null;
+    return {
+      layers: n.map((size, L) => ({
+        size, view: views[L],
+        head: L === 0 ? [t("input"), ""] : [layerName(L), (tr && tr.layers[L - 1].activation) || ""],
+        names: L === 0 ? Array.from({length: size}, (_, i) => s.feature_names[i] || `x${i + 1}`)
+          : L === nL - 1 ? Array.from({length: size}, (_, i) => s.class_names[i] || t("class_n", {n: i})) : null})),
+      linears, weight, bias,
+      neuron: neuronValue,
+      scales: {edge: niceScale(wmax), neuron: niceScale(vmax)},
+      text: (L, i) => neuronText(neuronValue(L, i), state.colour !== "activation"),
+      ring: (L, i) => L === nL - 1 && i === r,
+      spoken: {
+        weight: (q, i, j) => t("weight_aria", {from: layerName(q.from), j: j + 1, to: layerName(q.to), i: i + 1, v: short(weight(q, i, j))}),
+        bias: (q, i) => t("bias_aria", {layer: layerName(q.to), i: i + 1, v: short(bias(q, i))}),
+        neuron: (L, i) => {
+          const label = L === 0 ? (s.feature_names[i] || `x${i + 1}`) : L === nL - 1 ? (s.class_names[i] || t("class_n", {n: i})) : "";
+          return t("neuron_aria", {layer: layerName(L), i: i + 1, label: label ? ` (${label})` : "",
+                                   what: state.colour === "activation" ? t("colour_out") : "∂L/∂z", v: short(neuronValue(L, i))});
+        },
+        heatmap: (L) => {
+          const w = Math.ceil(Math.sqrt(n[L]));
+          return t("input_heatmap_aria", {n: n[L], w, h: Math.ceil(n[L] / w)});
+        },
+        collapsed: (L) => t("collapsed_aria", {layer: layerName(L), n: n[L]}),
+        window: (L, v) => t("window_label", {a: v.a + 1, b: v.b, n: n[L]}),
+        show: (L, a, b) => t("show_aria", {layer: layerName(L), a, b}),
+        shut: (L) => t("collapse_aria", {layer: layerName(L)}),
+      },
+      selected: selectionKey(state.selected),
+      focus: state.focusKey,
+      on: {
+        select: (target) => {
+          state.selected = target;
+          state.focusKey = target.kind === "param" ? `[data-param="${paramKey(target.name, target.index)}"]`
+                                                   : `[data-neuron="${target.layer}:${target.index}"]`;
+          if (target.kind === "param") send({cmd: "select", name: target.name, index: target.index});
+          else send({cmd: "select", kind: "neuron", layer: target.layer, index: target.index});
+          renderNetwork();
+          renderDetails();
+        },
+        view: (L, msg) => {  // the server draws another window: keep the keyboard on its buttons
+          const was = views[L];
+          state.focusKey = was.kind === "collapsed" ? `[data-layer-collapse="${L}"]`
+            : !msg.open ? `[data-layer-open="${L}"]`
+            : `[${msg.start > was.a ? "data-layer-next" : "data-layer-prev"}="${L}"]`;
+          send({cmd: "view", layer: L, ...msg});
+        },
+      },
     };
-    s.layers.forEach((lin, k) => {
-      const L = k + 1, from = lay[L - 1], to = lay[L];
-      const drawnFrom = from.kind === "all" || from.kind === "window";
-      const drawnTo = to.kind === "all" || to.kind === "window";
-      if (drawnFrom && drawnTo) {
-        for (let i = to.a; i < to.b; i++) {
-          for (let j = from.a; j < from.b; j++) {
-            const w = lin.weight[i - to.a][j - from.a], key = `${lin.name}.weight[${i},${j}]`;
-            const [x0, y0] = anchor(L - 1, j, 1), [x1, y1] = anchor(L, i, -1);
-            const d = `M${x0},${y0} C${(x0 + x1) / 2},${y0} ${(x0 + x1) / 2},${y1} ${x1},${y1}`;
-            const g = sv("g", {class: "edge" + (key === sel ? " selected" : ""), "data-param": key,
-                               tabindex: "0", role: "button",
-                               "aria-label": t("weight_aria", {from: layerName(L - 1), j: j + 1, to: layerName(L), i: i + 1, v: short(w)})});
-            g.append(sv("path", {d, class: "line", stroke: mix(w / wscale),
-                                 "stroke-width": String(0.6 + 5 * Math.min(1, Math.abs(w) / wscale))}));
-            g.append(sv("path", {d, class: "hit"}));
-            bind(g, {kind: "param", name: `${lin.name}.weight`, index: [i, j]});
-            edges.append(g);
-          }
-        }
-      } else {
-        // a bundle: the weights are not drawn one by one (too many to see)
-        const ends = (l, LL) => (l.kind === "all" || l.kind === "window") ?
-          Array.from({length: l.b - l.a}, (_, q) => l.a + q) : [0];
-        for (const i of ends(to, L)) for (const j of ends(from, L - 1)) {
-          const [x0, y0] = anchor(L - 1, j, 1), [x1, y1] = anchor(L, i, -1);
-          edges.append(sv("path", {d: `M${x0},${y0} L${x1},${y1}`, class: "bundle", "aria-hidden": "true"}));
-        }
-      }
-    });
-    for (let L = 0; L < nL; L++) {
-      const l = lay[L];
-      if (l.kind === "heatmap") { nodes.append(inputHeatmap(x(L), H / 2 + top / 2, vscale)); continue; }
-      if (l.kind === "collapsed") { nodes.append(collapsedBar(L, x(L), H / 2 + top / 2, barH, vscale)); continue; }
-      if (l.kind === "window") nodes.append(windowNav(L, x(L), top / 2 + H / 2 - (slots[L] / 2) * 44 - 4));
-      for (let i = l.a; i < l.b; i++) {
-        const v = neuronValue(L, i), key = `${L}:${i}`;
-        const label = L === 0 ? (s.feature_names[i] || `x${i + 1}`)
-                    : L === nL - 1 ? (s.class_names[i] || t("class_n", {n: i})) : "";
-        const g = sv("g", {class: "neuron" + (key === sel ? " selected" : ""), "data-neuron": key,
-                           tabindex: "0", role: "button",
-                           "aria-label": t("neuron_aria", {layer: layerName(L), i: i + 1, label: label ? ` (${label})` : "",
-                                                           what: state.colour === "activation" ? t("colour_out") : "∂L/∂z", v: short(v)})});
-        g.append(sv("circle", {cx: x(L), cy: y(L, i), r: 12, fill: v === null ? "#fff" : mix(v / vscale)}));
-        if (label) {
-          const tx = sv("text", {x: L === 0 ? x(L) - 16 : x(L) + 16, y: y(L, i) + 4,
-                                 "text-anchor": L === 0 ? "end" : "start", class: "label"});
-          tx.textContent = label.length > maxLabel ? label.slice(0, maxLabel - 1) + "…" : label;
-          tx.setAttribute("aria-hidden", "true");
-          nodes.append(tx);  // beside the neuron, so its spoken name is the aria-label
-        }
-        bind(g, {kind: "neuron", layer: L, index: i});
-        nodes.append(g);
-        if (L > 0) {
-          const lin = s.layers[L - 1], b = lin.bias[i - l.a], bkey = `${lin.name}.bias[${i}]`;
-          const r = sv("rect", {x: x(L) - 5, y: y(L, i) + 13, width: 10, height: 10, rx: 2,
-                                class: "bias" + (bkey === sel ? " selected" : ""),
-                                fill: mix(b / wscale), "data-param": bkey, tabindex: "0",
-                                role: "button",
-                                "aria-label": t("bias_aria", {layer: layerName(L), i: i + 1, v: short(b)})});
-          bind(r, {kind: "param", name: `${lin.name}.bias`, index: [i]});
-          nodes.append(r);
-        }
-      }
-    }
-    svg.append(edges, nodes);
+  }
+
+  function renderNetwork() {
+    const net = snapshotNetwork();
+    drawNetwork($("#network"), net);
+    if (state.focusKey && root.querySelector(state.focusKey)) state.focusKey = null;
     const legend = $("#legend");
     legend.replaceChildren(
-      scaleBar(t("scale_wb"), wscale),
-      scaleBar(state.colour === "activation" ? t("scale_out") : t("scale_delta"), vscale),
+      scaleBar(t("scale_wb"), net.scales.edge, t("scale_sr", {s: net.scales.edge})),
+      scaleBar(state.colour === "activation" ? t("scale_out") : t("scale_delta"), net.scales.neuron,
+               t("scale_sr", {s: net.scales.neuron})),
     );
     if (state.colour === "delta") legend.append(el("p", {class: "note", text: t("delta_note")}));
-    restoreFocus();
-  }
-
-  function inputHeatmap(cx, cy, vscale) {
-    // more inputs than circles can show: the sample's inputs as a picture (28 x 28
-    // for 784), coloured on the neurons' scale
-    const tr = state.snap.trace, n = sizes(state.snap)[0];
-    const w = Math.ceil(Math.sqrt(n)), h = Math.ceil(n / w), side = 80, c = side / w;
-    const g = sv("g", {class: "input-heatmap", role: "img", "data-input-heatmap": "",
-                       "aria-label": t("input_heatmap_aria", {n, w, h})});
-    g.append(sv("rect", {x: cx - side / 2 - 1, y: cy - (h * c) / 2 - 1, width: side + 2, height: h * c + 2, class: "frame"}));
-    for (let k = 0; k < n; k++) {
-      const v = tr && state.colour === "activation" ? tr.input[0][k] : null;
-      g.append(sv("rect", {x: cx - side / 2 + (k % w) * c, y: cy - (h * c) / 2 + Math.floor(k / w) * c,
-                           width: c + 0.05, height: c + 0.05, fill: v === null ? "#fff" : mix(v / vscale)}));
-    }
-    return g;
-  }
-
-  function collapsedBar(L, cx, cy, h, vscale) {
-    // a wide layer as one bar: a strip of every neuron's colour; Enter opens it
-    const n = sizes(state.snap)[L];
-    const g = sv("g", {class: "collapsed", role: "button", tabindex: "0", "data-layer-open": String(L),
-                       "aria-label": t("collapsed_aria", {layer: layerName(L), n})});
-    g.append(sv("rect", {x: cx - 10, y: cy - h / 2, width: 20, height: h, rx: 4, class: "frame"}));
-    const c = h / n;
-    for (let i = 0; i < n; i++) {
-      const v = neuronValue(L, i);
-      g.append(sv("rect", {x: cx - 8, y: cy - h / 2 + i * c, width: 16, height: Math.max(c, 0.5),
-                           fill: v === null ? "#fff" : mix(v / vscale)}));
-    }
-    const open = () => { state.focusKey = `[data-layer-collapse="${L}"]`; send({cmd: "view", layer: L, open: true, start: 0}); };
-    g.addEventListener("click", open);
-    g.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } });
-    const tx = sv("text", {x: cx, y: cy + h / 2 + 14, "text-anchor": "middle", class: "label", "aria-hidden": "true"});
-    tx.textContent = String(n);
-    return sv("g", {}, g, tx);
-  }
-
-  function windowNav(L, cx, yTop) {
-    // "neurons 17-32 of 256" with previous / next / collapse buttons
-    const l = layout(L), g = sv("g", {class: "window-nav"});
-    const tx = sv("text", {x: cx, y: yTop - 16, "text-anchor": "middle", class: "label"});
-    tx.textContent = t("window_label", {a: l.a + 1, b: l.b, n: l.n});
-    g.append(tx);
-    const button = (dx, text, attr, aria, msg) => {
-      const b = sv("g", {class: "nav", role: "button", tabindex: "0", [attr]: String(L), "aria-label": aria});
-      b.append(sv("rect", {x: cx + dx - 9, y: yTop - 12, width: 18, height: 16, rx: 3}));
-      const s = sv("text", {x: cx + dx, y: yTop, "text-anchor": "middle", "aria-hidden": "true"});
-      s.textContent = text;
-      b.append(s);
-      const go = () => { state.focusKey = `[${attr}="${L}"]`; send(msg); };
-      b.addEventListener("click", go);
-      b.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
-      g.append(b);
-    };
-    const prev = Math.max(0, l.a - WIDE), next = l.b < l.n ? l.b : l.a;
-    button(-22, "‹", "data-layer-prev", t("show_aria", {layer: layerName(L), a: prev + 1, b: Math.min(l.n, prev + WIDE)}),
-           {cmd: "view", layer: L, open: true, start: prev});
-    button(0, "×", "data-layer-collapse", t("collapse_aria", {layer: layerName(L)}),
-           {cmd: "view", layer: L, open: false, start: l.a});
-    button(22, "›", "data-layer-next", t("show_aria", {layer: layerName(L), a: next + 1, b: Math.min(l.n, next + WIDE)}),
-           {cmd: "view", layer: L, open: true, start: next});
-    return g;
-  }
-
-  function scaleBar(title, scale) {
-    return el("div", {class: "scale"},
-      el("span", {class: "t", text: title}),
-      el("span", {text: `−${scale}`}),
-      el("span", {class: "bar", "aria-hidden": "true"}),
-      el("span", {text: `+${scale}`}),
-      el("span", {class: "sr-only", text: t("scale_sr", {s: scale})}));
-  }
-
-  function bind(node, target) {
-    const pick = () => {
-      state.selected = target;
-      state.focusKey = target.kind === "param" ? `[data-param="${target.name}[${target.index.join(",")}]"]`
-                                               : `[data-neuron="${target.layer}:${target.index}"]`;
-      if (target.kind === "param") send({cmd: "select", name: target.name, index: target.index});
-      else send({cmd: "select", kind: "neuron", layer: target.layer, index: target.index});
-      drawNetwork();
-      drawDetails();
-    };
-    node.addEventListener("click", pick);
-    node.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); }
-    });
-    node.addEventListener("focus", () => { state.focusKey = null; state.hasFocus = node; });
-  }
-  function restoreFocus() {
-    // redrawing replaces the SVG nodes; keep the keyboard where it was
-    if (state.focusKey) {
-      const e = $("#network").querySelector(state.focusKey) || root.querySelector(state.focusKey);
-      if (e && root.ownerDocument.activeElement !== e) e.focus({preventScroll: true});
-    } else if (state.hasFocus && !state.hasFocus.isConnected) {
-      const attrs = ["data-param", "data-neuron", "data-layer-open", "data-layer-prev", "data-layer-next", "data-layer-collapse"];
-      const a = attrs.find((k) => state.hasFocus.hasAttribute(k));
-      const e = a ? root.querySelector(`[${a}="${state.hasFocus.getAttribute(a)}"]`) : null;
-      if (e) e.focus({preventScroll: true});
-      state.hasFocus = e;
-    }
   }
 
   // --- the details panel --------------------------------------------------------------
-  function drawDetails() {
+  function renderDetails() {
+    // the shared details panel (frontend/details.js) from the snapshot's trace
     const box = $("#details"), sel = state.selected, s = state.snap;
     if (!sel) return;
     const tr = s.trace;
-    box.replaceChildren();
-    if (!tr) { box.append(el("p", {class: "hint", text: t("no_trace")})); return; }
+    if (!tr) { box.replaceChildren(el("p", {class: "hint", text: t("no_trace")})); return; }
     const meta = tr.meta || {};
-    box.append(el("p", {class: "sub", text: t("update_on", {step: meta.step, epoch: meta.epoch, sample: JSON.stringify(meta.sample), lr: tr.lr})}));
+    const sub = t("update_on", {step: meta.step, epoch: meta.epoch, sample: JSON.stringify(meta.sample), lr: tr.lr});
     if (sel.kind === "param") {
       const p = tr.parameters.find((q) => q.name === sel.name && q.index.join(",") === sel.index.join(","));
       if (!p) return;
       const rec = tr.layers.find((l) => l.weight_name === sel.name || l.bias_name === sel.name);
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: `${sel.name}[${sel.index.join(",")}]`})));
-      const dl = el("dl");
-      const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
       const momentum = p.velocity !== undefined;
-      row(t("value"), num(p.value, "value"));
-      row(t("gradient"), num(p.grad, "grad"));
-      row("η", num(tr.lr, "lr"));
+      const rows = [{label: t("value"), value: p.value, field: "value"},
+                    {label: t("gradient"), value: p.grad, field: "grad", strong: true},
+                    {label: "η", value: tr.lr, field: "lr"}];
       if (momentum) {
-        row("μ", num(tr.momentum, "momentum"));
-        row(t("velocity_before"), num(p.buffer, "buffer"));
-        row(t("velocity"), num(p.velocity, "velocity"));
+        rows.push({label: "μ", value: tr.momentum, field: "momentum"},
+                  {label: t("velocity_before"), value: p.buffer, field: "buffer"},
+                  {label: t("velocity"), value: p.velocity, field: "velocity"});
       }
-      row(t("updated"), num(p.updated, "updated"));
+      rows.push({label: t("updated"), value: p.updated, field: "updated", strong: true});
       const i = sel.index[0];
-      if (rec && rec.delta) row(t("delta_of", {i: i + 1}), num(rec.delta[0][i], "delta"));
-      box.append(dl);
-      box.append(el("h4", {text: t("chain_rule")}));
+      if (rec && rec.delta) rows.push({label: t("delta_of", {i: i + 1}), value: rec.delta[0][i], field: "delta"});
       const forms = (rec && rec.factor_formulas) || {};
-      const ul = el("ul", {class: "factors"});
       const keys = Object.keys(p.factors);
-      for (const k of keys) {
-        const f = forms[k] ? forms[k].text : "";
-        ul.append(el("li", {}, el("span", {class: "fk", text: k}), f ? ` = ${f} = ` : " = ",
-                     num(p.factors[k], "factor:" + k)));
-      }
-      box.append(ul);
+      const texts = Object.fromEntries(keys.filter((k) => forms[k]).map((k) => [k, forms[k].text]));
+      const after = [el("h4", {text: t("chain_rule")}), rowsTable(factorRows(p.factors, texts))];
+      const arith = (kind, text) => after.push(el("p", {class: "arith", "data-arith": kind, text}));
       // The lecture's chain multiplies its factors; the engine computes dL/dz
       // once per neuron (p - onehot at the outputs) and grad = delta x the last factor.
       // Both lines are shown with full numbers: the second closes exactly in floating
@@ -647,25 +488,20 @@ export function mount(root, transport, options = {}) {
       if (d !== null) {
         const prod = front.reduce((a, k) => a * p.factors[k], 1);
         const sign = prod === d ? "=" : "≈";
-        box.append(el("p", {class: "arith", "data-arith": "delta",
-          text: `∂L/∂z_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`}));
-        box.append(el("p", {class: "arith", "data-arith": "grad",
-          text: `∂L/∂θ = ∂L/∂z_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`}));
+        arith("delta", `∂L/∂z_${i + 1} = ${front.join(" × ")} = ${front.map((k) => exact(p.factors[k])).join(" × ")} ${sign} ${exact(d)}`);
+        arith("grad", `∂L/∂θ = ∂L/∂z_${i + 1} × ${last} = ${exact(d)} × ${exact(p.factors[last])} = ${exact(p.grad)}`);
       } else {
-        box.append(el("p", {class: "arith", text: t("mean_over", {n: tr.n_samples, chain: chain.join(" × "), g: exact(p.grad)})}));
+        arith(null, t("mean_over", {n: tr.n_samples, chain: chain.join(" × "), g: exact(p.grad)}));
       }
       if (momentum) {
-        box.append(el("p", {class: "arith", "data-arith": "velocity",
-          text: p.buffer === null ? `v = ∂L/∂θ = ${exact(p.velocity)}`
-            : `v = μ × v_before + ∂L/∂θ = ${exact(tr.momentum)} × ${exact(p.buffer)} + ${exact(p.grad)} = ${exact(p.velocity)}`}));
-        box.append(el("p", {class: "arith", "data-arith": "update",
-          text: `updated = value − η × v = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.velocity)} = ${exact(p.updated)}`}));
+        arith("velocity", p.buffer === null ? `v = ∂L/∂θ = ${exact(p.velocity)}`
+          : `v = μ × v_before + ∂L/∂θ = ${exact(tr.momentum)} × ${exact(p.buffer)} + ${exact(p.grad)} = ${exact(p.velocity)}`);
+        arith("update", `updated = value − η × v = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.velocity)} = ${exact(p.updated)}`);
       } else {
-        box.append(el("p", {class: "arith", "data-arith": "update",
-          text: `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`}));
+        arith("update", `updated = value − η × grad = ${exact(p.value)} − ${exact(tr.lr)} × ${exact(p.grad)} = ${exact(p.updated)}`);
       }
       const form = el("form", {class: "edit"});
-      const pname = `${sel.name}[${sel.index.join(",")}]`;
+      const pname = paramKey(sel.name, sel.index);
       const input = el("input", {type: "number", step: "any", id: "edit-value", value: exact(p.value),
                                  "aria-label": t("new_value_aria", {name: pname})});
       form.append(el("label", {for: "edit-value", text: t("set_by_hand")}), input,
@@ -675,27 +511,25 @@ export function mount(root, transport, options = {}) {
         send({cmd: "edit", name: sel.name, index: sel.index, value: input.value});
         announce(t("set_to", {name: pname, v: input.value}));
       });
-      box.append(form);
+      after.push(form);
+      drawDetails(box, {key: pname, sub, rows, after});
     } else {
-      const L = sel.layer, i = sel.index;
-      box.append(el("h3", {}, el("code", {"data-selected": "", text: t("neuron_title", {layer: layerName(L), i: i + 1})})));
-      const dl = el("dl");
-      const row = (k, v) => dl.append(el("dt", {text: k}), el("dd", {}, v));
+      const L = sel.layer, i = sel.index, rows = [];
       if (L === 0) {
-        row(t("input_x"), num(tr.input[0][i], "value"));
-        if (tr.layers[0].grad_a_prev) row("∂L/∂x", num(tr.layers[0].grad_a_prev[0][i], "grad"));
+        rows.push({label: t("input_x"), value: tr.input[0][i], field: "value", strong: true});
+        if (tr.layers[0].grad_a_prev) rows.push({label: "∂L/∂x", value: tr.layers[0].grad_a_prev[0][i], field: "grad"});
       } else {
         const rec = tr.layers[L - 1];
-        row("z = w·out⁽ˡ⁻¹⁾ + b", num(rec.z[0][i], "z"));
-        row(rec.activation ? "out = f(z)" : "out = z", num(rec.a[0][i], "value"));
-        if (rec.is_output && tr.probabilities) row("p (softmax)", num(tr.probabilities[0][i], "p"));
-        if (rec.grad_a) row("∂L/∂out", num(rec.grad_a[0][i], "grad"));
-        if (rec.f_prime) row("f′(z)", num(rec.f_prime[0][i], "f_prime"));
-        row("∂L/∂z", num(rec.delta[0][i], "delta"));
+        rows.push({label: "z = w·out⁽ˡ⁻¹⁾ + b", value: rec.z[0][i], field: "z"},
+                  {label: rec.activation ? "out = f(z)" : "out = z", value: rec.a[0][i], field: "value"});
+        if (rec.is_output && tr.probabilities) rows.push({label: "p (softmax)", value: tr.probabilities[0][i], field: "p"});
+        if (rec.grad_a) rows.push({label: "∂L/∂out", value: rec.grad_a[0][i], field: "grad"});
+        if (rec.f_prime) rows.push({label: "f′(z)", value: rec.f_prime[0][i], field: "f_prime"});
+        rows.push({label: "∂L/∂z", value: rec.delta[0][i], field: "delta", strong: true});
       }
-      box.append(dl);
       const inc = s.incoming;
-      if (inc && inc.layer === L && inc.index === i) box.append(weightPicture(inc.weight));
+      const after = inc && inc.layer === L && inc.index === i ? [weightPicture(inc.weight)] : [];
+      drawDetails(box, {key: `${L}:${i}`, title: t("neuron_title", {layer: layerName(L), i: i + 1}), sub, rows, after});
     }
   }
 
@@ -742,7 +576,7 @@ export function mount(root, transport, options = {}) {
       state.colour = want;
       const r = root.querySelector(`input[name="colour"][value="${want}"]`);
       if (r) r.checked = true;
-      drawNetwork();
+      renderNetwork();
     }
     const n = sizes(s);
     const shown = (L) => {  // the neurons of layer L the tables list
@@ -880,29 +714,14 @@ export function mount(root, transport, options = {}) {
   }
 
   // --- the curves ---------------------------------------------------------------------
-  function drawCurves() {
+  function renderCurves() {
     const h = state.snap.history;
-    if (typeof uPlot === "undefined") return;
-    const width = Math.max(180, Math.min(520, $("#curve-loss").clientWidth || 320));
-    if (!state.charts || state.charts.width !== width) {
-      $("#curve-loss").replaceChildren();
-      $("#curve-acc").replaceChildren();
-      const opts = (title, y) => ({
-        title, width, height: 160,
-        scales: {x: {time: false}},
-        axes: [{label: t("update")}, {label: y}],
-        series: [{label: t("update")},
-                 {label: t("train"), stroke: "rgb(8,119,189)", width: 2},
-                 {label: t("test"), stroke: "rgb(245,147,34)", width: 2, dash: [6, 3]}],
-      });
-      state.charts = {
-        width,
-        loss: new uPlot(opts(t("curve_loss"), t("loss")), [[], [], []], $("#curve-loss")),
-        acc: new uPlot(opts(t("curve_acc"), t("accuracy")), [[], [], []], $("#curve-acc")),
-      };
-    }
-    state.charts.loss.setData([h.iteration, h.train_loss, h.test_loss]);
-    state.charts.acc.setData([h.iteration, h.train_accuracy, h.test_accuracy]);
+    const curves = (box, title, y, train, test) => drawCurves(box, {
+      title, x: h.iteration, xlabel: t("update"), ylabel: y,
+      series: [{label: t("train"), y: train, colour: "rgb(8,119,189)"},
+               {label: t("test"), y: test, colour: "rgb(245,147,34)", dash: [6, 3]}]});
+    curves($("#curve-loss"), t("curve_loss"), t("loss"), h.train_loss, h.test_loss);
+    curves($("#curve-acc"), t("curve_acc"), t("accuracy"), h.train_accuracy, h.test_accuracy);
   }
 
   return {
