@@ -151,3 +151,54 @@ def test_a_damaged_cache_of_a_specialised_kernel_is_repaired(
     again = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert again.stdout == first.stdout and first.stdout.startswith("fast ")
     assert "was damaged" in again.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("general", [False, True])
+def test_the_fused_step_is_the_gradient_step_bit_for_bit(general, dtype):
+    # Plain SGD one sample at a time writes theta - lr * grad in the backward pass
+    # (backward_sgd); it must give exactly the bits of backward into a zeroed G
+    # followed by sgd_plain, the path every other batch size takes. The zeros
+    # are there on purpose: parameters of -0.0 whose gradient is +-0.0 keep
+    # their sign only if the fused step adds the gradient to a zero as G does.
+    from retroprop.fast import codegen, kernels
+    from retroprop.fast.spec import Layout
+
+    net = rp.mlp([4, 5, 3], "tanh", seed=2, dtype=dtype)
+    layout = Layout.of(net)
+    k = kernels if general else codegen.kernels_for(layout, LOSS_CODES["mse"])
+    assert (k is kernels) == general
+    arch = (
+        layout.kinds,
+        layout.widths,
+        layout.w_off,
+        layout.b_off,
+        layout.slopes,
+        layout.a_off,
+    )
+    rng = np.random.default_rng(0)
+    dt = np.dtype(dtype).type
+    theta = layout.flatten(net)
+    last = slice(int(layout.w_off[-1]), int(layout.w_off[-1]) + 2 * 5)
+    theta[last] = -0.0  # the output layer's first two rows
+    theta[int(layout.b_off[-1]) : int(layout.b_off[-1]) + 2] = -0.0
+    A = rng.normal(size=int(layout.a_off[-1])).astype(dtype)  # negative a_prev too
+    wmax = int(layout.widths.max())
+    for lr, finite in ((dt(0.3), True), (dt(np.finfo(dtype).max), False)):
+        delta = rng.normal(size=wmax).astype(dtype)
+        delta[:2] = (0.0, -0.0)  # zero gradients, both signs
+        G = np.zeros_like(theta)
+        d1, scratch1 = delta.copy(), np.empty(wmax, dtype)
+        k.backward(theta, G, A, d1, scratch1, *arch)
+        via_g = theta.copy()
+        ok_g = k.sgd_plain(via_g, G, lr)
+        d2, scratch2 = delta.copy(), np.empty(wmax, dtype)
+        fused = np.full_like(theta, np.nan)
+        before = theta.copy()
+        ok = k.backward_sgd(theta, fused, A, d2, scratch2, lr, dt(0), *arch)
+        assert ok == ok_g == finite
+        assert theta.tobytes() == before.tobytes()  # the old parameters stay
+        assert d1.tobytes() == d2.tobytes()  # the same dL/dz handed down
+        if finite:
+            assert fused.tobytes() == via_g.tobytes()
+            assert np.signbit(fused[last][:10]).sum() > 0  # some -0.0 kept

@@ -239,6 +239,67 @@ def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def backward_sgd(
+    theta,
+    new_theta,
+    A,
+    delta,
+    delta2,
+    lr,
+    zero,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+):
+    """``backward`` and plain SGD's step for a batch of one sample, in one pass:
+    each parameter's new value ``theta - lr * grad`` goes straight into
+    ``new_theta`` (``theta`` is left as it is, so ``dL/da_prev`` reads the old
+    ``W``); returns whether every new value is finite (summing ``v * 0``, as
+    ``sgd_plain``). The same numbers as ``backward`` into a zeroed ``G`` and then
+    ``sgd_plain``: ``zero + d a_prev_i`` is that ``G``'s sum, ``zero`` a 0 of the
+    network's dtype (so that a float32 gradient is rounded to float32 as ``G``
+    rounds it, and ``0 + -0`` is ``0``: even a zero gradient's sign is the same).
+    """
+    check = 0.0
+    for m in range(kinds.shape[0] - 1, -1, -1):
+        ai, ao = a_off[m], a_off[m + 1]
+        win, wout = widths[m], widths[m + 1]
+        if kinds[m] == LINEAR:
+            # W_oi - lr grad_W_oi, grad_W_oi = delta_o a_prev_i ; b_o - lr delta_o
+            for o in range(wout):
+                d = delta[o]
+                base = w_off[m] + o * win
+                for i in range(win):
+                    v = theta[base + i] - lr * (zero + d * A[ai + i])
+                    new_theta[base + i] = v
+                    check += v * 0.0
+                if b_off[m] >= 0:
+                    v = theta[b_off[m] + o] - lr * (zero + d)
+                    new_theta[b_off[m] + o] = v
+                    check += v * 0.0
+            if m > 0:
+                # dL/da_prev_i = sum_o delta_o W_oi (the old W)
+                for i in range(win):
+                    delta2[i] = 0.0
+                for o in range(wout):
+                    d = delta[o]
+                    base = w_off[m] + o * win
+                    for i in range(win):
+                        delta2[i] += d * theta[base + i]
+                for i in range(win):
+                    delta[i] = delta2[i]
+        else:
+            for i in range(wout):
+                delta[i] = delta[i] * _f_prime(
+                    kinds[m], A[ai + i], A[ao + i], slopes[m]
+                )
+    return check == 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def sgd_step(
     theta,
     G,
@@ -332,6 +393,7 @@ def train_epoch(
     record,
     recorded,
     want_loss=True,
+    want_correct=True,
 ):
     """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss,
     running_loss, correct)``.
@@ -348,7 +410,13 @@ def train_epoch(
     is where the engine's own sum in the network's dtype would overflow, so a loss
     above it counts as non-finite too. ``want_loss=False`` (a float64 run whose
     History measures the whole set after each epoch) skips each sample's log:
-    ``loss`` and ``running_loss`` are then only finite exactly when the loss is.
+    ``loss`` and ``running_loss`` are then only finite exactly when the loss is;
+    ``want_correct=False`` skips counting ``correct``.
+
+    Plain SGD one sample at a time (the lecture's) takes ``backward_sgd``: each
+    step writes the new parameters into a second vector, which becomes the
+    current one when they are all finite (the two swap roles; ``theta`` holds the
+    current one when the epoch ends).
     """
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
@@ -365,38 +433,80 @@ def train_epoch(
     running_loss = 0.0
     correct = 0
     plain = momentum == 0 and weight_decay == 0  # (dispatched here: faster)
+    fused = plain and batch_size == 1
+    zero = np.zeros(1, dtype=theta.dtype)[0]
+    status = OK
+    # The parameters the next step starts from: theta, or (fused) whichever of
+    # theta and new_theta the last step wrote.
+    current, spare = theta, new_theta
+    swapped = False
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
         scale = B if loss_code == CROSS_ENTROPY else B * k
         for j in range(record.shape[0]):
-            recorded[iterations, j] = theta[record[j]]
+            recorded[iterations, j] = current[record[j]]
         iterations += 1
-        G[:] = 0.0
+        if not fused:
+            G[:] = 0.0
         batch_loss = 0.0
+        ok = True
         for t in range(start, stop):
             row = order[t]
-            forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
+            forward(current, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
             batch_loss += output_delta(
                 A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
             )
-            best = 0
-            for j in range(1, k):
-                if A[out0 + j] > A[out0 + best]:
-                    best = j
-            if best == y[row]:
-                correct += 1
-            backward(
-                theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off
-            )
+            if want_correct:
+                best = 0
+                for j in range(1, k):
+                    if A[out0 + j] > A[out0 + best]:
+                        best = j
+                if best == y[row]:
+                    correct += 1
+            if fused:
+                ok = backward_sgd(
+                    current,
+                    spare,
+                    A,
+                    delta,
+                    delta2,
+                    lr,
+                    zero,
+                    kinds,
+                    widths,
+                    w_off,
+                    b_off,
+                    slopes,
+                    a_off,
+                )
+            else:
+                backward(
+                    current,
+                    G,
+                    A,
+                    delta,
+                    delta2,
+                    kinds,
+                    widths,
+                    w_off,
+                    b_off,
+                    slopes,
+                    a_off,
+                )
         running_loss += batch_loss
         if not math.isfinite(batch_loss) or batch_loss > loss_max:
-            return LOSS_NOT_FINITE, iterations, batch_loss, running_loss, correct
-        if plain:
-            ok = sgd_plain(theta, G, lr)
+            status = LOSS_NOT_FINITE
+            break
+        if fused:
+            if ok:
+                current, spare = spare, current
+                swapped = not swapped
+        elif plain:
+            ok = sgd_plain(current, G, lr)
         else:
             ok = sgd_step(
-                theta,
+                current,
                 G,
                 buf,
                 new_theta,
@@ -409,9 +519,14 @@ def train_epoch(
                 nesterov,
             )
         if not ok:
-            return STEP_NOT_FINITE, iterations, batch_loss, running_loss, correct
+            status = STEP_NOT_FINITE
+            break
         first[0] = 0
-    return OK, iterations, 0.0, running_loss, correct
+    if swapped:
+        theta[:] = current
+    if status == OK:
+        batch_loss = 0.0
+    return status, iterations, batch_loss, running_loss, correct
 
 
 EVAL_BLOCK = 128
@@ -601,6 +716,7 @@ def train_run(
             record,
             recorded[e * per_epoch : (e + 1) * per_epoch],
             want_loss,
+            not full,
         )
         iterations += its
         if status != OK:
