@@ -7,8 +7,9 @@ arithmetic. ``kernels_for(layout, loss)`` writes ``forward``, ``output_delta``,
 ``backward`` and ``backward_sgd`` (plain SGD's step in the backward pass) out for
 one network instead, with its widths, offsets, activations and loss as constants
 (so the compiler unrolls the short loops and drops the branches), and compiles
-``kernels.train_epoch``, ``kernels.evaluate`` and ``kernels.train_run`` around them: the *same source* as the general kernels (read with ``inspect``), so
-the two cannot drift. The arithmetic is the general kernels' expression for
+``kernels.sgd_epoch``, ``train_epoch``, ``evaluate`` and ``train_run`` around
+them: the *same source* as the general kernels (read with ``inspect``), so the two
+cannot drift. The arithmetic is the general kernels' expression for
 expression, in the same order.
 
 The code is written to a file named by its content's hash in ``source_dir()`` (a
@@ -172,7 +173,12 @@ def source(layout: Layout, loss_code: int) -> str:
         _backward(layout),
         _backward(layout, fused=True),
     ]
-    for fn in (kernels.train_epoch, kernels.evaluate, kernels.train_run):
+    for fn in (
+        kernels.sgd_epoch,
+        kernels.train_epoch,
+        kernels.evaluate,
+        kernels.train_run,
+    ):
         parts.append(inspect.getsource(fn.py_func))
     return "\n\n".join(parts)
 

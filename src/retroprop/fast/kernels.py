@@ -368,6 +368,95 @@ def sgd_plain(theta, G, lr):
 
 
 @njit(cache=True, error_model="numpy")
+def sgd_epoch(
+    theta,
+    X,
+    y,
+    T,
+    order,
+    lr,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    loss_max,
+    record,
+    recorded,
+    want_loss=True,
+    want_correct=True,
+):
+    """``train_epoch`` for plain SGD one sample at a time, the lecture's descent:
+    ``backward_sgd`` writes each step's new parameters into a second vector, which
+    becomes the current one when they are all finite (the two swap roles), so no
+    gradient is stored and nothing is copied. ``theta`` holds the current
+    parameters when it returns."""
+    n = order.shape[0]
+    k = widths[widths.shape[0] - 1]
+    out0 = a_off[a_off.shape[0] - 2]
+    A = np.empty(a_off[a_off.shape[0] - 1], dtype=theta.dtype)
+    wmax = widths.max()
+    delta = np.empty(wmax, dtype=theta.dtype)
+    delta2 = np.empty(wmax, dtype=theta.dtype)
+    zero = np.zeros(1, dtype=theta.dtype)[0]  # G's start, in the network's dtype
+    scale = 1.0 if loss_code == CROSS_ENTROPY else k  # train_epoch's for B = 1
+    current, spare = theta, np.empty_like(theta)
+    swapped = False
+    status = OK
+    iterations = 0
+    loss = 0.0
+    running_loss = 0.0
+    correct = 0
+    for t in range(n):
+        for j in range(record.shape[0]):
+            recorded[iterations, j] = current[record[j]]
+        iterations += 1
+        row = order[t]
+        forward(current, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
+        loss = output_delta(
+            A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
+        )
+        if want_correct:
+            best = 0
+            for j in range(1, k):
+                if A[out0 + j] > A[out0 + best]:
+                    best = j
+            if best == y[row]:
+                correct += 1
+        ok = backward_sgd(
+            current,
+            spare,
+            A,
+            delta,
+            delta2,
+            lr,
+            zero,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+        )
+        running_loss += loss
+        if not math.isfinite(loss) or loss > loss_max:
+            status = LOSS_NOT_FINITE
+            break
+        if not ok:
+            status = STEP_NOT_FINITE
+            break
+        current, spare = spare, current
+        swapped = not swapped
+    if swapped:
+        theta[:] = current
+    if status == OK:
+        loss = 0.0
+    return status, iterations, loss, running_loss, correct
+
+
+@njit(cache=True, error_model="numpy")
 def train_epoch(
     theta,
     buf,
@@ -411,13 +500,30 @@ def train_epoch(
     above it counts as non-finite too. ``want_loss=False`` (a float64 run whose
     History measures the whole set after each epoch) skips each sample's log:
     ``loss`` and ``running_loss`` are then only finite exactly when the loss is;
-    ``want_correct=False`` skips counting ``correct``.
-
-    Plain SGD one sample at a time (the lecture's) takes ``backward_sgd``: each
-    step writes the new parameters into a second vector, which becomes the
-    current one when they are all finite (the two swap roles; ``theta`` holds the
-    current one when the epoch ends).
+    ``want_correct=False`` skips counting ``correct``. Plain SGD one sample at a
+    time (the lecture's) runs ``sgd_epoch``.
     """
+    if batch_size == 1 and momentum == 0 and weight_decay == 0:
+        return sgd_epoch(
+            theta,
+            X,
+            y,
+            T,
+            order,
+            lr,
+            loss_code,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+            loss_max,
+            record,
+            recorded,
+            want_loss,
+            want_correct,
+        )
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
     out0 = a_off[a_off.shape[0] - 2]
@@ -433,27 +539,18 @@ def train_epoch(
     running_loss = 0.0
     correct = 0
     plain = momentum == 0 and weight_decay == 0  # (dispatched here: faster)
-    fused = plain and batch_size == 1
-    zero = np.zeros(1, dtype=theta.dtype)[0]
-    status = OK
-    # The parameters the next step starts from: theta, or (fused) whichever of
-    # theta and new_theta the last step wrote.
-    current, spare = theta, new_theta
-    swapped = False
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
         scale = B if loss_code == CROSS_ENTROPY else B * k
         for j in range(record.shape[0]):
-            recorded[iterations, j] = current[record[j]]
+            recorded[iterations, j] = theta[record[j]]
         iterations += 1
-        if not fused:
-            G[:] = 0.0
+        G[:] = 0.0
         batch_loss = 0.0
-        ok = True
         for t in range(start, stop):
             row = order[t]
-            forward(current, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
+            forward(theta, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
             batch_loss += output_delta(
                 A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
             )
@@ -464,49 +561,17 @@ def train_epoch(
                         best = j
                 if best == y[row]:
                     correct += 1
-            if fused:
-                ok = backward_sgd(
-                    current,
-                    spare,
-                    A,
-                    delta,
-                    delta2,
-                    lr,
-                    zero,
-                    kinds,
-                    widths,
-                    w_off,
-                    b_off,
-                    slopes,
-                    a_off,
-                )
-            else:
-                backward(
-                    current,
-                    G,
-                    A,
-                    delta,
-                    delta2,
-                    kinds,
-                    widths,
-                    w_off,
-                    b_off,
-                    slopes,
-                    a_off,
-                )
+            backward(
+                theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off
+            )
         running_loss += batch_loss
         if not math.isfinite(batch_loss) or batch_loss > loss_max:
-            status = LOSS_NOT_FINITE
-            break
-        if fused:
-            if ok:
-                current, spare = spare, current
-                swapped = not swapped
-        elif plain:
-            ok = sgd_plain(current, G, lr)
+            return LOSS_NOT_FINITE, iterations, batch_loss, running_loss, correct
+        if plain:
+            ok = sgd_plain(theta, G, lr)
         else:
             ok = sgd_step(
-                current,
+                theta,
                 G,
                 buf,
                 new_theta,
@@ -519,14 +584,9 @@ def train_epoch(
                 nesterov,
             )
         if not ok:
-            status = STEP_NOT_FINITE
-            break
+            return STEP_NOT_FINITE, iterations, batch_loss, running_loss, correct
         first[0] = 0
-    if swapped:
-        theta[:] = current
-    if status == OK:
-        batch_loss = 0.0
-    return status, iterations, batch_loss, running_loss, correct
+    return OK, iterations, 0.0, running_loss, correct
 
 
 EVAL_BLOCK = 128
