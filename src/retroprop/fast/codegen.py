@@ -151,6 +151,7 @@ from retroprop.fast.kernels import (
     STEP_NOT_FINITE,
     activate_many,
     exp,
+    has_negative_zero,
     sgd_plain,
     sgd_step,
 )
@@ -329,8 +330,8 @@ def _backward(layout: Layout, fused: bool = False) -> str:
         lines = [
             "@njit(**DECORATOR)",
             (
-                "def backward_sgd(theta, new_theta, A, delta, delta2, lr, zero, "
-                "kinds, widths, w_off, b_off, slopes, a_off):"
+                "def backward_sgd(theta, new_theta, A, delta, delta2, lr, kinds, "
+                "widths, w_off, b_off, slopes, a_off):"
             ),
             '    """kernels.backward_sgd for this network."""',
             "    check = 0.0",
@@ -357,14 +358,14 @@ def _backward(layout: Layout, fused: bool = False) -> str:
                     f"        for i in range({win}):",
                     (
                         f"            v = theta[{wo} + o * {win} + i] - lr * "
-                        f"(zero + d * A[{ai} + i])"
+                        f"(d * A[{ai} + i])"
                     ),
                     f"            new_theta[{wo} + o * {win} + i] = v",
                     "            check += v * 0.0",
                 ]
                 if b_off[m] >= 0:
                     lines += [
-                        f"        v = theta[{b_off[m]} + o] - lr * (zero + d)",
+                        f"        v = theta[{b_off[m]} + o] - lr * d",
                         f"        new_theta[{b_off[m]} + o] = v",
                         "        check += v * 0.0",
                     ]

@@ -240,28 +240,16 @@ def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_
 
 @njit(cache=True, error_model="numpy", inline="always")
 def backward_sgd(
-    theta,
-    new_theta,
-    A,
-    delta,
-    delta2,
-    lr,
-    zero,
-    kinds,
-    widths,
-    w_off,
-    b_off,
-    slopes,
-    a_off,
+    theta, new_theta, A, delta, delta2, lr, kinds, widths, w_off, b_off, slopes, a_off
 ):
     """``backward`` and plain SGD's step for a batch of one sample, in one pass:
     each parameter's new value ``theta - lr * grad`` goes straight into
     ``new_theta`` (``theta`` is left as it is, so ``dL/da_prev`` reads the old
     ``W``); returns whether every new value is finite (summing ``v * 0``, as
     ``sgd_plain``). The same numbers as ``backward`` into a zeroed ``G`` and then
-    ``sgd_plain``: ``zero + d a_prev_i`` is that ``G``'s sum, ``zero`` a 0 of the
-    network's dtype (so that a float32 gradient is rounded to float32 as ``G``
-    rounds it, and ``0 + -0`` is ``0``: even a zero gradient's sign is the same).
+    ``sgd_plain``, ``theta - lr * (0 + d a_prev_i)``, for parameters that are not
+    -0.0 (``has_negative_zero``): ``0 + x`` is ``x`` but for ``x = -0.0``, which
+    subtracted from any other value gives that value.
     """
     check = 0.0
     for m in range(kinds.shape[0] - 1, -1, -1):
@@ -273,11 +261,11 @@ def backward_sgd(
                 d = delta[o]
                 base = w_off[m] + o * win
                 for i in range(win):
-                    v = theta[base + i] - lr * (zero + d * A[ai + i])
+                    v = theta[base + i] - lr * (d * A[ai + i])
                     new_theta[base + i] = v
                     check += v * 0.0
                 if b_off[m] >= 0:
-                    v = theta[b_off[m] + o] - lr * (zero + d)
+                    v = theta[b_off[m] + o] - lr * d
                     new_theta[b_off[m] + o] = v
                     check += v * 0.0
             if m > 0:
@@ -297,6 +285,17 @@ def backward_sgd(
                     kinds[m], A[ai + i], A[ao + i], slopes[m]
                 )
     return check == 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def has_negative_zero(theta):
+    """Whether some parameter is -0.0. ``backward_sgd`` would turn it to +0.0 where
+    its gradient is -0.0 (``-0.0 - lr * -0.0``), which the step from ``G`` (a sum
+    started at +0.0) never does; no step makes a value -0.0 that was not."""
+    for j in range(theta.shape[0]):
+        if theta[j] == 0.0 and math.copysign(1.0, theta[j]) < 0.0:
+            return True
+    return False
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -400,7 +399,6 @@ def sgd_epoch(
     wmax = widths.max()
     delta = np.empty(wmax, dtype=theta.dtype)
     delta2 = np.empty(wmax, dtype=theta.dtype)
-    zero = np.zeros(1, dtype=theta.dtype)[0]  # G's start, in the network's dtype
     scale = 1.0 if loss_code == CROSS_ENTROPY else k  # train_epoch's for B = 1
     current, spare = theta, np.empty_like(theta)
     swapped = False
@@ -432,7 +430,6 @@ def sgd_epoch(
             delta,
             delta2,
             lr,
-            zero,
             kinds,
             widths,
             w_off,
@@ -501,9 +498,10 @@ def train_epoch(
     History measures the whole set after each epoch) skips each sample's log:
     ``loss`` and ``running_loss`` are then only finite exactly when the loss is;
     ``want_correct=False`` skips counting ``correct``. Plain SGD one sample at a
-    time (the lecture's) runs ``sgd_epoch``.
+    time (the lecture's) runs ``sgd_epoch`` (unless a parameter is -0.0).
     """
-    if batch_size == 1 and momentum == 0 and weight_decay == 0:
+    plain = momentum == 0 and weight_decay == 0
+    if batch_size == 1 and plain and not has_negative_zero(theta):
         return sgd_epoch(
             theta,
             X,
@@ -538,7 +536,6 @@ def train_epoch(
     iterations = 0
     running_loss = 0.0
     correct = 0
-    plain = momentum == 0 and weight_decay == 0  # (dispatched here: faster)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
