@@ -151,3 +151,71 @@ def test_a_damaged_cache_of_a_specialised_kernel_is_repaired(
     again = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
     assert again.stdout == first.stdout and first.stdout.startswith("fast ")
     assert "was damaged" in again.stderr
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("general", [False, True])
+def test_the_fused_step_is_the_gradient_step_bit_for_bit(general, dtype):
+    # Plain SGD one sample at a time writes theta - lr * grad in the backward pass
+    # (backward_sgd); it must give exactly the bits of backward into a zeroed G
+    # followed by sgd_plain, the path every other batch size takes: for float32
+    # too (each product rounded to float32 as G holds it), and for gradients of
+    # +0.0 and -0.0.
+    from retroprop.fast import codegen, kernels
+    from retroprop.fast.spec import Layout
+
+    net = rp.mlp([4, 5, 3], "tanh", seed=2, dtype=dtype)
+    layout = Layout.of(net)
+    k = kernels if general else codegen.kernels_for(layout, LOSS_CODES["mse"])
+    assert (k is kernels) == general
+    arch = (
+        layout.kinds,
+        layout.widths,
+        layout.w_off,
+        layout.b_off,
+        layout.slopes,
+        layout.a_off,
+    )
+    rng = np.random.default_rng(0)
+    dt = np.dtype(dtype).type
+    theta = layout.flatten(net)
+    theta[int(layout.b_off[-1])] = 0.0
+    A = rng.normal(size=int(layout.a_off[-1])).astype(dtype)  # negative a_prev too
+    wmax = int(layout.widths.max())
+    for lr, finite in ((dt(0.3), True), (dt(np.finfo(dtype).max), False)):
+        delta = rng.normal(size=wmax).astype(dtype)
+        delta[:2] = (0.0, -0.0)  # zero gradients, both signs
+        G = np.zeros_like(theta)
+        d1, scratch1 = delta.copy(), np.empty(wmax, dtype)
+        k.backward(theta, G, A, d1, scratch1, *arch)
+        via_g = theta.copy()
+        ok_g = k.sgd_plain(via_g, G, lr)
+        d2, scratch2 = delta.copy(), np.empty(wmax, dtype)
+        fused = np.full_like(theta, np.nan)
+        before = theta.copy()
+        ok = k.backward_sgd(theta, fused, A, d2, scratch2, lr, *arch)
+        assert ok == ok_g == finite
+        assert theta.tobytes() == before.tobytes()  # the old parameters stay
+        assert d1.tobytes() == d2.tobytes()  # the same dL/dz handed down
+        if finite:
+            assert fused.tobytes() == via_g.tobytes()
+
+
+def test_a_negative_zero_parameter_keeps_its_sign_as_the_gradient_step_keeps_it(
+    iris_split,
+):
+    # -0.0 - lr * (0.0 + -0.0) is -0.0 on the gradient's path, but the fused
+    # step's -0.0 - lr * -0.0 is +0.0: a network holding a -0.0 trains on the
+    # gradient's path (has_negative_zero). Here the first layer's weights from an
+    # input that is always 0 are -0.0, and their gradients delta_o * 0 are +-0.0.
+    from retroprop.fast import kernels
+
+    X, y = iris_split.X_train.copy(), iris_split.y_train
+    X[:, 0] = 0.0
+    net = rp.mlp([4, 5, 3], "tanh", seed=2)
+    net[0].weight.data[:, 0] = -0.0
+    h = rp.train(net, X, y, epochs=2, lr=0.1, engine="fast")
+    assert h.engine == "fast"
+    assert np.signbit(net.state_dict()["0.weight"][:, 0]).all()
+    assert kernels.has_negative_zero(np.array([1.0, -0.0]))
+    assert not kernels.has_negative_zero(np.array([1.0, 0.0, -1.0]))

@@ -191,3 +191,89 @@ def test_early_stopping_is_judged_inside_the_whole_run(
         assert np.array_equal(whole[0][name], by_epoch[0][name]), name
         assert np.array_equal(pieces[0][name], by_epoch[0][name]), name
         np.testing.assert_allclose(whole[0][name], ref[0][name], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("activation", "seeds", "n", "scale", "lr", "momentum", "dtype", "loss"),
+    [
+        # Plain SGD one sample at a time (the fused step, which swaps two parameter
+        # vectors at each step): after an odd number of steps, so that the last
+        # finite parameters are in the second vector. An update overflows:
+        ("tanh", (1, 2), 119, 30.0, 1e155, 0.0, "float64", "cross_entropy"),
+        ("sigmoid", (1, 4), 120, 30.0, 1e25, 0.0, "float32", "cross_entropy"),
+        # ... the loss overflows:
+        ("relu", (1, 3), 119, 30.0, 1e100, 0.0, "float64", "cross_entropy"),
+        # with momentum (the gradient's own step), in the second epoch
+        ("relu", (7, 0), 120, 1.0, 100.0, 0.9, "float64", "cross_entropy"),
+    ],
+)
+def test_one_sample_at_a_time_diverges_mid_epoch_where_the_engine_does(
+    activation, seeds, n, scale, lr, momentum, dtype, loss, iris_split, whole_runs
+):
+    X, y = iris_split.X_train[:n] * scale, iris_split.y_train[:n]
+    seed, order_seed = seeds  # the weights', the sample orders'
+    kw = {"epochs": 3, "lr": lr, "momentum": momentum, "loss": loss}
+    kw["seed"] = order_seed
+
+    def run(engine="auto", callbacks=()):
+        net = rp.mlp([4, 6, 3], activation, seed=seed, dtype=dtype)
+        with pytest.raises(rp.DivergenceError) as info:
+            rp.train(net, X, y, engine=engine, callbacks=list(callbacks), **kw)
+        return net.state_dict(), info.value
+
+    whole = run()
+    assert len(whole_runs) == 1
+    by_epoch = run(callbacks=[_EveryEpoch()])
+    ref = run(engine="numpy")
+    err, ref_err = whole[1], ref[1]
+    assert err.iteration % n not in (0, 1), "not in the middle of an epoch"
+    assert (err.epoch, err.iteration, err.lr) == (ref_err.epoch, ref_err.iteration, lr)
+    assert str(err).split(":")[0] == str(ref_err).split(":")[0]
+    assert str(err) == str(by_epoch[1])
+    # float64 as everywhere; float32 as test_fast_train's float32 runs (relative:
+    # these parameters reach 1e24)
+    rtol, atol = (1e-9, 1e-12) if dtype == "float64" else (1e-5, 1e-5)
+    for name in ref[0]:
+        assert np.array_equal(whole[0][name], by_epoch[0][name]), name
+        assert np.isfinite(whole[0][name]).all(), name  # the last finite ones
+        np.testing.assert_allclose(whole[0][name], ref[0][name], rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("history", ["full", "running"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_one_sample_at_a_time_equals_the_engine_and_the_epoch_loop(
+    history, dtype, iris_split, whole_runs
+):
+    # Plain SGD with batches of one (the fused step) on an odd number of samples:
+    # every epoch ends with the parameters in the second vector, so that theta
+    # must be given them back (and the recorder must see each step's).
+    X, y = iris_split.X_train[:119], iris_split.y_train[:119]
+    kw = {
+        "epochs": 3,
+        "lr": 0.05,
+        "history": history,
+        "validation": (iris_split.X_test, iris_split.y_test),
+    }
+
+    def run(engine="auto", callbacks=()):
+        net = rp.mlp([4, 4, 3, 3], seed=1, dtype=dtype)
+        h = rp.train(net, X, y, engine=engine, callbacks=list(callbacks), **kw)
+        return net.state_dict(), h
+
+    rec, rec_epochs = rp.RecordParameter("2.bias"), rp.RecordParameter("2.bias")
+    whole = run(callbacks=[rec])
+    assert whole_runs == [(3, 119)] and whole[1].engine == "fast"
+    by_epoch = run(callbacks=[rec_epochs, _EveryEpoch()])
+    ref = run(engine="numpy")
+    rtol, atol = (1e-12, 1e-12) if dtype == "float64" else (1e-5, 1e-6)
+    for name in ref[0]:
+        assert np.array_equal(whole[0][name], by_epoch[0][name]), name
+        np.testing.assert_allclose(whole[0][name], ref[0][name], rtol=0, atol=atol)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert getattr(whole[1], key) == getattr(by_epoch[1], key), key
+        np.testing.assert_allclose(
+            getattr(whole[1], key), getattr(ref[1], key), rtol=rtol, atol=atol
+        )
+    assert rec.iterations == rec_epochs.iterations == list(range(1, 3 * 119 + 1))
+    assert all(np.array_equal(a, b) for a, b in zip(rec.values, rec_epochs.values))
+    assert not np.array_equal(rec.values[0], rec.values[1])  # each step's own

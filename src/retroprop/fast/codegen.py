@@ -3,12 +3,13 @@
 ``kernels`` reads a network's shape from integer arrays (``spec.Layout``) while it
 runs: every loop's length, every module's kind and offset is a value loaded at run
 time, and for the lecture's 4-4-3-3 network that bookkeeping costs more than the
-arithmetic. ``kernels_for(layout, loss)`` writes ``forward``, ``output_delta`` and
-``backward`` out for one network instead, with its widths, offsets, activations and
-loss as constants (so the compiler unrolls the short loops and drops the branches),
-and compiles ``kernels.train_epoch``, ``kernels.evaluate`` and ``kernels.train_run``
-around them: the *same source* as the general kernels (read with ``inspect``), so
-the two cannot drift. The arithmetic is the general kernels' expression for
+arithmetic. ``kernels_for(layout, loss)`` writes ``forward``, ``output_delta``,
+``backward`` and ``backward_sgd`` (plain SGD's step in the backward pass) out for
+one network instead, with its widths, offsets, activations and loss as constants
+(so the compiler unrolls the short loops and drops the branches), and compiles
+``kernels.sgd_epoch``, ``train_epoch``, ``evaluate`` and ``train_run`` around
+them: the *same source* as the general kernels (read with ``inspect``), so the two
+cannot drift. The arithmetic is the general kernels' expression for
 expression, in the same order.
 
 The code is written to a file named by its content's hash in ``source_dir()`` (a
@@ -150,6 +151,7 @@ from retroprop.fast.kernels import (
     STEP_NOT_FINITE,
     activate_many,
     exp,
+    has_negative_zero,
     sgd_plain,
     sgd_step,
 )
@@ -170,8 +172,14 @@ def source(layout: Layout, loss_code: int) -> str:
         _forward(layout),
         _output_delta(layout, loss_code),
         _backward(layout),
+        _backward(layout, fused=True),
     ]
-    for fn in (kernels.train_epoch, kernels.evaluate, kernels.train_run):
+    for fn in (
+        kernels.sgd_epoch,
+        kernels.train_epoch,
+        kernels.evaluate,
+        kernels.train_run,
+    ):
         parts.append(inspect.getsource(fn.py_func))
     return "\n\n".join(parts)
 
@@ -313,30 +321,67 @@ def _output_delta(layout: Layout, loss_code: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _backward(layout: Layout) -> str:
+def _backward(layout: Layout, fused: bool = False) -> str:
+    """``backward`` (gradients added into ``G``) or, ``fused``, ``backward_sgd``
+    (the new parameters written into ``new_theta``, their finiteness returned)."""
     kinds, widths = _ints(layout.kinds), _ints(layout.widths)
     w_off, b_off, a_off = _ints(layout.w_off), _ints(layout.b_off), _ints(layout.a_off)
-    lines = [
-        "@njit(**DECORATOR)",
-        (
-            "def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, "
-            "slopes, a_off):"
-        ),
-        '    """kernels.backward for this network."""',
-    ]
+    if fused:
+        lines = [
+            "@njit(**DECORATOR)",
+            (
+                "def backward_sgd(theta, new_theta, A, delta, delta2, lr, kinds, "
+                "widths, w_off, b_off, slopes, a_off):"
+            ),
+            '    """kernels.backward_sgd for this network."""',
+            "    check = 0.0",
+        ]
+    else:
+        lines = [
+            "@njit(**DECORATOR)",
+            (
+                "def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, "
+                "slopes, a_off):"
+            ),
+            '    """kernels.backward for this network."""',
+        ]
+    header = len(lines)
     for m in range(len(kinds) - 1, -1, -1):
         ai, ao, win, wout = a_off[m], a_off[m + 1], widths[m], widths[m + 1]
         if kinds[m] == LINEAR:
             wo = w_off[m]
-            lines += [
-                f"    # module {m}: grad_W_oi += delta_o a_prev_i ; grad_b_o += delta_o",
-                f"    for o in range({wout}):",
-                "        d = delta[o]",
-                f"        for i in range({win}):",
-                f"            G[{wo} + o * {win} + i] += d * A[{ai} + i]",
-            ]
-            if b_off[m] >= 0:
-                lines.append(f"        G[{b_off[m]} + o] += d")
+            if fused:
+                lines += [
+                    f"    # module {m}: W_oi - lr delta_o a_prev_i ; b_o - lr delta_o",
+                    f"    for o in range({wout}):",
+                    "        d = delta[o]",
+                    f"        for i in range({win}):",
+                    (
+                        f"            v = theta[{wo} + o * {win} + i] - lr * "
+                        f"(d * A[{ai} + i])"
+                    ),
+                    f"            new_theta[{wo} + o * {win} + i] = v",
+                    "            check += v * 0.0",
+                ]
+                if b_off[m] >= 0:
+                    lines += [
+                        f"        v = theta[{b_off[m]} + o] - lr * d",
+                        f"        new_theta[{b_off[m]} + o] = v",
+                        "        check += v * 0.0",
+                    ]
+            else:
+                lines += [
+                    (
+                        f"    # module {m}: grad_W_oi += delta_o a_prev_i ; "
+                        "grad_b_o += delta_o"
+                    ),
+                    f"    for o in range({wout}):",
+                    "        d = delta[o]",
+                    f"        for i in range({win}):",
+                    f"            G[{wo} + o * {win} + i] += d * A[{ai} + i]",
+                ]
+                if b_off[m] >= 0:
+                    lines.append(f"        G[{b_off[m]} + o] += d")
             if m > 0:
                 lines += [
                     "    # dL/da_prev_i = sum_o delta_o W_oi",
@@ -356,6 +401,8 @@ def _backward(layout: Layout) -> str:
                 f"    for i in range({wout}):",
                 f"        delta[i] = delta[i] * ({value})",
             ]
-    if len(lines) == 3:
+    if fused:
+        lines.append("    return check == 0.0")
+    elif len(lines) == header:
         lines.append("    pass")
     return "\n".join(lines) + "\n"

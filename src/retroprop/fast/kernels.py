@@ -239,6 +239,66 @@ def backward(theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def backward_sgd(
+    theta, new_theta, A, delta, delta2, lr, kinds, widths, w_off, b_off, slopes, a_off
+):
+    """``backward`` and plain SGD's step for a batch of one sample, in one pass:
+    each parameter's new value ``theta - lr * grad`` goes straight into
+    ``new_theta`` (``theta`` is left as it is, so ``dL/da_prev`` reads the old
+    ``W``); returns whether every new value is finite (summing ``v * 0``, as
+    ``sgd_plain``). The same numbers as ``backward`` into a zeroed ``G`` and then
+    ``sgd_plain``, ``theta - lr * (0 + d a_prev_i)``, for parameters that are not
+    -0.0 (``has_negative_zero``): ``0 + x`` is ``x`` but for ``x = -0.0``, which
+    subtracted from any other value gives that value.
+    """
+    check = 0.0
+    for m in range(kinds.shape[0] - 1, -1, -1):
+        ai, ao = a_off[m], a_off[m + 1]
+        win, wout = widths[m], widths[m + 1]
+        if kinds[m] == LINEAR:
+            # W_oi - lr grad_W_oi, grad_W_oi = delta_o a_prev_i ; b_o - lr delta_o
+            for o in range(wout):
+                d = delta[o]
+                base = w_off[m] + o * win
+                for i in range(win):
+                    v = theta[base + i] - lr * (d * A[ai + i])
+                    new_theta[base + i] = v
+                    check += v * 0.0
+                if b_off[m] >= 0:
+                    v = theta[b_off[m] + o] - lr * d
+                    new_theta[b_off[m] + o] = v
+                    check += v * 0.0
+            if m > 0:
+                # dL/da_prev_i = sum_o delta_o W_oi (the old W)
+                for i in range(win):
+                    delta2[i] = 0.0
+                for o in range(wout):
+                    d = delta[o]
+                    base = w_off[m] + o * win
+                    for i in range(win):
+                        delta2[i] += d * theta[base + i]
+                for i in range(win):
+                    delta[i] = delta2[i]
+        else:
+            for i in range(wout):
+                delta[i] = delta[i] * _f_prime(
+                    kinds[m], A[ai + i], A[ao + i], slopes[m]
+                )
+    return check == 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def has_negative_zero(theta):
+    """Whether some parameter is -0.0. ``backward_sgd`` would turn it to +0.0 where
+    its gradient is -0.0 (``-0.0 - lr * -0.0``), which the step from ``G`` (a sum
+    started at +0.0) never does; no step makes a value -0.0 that was not."""
+    for j in range(theta.shape[0]):
+        if theta[j] == 0.0 and math.copysign(1.0, theta[j]) < 0.0:
+            return True
+    return False
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def sgd_step(
     theta,
     G,
@@ -307,6 +367,93 @@ def sgd_plain(theta, G, lr):
 
 
 @njit(cache=True, error_model="numpy")
+def sgd_epoch(
+    theta,
+    X,
+    y,
+    T,
+    order,
+    lr,
+    loss_code,
+    kinds,
+    widths,
+    w_off,
+    b_off,
+    slopes,
+    a_off,
+    loss_max,
+    record,
+    recorded,
+    want_loss=True,
+    want_correct=True,
+):
+    """``train_epoch`` for plain SGD one sample at a time, the lecture's descent:
+    ``backward_sgd`` writes each step's new parameters into a second vector, which
+    becomes the current one when they are all finite (the two swap roles), so no
+    gradient is stored and nothing is copied. ``theta`` holds the current
+    parameters when it returns."""
+    n = order.shape[0]
+    k = widths[widths.shape[0] - 1]
+    out0 = a_off[a_off.shape[0] - 2]
+    A = np.empty(a_off[a_off.shape[0] - 1], dtype=theta.dtype)
+    wmax = widths.max()
+    delta = np.empty(wmax, dtype=theta.dtype)
+    delta2 = np.empty(wmax, dtype=theta.dtype)
+    scale = 1.0 if loss_code == CROSS_ENTROPY else k  # train_epoch's for B = 1
+    current, spare = theta, np.empty_like(theta)
+    swapped = False
+    status = OK
+    iterations = 0
+    loss = 0.0
+    running_loss = 0.0
+    correct = 0
+    for t in range(n):
+        for j in range(record.shape[0]):
+            recorded[iterations, j] = current[record[j]]
+        iterations += 1
+        row = order[t]
+        forward(current, X, row, A, kinds, widths, w_off, b_off, slopes, a_off)
+        loss = output_delta(
+            A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
+        )
+        if want_correct:
+            best = 0
+            for j in range(1, k):
+                if A[out0 + j] > A[out0 + best]:
+                    best = j
+            if best == y[row]:
+                correct += 1
+        ok = backward_sgd(
+            current,
+            spare,
+            A,
+            delta,
+            delta2,
+            lr,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+        )
+        running_loss += loss
+        if not math.isfinite(loss) or loss > loss_max:
+            status = LOSS_NOT_FINITE
+            break
+        if not ok:
+            status = STEP_NOT_FINITE
+            break
+        current, spare = spare, current
+        swapped = not swapped
+    if swapped:
+        theta[:] = current
+    if status == OK:
+        loss = 0.0
+    return status, iterations, loss, running_loss, correct
+
+
+@njit(cache=True, error_model="numpy")
 def train_epoch(
     theta,
     buf,
@@ -332,6 +479,7 @@ def train_epoch(
     record,
     recorded,
     want_loss=True,
+    want_correct=True,
 ):
     """One epoch of mini-batch SGD in ``order``: ``(status, iterations, loss,
     running_loss, correct)``.
@@ -348,8 +496,32 @@ def train_epoch(
     is where the engine's own sum in the network's dtype would overflow, so a loss
     above it counts as non-finite too. ``want_loss=False`` (a float64 run whose
     History measures the whole set after each epoch) skips each sample's log:
-    ``loss`` and ``running_loss`` are then only finite exactly when the loss is.
+    ``loss`` and ``running_loss`` are then only finite exactly when the loss is;
+    ``want_correct=False`` skips counting ``correct``. Plain SGD one sample at a
+    time (the lecture's) runs ``sgd_epoch`` (unless a parameter is -0.0).
     """
+    plain = momentum == 0 and weight_decay == 0
+    if batch_size == 1 and plain and not has_negative_zero(theta):
+        return sgd_epoch(
+            theta,
+            X,
+            y,
+            T,
+            order,
+            lr,
+            loss_code,
+            kinds,
+            widths,
+            w_off,
+            b_off,
+            slopes,
+            a_off,
+            loss_max,
+            record,
+            recorded,
+            want_loss,
+            want_correct,
+        )
     n = order.shape[0]
     k = widths[widths.shape[0] - 1]
     out0 = a_off[a_off.shape[0] - 2]
@@ -364,7 +536,6 @@ def train_epoch(
     iterations = 0
     running_loss = 0.0
     correct = 0
-    plain = momentum == 0 and weight_decay == 0  # (dispatched here: faster)
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         B = stop - start
@@ -380,12 +551,13 @@ def train_epoch(
             batch_loss += output_delta(
                 A, out0, k, loss_code, y[row], T, row, scale, delta, True, want_loss
             )
-            best = 0
-            for j in range(1, k):
-                if A[out0 + j] > A[out0 + best]:
-                    best = j
-            if best == y[row]:
-                correct += 1
+            if want_correct:
+                best = 0
+                for j in range(1, k):
+                    if A[out0 + j] > A[out0 + best]:
+                        best = j
+                if best == y[row]:
+                    correct += 1
             backward(
                 theta, G, A, delta, delta2, kinds, widths, w_off, b_off, slopes, a_off
             )
@@ -612,6 +784,7 @@ def train_run(
             record,
             recorded[e * per_epoch : (e + 1) * per_epoch],
             want_loss,
+            not full,
         )
         iterations += its
         if status != OK:

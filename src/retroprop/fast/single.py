@@ -58,10 +58,13 @@ def pick_runner(
         return BlasRunner(
             net, X, y, loss=loss, batch_size=batch_size, opt=opt, callbacks=callbacks
         ), None
+    key = _ready_key(layout, loss, net.dtype)
     if (
         engine == "auto"
         and epochs is not None
-        and _compiling_in_background(net, X.shape[0], loss, epochs, batch_size, layout)
+        and _compiling_in_background(
+            net, X.shape[0], loss, epochs, batch_size, layout, key
+        )
     ):
         return None, FIRST_RUN
     return FastRunner(
@@ -73,6 +76,7 @@ def pick_runner(
         opt=opt,
         callbacks=callbacks,
         layout=layout,
+        ready_key=key,
     ), None
 
 
@@ -90,16 +94,19 @@ def _compiling_in_background(
     epochs: int,
     batch_size: int,
     layout: Layout | None = None,
+    key: tuple | None = None,
 ) -> bool:
-    """Whether this run takes the NumPy engine while its kernels compile elsewhere."""
+    """Whether this run takes the NumPy engine while its kernels compile elsewhere
+    (``key``: ``_ready_key``'s, if known)."""
     from retroprop.fast import firstrun
 
     layout = Layout.of(net) if layout is None else layout
-    if _ready_key(layout, loss, net.dtype) in _ready_here:
+    key = _ready_key(layout, loss, net.dtype) if key is None else key
+    if key in _ready_here:
         return False
     job = firstrun.job("single", _shape(net), loss, net.dtype)
     if firstrun.ready(job):
-        _ready_here.add(_ready_key(layout, loss, net.dtype))
+        _ready_here.add(key)
         return False
     steps = epochs * -(-n // batch_size)
     seconds = firstrun.numpy_seconds(steps, epochs * n, layout.size)
@@ -214,6 +221,7 @@ class FastRunner(FlatParameters):
         opt,
         callbacks=(),
         layout: Layout | None = None,
+        ready_key: tuple | None = None,
     ):
         from retroprop.fast import codegen
         from retroprop.fast.spec import LOSS_CODES
@@ -243,6 +251,7 @@ class FastRunner(FlatParameters):
         per_epoch = -(-self.X.shape[0] // self.batch_size)
         self.recorded = np.empty((per_epoch, self.record.size), dtype=self.dtype)
         self.running = (math.nan, math.nan)
+        self.ready_key = ready_key
 
     def run_epoch(self, order: np.ndarray, epoch: int, iteration: int) -> int:
         """Train one epoch in ``order``; returns the iteration count after it.
@@ -340,10 +349,7 @@ class FastRunner(FlatParameters):
             Xv = np.ascontiguousarray(validation[0], dtype=self.dtype)
             yv, Tv = self._labels(validation[1])
         else:
-            Xv, (yv, Tv) = (
-                np.empty((0, self.X.shape[1]), self.dtype),
-                self._labels(np.zeros(0, dtype=np.int64)),
-            )
+            Xv, yv, Tv = self.X[:0], self.y[:0], self.T[:0]  # no rows
         measured = np.zeros((epochs, 4))
         patience = 0 if stopper is None else stopper.patience
         best_epoch = 0 if stopper is None else stopper.best_epoch or 0
@@ -385,7 +391,7 @@ class FastRunner(FlatParameters):
         )
         if first_call:  # compiled (or loaded from the cache) on this machine
             self.compiled = True
-            key = _ready_key(self.layout, self.loss, self.dtype)
+            key = self.ready_key or _ready_key(self.layout, self.loss, self.dtype)
             if key not in _ready_here:
                 from retroprop.fast import firstrun
 
@@ -399,12 +405,12 @@ class FastRunner(FlatParameters):
                 rows = recorded[first : min(first + per_epoch, its)]
                 self._hand_over(rows, iteration0 + first + 1, epoch0 + e + 1)
         filled = done if status in (self.k.OK, self.k.EVAL_NOT_FINITE) else done - 1
-        for e in range(filled):
-            history.loss.append(float(measured[e, 0]))
-            history.accuracy.append(float(measured[e, 1]))
-            if validation is not None:
-                history.val_loss.append(float(measured[e, 2]))
-                history.val_accuracy.append(float(measured[e, 3]))
+        columns = measured[:filled].T.tolist()  # Python floats
+        history.loss += columns[0]
+        history.accuracy += columns[1]
+        if validation is not None:
+            history.val_loss += columns[2]
+            history.val_accuracy += columns[3]
         stopped = False
         # the epochs the stopper judged (not one whose measured loss is not finite:
         # train's check ends the run before callbacks see it)

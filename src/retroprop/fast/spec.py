@@ -8,6 +8,7 @@ compiled kernels can read; it is built from the network, never by hand.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,7 +208,7 @@ class Layout:
         if name not in self.names:
             return np.zeros(0, dtype=np.int64)
         i = self.names.index(name)
-        size = int(np.prod(self.shapes[i]))
+        size = math.prod(self.shapes[i])
         return np.arange(self.offsets[i], self.offsets[i] + size, dtype=np.int64)
 
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
@@ -215,6 +216,6 @@ class Layout:
         ``(N, size)`` too, giving ``(N, *shape)``)."""
         lead = flat.shape[:-1]
         return {
-            name: flat[..., off : off + int(np.prod(shape))].reshape(*lead, *shape)
+            name: flat[..., off : off + math.prod(shape)].reshape(*lead, *shape)
             for name, shape, off in zip(self.names, self.shapes, self.offsets)
         }
