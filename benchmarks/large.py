@@ -194,16 +194,25 @@ def threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+SETTLE = 0.5
+"""Seconds of rest before each timed run: the BLAS threads of the library that ran
+before (NumPy's OpenBLAS for scikit-learn, SciPy's for retroprop, PyTorch's own)
+keep spinning for a while after their last product and would slow whichever
+library runs next on the two cores."""
+
+
 def in_turns(
     fns: dict[str, Callable[[], object]], repeats: int, clock: Callable[[], float]
 ) -> dict[str, float]:
     """Median time of each function: one warm-up round, then ``repeats`` rounds in
-    which each runs once, in turn (so a change of load touches them all alike)."""
+    which each runs once, in turn (so a change of load touches them all alike),
+    each after ``SETTLE`` seconds of rest (not timed)."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(SETTLE)
             t0 = clock()
             fn()
             times[name].append(clock() - t0)
