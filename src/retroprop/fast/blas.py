@@ -4,7 +4,7 @@ For big layers and batches the arithmetic is the matrix products; what the engin
 adds around them is allocation (a new array for every ``z``, ``a``, ``delta``,
 gradient and parameter at every step) and several passes for the sigmoid.
 ``BlasRunner`` runs the same equations with every array allocated once: the batch
-is gathered into one buffer (``np.take(..., out=)``, never a copy of the data set),
+is gathered into one buffer (``gather``, never a copy of the data set),
 ``z = a_prev @ W.T`` and ``delta @ W`` go straight into their buffers (SciPy's
 ``?gemm``, see ``gemm_of``), activations and their derivatives are single fused
 passes (Numba), and dL/dX of the first layer, which nothing uses, is not computed.
