@@ -34,6 +34,7 @@ from typing import TextIO
 import numpy as np
 
 import retroprop as rp
+from benchmarks.speed import blas_threads, have
 
 SIZES = [784, 256, 128, 10]
 SETTINGS = "both"
@@ -164,14 +165,6 @@ def gemm_epoch(
     return best, flops
 
 
-def _have(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def threads(n: int | None) -> Iterator[None]:
     """Every BLAS and OpenMP pool (NumPy's, SciPy's, PyTorch's) held to ``n``
@@ -182,7 +175,7 @@ def threads(n: int | None) -> Iterator[None]:
     import scipy.linalg.blas  # noqa: F401  (loaded first, so that its pool is held too)
     from threadpoolctl import threadpool_limits
 
-    torch = __import__("torch") if _have("torch") else None
+    torch = __import__("torch") if have("torch") else None
     before = torch.get_num_threads() if torch else 0
     if torch:
         torch.set_num_threads(n)
@@ -227,8 +220,6 @@ def _row(out: TextIO, case: str, impl: str, seconds: float, ref: float | None, n
 
 def large(quick: bool, repeats: int, out: TextIO) -> dict:
     """Run case (c) in both precisions and both settings; write its tables."""
-    from benchmarks.speed import blas_threads
-
     n = 1024 if quick else 60_000
     weights = sum(a * b for a, b in itertools.pairwise(SIZES))
     # Training: forward (2 flops per weight and sample), grad_W (2) and the delta
@@ -261,12 +252,12 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
             "running": lambda: ours("running"),
             "full": lambda: ours("full"),
         }
-        if _have("torch"):
+        if have("torch"):
             fns["torch"] = lambda X=X, y=y: torch_large(X, y, SIZES, BATCH, LR, False)
             fns["torch_full"] = lambda X=X, y=y: torch_large(
                 X, y, SIZES, BATCH, LR, True
             )
-        if _have("sklearn"):
+        if have("sklearn"):
             fns["sklearn"] = lambda X=X, y=y: sklearn_large(
                 X, y, tuple(SIZES[1:-1]), BATCH, LR
             )
@@ -321,31 +312,19 @@ def large(quick: bool, repeats: int, out: TextIO) -> dict:
 def targets(result: dict) -> list[tuple[str, float, float, str, bool]]:
     """Issue 16's targets for (c): ``(what, value, limit, "above", judged)`` per
     line, judged in the issue's setting (all cores, wall time)."""
-    found = []
-    for (name, setting), r in result.items():
-        where = f"(c) {name}, {setting}"
-        judged = setting == "all cores"
-        if "torch" in r:
-            found.append(
-                (
-                    f"{where}: PyTorch training only / retroprop",
-                    r["torch"] / r["auto"],
-                    1.2,
-                    "above",
-                    judged,
-                )
-            )
-        if "sklearn" in r:
-            found.append(
-                (
-                    f"{where}: scikit-learn / retroprop",
-                    r["sklearn"] / r["auto"],
-                    1.5,
-                    "above",
-                    judged,
-                )
-            )
-    return found
+    peers = (("torch", "PyTorch training only", 1.2), ("sklearn", "scikit-learn", 1.5))
+    return [
+        (
+            f"(c) {name}, {setting}: {label} / retroprop",
+            r[key] / r["auto"],
+            limit,
+            "above",
+            setting == "all cores",
+        )
+        for (name, setting), r in result.items()
+        for key, label, limit in peers
+        if key in r
+    ]
 
 
 def notes(result: dict) -> list[str]:

@@ -123,7 +123,7 @@ def machine() -> str:
     )
 
 
-def _have(module: str) -> bool:
+def have(module: str) -> bool:
     try:
         __import__(module)
     except ImportError:
@@ -301,7 +301,7 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
         f"{t_np / steps * 1e6:.1f} us/step",
     )
     result = {"retroprop": t_rp, "steps": steps, "epochs": epochs, "reference": t_ref}
-    if _have("torch"):
+    if have("torch"):
         import torch
 
         threads = torch.get_num_threads()
@@ -319,7 +319,7 @@ def iris(quick: bool, repeats: int, out: TextIO) -> dict:
             t_rp,
             f"{t_pt / steps * 1e6:.1f} us/step, torch.set_num_threads(1)",
         )
-    if _have("sklearn"):
+    if have("sklearn"):
         t_sk = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats, CPU)
         result["sklearn"] = t_sk
         _row(
@@ -365,7 +365,7 @@ def many(
         f"{numba.get_num_threads()} threads, incl. building the {N} networks",
     )
     result = {"retroprop": t_rp}
-    if _have("torch"):
+    if have("torch"):
         import torch
 
         threads = torch.get_num_threads()
@@ -383,7 +383,7 @@ def many(
             t_rp,
             f"extrapolated from {per_net:.3f} s per network, 1 thread",
         )
-    if _have("sklearn"):
+    if have("sklearn"):
         per_net = median_time(lambda: sklearn_iris(X, y, epochs, 1), repeats)
         result["sklearn"] = per_net * N
         _row(

@@ -168,14 +168,7 @@ def test_the_fused_step_is_the_gradient_step_bit_for_bit(general, dtype):
     layout = Layout.of(net)
     k = kernels if general else codegen.kernels_for(layout, LOSS_CODES["mse"])
     assert (k is kernels) == general
-    arch = (
-        layout.kinds,
-        layout.widths,
-        layout.w_off,
-        layout.b_off,
-        layout.slopes,
-        layout.a_off,
-    )
+    arch = layout.arch
     rng = np.random.default_rng(0)
     dt = np.dtype(dtype).type
     theta = layout.flatten(net)

@@ -25,8 +25,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def server():
+def _serve(*options: str, clean_exit: bool = True):
+    """``retroprop playground --port 0 --no-browser`` with ``options``, as a
+    fixture's body: yields the URL, port and token it prints, then stops it with
+    Ctrl-C (and, with ``clean_exit``, asserts it exited 0)."""
     pytest.importorskip("starlette")
     pytest.importorskip("uvicorn")
     proc = subprocess.Popen(
@@ -37,6 +39,7 @@ def server():
             "playground",
             "--port",
             "0",
+            *options,
             "--no-browser",
         ],
         stdout=subprocess.PIPE,
@@ -53,7 +56,13 @@ def server():
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 0, proc.stderr.read()
+    if clean_exit:
+        assert proc.returncode == 0, proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _serve()
 
 
 def open_page(browser, server, width=1400, height=1000, query=""):
@@ -515,33 +524,7 @@ def page_axe(pg) -> None:
 
 @pytest.fixture(scope="module")
 def server_pt():
-    pytest.importorskip("starlette")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "retroprop",
-            "playground",
-            "--port",
-            "0",
-            "--lang",
-            "pt",
-            "--no-browser",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:(\d+)/\?token=(\S+))", line)
-    assert m, f"no URL printed: {line!r}"
-    yield {"url": m.group(1), "port": int(m.group(2)), "token": m.group(3)}
-    proc.send_signal(2)
-    try:
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    yield from _serve("--lang", "pt", clean_exit=False)
 
 
 def test_the_page_speaks_portuguese(browser, server_pt):

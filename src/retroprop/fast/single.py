@@ -245,8 +245,7 @@ class FastRunner(FlatParameters):
         self.X_given, self.y_given = X, y  # to recognise the training set in evaluate
         self.X = np.ascontiguousarray(X)
         self.y, self.T = self._labels(y)
-        L = self.layout
-        self.arch = (L.kinds, L.widths, L.w_off, L.b_off, L.slopes, L.a_off)
+        self.arch = self.layout.arch
         self._recording(callbacks)
         per_epoch = -(-self.X.shape[0] // self.batch_size)
         self.recorded = np.empty((per_epoch, self.record.size), dtype=self.dtype)

@@ -148,6 +148,21 @@ class Layout:
     offsets: list[int]
     size: int
 
+    @property
+    def arch(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(kinds, widths, w_off, b_off, slopes, a_off)``: the network's shape as
+        every per-sample kernel takes it, in that order."""
+        return (
+            self.kinds,
+            self.widths,
+            self.w_off,
+            self.b_off,
+            self.slopes,
+            self.a_off,
+        )
+
     @classmethod
     def of(cls, net: Sequential) -> Layout:
         kinds, widths, w_off, b_off, slopes = [], [net.in_features], [], [], []
